@@ -1,0 +1,1 @@
+"""Notifications: confirmation, reminders and notices by email or SMS."""

@@ -1,0 +1,243 @@
+"""Appointments in the back-office: today's list by default, actions, room link."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from portal import access, booking
+from portal.admin.scoping import ScopedAdmin
+from portal.forms import AppointmentForm
+from portal.models import Appointment, Status
+from portal.phones import display as phone_display
+
+
+class DayFilter(admin.SimpleListFilter):
+    """Today by default, in the agent's zone (portal.middleware activates it)."""
+
+    title = _("day")
+    parameter_name = "day"
+    DEFAULT = "today"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("yesterday", _("Yesterday")),
+            ("today", _("Today")),
+            ("tomorrow", _("Tomorrow")),
+            ("week", _("Next 7 days")),
+            ("all", _("All")),
+        ]
+
+    def value(self):
+        return super().value() or self.DEFAULT
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        spans = {"yesterday": (-1, 1), "today": (0, 1), "tomorrow": (1, 1), "week": (0, 7)}
+        if self.value() not in spans:
+            return queryset
+        offset, days = spans[self.value()]
+        zone = timezone.get_current_timezone()
+        first = dt.datetime.combine(today + dt.timedelta(days=offset), dt.time(), tzinfo=zone)
+        last = dt.datetime.combine(today + dt.timedelta(days=offset + days), dt.time(), tzinfo=zone)
+        return queryset.filter(start__gte=first, start__lt=last)
+
+
+class AgentFilter(admin.SimpleListFilter):
+    """Agents of the user's own structures only (never names from elsewhere)."""
+
+    title = _("agent")
+    parameter_name = "agent"
+
+    def lookups(self, request, model_admin):
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS))
+        if not request.user.is_superuser:
+            users = users.filter(memberships__structure_id__in=access.structure_ids(request.user))
+        return [(str(u.pk), u.get_full_name() or u.get_username()) for u in users.distinct().order_by("last_name")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(agent_id=self.value()) if self.value() else queryset
+
+
+STATUS_COLOURS = {
+    Status.SCHEDULED: "#000091",
+    Status.CANCELLED: "#ce0500",
+    Status.DONE: "#18753c",
+    Status.NO_SHOW: "#b34000",
+}
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ScopedAdmin):
+    form = AppointmentForm
+    list_display = ["local_start", "citizen", "subject", "agent_name", "status_badge", "join_link"]
+    list_display_links = ["local_start", "citizen"]
+    list_filter = [DayFilter, AgentFilter, "status"]
+    list_select_related = ["structure", "agent", "room"]
+    search_fields = ["citizen_last_name", "citizen_first_name"]
+    autocomplete_fields = ["structure", "agent"]
+    actions = ["cancel_selected", "mark_done", "mark_no_show"]
+    list_per_page = 50
+    readonly_fields = ["status_badge", "join_link", "room_password", "open_room_button"]
+    fieldsets = [
+        (
+            _("Citizen"),
+            {
+                "fields": [
+                    "citizen_first_name",
+                    "citizen_last_name",
+                    "citizen_email",
+                    "citizen_phone",
+                    "preferred_channel",
+                ]
+            },
+        ),
+        (_("Appointment"), {"fields": ["structure", "agent", "start", "duration_minutes", "subject"]}),
+    ]
+    room_fieldset = (_("Room"), {"fields": ["status_badge", "join_link", "room_password", "open_room_button"]})
+
+    def get_fieldsets(self, request, obj=None):
+        return [*self.fieldsets, self.room_fieldset] if obj else self.fieldsets
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        editable = access.structure_ids(request.user, access.EDITORS)
+        if len(editable) == 1:
+            initial.setdefault("structure", next(iter(editable)))
+        if access.roles(request.user).get(initial.get("structure")) == "agent":
+            initial.setdefault("agent", request.user.pk)
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        from portal.models import Structure
+
+        if db_field.name == "structure":
+            kwargs["queryset"] = access.scope(Structure.objects.all(), request.user, "id", access.EDITORS)
+        elif db_field.name == "agent":
+            users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS))
+            kwargs["queryset"] = access.scope(users, request.user, "memberships__structure", access.EDITORS).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            old_start = Appointment.objects.filter(pk=obj.pk).values_list("start", flat=True).first()
+            booking.update(obj, previous_start=old_start)
+        else:
+            booking.book(obj, by=request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # appointments are cancelled, never deleted (the citizen was told)
+
+    # --- columns ---
+    @admin.display(description=_("start"), ordering="start")
+    def local_start(self, obj: Appointment) -> str:
+        local = obj.local_start()
+        text = local.strftime("%d/%m/%Y %H:%M")
+        if local.utcoffset() != timezone.localtime(obj.start).utcoffset():
+            text += f" ({obj.structure.time_zone})"
+        return text
+
+    @admin.display(description=_("citizen"), ordering="citizen_last_name")
+    def citizen(self, obj: Appointment) -> str:
+        contact = obj.citizen_email if obj.preferred_channel == "email" else phone_display(obj.citizen_phone)
+        return format_html("{}<br><small>{}</small>", obj.citizen_full_name, contact)
+
+    @admin.display(description=_("agent"), ordering="agent__last_name")
+    def agent_name(self, obj: Appointment) -> str:
+        return obj.agent.get_full_name() or obj.agent.get_username()
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Appointment) -> str:
+        return format_html(
+            '<strong class="gv-status gv-status--{}" style="color:{}">{}</strong>',
+            obj.status,
+            STATUS_COLOURS.get(obj.status, "#000"),
+            obj.get_status_display(),
+        )
+
+    @admin.display(description=_("citizen's link"))
+    def join_link(self, obj: Appointment) -> str:
+        room = getattr(obj, "room", None)
+        if room is None:
+            return "—"
+        return format_html('<a href="{0}" rel="noopener">{0}</a>', room.join_url)
+
+    @admin.display(description=_("room password"))
+    def room_password(self, obj: Appointment) -> str:
+        room = getattr(obj, "room", None)
+        return format_html("<code>{}</code>", room.password) if room else "—"
+
+    @admin.display(description=_("room"))
+    def open_room_button(self, obj: Appointment) -> str:
+        room = getattr(obj, "room", None)
+        if room is None or not room.is_open:
+            return _("The room is closed.")
+        url = reverse("rooms:agent_room", kwargs={"slug": room.slug})
+        return format_html('<a class="button default" href="{}">{}</a>', url, _("Open the room"))
+
+    # --- actions (the changelist queryset is already scoped; rights are re-checked per row) ---
+    def _apply(self, request, queryset, action, success_message):
+        done = 0
+        for appointment in queryset.select_related("room"):
+            if self.has_change_permission(request, appointment) and action(appointment):
+                done += 1
+        level = messages.SUCCESS if done else messages.WARNING
+        self.message_user(request, success_message(done), level)
+
+    @admin.action(description=_("Cancel the selected appointments"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            booking.cancel,
+            lambda n: ngettext("%(n)d appointment cancelled.", "%(n)d appointments cancelled.", n) % {"n": n},
+        )
+
+    @admin.action(description=_("Mark as done"), permissions=["change"])
+    def mark_done(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            lambda a: booking.mark(a, Status.DONE),
+            lambda n: ngettext("%(n)d appointment marked done.", "%(n)d appointments marked done.", n) % {"n": n},
+        )
+
+    @admin.action(description=_("Mark as no-show"), permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            lambda a: booking.mark(a, Status.NO_SHOW),
+            lambda n: ngettext("%(n)d appointment marked no-show.", "%(n)d appointments marked no-show.", n) % {"n": n},
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        # Also match "First Last" typed as one phrase.
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        parts = search_term.split()
+        if len(parts) == 2:
+            a, b = parts
+            results |= queryset.filter(
+                Q(citizen_first_name__icontains=a, citizen_last_name__icontains=b)
+                | Q(citizen_first_name__icontains=b, citizen_last_name__icontains=a)
+            )
+        return results, duplicates

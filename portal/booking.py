@@ -1,0 +1,68 @@
+"""Appointment actions: the only code that changes an appointment's life cycle.
+
+Each action runs in one transaction and announces itself after commit (portal.events).
+Status changes are claims (`filter(status=...).update(...)`), so two agents clicking
+"cancel" at once, or an action racing an edit, change the row once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+
+from django.db import transaction
+
+from portal import events
+from portal.models import Appointment, Status
+from rooms import services as rooms
+
+
+def _announce(signal, appointment: Appointment, **extra) -> None:
+    transaction.on_commit(partial(signal.send, sender=Appointment, appointment=appointment, **extra))
+
+
+@transaction.atomic
+def book(appointment: Appointment, by=None) -> str:
+    """Save a new appointment and pre-create its room; returns the room password."""
+    appointment.created_by = by
+    appointment.status = Status.SCHEDULED
+    appointment.save()
+    _room, password = rooms.create_for(appointment)
+    _announce(events.booked, appointment)
+    return password
+
+
+@transaction.atomic
+def update(appointment: Appointment, previous_start: dt.datetime | None) -> None:
+    """Save edits; a moved start is announced so reminders are re-planned."""
+    appointment.save()
+    if previous_start is not None and previous_start != appointment.start and appointment.status == Status.SCHEDULED:
+        _announce(events.rescheduled, appointment, previous_start=previous_start)
+
+
+def _transition(appointment: Appointment, to: str, allowed_from: tuple[str, ...]) -> bool:
+    claimed = Appointment.objects.filter(pk=appointment.pk, status__in=allowed_from).update(status=to)
+    if claimed:
+        appointment.status = to
+    return bool(claimed)
+
+
+@transaction.atomic
+def cancel(appointment: Appointment) -> bool:
+    """Cancel and close the room. False if it was not scheduled (nothing changed)."""
+    if not _transition(appointment, Status.CANCELLED, (Status.SCHEDULED,)):
+        return False
+    rooms.close(appointment.room)
+    _announce(events.cancelled, appointment)
+    return True
+
+
+@transaction.atomic
+def mark(appointment: Appointment, status: str) -> bool:
+    """Mark a scheduled (or wrongly marked) appointment done or no-show; closes the room."""
+    if status not in (Status.DONE, Status.NO_SHOW):
+        raise ValueError(f"cannot mark an appointment {status!r}")
+    if not _transition(appointment, status, (Status.SCHEDULED, Status.DONE, Status.NO_SHOW)):
+        return False
+    rooms.close(appointment.room)
+    return True

@@ -1,0 +1,76 @@
+"""Create demo data: a structure, an agent, a helpdesk user and an appointment in 16 min."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from portal import booking
+from portal.models import Appointment, Channel, Membership, Role, Structure
+
+DEMO_PASSWORD = "demo-guichet-2026"  # noqa: S105  (printed demo credentials, DEBUG only)
+
+
+class Command(BaseCommand):
+    help = "Create a demo structure, agent, helpdesk user and an appointment starting in 16 minutes."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", default="citoyen@example.org", help="citizen's email")
+        parser.add_argument("--phone", default="06 12 34 56 78", help="citizen's mobile")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        structure, _ = Structure.objects.get_or_create(
+            name="Mairie de Démo-sur-Loire",
+            defaults={
+                "address": "1 place de la République, 45000 Démo-sur-Loire",
+                "helpdesk_phone": "+33238000000",
+                "helpdesk_email": "accueil@demo-sur-loire.example.org",
+                "time_zone": "Europe/Paris",
+            },
+        )
+        agent = self._user("agent", "Camille", "Martin", structure, Role.AGENT)
+        self._user("manager", "Dominique", "Bernard", structure, Role.MANAGER)
+        self._user("helpdesk", "Alex", "Petit", structure, Role.HELPDESK)
+        appointment = Appointment(
+            structure=structure,
+            agent=agent,
+            citizen_first_name="Jeanne",
+            citizen_last_name="Dupont",
+            citizen_email=options["email"],
+            citizen_phone=options["phone"],
+            preferred_channel=Channel.EMAIL,
+            start=timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=16),
+            duration_minutes=30,
+            subject="Demande de carte nationale d'identité",
+        )
+        appointment.full_clean()
+        password = booking.book(appointment, by=agent)
+        room = appointment.room
+        out = self.stdout.write
+        out(self.style.SUCCESS("Demo data ready."))
+        out(f"Agent back-office: {settings.SITE_URL}{reverse('admin:index')}")
+        out(f"  agent    : agent / {DEMO_PASSWORD}")
+        out(f"  manager  : manager / {DEMO_PASSWORD}")
+        out(f"  helpdesk : helpdesk / {DEMO_PASSWORD}")
+        local = appointment.local_start().strftime("%H:%M")
+        out(f"Appointment at {local} ({structure.time_zone}) with Jeanne Dupont")
+        out(f"Citizen link: {room.join_url}")
+        out(f"Room password: {password}")
+
+    def _user(self, username, first, last, structure, role):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last, "is_staff": True}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        Membership.objects.get_or_create(user=user, structure=structure, defaults={"role": role})
+        return user

@@ -1,0 +1,77 @@
+"""Structures (a mairie, a France Services space) and who works in them, with which role."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from portal import phones
+
+TIME_ZONE_CHOICES = sorted(
+    (name, name)
+    for name in zoneinfo.available_timezones()
+    if name.startswith(("Europe/", "America/", "Indian/", "Pacific/"))
+)
+
+
+class Structure(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    address = models.TextField(_("address"), blank=True)
+    helpdesk_phone = models.CharField(_("helpdesk phone"), max_length=20, blank=True)
+    helpdesk_email = models.EmailField(_("helpdesk email"), blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="Europe/Paris")
+    retention_days = models.PositiveIntegerField(
+        _("data retention (days)"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("Citizens' personal data is purged this many days after the appointment."),
+    )
+
+    class Meta:
+        verbose_name = _("structure")
+        verbose_name_plural = _("structures")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.helpdesk_phone:
+            try:
+                self.helpdesk_phone = phones.to_e164(self.helpdesk_phone)
+            except ValidationError as error:
+                raise ValidationError({"helpdesk_phone": error}) from None
+
+
+class Role(models.TextChoices):
+    AGENT = "agent", _("agent")
+    MANAGER = "manager", _("manager")
+    HELPDESK = "helpdesk", _("helpdesk")
+
+
+class Membership(models.Model):
+    """A user's role in one structure. Rights come only from memberships (or superuser)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
+    )
+    structure = models.ForeignKey(
+        Structure, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("structure")
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.AGENT)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [models.UniqueConstraint(fields=["user", "structure"], name="one_role_per_structure")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.structure} ({self.get_role_display()})"

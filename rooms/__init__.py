@@ -1,0 +1,1 @@
+"""Rooms: one password-locked video room per appointment, the lobby and the in-room UI."""

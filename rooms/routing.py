@@ -1,0 +1,3 @@
+"""WebSocket routes of the rooms (signalling)."""
+
+websocket_urlpatterns: list = []

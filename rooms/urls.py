@@ -1,0 +1,9 @@
+from django.urls import path
+
+from rooms import views
+
+app_name = "rooms"
+urlpatterns = [
+    path("<str:slug>/", views.join, name="join"),
+    path("<str:slug>/agent/", views.agent_room, name="agent_room"),
+]

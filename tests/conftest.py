@@ -1,0 +1,51 @@
+"""Shared personas: an agent of structure A, an agent of B, a manager, a helpdesk user."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.models import Role
+from tests import factories
+
+
+@pytest.fixture
+def structure_a(db):
+    return factories.StructureFactory(name="Mairie A")
+
+
+@pytest.fixture
+def structure_b(db):
+    return factories.StructureFactory(name="Mairie B", time_zone="America/Guadeloupe")
+
+
+@pytest.fixture
+def alice(structure_a):
+    """Agent of structure A."""
+    return factories.member(structure_a, Role.AGENT, username="alice", first_name="Alice", last_name="Agent")
+
+
+@pytest.fixture
+def bob(structure_b):
+    """Agent of structure B."""
+    return factories.member(structure_b, Role.AGENT, username="bob", first_name="Bob", last_name="Bagent")
+
+
+@pytest.fixture
+def maude(structure_a):
+    """Manager of structure A."""
+    return factories.member(structure_a, Role.MANAGER, username="maude", first_name="Maude", last_name="Manager")
+
+
+@pytest.fixture
+def hugo(structure_a):
+    """Helpdesk of structure A."""
+    return factories.member(structure_a, Role.HELPDESK, username="hugo", first_name="Hugo", last_name="Help")
+
+
+@pytest.fixture
+def client_of(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
