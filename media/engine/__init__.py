@@ -1,0 +1,63 @@
+"""Media engine: a selective forwarding unit on asyncio + aiortc (no Django).
+
+Every participant has ONE RTCPeerConnection to the server; the engine forwards each
+participant's audio and video to every other participant of the same room.
+
+API (all coroutines run on one event loop)::
+
+    engine = MediaEngine(mode="passthrough",          # or "relay": MediaRelay, decode + encode
+                         ice_servers=[{"urls": "turn:turn.example:3478",
+                                       "username": "u", "credential": "p"}],
+                         on_server_offer=callback,     # async (room_id, participant_id, payload)
+                         gather_timeout=3.0,           # cap on STUN/TURN gathering (no trickle)
+                         answer_timeout=30.0)          # a peer that never answers is dropped
+    reply = await engine.join(room_id, participant_id, offer_sdp)
+        # -> {"type": "answer", "sdp": str, "tracks": {}}
+    await engine.answer(room_id, participant_id, answer_sdp)   # answer to a server offer
+    await engine.set_audio_only(room_id, participant_id, True) # no video packets to it
+    async for image in engine.frames(room_id, participant_id): # numpy BGR, HxWx3
+        ...                                                    # decoding only while iterated
+    engine.stats()   # {"mode", "rooms", "peers", "published_tracks", "forwarded_tracks", "paused_tracks"}
+    await engine.leave(room_id, participant_id)
+    await engine.close_room(room_id)
+    await engine.shutdown()
+
+Errors: every deliberate error is a `MediaError`: `SdpError` (garbage, no audio/video
+m-line, no common codec, answer rejected), `UnknownPeerError`, `NegotiationError` (answer
+with no offer waiting), `MediaTimeout` (gathering). A failing peer never affects the others.
+
+Message flow the signalling layer implements (one WebSocket per participant):
+
+1. browser -> server: its offer (sendrecv audio + video transceivers), created once at
+   join after ICE gathering. Server: `reply = await engine.join(...)`, then send `reply`
+   to the browser AT ONCE (before awaiting anything else): it must arrive before any server
+   offer for that participant. The answer only accepts the browser's own tracks.
+2. server -> browser: `on_server_offer(room_id, participant_id, {"type": "offer", "sdp",
+   "tracks"})` whenever the set of tracks that participant receives changes (someone
+   joined or left, including right after its own join when others are present).
+   `tracks` maps each mid of the offer that carries media to
+   `{"participant_id": publisher, "kind": "audio" | "video"}`; a mid absent from the map
+   carries nothing (inactive). In `ontrack`, `event.transceiver.mid` gives the key.
+3. browser -> server: `setRemoteDescription(offer)`, `createAnswer()`, wait for ICE
+   gathering, send the answer SDP; server: `await engine.answer(room_id, participant_id, sdp)`.
+   The engine keeps at most one offer in flight per participant and queues the next.
+4. Screen share: the browser calls `sender.replaceTrack(screenTrack)` on its video
+   transceiver; nothing to signal.
+
+No trickle ICE: SDPs carry all candidates. Passthrough keeps each subscriber on the
+publisher's codec (VP8, H264 or Opus; no transcoding), relays PLI/FIR to the publisher
+(at most one per 500 ms), and starts every new viewer at a keyframe.
+"""
+
+from .engine import MediaEngine, Mode
+from .errors import MediaError, MediaTimeout, NegotiationError, SdpError, UnknownPeerError
+
+__all__ = [
+    "MediaEngine",
+    "MediaError",
+    "MediaTimeout",
+    "Mode",
+    "NegotiationError",
+    "SdpError",
+    "UnknownPeerError",
+]

@@ -1,0 +1,211 @@
+"""Every use of aiortc's private internals, in one place (aiortc pinned to 1.16.0).
+
+Passthrough needs two things aiortc has no public API for:
+
+- receive side: complete encoded frames instead of decoded ones. RTCRtpReceiver hands
+  each frame from its jitter buffer to `__decoder_queue.put((codec, frame))` on the event
+  loop thread, and a thread running the module function `decoder_worker` decodes them. We
+  swap, per receiver and before `receive()` starts it, the jitter buffer (for our
+  assembler) and the decoder queue (for an `EncodedSink`), and make `decoder_worker` return
+  at once when its input is a sink: no decoder is ever created for that receiver.
+- send side: RTCRtpSender calls `encoder.pack(data)` for anything that is not an av.Frame,
+  creating the encoder with `get_encoder()` only when `__encoder` is None. We preset
+  `__encoder` to a `Packetizer`, so no encoder (and no libopus/libvpx context) exists; and we
+  shadow `_send_keyframe` per sender so a subscriber's PLI/FIR reaches the publisher.
+
+`check_contract()` fails loudly if any of this changed; tests/media/engine/test_contract.py
+runs it, and MediaEngine runs it at construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import random
+from collections.abc import Callable
+from typing import Any
+
+import aioice
+import aiortc
+import aiortc.rtcrtpreceiver as receiver_module
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+
+from .assembler import AudioAssembler, FrameBatch, VideoAssembler
+from .encoded import H264, VP8, EncodedFrame
+from .errors import MediaError
+
+AIORTC_VERSION = "1.16.0"
+
+_ORIGINAL_DECODER_WORKER = receiver_module.decoder_worker
+
+
+class EncodedSink:
+    """Stands in for a receiver's decoder `queue.Queue`; called on the event loop thread."""
+
+    def __init__(self, on_batch: Callable[[str, FrameBatch], None], on_end: Callable[[], None]) -> None:
+        self._on_batch = on_batch
+        self._on_end = on_end
+
+    def put(self, item: tuple[Any, FrameBatch] | None) -> None:
+        if item is None:  # receiver stopping (stop, disconnect or RTCP BYE)
+            self._on_end()
+            return
+        codec, batch = item
+        self._on_batch(codec.name.lower(), batch)
+
+
+def _decoder_worker(loop: asyncio.AbstractEventLoop, input_q: Any, output_q: Any, decode_error: Any) -> None:
+    if isinstance(input_q, EncodedSink):
+        return  # passthrough receiver: nothing to decode
+    _ORIGINAL_DECODER_WORKER(loop, input_q, output_q, decode_error)
+
+
+def install() -> None:
+    """Make the module's decoder worker skip passthrough receivers (idempotent)."""
+    check_contract()
+    receiver_module.decoder_worker = _decoder_worker
+
+
+def attach_receiver(
+    receiver: RTCRtpReceiver, kind: str, sink: EncodedSink, *, remb: bool = True
+) -> AudioAssembler | VideoAssembler:
+    """Turn a not yet started receiver into an encoded-frame source; returns its assembler."""
+    if receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+        raise MediaError("receiver already started: passthrough must be attached before receive()")
+    assembler: AudioAssembler | VideoAssembler = AudioAssembler() if kind == "audio" else VideoAssembler()
+    receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__decoder_queue = sink  # type: ignore[attr-defined]
+    if not remb:
+        # The REMB estimator is a large share of per-packet CPU; without it the browser
+        # falls back to loss-based bandwidth estimation.
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
+    return assembler
+
+
+def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the publisher for a keyframe (RTCP PLI), without waiting."""
+    asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))
+
+
+class Packetizer:
+    """Stands in for an RTCRtpSender's encoder: packs encoded frames, never encodes.
+
+    It also keeps each sender's RTP timestamps continuous when its source changes (a
+    transceiver reused for another publisher): the gap follows wall-clock time.
+    """
+
+    def __init__(self, clock_rate: int) -> None:
+        self.clock_rate = clock_rate
+        self._picture_id = random.randint(0, (1 << 15) - 1)
+        self._stream: int | None = None
+        self._offset = 0
+        self._last_out: int | None = None
+        self._last_time = 0.0
+        self.remote_bitrate: int | None = None  # last REMB from the subscriber, for stats
+        self.frames = 0
+
+    def pack(self, frame: EncodedFrame) -> tuple[list[bytes], int | None]:
+        if not frame.data:
+            return [], None
+        if frame.codec == VP8:
+            payloads = Vp8Encoder._packetize(frame.data, self._picture_id)
+            self._picture_id = (self._picture_id + 1) % (1 << 15)
+        elif frame.codec == H264:
+            payloads = H264Encoder._packetize(H264Encoder._split_bitstream(frame.data))
+        else:
+            payloads = [frame.data]
+        now = asyncio.get_running_loop().time()
+        if frame.stream != self._stream:
+            if self._last_out is not None:
+                elapsed = max(1, int((now - self._last_time) * self.clock_rate))
+                self._offset = self._last_out + elapsed - frame.timestamp
+            self._stream = frame.stream
+        out = (frame.timestamp + self._offset) & 0xFFFFFFFF
+        self._last_out, self._last_time = out, now
+        self.frames += 1
+        return payloads, out
+
+    def encode(self, frame: Any, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+        raise TypeError("a passthrough sender received a raw frame")
+
+    @property
+    def target_bitrate(self) -> int:
+        return self.remote_bitrate or 0
+
+    @target_bitrate.setter
+    def target_bitrate(self, bitrate: int) -> None:
+        self.remote_bitrate = bitrate
+
+
+def attach_sender(sender: RTCRtpSender, packetizer: Packetizer, on_keyframe_request: Callable[[], None]) -> None:
+    """Make `sender` pack encoded frames and forward PLI/FIR to `on_keyframe_request`."""
+    if sender._RTCRtpSender__encoder is not None:  # type: ignore[attr-defined]
+        raise MediaError("sender already has an encoder")
+    sender._RTCRtpSender__encoder = packetizer  # type: ignore[attr-defined]
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+
+
+def set_sender_enabled(sender: RTCRtpSender, enabled: bool) -> None:
+    """Relay mode: a disabled sender reads and drops frames instead of encoding them."""
+    sender._enabled = enabled
+
+
+def request_sender_keyframe(sender: RTCRtpSender) -> None:
+    """Relay mode: the sender's encoder makes its next frame a keyframe."""
+    sender._send_keyframe()
+
+
+def cap_gathering(pc: RTCPeerConnection, seconds: float) -> None:
+    """Bound how long STUN/TURN candidates are waited for (aioice's default is 5 s).
+
+    aiortc does not trickle: the SDP is produced when gathering completes, so this bounds
+    how long join() and server offers take on a network where a server does not answer.
+    """
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        method = type(connection).get_component_candidates
+        connection.get_component_candidates = functools.partial(method, connection, timeout=seconds)
+
+
+def check_contract() -> None:
+    """Raise MediaError if the aiortc internals this package relies on have changed."""
+    problems: list[str] = []
+    if aiortc.__version__ != AIORTC_VERSION:
+        problems.append(f"aiortc {aiortc.__version__} installed, passthrough is written for {AIORTC_VERSION}")
+    worker = inspect.signature(_ORIGINAL_DECODER_WORKER).parameters
+    if list(worker) != ["loop", "input_q", "output_q", "decode_error"]:
+        problems.append(f"rtcrtpreceiver.decoder_worker signature is now {list(worker)}")
+    receive_src = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    for needle in ("self.__jitter_buffer.add(packet)", "self.__decoder_queue.put((codec, encoded_frame))"):
+        if needle not in receive_src:
+            problems.append(f"RTCRtpReceiver._handle_rtp_packet no longer contains {needle!r}")
+    if "target=decoder_worker" not in inspect.getsource(RTCRtpReceiver.receive):
+        problems.append("RTCRtpReceiver.receive no longer starts decoder_worker")
+    send_src = inspect.getsource(RTCRtpSender._next_encoded_frame)
+    for needle in ("if self.__encoder is None:", "self.__encoder.pack(data)"):
+        if needle not in send_src:
+            problems.append(f"RTCRtpSender._next_encoded_frame no longer contains {needle!r}")
+    if "self._send_keyframe()" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
+        problems.append("RTCRtpSender._handle_rtcp_packet no longer calls self._send_keyframe()")
+    for owner, name in (
+        (RTCRtpReceiver, "_send_rtcp_pli"),
+        (Vp8Encoder, "_packetize"),
+        (H264Encoder, "_packetize"),
+        (H264Encoder, "_split_bitstream"),
+    ):
+        if not callable(getattr(owner, name, None)):
+            problems.append(f"{owner.__name__}.{name} is gone")
+    init_src = inspect.getsource(RTCRtpReceiver.__init__) + inspect.getsource(RTCRtpSender.__init__)
+    for attr in ("self.__jitter_buffer", "self.__decoder_queue", "self.__remote_bitrate_estimator",
+                 "self.__started", "self.__encoder", "self._enabled"):
+        if attr not in init_src:
+            problems.append(f"{attr} is no longer set in RTCRtpReceiver/RTCRtpSender.__init__")
+    if "timeout" not in inspect.signature(aioice.Connection.get_component_candidates).parameters:
+        problems.append("aioice Connection.get_component_candidates has no timeout parameter")
+    if "self.get_component_candidates(" not in inspect.getsource(aioice.Connection.gather_candidates):
+        problems.append("aioice Connection.gather_candidates no longer calls self.get_component_candidates")
+    if problems:
+        raise MediaError("aiortc internals changed: " + "; ".join(problems))

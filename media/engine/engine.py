@@ -1,0 +1,236 @@
+"""MediaEngine: rooms of peers, each peer's media forwarded to every other peer of its room."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Literal
+
+import numpy as np
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+
+from . import aiortc_hooks
+from .errors import MediaError, SdpError, UnknownPeerError
+from .modes import (
+    PassthroughPublication,
+    Publication,
+    RelayPublication,
+    codec_preferences,
+    main_codec,
+    prepare_passthrough_sender,
+)
+from .peer import OfferCallback, Peer
+from .sdp_check import check_description
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["passthrough", "relay"]
+
+
+def _ice_server(server: RTCIceServer | dict[str, Any] | str) -> RTCIceServer:
+    if isinstance(server, RTCIceServer):
+        return server
+    if isinstance(server, str):
+        return RTCIceServer(urls=server)
+    return RTCIceServer(urls=server["urls"], username=server.get("username"), credential=server.get("credential"))
+
+
+class MediaEngine:
+    """A selective forwarding unit for rooms of WebRTC participants (see the package docstring)."""
+
+    def __init__(
+        self,
+        mode: Mode = "passthrough",
+        ice_servers: Iterable[RTCIceServer | dict[str, Any] | str] = (),
+        on_server_offer: OfferCallback | None = None,
+        *,
+        gather_timeout: float = 3.0,
+        answer_timeout: float = 30.0,
+        remb: bool = True,
+    ) -> None:
+        if mode not in ("passthrough", "relay"):
+            raise ValueError(f"unknown mode {mode!r}")
+        if mode == "passthrough":
+            aiortc_hooks.install()
+        self.mode: Mode = mode
+        # An explicit empty list: aiortc falls back to a public STUN server on None.
+        self._ice_servers = [_ice_server(s) for s in ice_servers]
+        self._on_server_offer = on_server_offer or _no_callback
+        self.gather_timeout = gather_timeout
+        self.answer_timeout = answer_timeout
+        self._remb = remb
+        self._relay = MediaRelay() if mode == "relay" else None
+        self._rooms: dict[str, dict[str, Peer]] = {}
+
+    # --- joining and leaving -----------------------------------------------------------------
+
+    async def join(self, room_id: str, participant_id: str, offer_sdp: str) -> dict[str, Any]:
+        """Answer a participant's offer; start forwarding between it and the room.
+
+        Returns {"type": "answer", "sdp": ..., "tracks": {}}: the answer only accepts what the
+        participant sends. The other participants' tracks arrive in a server offer (through
+        `on_server_offer`) started after this call returns.
+        """
+        check_description(offer_sdp, "offer")
+        if participant_id in self._rooms.get(room_id, {}):
+            await self.leave(room_id, participant_id)  # a rejoin replaces the old connection
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        peer = Peer(room_id, participant_id, pc, self.gather_timeout)
+        try:
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            except Exception as exc:
+                raise SdpError(f"offer rejected: {type(exc).__name__}: {exc}")
+            # No await between setRemoteDescription and here: receivers are not started yet.
+            for transceiver in pc.getTransceivers():
+                if transceiver.receiver.track is not None and transceiver.kind not in peer.publications:
+                    peer.publications[transceiver.kind] = self._publish(transceiver)
+            sdp = await peer.set_local()
+        except BaseException:
+            await pc.close()
+            raise
+
+        room = self._rooms.setdefault(room_id, {})
+        if participant_id in room:  # a concurrent join of the same id won the race
+            await pc.close()
+            raise MediaError(f"{participant_id} joined {room_id} twice at the same time")
+        room[participant_id] = peer
+        for other in room.values():
+            if other is not peer:
+                if self._forward_all(other, peer):
+                    self._renegotiate(other)
+                self._forward_all(peer, other)
+        if peer.forwards:
+            self._renegotiate(peer)  # its task first runs after this method has returned
+        return {"type": "answer", "sdp": sdp, "tracks": {}}
+
+    async def answer(self, room_id: str, participant_id: str, answer_sdp: str) -> None:
+        """Apply a participant's answer to the server offer it was sent."""
+        await self._peer(room_id, participant_id).apply_answer(answer_sdp)
+
+    async def leave(self, room_id: str, participant_id: str) -> None:
+        """Close a participant's connection and remove its tracks from the others."""
+        room = self._rooms.get(room_id, {})
+        peer = room.pop(participant_id, None)
+        if peer is None:
+            return
+        if not room:
+            self._rooms.pop(room_id, None)
+        for other in room.values():
+            if self._unforward_all(other, participant_id):
+                self._renegotiate(other)
+        await peer.close()
+
+    async def close_room(self, room_id: str) -> None:
+        """Close every connection of a room, without renegotiating anything."""
+        peers = list(self._rooms.pop(room_id, {}).values())
+        await asyncio.gather(*(peer.close() for peer in peers), return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        for room_id in list(self._rooms):
+            await self.close_room(room_id)
+
+    # --- per-participant controls ------------------------------------------------------------
+
+    async def set_audio_only(self, room_id: str, participant_id: str, audio_only: bool) -> None:
+        """Stop (or resume) sending any video to this participant; no renegotiation needed."""
+        peer = self._peer(room_id, participant_id)
+        peer.audio_only = audio_only
+        for (_, kind), forward in peer.forwards.items():
+            if kind == "video":
+                forward.pause() if audio_only else forward.resume()
+
+    def frames(self, room_id: str, participant_id: str) -> AsyncIterator[np.ndarray]:
+        """Decoded BGR images (numpy, HxWx3) of a participant's video, decoded only while iterated."""
+        peer = self._peer(room_id, participant_id)
+        publication = peer.publications.get("video")
+        if publication is None:
+            raise UnknownPeerError(f"{participant_id} in {room_id} sends no video")
+        return publication.frames()
+
+    def stats(self) -> dict[str, Any]:
+        peers = [peer for room in self._rooms.values() for peer in room.values()]
+        forwards = [f for peer in peers for f in peer.forwards.values()]
+        return {
+            "mode": self.mode,
+            "rooms": len(self._rooms),
+            "peers": len(peers),
+            "published_tracks": sum(len(peer.publications) for peer in peers),
+            "forwarded_tracks": len(forwards),
+            "paused_tracks": sum(
+                1 for peer in peers for (_, kind) in peer.forwards if kind == "video" and peer.audio_only
+            ),
+        }
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _peer(self, room_id: str, participant_id: str) -> Peer:
+        peer = self._rooms.get(room_id, {}).get(participant_id)
+        if peer is None:
+            raise UnknownPeerError(f"no participant {participant_id!r} in room {room_id!r}")
+        return peer
+
+    def _publish(self, transceiver: RTCRtpTransceiver) -> Publication:
+        if self.mode == "passthrough":
+            return PassthroughPublication(transceiver, remb=self._remb)
+        assert self._relay is not None
+        return RelayPublication(transceiver, self._relay)
+
+    def _forward_all(self, subscriber: Peer, publisher: Peer) -> bool:
+        """Send every track of `publisher` to `subscriber`; True if anything was added."""
+        added = False
+        for kind, publication in publisher.publications.items():
+            codec = publication.codec
+            if codec is None:
+                continue
+            transceiver = self._sending_transceiver(subscriber, kind, codec)
+            transceiver.setCodecPreferences(codec_preferences(codec))
+            transceiver.direction = "sendonly"
+            paused = kind == "video" and subscriber.audio_only
+            subscriber.forwards[(publisher.participant_id, kind)] = publication.subscribe(transceiver, paused)
+            added = True
+        return added
+
+    def _sending_transceiver(self, subscriber: Peer, kind: str, codec: Any) -> RTCRtpTransceiver:
+        for transceiver in subscriber.idle:
+            current = main_codec(transceiver)
+            same = current is not None and (current.mimeType.lower(), current.parameters) == (
+                codec.mimeType.lower(),
+                codec.parameters,
+            )
+            if transceiver.kind == kind and same:
+                subscriber.idle.remove(transceiver)
+                return transceiver
+        transceiver = subscriber.pc.addTransceiver(kind, direction="sendonly")
+        if self.mode == "passthrough":
+            prepare_passthrough_sender(transceiver)
+        return transceiver
+
+    def _unforward_all(self, subscriber: Peer, publisher_id: str) -> bool:
+        """Stop sending `publisher_id`'s tracks to `subscriber`; True if anything was removed."""
+        removed = False
+        for kind in ("audio", "video"):
+            forward = subscriber.forwards.pop((publisher_id, kind), None)
+            if forward is None:
+                continue
+            forward.close()
+            forward.transceiver.direction = "inactive"
+            if forward.reusable:
+                subscriber.idle.append(forward.transceiver)
+            removed = True
+        return removed
+
+    def _renegotiate(self, peer: Peer) -> None:
+        peer.request_offer(self._on_server_offer, self.answer_timeout, self._on_negotiation_failure)
+
+    def _on_negotiation_failure(self, peer: Peer) -> None:
+        # A participant that cannot be renegotiated would keep a stale view of the room.
+        if self._rooms.get(peer.room_id, {}).get(peer.participant_id) is peer:
+            asyncio.ensure_future(self.leave(peer.room_id, peer.participant_id))
+
+
+async def _no_callback(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:
+    logger.warning("no on_server_offer callback: offer for %s/%s dropped", room_id, participant_id)
