@@ -229,3 +229,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Join page brute-force limits ---
+JOIN_MAX_FAILURES_PER_ADDRESS = env.int("JOIN_MAX_FAILURES_PER_ADDRESS", default=5)
+JOIN_MAX_FAILURES_PER_ROOM = env.int("JOIN_MAX_FAILURES_PER_ROOM", default=20)
+JOIN_LOCKOUT_MINUTES = env.int("JOIN_LOCKOUT_MINUTES", default=15)
+
+# --- Media (our aiortc engine, in-process by default) ---
+MEDIA_ENGINE_MODE = env.str("MEDIA_ENGINE_MODE", default="passthrough")  # or "relay" (decode + re-encode)
+# STUN/TURN servers given to browsers and to the engine, JSON list of RTCIceServer dicts.
+ICE_SERVERS = env.json("ICE_SERVERS", default=[])
+# Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see BROWSER-TESTS.md).
+ICE_LOOPBACK_ONLY = env.bool("GV_TEST_LOOPBACK_ICE", default=False)

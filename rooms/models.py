@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from rooms import secrets
+from rooms import lobby, secrets
 
 
 class Room(models.Model):
@@ -50,3 +52,61 @@ class Room(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state == self.State.OPEN
+
+
+class Participant(models.Model):
+    """One browser session in a room. The database is the source of truth for presence and
+    lobby status, so every Daphne process sees the same room."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="participants")
+    pid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    name = models.CharField(_("name"), max_length=60)
+    role = models.CharField(max_length=10, choices=[(r.value, r.value) for r in lobby.Role], default=lobby.Role.GUEST)
+    status = models.CharField(
+        max_length=10, choices=[(s.value, s.value) for s in lobby.Status], default=lobby.Status.WAITING
+    )
+    online = models.BooleanField(default=False)
+    hand = models.BooleanField(default=False)
+    audio = models.BooleanField(default=True)
+    video = models.BooleanField(default=True)
+    screen = models.BooleanField(default=False)
+    audio_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role}, {self.status})"
+
+    def as_dict(self) -> dict:
+        return {
+            "pid": str(self.pid),
+            "name": self.name,
+            "role": self.role,
+            "status": self.status,
+            "online": self.online,
+            "hand": self.hand,
+            "audio": self.audio,
+            "video": self.video,
+            "screen": self.screen,
+            "audio_only": self.audio_only,
+        }
+
+
+class JoinAttempt(models.Model):
+    """Each password attempt at a room's join page: for brute-force limits and the log."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="join_attempts")
+    address = models.GenericIPAddressField()
+    success = models.BooleanField()
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "address", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.room_id} {self.address} {'ok' if self.success else 'wrong'} {self.at:%Y-%m-%d %H:%M}"

@@ -1,3 +1,7 @@
 """WebSocket routes of the rooms (signalling)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from rooms.consumers import RoomConsumer
+
+websocket_urlpatterns = [path("ws/rooms/<str:slug>/", RoomConsumer.as_asgi())]

@@ -6,4 +6,5 @@ app_name = "rooms"
 urlpatterns = [
     path("<str:slug>/", views.join, name="join"),
     path("<str:slug>/agent/", views.agent_room, name="agent_room"),
+    path("<str:slug>/room/", views.room_page, name="room"),
 ]

@@ -1,17 +1,26 @@
-"""Room pages: the citizen's link and the agent's room."""
+"""Room pages: the citizen's link (pre-join, password, lobby) and the agent's entry."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal import access
 from portal.models import Status
+from portal.phones import display as phone_display
+from rooms import lobby, presence
+from rooms.forms import JoinForm
 from rooms.models import Room
 from rooms.window import Phase, Window
+
+
+def session_key(slug: str) -> str:
+    return f"gv.room.{slug}"
 
 
 def _room(slug: str) -> Room:
@@ -25,28 +34,108 @@ def window_of(room: Room) -> Window:
     )
 
 
+def phase_of(room: Room) -> Phase:
+    cancelled = room.appointment.status == Status.CANCELLED or not room.is_open
+    return window_of(room).phase(timezone.now(), cancelled=cancelled)
+
+
+def client_address(request: HttpRequest) -> str:
+    # REMOTE_ADDR is set by the ASGI server; behind a proxy, the proxy must set it right.
+    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104
+
+
+def _context(room: Room, **extra) -> dict:
+    structure = room.appointment.structure
+    return {
+        "room": room,
+        "appointment": room.appointment,
+        "structure": structure,
+        "helpdesk_phone_display": phone_display(structure.helpdesk_phone),
+        **extra,
+    }
+
+
 def join(request: HttpRequest, slug: str) -> HttpResponse:
     room = _room(slug)
-    appointment = room.appointment
-    cancelled = appointment.status == Status.CANCELLED or not room.is_open
-    window = window_of(room)
-    phase = window.phase(timezone.now(), cancelled=cancelled)
-    timezone.activate(appointment.structure.time_zone)
-    context = {
-        "room": room,
-        "appointment": appointment,
-        "structure": appointment.structure,
-        "window": window,
-        "phase": phase.value,
-    }
-    # 410 Gone tells proxies and the browser the link is dead for good.
-    return render(request, "rooms/join.html", context, status=410 if phase is Phase.CANCELLED else 200)
+    timezone.activate(room.appointment.structure.time_zone)
+    phase = phase_of(room)
+    context = _context(room, phase=phase.value, window=window_of(room), locked_out=False, retry_after_minutes=0)
+    if phase is not Phase.OPEN:
+        # 410 Gone tells proxies and the browser the link is dead for good.
+        return render(request, "rooms/join.html", context, status=410 if phase is Phase.CANCELLED else 200)
+    form = JoinForm(request.POST or None)
+    address = client_address(request)
+    if request.method == "POST":
+        wait = presence.lockout_minutes(room, address)
+        if not wait and room.locked:
+            form.add_error(None, _("The agent has locked the room: nobody new can enter."))
+        elif not wait and form.is_valid():
+            if presence.try_password(room, address, form.cleaned_data["password"]):
+                participant = presence.enter_as_guest(room, form.cleaned_data["name"])
+                request.session.cycle_key()  # a fresh session id once the code is proven
+                request.session[session_key(slug)] = str(participant.pid)
+                return redirect("rooms:room", slug=slug)
+            wait = presence.lockout_minutes(room, address)
+            if not wait:
+                form.add_error("password", _("This code is not right. Check the message you received."))
+        if wait:
+            context.update(locked_out=True, retry_after_minutes=wait)
+            form.add_error(
+                None, _("Too many wrong codes. Try again in %(n)d minutes, or call the helpdesk.") % {"n": wait}
+            )
+    context["form"] = form
+    return render(request, "rooms/join.html", context, status=429 if context["locked_out"] else 200)
 
 
 @login_required
 def agent_room(request: HttpRequest, slug: str) -> HttpResponse:
+    """A member of the structure enters directly: agents and managers as moderators."""
     room = _room(slug)
-    if not access.has_role(request.user, access.VIEWERS, room.appointment.structure_id):
+    structure_id = room.appointment.structure_id
+    if not access.has_role(request.user, access.VIEWERS, structure_id):
         raise Http404  # another structure's room: not even its existence is confirmed
+    if not room.is_open:
+        timezone.activate(room.appointment.structure.time_zone)
+        return render(
+            request,
+            "rooms/join.html",
+            _context(
+                room, phase=Phase.CANCELLED.value, window=window_of(room), locked_out=False, retry_after_minutes=0
+            ),
+            status=410,
+        )
+    moderator = access.has_role(request.user, access.EDITORS, structure_id)
+    participant = presence.enter_as_member(room, request.user, moderator=moderator)
+    request.session[session_key(slug)] = str(participant.pid)
+    return redirect("rooms:room", slug=slug)
+
+
+def room_page(request: HttpRequest, slug: str) -> HttpResponse:
+    room = _room(slug)
+    participant = presence.find(slug, request.session.get(session_key(slug)))
+    if participant is None or participant.status in lobby.FINAL:
+        return redirect("rooms:join", slug=slug)
     timezone.activate(room.appointment.structure.time_zone)
-    return render(request, "rooms/agent_room.html", {"room": room, "appointment": room.appointment})
+    moderator = participant.role == lobby.Role.MODERATOR
+    config = {
+        "pid": str(participant.pid),
+        "name": participant.name,
+        "role": participant.role,
+        "slug": slug,
+        "ws_path": ws_path(slug),
+        "ice_servers": settings.ICE_SERVERS,
+        "join_url": room.join_url if moderator else None,
+        "leave_url": reverse("rooms:join", kwargs={"slug": slug}),
+        "helpdesk_phone": room.appointment.structure.helpdesk_phone,
+    }
+    return render(
+        request,
+        "rooms/room.html",
+        _context(
+            room, participant=participant, is_moderator=moderator, join_url=config["join_url"], client_config=config
+        ),
+    )
+
+
+def ws_path(slug: str) -> str:
+    return f"/ws/rooms/{slug}/"

@@ -1,0 +1,275 @@
+"""The room's signalling WebSocket: parse, check the lobby rules, call the core, broadcast.
+
+Groups: `room.<slug>` (admitted participants), `mods.<slug>` (moderators, for the lobby)
+and `p.<pid>` (one participant, for targeted messages from any process). The consumer
+keeps only its own connection's state; the room's state lives in the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from media.engine import MediaError
+from rooms import lobby, presence, services
+from rooms.mediabridge import engine, personal_group
+from rooms.protocol import ProtocolError, parse
+
+log = logging.getLogger("rooms.signalling")
+
+CLOSE_NO_SESSION, CLOSE_REFUSED, CLOSE_ENDED = 4401, 4403, 4410
+
+
+def room_group(slug: str) -> str:
+    return f"room.{slug}"
+
+
+def mods_group(slug: str) -> str:
+    return f"mods.{slug}"
+
+
+def forward(message: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "client.forward", "message": message}
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    slug: str
+    pid: str | None = None
+    role: str = lobby.Role.GUEST
+    status: str = lobby.Status.WAITING
+    groups_joined: tuple[str, ...] = ()
+
+    # --- connection ---
+    async def connect(self) -> None:
+        from rooms.views import session_key
+
+        self.slug = self.scope["url_route"]["kwargs"]["slug"]
+        session = self.scope.get("session")
+        pid = session.get(session_key(self.slug)) if session is not None else None
+        participant = await database_sync_to_async(presence.find)(self.slug, pid)
+        await self.accept()
+        if participant is None:
+            await self.close(CLOSE_NO_SESSION)
+            return
+        if participant.status in lobby.FINAL:
+            await self.close(CLOSE_REFUSED)
+            return
+        if not participant.room.is_open:
+            await self.close(CLOSE_ENDED)
+            return
+        self.room = participant.room
+        self.pid = str(participant.pid)
+        self.role = participant.role
+        participant = await database_sync_to_async(presence.connect)(participant)
+        self.status = participant.status
+        await self._join_group(personal_group(self.pid))
+        if self.role == lobby.Role.MODERATOR:
+            await self._join_group(mods_group(self.slug))
+        if self.status == lobby.Status.ADMITTED:
+            await self._join_group(room_group(self.slug))
+        await self._send_state()
+        if self.status == lobby.Status.ADMITTED:
+            await self._broadcast(
+                room_group(self.slug), {"type": "participant.joined", "participant": participant.as_dict()}
+            )
+        else:
+            await self._broadcast(
+                mods_group(self.slug), {"type": "lobby.waiting", "participant": participant.as_dict()}
+            )
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = ()
+        if self.pid is None:
+            return
+        await self._drop_media()
+        participant = await database_sync_to_async(presence.disconnect)(self.pid)
+        if participant is not None and participant.status == lobby.Status.ADMITTED:
+            await self._broadcast(
+                room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
+            )
+
+    # --- incoming ---
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # A binary frame arrives as text_data=None: parse() answers it with a clear error.
+        if self.pid is None:
+            return
+        try:
+            message = parse(text_data)
+        except ProtocolError as error:
+            await self._send(error.as_message())
+            return
+        try:
+            lobby.check_message(self.role, self.status, message["type"])
+            await getattr(self, "on_" + message["type"].replace(".", "_"))(message)
+        except ProtocolError as error:
+            await self._send(error.as_message())
+        except lobby.LobbyError as error:
+            await self._send({"type": "error", "code": error.code, "message": str(error), "ref": message["type"]})
+        except MediaError as error:
+            log.info("media error for %s: %s", self.pid, error)
+            await self._send({"type": "error", "code": "bad_sdp", "message": str(error), "ref": "rtc"})
+
+    async def on_ping(self, message: dict) -> None:
+        await self._send({"type": "pong"})
+
+    async def on_rtc_offer(self, message: dict) -> None:
+        # A re-offer (after a reconnect) replaces the old peer connection inside the engine.
+        reply = await engine().join(self.slug, self.pid, message["sdp"])
+        # Sent at once: it must reach the browser before any server offer for this peer.
+        await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": reply.get("tracks", {})})
+        participant = await database_sync_to_async(presence.find)(self.slug, self.pid)
+        if participant.audio_only:
+            await engine().set_audio_only(self.slug, self.pid, True)
+
+    async def on_rtc_answer(self, message: dict) -> None:
+        await engine().answer(self.slug, self.pid, message["sdp"])
+
+    async def on_media_state(self, message: dict) -> None:
+        flags = {k: message[k] for k in ("audio", "video", "screen") if k in message}
+        await self._update_and_broadcast(**flags)
+
+    async def on_quality_set(self, message: dict) -> None:
+        with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
+            await engine().set_audio_only(self.slug, self.pid, message["audio_only"])
+        await self._update_and_broadcast(audio_only=message["audio_only"])
+
+    async def on_hand_set(self, message: dict) -> None:
+        await self._update_and_broadcast(hand=message["raised"])
+
+    async def on_name_set(self, message: dict) -> None:
+        participant = await database_sync_to_async(presence.update_flags)(self.pid, name=message["name"])
+        target = room_group(self.slug) if self.status == lobby.Status.ADMITTED else mods_group(self.slug)
+        await self._broadcast(target, {"type": "participant.updated", "participant": participant.as_dict()})
+
+    async def on_chat_send(self, message: dict) -> None:
+        participant = await database_sync_to_async(presence.find)(self.slug, self.pid)
+        await self._broadcast(
+            room_group(self.slug),
+            {
+                "type": "chat.message",
+                "pid": self.pid,
+                "name": participant.name,
+                "text": message["text"],
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            },
+        )
+
+    async def on_leave(self, message: dict) -> None:
+        participant = await self._move(self.pid, lobby.Status.LEFT)
+        await self._drop_media()
+        await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
+        await self._broadcast(mods_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
+        self.pid = None
+        await self.close()
+
+    # --- moderator actions ---
+    async def on_lobby_admit(self, message: dict) -> None:
+        target = await self._move(message["pid"], lobby.Status.ADMITTED)
+        await self.channel_layer.group_send(personal_group(message["pid"]), {"type": "control.admitted"})
+        await self._broadcast(room_group(self.slug), {"type": "participant.joined", "participant": target.as_dict()})
+        await self._broadcast(mods_group(self.slug), {"type": "lobby.left", "participant": target.as_dict()})
+
+    async def on_lobby_refuse(self, message: dict) -> None:
+        target = await self._move(message["pid"], lobby.Status.REFUSED)
+        await self.channel_layer.group_send(
+            personal_group(message["pid"]),
+            {"type": "control.close", "message": {"type": "lobby.refused"}, "code": CLOSE_REFUSED},
+        )
+        await self._broadcast(mods_group(self.slug), {"type": "lobby.left", "participant": target.as_dict()})
+
+    async def on_mod_mute(self, message: dict) -> None:
+        await self._require_present(message["pid"])
+        participant = await database_sync_to_async(presence.update_flags)(message["pid"], audio=False)
+        await self._broadcast(personal_group(message["pid"]), {"type": "mod.muted", "by": self.pid})
+        await self._broadcast(
+            room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
+        )
+
+    async def on_mod_remove(self, message: dict) -> None:
+        target = await self._move(message["pid"], lobby.Status.REMOVED)
+        await self.channel_layer.group_send(
+            personal_group(message["pid"]),
+            {"type": "control.close", "message": {"type": "removed"}, "code": CLOSE_REFUSED},
+        )
+        await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": target.as_dict()})
+
+    async def on_mod_end(self, message: dict) -> None:
+        pids = await database_sync_to_async(presence.end_meeting)(self.room)
+        for pid in pids:
+            await self.channel_layer.group_send(
+                personal_group(pid), {"type": "control.close", "message": {"type": "ended"}, "code": CLOSE_ENDED}
+            )
+        await engine().close_room(self.slug)
+
+    async def on_room_lock(self, message: dict) -> None:
+        await database_sync_to_async(presence.set_locked)(self.room, message["locked"])
+        event = {"type": "room.locked", "locked": message["locked"]}
+        await self._broadcast(room_group(self.slug), event)
+        await self._broadcast(mods_group(self.slug), event)
+
+    async def on_room_password(self, message: dict) -> None:
+        password = await database_sync_to_async(services.change_password)(self.room)
+        await self._broadcast(mods_group(self.slug), {"type": "room.password", "password": password})
+
+    # --- events from the channel layer ---
+    async def client_forward(self, event: dict) -> None:
+        await self._send(event["message"])
+
+    async def control_admitted(self, event: dict) -> None:
+        if self.status == lobby.Status.ADMITTED:
+            return
+        self.status = lobby.Status.ADMITTED
+        await self._join_group(room_group(self.slug))
+        await self._send({"type": "lobby.admitted"})
+        await self._send_state()
+
+    async def control_close(self, event: dict) -> None:
+        await self._send(event["message"])
+        await self._drop_media()
+        self.pid = None  # nothing more to record: the status was set by whoever closed us
+        await self.close(event["code"])
+
+    # --- helpers ---
+    async def _send(self, message: dict) -> None:
+        await self.send(text_data=json.dumps(message))
+
+    async def _broadcast(self, group: str, message: dict) -> None:
+        await self.channel_layer.group_send(group, forward(message))
+
+    async def _join_group(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined = (*self.groups_joined, group)
+
+    async def _send_state(self) -> None:
+        snapshot = await database_sync_to_async(presence.snapshot)(self.room)
+        you = await database_sync_to_async(presence.find)(self.slug, self.pid)
+        if self.role != lobby.Role.MODERATOR:
+            snapshot["lobby"] = []  # only agents see who waits
+        await self._send({"type": "state", "you": you.as_dict(), **snapshot})
+
+    async def _move(self, pid: str, target: str):
+        return await database_sync_to_async(presence.move)(self.room, pid, target)
+
+    async def _require_present(self, pid: str) -> None:
+        participant = await database_sync_to_async(presence.find)(self.slug, pid)
+        if participant is None or participant.status != lobby.Status.ADMITTED:
+            raise ProtocolError("unknown_participant", "Nobody with this id is in the room.", ref=pid)
+
+    async def _update_and_broadcast(self, **flags) -> None:
+        participant = await database_sync_to_async(presence.update_flags)(self.pid, **flags)
+        await self._broadcast(
+            room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
+        )
+
+    async def _drop_media(self) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(MediaError):  # it may have had no peer connection
+                await engine().leave(self.slug, self.pid)

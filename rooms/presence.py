@@ -1,0 +1,133 @@
+"""Room presence and lobby actions on the database (the rooms' single source of truth).
+
+Plain synchronous functions: views call them directly, the consumer through
+`database_sync_to_async`. Each returns what changed, so callers can broadcast it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from rooms import lobby
+from rooms.models import JoinAttempt, Participant, Room
+
+log = logging.getLogger("rooms.join")
+
+
+# --- join page: password attempts, limited per room and per address ---
+def lockout_minutes(room: Room, address: str, now: dt.datetime | None = None) -> int:
+    """Minutes before another password attempt is allowed (0: allowed now)."""
+    now = now or timezone.now()
+    window = dt.timedelta(minutes=settings.JOIN_LOCKOUT_MINUTES)
+    failures = JoinAttempt.objects.filter(room=room, success=False, at__gte=now - window)
+    per_address = list(
+        failures.filter(address=address)
+        .order_by("-at")
+        .values_list("at", flat=True)[: settings.JOIN_MAX_FAILURES_PER_ADDRESS]
+    )
+    per_room = list(failures.order_by("-at").values_list("at", flat=True)[: settings.JOIN_MAX_FAILURES_PER_ROOM])
+    blocked_until = None
+    if len(per_address) >= settings.JOIN_MAX_FAILURES_PER_ADDRESS:
+        blocked_until = per_address[-1] + window
+    if len(per_room) >= settings.JOIN_MAX_FAILURES_PER_ROOM:
+        blocked_until = max(blocked_until or now, per_room[-1] + window)
+    if blocked_until is None or blocked_until <= now:
+        return 0
+    return max(1, int((blocked_until - now).total_seconds() // 60) + 1)
+
+
+def try_password(room: Room, address: str, typed: str) -> bool:
+    ok = room.check_password(typed)
+    JoinAttempt.objects.create(room=room, address=address, success=ok)
+    if not ok:
+        log.warning("wrong room password: room=%s address=%s", room.slug, address)
+    return ok
+
+
+# --- entering ---
+def enter_as_guest(room: Room, name: str) -> Participant:
+    return Participant.objects.create(room=room, name=name, role=lobby.Role.GUEST, status=lobby.Status.WAITING)
+
+
+def enter_as_member(room: Room, user, *, moderator: bool) -> Participant:
+    """An agent of the structure enters directly; the same user keeps the same pid."""
+    participant = Participant.objects.filter(room=room, user=user).first()
+    name = user.get_full_name() or user.get_username()
+    role = lobby.Role.MODERATOR if moderator else lobby.Role.GUEST
+    if participant is None:
+        return Participant.objects.create(
+            room=room, user=user, name=name, role=role, status=lobby.Status.ADMITTED, admitted_at=timezone.now()
+        )
+    Participant.objects.filter(pk=participant.pk).update(role=role, status=lobby.Status.ADMITTED)
+    participant.role, participant.status = role, lobby.Status.ADMITTED
+    return participant
+
+
+# --- the WebSocket's view of the room ---
+def find(slug: str, pid: str | None) -> Participant | None:
+    if not pid:
+        return None
+    return Participant.objects.select_related("room__appointment__structure").filter(room__slug=slug, pid=pid).first()
+
+
+def connect(participant: Participant) -> Participant:
+    """Mark online; a returning participant lands where lobby.status_on_connect says."""
+    status = lobby.status_on_connect(participant.role, participant.status)
+    participant.status, participant.online = status, True
+    Participant.objects.filter(pk=participant.pk).update(status=status, online=True)
+    return participant
+
+
+def disconnect(pid: str) -> Participant | None:
+    Participant.objects.filter(pid=pid).update(online=False)
+    return Participant.objects.filter(pid=pid).first()
+
+
+def snapshot(room: Room) -> dict:
+    people = list(Participant.objects.filter(room=room, status__in=[lobby.Status.ADMITTED, lobby.Status.WAITING]))
+    return {
+        "participants": [p.as_dict() for p in people if p.status == lobby.Status.ADMITTED],
+        "lobby": [p.as_dict() for p in people if p.status == lobby.Status.WAITING],
+        "locked": Room.objects.filter(pk=room.pk).values_list("locked", flat=True).get(),
+    }
+
+
+@transaction.atomic
+def move(room: Room, pid: str, target: str) -> Participant:
+    """Change someone's status along the lobby's transitions (claimed under a row lock)."""
+    participant = Participant.objects.select_for_update().filter(room=room, pid=pid).first()
+    if participant is None:
+        raise lobby.UnknownParticipant("Nobody with this id is in the room.")
+    lobby.check_transition(participant.status, target)
+    participant.status = target
+    fields = ["status"]
+    if target == lobby.Status.ADMITTED:
+        participant.admitted_at = timezone.now()
+        fields.append("admitted_at")
+    if target in (lobby.Status.LEFT, lobby.Status.REMOVED, lobby.Status.REFUSED):
+        participant.hand = False
+        fields.append("hand")
+    participant.save(update_fields=fields)
+    return participant
+
+
+def update_flags(pid: str, **flags) -> Participant:
+    Participant.objects.filter(pid=pid).update(**flags)
+    return Participant.objects.get(pid=pid)
+
+
+def end_meeting(room: Room) -> list[str]:
+    """Everyone leaves; returns the pids that were present."""
+    present = Participant.objects.filter(room=room, status__in=[lobby.Status.ADMITTED, lobby.Status.WAITING])
+    pids = [str(p) for p in present.values_list("pid", flat=True)]
+    present.update(status=lobby.Status.LEFT, hand=False, online=False)
+    return pids
+
+
+def set_locked(room: Room, locked: bool) -> None:
+    Room.objects.filter(pk=room.pk).update(locked=locked)

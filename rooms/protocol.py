@@ -1,0 +1,104 @@
+"""The signalling protocol: every WebSocket message type, declared once, validated on entry.
+
+rooms/PROTOCOL.md documents the same table for the browser code (rooms/static/rooms/js).
+A message is a JSON object `{"type": "<type>", ...fields}`. Anything else gets an
+`error` message back naming what is wrong; the connection and the room carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+MAX_MESSAGE_BYTES = 64 * 1024  # an SDP with many m-lines stays well under this
+MAX_SDP = 60 * 1024
+MAX_CHAT = 1000
+MAX_NAME = 60
+PID_LEN = 36  # uuid4 text
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type
+    required: bool = True
+    max_len: int | None = None
+
+
+# Client → server messages. `moderator` marks those only agents may send.
+CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
+    "ping": {},
+    "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP)},
+    "rtc.answer": {"sdp": Field(str, max_len=MAX_SDP)},
+    "media.state": {"audio": Field(bool), "video": Field(bool), "screen": Field(bool, required=False)},
+    "quality.set": {"audio_only": Field(bool)},
+    "hand.set": {"raised": Field(bool)},
+    "chat.send": {"text": Field(str, max_len=MAX_CHAT)},
+    "name.set": {"name": Field(str, max_len=MAX_NAME)},
+    "lobby.admit": {"pid": Field(str, max_len=PID_LEN)},
+    "lobby.refuse": {"pid": Field(str, max_len=PID_LEN)},
+    "mod.mute": {"pid": Field(str, max_len=PID_LEN)},
+    "mod.remove": {"pid": Field(str, max_len=PID_LEN)},
+    "mod.end": {},
+    "room.lock": {"locked": Field(bool)},
+    "room.password": {},
+    "leave": {},
+}
+MODERATOR_ONLY = frozenset(
+    {"lobby.admit", "lobby.refuse", "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password"}
+)
+# Allowed while still waiting in the lobby (before being admitted).
+LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave"})
+
+
+class ProtocolError(Exception):
+    """A message the server refuses; `code` is stable for the browser, `message` for humans."""
+
+    def __init__(self, code: str, message: str, ref: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.ref = code, message, ref
+
+    def as_message(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "message": self.message, "ref": self.ref}
+
+
+def parse(raw: str | bytes | None) -> dict[str, Any]:
+    """Decode and validate one client message; raise ProtocolError saying what is wrong."""
+    if raw is None:
+        raise ProtocolError("bad_json", "Binary frames are not accepted; send JSON text.")
+    if len(raw.encode() if isinstance(raw, str) else raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"Message larger than {MAX_MESSAGE_BYTES} bytes.")
+    try:
+        message = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("bad_json", "Message is not valid JSON.") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ProtocolError("bad_message", "A message is a JSON object with a string 'type'.")
+    kind = message["type"]
+    fields = CLIENT_MESSAGES.get(kind)
+    if fields is None:
+        raise ProtocolError("unknown_type", f"Unknown message type '{kind[:40]}'.", ref=kind[:40])
+    clean: dict[str, Any] = {"type": kind}
+    for name, field in fields.items():
+        if name not in message:
+            if field.required:
+                raise ProtocolError("missing_field", f"'{kind}' needs a '{name}' field.", ref=kind)
+            continue
+        value = message[name]
+        # bool is an int subclass: require the exact type.
+        if type(value) is not field.kind:
+            raise ProtocolError("bad_field", f"'{name}' of '{kind}' must be {field.kind.__name__}.", ref=kind)
+        if field.max_len is not None and len(value) > field.max_len:
+            raise ProtocolError("too_long", f"'{name}' of '{kind}' exceeds {field.max_len} characters.", ref=kind)
+        if name in ("text", "name"):
+            value = value.strip()
+            if not value:
+                raise ProtocolError("bad_field", f"'{name}' of '{kind}' is empty.", ref=kind)
+        if name == "pid":
+            try:
+                value = str(uuid.UUID(value))
+            except ValueError:
+                raise ProtocolError("bad_field", f"'pid' of '{kind}' is not a participant id.", ref=kind) from None
+        clean[name] = value
+    return clean

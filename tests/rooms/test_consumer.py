@@ -1,0 +1,207 @@
+"""The signalling consumer through the real ASGI application (WebsocketCommunicator)."""
+
+import json
+
+import pytest
+
+from rooms import protocol
+from rooms.models import Participant, Room
+from tests.rooms.conftest import Client, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_no_join_session_is_closed_4401(room):
+    async def scenario():
+        client = Client(room.slug)
+        await client.connect()
+        assert await client.closed_with() == 4401
+
+    run(scenario())
+
+
+def test_lobby_admit_chat_hand_mute_leave(room, moderator, citizen):
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        state = await agent.expect("state")
+        assert state["you"]["role"] == "moderator" and state["you"]["status"] == "admitted"
+        guest = await Client(room.slug, citizen.pid).connect()
+        guest_state = await guest.expect("state")
+        assert guest_state["you"]["status"] == "waiting" and guest_state["lobby"] == []
+        waiting = await agent.expect("lobby.waiting")
+        assert waiting["participant"]["name"] == "Jeanne Dupont"
+
+        # Waiting: cannot chat, cannot moderate.
+        await guest.send({"type": "chat.send", "text": "bonjour"})
+        assert (await guest.expect("error"))["code"] == "not_admitted"
+        assert await agent.nothing()
+
+        await agent.send({"type": "lobby.admit", "pid": str(citizen.pid)})
+        await guest.expect("lobby.admitted")
+        assert (await guest.expect("state"))["you"]["status"] == "admitted"
+        assert (await agent.expect("participant.joined"))["participant"]["pid"] == str(citizen.pid)
+
+        await guest.send({"type": "mod.end"})
+        assert (await guest.expect("error"))["code"] == "forbidden"
+
+        await guest.send({"type": "chat.send", "text": "  Bonjour 👋  "})
+        for client in (agent, guest):
+            chat = await client.expect("chat.message")
+            assert chat["text"] == "Bonjour 👋" and chat["name"] == "Jeanne Dupont"
+
+        await guest.send({"type": "hand.set", "raised": True})
+        update = await agent.expect("participant.updated")
+        assert update["participant"]["hand"] is True
+
+        await agent.send({"type": "mod.mute", "pid": str(citizen.pid)})
+        assert (await guest.expect("mod.muted"))["by"] == str(moderator.pid)
+        assert (await agent.expect("participant.updated"))["participant"]["audio"] is False
+
+        await guest.send({"type": "media.state", "audio": False, "video": False})
+        assert (await agent.expect("participant.updated"))["participant"]["video"] is False
+
+        await guest.send({"type": "leave"})
+        left = await agent.expect("participant.left")
+        assert left["participant"]["status"] == "left"
+        await agent.close()
+
+    run(scenario())
+    assert Participant.objects.get(pk=citizen.pk).status == "left"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_message"),
+        (json.dumps({"type": "teleport"}), "unknown_type"),
+        (json.dumps({"type": "chat.send"}), "missing_field"),
+        (json.dumps({"type": "chat.send", "text": 42}), "bad_field"),
+        (json.dumps({"type": "hand.set", "raised": 1}), "bad_field"),
+        (json.dumps({"type": "chat.send", "text": "x" * 1001}), "too_long"),
+        (json.dumps({"type": "chat.send", "text": "   "}), "bad_field"),
+        ("x" * (protocol.MAX_MESSAGE_BYTES + 1), "too_large"),
+        (json.dumps({"type": "rtc.offer", "sdp": "v=0 garbage"}), "bad_sdp"),
+        (json.dumps({"type": "lobby.admit", "pid": "00000000-0000-0000-0000-000000000000"}), "unknown_participant"),
+        (json.dumps({"type": "mod.mute", "pid": "nobody"}), "bad_field"),
+        (json.dumps({"type": "mod.mute", "pid": "00000000-0000-0000-0000-000000000000"}), "unknown_participant"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_the_room_carries_on(room, moderator, citizen, raw, code):
+    citizen.status = "admitted"
+    citizen.save()
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        guest = await Client(room.slug, citizen.pid).connect()
+        await agent.expect("state")
+        await guest.expect("state")
+        await agent.send(raw)
+        error = await agent.expect("error")
+        assert error["code"] == code and error["message"]
+        # Nobody else heard anything of it, and both still work.
+        await agent.send({"type": "ping"})
+        await agent.expect("pong")
+        await guest.send({"type": "chat.send", "text": "toujours là"})
+        assert (await agent.expect("chat.message"))["text"] == "toujours là"
+        await agent.close()
+        await guest.close()
+
+    run(scenario())
+
+
+def test_binary_frame_is_refused_clearly(room, moderator):
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        await agent.expect("state")
+        await agent.ws.send_to(bytes_data=b"\x00\x01")
+        assert (await agent.expect("error"))["code"] == "bad_json"
+        await agent.close()
+
+    run(scenario())
+
+
+def test_refused_citizen_is_closed_and_cannot_reconnect(room, moderator, citizen):
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        guest = await Client(room.slug, citizen.pid).connect()
+        await agent.expect("lobby.waiting")
+        await agent.send({"type": "lobby.refuse", "pid": str(citizen.pid)})
+        await guest.expect("lobby.refused")
+        assert await guest.closed_with() == 4403
+        again = await Client(room.slug, citizen.pid).connect()
+        assert await again.closed_with() == 4403
+        await agent.close()
+
+    run(scenario())
+
+
+def test_remove_and_end_for_all(room, moderator, citizen, structure_a):
+    from tests import factories
+
+    other = factories.member(structure_a)
+    from rooms import presence
+
+    second = presence.enter_as_guest(room, "Interprète")
+    citizen.status = second.status = "admitted"
+    citizen.save()
+    second.save()
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        guest = await Client(room.slug, citizen.pid).connect()
+        interpreter = await Client(room.slug, second.pid).connect()
+        await agent.send({"type": "mod.remove", "pid": str(citizen.pid)})
+        await guest.expect("removed")
+        assert await guest.closed_with() == 4403
+        assert (await interpreter.expect("participant.left"))["participant"]["pid"] == str(citizen.pid)
+        await agent.send({"type": "mod.end"})
+        await interpreter.expect("ended")
+        assert await interpreter.closed_with() == 4410
+        await agent.expect("ended")
+
+    run(scenario())
+    assert set(Participant.objects.filter(room=room).values_list("status", flat=True)) <= {"removed", "left"}
+    assert other.pk
+
+
+def test_reconnect_restores_state_instead_of_lobby(room, moderator, citizen):
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        guest = await Client(room.slug, citizen.pid).connect()
+        await agent.expect("lobby.waiting")
+        await agent.send({"type": "lobby.admit", "pid": str(citizen.pid)})
+        await guest.expect("lobby.admitted")
+        await guest.send({"type": "hand.set", "raised": True})
+        await agent.expect("participant.updated")
+        await guest.close()  # network drop
+        offline = await agent.expect("participant.updated")
+        assert offline["participant"]["online"] is False
+        back = await Client(room.slug, citizen.pid).connect()
+        state = await back.expect("state")
+        assert state["you"]["status"] == "admitted" and state["you"]["hand"] is True
+        assert (await agent.expect("participant.joined"))["participant"]["online"] is True
+        await back.close()
+        await agent.close()
+
+    run(scenario())
+
+
+def test_lock_and_new_password(client, room, moderator):
+    old_password = room.password
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        await agent.expect("state")
+        await agent.send({"type": "room.lock", "locked": True})
+        assert (await agent.expect("room.locked"))["locked"] is True
+        await agent.send({"type": "room.password"})
+        return (await agent.expect("room.password"))["password"]
+
+    new_password = run(scenario())
+    assert new_password != old_password and Room.objects.get(pk=room.pk).check_password(new_password)
+    response = client.post(f"/r/{room.slug}/", {"name": "Jeanne", "password": new_password}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and "locked the room" in " ".join(response.context["form"].non_field_errors())
+    Room.objects.filter(pk=room.pk).update(locked=False)
+    assert client.post(f"/r/{room.slug}/", {"name": "Jeanne", "password": old_password}).status_code == 200
+    assert client.post(f"/r/{room.slug}/", {"name": "Jeanne", "password": new_password}).status_code == 302
