@@ -1,0 +1,114 @@
+"""Signalling across two Daphne processes sharing Redis (channels_redis) and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import websockets
+from django.conf import settings
+from django.db import connection
+
+from tests.rooms.conftest import session_for
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def daphnes(count: int):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7"),
+        "CHANNELS_PREFIX": f"gvtest{uuid.uuid4().hex[:8]}",
+    }
+    ports = [free_port() for _ in range(count)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        for port in ports
+    ]
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            deadline = time.monotonic() + 20
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.1)
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def open_ws(port: int, slug: str, session: str):
+    return await websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/rooms/{slug}/",
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}", "Origin": "http://127.0.0.1"},
+        open_timeout=10,
+    )
+
+
+async def expect(ws, kind: str, timeout: float = 10) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == kind:
+                return message
+
+
+def test_lobby_and_chat_across_two_processes(room, moderator, citizen):
+    agent_session = session_for(room.slug, moderator.pid)
+    guest_session = session_for(room.slug, citizen.pid)
+
+    async def scenario(port_a: int, port_b: int):
+        agent = await open_ws(port_a, room.slug, agent_session)
+        await expect(agent, "state")
+        guest = await open_ws(port_b, room.slug, guest_session)
+        await expect(guest, "state")
+        assert (await expect(agent, "lobby.waiting"))["participant"]["pid"] == str(citizen.pid)
+        await agent.send(json.dumps({"type": "lobby.admit", "pid": str(citizen.pid)}))
+        await expect(guest, "lobby.admitted")
+        await guest.send(json.dumps({"type": "chat.send", "text": "Bonjour depuis B"}))
+        assert (await expect(agent, "chat.message"))["text"] == "Bonjour depuis B"
+        await agent.send(json.dumps({"type": "hand.set", "raised": True}))
+        update = await expect(guest, "participant.updated")
+        assert update["participant"]["pid"] == str(moderator.pid) and update["participant"]["hand"] is True
+        await agent.close()
+        await guest.close()
+
+    with daphnes(2) as (port_a, port_b):
+        asyncio.run(scenario(port_a, port_b))
