@@ -1,0 +1,78 @@
+"""Media through the signalling consumer: offer/answer, server offers with the tracks map."""
+
+import asyncio
+
+import aioice.ice
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+
+from tests.rooms.conftest import Client, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch):
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"])
+
+
+async def browser_like_peer():
+    """An aiortc peer that behaves like the room page: sendrecv audio + video, one offer."""
+    pc = RTCPeerConnection()
+    pc.addTrack(AudioStreamTrack())
+    pc.addTrack(VideoStreamTrack())
+    received: list[str] = []
+    pc.on("track", lambda track: received.append(track.kind))
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, received
+
+
+async def answer_server_offers(client: Client, pc: RTCPeerConnection, count: int) -> dict:
+    tracks = {}
+    for _ in range(count):
+        offer = await client.expect("rtc.offer", timeout=10)
+        tracks = offer["tracks"]
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await client.send({"type": "rtc.answer", "sdp": pc.localDescription.sdp})
+    return tracks
+
+
+def test_two_participants_get_each_others_tracks(room, moderator, citizen):
+    citizen.status = "admitted"
+    citizen.save()
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        guest = await Client(room.slug, citizen.pid).connect()
+        agent_pc, agent_got = await browser_like_peer()
+        guest_pc, guest_got = await browser_like_peer()
+        try:
+            await agent.send({"type": "rtc.offer", "sdp": agent_pc.localDescription.sdp})
+            answer = await agent.expect("rtc.answer", timeout=10)
+            await agent_pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+            await guest.send({"type": "rtc.offer", "sdp": guest_pc.localDescription.sdp})
+            answer = await guest.expect("rtc.answer", timeout=10)
+            await guest_pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+            # Each is offered the other's audio and video, labelled with the publisher's pid.
+            guest_tracks, agent_tracks = await asyncio.gather(
+                answer_server_offers(guest, guest_pc, 1), answer_server_offers(agent, agent_pc, 1)
+            )
+            assert {(t["participant_id"], t["kind"]) for t in guest_tracks.values()} == {
+                (str(moderator.pid), "audio"), (str(moderator.pid), "video")}
+            assert {(t["participant_id"], t["kind"]) for t in agent_tracks.values()} == {
+                (str(citizen.pid), "audio"), (str(citizen.pid), "video")}
+            async with asyncio.timeout(10):
+                while sorted(agent_got) != ["audio", "video"] or sorted(guest_got) != ["audio", "video"]:
+                    await asyncio.sleep(0.1)
+        finally:
+            await agent_pc.close()
+            await guest_pc.close()
+            await agent.close()
+            await guest.close()
+            from rooms.mediabridge import engine
+
+            await engine().shutdown()
+
+    run(scenario())
