@@ -136,6 +136,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
 )
+for _folder in CELERY_BROKER_TRANSPORT_OPTIONS.values():
+    if isinstance(_folder, str):
+        Path(_folder).mkdir(parents=True, exist_ok=True)  # kombu does not create them
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task killed mid-way is redelivered, never silently lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

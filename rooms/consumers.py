@@ -26,6 +26,12 @@ log = logging.getLogger("rooms.signalling")
 CLOSE_NO_SESSION, CLOSE_REFUSED, CLOSE_ENDED = 4401, 4403, 4410
 
 
+def db(function):
+    """Run a presence function in the thread pool. Not thread-sensitive: rooms are
+    independent, so one room's database call need not wait behind another's."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
+
 def room_group(slug: str) -> str:
     return f"room.{slug}"
 
@@ -52,7 +58,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session = self.scope.get("session")
         pid = session.get(session_key(self.slug)) if session is not None else None
-        participant = await database_sync_to_async(presence.find)(self.slug, pid)
+        participant = await db(presence.find)(self.slug, pid)
         await self.accept()
         if participant is None:
             await self.close(CLOSE_NO_SESSION)
@@ -66,7 +72,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room = participant.room
         self.pid = str(participant.pid)
         self.role = participant.role
-        participant = await database_sync_to_async(presence.connect)(participant)
+        participant = await db(presence.connect)(participant)
         self.status = participant.status
         await self._join_group(personal_group(self.pid))
         if self.role == lobby.Role.MODERATOR:
@@ -90,7 +96,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.pid is None:
             return
         await self._drop_media()
-        participant = await database_sync_to_async(presence.disconnect)(self.pid)
+        participant = await db(presence.disconnect)(self.pid)
         if participant is not None and participant.status == lobby.Status.ADMITTED:
             await self._broadcast(
                 room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
@@ -125,7 +131,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         reply = await engine().join(self.slug, self.pid, message["sdp"])
         # Sent at once: it must reach the browser before any server offer for this peer.
         await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": reply.get("tracks", {})})
-        participant = await database_sync_to_async(presence.find)(self.slug, self.pid)
+        participant = await db(presence.find)(self.slug, self.pid)
         if participant.audio_only:
             await engine().set_audio_only(self.slug, self.pid, True)
 
@@ -145,12 +151,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._update_and_broadcast(hand=message["raised"])
 
     async def on_name_set(self, message: dict) -> None:
-        participant = await database_sync_to_async(presence.update_flags)(self.pid, name=message["name"])
+        participant = await db(presence.update_flags)(self.pid, name=message["name"])
         target = room_group(self.slug) if self.status == lobby.Status.ADMITTED else mods_group(self.slug)
         await self._broadcast(target, {"type": "participant.updated", "participant": participant.as_dict()})
 
     async def on_chat_send(self, message: dict) -> None:
-        participant = await database_sync_to_async(presence.find)(self.slug, self.pid)
+        participant = await db(presence.find)(self.slug, self.pid)
         await self._broadcast(
             room_group(self.slug),
             {
@@ -187,7 +193,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_mod_mute(self, message: dict) -> None:
         await self._require_present(message["pid"])
-        participant = await database_sync_to_async(presence.update_flags)(message["pid"], audio=False)
+        participant = await db(presence.update_flags)(message["pid"], audio=False)
         await self._broadcast(personal_group(message["pid"]), {"type": "mod.muted", "by": self.pid})
         await self._broadcast(
             room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
@@ -202,7 +208,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": target.as_dict()})
 
     async def on_mod_end(self, message: dict) -> None:
-        pids = await database_sync_to_async(presence.end_meeting)(self.room)
+        pids = await db(presence.end_meeting)(self.room)
         for pid in pids:
             await self.channel_layer.group_send(
                 personal_group(pid), {"type": "control.close", "message": {"type": "ended"}, "code": CLOSE_ENDED}
@@ -210,13 +216,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await engine().close_room(self.slug)
 
     async def on_room_lock(self, message: dict) -> None:
-        await database_sync_to_async(presence.set_locked)(self.room, message["locked"])
+        await db(presence.set_locked)(self.room, message["locked"])
         event = {"type": "room.locked", "locked": message["locked"]}
         await self._broadcast(room_group(self.slug), event)
         await self._broadcast(mods_group(self.slug), event)
 
     async def on_room_password(self, message: dict) -> None:
-        password = await database_sync_to_async(services.change_password)(self.room)
+        password = await db(services.change_password)(self.room)
         await self._broadcast(mods_group(self.slug), {"type": "room.password", "password": password})
 
     # --- events from the channel layer ---
@@ -249,22 +255,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.groups_joined = (*self.groups_joined, group)
 
     async def _send_state(self) -> None:
-        snapshot = await database_sync_to_async(presence.snapshot)(self.room)
-        you = await database_sync_to_async(presence.find)(self.slug, self.pid)
-        if self.role != lobby.Role.MODERATOR:
-            snapshot["lobby"] = []  # only agents see who waits
-        await self._send({"type": "state", "you": you.as_dict(), **snapshot})
+        await self._send({"type": "state", **await db(presence.state)(self.room, self.pid)})
 
     async def _move(self, pid: str, target: str):
-        return await database_sync_to_async(presence.move)(self.room, pid, target)
+        return await db(presence.move)(self.room, pid, target)
 
     async def _require_present(self, pid: str) -> None:
-        participant = await database_sync_to_async(presence.find)(self.slug, pid)
+        participant = await db(presence.find)(self.slug, pid)
         if participant is None or participant.status != lobby.Status.ADMITTED:
             raise ProtocolError("unknown_participant", "Nobody with this id is in the room.", ref=pid)
 
     async def _update_and_broadcast(self, **flags) -> None:
-        participant = await database_sync_to_async(presence.update_flags)(self.pid, **flags)
+        participant = await db(presence.update_flags)(self.pid, **flags)
         await self._broadcast(
             room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
         )

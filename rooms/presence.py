@@ -11,6 +11,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from rooms import lobby
@@ -88,12 +89,20 @@ def disconnect(pid: str) -> Participant | None:
     return Participant.objects.filter(pid=pid).first()
 
 
-def snapshot(room: Room) -> dict:
-    people = list(Participant.objects.filter(room=room, status__in=[lobby.Status.ADMITTED, lobby.Status.WAITING]))
+def state(room: Room, pid: str) -> dict:
+    """What a (re)connecting participant is told: itself, who is in, who waits, the lock."""
+    people = list(
+        Participant.objects.filter(room=room)
+        .filter(Q(status__in=[lobby.Status.ADMITTED, lobby.Status.WAITING]) | Q(pid=pid))
+        .select_related("room")
+    )
+    you = next(p for p in people if str(p.pid) == pid)
     return {
+        "you": you.as_dict(),
         "participants": [p.as_dict() for p in people if p.status == lobby.Status.ADMITTED],
-        "lobby": [p.as_dict() for p in people if p.status == lobby.Status.WAITING],
-        "locked": Room.objects.filter(pk=room.pk).values_list("locked", flat=True).get(),
+        "lobby": [p.as_dict() for p in people if p.status == lobby.Status.WAITING] if you.role == lobby.Role.MODERATOR
+        else [],  # only agents see who waits
+        "locked": you.room.locked,
     }
 
 

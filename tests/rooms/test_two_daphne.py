@@ -38,19 +38,24 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def daphnes(count: int):
+def daphnes(count: int, *, redis: bool = True):
+    """Start `count` Daphne processes on the test database; with `redis`, sharing Redis."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7"),
         "CHANNELS_PREFIX": f"gvtest{uuid.uuid4().hex[:8]}",
     }
+    if redis:
+        env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7")
+    else:
+        env.pop("REDIS_URL", None)
     ports = [free_port() for _ in range(count)]
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+            stderr=None if os.environ.get("GV_DAPHNE_LOGS") else subprocess.PIPE,
         )
         for port in ports
     ]
