@@ -23,6 +23,7 @@ import asyncio
 import functools
 import inspect
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -117,7 +118,7 @@ class Packetizer:
             payloads = H264Encoder._packetize(H264Encoder._split_bitstream(frame.data))
         else:
             payloads = [frame.data]
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         if frame.stream != self._stream:
             if self._last_out is not None:
                 elapsed = max(1, int((now - self._last_time) * self.clock_rate))

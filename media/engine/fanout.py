@@ -70,6 +70,10 @@ class ForwardedTrack(MediaStreamTrack):
     def restart(self) -> None:
         """Forget queued frames and resume at the next keyframe (video)."""
         self._queue.clear()
+        self.wait_for_keyframe()
+
+    def wait_for_keyframe(self) -> None:
+        """Frames already queued are still decodable; the ones after a loss are not."""
         if self.kind == "video":
             self._need_keyframe = True
             self._fanout.request_keyframe()
@@ -148,7 +152,7 @@ class Fanout:
         self.frames_in += len(frames)
         if lost and self.kind == "video":
             for track in self._subscribers:
-                track.restart()
+                track.wait_for_keyframe()
         for frame in frames:
             for track in self._subscribers:
                 track.offer(frame)
