@@ -31,6 +31,12 @@ class Structure(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
         help_text=_("Citizens' personal data is purged this many days after the appointment."),
     )
+    reminder_minutes = models.PositiveSmallIntegerField(
+        _("reminder (minutes before)"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text=_("The citizen receives the room link and password this many minutes before the start."),
+    )
 
     class Meta:
         verbose_name = _("structure")
