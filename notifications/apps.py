@@ -1,3 +1,5 @@
+"""Notifications: confirmation, reminders and notices by email or SMS."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -5,3 +7,12 @@ from django.utils.translation import gettext_lazy as _
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from notifications import receivers
+        from portal import events
+
+        # portal.events are sent after commit; each receiver plans rows, then queues tasks.
+        events.booked.connect(receivers.on_booked, dispatch_uid="notifications.booked")
+        events.rescheduled.connect(receivers.on_rescheduled, dispatch_uid="notifications.rescheduled")
+        events.cancelled.connect(receivers.on_cancelled, dispatch_uid="notifications.cancelled")

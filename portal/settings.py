@@ -245,3 +245,45 @@ MEDIA_ENGINE_MODE = env.str("MEDIA_ENGINE_MODE", default="passthrough")  # or "r
 ICE_SERVERS = env.json("ICE_SERVERS", default=[])
 # Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see BROWSER-TESTS.md).
 ICE_LOOPBACK_ONLY = env.bool("GV_TEST_LOOPBACK_ICE", default=False)
+
+# --- Notifications (confirmation, reminder, notices; see notifications/delivery.py) ---
+# Backends are dotted paths, like EMAIL_BACKEND: notifications.backends.{email.EmailBackend,
+# twilio_sms.TwilioBackend, console.ConsoleBackend, memory.MemoryBackend}. Email goes
+# through Django's EMAIL_BACKEND (SMTP in production, the console in DEBUG).
+NOTIFICATIONS_EMAIL_BACKEND = env.str("NOTIFICATIONS_EMAIL_BACKEND", default="notifications.backends.email.EmailBackend")
+# Twilio: no defaults. With TWILIO_* unset the Twilio backend refuses every SMS with a clear
+# error (the row fails, the email fallback is used); in DEBUG, SMS go to the console.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")  # or:
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+# Delivery reports: the public URL of notifications' Twilio webhook, also the URL whose
+# signature is checked (so it must be exactly what Twilio calls). Default: SITE_URL + path;
+# set it empty to send no callback URL (a messaging service's own setting then applies).
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default=f"{SITE_URL}/notifications/twilio/status/")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # only for a local stand-in of Twilio's API
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10)
+NOTIFICATIONS_SMS_BACKEND = env.str(
+    "NOTIFICATIONS_SMS_BACKEND",
+    default="notifications.backends.console.ConsoleBackend"
+    if DEBUG and not TWILIO_ACCOUNT_SID
+    else "notifications.backends.twilio_sms.TwilioBackend",
+)
+# Temporary errors are retried after base·2^(attempt−1) seconds (capped), until the start.
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=300)
+# A claim older than this belongs to a dead worker (longer than any provider timeout).
+NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS = env.float("NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS", default=120)
+# Tasks are queued at most this far ahead (under the Redis visibility timeout, 1 h); the
+# sweep queues later ones as they come close, and re-queues any row still waiting this
+# long (grace) after its due time.
+NOTIFICATIONS_SCHEDULE_HORIZON_SECONDS = env.int("NOTIFICATIONS_SCHEDULE_HORIZON_SECONDS", default=1800)
+NOTIFICATIONS_SWEEP_GRACE_SECONDS = env.float("NOTIFICATIONS_SWEEP_GRACE_SECONDS", default=90)
+NOTIFICATIONS_SWEEP_SECONDS = env.float("NOTIFICATIONS_SWEEP_SECONDS", default=60)
+NOTIFICATIONS_SWEEP_LIMIT = env.int("NOTIFICATIONS_SWEEP_LIMIT", default=20000)
+NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=25)  # notifications per task
+# Celery beat (`celery -A portal worker -B` on one machine, or one `celery -A portal beat`).
+CELERY_BEAT_SCHEDULE = {
+    "notifications-sweep": {"task": "notifications.sweep", "schedule": NOTIFICATIONS_SWEEP_SECONDS},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
+    path("notifications/", include("notifications.urls")),
 ]

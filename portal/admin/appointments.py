@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from notifications.admin import NotificationInline
 from portal import access, booking
 from portal.admin.scoping import ScopedAdmin
 from portal.forms import AppointmentForm
@@ -93,7 +94,8 @@ class AppointmentAdmin(ScopedAdmin):
     list_select_related = ["structure", "agent", "room"]
     search_fields = ["citizen_last_name", "citizen_first_name"]
     autocomplete_fields = ["structure", "agent"]
-    actions = ["cancel_selected", "mark_done", "mark_no_show"]
+    actions = ["cancel_selected", "mark_done", "mark_no_show", "resend_link"]
+    inlines = [NotificationInline]
     list_per_page = 50
     readonly_fields = ["status_badge", "join_link", "room_password", "open_room_button"]
     fieldsets = [
@@ -229,6 +231,16 @@ class AppointmentAdmin(ScopedAdmin):
             lambda a: booking.mark(a, Status.NO_SHOW),
             lambda n: ngettext("%(n)d appointment marked no-show.", "%(n)d appointments marked no-show.", n) % {"n": n},
         )
+
+    @admin.action(description=_("Resend the link and password to the citizen"), permissions=["resend_link"])
+    def resend_link(self, request, queryset):
+        from notifications.admin import resend_link
+
+        resend_link(self, request, queryset)
+
+    def has_resend_link_permission(self, request, obj=None):
+        # Agents and the helpdesk (who cannot change appointments) may resend the link.
+        return access.has_role(request.user, access.VIEWERS, None if obj is None else obj.structure_id)
 
     def get_search_results(self, request, queryset, search_term):
         # Also match "First Last" typed as one phrase.

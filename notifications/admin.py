@@ -1,0 +1,68 @@
+"""The appointment's messages, shown inline in the back-office (read-only)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from notifications.models import Notification
+from portal import access
+
+
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    fk_name = "appointment"
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    verbose_name_plural = _("messages to the citizen")
+    fields = ["created_at", "kind", "channel", "recipient", "status", "attempts", "sent_at", "last_error"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_view_permission(self, request, obj=None):
+        if request.method == "POST":
+            # Read-only rows post nothing; left out of POSTs, the appointment form does not
+            # require this inline's management form.
+            return False
+        # Rights come from memberships: whoever sees the appointment sees its messages.
+        return access.has_role(request.user, access.VIEWERS, None if obj is None else obj.structure_id)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def resend_link(model_admin: admin.ModelAdmin, request, queryset) -> None:
+    """Queue a reminder now for each selected appointment the user may see."""
+    from django.contrib import messages
+    from django.db import transaction
+    from django.utils.translation import ngettext
+
+    from notifications import delivery
+    from notifications.tasks import publish
+
+    queued = 0
+    for appointment in queryset.select_related("structure"):
+        if not model_admin.has_resend_link_permission(request, appointment):
+            continue
+        notification = delivery.resend_link(appointment, by=request.user)
+        if notification is not None:
+            queued += 1
+            plan = delivery.Dispatch()
+            plan.add(notification)
+            transaction.on_commit(lambda plan=plan: publish(plan))
+    if queued:
+        text = ngettext(
+            "The link will be sent again for %(n)d appointment.",
+            "The link will be sent again for %(n)d appointments.",
+            queued,
+        )
+        model_admin.message_user(request, text % {"n": queued}, messages.SUCCESS)
+    else:
+        model_admin.message_user(request, _("No link sent: the appointments are over or cancelled."), messages.WARNING)

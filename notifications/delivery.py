@@ -1,0 +1,408 @@
+"""Delivery: plan, claim, send, retry, fall back, repair. Plain Python over the ORM.
+
+Life cycle of a Notification row:
+
+    queued ──claim──► (claimed) ──provider ok──► sent ──callback──► delivered
+      ▲                   │ temporary error, time left before the start
+      └──── release ◄─────┤
+                          ├── permanent error / no time left ──► failed (+ fallback on the other channel)
+                          └── cancelled, start passed, replaced ──► voided
+    callback failed/undelivered: sent ──► failed (+ fallback)
+
+Guarantees:
+- Never twice: a row is sent only by whoever claimed it with a conditional UPDATE
+  (status=queued, claimed_at=NULL → claim_token); a duplicated or retried task finds it
+  claimed or finished and does nothing. A claim left by a dead worker expires after
+  NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS; the next attempt first asks the provider whether
+  the message went out (Backend.find_sent) before sending again.
+- Never lost: the row is the schedule. Tasks are queued on commit, and the periodic
+  `sweep` queues every row whose task never ran (broker down, worker killed, reminder
+  planned days ahead).
+- Latest data: the message is rendered after the claim, from the database row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from notifications import messages
+from notifications.backends import DeliveryError, OutcomeUnknown, get_backend
+from notifications.models import Kind, Notification, State
+from portal.models import Appointment, Channel, Status
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- settings
+def claim_timeout() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS)
+
+
+def sweep_grace() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_SWEEP_GRACE_SECONDS)
+
+
+def horizon() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_SCHEDULE_HORIZON_SECONDS)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential, capped, with jitter so that a provider outage does not end in a stampede."""
+    base = settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    seconds = min(base, settings.NOTIFICATIONS_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2)
+    return dt.timedelta(seconds=seconds)
+
+
+# --------------------------------------------------------------------------- planning
+@dataclass
+class Dispatch:
+    """Rows to hand to the task queue once the transaction commits: (id, eta)."""
+
+    items: list[tuple[int, dt.datetime]] = field(default_factory=list)
+
+    def add(self, notification: Notification) -> None:
+        self.items.append((notification.pk, notification.due_at))
+
+
+def _other_address(appointment: Appointment, channel: str) -> tuple[str, str] | None:
+    if channel == Channel.EMAIL and appointment.citizen_phone:
+        return Channel.SMS, appointment.citizen_phone
+    if channel == Channel.SMS and appointment.citizen_email:
+        return Channel.EMAIL, appointment.citizen_email
+    return None
+
+
+def _create(appointment: Appointment, kind: str, due_at: dt.datetime, **extra) -> Notification:
+    channel = extra.pop("channel", appointment.preferred_channel)
+    return Notification.objects.create(appointment=appointment, kind=kind, channel=channel, due_at=due_at, **extra)
+
+
+def reminder_due(appointment: Appointment, now: dt.datetime) -> dt.datetime:
+    """start − the structure's delay; a late booking gets its reminder at once."""
+    return max(appointment.start - dt.timedelta(minutes=appointment.structure.reminder_minutes), now)
+
+
+def void_pending(appointment: Appointment, kinds: Iterable[str], reason: str) -> int:
+    """Void queued automatic messages. A claimed one stops before sending when it sees it."""
+    return Notification.objects.filter(
+        appointment=appointment, kind__in=list(kinds), status=State.QUEUED, requested_by__isnull=True
+    ).update(status=State.VOIDED, last_error=reason, updated_at=timezone.now())
+
+
+def _plan_reminder(appointment: Appointment, now: dt.datetime) -> Notification | None:
+    if appointment.status != Status.SCHEDULED or appointment.start <= now:
+        return None
+    # The partial unique index allows one pending reminder: a concurrent reschedule that
+    # planned first wins, and ours is voided then replaced (same due time either way).
+    for _ in range(3):
+        void_pending(appointment, [Kind.REMINDER], "replaced by a newer reminder")
+        try:
+            with transaction.atomic():
+                return _create(appointment, Kind.REMINDER, reminder_due(appointment, now))
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not plan the reminder of appointment {appointment.pk}")
+
+
+@transaction.atomic
+def on_booked(appointment_id: int, now: dt.datetime | None = None) -> Dispatch:
+    now = now or timezone.now()
+    appointment = Appointment.objects.select_related("structure").get(pk=appointment_id)
+    plan = Dispatch()
+    plan.add(_create(appointment, Kind.CONFIRMATION, now))
+    if reminder := _plan_reminder(appointment, now):
+        plan.add(reminder)
+    return plan
+
+
+@transaction.atomic
+def on_rescheduled(appointment_id: int, now: dt.datetime | None = None) -> Dispatch:
+    now = now or timezone.now()
+    appointment = Appointment.objects.select_related("structure").get(pk=appointment_id)
+    plan = Dispatch()
+    void_pending(appointment, [Kind.RESCHEDULED], "replaced by a newer change of time")
+    if appointment.status == Status.SCHEDULED:
+        plan.add(_create(appointment, Kind.RESCHEDULED, now))
+    if reminder := _plan_reminder(appointment, now):
+        plan.add(reminder)
+    return plan
+
+
+@transaction.atomic
+def on_cancelled(appointment_id: int, now: dt.datetime | None = None) -> Dispatch:
+    now = now or timezone.now()
+    appointment = Appointment.objects.get(pk=appointment_id)
+    void_pending(appointment, [Kind.CONFIRMATION, Kind.REMINDER, Kind.RESCHEDULED], "appointment cancelled")
+    plan = Dispatch()
+    if appointment.start > now:
+        plan.add(_create(appointment, Kind.CANCELLED, now))
+    return plan
+
+
+@transaction.atomic
+def resend_link(appointment: Appointment, by, now: dt.datetime | None = None) -> Notification | None:
+    """The helpdesk/agent "resend the link" action: a reminder now, on the preferred channel."""
+    now = now or timezone.now()
+    if appointment.status != Status.SCHEDULED or appointment.end <= now:
+        return None
+    return _create(appointment, Kind.REMINDER, now, requested_by=by)
+
+
+# --------------------------------------------------------------------------- claiming
+@dataclass
+class Claim:
+    token: str
+    now: dt.datetime
+    # id -> True when an earlier attempt may have reached the provider.
+    ids: dict[int, bool] = field(default_factory=dict)
+
+
+def claim(ids: Iterable[int], now: dt.datetime | None = None) -> Claim:
+    """Claim the due, queued rows among `ids`. Only the rows returned may be sent.
+
+    One UPDATE claims all free rows (`status=queued, claimed_at=NULL` → our token: a row
+    is claimed by exactly one caller); then rows whose claim expired (a dead worker) are
+    taken over one by one, compare-and-swap on the old token.
+    """
+    now = now or timezone.now()
+    ids = list(ids)
+    result = Claim(token=uuid.uuid4().hex, now=now)
+    if not ids:
+        return result
+    Notification.objects.filter(id__in=ids, status=State.QUEUED, claimed_at__isnull=True, due_at__lte=now).update(
+        claim_token=result.token,
+        claimed_at=now,
+        first_claimed_at=Coalesce(F("first_claimed_at"), now),
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
+    for pk, unknown in Notification.objects.filter(claim_token=result.token).values_list("id", "outcome_unknown"):
+        result.ids[pk] = unknown
+    stale = Notification.objects.filter(
+        id__in=ids, status=State.QUEUED, claimed_at__lt=now - claim_timeout(), due_at__lte=now
+    ).values_list("id", "claim_token")
+    for pk, old_token in stale:
+        took_over = Notification.objects.filter(pk=pk, status=State.QUEUED, claim_token=old_token).update(
+            claim_token=result.token, claimed_at=now, attempts=F("attempts") + 1, outcome_unknown=True, updated_at=now
+        )
+        if took_over:
+            log.warning("notification %s: claim expired (worker lost?), taking over", pk)
+            result.ids[pk] = True
+    return result
+
+
+# --------------------------------------------------------------------------- sending
+@dataclass
+class Report:
+    sent: list[int] = field(default_factory=list)
+    retry: list[tuple[int, dt.datetime]] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    voided: list[int] = field(default_factory=list)
+    dispatch: Dispatch = field(default_factory=Dispatch)
+
+
+def why_not(notification: Notification, now: dt.datetime) -> str:
+    """Why this message must not be sent now ('' if it may)."""
+    appointment = notification.appointment
+    if notification.status != State.QUEUED:
+        return "no longer queued"
+    if notification.kind == Kind.CANCELLED:
+        if appointment.status != Status.CANCELLED:
+            return "appointment not cancelled"
+    elif appointment.status != Status.SCHEDULED:
+        return f"appointment {appointment.status}"
+    if now >= deadline(notification):
+        return "start time passed"
+    return ""
+
+
+def deadline(notification: Notification) -> dt.datetime:
+    """No message after the start; a link resent by the helpdesk is useful until the end."""
+    appointment = notification.appointment
+    return appointment.end if notification.requested_by_id else appointment.start
+
+
+def _finish(notification: Notification, token: str, **values) -> bool:
+    values.setdefault("updated_at", timezone.now())
+    return bool(Notification.objects.filter(pk=notification.pk, claim_token=token).update(**values))
+
+
+def _fallback(notification: Notification, now: dt.datetime, report: Report) -> None:
+    if notification.fallback_of_id or Notification.objects.filter(fallback_of=notification).exists():
+        return  # one fallback, never a ping-pong between channels
+    other = _other_address(notification.appointment, notification.channel)
+    if other is None:
+        return
+    channel, _address = other
+    fallback = _create(
+        notification.appointment,
+        notification.kind,
+        now,
+        channel=channel,
+        fallback_of=notification,
+        requested_by=notification.requested_by,
+        language=notification.language,
+    )
+    report.dispatch.add(fallback)
+
+
+def _fail(notification: Notification, token: str, error: str, now: dt.datetime, report: Report) -> None:
+    with transaction.atomic():
+        if _finish(notification, token, status=State.FAILED, last_error=error[:2000]):
+            report.failed.append(notification.pk)
+            _fallback(notification, now, report)
+
+
+def _send_one(notification: Notification, token: str, maybe_sent: bool, clock, report: Report) -> None:
+    now = clock()
+    reason = why_not(notification, now)
+    if reason:
+        if notification.status == State.QUEUED and _finish(notification, token, status=State.VOIDED, last_error=reason):
+            report.voided.append(notification.pk)
+        return
+    message = messages.render(notification)
+    if not message.to:
+        _fail(notification, token, f"no {notification.get_channel_display()} address", now, report)
+        return
+    backend = get_backend(notification.channel)
+    if maybe_sent:
+        since = notification.first_claimed_at or notification.created_at
+        try:
+            provider_id = backend.find_sent(message, since)
+        except OutcomeUnknown:
+            provider_id = None  # cannot ask: send again, with the same idempotency key
+        if provider_id:
+            _finish(notification, token, status=State.SENT, provider_id=provider_id, recipient=message.to, sent_at=now)
+            report.sent.append(notification.pk)
+            return
+    try:
+        provider_id = backend.send(message)
+    except DeliveryError as error:
+        _handle_error(notification, token, error, now, report)
+        return
+    sent_at = clock()
+    _finish(
+        notification,
+        token,
+        status=State.SENT,
+        provider_id=provider_id,
+        recipient=message.to,
+        sent_at=sent_at,
+        last_error="",
+        outcome_unknown=False,
+    )
+    report.sent.append(notification.pk)
+
+
+def _handle_error(notification: Notification, token: str, error: DeliveryError, now: dt.datetime, report: Report):
+    text = str(error)
+    if error.permanent:
+        _fail(notification, token, text, now, report)
+        return
+    next_at = now + backoff(notification.attempts)
+    if next_at >= deadline(notification):
+        _fail(notification, token, f"{text} (still failing, no time left before the start)", now, report)
+        return
+    values = {"claim_token": "", "claimed_at": None, "due_at": next_at, "dispatched_at": now, "last_error": text[:2000]}
+    if error.maybe_sent:
+        values["outcome_unknown"] = True
+    released = _finish(notification, token, **values)
+    if released:
+        report.retry.append((notification.pk, next_at))
+
+
+def process(claimed: Claim) -> Report:
+    """Send every row of `claimed`, reading each (and its appointment) from the database now."""
+    report = Report()
+    rows = Notification.objects.filter(pk__in=list(claimed.ids), claim_token=claimed.token).select_related(
+        "appointment__structure", "appointment__room"
+    )
+    started = timezone.now()
+
+    def clock() -> dt.datetime:  # the claim's clock (tests pass one), running
+        return claimed.now + (timezone.now() - started)
+
+    for notification in rows:
+        try:
+            _send_one(notification, claimed.token, claimed.ids[notification.pk], clock, report)
+        except Exception as error:  # a bug or the database: keep the row, retry later
+            log.exception("notification %s: unexpected error", notification.pk)
+            try:
+                _handle_error(notification, claimed.token, DeliveryError(repr(error), permanent=False), clock(), report)
+            except Exception:
+                log.exception("notification %s: could not record the error", notification.pk)
+    return report
+
+
+def deliver(ids: Iterable[int], now: dt.datetime | None = None) -> Report:
+    """Claim and send: what a task does. Safe to run any number of times, concurrently."""
+    return process(claim(ids, now))
+
+
+# --------------------------------------------------------------------------- callbacks
+PROVIDER_FAILED = {"failed", "undelivered"}
+
+
+def record_status(provider_id: str, status: str, error_code: str = "") -> tuple[Notification | None, Dispatch]:
+    """A delivery report from the provider. Unknown ids are ignored (None)."""
+    plan = Dispatch()
+    now = timezone.now()
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("appointment")
+            .filter(provider_id=provider_id, channel=Channel.SMS)
+            .first()
+        )
+        if notification is None:
+            return None, plan
+        if status == "delivered" and notification.status == State.SENT:
+            Notification.objects.filter(pk=notification.pk).update(
+                status=State.DELIVERED, delivered_at=now, updated_at=now
+            )
+        elif status in PROVIDER_FAILED and notification.status in (State.SENT, State.DELIVERED):
+            error = f"provider reported {status}" + (f" (error {error_code})" if error_code else "")
+            Notification.objects.filter(pk=notification.pk).update(
+                status=State.FAILED, last_error=error, updated_at=now
+            )
+            report = Report()
+            if notification.appointment.start > now:
+                _fallback(notification, now, report)
+            plan = report.dispatch
+        notification.refresh_from_db()
+    return notification, plan
+
+
+# --------------------------------------------------------------------------- repair
+def sweep(now: dt.datetime | None = None, limit: int | None = None) -> Dispatch:
+    """Rows that need a task: planned beyond the horizon and now close, or whose task was
+    lost (queued long after its due time, unclaimed or claimed by a dead worker)."""
+    now = now or timezone.now()
+    limit = limit or settings.NOTIFICATIONS_SWEEP_LIMIT
+    late = now - sweep_grace()
+    needs_task = Q(dispatched_at__isnull=True, due_at__lte=now + horizon()) | Q(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()),
+        due_at__lte=late,
+        dispatched_at__lte=late,
+    )
+    rows = list(
+        Notification.objects.filter(needs_task, status=State.QUEUED)
+        .order_by("due_at")
+        .values_list("id", "due_at")[:limit]
+    )
+    plan = Dispatch()
+    if rows:
+        Notification.objects.filter(id__in=[pk for pk, _due in rows]).update(dispatched_at=now)
+        plan.items = [(pk, max(due, now)) for pk, due in rows]
+    return plan

@@ -1,0 +1,92 @@
+"""One Notification row per message sent (or to send) to a citizen.
+
+The row is written before anything is sent: it is the schedule (`due_at`), the claim
+(`claim_token`/`claimed_at`, taken by a conditional UPDATE) and the audit trail shown to
+agents. See notifications/delivery.py for the life cycle.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from portal.models import Appointment, Channel
+
+
+class Kind(models.TextChoices):
+    CONFIRMATION = "confirmation", _("confirmation")
+    REMINDER = "reminder", _("reminder")
+    RESCHEDULED = "rescheduled", _("new time")
+    CANCELLED = "cancelled", _("cancellation")
+
+
+class State(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    SENT = "sent", _("sent")
+    DELIVERED = "delivered", _("delivered")
+    FAILED = "failed", _("failed")
+    VOIDED = "voided", _("not sent (no longer needed)")
+
+
+class Notification(models.Model):
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("appointment")
+    )
+    kind = models.CharField(_("message"), max_length=16, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=12, choices=State.choices, default=State.QUEUED)
+    language = models.CharField(_("language"), max_length=8, default=settings.LANGUAGE_CODE)
+    # When to send; a temporary failure moves it to the next attempt.
+    due_at = models.DateTimeField(_("due at"))
+    # Last time a task was queued for it (the sweep re-queues rows whose task never ran).
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    first_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A previous attempt may have reached the provider (worker killed, timeout): ask the
+    # provider before sending again.
+    outcome_unknown = models.BooleanField(default=False, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    provider_id = models.CharField(_("provider message id"), max_length=998, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    fallback_of = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="fallback",
+        verbose_name=_("fallback of"),
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="notif_status_due")]
+        constraints = [
+            # At most one pending automatic reminder per appointment: a reschedule voids the
+            # old one before planning the new one, so a race cannot leave two.
+            models.UniqueConstraint(
+                fields=["appointment"],
+                condition=Q(kind="reminder", status="queued", requested_by__isnull=True),
+                name="one_pending_reminder",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_channel_display()}) — {self.get_status_display()}"
