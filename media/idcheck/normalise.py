@@ -1,0 +1,65 @@
+"""Per-position clean-up of grid-aligned OCR lines using each format's field layout.
+
+Where a position can only hold a digit, letters Tesseract confuses with digits
+are mapped back (O -> 0 ...); where it can only hold a letter or '<', the other
+way. In alphanumeric fields (document numbers) O, Q and I are read as 0, 0 and
+1: in OCR-B at webcam resolution Tesseract cannot tell them apart. A document
+whose number really holds one of those letters then fails its check digit (a
+false rejection, never a false acceptance). Nothing here looks at check
+digits, so a forged digit is never "repaired".
+"""
+
+from __future__ import annotations
+
+from .formats import MrzFormat
+
+_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1",
+                           "Z": "2", "S": "5", "G": "6", "B": "8"})
+_ALNUM = str.maketrans({"O": "0", "Q": "0", "I": "1"})
+_TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "8": "B"})
+
+# D: digit, A: letter or '<', X: any (alphanumeric field), '<'-or-digit check digits are D too.
+LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
+    MrzFormat.TD1: (
+        "AAAAA" + "X" * 9 + "D" + "X" * 15,
+        "DDDDDDDADDDDDDDAAA" + "X" * 11 + "D",
+        "A" * 30,
+    ),
+    MrzFormat.TD3: (
+        "A" * 44,
+        "X" * 9 + "D" + "AAA" + "DDDDDDD" + "A" + "DDDDDDD" + "X" * 14 + "DD",
+    ),
+    MrzFormat.FR_ID_1988: (
+        "A" * 30 + "X" * 6,
+        "DDDD" + "XXX" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
+    ),
+}
+
+
+def normalise_line(text: str, layout: str) -> str:
+    out = []
+    for ch, kind in zip(text, layout, strict=True):
+        if kind == "D" and ch != "<":
+            ch = ch.translate(_TO_DIGIT)
+        elif kind == "A":
+            ch = ch.translate(_TO_LETTER)
+        elif kind == "X":
+            ch = ch.translate(_ALNUM)
+        out.append(ch)
+    return "".join(out)
+
+
+# French passport numbers are 2 digits, 2 letters, 5 digits.
+_FR_PASSPORT_LINE2 = "DDAADDDDD" + LAYOUTS[MrzFormat.TD3][1][9:]
+
+
+def layout_for(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
+    if fmt is MrzFormat.TD3 and normalise_line(lines[0][2:5], "AAA") == "FRA":
+        return LAYOUTS[fmt][0], _FR_PASSPORT_LINE2
+    return LAYOUTS[fmt]
+
+
+def normalise(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
+    if len(lines) != fmt.line_count or any(len(line) != fmt.line_length for line in lines):
+        raise ValueError("lines do not match the format's geometry")
+    return tuple(normalise_line(line, layout) for line, layout in zip(lines, layout_for(fmt, lines), strict=True))

@@ -1,0 +1,183 @@
+"""Tesseract reading of a straightened MRZ crop, rebuilt onto the fixed character grid.
+
+Tesseract's raw text is never exact on MRZs: it reads '<' as K (or C, E, 6 ...)
+and miscounts long filler runs. MRZ fonts are monospaced, so instead of trusting
+its text we take its per-character boxes, place each on the grid cell under its
+centre (which rebuilds line lengths), and decide '<' cells from the glyph's shape.
+Check digits cannot catch K <-> '<' (K = 20 = 0 mod 10), hence the shape test.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytesseract
+
+from .formats import MrzFormat, formats_for_line_count
+from .glyphs import settle
+from .locate import MrzCrop
+
+MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+TESSERACT_CONFIG = (
+    f"--psm 6 --oem 1 -c tessedit_char_whitelist={MRZ_ALPHABET} "
+    "-c load_system_dawg=0 -c load_freq_dawg=0"
+)
+UNKNOWN = "?"  # a cell nothing could be read in; never valid in an MRZ
+
+Box = tuple[str, float, float, float, float]  # char, left, top, right, bottom (image coordinates)
+
+
+def tesseract_boxes(image: np.ndarray) -> list[Box]:
+    """Per-character boxes from one Tesseract run (top-left origin)."""
+    # OpenMP threads make each short Tesseract run several times slower on small machines.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    raw = pytesseract.image_to_boxes(image, config=TESSERACT_CONFIG)
+    h = image.shape[0]
+    boxes = []
+    for row in raw.splitlines():
+        parts = row.split()
+        if len(parts) >= 5 and len(parts[0]) == 1 and parts[0] in MRZ_ALPHABET:
+            ch, left, bottom, right, top = parts[0], *map(float, parts[1:5])
+            boxes.append((ch, left, h - top, right, h - bottom))
+    return boxes
+
+
+# Shares of Otsu's threshold: the stricter one keeps only stroke cores, so that a
+# blurred '<' keeps the gap between its arms.
+INK_LEVELS = (0.9, 0.75)
+
+
+def _ink_mask(image: np.ndarray, level: float = 1.0) -> np.ndarray:
+    otsu, _ = cv2.threshold(image, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    return (image < otsu * level).astype(np.uint8)
+
+
+def _line_extent(ink: np.ndarray, line: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """Tight (left, right, top, bottom) of the glyphs of one line."""
+    x, y, w, h = line
+    pad = h // 2
+    y0, y1 = max(0, y - pad // 2), min(ink.shape[0], y + h + pad // 2)
+    x0, x1 = max(0, x - pad), min(ink.shape[1], x + w + pad)
+    band = ink[y0:y1, x0:x1]
+    rows = np.flatnonzero(band.sum(axis=1) >= max(2, 0.02 * band.shape[1]))
+    cols = np.flatnonzero(band.sum(axis=0) >= 2)
+    if rows.size == 0 or cols.size == 0:
+        return None
+    return x0 + cols[0], x0 + cols[-1] + 1, y0 + rows[0], y0 + rows[-1] + 1
+
+
+def is_chevron(cell: np.ndarray) -> bool:
+    """True when a binary cell holds the '<' filler: a left-pointing apex, two arms on the right."""
+    ys, xs = np.nonzero(cell)
+    if ys.size < 6:
+        return False
+    g = cell[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.float32)
+    gh, gw = g.shape
+    if gh < 5 or gw < 4:
+        return False
+    third, quarter = max(1, gw // 3), max(1, gh // 4)
+    left, right = g[:, :third], g[:, gw - third:]
+    mid = slice(int(gh * 0.4), max(int(gh * 0.4) + 1, int(gh * 0.6)))
+
+    def inked(region: np.ndarray) -> bool:
+        return region.size > 0 and float(region.mean()) > 0.06
+
+    return (inked(left[mid]) and not inked(left[:quarter]) and not inked(left[-quarter:])
+            and inked(right[:quarter]) and inked(right[-quarter:]) and not inked(right[mid]))
+
+
+def _glyphs(ink: np.ndarray, extent: tuple[int, int, int, int]) -> list[tuple[float, np.ndarray]]:
+    """Connected glyph components of one line: (centre x, binary glyph image)."""
+    left, right, top, bottom = extent
+    band = np.ascontiguousarray(ink[top:bottom, left:right])
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
+    out = []
+    for k in range(1, count):
+        x, y, w, h, area = stats[k]
+        if h >= 0.4 * band.shape[0] and area >= 8:
+            out.append((left + x + w / 2, (labels[y:y + h, x:x + w] == k).astype(np.uint8)))
+    return sorted(out, key=lambda g: g[0])
+
+
+def _fit_grid(centres: list[float], left: float, pitch: float, n: int) -> tuple[float, float]:
+    """Refine (x of cell 0's left edge, pitch) from glyph centres; monospacing makes this a line fit."""
+    for _ in range(2):
+        idx = [int((c - left) / pitch) for c in centres]
+        pairs = [(i + 0.5, c) for i, c in zip(idx, centres, strict=True) if 0 <= i < n]
+        if len(pairs) < max(5, n // 3):
+            break
+        slope, intercept = np.polyfit([p[0] for p in pairs], [p[1] for p in pairs], 1)
+        if not 0.8 * pitch < slope < 1.2 * pitch:
+            break
+        left, pitch = float(intercept), float(slope)
+    return left, pitch
+
+
+def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int, int, int],
+               n: int) -> tuple[str, float]:
+    """Place boxes on n cells; returns the line and the mean misalignment (0 = centred)."""
+    glyphs = _glyphs(inks[0], extent)
+    left, pitch = _fit_grid([g[0] for g in glyphs], extent[0], (extent[1] - extent[0]) / n, n)
+    chosen: list[tuple[float, str] | None] = [None] * n
+    shapes: list[tuple[float, np.ndarray] | None] = [None] * n
+    offsets = []
+    for ch, bl, _, br, _ in boxes:
+        pos = ((bl + br) / 2 - left) / pitch
+        i = int(pos) if pos >= 0 else -1
+        if 0 <= i < n:
+            off = abs(pos - i - 0.5)
+            offsets.append(off)
+            if chosen[i] is None or off < chosen[i][0]:
+                chosen[i] = (off, ch)
+    for cx, glyph in glyphs:
+        pos = (cx - left) / pitch
+        i = int(pos) if pos >= 0 else -1
+        if 0 <= i < n:
+            off = abs(pos - i - 0.5)
+            if shapes[i] is None or off < shapes[i][0]:
+                shapes[i] = (off, glyph)
+    out = []
+    top, bottom = extent[2], extent[3]
+    for i in range(n):
+        # Blurred '<' runs merge into one component, so also test the bare grid cell.
+        x0, x1 = max(0, int(left + i * pitch)), max(0, int(left + (i + 1) * pitch))
+        if (shapes[i] is not None and is_chevron(shapes[i][1])) or any(
+                is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
+            out.append("<")
+        elif chosen[i] is not None:
+            out.append(settle(chosen[i][1], shapes[i][1] if shapes[i] is not None else None))
+        else:
+            out.append(UNKNOWN)
+    misalign = float(np.mean(offsets)) if offsets else 1.0
+    return "".join(out), misalign
+
+
+def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat, tuple[str, ...]] | None:
+    """Grid-aligned raw lines of the crop, with the format whose grid fits Tesseract's boxes best."""
+    formats = formats_for_line_count(crop.line_count)
+    if not formats:
+        return None
+    boxes = tesseract_boxes(crop.image) if boxes is None else boxes
+    inks = [_ink_mask(crop.image, level) for level in INK_LEVELS]
+    extents = [_line_extent(inks[0], line) for line in crop.lines]
+    if any(e is None for e in extents):
+        return None
+    # Give each box to the line whose band contains its vertical centre.
+    per_line: list[list[Box]] = [[] for _ in crop.lines]
+    for b in boxes:
+        cy = (b[2] + b[4]) / 2
+        k = int(np.argmin([abs(cy - (e[2] + e[3]) / 2) for e in extents]))
+        per_line[k].append(b)
+    best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
+    for fmt in formats:
+        lines, cost = [], 0.0
+        for line_boxes, extent in zip(per_line, extents, strict=True):
+            text, misalign = _grid_line(line_boxes, inks, extent, fmt.line_length)
+            lines.append(text)
+            cost += misalign
+        if best is None or cost < best[0]:
+            best = (cost, fmt, tuple(lines))
+    assert best is not None
+    return best[1], best[2]

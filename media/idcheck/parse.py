@@ -1,0 +1,74 @@
+"""Field extraction and check-digit validation of normalised MRZ lines.
+
+ICAO formats go through the `mrz` package's checkers; the old French card
+through fr_id_1988.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from mrz.checker.td1 import TD1CodeChecker
+from mrz.checker.td3 import TD3CodeChecker
+
+from . import fr_id_1988
+from .formats import MrzFormat
+
+
+@dataclass(frozen=True)
+class ParsedMrz:
+    fmt: MrzFormat
+    document_code: str  # "ID", "P", "IR", ...
+    surname: str
+    given_names: str
+    birth_date: date | None
+    document_number: str
+    expiry_date: date | None
+    expiry_estimated: bool  # True when the MRZ carries no expiry (old French card)
+    check_digits_valid: bool
+    fields_valid: bool  # dates exist, codes and names are well formed (check digits aside)
+
+
+def _date(yymmdd: str, past: bool, today: date) -> date | None:
+    """YYMMDD with the century chosen so birth dates are in the past."""
+    try:
+        yy, mm, dd = int(yymmdd[0:2]), int(yymmdd[2:4]), int(yymmdd[4:6])
+        d = date(2000 + yy, mm, dd)
+        # Birth dates lie in the past; expiry dates are taken as 2000-2069.
+        if (past and d > today) or (not past and yy >= 70):
+            d = d.replace(year=1900 + yy)
+        return d
+    except ValueError:
+        return None
+
+
+def parse(fmt: MrzFormat, lines: tuple[str, ...], today: date | None = None) -> ParsedMrz | None:
+    """None if the lines cannot even be split into fields (unknown cells, bad geometry)."""
+    today = today or date.today()
+    if len(lines) != fmt.line_count or any(len(x) != fmt.line_length or "?" in x for x in lines):
+        return None
+    try:
+        if fmt is MrzFormat.FR_ID_1988:
+            card = fr_id_1988.parse(*lines)
+            birth = _date(card.birth, True, today)
+            return ParsedMrz(fmt, "ID", card.surname, card.given_names, birth, card.number,
+                             card.expiry(birth), True, card.check_digits_ok,
+                             card.fields_ok and birth is not None)
+        code = "\n".join(lines)
+        checker = TD1CodeChecker(code) if fmt is MrzFormat.TD1 else TD3CodeChecker(code)
+        hashes = [checker.document_number_hash, checker.birth_date_hash, checker.expiry_date_hash,
+                  checker.final_hash]
+        if fmt is MrzFormat.TD3:
+            hashes.append(checker.optional_data_hash)
+        # Each property checks one field's format (not its check digit).
+        well_formed = all([checker.document_type, checker.country, checker.nationality, checker.birth_date,
+                           checker.expiry_date, checker.sex, checker.identifier, checker.document_number,
+                           checker.optional_data, checker.optional_data_2 if fmt is MrzFormat.TD1 else True])
+        fields = checker.fields()
+    except (ValueError, IndexError, TypeError):  # mrz raises ValueError subclasses on malformed input
+        return None
+    birth = _date(fields.birth_date, True, today)
+    expiry = _date(fields.expiry_date, False, today)
+    return ParsedMrz(fmt, fields.document_type, fields.surname, fields.name, birth, fields.document_number,
+                     expiry, False, all(hashes), well_formed and birth is not None and expiry is not None)

@@ -1,0 +1,192 @@
+"""FrameReader: feed it video frames one by one until it settles on an ID check result.
+
+Frames are OCR'd only when sharp enough; each readable frame adds one vote per
+MRZ character. A result is given once every character has a clear majority of
+at least `min_agree` frames and the voted MRZ validates; a read that keeps
+coming out invalid the same way ends as a mismatch; no clear read within
+`max_frames` frames or `timeout_s` seconds ends as unreadable. Nothing is stored
+beyond the OCR'd text of the current session.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+
+from .formats import MrzFormat
+from .locate import MrzCrop, find_mrz, sharpness, to_gray
+from .normalise import LAYOUTS, normalise
+from .ocr import read_crop
+from .parse import ParsedMrz, parse
+from .result import IdCheckResult, Outcome, names_match
+
+log = logging.getLogger(__name__)
+
+Lines = tuple[str, ...]
+
+
+def plausibility(fmt: MrzFormat, lines: Lines) -> float:
+    """Share of characters that fit the format's layout (digits where digits go ...)."""
+    hits = total = 0
+    for line, layout in zip(lines, LAYOUTS[fmt], strict=True):
+        for ch, kind in zip(line, layout, strict=True):
+            total += 1
+            hits += ch == "<" or (kind == "D" and ch.isdigit()) or (kind == "A" and ch.isalpha()) or (
+                kind == "X" and ch.isalnum())
+    return hits / total if total else 0.0
+
+
+class FrameReader:
+    """One ID check session. Call feed(frame) per decoded frame until it returns a result."""
+
+    def __init__(self, first_name: str | None = None, last_name: str | None = None, *,
+                 today: date | None = None, min_agree: int = 2, mismatch_agree: int = 3,
+                 max_frames: int = 40, timeout_s: float = 20.0, min_sharpness: float = 20.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.first_name, self.last_name = first_name, last_name
+        self.today = today or date.today()
+        self.min_agree, self.mismatch_agree = min_agree, mismatch_agree
+        self.max_frames, self.timeout_s = max_frames, timeout_s
+        self.min_sharpness = min_sharpness
+        self._clock = clock
+        self._started: float | None = None
+        self._best_sharpness = 0.0
+        self._upside_down = False  # orientation that worked last, tried first
+        self._reads: dict[MrzFormat, list[Lines]] = {}
+        self.frames_seen = 0
+        self.frames_read = 0
+        self.result: IdCheckResult | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None
+
+    def feed(self, frame: np.ndarray) -> IdCheckResult | None:
+        """Process one frame; returns the final result once there is one, else None."""
+        if self.result is not None:
+            return self.result
+        if self._started is None:
+            self._started = self._clock()
+        self.frames_seen += 1
+        try:
+            self._read_frame(frame)
+        except Exception:  # a bad frame must never end the call; it just does not count
+            log.exception("idcheck: frame %d could not be processed", self.frames_seen)
+        if self.result is None and (self.frames_seen >= self.max_frames
+                                    or self._clock() - self._started >= self.timeout_s):
+            self.finish()
+        return self.result
+
+    def finish(self) -> IdCheckResult:
+        """Give up now (frame or time budget spent, or the caller stops): best verdict so far."""
+        if self.result is None:
+            voted = self._stable_invalid(self.mismatch_agree)
+            if voted is not None:
+                self.result = self._verdict(*voted)
+            else:
+                self.result = IdCheckResult(Outcome.UNREADABLE, ("no_consistent_read",), checked_on=self.today,
+                                            frames_seen=self.frames_seen, frames_read=self.frames_read)
+        return self.result
+
+    # -- internals ---------------------------------------------------------
+
+    def _read_frame(self, frame: np.ndarray) -> None:
+        gray = to_gray(frame)
+        if gray is None:
+            return
+        sharp = sharpness(gray)
+        self._best_sharpness = max(self._best_sharpness, sharp)
+        # Skip frames much blurrier than the best seen: motion blur yields confident misreads.
+        if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
+            return
+        crop = find_mrz(gray)
+        if crop is None:
+            return
+        read = self._read_oriented(crop)
+        if read is None:
+            return
+        fmt, lines = read
+        self.frames_read += 1
+        self._reads.setdefault(fmt, []).append(normalise(fmt, lines))
+        voted = self._vote(fmt)
+        if voted is None:
+            return
+        parsed = parse(fmt, voted, self.today)
+        if parsed is not None and parsed.check_digits_valid and parsed.fields_valid:
+            self.result = self._verdict(fmt, parsed)
+            return
+        stable = self._stable_invalid(self.mismatch_agree)
+        if stable is not None:
+            self.result = self._verdict(*stable)
+
+    def _read_oriented(self, crop: MrzCrop) -> tuple[MrzFormat, Lines] | None:
+        """Read the crop in the orientation that worked last; try the other if it reads as noise."""
+        first = crop.rotated() if self._upside_down else crop
+        best = read_crop(first)
+        if best is not None and plausibility(*best) >= 0.9:
+            return best
+        other = read_crop(first.rotated())
+        if other is not None and (best is None or plausibility(*other) > plausibility(*best)):
+            self._upside_down = not self._upside_down
+            best = other
+        return best if best is not None and plausibility(*best) >= 0.75 else None
+
+    def _vote(self, fmt: MrzFormat) -> Lines | None:
+        """Per-character majority over this format's reads, or None while any character is undecided."""
+        reads = self._reads[fmt]
+        if len(reads) < self.min_agree:
+            return None
+        out = []
+        for i in range(fmt.line_count):
+            chars = []
+            for j in range(fmt.line_length):
+                ranked = Counter(r[i][j] for r in reads if r[i][j] != "?").most_common(2)
+                if not ranked or ranked[0][1] < self.min_agree or (len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]):
+                    return None
+                chars.append(ranked[0][0])
+            out.append("".join(chars))
+        return tuple(out)
+
+    def _stable_invalid(self, agree: int) -> tuple[MrzFormat, ParsedMrz] | None:
+        """An MRZ read identically by `agree` frames: the card says this, even if it does not validate."""
+        for fmt, reads in self._reads.items():
+            lines, count = Counter(reads).most_common(1)[0]
+            if count >= agree:
+                parsed = parse(fmt, lines, self.today)
+                # Only a well-formed MRZ counts as read; other text stays "unreadable".
+                if parsed is not None and parsed.fields_valid:
+                    return fmt, parsed
+        return None
+
+    def _verdict(self, fmt: MrzFormat, parsed: ParsedMrz) -> IdCheckResult:
+        reasons = []
+        if not parsed.check_digits_valid:
+            reasons.append("check_digits")
+        if not parsed.fields_valid:
+            reasons.append("fields")
+        if parsed.expiry_date is not None and parsed.expiry_date < self.today:
+            reasons.append("expired")
+        if self.last_name is not None and not names_match(parsed.surname, parsed.given_names,
+                                                          self.first_name or "", self.last_name):
+            reasons.append("name")
+        return IdCheckResult(
+            outcome=Outcome.MISMATCH if reasons else Outcome.VERIFIED,
+            reasons=tuple(reasons),
+            document_format=fmt,
+            document_type=parsed.document_code,
+            surname=parsed.surname,
+            given_names=parsed.given_names,
+            birth_date=parsed.birth_date,
+            document_number=parsed.document_number,
+            expiry_date=parsed.expiry_date,
+            expiry_estimated=parsed.expiry_estimated,
+            all_check_digits_valid=parsed.check_digits_valid,
+            checked_on=self.today,
+            frames_seen=self.frames_seen,
+            frames_read=self.frames_read,
+        )

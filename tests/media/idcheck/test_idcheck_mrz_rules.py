@@ -1,0 +1,88 @@
+"""Check digits, layouts and parsing, on text only (no image, no OCR)."""
+
+from datetime import date
+
+import pytest
+
+from media.idcheck import fr_id_1988
+from media.idcheck.formats import MrzFormat
+from media.idcheck.normalise import normalise
+from media.idcheck.parse import parse
+from media.idcheck.synthetic import flip_digit, make_card
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.mark.parametrize("line2", ["8806923102858CORINNE<<<<<<<6512068F6", "9409923102854CORINNE<<<<<<<6512068F4"])
+def test_old_french_card_published_specimens_validate(line2):
+    # Specimen MRZs widely used to document the 1988-2021 layout (all three check digits valid).
+    card = fr_id_1988.parse("IDFRABERTHIER<<<<<<<<<<<<<<<<<<<<<<<", line2)
+    assert card.check_digits_ok and card.fields_ok
+    assert (card.surname, card.given_names, card.birth, card.sex) == ("BERTHIER", "CORINNE", "651206", "F")
+    assert card.issue_month() == date(1900 + int(line2[:2]) if line2[:2] >= "88" else 2000 + int(line2[:2]),
+                                      int(line2[2:4]), 1)
+    forged = line2[:-1] + str((int(line2[-1]) + 1) % 10)
+    assert not fr_id_1988.parse("IDFRABERTHIER<<<<<<<<<<<<<<<<<<<<<<<", forged).check_digits_ok
+
+
+def test_old_french_card_build_round_trips_and_uses_double_chevron_between_given_names():
+    l1, l2 = fr_id_1988.build("DUPONT", "JEAN<<PIERRE", "150675012345", "075012", "800101", "M")
+    assert len(l1) == len(l2) == 36
+    card = fr_id_1988.parse(l1, l2)
+    assert card.check_digits_ok and card.given_names == "JEAN PIERRE"
+
+
+def test_old_french_expiry_is_15_years_for_adults_since_2014_else_10():
+    l1, l2 = fr_id_1988.build("DUPONT", "JEAN", "150675012345", "075012", "800101", "M")
+    assert fr_id_1988.parse(l1, l2).expiry(date(1980, 1, 1)) == date(2030, 6, 1)
+    assert fr_id_1988.parse(l1, l2).expiry(date(2005, 1, 1)) == date(2025, 6, 1)  # minor at issue
+    l1, l2 = fr_id_1988.build("DUPONT", "JEAN", "030675012345", "075012", "800101", "M")
+    assert fr_id_1988.parse(l1, l2).expiry(date(1980, 1, 1)) == date(2013, 6, 1)  # issued before 2004
+
+
+@pytest.mark.parametrize("fmt", list(MrzFormat))
+def test_generated_cards_parse_with_valid_check_digits(fmt):
+    for seed in range(20):
+        card = make_card(fmt, seed)
+        parsed = parse(fmt, card.mrz_lines, TODAY)
+        assert parsed is not None and parsed.check_digits_valid and parsed.fields_valid
+        assert parsed.document_number == card.document_number
+        assert parsed.birth_date == card.birth_date and parsed.expiry_date == card.expiry_date
+        assert (parsed.surname, parsed.given_names) == (card.mrz_surname, card.mrz_given_names)
+
+
+@pytest.mark.parametrize("fmt", list(MrzFormat))
+def test_any_flipped_digit_breaks_a_check_digit(fmt):
+    for seed in range(60):
+        card = flip_digit(make_card(fmt, seed), seed)
+        parsed = parse(fmt, card.mrz_lines, TODAY)
+        assert parsed is None or not parsed.check_digits_valid
+
+
+def test_icao_specimen_check_digits():
+    # ICAO 9303 specimens (state "UTO" is fictitious, so only check digits are asserted).
+    td1 = ("I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<")
+    td3 = ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10")
+    assert parse(MrzFormat.TD1, td1, TODAY).check_digits_valid
+    assert parse(MrzFormat.TD3, td3, TODAY).check_digits_valid
+    assert parse(MrzFormat.TD3, td3, TODAY).surname == "ERIKSSON"
+
+
+def test_unknown_cells_and_bad_geometry_do_not_parse():
+    card = make_card(MrzFormat.TD1, 1)
+    assert parse(MrzFormat.TD1, (card.mrz_lines[0][:-1] + "?",) + card.mrz_lines[1:], TODAY) is None
+    assert parse(MrzFormat.TD1, card.mrz_lines[:2], TODAY) is None
+    assert parse(MrzFormat.TD3, card.mrz_lines, TODAY) is None
+
+
+def test_normalise_fixes_letter_digit_confusions_by_field_kind():
+    lines = ("IDFRAX4RTBPFW4S<<<<<<<<<<<<<<<", "9OO1O11F31O1O12FRA<<<<<<<<<<<4", "DUP0NT<<MAR1E<<<<<<<<<<<<<<<<<")
+    fixed = normalise(MrzFormat.TD1, lines)
+    assert fixed[0] == "IDFRAX4RTBPFW45<<<<<<<<<<<<<<<"  # check digit position: S -> 5
+    assert fixed[1] == "9001011F3101012FRA<<<<<<<<<<<4"
+    assert fixed[2] == "DUPONT<<MARIE<<<<<<<<<<<<<<<<<"
+
+
+def test_normalise_rejects_wrong_geometry():
+    with pytest.raises(ValueError):
+        normalise(MrzFormat.TD3, ("P<FRA", "123"))
