@@ -245,6 +245,15 @@ MEDIA_ENGINE_MODE = env.str("MEDIA_ENGINE_MODE", default="passthrough")  # or "r
 ICE_SERVERS = env.json("ICE_SERVERS", default=[])
 # Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see BROWSER-TESTS.md).
 ICE_LOOPBACK_ONLY = env.bool("GV_TEST_LOOPBACK_ICE", default=False)
+# "inprocess": the engine runs inside each ASGI process (one machine). "remote": rooms are
+# placed by load on `manage.py medianode` processes (needs REDIS_URL).
+MEDIA_NODES = env.str("MEDIA_NODES", default="inprocess")
+if MEDIA_NODES not in ("inprocess", "remote") or (MEDIA_NODES == "remote" and not REDIS_URL):
+    raise ImproperlyConfigured("MEDIA_NODES is 'inprocess' or 'remote' (remote needs REDIS_URL).")
+MEDIA_REDIS_PREFIX = env.str("MEDIA_REDIS_PREFIX", default="")
+MEDIA_NODE_MAX_AGE = env.float("MEDIA_NODE_MAX_AGE", default=3.0)  # seconds without news: dead
+MEDIA_NODE_MAX_TRACKS = env.int("MEDIA_NODE_MAX_TRACKS", default=400)  # above: no new rooms
+MEDIA_NODE_MAX_CPU = env.float("MEDIA_NODE_MAX_CPU", default=0.85)  # fraction of one core
 
 # --- Notifications (confirmation, reminder, notices; see notifications/delivery.py) ---
 # Backends are dotted paths, like EMAIL_BACKEND: notifications.backends.{email.EmailBackend,

@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from media.engine import MediaError
 from rooms import lobby, presence, services
-from rooms.mediabridge import engine, personal_group
+from rooms.mediabridge import MediaUnavailable, media, personal_group
 from rooms.protocol import ProtocolError, parse
 
 log = logging.getLogger("rooms.signalling")
@@ -119,6 +119,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send(error.as_message())
         except lobby.LobbyError as error:
             await self._send({"type": "error", "code": error.code, "message": str(error), "ref": message["type"]})
+        except MediaUnavailable as error:
+            log.warning("media unavailable for room %s: %s", self.slug, error)
+            await self._send({"type": "error", "code": "media_unavailable", "message": str(error), "ref": "rtc"})
         except MediaError as error:
             log.info("media error for %s: %s", self.pid, error)
             await self._send({"type": "error", "code": "bad_sdp", "message": str(error), "ref": "rtc"})
@@ -128,15 +131,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_rtc_offer(self, message: dict) -> None:
         # A re-offer (after a reconnect) replaces the old peer connection inside the engine.
-        reply = await engine().join(self.slug, self.pid, message["sdp"])
+        reply = await media().join(self.slug, self.pid, message["sdp"])
         # Sent at once: it must reach the browser before any server offer for this peer.
         await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": reply.get("tracks", {})})
         participant = await db(presence.find)(self.slug, self.pid)
         if participant.audio_only:
-            await engine().set_audio_only(self.slug, self.pid, True)
+            await media().set_audio_only(self.slug, self.pid, True)
 
     async def on_rtc_answer(self, message: dict) -> None:
-        await engine().answer(self.slug, self.pid, message["sdp"])
+        await media().answer(self.slug, self.pid, message["sdp"])
 
     async def on_media_state(self, message: dict) -> None:
         flags = {k: message[k] for k in ("audio", "video", "screen") if k in message}
@@ -144,7 +147,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_quality_set(self, message: dict) -> None:
         with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
-            await engine().set_audio_only(self.slug, self.pid, message["audio_only"])
+            await media().set_audio_only(self.slug, self.pid, message["audio_only"])
         await self._update_and_broadcast(audio_only=message["audio_only"])
 
     async def on_hand_set(self, message: dict) -> None:
@@ -213,7 +216,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(
                 personal_group(pid), {"type": "control.close", "message": {"type": "ended"}, "code": CLOSE_ENDED}
             )
-        await engine().close_room(self.slug)
+        await media().close_room(self.slug)
 
     async def on_room_lock(self, message: dict) -> None:
         await db(presence.set_locked)(self.room, message["locked"])
@@ -274,4 +277,4 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _drop_media(self) -> None:
         if self.pid is not None:
             with contextlib.suppress(MediaError):  # it may have had no peer connection
-                await engine().leave(self.slug, self.pid)
+                await media().leave(self.slug, self.pid)

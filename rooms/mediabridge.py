@@ -1,48 +1,127 @@
-"""The Django edge of the media engine: one in-process engine per ASGI process.
+"""The Django edge of the media engine.
 
-The engine (media/engine) knows nothing of Django; this module builds it from settings
-and turns its server offers into messages to the participant's personal group.
+Two ways to reach media, same calls (`join`, `answer`, `leave`, `set_audio_only`,
+`close_room`):
+- in-process (embedded default): one MediaEngine in this ASGI process;
+- nodes (`MEDIA_NODES=remote`, with Redis): rooms are placed on `medianode` processes by
+  load (media/nodes/registry.py) and driven over the channel layer; a room whose node
+  died is placed again on the next join, so browsers that re-offer are back in the call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from media.engine import MediaEngine
+from media.engine import MediaEngine, MediaError, MediaTimeout
+from media.nodes.commands import node_channel
+from media.nodes.registry import NodeRegistry, NoNodeAvailable
 
 _engine: MediaEngine | None = None
+_remote: RemoteMedia | None = None
+
+
+class MediaUnavailable(MediaError):
+    """No media node could serve the room now (all full, or the node did not answer)."""
 
 
 def personal_group(pid: str) -> str:
     return f"p.{pid}"
 
 
-async def _send_server_offer(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:
+async def send_server_offer(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:
     await get_channel_layer().group_send(
         personal_group(participant_id),
-        {
-            "type": "client.forward",
-            "message": {"type": "rtc.offer", "sdp": payload["sdp"], "tracks": payload.get("tracks", {})},
-        },
+        {"type": "client.forward",
+         "message": {"type": "rtc.offer", "sdp": payload["sdp"], "tracks": payload.get("tracks", {})}},
     )
 
 
-def _use_loopback_only() -> None:
+def use_loopback_only() -> None:
     # aioice skips 127.0.0.1 when gathering; on a loopback-only test machine, offer it.
     import aioice.ice
 
     aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
 
 
+def new_engine() -> MediaEngine:
+    if settings.ICE_LOOPBACK_ONLY:
+        use_loopback_only()
+    return MediaEngine(mode=settings.MEDIA_ENGINE_MODE, ice_servers=settings.ICE_SERVERS,
+                       on_server_offer=send_server_offer)
+
+
 def engine() -> MediaEngine:
+    """The in-process engine (embedded default)."""
     global _engine
     if _engine is None:
-        if settings.ICE_LOOPBACK_ONLY:
-            _use_loopback_only()
-        _engine = MediaEngine(
-            mode=settings.MEDIA_ENGINE_MODE, ice_servers=settings.ICE_SERVERS, on_server_offer=_send_server_offer
-        )
+        _engine = new_engine()
     return _engine
+
+
+class RemoteMedia:
+    """Media on node processes: place the room, send the command, wait for the reply."""
+
+    def __init__(self, registry: NodeRegistry, timeout: float = 15.0):
+        self.registry, self.timeout = registry, timeout
+
+    async def _call(self, op: str, room: str, pid: str | None = None, *, place: bool = True, **args) -> Any:
+        try:
+            node = await self.registry.place(room) if place else await self.registry.assigned(room)
+        except NoNodeAvailable as error:
+            raise MediaUnavailable(str(error)) from None
+        if node is None:
+            return None  # never placed: nothing to leave or close
+        layer = get_channel_layer()
+        # The default prefix matters: channels_redis pops one Redis list per prefix, so a reply
+        # channel sharing the consumers' prefix is served by whichever receive loop is running.
+        reply_to = await layer.new_channel()
+        await layer.send(node_channel(node), {"type": "media.command", "op": op, "room": room, "pid": pid,
+                                              "args": args, "reply_to": reply_to})
+        try:
+            async with asyncio.timeout(self.timeout):
+                reply = await layer.receive(reply_to)
+        except TimeoutError:
+            raise MediaUnavailable(f"media node {node} did not answer") from None
+        if not reply["ok"]:
+            error = MediaTimeout if reply["error"] == "MediaTimeout" else MediaError
+            if reply["error"] == "NodeFull":
+                error = MediaUnavailable
+            raise error(reply["message"])
+        return reply["result"]
+
+    async def join(self, room: str, pid: str, sdp: str) -> dict:
+        return await self._call("join", room, pid, sdp=sdp)
+
+    async def answer(self, room: str, pid: str, sdp: str) -> None:
+        await self._call("answer", room, pid, place=False, sdp=sdp)
+
+    async def leave(self, room: str, pid: str) -> None:
+        await self._call("leave", room, pid, place=False)
+
+    async def set_audio_only(self, room: str, pid: str, audio_only: bool) -> None:
+        await self._call("set_audio_only", room, pid, place=False, audio_only=audio_only)
+
+    async def close_room(self, room: str) -> None:
+        await self._call("close_room", room, place=False)
+        await self.registry.forget(room)
+
+
+def media() -> MediaEngine | RemoteMedia:
+    """How this process reaches media, from settings."""
+    global _remote
+    if settings.MEDIA_NODES != "remote":
+        return engine()
+    if _remote is None:
+        _remote = RemoteMedia(NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
+                                           max_age=settings.MEDIA_NODE_MAX_AGE))
+    return _remote
+
+
+def reset() -> None:
+    """Forget this process's engine and node client (tests run one event loop each)."""
+    global _engine, _remote
+    _engine = _remote = None

@@ -25,6 +25,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Static files are not collected for tests: serve nothing through WhiteNoise.
 MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]  # noqa: F405
 
-# One SQLite test database per test process: parallel runs in one checkout must not share it.
+# One test database per test process: parallel runs on one machine must not share it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"]["NAME"] = str(VAR_DIR / f"test-{os.getpid()}.sqlite3")  # noqa: F405
+else:
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_guichet_{os.getpid()}"  # noqa: F405

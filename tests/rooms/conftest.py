@@ -99,7 +99,7 @@ def fresh_layer_and_engine():
     import rooms.mediabridge
 
     channel_layers.backends.clear()
-    rooms.mediabridge._engine = None
+    rooms.mediabridge.reset()
     yield
     channel_layers.backends.clear()
-    rooms.mediabridge._engine = None
+    rooms.mediabridge.reset()

@@ -1,0 +1,104 @@
+"""A media node: one MediaEngine serving the rooms placed on it, driven over a channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Protocol
+
+from media.engine import MediaEngine, MediaError
+from media.nodes.commands import OPS, node_channel
+from media.nodes.registry import NodeRegistry
+
+log = logging.getLogger("media.node")
+
+
+class NodeFull(MediaError):
+    """Above its configured load a node takes no new room (it keeps serving its rooms)."""
+
+
+class ChannelLayer(Protocol):
+    async def send(self, channel: str, message: dict) -> None: ...
+    async def receive(self, channel: str) -> dict: ...
+
+
+class MediaNode:
+    def __init__(self, node_id: str, engine: MediaEngine, layer: ChannelLayer, registry: NodeRegistry, *,
+                 max_tracks: int = 400, max_cpu: float = 0.85, interval: float = 1.0):
+        self.node_id, self.engine, self.layer, self.registry = node_id, engine, layer, registry
+        self.max_tracks, self.max_cpu, self.interval = max_tracks, max_cpu, interval
+        self._cpu = 0.0
+        self._rooms: set[str] = set()  # rooms this node serves (a full node still serves them)
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def channel(self) -> str:
+        return node_channel(self.node_id)
+
+    def load(self) -> int:
+        return self.engine.stats()["forwarded_tracks"]
+
+    def accepting(self) -> bool:
+        return self.load() < self.max_tracks and self._cpu < self.max_cpu
+
+    async def run(self) -> None:
+        announcer = asyncio.create_task(self._announce_forever())
+        try:
+            while True:
+                message = await self.layer.receive(self.channel)
+                task = asyncio.create_task(self.handle(message))  # rooms do not wait on each other
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            announcer.cancel()
+            with contextlib.suppress(Exception):
+                await self.registry.withdraw(self.node_id)
+            await self.engine.shutdown()
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        reply_to = message.get("reply_to")
+        try:
+            result = await self.execute(message)
+            reply = {"type": "media.reply", "ok": True, "result": result}
+        except MediaError as error:
+            reply = {"type": "media.reply", "ok": False, "error": type(error).__name__, "message": str(error)}
+        except Exception as error:  # never let one bad command stop the node
+            log.exception("media command failed")
+            reply = {"type": "media.reply", "ok": False, "error": "MediaError", "message": repr(error)}
+        if reply_to:
+            await self.layer.send(reply_to, reply)
+
+    async def execute(self, message: dict[str, Any]) -> Any:
+        op, room, pid, args = message.get("op"), message.get("room"), message.get("pid"), message.get("args", {})
+        if op not in OPS or not isinstance(room, str):
+            raise MediaError(f"unknown media command {op!r}")
+        if op == "join":
+            if room not in self._rooms and not self.accepting():
+                raise NodeFull("this media node is full")
+            result = await self.engine.join(room, pid, args["sdp"])
+            self._rooms.add(room)
+            return result
+        if op == "answer":
+            return await self.engine.answer(room, pid, args["sdp"])
+        if op == "leave":
+            return await self.engine.leave(room, pid)
+        if op == "set_audio_only":
+            return await self.engine.set_audio_only(room, pid, bool(args["audio_only"]))
+        self._rooms.discard(room)
+        return await self.engine.close_room(room)
+
+    async def _announce_forever(self) -> None:
+        last_wall, last_cpu = time.monotonic(), time.process_time()
+        while True:
+            now_wall, now_cpu = time.monotonic(), time.process_time()
+            if now_wall > last_wall:
+                self._cpu = (now_cpu - last_cpu) / (now_wall - last_wall)
+            last_wall, last_cpu = now_wall, now_cpu
+            try:
+                await self.registry.announce(self.node_id, load=self.load(), cpu=self._cpu,
+                                             accepting=self.accepting())
+            except Exception:
+                log.exception("could not announce load")  # Redis hiccup: try again next tick
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,39 @@
+"""Run a media node: an aiortc engine serving the rooms placed on it (needs Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from media.nodes.node import MediaNode
+from media.nodes.registry import NodeRegistry
+from rooms.mediabridge import new_engine
+
+
+class Command(BaseCommand):
+    help = "Run a media node process (rooms are placed on the least loaded live node)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--id", default=f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
+        parser.add_argument("--max-tracks", type=int, default=settings.MEDIA_NODE_MAX_TRACKS)
+
+    def handle(self, *args, **options):
+        if not settings.REDIS_URL:
+            raise CommandError("A media node needs REDIS_URL (the channel layer and the node registry).")
+        self.stdout.write(f"media node {options['id']} ({settings.MEDIA_ENGINE_MODE})")
+        asyncio.run(self.serve(options["id"], options["max_tracks"]))
+
+    async def serve(self, node_id: str, max_tracks: int) -> None:
+        registry = NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
+                                max_age=settings.MEDIA_NODE_MAX_AGE)
+        node = MediaNode(node_id, new_engine(), get_channel_layer(), registry,
+                         max_tracks=max_tracks, max_cpu=settings.MEDIA_NODE_MAX_CPU)
+        try:
+            await node.run()
+        finally:
+            await registry.close()
