@@ -254,6 +254,7 @@ MEDIA_REDIS_PREFIX = env.str("MEDIA_REDIS_PREFIX", default="")
 MEDIA_NODE_MAX_AGE = env.float("MEDIA_NODE_MAX_AGE", default=3.0)  # seconds without news: dead
 MEDIA_NODE_MAX_TRACKS = env.int("MEDIA_NODE_MAX_TRACKS", default=400)  # above: no new rooms
 MEDIA_NODE_MAX_CPU = env.float("MEDIA_NODE_MAX_CPU", default=0.85)  # fraction of one core
+IDCHECK_TIMEOUT = env.float("IDCHECK_TIMEOUT", default=20.0)  # seconds before "unreadable"
 
 # --- Notifications (confirmation, reminder, notices; see notifications/delivery.py) ---
 # Backends are dotted paths, like EMAIL_BACKEND: notifications.backends.{email.EmailBackend,

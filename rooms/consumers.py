@@ -7,6 +7,7 @@ keeps only its own connection's state; the room's state lives in the database.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -15,10 +16,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from media.engine import MediaError
 from rooms import lobby, presence, services
-from rooms.mediabridge import MediaUnavailable, media, personal_group
+from rooms.mediabridge import MediaUnavailable, id_check, media, personal_group
 from rooms.protocol import ProtocolError, parse
 
 log = logging.getLogger("rooms.signalling")
@@ -50,6 +52,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     role: str = lobby.Role.GUEST
     status: str = lobby.Status.WAITING
     groups_joined: tuple[str, ...] = ()
+    idcheck_request: dict | None = None  # the agent's pending request to this participant
+    idcheck_task: asyncio.Task | None = None
 
     # --- connection ---
     async def connect(self) -> None:
@@ -90,6 +94,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
 
     async def disconnect(self, code: int) -> None:
+        await self._stop_idcheck()  # no frame is read once the citizen is gone
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = ()
@@ -227,6 +232,69 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def on_room_password(self, message: dict) -> None:
         password = await db(services.change_password)(self.room)
         await self._broadcast(mods_group(self.slug), {"type": "room.password", "password": password})
+
+    # --- ID check: the agent asks, the citizen accepts or refuses, the server reads the card ---
+    async def on_idcheck_start(self, message: dict) -> None:
+        await self._require_present(message["pid"])
+        me = await db(presence.find)(self.slug, self.pid)
+        await self.channel_layer.group_send(personal_group(message["pid"]), {
+            "type": "control.idcheck", "by_pid": self.pid, "by_name": me.name, "by_user": me.user_id,
+        })
+        await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": message["pid"],
+                                                      "state": "requested"})
+
+    async def on_idcheck_cancel(self, message: dict) -> None:
+        await self.channel_layer.group_send(personal_group(message["pid"]), {"type": "control.idcheck_cancel"})
+
+    async def on_idcheck_accept(self, message: dict) -> None:
+        if self.idcheck_request is None or self.idcheck_task is not None:
+            raise ProtocolError("no_idcheck", "No identity check was asked for.", ref="idcheck.accept")
+        self.idcheck_task = asyncio.create_task(self._run_idcheck(self.idcheck_request))
+        await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": self.pid, "state": "running"})
+
+    async def on_idcheck_refuse(self, message: dict) -> None:
+        request = self.idcheck_request
+        if request is None:
+            raise ProtocolError("no_idcheck", "No identity check was asked for.", ref="idcheck.refuse")
+        await self._stop_idcheck()
+        await db(presence.record_identity_check)(self.room, request["by_user"], {"outcome": "refused"})
+        await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": self.pid, "state": "refused"})
+
+    async def _run_idcheck(self, request: dict) -> None:
+        appointment = self.room.appointment
+        try:
+            report = await id_check(self.slug, self.pid, appointment.citizen_first_name,
+                                    appointment.citizen_last_name, timeout=settings.IDCHECK_TIMEOUT)
+        except MediaError as error:
+            log.info("idcheck could not run for %s: %s", self.pid, error)
+            report = {"view": {"outcome": "unreadable", "reasons": ["no_video"]}, "still": "",
+                      "audit": {"outcome": "unreadable"}}
+        await db(presence.record_identity_check)(self.room, request["by_user"], report["audit"])
+        # Name, number and still go to the agents' browsers only; the database keeps the audit line.
+        await self._broadcast(mods_group(self.slug), {"type": "idcheck.result", "pid": self.pid,
+                                                      **report["view"], "still": report["still"]})
+        await self._send({"type": "idcheck.ended", "outcome": report["view"]["outcome"]})
+        self.idcheck_request = self.idcheck_task = None
+
+    async def _stop_idcheck(self) -> None:
+        task, self.idcheck_task, self.idcheck_request = self.idcheck_task, None, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def control_idcheck(self, event: dict) -> None:
+        if self.status != lobby.Status.ADMITTED or self.idcheck_task is not None:
+            return
+        self.idcheck_request = event
+        await self._send({"type": "idcheck.requested", "by": event["by_name"]})
+
+    async def control_idcheck_cancel(self, event: dict) -> None:
+        if self.idcheck_request is not None:
+            await self._stop_idcheck()
+            await self._send({"type": "idcheck.ended", "outcome": "cancelled"})
+            await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": self.pid,
+                                                          "state": "cancelled"})
 
     # --- events from the channel layer ---
     async def client_forward(self, event: dict) -> None:

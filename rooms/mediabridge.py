@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from media.engine import MediaEngine, MediaError, MediaTimeout
+from media.identity import check_participant
 from media.nodes.commands import node_channel
 from media.nodes.registry import NodeRegistry, NoNodeAvailable
 
@@ -68,7 +69,8 @@ class RemoteMedia:
     def __init__(self, registry: NodeRegistry, timeout: float = 15.0):
         self.registry, self.timeout = registry, timeout
 
-    async def _call(self, op: str, room: str, pid: str | None = None, *, place: bool = True, **args) -> Any:
+    async def _call(self, op: str, room: str, pid: str | None = None, *, place: bool = True,
+                    timeout: float | None = None, **args) -> Any:
         try:
             node = await self.registry.place(room) if place else await self.registry.assigned(room)
         except NoNodeAvailable as error:
@@ -82,7 +84,7 @@ class RemoteMedia:
         await layer.send(node_channel(node), {"type": "media.command", "op": op, "room": room, "pid": pid,
                                               "args": args, "reply_to": reply_to})
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout or self.timeout):
                 reply = await layer.receive(reply_to)
         except TimeoutError:
             raise MediaUnavailable(f"media node {node} did not answer") from None
@@ -109,6 +111,10 @@ class RemoteMedia:
         await self._call("close_room", room, place=False)
         await self.registry.forget(room)
 
+    async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float) -> dict:
+        return await self._call("idcheck", room, pid, place=False, timeout=timeout + 15,
+                                first_name=first_name, last_name=last_name, timeout_s=timeout)
+
 
 def media() -> MediaEngine | RemoteMedia:
     """How this process reaches media, from settings."""
@@ -119,6 +125,14 @@ def media() -> MediaEngine | RemoteMedia:
         _remote = RemoteMedia(NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
                                            max_age=settings.MEDIA_NODE_MAX_AGE))
     return _remote
+
+
+async def id_check(room: str, pid: str, first_name: str, last_name: str, timeout: float = 20.0) -> dict:
+    """Read the ID card a participant shows, where its media is (this process or its node)."""
+    client = media()
+    if isinstance(client, RemoteMedia):
+        return await client.id_check(room, pid, first_name, last_name, timeout)
+    return await check_participant(client, room, pid, first_name, last_name, timeout=timeout)
 
 
 def reset() -> None:

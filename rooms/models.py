@@ -110,3 +110,32 @@ class JoinAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id} {self.address} {'ok' if self.success else 'wrong'} {self.at:%Y-%m-%d %H:%M}"
+
+
+class IdentityCheck(models.Model):
+    """The audit line of an ID check: who, when, the outcome. No image, no MRZ, no name."""
+
+    class Outcome(models.TextChoices):
+        VERIFIED = "verified", _("verified")
+        MISMATCH = "mismatch", _("mismatch")
+        UNREADABLE = "unreadable", _("unreadable")
+        REFUSED = "refused", _("refused")
+
+    appointment = models.ForeignKey(
+        "portal.Appointment", on_delete=models.CASCADE, related_name="identity_checks", verbose_name=_("appointment")
+    )
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("checked by")
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices)
+    document_type = models.CharField(_("document type"), max_length=4, blank=True)
+    number_last4 = models.CharField(_("document number (last 4)"), max_length=4, blank=True)
+
+    class Meta:
+        verbose_name = _("identity check")
+        verbose_name_plural = _("identity checks")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} {self.at:%Y-%m-%d %H:%M}"

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from rooms import lobby
-from rooms.models import JoinAttempt, Participant, Room
+from rooms.models import IdentityCheck, JoinAttempt, Participant, Room
 
 log = logging.getLogger("rooms.join")
 
@@ -140,3 +140,11 @@ def end_meeting(room: Room) -> list[str]:
 
 def set_locked(room: Room, locked: bool) -> None:
     Room.objects.filter(pk=room.pk).update(locked=locked)
+
+
+def record_identity_check(room: Room, checked_by_id: int | None, audit: dict) -> None:
+    """Keep only the audit line of an ID check (see IdentityCheck)."""
+    IdentityCheck.objects.create(
+        appointment_id=room.appointment_id, checked_by_id=checked_by_id, outcome=audit["outcome"],
+        document_type=audit.get("document_type", "")[:4], number_last4=audit.get("number_last4", "")[:4],
+    )

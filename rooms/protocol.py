@@ -44,9 +44,14 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "room.lock": {"locked": Field(bool)},
     "room.password": {},
     "leave": {},
+    "idcheck.start": {"pid": Field(str, max_len=PID_LEN)},
+    "idcheck.cancel": {"pid": Field(str, max_len=PID_LEN)},
+    "idcheck.accept": {},
+    "idcheck.refuse": {},
 }
 MODERATOR_ONLY = frozenset(
-    {"lobby.admit", "lobby.refuse", "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password"}
+    {"lobby.admit", "lobby.refuse", "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
+     "idcheck.start", "idcheck.cancel"}
 )
 # Allowed while still waiting in the lobby (before being admitted).
 LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave"})

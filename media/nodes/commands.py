@@ -8,7 +8,7 @@ Reply:   {"type": "media.reply", "ok": True, "result": ...}
 
 from __future__ import annotations
 
-OPS = frozenset({"join", "answer", "leave", "set_audio_only", "close_room"})
+OPS = frozenset({"join", "answer", "leave", "set_audio_only", "close_room", "idcheck"})
 
 
 def node_channel(node_id: str) -> str:

@@ -9,6 +9,7 @@ import time
 from typing import Any, Protocol
 
 from media.engine import MediaEngine, MediaError
+from media.identity import check_participant
 from media.nodes.commands import OPS, node_channel
 from media.nodes.registry import NodeRegistry
 
@@ -84,6 +85,9 @@ class MediaNode:
             return await self.engine.answer(room, pid, args["sdp"])
         if op == "leave":
             return await self.engine.leave(room, pid)
+        if op == "idcheck":
+            return await check_participant(self.engine, room, pid, args["first_name"], args["last_name"],
+                                           timeout=float(args.get("timeout_s", 20)))
         if op == "set_audio_only":
             return await self.engine.set_audio_only(room, pid, bool(args["audio_only"]))
         self._rooms.discard(room)

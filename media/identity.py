@@ -1,0 +1,89 @@
+"""Run an ID check on a live video track: sample decoded frames, read the MRZ, stop.
+
+Plain asyncio, no Django. The OCR work runs in a thread so the media engine's event loop
+keeps forwarding everyone's packets. Nothing is written anywhere: the one still returned
+for the agent's eyes is an in-memory JPEG, dropped by the caller once shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import cv2
+import numpy as np
+
+from media.idcheck import FrameReader, IdCheckResult, Outcome
+
+STILL_WIDTH = 480  # enough for the agent to see the card, small enough for one message
+
+
+def still_of(frame: np.ndarray) -> str:
+    """A small JPEG data URL of the frame (in memory only)."""
+    height, width = frame.shape[:2]
+    if width > STILL_WIDTH:
+        frame = cv2.resize(frame, (STILL_WIDTH, int(height * STILL_WIDTH / width)), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode() if ok else ""
+
+
+def describe(result: IdCheckResult, first_name: str, last_name: str) -> dict[str, Any]:
+    """What the agent's page shows (personal data: sent to the agent, never stored)."""
+    return {
+        "outcome": result.outcome.value,
+        "reasons": list(result.reasons),
+        "document_format": result.document_format.value if result.document_format else None,
+        "document_type": result.document_type,
+        "surname": result.surname,
+        "given_names": result.given_names,
+        "birth_date": result.birth_date.isoformat() if result.birth_date else None,
+        "document_number": result.document_number.replace("<", ""),
+        "expiry_date": result.expiry_date.isoformat() if result.expiry_date else None,
+        "check_digits_valid": result.all_check_digits_valid,
+        "expired": result.expired,
+        "name_matches": result.name_matches(first_name, last_name) if result.surname else False,
+    }
+
+
+async def run_check(frames: AsyncIterator[np.ndarray], first_name: str, last_name: str, *,
+                    timeout: float = 20.0, fps: float = 4.0, max_frames: int = 60) -> tuple[IdCheckResult, str]:
+    """Read frames until the reader decides or `timeout` passes; returns (result, still)."""
+    reader = FrameReader(first_name, last_name, max_frames=max_frames, timeout_s=timeout)
+    interval, last_taken, still_frame = 1.0 / fps, 0.0, None
+    try:
+        async with asyncio.timeout(timeout + 5):  # the reader's own budget, plus a slow last frame
+            async for frame in frames:
+                now = time.monotonic()
+                if now - last_taken < interval:
+                    continue  # a few frames per second are plenty for OCR (VP8 still decodes them all)
+                last_taken = now
+                read_before = reader.frames_read
+                result = await asyncio.to_thread(reader.feed, frame)
+                if reader.frames_read > read_before:
+                    still_frame = frame  # the latest frame where an MRZ was read
+                if result is not None:
+                    break
+    except TimeoutError:
+        pass  # no frames (camera off, peer gone): the reader says "unreadable"
+    finally:
+        with contextlib.suppress(Exception):
+            await frames.aclose()  # stops decoding this track
+    result = reader.finish()
+    still = still_of(still_frame) if still_frame is not None and result.outcome != Outcome.UNREADABLE else ""
+    return result, still
+
+
+async def check_participant(engine: Any, room_id: str, participant_id: str, first_name: str, last_name: str,
+                            *, timeout: float = 20.0) -> dict[str, Any]:
+    """Run a check on a participant's video in `engine`; a plain dict for any transport."""
+    result, still = await run_check(engine.frames(room_id, participant_id), first_name, last_name, timeout=timeout)
+    return {
+        "view": describe(result, first_name, last_name),
+        "still": still,
+        "audit": {"outcome": result.outcome.value, "document_type": result.document_type,
+                  "number_last4": result.number_last4},
+    }
