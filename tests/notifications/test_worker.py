@@ -1,0 +1,113 @@
+"""Celery for real: a worker process (with beat) on a Redis broker, sending through the
+local SMTP and Twilio servers; killed with SIGKILL mid-batch and restarted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+from collections import Counter
+
+import pytest
+from django.utils import timezone
+
+from notifications.models import Kind, Notification, State
+from portal.celery import app as celery_app
+from portal.models import Channel
+from tests import factories
+from tests.notifications.conftest import wait_for
+
+pytestmark = pytest.mark.services
+
+
+def book_many(structure, agent, count: int, **fields) -> list:
+    phones = [f"+336120{i:05d}" for i in range(count)]
+    return [
+        factories.appointment(structure, agent, preferred_channel=Channel.SMS, citizen_phone=phone, **fields)
+        for phone in phones
+    ]
+
+
+def states() -> Counter:
+    return Counter(Notification.objects.values_list("status", flat=True))
+
+
+def test_worker_sends_the_confirmation_now_and_the_reminder_at_its_time(
+    transactional_db, structure_a, alice, providers, start_worker
+):
+    twilio, smtp = providers
+    structure_a.reminder_minutes = 1
+    structure_a.save()
+    start = timezone.now() + dt.timedelta(minutes=1, seconds=5)
+    appointment = factories.appointment(structure_a, alice, preferred_channel=Channel.EMAIL, start=start)
+    reminder = Notification.objects.get(appointment=appointment, kind=Kind.REMINDER)
+    assert reminder.dispatched_at is not None  # queued at save time, with an ETA
+    worker = start_worker()
+    wait_for(lambda: states() == Counter({State.SENT: 2}), 30, worker.log())
+    reminder.refresh_from_db()
+    assert reminder.status == State.SENT
+    lateness = (reminder.sent_at - reminder.due_at).total_seconds()
+    assert 0 <= lateness < 5, lateness
+    subjects = [m.message["Subject"] for m in smtp.to("jeanne.dupont@example.org")]
+    assert "rendez-vous en visio le" in subjects[0] and "commence" in subjects[1]
+    assert twilio.messages == []
+
+
+def test_temporary_errors_are_retried_by_the_worker_until_sent_once(
+    transactional_db, structure_a, alice, providers, start_worker
+):
+    twilio, _smtp = providers
+    twilio.answers["+33612000000"] = [500, 429, 201]
+    (appointment,) = book_many(structure_a, alice, 1, start=timezone.now() + dt.timedelta(minutes=10))
+    worker = start_worker()
+    wait_for(lambda: states() == Counter({State.SENT: 2}), 30, worker.log())
+    rows = Notification.objects.filter(appointment=appointment)
+    # Confirmation and reminder share the number: 500 and 429 hit them, then both get through.
+    assert sum(rows.values_list("attempts", flat=True)) == 4 == twilio.requests
+    assert set(rows.values_list("last_error", flat=True)) == {""}  # cleared once sent
+    assert len(twilio.sent_to("+33612000000")) == 2
+
+
+def test_reminders_queued_while_the_broker_was_down_are_sent_by_the_sweep(
+    transactional_db, structure_a, alice, providers, start_worker
+):
+    twilio, _smtp = providers
+    good_broker = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    celery_app._after_fork()
+    try:
+        appointments = book_many(structure_a, alice, 3, start=timezone.now() + dt.timedelta(minutes=10))
+    finally:
+        celery_app.conf.broker_url = good_broker
+        celery_app._after_fork()
+    assert len(appointments) == 3  # booking worked anyway
+    assert not Notification.objects.filter(dispatched_at__isnull=False).exists()
+    worker = start_worker()
+    wait_for(lambda: states() == Counter({State.SENT: 6}), 30, worker.log())
+    assert len(twilio.messages) == 6
+
+
+def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_once(
+    transactional_db, structure_a, alice, providers, start_worker
+):
+    twilio, _smtp = providers
+    twilio.delay = 0.25  # so that the kill lands while messages are in flight
+    count = 30
+    # Starting in 10 minutes: each reminder is due at once (late booking), with its confirmation.
+    book_many(structure_a, alice, count, start=timezone.now() + dt.timedelta(minutes=10))
+    worker = start_worker(concurrency=4)
+    wait_for(lambda: twilio.requests >= 12, 40, worker.log())
+    worker.kill(signal.SIGKILL)  # the whole process group: worker, its threads and beat
+    at_kill = len(twilio.messages)
+    assert at_kill < 2 * count, "the batch was over before the kill"
+    in_flight = Notification.objects.filter(status=State.QUEUED, claimed_at__isnull=False).count()
+    assert in_flight > 0, "no message was being sent at the kill"
+
+    worker = start_worker(concurrency=4)
+    wait_for(lambda: states() == Counter({State.SENT: 2 * count}), 60, worker.log())
+    per_number = Counter((m.to, "Code" in m.body) for m in twilio.messages)
+    assert len(per_number) == 2 * count and set(per_number.values()) == {1}, per_number.most_common(3)
+    assert len(twilio.messages) == 2 * count  # no duplicate
+    taken_over = Notification.objects.filter(attempts__gte=2)
+    assert taken_over.count() >= in_flight  # the claims of the dead worker were taken over
+    sids = set(Notification.objects.values_list("provider_id", flat=True))
+    assert sids == {m.sid for m in twilio.messages}
