@@ -53,6 +53,13 @@ class Room(models.Model):
     def is_open(self) -> bool:
         return self.state == self.State.OPEN
 
+    @property
+    def personal_url(self) -> str:
+        """The citizen's link with its signed token (fills in the code by itself)."""
+        from rooms.tokens import personal_url
+
+        return personal_url(self)
+
 
 class Participant(models.Model):
     """One browser session in a room. The database is the source of truth for presence and
@@ -72,6 +79,7 @@ class Participant(models.Model):
     video = models.BooleanField(default=True)
     screen = models.BooleanField(default=False)
     audio_only = models.BooleanField(default=False)
+    token_id = models.CharField(max_length=32, blank=True, db_index=True)  # entered with the personal link
     created_at = models.DateTimeField(auto_now_add=True)
     admitted_at = models.DateTimeField(null=True, blank=True)
 

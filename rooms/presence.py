@@ -51,8 +51,10 @@ def try_password(room: Room, address: str, typed: str) -> bool:
 
 
 # --- entering ---
-def enter_as_guest(room: Room, name: str) -> Participant:
-    return Participant.objects.create(room=room, name=name, role=lobby.Role.GUEST, status=lobby.Status.WAITING)
+def enter_as_guest(room: Room, name: str, token_id: str = "") -> Participant:
+    return Participant.objects.create(
+        room=room, name=name, role=lobby.Role.GUEST, status=lobby.Status.WAITING, token_id=token_id
+    )
 
 
 def enter_as_member(room: Room, user, *, moderator: bool) -> Participant:

@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from portal import access
 from portal.models import Status
 from portal.phones import display as phone_display
-from rooms import lobby, presence
+from rooms import lobby, presence, tokens
 from rooms.forms import JoinForm
-from rooms.models import Room
+from rooms.models import Participant, Room
 from rooms.window import Phase, Window
 
 
@@ -63,6 +63,11 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
     if phase is not Phase.OPEN:
         # 410 Gone tells proxies and the browser the link is dead for good.
         return render(request, "rooms/join.html", context, status=410 if phase is Phase.CANCELLED else 200)
+    if request.method == "GET" and request.GET.get("t"):
+        entered = _enter_with_token(request, room, request.GET["t"])
+        if entered is not None:
+            return entered
+        context["token_refused"] = True  # the page says why and offers the code instead
     form = JoinForm(request.POST or None)
     address = client_address(request)
     if request.method == "POST":
@@ -85,6 +90,23 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
             )
     context["form"] = form
     return render(request, "rooms/join.html", context, status=429 if context["locked_out"] else 200)
+
+
+def _enter_with_token(request: HttpRequest, room: Room, token: str) -> HttpResponse | None:
+    """Enter with the personal link; None when the token cannot be used (bad, or in use)."""
+    try:
+        token_id = tokens.check(token, room)
+    except tokens.BadToken:
+        return None
+    mine = request.session.get(session_key(room.slug))
+    current = Participant.objects.filter(room=room, token_id=token_id).exclude(status=lobby.Status.LEFT).first()
+    if current is not None and str(current.pid) != mine:
+        return None  # another browser is in with this link: this one must use the code
+    if current is None:
+        current = presence.enter_as_guest(room, room.appointment.citizen_full_name, token_id=token_id)
+        request.session.cycle_key()
+        request.session[session_key(room.slug)] = str(current.pid)
+    return redirect("rooms:room", slug=room.slug)
 
 
 @login_required

@@ -1,0 +1,49 @@
+"""The citizen's personal link: a signed token for one citizen of one room.
+
+Opening the reminder's link with its token skips typing the room code. The token names
+the room and a fingerprint of the appointment's citizen, so it is useless for another
+room, stops working if the agent changes who the appointment is for, and is only
+accepted while the room's window is open and the appointment is not cancelled (checked
+by the join view, which knows the window). A token is used by one browser at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.core import signing
+
+SALT = "guichet.rooms.personal-link"
+
+
+def citizen_fingerprint(appointment) -> str:
+    contact = "|".join([appointment.citizen_first_name, appointment.citizen_last_name,
+                        appointment.citizen_email, appointment.citizen_phone]).casefold()
+    return hmac.new(settings.SECRET_KEY.encode(), contact.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def make(room) -> str:
+    return signing.dumps({"r": room.slug, "c": citizen_fingerprint(room.appointment)}, salt=SALT, compress=True)
+
+
+class BadToken(Exception):
+    """Not ours, altered, or for another room or citizen."""
+
+
+def check(token: str, room) -> str:
+    """Return the token's id (its signature, to bind it to one browser) or raise BadToken."""
+    try:
+        payload = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        raise BadToken("bad signature") from None
+    if not isinstance(payload, dict) or payload.get("r") != room.slug:
+        raise BadToken("other room")
+    if not hmac.compare_digest(str(payload.get("c", "")), citizen_fingerprint(room.appointment)):
+        raise BadToken("other citizen")
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def personal_url(room) -> str:
+    return f"{room.join_url}?t={make(room)}"
