@@ -1,0 +1,131 @@
+// The one RTCPeerConnection to the media server (media/engine/__init__.py):
+// the browser offers once (sendrecv audio + video), then answers the server's offers.
+// aiortc does not trickle ICE: every SDP is sent after gathering, capped in time.
+import { alignExtensions } from "./sdp.js";
+
+const GATHER_CAP = 3000;
+const CONNECT_CAP = 20000;
+
+function gathered(pc, cap = GATHER_CAP) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => { if (pc.iceGatheringState === "complete") done(); };
+    const timer = setTimeout(done, cap);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+export class Call {
+  constructor({ send, iceServers, onRemote, onConnection }) {
+    Object.assign(this, { send, iceServers, onRemote, onConnection });
+    this.pc = null;
+    this.tracks = {};
+    this.queue = Promise.resolve();
+  }
+
+  // Negotiation steps run one after the other; a step for a closed connection is dropped.
+  enqueue(step) {
+    const pc = this.pc;
+    this.queue = this.queue.then(() => (pc === this.pc && pc ? step(pc) : null)).catch((error) => {
+      console.warn("negotiation", error);
+    });
+    return this.queue;
+  }
+
+  start({ audio, video }) {
+    this.close();
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers ?? [] });
+    this.pc = pc;
+    this.tracks = {};
+    this.audio = pc.addTransceiver(audio ?? "audio", { direction: "sendrecv" });
+    this.video = pc.addTransceiver(video ?? "video", { direction: "sendrecv" });
+    pc.addEventListener("track", () => this.remap(pc));
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc !== this.pc) return;
+      if (pc.connectionState === "connected") clearTimeout(this.connectTimer);
+      this.onConnection?.(pc.connectionState);
+    });
+    // On a network that drops UDP the state may never reach "failed": give up after a while.
+    this.connectTimer = setTimeout(() => {
+      if (pc === this.pc && pc.connectionState !== "connected") this.onConnection?.("failed");
+    }, CONNECT_CAP);
+    return this.enqueue(async () => {
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription({ type: "offer", sdp: alignExtensions(offer.sdp) });
+      await gathered(pc);
+      this.send({ type: "rtc.offer", sdp: pc.localDescription.sdp });
+    });
+  }
+
+  answered({ sdp, tracks }) {
+    return this.enqueue(async (pc) => {
+      if (pc.signalingState !== "have-local-offer") return;
+      await pc.setRemoteDescription({ type: "answer", sdp });
+      this.tracks = tracks ?? {};
+      this.remap(pc);
+    });
+  }
+
+  offered({ sdp, tracks }) {
+    return this.enqueue(async (pc) => {
+      await pc.setRemoteDescription({ type: "offer", sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      this.send({ type: "rtc.answer", sdp: pc.localDescription.sdp });
+      this.tracks = tracks ?? {};
+      this.remap(pc);
+    });
+  }
+
+  // participant id → {audio, video} receiving tracks, from the server's `tracks` map.
+  remap(pc) {
+    if (pc !== this.pc) return;
+    const remote = new Map();
+    for (const t of pc.getTransceivers()) {
+      const info = t.mid != null ? this.tracks[t.mid] : null;
+      if (!info || t === this.audio || t === this.video || t.currentDirection === "inactive") continue;
+      const entry = remote.get(info.participant_id) ?? {};
+      entry[info.kind] = t.receiver.track;
+      if (info.kind === "audio") entry.receiver = t.receiver;
+      remote.set(info.participant_id, entry);
+    }
+    this.remote = remote;
+    this.onRemote?.(remote);
+  }
+
+  setAudio(track) {
+    return this.audio?.sender.replaceTrack(track);
+  }
+
+  setVideo(track) {
+    return this.video?.sender.replaceTrack(track);
+  }
+
+  // Weak link: send a quarter of the pixels at a low bitrate.
+  async setLowVideo(low) {
+    const sender = this.video?.sender;
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length) return;
+    for (const encoding of params.encodings) {
+      if (low) Object.assign(encoding, { maxBitrate: 150_000, scaleResolutionDownBy: 2 });
+      else {
+        delete encoding.maxBitrate;
+        encoding.scaleResolutionDownBy = 1;
+      }
+    }
+    await sender.setParameters(params).catch((e) => console.warn("setParameters", e));
+  }
+
+  close() {
+    clearTimeout(this.connectTimer);
+    this.pc?.close();
+    this.pc = null;
+    this.remote = new Map();
+  }
+}

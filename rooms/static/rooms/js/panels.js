@@ -1,0 +1,92 @@
+// The side panel (chat, participants, settings, share) and what it lists.
+import { _ } from "./i18n.js";
+import { $, el } from "./dom.js";
+
+const TITLES = {
+  chat: () => _("Chat"),
+  people: () => _("Participants"),
+  settings: () => _("Settings"),
+  info: () => _("Share and moderate"),
+};
+
+export class Panel {
+  constructor() {
+    this.root = $("#gv-panel");
+    this.current = null;
+    this.opener = null;
+    this.onChange = null;
+    $("#gv-panel-close").addEventListener("click", () => this.close());
+    this.root.addEventListener("keydown", (e) => { if (e.key === "Escape") this.close(); });
+    for (const button of document.querySelectorAll("[data-open]")) {
+      button.addEventListener("click", () => this.toggle(button.dataset.open, button));
+    }
+  }
+
+  toggle(name, opener) {
+    if (this.current === name) this.close();
+    else this.open(name, opener);
+  }
+
+  open(name, opener = document.querySelector(`[data-open="${name}"]`)) {
+    this.current = name;
+    this.opener = opener;
+    $("#gv-panel-title").textContent = TITLES[name]();
+    for (const part of this.root.querySelectorAll("[data-panel]")) part.hidden = part.dataset.panel !== name;
+    for (const button of document.querySelectorAll("[data-open]")) {
+      button.setAttribute("aria-expanded", String(button.dataset.open === name));
+    }
+    this.root.hidden = false;
+    // Focus goes into the panel (first field, else its title) so keyboard users land there.
+    const target = this.root.querySelector(`[data-panel="${name}"] input, [data-panel="${name}"] select`);
+    (name === "chat" && target ? target : $("#gv-panel-close")).focus();
+    this.onChange?.(name);
+  }
+
+  close() {
+    if (!this.current) return;
+    this.current = null;
+    this.root.hidden = true;
+    for (const button of document.querySelectorAll("[data-open]")) button.setAttribute("aria-expanded", "false");
+    this.opener?.focus();
+    this.onChange?.(null);
+  }
+}
+
+export function chatLine({ name, text, at }, mine) {
+  const time = at ? new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  return el("li", { class: `gv-chat-msg${mine ? " gv-chat-msg--mine" : ""}` },
+    el("span", { class: "gv-chat-msg__who", text: `${name} ` }),
+    el("time", { class: "gv-chat-msg__at", text: time, datetime: at || false }),
+    el("p", { class: "gv-chat-msg__text", text }));
+}
+
+// One participant row; moderators get buttons for the others.
+export function personRow(p, { self, moderator, act }) {
+  const state = [];
+  if (p.role === "moderator") state.push(_("agent"));
+  if (p.hand) state.push(_("hand raised"));
+  if (p.audio === false) state.push(_("microphone off"));
+  if (p.video === false) state.push(_("camera off"));
+  if (p.online === false) state.push(_("connection lost"));
+  const row = el("li", { class: "gv-person", "data-pid": p.pid },
+    el("span", { class: "gv-person__name", text: self ? `${p.name} (${_("you")})` : p.name }),
+    state.length ? el("span", { class: "gv-person__state", text: state.join(", ") }) : null);
+  if (moderator && !self && p.role !== "moderator") {
+    row.append(el("span", { class: "gv-person__actions" },
+      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", disabled: p.audio === false,
+        "aria-label": `${_("Mute")} ${p.name}`, "data-act": "mod.mute", onclick: () => act("mod.mute", p) }, _("Mute")),
+      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary",
+        "aria-label": `${_("Remove")} ${p.name}`, "data-act": "mod.remove", onclick: () => act("mod.remove", p) }, _("Remove"))));
+  }
+  return row;
+}
+
+export function waitingRow(p, act) {
+  return el("li", { class: "gv-person", "data-pid": p.pid },
+    el("span", { class: "gv-person__name", text: p.name }),
+    el("span", { class: "gv-person__actions" },
+      el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": `${_("Admit")} ${p.name}`,
+        "data-act": "lobby.admit", onclick: () => act("lobby.admit", p) }, _("Admit")),
+      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", "aria-label": `${_("Refuse")} ${p.name}`,
+        "data-act": "lobby.refuse", onclick: () => act("lobby.refuse", p) }, _("Refuse"))));
+}

@@ -1,0 +1,93 @@
+// Join page: is the browser able to call, do the camera and microphone work, which ones.
+import { _ } from "./i18n.js";
+import { $ } from "./dom.js";
+import { browserProblem, mediaErrorText } from "./checks.js";
+import { fillSelect, openAudio, openMedia, openVideo, saveDevices, savedDevices, trackDevice } from "./devices.js";
+import { startMeter } from "./meter.js";
+
+const preview = $("#gv-preview");
+const level = $("#gv-level");
+const message = $("#gv-device-msg");
+let stream = new MediaStream();
+let stopMeter = () => {};
+
+function showProblem({ title, text }, severity = "error") {
+  const box = $("#gv-check");
+  box.classList.add(`fr-alert--${severity}`);
+  $("#gv-check-title").textContent = title;
+  $("#gv-check-text").textContent = text;
+  box.hidden = false;
+}
+
+function use(kind, track) {
+  for (const old of stream.getTracks().filter((t) => t.kind === kind)) {
+    stream.removeTrack(old);
+    old.stop();
+  }
+  if (track) stream.addTrack(track);
+  if (kind === "audio") {
+    stopMeter();
+    stopMeter = startMeter(track, (v) => { level.value = v; level.textContent = v.toFixed(2); });
+  }
+  preview.srcObject = stream;
+  saveDevices({ [kind]: trackDevice(track) });
+}
+
+async function refreshPickers() {
+  const current = savedDevices();
+  await fillSelect($("#gv-camera"), "videoinput", current.video, _("Camera"));
+  await fillSelect($("#gv-mic"), "audioinput", current.audio, _("Microphone"));
+  if ("setSinkId" in HTMLMediaElement.prototype) {
+    const n = await fillSelect($("#gv-speaker"), "audiooutput", current.output, _("Speaker"));
+    $("#gv-speaker-group").hidden = n === 0;
+  }
+  $("#gv-devices").hidden = false;
+}
+
+let starting = null;
+const allow = () => (starting ??= start().finally(() => { starting = null; }));
+
+async function start() {
+  const button = $("#gv-allow");
+  message.textContent = _("Starting the camera and microphone…");
+  try {
+    const fresh = await openMedia();
+    use("audio", fresh.getAudioTracks()[0] ?? null);
+    use("video", fresh.getVideoTracks()[0] ?? null);
+    await refreshPickers();
+    const missing = !fresh.getVideoTracks().length ? _("No camera: the agent will only hear you.")
+      : !fresh.getAudioTracks().length ? _("No microphone: the agent will not hear you.") : "";
+    message.textContent = missing || _("Camera and microphone work. You can join the appointment.");
+    button.hidden = true;
+  } catch (error) {
+    message.textContent = "";
+    showProblem({ title: _("Camera or microphone unavailable"), text: mediaErrorText(error) }, "warning");
+  }
+}
+
+async function pick(kind, deviceId) {
+  try {
+    use(kind, kind === "audio" ? await openAudio(deviceId) : await openVideo(deviceId));
+  } catch (error) {
+    message.textContent = mediaErrorText(error);
+  }
+}
+
+function init() {
+  const problem = browserProblem();
+  if (problem) {
+    showProblem(problem);
+    return;
+  }
+  $("#gv-prejoin").hidden = false;
+  $("#gv-allow").addEventListener("click", allow);
+  $("#gv-camera").addEventListener("change", (e) => pick("video", e.target.value));
+  $("#gv-mic").addEventListener("change", (e) => pick("audio", e.target.value));
+  $("#gv-speaker").addEventListener("change", (e) => saveDevices({ output: e.target.value }));
+  // Release the devices before the room page asks for them again.
+  $("#gv-join-form")?.addEventListener("submit", () => { stopMeter(); stream.getTracks().forEach((t) => t.stop()); });
+  // Already allowed on an earlier visit: show the preview at once.
+  navigator.permissions?.query({ name: "camera" }).then((p) => { if (p.state === "granted") allow(); }, () => {});
+}
+
+init();

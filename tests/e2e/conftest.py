@@ -1,0 +1,127 @@
+"""Browser test fixtures: one Daphne for the package, one Chromium per participant.
+
+The test process and the server share a temporary SQLite file: the tests create the
+structure, agent and appointment with tests/factories.py; the server sees them at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from tests.e2e import harness
+
+# Sync Playwright keeps an event loop in this thread; the ORM calls of the test body are
+# still plain synchronous calls (test process only).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+WAIT = 20_000  # ms: cap of every wait on a page
+DEBUG_STATE = """async () => window.gvDebug && JSON.stringify({
+    out: window.gvDebug.pc && [...(await window.gvDebug.pc.getStats()).values()]
+        .filter((s) => s.type === "outbound-rtp" || s.type === "inbound-rtp")
+        .map((s) => [s.type, s.kind, s.mid, s.packetsSent ?? s.packetsReceived, s.framesEncoded ?? s.framesDecoded,
+                     s.pliCount, s.keyFramesEncoded ?? s.keyFramesDecoded]),
+    me: window.gvDebug.me.pid, status: window.gvDebug.me.status, pc: window.gvDebug.pc?.connectionState,
+    signaling: window.gvDebug.pc?.signalingState, tracks: window.gvDebug.tracks,
+    mids: window.gvDebug.pc?.getTransceivers().map((t) => [t.mid, t.currentDirection]),
+    received: window.gvLastReceived, people: window.gvDebug.people().map((p) => p.pid)})"""
+
+
+@pytest.fixture(scope="package")
+def e2e_db(tmp_path_factory, django_db_blocker) -> Iterator[Path]:
+    """Point this process's default database at a fresh SQLite file, migrated."""
+    folder = tmp_path_factory.mktemp("e2e")
+    db_file = folder / "e2e.sqlite3"
+    settings_dict = connections["default"].settings_dict
+    saved = dict(settings_dict)
+    with django_db_blocker.unblock():
+        connections["default"].close()
+        settings_dict.update(ENGINE="django.db.backends.sqlite3", NAME=str(db_file))
+        settings_dict.setdefault("OPTIONS", {}).update(timeout=20)
+        harness.prepare_database()
+        yield db_file
+        connections["default"].close()
+        settings_dict.clear()
+        settings_dict.update(saved)
+
+
+@pytest.fixture(scope="package")
+def server(e2e_db: Path) -> Iterator[harness.Server]:
+    with harness.running_server(e2e_db, e2e_db.parent) as live:
+        yield live
+
+
+@pytest.fixture
+def booked(e2e_db, django_db_blocker):
+    """(agent user, room) of an appointment starting in 5 minutes: the link is open."""
+    with django_db_blocker.unblock():
+        return harness.make_appointment()
+
+
+@pytest.fixture(scope="package")
+def playwright_driver():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@dataclass
+class Browsers:
+    driver: object
+    folder: Path
+    contexts: list = field(default_factory=list)
+
+    def open(self, name: str, **options):
+        """A new Chromium (own profile, fake devices) and its first page."""
+        context = harness.launch(self.driver, self.folder / name, **options)
+        self.contexts.append(context)
+        context.set_default_timeout(WAIT)
+        page = context.pages[0] if context.pages else context.new_page()
+        watch(page)
+        return page
+
+
+def watch(page) -> None:
+    """Keep what a page reports: console errors (CSP refusals among them) and requests."""
+    page.gv_errors = []
+    page.gv_requests = []
+    page.on("console", lambda m: m.type == "error" and page.gv_errors.append(m.text))
+    page.on("pageerror", lambda e: page.gv_errors.append(f"pageerror: {e}"))
+    page.on("request", lambda r: page.gv_requests.append(r.url))
+    page.on("websocket", lambda ws: page.gv_requests.append(ws.url))
+
+
+@pytest.fixture
+def browsers(playwright_driver, tmp_path, server) -> Iterator[Browsers]:
+    pool = Browsers(playwright_driver, tmp_path)
+    try:
+        yield pool
+    finally:
+        # Shown by pytest when the test failed: where each page was and what it said.
+        for context in pool.contexts:
+            for page in context.pages:
+                print(f"page {page.url}\n  errors: {page.gv_errors[-10:]}")
+                try:
+                    print("  state:", page.evaluate(DEBUG_STATE))
+                except Exception as error:  # noqa: BLE001 - diagnostics only
+                    print("  state: unavailable", error)
+        print("server log:\n" + server.log_tail())
+        for context in pool.contexts:
+            # A crashed browser must not hide the test's own error.
+            with contextlib.suppress(Exception):
+                context.close()
+
+
+def login_agent(page, base: str, username: str, next_path: str) -> None:
+    """Sign in by posting the back-office's login form, which then goes to next_path."""
+    page.goto(f"{base}/admin/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", harness.AGENT_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")

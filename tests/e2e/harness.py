@@ -1,0 +1,165 @@
+"""A real portal (Daphne) and Debian's Chromium for browser tests and benchmarks.
+
+Facts this relies on (/work/shared/BROWSER-TESTS.md): WebRTC on loopback needs
+`--allow-loopback-in-peer-connection` in Chromium and the server's aioice offering
+127.0.0.1 (GV_TEST_LOOPBACK_ICE=1); `playwright install` is not possible here, so
+Playwright drives /usr/bin/chromium; every process is stopped by PID in `finally`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AGENT_PASSWORD = "pw-for-tests"  # tests/factories.py UserFactory
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen
+    log: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def server_env(db_file: Path, var_dir: Path, base: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DEBUG": "1",  # Django (WhiteNoise with finders) serves the static files
+        "DATABASE_URL": f"sqlite:///{db_file}",
+        "GV_TEST_LOOPBACK_ICE": "1",
+        "GV_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "SITE_URL": base,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "False",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"):  # the server runs on its own defaults
+        env.pop(name, None)
+    return env
+
+
+@contextlib.contextmanager
+def running_server(db_file: Path, var_dir: Path, timeout: float = 30) -> Iterator[Server]:
+    """Daphne on a free port, sharing `db_file` (already migrated) with the caller."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = var_dir / "daphne.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
+            cwd=ROOT,
+            env=server_env(db_file, var_dir, base),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(base, process, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"Daphne exited with {process.returncode}:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(base + "/jsi18n/", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Daphne did not answer within {timeout} s:\n{server.log_tail()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a process we started, by its PID (its own session: children go too)."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def launch(playwright, user_data_dir: Path, **options):
+    """A persistent Chromium context with fake camera and microphone (one browser process)."""
+    return playwright.chromium.launch_persistent_context(
+        str(user_data_dir),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        locale="fr-FR",
+        viewport={"width": 1000, "height": 760},
+        **options,
+    )
+
+
+def prepare_database() -> None:
+    """Create the tables in the database Django is configured for (caller's settings)."""
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def make_appointment(start_in_minutes: int = 5):
+    """A structure, its agent (username returned) and an open room. Needs Django set up."""
+    import datetime as dt
+    import uuid
+
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+    from django.utils import timezone
+
+    from portal.models import Role
+    from tests import factories
+
+    structure = factories.StructureFactory(name="Mairie de Test")
+    agent = factories.member(
+        structure, Role.AGENT, username=f"agent-{uuid.uuid4().hex[:8]}", first_name="Alice", last_name="Agent"
+    )
+    # The server hashes with its own settings (no MD5 as in the unit tests): a PBKDF2 hash
+    # it can check, with few iterations to stay fast.
+    agent.password = PBKDF2PasswordHasher().encode(AGENT_PASSWORD, uuid.uuid4().hex, iterations=1000)
+    agent.save(update_fields=["password"])
+    appointment = factories.appointment(
+        structure, agent, start=timezone.now() + dt.timedelta(minutes=start_in_minutes)
+    )
+    return agent, appointment.room

@@ -1,0 +1,94 @@
+"""The whole journey in real browsers: agent, citizen, lobby, media both ways, tools, a third
+participant, hang-up. Real Daphne, real aiortc media engine, Chromium with fake devices."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import steps
+from tests.e2e.conftest import WAIT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_agent_and_citizens_meet(server, booked, browsers):
+    agent, room = booked
+    base = server.base
+    agent_page = browsers.open("agent")
+    citizen = browsers.open("citizen")
+    second = browsers.open("second")
+
+    agent_pid = steps.agent_enters(agent_page, base, agent, room)
+
+    # The citizen opens the link, checks the devices, types a wrong code, then the right one.
+    steps.citizen_prejoin(citizen, base, room)
+    steps.submit_join(citizen, "Jeanne Dupont", "00000000" if room.password != "00000000" else "11111111")
+    citizen.wait_for_selector("#gv-password-error", timeout=WAIT)
+    assert citizen.get_attribute("#id_password", "aria-invalid") == "true"
+    assert citizen.input_value("#id_name") == "Jeanne Dupont"  # kept after the error
+    steps.submit_join(citizen, "Jeanne Dupont", room.password)
+    citizen_pid = steps.citizen_waits(citizen, room)
+
+    # Waiting room: the agent sees the citizen waiting and lets her in.
+    steps.admit(agent_page, citizen_pid)
+    citizen.wait_for_selector("#gv-call:not([hidden])", timeout=WAIT)
+    assert citizen.is_hidden("#gv-lobby")
+
+    # Both receive the other's video and audio, and growing.
+    steps.assert_media_flows(agent_page, [citizen_pid])
+    steps.assert_media_flows(citizen, [agent_pid])
+
+    # Chat: the citizen writes, the agent reads (and is told while the panel is closed).
+    citizen.keyboard.press("c")
+    citizen.wait_for_selector("#gv-chat-text:focus", timeout=WAIT)
+    citizen.fill("#gv-chat-text", "Bonjour, je vous entends bien 👍")
+    citizen.press("#gv-chat-text", "Enter")
+    agent_page.wait_for_function(
+        "() => document.getElementById('gv-chat-log').textContent.includes('je vous entends bien 👍')",
+        timeout=WAIT,
+    )
+    assert agent_page.is_visible("#gv-unread")
+    assert "Jeanne Dupont" in agent_page.text_content("#gv-chat-log")
+    citizen.keyboard.press("Escape")  # closes the panel, focus back on the chat button
+
+    # Raised hand (shortcut H) is seen by the agent, on the tile and in the list.
+    citizen.locator("body").press("h")
+    assert citizen.get_attribute("#gv-btn-hand", "aria-pressed") == "true"
+    agent_page.wait_for_selector(f".gv-tile--hand[data-pid='{citizen_pid}']", timeout=WAIT)
+
+    # The agent mutes the microphone: the citizen sees it on the agent's tile.
+    agent_page.click("#gv-btn-mic")
+    assert agent_page.get_attribute("#gv-btn-mic", "aria-pressed") == "true"
+    citizen.wait_for_selector(f".gv-tile[data-pid='{agent_pid}'] .gv-flag", timeout=WAIT)
+
+    # The agent mutes the citizen (moderator action): her microphone goes off.
+    agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='mod.mute']")
+    citizen.wait_for_function(
+        "() => document.getElementById('gv-btn-mic').getAttribute('aria-pressed') === 'true'", timeout=WAIT
+    )
+
+    # A third participant joins: all three see and hear each other.
+    steps.citizen_prejoin(second, base, room)
+    steps.submit_join(second, "Paul Martin", room.password)
+    second_pid = steps.citizen_waits(second, room)
+    steps.admit(agent_page, second_pid)
+    second.wait_for_selector("#gv-call:not([hidden])", timeout=WAIT)
+    steps.assert_media_flows(second, [agent_pid, citizen_pid])
+    steps.assert_media_flows(agent_page, [citizen_pid, second_pid])
+    steps.assert_media_flows(citizen, [agent_pid, second_pid])
+
+    # The citizen hangs up: the others stay, the agent sees her leave.
+    citizen.click("#gv-call [data-action='leave']")
+    citizen.wait_for_selector("#gv-end:not([hidden])", timeout=WAIT)
+    agent_page.wait_for_selector(f".gv-tile[data-pid='{citizen_pid}']", state="detached", timeout=WAIT)
+    agent_page.wait_for_function(
+        "(pid) => !window.gvDebug.people().some((p) => p.pid === pid)", arg=citizen_pid, timeout=WAIT
+    )
+    steps.assert_media_flows(second, [agent_pid])
+
+    # The citizen's pages asked nothing of anyone but the portal; nothing broke the CSP.
+    for page in (citizen, second):
+        assert steps.foreign_requests(page, base) == []
+        assert page.gv_requests, "the request log is empty: the check would prove nothing"
+    for page in (agent_page, citizen, second):
+        assert steps.csp_errors(page) == []
