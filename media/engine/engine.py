@@ -163,6 +163,13 @@ class MediaEngine:
             "paused_tracks": sum(
                 1 for peer in peers for (_, kind) in peer.forwards if kind == "video" and peer.audio_only
             ),
+            # Passthrough health: holes given up on, keyframes asked of publishers, frames
+            # dropped from full subscriber queues.
+            "loss_skips": sum(getattr(p, "loss_skips", 0) for peer in peers for p in peer.publications.values()),
+            "keyframe_requests": sum(
+                getattr(p, "keyframe_requests", 0) for peer in peers for p in peer.publications.values()
+            ),
+            "dropped_frames": sum(getattr(f, "dropped", 0) for f in forwards),
         }
 
     # --- internals -----------------------------------------------------------------------------

@@ -82,6 +82,14 @@ class PassthroughPublication:
         # engine on leave; here the fan-out simply stops receiving frames.
         logger.debug("publisher %s receiver stopped", self.kind)
 
+    @property
+    def loss_skips(self) -> int:
+        return getattr(self._assembler, "skips", 0)
+
+    @property
+    def keyframe_requests(self) -> int:
+        return self.fanout.pli_sent
+
     def _send_pli(self) -> None:
         ssrc = self._assembler._ssrc
         if ssrc is not None:
@@ -107,6 +115,10 @@ class PassthroughForward:
         if paused:
             self.track.pause()
         transceiver.sender.replaceTrack(self.track)
+
+    @property
+    def dropped(self) -> int:
+        return self.track.dropped
 
     def pause(self) -> None:
         self.track.pause()

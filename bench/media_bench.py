@@ -1,0 +1,469 @@
+"""Media engine benchmark: server CPU and memory for N simultaneous 1:1 appointments.
+
+    .venv/bin/python bench/media_bench.py                     # sizes 1,10,25, 20 s each
+    .venv/bin/python bench/media_bench.py --sizes 1,2 --seconds 5
+
+For each mode (passthrough, then the relay baseline) and each size, a fresh engine runs in
+its own process (`--serve`), so its CPU (/proc/PID/stat) and RSS are its own. This process
+is the load generator: two aiortc clients per appointment, each sending 640x480 30 fps VP8
+(~0.8 Mbps, keyframe every second) + 20 ms Opus that were encoded ONCE up front and are
+replayed packet by packet (no encoding), and counting what they receive without decoding.
+Everything stays on 127.0.0.1.
+
+Latency: every 2 s each publisher holds its video for 100 ms; at the subscriber, the frame
+that ends the longest silence around that moment is the probe's arrival. p50/p95 of
+(arrival - resume) is the added forwarding latency, loopback network included. In relay mode aiortc's jitter
+buffer also holds each frame until the next one arrives (~33 ms): the probe does not see
+that hold, so relay latency is a lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import fractions
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aioice.ice  # noqa: E402
+import av  # noqa: E402
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
+
+from media.engine import MediaEngine, aiortc_hooks  # noqa: E402
+from media.engine.assembler import FrameBatch  # noqa: E402
+from media.engine.encoded import EncodedFrame, is_keyframe  # noqa: E402
+
+FPS = 30
+PROBE_EVERY = 2.0
+PROBE_GAP = 0.1
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def loopback_only() -> None:
+    aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+
+
+# --- server process -----------------------------------------------------------------------
+
+
+async def serve(mode: str, remb: bool) -> None:
+    loopback_only()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def on_offer(room: str, pid: str, payload: dict[str, Any]) -> None:
+        for w in writers:
+            w.write(json.dumps({"op": "offer", "room": room, "pid": pid, "payload": payload}).encode() + b"\n")
+
+    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, remb=remb)
+    done = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        while not done.is_set() and (line := await reader.readline()):
+            msg = json.loads(line)
+            reply: dict[str, Any] = {"id": msg.get("id")}
+            try:
+                if msg["op"] == "join":
+                    reply["result"] = await engine.join(msg["room"], msg["pid"], msg["sdp"])
+                elif msg["op"] == "answer":
+                    await engine.answer(msg["room"], msg["pid"], msg["sdp"])
+                elif msg["op"] == "stats":
+                    reply["result"] = engine.stats()
+                elif msg["op"] == "shutdown":
+                    await engine.shutdown()
+                    done.set()
+            except Exception as exc:
+                reply["error"] = f"{type(exc).__name__}: {exc}"
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+
+    if os.environ.get("MEDIA_BENCH_LAG"):
+        asyncio.ensure_future(report_lag("server"))
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 22)
+    print("PORT", server.sockets[0].getsockname()[1], flush=True)
+    await done.wait()
+    server.close()
+
+
+async def report_lag(name: str) -> None:
+    """Debug aid: the event loop's worst lateness per second, on stderr."""
+    loop = asyncio.get_running_loop()
+    while True:
+        worst, end = 0.0, loop.time() + 1
+        while loop.time() < end:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            worst = max(worst, loop.time() - before - 0.005)
+        print(f"{name} loop lag max {worst * 1000:.0f} ms", file=sys.stderr, flush=True)
+
+
+# --- pre-encoded media ----------------------------------------------------------------------
+
+
+def encode_video(seconds: float) -> list[tuple[bytes, bool]]:
+    """640x480 30 fps VP8 at ~0.8 Mbps, a keyframe every second, from a moving test pattern."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = 640, 480, "yuv420p"
+    codec.bit_rate = 800_000
+    codec.time_base = fractions.Fraction(1, FPS)
+    codec.framerate = fractions.Fraction(FPS, 1)
+    codec.gop_size = FPS
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "minrate": "800000",
+                     "maxrate": "800000", "bufsize": "800000"}
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 60, (480, 640, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:480, 0:640]
+    frames: list[tuple[bytes, bool]] = []
+    for i in range(int(seconds * FPS)):
+        image = np.empty((480, 640, 3), dtype=np.uint8)
+        image[..., 0] = (xx + i * 4) % 256
+        image[..., 1] = (yy + i * 2) % 256
+        image[..., 2] = ((xx + yy) // 2 + i * 3) % 256
+        image = image // 2 + np.roll(noise, i * 3, axis=1)
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+        frame.pts = i
+        frame.time_base = codec.time_base
+        for packet in codec.encode(frame):
+            data = bytes(packet)
+            frames.append((data, is_keyframe("vp8", data)))
+    return frames
+
+
+def encode_audio(seconds: float) -> list[bytes]:
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
+    codec.bit_rate = 32000
+    codec.time_base = fractions.Fraction(1, 48000)
+    packets: list[bytes] = []
+    for i in range(int(seconds * 50)):
+        t = (np.arange(960) + i * 960) / 48000
+        tone = (np.sin(2 * np.pi * 440 * t) * 6000).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = 48000, i * 960, codec.time_base
+        packets += [bytes(p) for p in codec.encode(frame)]
+    return packets
+
+
+class ReplayTrack(MediaStreamTrack):
+    """Replays pre-encoded frames in real time; video pauses 100 ms every 2 s (latency probe)."""
+
+    def __init__(self, kind: str, frames: list[tuple[bytes, bool]], probes: list[float] | None) -> None:
+        super().__init__()
+        self.kind = kind
+        self._frames = frames
+        self._codec = "vp8" if kind == "video" else "opus"
+        self._step = 1 / FPS if kind == "video" else 0.02
+        self._ts_step = 90000 // FPS if kind == "video" else 960
+        self._probes = probes
+        self._i = 0
+        self._due: float | None = None
+        self._next_probe = 0.0
+
+    async def recv(self) -> EncodedFrame:  # type: ignore[override]
+        now = time.monotonic()
+        if self._due is None:
+            self._due = now
+            self._next_probe = now + PROBE_EVERY
+            # Start each publisher at a keyframe.
+            self._i = 0
+        else:
+            self._due += self._step
+            if self._probes is not None and self._due >= self._next_probe:
+                self._due += PROBE_GAP
+                self._next_probe = self._due + PROBE_EVERY
+                self._probes.append(self._due)
+            if self._due > now:
+                await asyncio.sleep(self._due - now)
+        data, key = self._frames[self._i % len(self._frames)]
+        frame = EncodedFrame(self._codec, data, self._i * self._ts_step, key, stream=1)
+        self._i += 1
+        return frame
+
+
+# --- load generator -------------------------------------------------------------------------
+
+
+class Rpc:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = 0
+        self.offer_handlers: dict[tuple[str, str], Any] = {}
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while line := await self._reader.readline():
+            msg = json.loads(line)
+            if msg.get("op") == "offer":
+                handler = self.offer_handlers.get((msg["room"], msg["pid"]))
+                if handler is not None:
+                    handler(msg["payload"])
+            elif msg.get("id") in self._pending:
+                self._pending.pop(msg["id"]).set_result(msg)
+
+    async def call(self, op: str, **kwargs: Any) -> Any:
+        self._ids += 1
+        future = asyncio.get_running_loop().create_future()
+        self._pending[self._ids] = future
+        self._writer.write(json.dumps({"op": op, "id": self._ids, **kwargs}).encode() + b"\n")
+        msg = await asyncio.wait_for(future, 30)
+        if "error" in msg:
+            raise RuntimeError(msg["error"])
+        return msg.get("result")
+
+
+class BenchClient:
+    def __init__(self, rpc: Rpc, room: str, pid: str, video: list[tuple[bytes, bool]], audio: list[bytes]) -> None:
+        self.rpc, self.room, self.pid = rpc, room, pid
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.probes: list[float] = []
+        self._video = ReplayTrack("video", video, self.probes)
+        self._audio = ReplayTrack("audio", [(p, True) for p in audio], None)
+        self.frames = {"audio": 0, "video": 0}
+        self.bytes = 0
+        self.arrivals: list[float] = []  # arrival time of every video frame
+        self._offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.pc.on("track", self._on_track)
+        rpc.offer_handlers[(room, pid)] = self._offers.put_nowait
+
+    async def join(self) -> None:
+        for track in (self._audio, self._video):
+            transceiver = self.pc.addTransceiver(track, direction="sendrecv")
+            aiortc_hooks.attach_sender(transceiver.sender, aiortc_hooks.Packetizer(90000 if track.kind == "video"
+                                                                                    else 48000), lambda: None)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await self.rpc.call("join", room=self.room, pid=self.pid, sdp=self.pc.localDescription.sdp)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        self._task = asyncio.ensure_future(self._answer_offers())
+
+    async def _answer_offers(self) -> None:
+        while True:
+            payload = await self._offers.get()
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=payload["sdp"], type="offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            await self.rpc.call("answer", room=self.room, pid=self.pid, sdp=self.pc.localDescription.sdp)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+        kind = track.kind
+
+        def on_batch(codec: str, batch: FrameBatch) -> None:
+            now = time.monotonic()
+            self.frames[kind] += len(batch.frames)
+            self.bytes += sum(len(data) for data, _ in batch.frames)
+            if kind == "video":
+                self.arrivals.extend([now] * len(batch.frames))
+
+        # Count encoded frames, never decode (the generator must stay light).
+        aiortc_hooks.attach_receiver(receiver, kind, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb=False)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await self.pc.close()
+
+
+def proc_cpu(pid: int | str) -> float:
+    user, system = proc_cpu_split(pid)
+    return user + system
+
+
+def proc_cpu_split(pid: int | str) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
+
+
+def machine_busy() -> float:
+    """CPU seconds all processes have used since boot (all cores, from /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / TICKS
+
+
+def proc_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def latencies(clients: list[BenchClient], pairs: dict[str, str], since: float, until: float) -> list[float]:
+    """For each publisher resume, the subscriber frame ending the longest silence near it."""
+    by_pid = {c.pid: c for c in clients}
+    out = []
+    for client in clients:
+        arrivals = client.arrivals
+        for resume in by_pid[pairs[client.pid]].probes:
+            if not since <= resume <= until - 1:
+                continue
+            lo = bisect.bisect_left(arrivals, resume - PROBE_GAP * 2)
+            hi = bisect.bisect_right(arrivals, resume + PROBE_EVERY / 2)
+            window = arrivals[lo:hi]
+            gaps = [(b - a, b) for a, b in zip(window, window[1:], strict=False) if b >= resume]
+            if gaps:
+                out.append((max(gaps)[1] - resume) * 1000)
+    return out
+
+
+async def run_case(
+    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: bool, uvloop: bool
+) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", mode]
+    cmd += ([] if remb else ["--no-remb"]) + (["--uvloop"] if uvloop else [])
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    clients: list[BenchClient] = []
+    try:
+        port = int(server.stdout.readline().split()[1])  # type: ignore[union-attr]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        rpc = Rpc(reader, writer)
+        pairs: dict[str, str] = {}
+        for n in range(size):
+            a, b = f"agent{n}", f"citizen{n}"
+            pairs[a], pairs[b] = b, a
+            for pid in (a, b):
+                client = BenchClient(rpc, f"room{n}", pid, *media)
+                clients.append(client)
+                await client.join()
+        deadline = time.monotonic() + 30
+        while any(c.frames["video"] < 10 for c in clients) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+
+        frames0 = {k: sum(c.frames[k] for c in clients) for k in ("audio", "video")}
+        busy0 = machine_busy()
+        (user0, sys0), gen0, t0 = proc_cpu_split(server.pid), proc_cpu("self"), time.monotonic()
+        await asyncio.sleep(seconds)
+        (user1, sys1), gen1, t1 = proc_cpu_split(server.pid), proc_cpu("self"), time.monotonic()
+        busy1 = machine_busy()
+        cpu0, cpu1 = user0 + sys0, user1 + sys1
+        elapsed = t1 - t0
+        rss = proc_rss_mib(server.pid)
+        frames = {k: sum(c.frames[k] for c in clients) - frames0[k] for k in ("audio", "video")}
+        lat = latencies(clients, pairs, t0, t1)
+        stats = await rpc.call("stats")
+        await rpc.call("shutdown")
+        return {
+            "mode": mode,
+            "size": size,
+            "cpu": (cpu1 - cpu0) / elapsed,
+            "sys_share": (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
+            "rss": rss,
+            "gen_cpu": (gen1 - gen0) / elapsed,
+            # CPU used meanwhile by every other process on the machine (other people's work).
+            "others_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (gen1 - gen0)) / elapsed,
+            "video_fps": frames["video"] / elapsed / (2 * size),
+            # Server CPU milliseconds per video frame actually delivered (with its audio).
+            "cpu_per_frame": (cpu1 - cpu0) * 1000 / max(1, frames["video"]),
+            "audio_fps": frames["audio"] / elapsed / (2 * size),
+            "p50": statistics.median(lat) if lat else float("nan"),
+            "p95": statistics.quantiles(lat, n=20)[18] if len(lat) >= 2 else float("nan"),
+            "probes": len(lat),
+            "forwarded": stats["forwarded_tracks"],
+            "engine": stats,
+        }
+    finally:
+        for client in clients:
+            await client.close()
+        try:
+            server.wait(10)  # it exits by itself after "shutdown"
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+async def bench(args: argparse.Namespace) -> None:
+    loopback_only()
+    aiortc_hooks.install()  # the generator's receivers count encoded frames, never decode
+    if os.environ.get("MEDIA_BENCH_LAG"):
+        asyncio.ensure_future(report_lag("generator"))
+    t = time.monotonic()
+    media = (encode_video(3.0), encode_audio(3.0))
+    video_kbps = sum(len(d) for d, _ in media[0]) * 8 / 3.0 / 1000
+    print(f"pre-encoded 3 s: {len(media[0])} VP8 frames ({video_kbps:.0f} kbit/s), "
+          f"{len(media[1])} Opus packets, in {time.monotonic() - t:.1f} s", flush=True)
+    results = []
+    for size in args.sizes:
+        for mode in args.modes:
+            result = await run_case(mode, size, args.seconds, media, not args.no_remb, args.uvloop)
+            results.append(result)
+            print(
+                f"{mode:<11} {size:>3} appts  server CPU {result['cpu'] * 100:6.1f}% of a core "
+                f"({result['sys_share'] * 100:.0f}% kernel)  "
+                f"RSS {result['rss']:6.1f} MiB  rx video {result['video_fps']:4.1f} fps audio "
+                f"{result['audio_fps']:4.1f}/s per viewer  latency p50 {result['p50']:5.1f} ms "
+                f"p95 {result['p95']:5.1f} ms ({result['probes']} probes)  generator CPU "
+                f"{result['gen_cpu'] * 100:5.1f}%  others {result['others_cpu'] * 100:.0f}%",
+                flush=True,
+            )
+            if args.verbose:
+                print("   engine stats:", result["engine"], flush=True)
+    print()
+    print("| appts | passthrough CPU | relay CPU | ratio | ratio per delivered frame | RSS pt / relay | "
+          "latency p50/p95 pt | latency p50/p95 relay | rx video fps pt / relay | others' CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size in args.sizes:
+        row = {r["mode"]: r for r in results if r["size"] == size}
+        pt, rl = row.get("passthrough"), row.get("relay")
+
+        def cell(r: dict[str, Any] | None, fmt: str, key: str, scale: float = 1) -> str:
+            return format(r[key] * scale, fmt) if r else "-"
+
+        both = pt is not None and rl is not None and pt["cpu"] > 0
+        ratio = f"{rl['cpu'] / pt['cpu']:.1f}x" if both else "-"
+        per_frame = f"{rl['cpu_per_frame'] / pt['cpu_per_frame']:.1f}x" if both else "-"
+        others = max(r["others_cpu"] for r in (pt, rl) if r) * 100
+        print(
+            f"| {size} | {cell(pt, '.1f', 'cpu', 100)}% | {cell(rl, '.1f', 'cpu', 100)}% | {ratio} | {per_frame} | "
+            f"{cell(pt, '.0f', 'rss')} / {cell(rl, '.0f', 'rss')} MiB | "
+            f"{cell(pt, '.1f', 'p50')}/{cell(pt, '.1f', 'p95')} ms | "
+            f"{cell(rl, '.1f', 'p50')}/{cell(rl, '.1f', 'p95')} ms | "
+            f"{cell(pt, '.1f', 'video_fps')} / {cell(rl, '.1f', 'video_fps')} | up to {others:.0f}% |"
+        )
+    print("CPU: % of one core, server process alone (threads included). Expected rx video: ~28.6 fps "
+          "(30 fps less the 100 ms probe pause every 2 s). others' CPU: other processes on the machine.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1,10,25", help="appointment counts, comma-separated")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measurement window per case")
+    parser.add_argument("--modes", default="passthrough,relay")
+    parser.add_argument("--no-remb", action="store_true", help="no REMB estimator on the server's receivers")
+    parser.add_argument("--uvloop", action="store_true", help="run the server (and generator) on uvloop")
+    parser.add_argument("--verbose", action="store_true", help="print the engine's stats after each case")
+    parser.add_argument("--serve", metavar="MODE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    if args.serve:
+        profile = os.environ.get("MEDIA_BENCH_PROFILE")
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)
+            profiler.runcall(asyncio.run, serve(args.serve, not args.no_remb))
+            profiler.dump_stats(profile)
+        else:
+            asyncio.run(serve(args.serve, not args.no_remb))
+        return
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.modes = args.modes.split(",")
+    asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    main()
