@@ -63,26 +63,28 @@ class RoomConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session")
         pid = session.get(session_key(self.slug)) if session is not None else None
         participant = await db(presence.find)(self.slug, pid)
-        await self.accept()
-        if participant is None:
-            await self.close(CLOSE_NO_SESSION)
-            return
-        if participant.status in lobby.FINAL:
-            await self.close(CLOSE_REFUSED)
-            return
-        if not participant.room.is_open:
-            await self.close(CLOSE_ENDED)
+        refusal = (
+            CLOSE_NO_SESSION if participant is None
+            else CLOSE_REFUSED if participant.status in lobby.FINAL
+            else CLOSE_ENDED if not participant.room.is_open
+            else None
+        )
+        if refusal is not None:
+            await self.accept()  # accept first so the browser gets the close code
+            await self.close(refusal)
             return
         self.room = participant.room
         self.pid = str(participant.pid)
         self.role = participant.role
         participant = await db(presence.connect)(participant)
         self.status = participant.status
+        # Subscribe before accepting: once the browser is connected it misses nothing.
         await self._join_group(personal_group(self.pid))
         if self.role == lobby.Role.MODERATOR:
             await self._join_group(mods_group(self.slug))
         if self.status == lobby.Status.ADMITTED:
             await self._join_group(room_group(self.slug))
+        await self.accept()
         await self._send_state()
         if self.status == lobby.Status.ADMITTED:
             await self._broadcast(
@@ -92,6 +94,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._broadcast(
                 mods_group(self.slug), {"type": "lobby.waiting", "participant": participant.as_dict()}
             )
+            await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
 
     async def disconnect(self, code: int) -> None:
         await self._stop_idcheck()  # no frame is read once the citizen is gone
@@ -198,6 +201,23 @@ class RoomConsumer(AsyncWebsocketConsumer):
             {"type": "control.close", "message": {"type": "lobby.refused"}, "code": CLOSE_REFUSED},
         )
         await self._broadcast(mods_group(self.slug), {"type": "lobby.left", "participant": target.as_dict()})
+
+    async def on_lobby_message(self, message: dict) -> None:
+        target = await db(presence.find)(self.slug, message["pid"])
+        if target is None or target.status != lobby.Status.WAITING:
+            raise ProtocolError("unknown_participant", "Nobody with this id is waiting.", ref=message["pid"])
+        me = await db(presence.find)(self.slug, self.pid)
+        await self._broadcast(personal_group(message["pid"]), {"type": "lobby.message", "text": message["text"],
+                                                               "from": me.name})
+
+    async def on_lobby_return(self, message: dict) -> None:
+        target = await self._move(message["pid"], lobby.Status.WAITING)
+        await self.channel_layer.group_send(personal_group(message["pid"]), {"type": "control.returned"})
+        await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": target.as_dict()})
+        await self._broadcast(mods_group(self.slug), {"type": "lobby.waiting", "participant": target.as_dict()})
+
+    async def on_lobby_info(self, message: dict) -> None:
+        await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
 
     async def on_mod_mute(self, message: dict) -> None:
         await self._require_present(message["pid"])
@@ -307,6 +327,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._join_group(room_group(self.slug))
         await self._send({"type": "lobby.admitted"})
         await self._send_state()
+
+    async def control_returned(self, event: dict) -> None:
+        if self.status != lobby.Status.ADMITTED:
+            return
+        self.status = lobby.Status.WAITING
+        await self.channel_layer.group_discard(room_group(self.slug), self.channel_name)
+        self.groups_joined = tuple(g for g in self.groups_joined if g != room_group(self.slug))
+        await self._stop_idcheck()
+        await self._drop_media()
+        await self._send({"type": "lobby.returned"})
+        await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
 
     async def control_close(self, event: dict) -> None:
         await self._send(event["message"])

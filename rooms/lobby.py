@@ -3,7 +3,7 @@
 A participant's status moves along these transitions:
 
     waiting  → admitted | refused | left
-    admitted → left | removed
+    admitted → left | removed | waiting (the agent sends them back to the waiting room)
     left     → waiting (a guest coming back) | admitted (a moderator coming back)
 
 refused and removed are final for that browser session: it must start over from the
@@ -32,7 +32,7 @@ class Role(enum.StrEnum):
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.WAITING: frozenset({Status.ADMITTED, Status.REFUSED, Status.LEFT}),
-    Status.ADMITTED: frozenset({Status.LEFT, Status.REMOVED}),
+    Status.ADMITTED: frozenset({Status.LEFT, Status.REMOVED, Status.WAITING}),
     Status.LEFT: frozenset({Status.WAITING, Status.ADMITTED}),
     Status.REFUSED: frozenset(),
     Status.REMOVED: frozenset(),

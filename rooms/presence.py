@@ -150,3 +150,24 @@ def record_identity_check(room: Room, checked_by_id: int | None, audit: dict) ->
         appointment_id=room.appointment_id, checked_by_id=checked_by_id, outcome=audit["outcome"],
         document_type=audit.get("document_type", "")[:4], number_last4=audit.get("number_last4", "")[:4],
     )
+
+
+def queue_info(room: Room) -> dict:
+    """What a waiting citizen is told: is the agent with someone else, and their place."""
+    appointment = room.appointment
+    busy = (
+        Participant.objects.filter(user_id=appointment.agent_id, status=lobby.Status.ADMITTED, online=True)
+        .exclude(room=room)
+        .exists()
+    )
+    ahead = (
+        Participant.objects.filter(
+            room__appointment__agent_id=appointment.agent_id, role=lobby.Role.GUEST,
+            status=lobby.Status.WAITING, online=True, room__appointment__start__lt=appointment.start,
+        )
+        .exclude(room=room)
+        .values("room")
+        .distinct()
+        .count()
+    )
+    return {"agent_busy": busy, "position": ahead + 1 if busy else ahead}

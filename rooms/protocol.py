@@ -15,6 +15,7 @@ from typing import Any
 MAX_MESSAGE_BYTES = 64 * 1024  # an SDP with many m-lines stays well under this
 MAX_SDP = 60 * 1024
 MAX_CHAT = 1000
+MAX_LOBBY_MESSAGE = 200
 MAX_NAME = 60
 PID_LEN = 36  # uuid4 text
 
@@ -44,17 +45,23 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "room.lock": {"locked": Field(bool)},
     "room.password": {},
     "leave": {},
+    "lobby.message": {"pid": Field(str, max_len=PID_LEN), "text": Field(str, max_len=MAX_LOBBY_MESSAGE)},
+    "lobby.return": {"pid": Field(str, max_len=PID_LEN)},
+    "lobby.info": {},
     "idcheck.start": {"pid": Field(str, max_len=PID_LEN)},
     "idcheck.cancel": {"pid": Field(str, max_len=PID_LEN)},
     "idcheck.accept": {},
     "idcheck.refuse": {},
 }
 MODERATOR_ONLY = frozenset(
-    {"lobby.admit", "lobby.refuse", "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
-     "idcheck.start", "idcheck.cancel"}
+    {
+        "lobby.admit", "lobby.refuse", "lobby.message", "lobby.return",
+        "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
+        "idcheck.start", "idcheck.cancel",
+    }
 )
 # Allowed while still waiting in the lobby (before being admitted).
-LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave"})
+LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave", "lobby.info", "quality.set"})
 
 
 class ProtocolError(Exception):
@@ -96,7 +103,7 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
             raise ProtocolError("bad_field", f"'{name}' of '{kind}' must be {field.kind.__name__}.", ref=kind)
         if field.max_len is not None and len(value) > field.max_len:
             raise ProtocolError("too_long", f"'{name}' of '{kind}' exceeds {field.max_len} characters.", ref=kind)
-        if name in ("text", "name"):
+        if name in ("text", "name"):  # free text: trimmed, never empty
             value = value.strip()
             if not value:
                 raise ProtocolError("bad_field", f"'{name}' of '{kind}' is empty.", ref=kind)

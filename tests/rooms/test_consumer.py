@@ -151,6 +151,8 @@ def test_remove_and_end_for_all(room, moderator, citizen, structure_a):
         agent = await Client(room.slug, moderator.pid).connect()
         guest = await Client(room.slug, citizen.pid).connect()
         interpreter = await Client(room.slug, second.pid).connect()
+        for client in (agent, guest, interpreter):
+            await client.expect("state")  # sent once its groups are joined
         await agent.send({"type": "mod.remove", "pid": str(citizen.pid)})
         await guest.expect("removed")
         assert await guest.closed_with() == 4403
