@@ -163,3 +163,29 @@ def make_appointment(start_in_minutes: int = 5):
         structure, agent, start=timezone.now() + dt.timedelta(minutes=start_in_minutes)
     )
     return agent, appointment.room
+
+
+def bench_environment() -> Path:
+    """For a benchmark script: a throw-away folder and SQLite file, Django set up, migrated."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gv-bench-"))
+    os.environ["GV_VAR_DIR"] = str(folder)
+    os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM calls next to sync Playwright
+    import django
+
+    django.setup()
+    prepare_database()
+    return folder
+
+
+def enter_as_agent(page, base: str, agent, room, timeout: float = 20_000) -> None:
+    """Sign in through the back-office form and open the room (redirected to the call)."""
+    page.goto(f"{base}/admin/login/?next=/r/{room.slug}/agent/")
+    page.fill("#id_username", agent.username)
+    page.fill("#id_password", AGENT_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(f"**/r/{room.slug}/room/", timeout=timeout)
+    page.wait_for_selector("#gv-call:not([hidden])", timeout=timeout)

@@ -67,6 +67,12 @@ def test_agent_and_citizens_meet(server, booked, browsers):
         "() => document.getElementById('gv-btn-mic').getAttribute('aria-pressed') === 'true'", timeout=WAIT
     )
 
+    # Both turn their microphones back on (button and shortcut M), seen by the others.
+    agent_page.click("#gv-btn-mic")
+    citizen.locator("body").press("m")
+    assert citizen.get_attribute("#gv-btn-mic", "aria-pressed") == "false"
+    citizen.wait_for_selector(f".gv-tile[data-pid='{agent_pid}'] .gv-flag", state="detached", timeout=WAIT)
+
     # A third participant joins: all three see and hear each other.
     steps.citizen_prejoin(second, base, room)
     steps.submit_join(second, "Paul Martin", room.password)

@@ -1,7 +1,7 @@
 // The one RTCPeerConnection to the media server (media/engine/__init__.py):
 // the browser offers once (sendrecv audio + video), then answers the server's offers.
 // aiortc does not trickle ICE: every SDP is sent after gathering, capped in time.
-import { alignExtensions } from "./sdp.js";
+import { alignToServer } from "./sdp.js";
 
 const GATHER_CAP = 3000;
 const CONNECT_CAP = 20000;
@@ -56,7 +56,7 @@ export class Call {
     }, CONNECT_CAP);
     return this.enqueue(async () => {
       const offer = await pc.createOffer();
-      await pc.setLocalDescription({ type: "offer", sdp: alignExtensions(offer.sdp) });
+      await pc.setLocalDescription({ type: "offer", sdp: alignToServer(offer.sdp) });
       await gathered(pc);
       this.send({ type: "rtc.offer", sdp: pc.localDescription.sdp });
     });
