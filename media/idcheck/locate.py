@@ -90,13 +90,26 @@ def _dominant_angle(mask: np.ndarray) -> float | None:
     return float(np.asarray(angles)[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
+def _merge_row_pieces(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Join pieces of one text line that a thin glyph (the tip of a '<') left apart."""
+    merged: list[tuple[int, int, int, int]] = []
+    for x, y, w, h in sorted(boxes):
+        for k, (mx, my, mw, mh) in enumerate(merged):
+            overlap = min(y + h, my + mh) - max(y, my)
+            if overlap >= 0.6 * min(h, mh) and x - (mx + mw) <= 1.5 * max(h, mh):
+                nx, ny = min(x, mx), min(y, my)
+                merged[k] = (nx, ny, max(x + w, mx + mw) - nx, max(y + h, my + mh) - ny)
+                break
+        else:
+            merged.append((x, y, w, h))
+    return merged
+
+
 def _line_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    boxes = []
-    for c in contours:
-        x, y, w, h = cv2.boundingRect(c)
-        if w >= mask.shape[1] * 0.25 and 6 <= h <= mask.shape[0] * 0.1 and w >= 8 * h:
-            boxes.append((x, y, w, h))
+    pieces = [cv2.boundingRect(c) for c in contours]
+    pieces = [b for b in pieces if 6 <= b[3] <= mask.shape[0] * 0.1]
+    boxes = [b for b in _merge_row_pieces(pieces) if b[2] >= mask.shape[1] * 0.25 and b[2] >= 8 * b[3]]
     return sorted(boxes, key=lambda b: b[1])
 
 

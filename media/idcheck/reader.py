@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -190,3 +191,13 @@ class FrameReader:
             frames_seen=self.frames_seen,
             frames_read=self.frames_read,
         )
+
+
+def check_frames(frames: Iterable[np.ndarray], first_name: str | None = None, last_name: str | None = None,
+                 **options: Any) -> IdCheckResult:
+    """Run one check over an iterable of frames (stops pulling frames once decided)."""
+    reader = FrameReader(first_name, last_name, **options)
+    for frame in frames:
+        if reader.feed(frame) is not None:
+            break
+    return reader.finish()

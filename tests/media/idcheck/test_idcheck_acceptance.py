@@ -1,0 +1,62 @@
+"""Acceptance: generated cards in varied capture conditions, a few frames each.
+
+For each format, at least 95 of 100 cards must be read exactly (every field as
+generated, outcome verified), and a card with one digit forged must never come
+out with valid check digits.
+"""
+
+from datetime import date
+
+import pytest
+
+from media.idcheck import FrameReader, MrzFormat, Outcome
+from media.idcheck.synthetic import SyntheticCard, card_frames, flip_digit, make_card, random_conditions
+
+TODAY = date(2026, 11, 23)
+CARDS = 100
+FRAMES_PER_CARD = 4  # a check stops as soon as two frames agree
+
+
+def _check(card: SyntheticCard, seed: int):
+    reader = FrameReader(card.given_names, card.surname, today=TODAY, max_frames=FRAMES_PER_CARD)
+    for frame in card_frames(card, seed, FRAMES_PER_CARD, **random_conditions(seed)):
+        if reader.feed(frame) is not None:
+            break
+    return reader.finish()
+
+
+def _exact(result, card: SyntheticCard) -> bool:
+    return (
+        result.outcome is Outcome.VERIFIED
+        and result.all_check_digits_valid
+        and result.document_format is card.fmt
+        and result.document_number == card.document_number
+        and result.surname == card.mrz_surname
+        and result.given_names == card.mrz_given_names
+        and result.birth_date == card.birth_date
+        and result.expiry_date == card.expiry_date
+    )
+
+
+@pytest.mark.parametrize("fmt", list(MrzFormat))
+def test_at_least_95_of_100_cards_read_exactly(fmt):
+    misses = []
+    for seed in range(CARDS):
+        card = make_card(fmt, seed)
+        result = _check(card, seed)
+        if not _exact(result, card):
+            misses.append((seed, result.outcome.value, result.reasons))
+    assert len(misses) <= 5, f"{fmt.value}: {CARDS - len(misses)}/{CARDS} exact; misses: {misses}"
+
+
+@pytest.mark.parametrize("fmt", list(MrzFormat))
+def test_forged_digit_never_comes_out_valid(fmt):
+    outcomes = []
+    for seed in range(CARDS):
+        card = flip_digit(make_card(fmt, seed), seed)
+        result = _check(card, seed)
+        assert not result.all_check_digits_valid, f"{fmt.value} seed {seed}: forged MRZ accepted"
+        assert result.outcome in (Outcome.MISMATCH, Outcome.UNREADABLE)
+        outcomes.append(result.outcome)
+    # Most forgeries are read and reported as such, not merely "unreadable".
+    assert outcomes.count(Outcome.MISMATCH) >= CARDS // 2
