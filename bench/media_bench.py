@@ -66,7 +66,8 @@ async def serve(mode: str, remb: bool) -> None:
         for w in writers:
             w.write(json.dumps({"op": "offer", "room": room, "pid": pid, "payload": payload}).encode() + b"\n")
 
-    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, remb=remb)
+    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, remb=remb,
+                         udp_buffer=int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)))
     done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -167,7 +168,9 @@ class ReplayTrack(MediaStreamTrack):
         self._step = 1 / FPS if kind == "video" else 0.02
         self._ts_step = 90000 // FPS if kind == "video" else 960
         self._probes = probes
-        self._i = 0
+        self._i = 0  # index in the pre-encoded frames
+        self._sent = 0  # frames sent: the RTP timestamp follows it
+        self.keyframe_requested = False
         self._due: float | None = None
         self._next_probe = 0.0
 
@@ -186,9 +189,15 @@ class ReplayTrack(MediaStreamTrack):
                 self._probes.append(self._due)
             if self._due > now:
                 await asyncio.sleep(self._due - now)
+        if self.keyframe_requested:
+            # Like a browser answering a PLI: the next frame sent is a keyframe.
+            self.keyframe_requested = False
+            while not self._frames[self._i % len(self._frames)][1]:
+                self._i += 1
         data, key = self._frames[self._i % len(self._frames)]
-        frame = EncodedFrame(self._codec, data, self._i * self._ts_step, key, stream=1)
+        frame = EncodedFrame(self._codec, data, self._sent * self._ts_step, key, stream=1)
         self._i += 1
+        self._sent += 1
         return frame
 
 
@@ -241,12 +250,15 @@ class BenchClient:
     async def join(self) -> None:
         for track in (self._audio, self._video):
             transceiver = self.pc.addTransceiver(track, direction="sendrecv")
-            aiortc_hooks.attach_sender(transceiver.sender, aiortc_hooks.Packetizer(90000 if track.kind == "video"
-                                                                                    else 48000), lambda: None)
+            rate = 90000 if track.kind == "video" else 48000
+            aiortc_hooks.attach_sender(transceiver.sender, aiortc_hooks.Packetizer(rate), self._keyframe_request)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         reply = await self.rpc.call("join", room=self.room, pid=self.pid, sdp=self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
         self._task = asyncio.ensure_future(self._answer_offers())
+
+    def _keyframe_request(self) -> None:
+        self._video.keyframe_requested = True
 
     async def _answer_offers(self) -> None:
         while True:
@@ -386,6 +398,7 @@ async def run_case(
 async def bench(args: argparse.Namespace) -> None:
     loopback_only()
     aiortc_hooks.install()  # the generator's receivers count encoded frames, never decode
+    aiortc_hooks.set_udp_buffer(int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)))
     if os.environ.get("MEDIA_BENCH_LAG"):
         asyncio.ensure_future(report_lag("generator"))
     t = time.monotonic()

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aioice
+import aioice.turn
 import aiortc
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
@@ -171,6 +172,16 @@ def cap_gathering(pc: RTCPeerConnection, seconds: float) -> None:
         connection.get_component_candidates = functools.partial(method, connection, timeout=seconds)
 
 
+def set_udp_buffer(size: int) -> None:
+    """Receive buffer of every ICE socket created from now on, in this process.
+
+    aioice asks for 256 KiB (~230 packets); a media server whose loop stalls (GC, a burst
+    of joins, a busy machine) then loses packets in the kernel, and each loss costs a
+    keyframe round trip. The kernel caps the value at net.core.rmem_max.
+    """
+    aioice.turn.UDP_SOCKET_BUFFER_SIZE = size
+
+
 def check_contract() -> None:
     """Raise MediaError if the aiortc internals this package relies on have changed."""
     problems: list[str] = []
@@ -201,12 +212,16 @@ def check_contract() -> None:
             problems.append(f"{owner.__name__}.{name} is gone")
     init_src = inspect.getsource(RTCRtpReceiver.__init__) + inspect.getsource(RTCRtpSender.__init__)
     for attr in ("self.__jitter_buffer", "self.__decoder_queue", "self.__remote_bitrate_estimator",
-                 "self.__started", "self.__encoder", "self._enabled"):
+                 "self.__started", "self.__encoder", "self._enabled", "self._stream_id"):
         if attr not in init_src:
             problems.append(f"{attr} is no longer set in RTCRtpReceiver/RTCRtpSender.__init__")
     if "timeout" not in inspect.signature(aioice.Connection.get_component_candidates).parameters:
         problems.append("aioice Connection.get_component_candidates has no timeout parameter")
     if "self.get_component_candidates(" not in inspect.getsource(aioice.Connection.gather_candidates):
         problems.append("aioice Connection.gather_candidates no longer calls self.get_component_candidates")
+    if not isinstance(getattr(aioice.turn, "UDP_SOCKET_BUFFER_SIZE", None), int):
+        problems.append("aioice.turn.UDP_SOCKET_BUFFER_SIZE is gone")
+    if "turn.UDP_SOCKET_BUFFER_SIZE" not in inspect.getsource(aioice.Connection.get_component_candidates):
+        problems.append("aioice no longer sizes host sockets from turn.UDP_SOCKET_BUFFER_SIZE")
     if problems:
         raise MediaError("aiortc internals changed: " + "; ".join(problems))

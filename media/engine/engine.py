@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
@@ -29,6 +30,11 @@ logger = logging.getLogger(__name__)
 Mode = Literal["passthrough", "relay"]
 
 
+def stream_id(participant_id: str) -> str:
+    """An msid-safe token naming a participant's media stream."""
+    return "p" + hashlib.sha256(participant_id.encode()).hexdigest()[:16]
+
+
 def _ice_server(server: RTCIceServer | dict[str, Any] | str) -> RTCIceServer:
     if isinstance(server, RTCIceServer):
         return server
@@ -49,9 +55,12 @@ class MediaEngine:
         gather_timeout: float = 3.0,
         answer_timeout: float = 30.0,
         remb: bool = True,
+        udp_buffer: int | None = 4 << 20,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
+        if udp_buffer:
+            aiortc_hooks.set_udp_buffer(udp_buffer)  # process-wide (aioice setting)
         if mode == "passthrough":
             aiortc_hooks.install()
         self.mode: Mode = mode
@@ -196,6 +205,8 @@ class MediaEngine:
             transceiver = self._sending_transceiver(subscriber, kind, codec)
             transceiver.setCodecPreferences(codec_preferences(codec))
             transceiver.direction = "sendonly"
+            # One msid stream per publisher: the browser groups (and lip-syncs) its audio and video.
+            transceiver.sender._stream_id = stream_id(publisher.participant_id)
             paused = kind == "video" and subscriber.audio_only
             subscriber.forwards[(publisher.participant_id, kind)] = publication.subscribe(transceiver, paused)
             added = True

@@ -154,6 +154,18 @@ class Client:
                 image = frame.to_ndarray(format="bgr24")
                 stats.last_bgr = tuple(int(v) for v in image.reshape(-1, 3).mean(axis=0))
 
+    def streams(self) -> dict[str, str]:
+        """mid -> msid stream id, from the server's latest offer."""
+        out, mid = {}, None
+        for line in self.pc.remoteDescription.sdp.splitlines():
+            if line.startswith("m="):
+                mid = None
+            elif line.startswith("a=mid:"):
+                mid = line[6:]
+            elif line.startswith("a=msid:") and mid is not None:
+                out[mid] = line[7:].split()[0]
+        return out
+
     def frames_from(self, publisher: str, kind: str) -> int:
         """Frames received on the mid the server says carries `publisher`'s `kind`."""
         total = 0
