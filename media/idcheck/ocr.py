@@ -62,10 +62,17 @@ def _line_extent(ink: np.ndarray, line: tuple[int, int, int, int]) -> tuple[int,
     x0, x1 = max(0, x - pad), min(ink.shape[1], x + w + pad)
     band = ink[y0:y1, x0:x1]
     rows = np.flatnonzero(band.sum(axis=1) >= max(2, 0.02 * band.shape[1]))
-    cols = np.flatnonzero(band.sum(axis=0) >= 2)
-    if rows.size == 0 or cols.size == 0:
+    if rows.size == 0:
         return None
-    return x0 + cols[0], x0 + cols[-1] + 1, y0 + rows[0], y0 + rows[-1] + 1
+    top, bottom = rows[0], rows[-1] + 1
+    # Left/right from glyph-sized components only, so a speck of noise cannot shift the grid.
+    count, _, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(band[top:bottom]), connectivity=8)
+    tall = [stats[k] for k in range(1, count) if stats[k][3] >= 0.4 * (bottom - top) and stats[k][4] >= 8]
+    if not tall:
+        return None
+    left = min(int(st[0]) for st in tall)
+    right = max(int(st[0] + st[2]) for st in tall)
+    return x0 + left, x0 + right, y0 + top, y0 + bottom
 
 
 def is_chevron(cell: np.ndarray) -> bool:

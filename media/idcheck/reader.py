@@ -144,9 +144,14 @@ class FrameReader:
             return None
         out = []
         for i in range(fmt.line_count):
+            # A cell Tesseract left empty usually means its boxes slipped off the grid on that
+            # line, so such line reads only vote when there are not enough clean ones.
+            lines = [r[i] for r in reads if "?" not in r[i]]
+            if len(lines) < self.min_agree:
+                lines = [r[i] for r in reads]
             chars = []
             for j in range(fmt.line_length):
-                ranked = Counter(r[i][j] for r in reads if r[i][j] != "?").most_common(2)
+                ranked = Counter(line[j] for line in lines if line[j] != "?").most_common(2)
                 if not ranked or ranked[0][1] < self.min_agree or (len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]):
                     return None
                 chars.append(ranked[0][0])
