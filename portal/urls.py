@@ -3,10 +3,15 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
+from portal import day
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("admin/day/", admin.site.admin_view(day.day_page), name="day"),
+    path("admin/day/<int:pk>/row/", admin.site.admin_view(day.day_row), name="day_row"),
+    path("admin/day/<int:pk>/admit/", admin.site.admin_view(day.day_admit), name="day_admit"),
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
     path("notifications/", include("notifications.urls")),

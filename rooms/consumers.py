@@ -12,15 +12,16 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from media.engine import MediaError
-from rooms import lobby, presence, services
-from rooms.mediabridge import MediaUnavailable, id_check, media, personal_group
+from rooms import actions, lobby, presence, services
+from rooms.groups import forward, mods_group, personal_group, room_group
+from rooms.journey import announce_async
+from rooms.mediabridge import MediaUnavailable, id_check, media
 from rooms.protocol import ProtocolError, parse
 
 log = logging.getLogger("rooms.signalling")
@@ -32,18 +33,6 @@ def db(function):
     """Run a presence function in the thread pool. Not thread-sensitive: rooms are
     independent, so one room's database call need not wait behind another's."""
     return database_sync_to_async(function, thread_sensitive=False)
-
-
-def room_group(slug: str) -> str:
-    return f"room.{slug}"
-
-
-def mods_group(slug: str) -> str:
-    return f"mods.{slug}"
-
-
-def forward(message: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "client.forward", "message": message}
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
@@ -85,6 +74,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.status == lobby.Status.ADMITTED:
             await self._join_group(room_group(self.slug))
         await self.accept()
+        await announce_async(self.room, "connected")
         await self._send_state()
         if self.status == lobby.Status.ADMITTED:
             await self._broadcast(
@@ -105,6 +95,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         await self._drop_media()
         participant = await db(presence.disconnect)(self.pid)
+        await announce_async(self.room, "disconnected")
         if participant is not None and participant.status == lobby.Status.ADMITTED:
             await self._broadcast(
                 room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
@@ -181,6 +172,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_leave(self, message: dict) -> None:
         participant = await self._move(self.pid, lobby.Status.LEFT)
+        await announce_async(self.room, "left")
         await self._drop_media()
         await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
         await self._broadcast(mods_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
@@ -189,10 +181,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     # --- moderator actions ---
     async def on_lobby_admit(self, message: dict) -> None:
-        target = await self._move(message["pid"], lobby.Status.ADMITTED)
-        await self.channel_layer.group_send(personal_group(message["pid"]), {"type": "control.admitted"})
-        await self._broadcast(room_group(self.slug), {"type": "participant.joined", "participant": target.as_dict()})
-        await self._broadcast(mods_group(self.slug), {"type": "lobby.left", "participant": target.as_dict()})
+        await actions.admit(self.room, message["pid"])
 
     async def on_lobby_refuse(self, message: dict) -> None:
         target = await self._move(message["pid"], lobby.Status.REFUSED)
@@ -212,6 +201,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_lobby_return(self, message: dict) -> None:
         target = await self._move(message["pid"], lobby.Status.WAITING)
+        await announce_async(self.room, "returned")
         await self.channel_layer.group_send(personal_group(message["pid"]), {"type": "control.returned"})
         await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": target.as_dict()})
         await self._broadcast(mods_group(self.slug), {"type": "lobby.waiting", "participant": target.as_dict()})

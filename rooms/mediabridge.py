@@ -20,6 +20,7 @@ from media.engine import MediaEngine, MediaError, MediaTimeout
 from media.identity import check_participant
 from media.nodes.commands import node_channel
 from media.nodes.registry import NodeRegistry, NoNodeAvailable
+from rooms.groups import personal_group
 
 _engine: MediaEngine | None = None
 _remote: RemoteMedia | None = None
@@ -27,10 +28,6 @@ _remote: RemoteMedia | None = None
 
 class MediaUnavailable(MediaError):
     """No media node could serve the room now (all full, or the node did not answer)."""
-
-
-def personal_group(pid: str) -> str:
-    return f"p.{pid}"
 
 
 async def send_server_offer(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:

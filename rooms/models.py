@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rooms import lobby, secrets
@@ -26,6 +27,11 @@ class Room(models.Model):
     locked = models.BooleanField(_("locked"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # The citizen's journey before the call, for the agents' day view.
+    link_opened_at = models.DateTimeField(_("link opened at"), null=True, blank=True)
+    device_ok = models.BooleanField(_("device check passed"), null=True, blank=True)
+    device_problems = models.CharField(_("device problems"), max_length=200, blank=True)
+    device_checked_at = models.DateTimeField(_("device checked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("room")
@@ -81,6 +87,7 @@ class Participant(models.Model):
     audio_only = models.BooleanField(default=False)
     token_id = models.CharField(max_length=32, blank=True, db_index=True)  # entered with the personal link
     created_at = models.DateTimeField(auto_now_add=True)
+    status_since = models.DateTimeField(default=timezone.now)  # "waiting since" in the day view
     admitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -81,8 +81,12 @@ def find(slug: str, pid: str | None) -> Participant | None:
 def connect(participant: Participant) -> Participant:
     """Mark online; a returning participant lands where lobby.status_on_connect says."""
     status = lobby.status_on_connect(participant.role, participant.status)
-    participant.status, participant.online = status, True
-    Participant.objects.filter(pk=participant.pk).update(status=status, online=True)
+    changes = {"status": status, "online": True}
+    if status != participant.status:
+        changes["status_since"] = timezone.now()
+    Participant.objects.filter(pk=participant.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(participant, field, value)
     return participant
 
 
@@ -115,8 +119,8 @@ def move(room: Room, pid: str, target: str) -> Participant:
     if participant is None:
         raise lobby.UnknownParticipant("Nobody with this id is in the room.")
     lobby.check_transition(participant.status, target)
-    participant.status = target
-    fields = ["status"]
+    participant.status, participant.status_since = target, timezone.now()
+    fields = ["status", "status_since"]
     if target == lobby.Status.ADMITTED:
         participant.admitted_at = timezone.now()
         fields.append("admitted_at")

@@ -2,6 +2,10 @@
 
 from django.urls import path
 
+from portal.consumers import DayConsumer
 from rooms.consumers import RoomConsumer
 
-websocket_urlpatterns = [path("ws/rooms/<str:slug>/", RoomConsumer.as_asgi())]
+websocket_urlpatterns = [
+    path("ws/rooms/<str:slug>/", RoomConsumer.as_asgi()),
+    path("ws/day/", DayConsumer.as_asgi()),
+]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from portal import access
 from portal.models import Status
 from portal.phones import display as phone_display
-from rooms import lobby, presence, tokens
+from rooms import journey, lobby, presence, tokens
 from rooms.forms import JoinForm
 from rooms.models import Participant, Room
 from rooms.window import Phase, Window
@@ -60,6 +63,8 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
     timezone.activate(room.appointment.structure.time_zone)
     phase = phase_of(room)
     context = _context(room, phase=phase.value, window=window_of(room), locked_out=False, retry_after_minutes=0)
+    if request.method == "GET" and phase in (Phase.OPEN, Phase.TOO_EARLY):
+        journey.link_opened(room)
     if phase is not Phase.OPEN:
         # 410 Gone tells proxies and the browser the link is dead for good.
         return render(request, "rooms/join.html", context, status=410 if phase is Phase.CANCELLED else 200)
@@ -157,6 +162,23 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
             room, participant=participant, is_moderator=moderator, join_url=config["join_url"], client_config=config
         ),
     )
+
+
+@require_POST
+def device_check(request: HttpRequest, slug: str) -> HttpResponse:
+    """The pre-join and device-test pages report their camera/microphone check here."""
+    room = _room(slug)
+    if phase_of(room) in (Phase.CANCELLED, Phase.OVER):
+        return JsonResponse({"error": "closed"}, status=410)
+    try:
+        report = json.loads(request.body or b"{}")
+        ok, problems = report["ok"], report.get("problems", [])
+        if type(ok) is not bool or not isinstance(problems, list) or len(problems) > 10:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": "expected {\"ok\": bool, \"problems\": [str]}"}, status=400)
+    journey.device_checked(room, ok, [str(p)[:40] for p in problems])
+    return JsonResponse({"recorded": True})
 
 
 def ws_path(slug: str) -> str:

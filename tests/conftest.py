@@ -49,3 +49,17 @@ def client_of(client):
         return client
 
     return login
+
+
+@pytest.fixture(autouse=True)
+def fresh_layer_and_engine():
+    """Each test runs its own event loop: start from a new channel layer and media engine."""
+    from channels.layers import channel_layers
+
+    import rooms.mediabridge
+
+    channel_layers.backends.clear()
+    rooms.mediabridge.reset()
+    yield
+    channel_layers.backends.clear()
+    rooms.mediabridge.reset()

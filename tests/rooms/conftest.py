@@ -89,17 +89,3 @@ def citizen(room):
 
 def run(coro):
     return asyncio.run(coro)
-
-
-@pytest.fixture(autouse=True)
-def fresh_layer_and_engine():
-    """Each test runs its own event loop: start from a new channel layer and media engine."""
-    from channels.layers import channel_layers
-
-    import rooms.mediabridge
-
-    channel_layers.backends.clear()
-    rooms.mediabridge.reset()
-    yield
-    channel_layers.backends.clear()
-    rooms.mediabridge.reset()

@@ -1,0 +1,43 @@
+"""The day view pages: the list, one row (re-read on each live update), admit."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from portal import access, dayview
+from rooms import actions
+
+
+def _allowed(request: HttpRequest) -> None:
+    if not access.has_role(request.user):
+        raise Http404
+
+
+def day_page(request: HttpRequest) -> HttpResponse:
+    _allowed(request)
+    rows = [dayview.row(a) for a in dayview.appointments_for(request.user)]
+    context = {**admin.site.each_context(request), "title": "", "rows": rows,
+               "structure_ids": sorted(access.structure_ids(request.user)) or [0]}
+    return render(request, "portal/day.html", context)
+
+
+def day_row(request: HttpRequest, pk: int) -> HttpResponse:
+    _allowed(request)
+    appointment = get_object_or_404(dayview.appointments_for(request.user), pk=pk)
+    return render(request, "portal/day_row.html", {"row": dayview.row(appointment)})
+
+
+@require_POST
+def day_admit(request: HttpRequest, pk: int) -> HttpResponse:
+    _allowed(request)
+    appointment = get_object_or_404(dayview.appointments_for(request.user), pk=pk)
+    if not access.has_role(request.user, access.EDITORS, appointment.structure_id):
+        raise Http404
+    row = dayview.row(appointment)
+    if row.presence == dayview.WAITING and row.guest_pid:
+        async_to_sync(actions.admit)(appointment.room, row.guest_pid)
+    return redirect("rooms:agent_room", slug=appointment.room.slug)

@@ -1,0 +1,112 @@
+"""The agents' day view: each appointment of the day with the citizen's live status.
+
+Plain functions over the database; the page and its live updates (portal/dayview_views,
+portal/consumers) only format what `row()` says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal import access
+from portal.models import Appointment, Status
+from portal.phones import display as phone_display
+
+# Journey steps, in the order the citizen goes through them.
+WAITING, IN_CALL, LEFT, ENDED = "waiting", "in_call", "left", "ended"
+LABELS = {
+    WAITING: _("waiting"), IN_CALL: _("in the call"), LEFT: _("left the call"), ENDED: _("ended"),
+    "": _("not arrived"),
+}
+PROBLEM_LABELS = {
+    "no_webrtc": _("browser cannot do video"), "no_getusermedia": _("browser cannot use the camera"),
+    "insecure_context": _("page not opened over https"), "no_camera": _("no camera"),
+    "no_microphone": _("no microphone"), "camera_denied": _("camera permission refused"),
+    "microphone_denied": _("microphone permission refused"), "camera_busy": _("camera used by another app"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    appointment: Appointment
+    confirmation: str  # a notification status, or ""
+    reminder: str
+    link_opened: dt.datetime | None
+    device_ok: bool | None
+    device_problems: list[str]
+    presence: str  # WAITING / IN_CALL / LEFT / ENDED / ""
+    waiting_since: dt.datetime | None
+    guest_pid: str | None
+
+    @property
+    def phone(self) -> str:
+        return phone_display(self.appointment.citizen_phone)
+
+    @property
+    def presence_label(self) -> str:
+        return LABELS[self.presence]
+
+    @property
+    def problem_labels(self) -> list[str]:
+        return [str(PROBLEM_LABELS.get(p, p)) for p in self.device_problems]
+
+
+def appointments_for(user, day: dt.date | None = None) -> QuerySet:
+    """The day's appointments a user follows: an agent its own, helpdesk and managers the structure's."""
+    from rooms.models import Participant
+
+    day = day or timezone.localdate()
+    zone = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+    queryset = access.scope(Appointment.objects.all(), user).filter(
+        start__gte=start, start__lt=start + dt.timedelta(days=1)
+    )
+    roles = access.roles(user)
+    if not user.is_superuser and roles and set(roles.values()) == {"agent"}:
+        queryset = queryset.filter(agent=user)
+    guests = Participant.objects.filter(role="guest").order_by("-created_at")
+    return (
+        queryset.select_related("room", "structure", "agent")
+        .prefetch_related("notifications", Prefetch("room__participants", queryset=guests, to_attr="guests"))
+        .order_by("start")
+    )
+
+
+def _latest(notifications, kind: str) -> str:
+    mine = [n for n in notifications if n.kind == kind]
+    return max(mine, key=lambda n: n.created_at).status if mine else ""
+
+
+def row(appointment: Appointment) -> Row:
+    room = appointment.room
+    guests = getattr(room, "guests", None)
+    if guests is None:
+        guests = list(room.participants.filter(role="guest").order_by("-created_at"))
+    notifications = list(appointment.notifications.all())
+    live = [g for g in guests if g.status in ("waiting", "admitted") and g.online]
+    presence, waiting_since, pid = "", None, None
+    if appointment.status in (Status.DONE, Status.NO_SHOW, Status.CANCELLED):
+        presence = ENDED
+    elif any(g.status == "admitted" for g in live):
+        presence = IN_CALL
+        pid = str(next(g for g in live if g.status == "admitted").pid)
+    elif live:
+        presence, pid, waiting_since = WAITING, str(live[0].pid), live[0].status_since
+    elif guests:
+        presence = LEFT
+    return Row(
+        appointment=appointment,
+        confirmation=_latest(notifications, "confirmation"),
+        reminder=_latest(notifications, "reminder"),
+        link_opened=room.link_opened_at,
+        device_ok=room.device_ok,
+        device_problems=[p for p in room.device_problems.split(",") if p],
+        presence=presence,
+        waiting_since=waiting_since,
+        guest_pid=pid,
+    )

@@ -1,0 +1,51 @@
+// Day view: live updates. The server only says which appointment changed; we re-read
+// that row's HTML, so the page shows exactly what the database says.
+const table = document.querySelector(".gv-day");
+const alertBox = document.getElementById("gv-day-alert");
+const live = document.getElementById("gv-day-live");
+const t = (s) => (window.gettext ? window.gettext(s) : s);
+
+function beep() {
+  // A short tone made on the spot: no sound file to load.
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    osc.frequency.value = 880;
+    osc.connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.25);
+  } catch (error) { /* autoplay refused: the visible alert remains */ }
+}
+
+async function refresh(id) {
+  const url = table.dataset.rowUrl.replace("/0/", `/${id}/`);
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const holder = document.createElement("tbody");
+  holder.innerHTML = (await response.text()).trim();
+  const fresh = holder.querySelector("tr");
+  const old = document.getElementById(`appt-${id}`);
+  const wasWaiting = old && old.dataset.presence === "waiting";
+  if (old) old.replaceWith(fresh); else table.tBodies[0].append(fresh);
+  if (fresh.dataset.presence === "waiting" && !wasWaiting) {
+    alertBox.textContent = `${fresh.dataset.citizen} — ${t("is waiting for you")}`;
+    alertBox.hidden = false;
+    beep();
+  }
+}
+
+function connect(delay = 1000) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}${table.dataset.ws}`);
+  socket.addEventListener("open", () => { live.textContent = t("Live updates: on"); delay = 1000; });
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "day.changed") refresh(message.appointment);
+  });
+  socket.addEventListener("close", () => {
+    live.textContent = t("Live updates: reconnecting…");
+    setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
+  });
+}
+
+if (table) connect();

@@ -1,0 +1,23 @@
+"""Room actions shared by the signalling consumer and the day view's buttons."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from rooms import lobby, presence
+from rooms.groups import forward, mods_group, personal_group, room_group
+from rooms.journey import announce_async
+from rooms.models import Participant, Room
+
+
+async def admit(room: Room, pid: str) -> Participant:
+    """Let someone in from the waiting room, and tell everyone concerned."""
+    target = await database_sync_to_async(presence.move, thread_sensitive=False)(room, pid, lobby.Status.ADMITTED)
+    layer = get_channel_layer()
+    await layer.group_send(personal_group(pid), {"type": "control.admitted"})
+    await layer.group_send(room_group(room.slug), forward({"type": "participant.joined",
+                                                           "participant": target.as_dict()}))
+    await layer.group_send(mods_group(room.slug), forward({"type": "lobby.left", "participant": target.as_dict()}))
+    await announce_async(room, "admitted")
+    return target

@@ -1,0 +1,105 @@
+"""The agents' day view: live status of each citizen, scoped, updated over the WebSocket."""
+
+import datetime as dt
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client as HttpClient
+from django.urls import reverse
+from django.utils import timezone
+
+from portal import dayview
+from rooms import presence
+from tests import factories
+from tests.rooms.conftest import Client, run
+
+
+@pytest.fixture
+def today(structure_a, alice):
+    return factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(minutes=10),
+                                 citizen_last_name="Martin")
+
+
+def test_row_follows_the_citizens_journey(client, today):
+    assert dayview.row(today).presence == "" and dayview.row(today).link_opened is None
+    client.get(f"/r/{today.room.slug}/")
+    response = client.post(f"/r/{today.room.slug}/device-check/", json.dumps({"ok": False,
+                           "problems": ["no_camera", "made_up"]}), content_type="application/json")
+    assert response.status_code == 200
+    guest = presence.connect(presence.enter_as_guest(today.room, "Jeanne Martin"))
+    today.room.refresh_from_db()
+    row = dayview.row(today)
+    assert row.link_opened is not None and row.device_ok is False
+    assert row.device_problems == ["no_camera"] and row.problem_labels == ["no camera"]
+    assert row.presence == "waiting" and row.waiting_since is not None and row.guest_pid == str(guest.pid)
+    presence.move(today.room, str(guest.pid), "admitted")
+    assert dayview.row(today).presence == "in_call"
+    presence.move(today.room, str(guest.pid), "left")
+    assert dayview.row(today).presence == "left"
+
+
+def test_device_check_rejects_malformed_reports(client, today):
+    for body in ["nope", json.dumps({"ok": "yes"}), json.dumps({"problems": []}), json.dumps({"ok": True,
+                                                                                            "problems": "x"})]:
+        response = client.post(f"/r/{today.room.slug}/device-check/", body, content_type="application/json")
+        assert response.status_code == 400
+    today.room.refresh_from_db()
+    assert today.room.device_ok is None
+
+
+def test_day_page_scoping(client_of, alice, hugo, bob, structure_a, today):
+    colleague = factories.member(structure_a)
+    theirs = factories.appointment(structure_a, colleague, start=timezone.now() + dt.timedelta(minutes=20),
+                                   citizen_last_name="Collegue")
+    page = client_of(alice).get(reverse("day")).content.decode()
+    assert "Martin" in page and "Collegue" not in page  # an agent: its own appointments
+    page = client_of(hugo).get(reverse("day")).content.decode()
+    assert "Martin" in page and "Collegue" in page  # helpdesk: the whole structure
+    assert "06 12 34 56 78" in page  # with the number to call the citizen
+    client = client_of(bob)
+    assert "Martin" not in client.get(reverse("day")).content.decode()
+    assert client.get(reverse("day_row", args=[today.pk])).status_code == 404
+    assert client.post(reverse("day_admit", args=[theirs.pk])).status_code == 404
+
+
+def test_live_update_and_admit_from_the_day_view(transactional_db, structure_a, alice):
+    appointment = factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(minutes=10))
+    guest = presence.enter_as_guest(appointment.room, "Jeanne Dupont")
+    http = HttpClient()
+    http.force_login(alice)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+    async def scenario():
+        from portal.asgi import application
+
+        day = WebsocketCommunicator(application, "/ws/day/", headers=[
+            (b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", cookie.encode())])
+        assert (await day.connect(timeout=5))[0]
+        citizen = await Client(appointment.room.slug, guest.pid).connect()
+        event = json.loads(await day.receive_from(timeout=5))
+        assert event == {"type": "day.changed", "appointment": appointment.pk, "what": "connected"}
+        from asgiref.sync import sync_to_async
+
+        row = await sync_to_async(lambda: http.get(reverse("day_row", args=[appointment.pk])).content.decode())()
+        assert 'data-presence="waiting"' in row and reverse("day_admit", args=[appointment.pk]) in row
+        response = await sync_to_async(http.post)(reverse("day_admit", args=[appointment.pk]))
+        assert response.status_code == 302
+        await citizen.expect("lobby.admitted")
+        assert json.loads(await day.receive_from(timeout=5))["what"] == "admitted"
+        await citizen.close()
+        await day.disconnect()
+
+    run(scenario())
+
+
+def test_day_socket_needs_login(db):
+    async def scenario():
+        from portal.asgi import application
+
+        day = WebsocketCommunicator(application, "/ws/day/", headers=[(b"origin", b"http://testserver")])
+        connected, code = await day.connect(timeout=5)
+        return connected, code
+
+    assert run(scenario()) == (False, 4401)
