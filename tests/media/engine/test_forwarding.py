@@ -384,3 +384,39 @@ def test_a_participant_that_never_answers_is_dropped() -> None:
             await room.close()
 
     run(body)
+
+
+def test_unrecoverable_loss_does_not_freeze_the_picture() -> None:
+    """Drop a burst of alice's video at the server, and every retransmission: bob's picture comes back."""
+    from aiortc.codecs import is_rtx
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            receiver = publication._receiver
+            codecs = receiver._RTCRtpReceiver__codecs
+            real = receiver._handle_rtp_packet
+            loop = asyncio.get_running_loop()
+            outage_until = loop.time() + 0.3
+            dropped = []
+
+            async def lossy(packet: Any, arrival_time_ms: int) -> None:
+                codec = codecs.get(packet.payload_type)
+                if loop.time() < outage_until or (codec is not None and is_rtx(codec)):
+                    dropped.append(packet.sequence_number)
+                    return  # lost, and so is every retransmission
+                await real(packet, arrival_time_ms)
+
+            receiver._handle_rtp_packet = lossy
+            requests = publication.keyframe_requests
+            await wait_until(lambda: room.engine.stats()["loss_skips"] >= 1, 5, "the hole to be given up on")
+            frames = bob.frames_from("alice", "video")
+            await wait_until(lambda: bob.frames_from("alice", "video") > frames + 10, 5, "bob's picture to resume")
+            assert dropped and publication.keyframe_requests > requests
+            assert colour_close(bob.colour_from("alice"), COLORS["alice"])
+        finally:
+            await room.close()
+
+    run(body)
