@@ -54,18 +54,20 @@ def wait_receiving(page, pids: list[str], frames: int = 0, energy: float = 0.0) 
     """Wait until this page decodes video frames and audio energy from every pid
     beyond the given marks; return the figures."""
     # wait_for_function does not await a promise: the predicate starts a measure and
-    # judges the last finished one.
-    page.wait_for_function(
+    # judges the last finished one (of this wait: the cache is emptied first).
+    page.evaluate("() => { window.gvLastReceived = null; }")
+    handle = page.wait_for_function(
         """([pids, frames, energy]) => {
             window.gvDebug.received().then((r) => { window.gvLastReceived = r; });
             const r = window.gvLastReceived || {};
-            return pids.every((p) => r[p] && r[p].framesDecoded > frames && r[p].audioEnergy > energy);
+            const ok = pids.every((p) => r[p] && r[p].framesDecoded > frames && r[p].audioEnergy > energy);
+            return ok && r;
         }""",
         arg=[pids, frames, energy],
         timeout=WAIT,
         polling=250,
     )
-    return page.evaluate("window.gvLastReceived")
+    return handle.json_value()
 
 
 def assert_media_flows(page, pids: list[str]) -> None:

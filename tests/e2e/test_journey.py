@@ -29,7 +29,16 @@ def test_agent_and_citizens_meet(server, booked, browsers):
     steps.submit_join(citizen, "Jeanne Dupont", room.password)
     citizen_pid = steps.citizen_waits(citizen, room)
 
-    # Waiting room: the agent sees the citizen waiting and lets her in.
+    # Waiting room: the citizen learns her place; the agent sends her a note, then lets her in.
+    citizen.wait_for_function("() => document.getElementById('gv-lobby-info').textContent.length > 0")
+    agent_page.wait_for_selector("#gv-waiting:not([hidden])", timeout=WAIT)
+    agent_page.click("#gv-btn-people")
+    agent_page.fill(f"#gv-note-{citizen_pid}", "J'arrive dans 2 minutes")
+    agent_page.press(f"#gv-note-{citizen_pid}", "Enter")
+    citizen.wait_for_function(
+        "() => document.getElementById('gv-lobby-message').textContent.includes(\"J'arrive dans 2 minutes\")",
+        timeout=WAIT,
+    )
     steps.admit(agent_page, citizen_pid)
     citizen.wait_for_selector("#gv-call:not([hidden])", timeout=WAIT)
     assert citizen.is_hidden("#gv-lobby")
@@ -91,6 +100,16 @@ def test_agent_and_citizens_meet(server, booked, browsers):
         "(pid) => !window.gvDebug.people().some((p) => p.pid === pid)", arg=citizen_pid, timeout=WAIT
     )
     steps.assert_media_flows(second, [agent_pid])
+
+    # The agent sends the second citizen back to the waiting room, then lets him in again:
+    # his browser drops its connection and offers anew, and the media flows again.
+    agent_page.click(f"#gv-people-list li[data-pid='{second_pid}'] [data-act='lobby.return']")
+    second.wait_for_selector("#gv-lobby:not([hidden])", timeout=WAIT)
+    agent_page.wait_for_selector(f".gv-tile[data-pid='{second_pid}']", state="detached", timeout=WAIT)
+    steps.admit(agent_page, second_pid)
+    second.wait_for_selector("#gv-call:not([hidden])", timeout=WAIT)
+    steps.assert_media_flows(second, [agent_pid])
+    steps.assert_media_flows(agent_page, [second_pid])
 
     # The citizen's pages asked nothing of anyone but the portal; nothing broke the CSP.
     for page in (citizen, second):

@@ -73,6 +73,9 @@ export function personRow(p, { self, moderator, act }) {
     state.length ? el("span", { class: "gv-person__state", text: state.join(", ") }) : null);
   if (moderator && !self && p.role !== "moderator") {
     row.append(el("span", { class: "gv-person__actions" },
+      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary",
+        "aria-label": `${_("Back to the waiting room")}: ${p.name}`, "data-act": "lobby.return",
+        onclick: () => act("lobby.return", p) }, _("Waiting room")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", disabled: p.audio === false,
         "aria-label": `${_("Mute")} ${p.name}`, "data-act": "mod.mute", onclick: () => act("mod.mute", p) }, _("Mute")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary",
@@ -81,12 +84,25 @@ export function personRow(p, { self, moderator, act }) {
   return row;
 }
 
+// Someone waiting: let in, refuse, or send a short note ("5 minutes").
 export function waitingRow(p, act) {
+  const id = `gv-note-${p.pid}`;
+  const note = el("input", { class: "fr-input", id, maxlength: "200", autocomplete: "off" });
+  const form = el("form", { class: "gv-note" },
+    el("label", { class: "fr-label fr-text--sm", for: id, text: `${_("Message to")} ${p.name}` }),
+    el("span", { class: "gv-chat-row" }, note,
+      el("button", { type: "submit", class: "fr-btn fr-btn--sm fr-btn--secondary" }, _("Send"))));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (note.value.trim()) act("lobby.message", p, note.value.trim());
+    note.value = "";
+  });
   return el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: p.name }),
     el("span", { class: "gv-person__actions" },
       el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": `${_("Admit")} ${p.name}`,
         "data-act": "lobby.admit", onclick: () => act("lobby.admit", p) }, _("Admit")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", "aria-label": `${_("Refuse")} ${p.name}`,
-        "data-act": "lobby.refuse", onclick: () => act("lobby.refuse", p) }, _("Refuse"))));
+        "data-act": "lobby.refuse", onclick: () => act("lobby.refuse", p) }, _("Refuse"))),
+    form);
 }

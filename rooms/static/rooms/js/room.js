@@ -115,6 +115,27 @@ const handlers = {
     lobby.delete(m.participant.pid);
     renderPeople();
   },
+  "lobby.info"(m) {
+    const parts = [];
+    if (m.agent_busy) parts.push(_("The agent is finishing another appointment."));
+    parts.push(m.position ? fmt("%(n)s person(s) before you.", { n: m.position }) : _("You are next."));
+    $("#gv-lobby-info").textContent = parts.join(" ");
+  },
+  "lobby.message"(m) {
+    const box = $("#gv-lobby-message");
+    box.textContent = m.from ? fmt("Message from %(name)s: %(text)s", { name: m.from, text: m.text }) : m.text;
+    box.hidden = false;
+  },
+  // The agent sent us back to the waiting room: the call stops, the socket stays.
+  "lobby.returned"() {
+    call.close();
+    offeredOn = -1;
+    stage.clear();
+    people.clear();
+    me.status = "waiting";
+    byStatus();
+    announce(_("The agent moved you back to the waiting room."));
+  },
   "lobby.admitted"() {
     me.status = "admitted";
     byStatus();
@@ -176,7 +197,7 @@ const handlers = {
     $("#gv-password-box").hidden = false;
   },
   error(m) {
-    if (m.code === "media_unavailable") failure(_("The video service is unavailable."));
+    if (m.code === "media_unavailable") mediaLost(_("The video service is unavailable for now."));
     else console.warn("server refused a message", m);
   },
 };
@@ -208,6 +229,7 @@ function byStatus() {
     case "waiting":
       show("gv-lobby");
       $("#gv-lobby-preview").srcObject = local.stream;
+      signal.send({ type: "lobby.info" });
       break;
     case "admitted":
       enterCall();
@@ -256,11 +278,30 @@ function showRemote(remote) {
   }
 }
 
+// Media failover (PROTOCOL.md): a failed peer connection is replaced by a new offer on the
+// same socket, with backoff; after a few tries the user also gets advice and the helpdesk.
+let mediaTries = 0;
+let mediaTimer = null;
+function mediaLost(text) {
+  if (finished || me.status !== "admitted" || mediaTimer) return;
+  mediaTries += 1;
+  if (mediaTries >= 3) failure(text);
+  const delay = Math.min(10, 2 ** (mediaTries - 1)) * 1000;
+  announce(_("Reconnecting the audio and video…"));
+  mediaTimer = setTimeout(() => {
+    mediaTimer = null;
+    if (!signal.open || me.status !== "admitted") return;
+    offeredOn = -1;
+    enterCall();
+  }, delay);
+}
+
 function onConnection(state) {
   if (state === "connected") {
+    mediaTries = 0;
     recovered();
   } else if (state === "failed") {
-    failure(_("The audio and video could not get through."));
+    mediaLost(_("The audio and video could not get through."));
   }
 }
 
@@ -372,10 +413,14 @@ function badge(node, n) {
 }
 
 function renderPeople() {
-  const act = (type, p) => {
+  const act = (type, p, text) => {
     if (type === "mod.remove" && !confirm(fmt("Remove %(name)s from the call?", { name: p.name }))) return;
+    if (type === "lobby.message") {
+      if (signal.send({ type, pid: p.pid, text })) announce(fmt("Message sent to %(name)s.", { name: p.name }));
+      return;
+    }
     signal.send({ type, pid: p.pid });
-    if (type.startsWith("lobby.")) {
+    if (type === "lobby.admit" || type === "lobby.refuse") {
       lobby.delete(p.pid);
       renderPeople();
     }
@@ -384,7 +429,12 @@ function renderPeople() {
   $("#gv-people-list").replaceChildren(...admitted.map((p) => personRow(p, { self: p.pid === me.pid, moderator, act })));
   $("#gv-count").textContent = fmt("%(n)s in the call", { n: admitted.length });
   if (moderator) {
-    $("#gv-lobby-list").replaceChildren(...[...lobby.values()].map((p) => waitingRow(p, act)));
+    // Re-draw the waiting list only when it changed: a note being typed there survives.
+    const key = [...lobby.values()].map((p) => `${p.pid}:${p.name}`).join();
+    if (key !== renderPeople.lobbyKey) {
+      renderPeople.lobbyKey = key;
+      $("#gv-lobby-list").replaceChildren(...[...lobby.values()].map((p) => waitingRow(p, act)));
+    }
     $("#gv-lobby-empty").hidden = lobby.size > 0;
     badge($("#gv-waiting"), lobby.size);
   }
@@ -548,7 +598,11 @@ async function main() {
   if (!local.audio) $("#gv-btn-mic").disabled = true;
   if (!local.camera) setPressed($("#gv-btn-cam"), true, _("Start camera"));
   signal.connect();
-  timers = [setInterval(showQuality, 2000), setInterval(showSpeaker, 400)];
+  timers = [
+    setInterval(showQuality, 2000),
+    setInterval(showSpeaker, 400),
+    setInterval(() => { if (me.status === "waiting") signal.send({ type: "lobby.info" }); }, 15000),
+  ];
 }
 
 // Diagnostics for support staff and the browser tests.
