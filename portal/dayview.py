@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal import access
-from portal.models import Appointment, Status
+from portal.models import Appointment, ChangeRequest, Status
 from portal.phones import display as phone_display
 
 # Journey steps, in the order the citizen goes through them.
@@ -42,6 +42,7 @@ class Row:
     presence: str  # WAITING / IN_CALL / LEFT / ENDED / ""
     waiting_since: dt.datetime | None
     guest_pid: str | None
+    requests: list  # the citizen's unhandled requests (cancel, another time)
 
     @property
     def phone(self) -> str:
@@ -72,7 +73,11 @@ def appointments_for(user, day: dt.date | None = None) -> QuerySet:
     guests = Participant.objects.filter(role="guest").order_by("-created_at")
     return (
         queryset.select_related("room", "structure", "agent")
-        .prefetch_related("notifications", Prefetch("room__participants", queryset=guests, to_attr="guests"))
+        .prefetch_related(
+            "notifications",
+            Prefetch("room__participants", queryset=guests, to_attr="guests"),
+            Prefetch("change_requests", queryset=ChangeRequest.objects.select_related("slot"), to_attr="requests"),
+        )
         .order_by("start")
     )
 
@@ -109,4 +114,6 @@ def row(appointment: Appointment) -> Row:
         presence=presence,
         waiting_since=waiting_since,
         guest_pid=pid,
+        requests=[r for r in getattr(appointment, "requests", appointment.change_requests.all()) if not r.handled
+                  or r.kind == "cancel"],
     )

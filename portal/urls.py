@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
-from portal import day
+from portal import citizen, day
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -14,5 +14,6 @@ urlpatterns = [
     path("admin/day/<int:pk>/admit/", admin.site.admin_view(day.day_admit), name="day_admit"),
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
+    path("rdv/<str:token>/", citizen.manage, name="manage_appointment"),
     path("notifications/", include("notifications.urls")),
 ]

@@ -16,7 +16,7 @@ from notifications.admin import NotificationInline
 from portal import access, booking
 from portal.admin.scoping import ScopedAdmin
 from portal.forms import AppointmentForm
-from portal.models import Appointment, Status
+from portal.models import Appointment, ChangeRequest, Slot, Status
 from portal.phones import display as phone_display
 
 
@@ -126,18 +126,6 @@ class AppointmentAdmin(ScopedAdmin):
         if access.roles(request.user).get(initial.get("structure")) == "agent":
             initial.setdefault("agent", request.user.pk)
         return initial
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        from django.contrib.auth import get_user_model
-
-        from portal.models import Structure
-
-        if db_field.name == "structure":
-            kwargs["queryset"] = access.scope(Structure.objects.all(), request.user, "id", access.EDITORS)
-        elif db_field.name == "agent":
-            users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS))
-            kwargs["queryset"] = access.scope(users, request.user, "memberships__structure", access.EDITORS).distinct()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -253,3 +241,23 @@ class AppointmentAdmin(ScopedAdmin):
                 | Q(citizen_first_name__icontains=b, citizen_last_name__icontains=a)
             )
         return results, duplicates
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(ScopedAdmin):
+    structure_field = "appointment__structure"
+    list_display = ["created_at", "appointment", "kind", "slot", "message", "handled"]
+    list_filter = ["kind", "handled"]
+    list_select_related = ["appointment", "slot"]
+    readonly_fields = ["appointment", "kind", "slot", "message", "created_at"]
+    fields = ["appointment", "kind", "slot", "message", "created_at", "handled"]
+
+    def has_add_permission(self, request):
+        return False  # they come from citizens
+
+
+@admin.register(Slot)
+class SlotAdmin(ScopedAdmin):
+    list_display = ["start", "agent", "structure", "taken_by"]
+    list_select_related = ["agent", "structure", "taken_by"]
+    fields = ["structure", "agent", "start"]

@@ -45,6 +45,19 @@ class ScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        """Structure and agent choices: only the user's structures and their agents."""
+        from django.contrib.auth import get_user_model
+
+        from portal.models import Structure
+
+        if db_field.name == "structure":
+            kwargs["queryset"] = access.scope(Structure.objects.all(), request.user, "id", self.edit_roles)
+        elif db_field.name == "agent":
+            users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS))
+            kwargs["queryset"] = access.scope(users, request.user, "memberships__structure", self.edit_roles).distinct()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Another structure's object, or none: the same 404, which says nothing about which.
         raise Http404

@@ -1,4 +1,5 @@
 from portal.models.appointments import Appointment, Channel, Status
+from portal.models.requests import ChangeRequest, Slot
 from portal.models.structures import Membership, Role, Structure
 
-__all__ = ["Appointment", "Channel", "Membership", "Role", "Status", "Structure"]
+__all__ = ["Appointment", "ChangeRequest", "Channel", "Membership", "Role", "Slot", "Status", "Structure"]

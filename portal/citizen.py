@@ -1,0 +1,113 @@
+"""The citizen's own link in the confirmation and day-before messages: cancel or ask to move.
+
+The link carries a signed token naming the appointment and a fingerprint of its citizen;
+it works until the start, cancelling only up to the structure's deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.core import signing
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal import booking
+from portal.models import Appointment, ChangeRequest, Slot, Status
+from portal.phones import display as phone_display
+from rooms.journey import announce
+from rooms.tokens import citizen_fingerprint
+
+SALT = "guichet.portal.manage-link"
+
+
+def make_token(appointment: Appointment) -> str:
+    return signing.dumps({"a": appointment.pk, "c": citizen_fingerprint(appointment)}, salt=SALT, compress=True)
+
+
+def manage_url(appointment: Appointment) -> str:
+    from django.conf import settings
+
+    return settings.SITE_URL + reverse("manage_appointment", kwargs={"token": make_token(appointment)})
+
+
+def appointment_of(token: str) -> Appointment | None:
+    try:
+        payload = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        return None
+    appointment = (
+        Appointment.objects.select_related("structure", "room").filter(pk=payload.get("a")).first()
+        if isinstance(payload, dict) else None
+    )
+    if appointment is None or payload.get("c") != citizen_fingerprint(appointment):
+        return None
+    return appointment
+
+
+def cancel_deadline(appointment: Appointment) -> dt.datetime:
+    return appointment.start - dt.timedelta(hours=appointment.structure.citizen_cancel_hours)
+
+
+class MoveForm(forms.Form):
+    slot = forms.ModelChoiceField(queryset=Slot.objects.none(), required=False, empty_label=None,
+                                  widget=forms.RadioSelect, label=_("A free time"))
+    message = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+                              label=_("Or tell us when you are available"))
+
+    def __init__(self, *args, appointment: Appointment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slot"].queryset = Slot.objects.filter(
+            structure=appointment.structure, agent=appointment.agent, taken_by=None, start__gt=timezone.now()
+        )
+        self.fields["slot"].label_from_instance = (
+            lambda slot: slot.start.astimezone(timezone.get_current_timezone()).strftime("%d/%m/%Y %H:%M"))
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("slot") and not cleaned.get("message", "").strip():
+            raise forms.ValidationError(_("Choose a time or write when you are available."))
+        return cleaned
+
+
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    appointment = appointment_of(token)
+    if appointment is None:
+        return render(request, "portal/manage.html", {"invalid": True}, status=404)
+    timezone.activate(appointment.structure.time_zone)
+    now = timezone.now()
+    context = {
+        "appointment": appointment, "structure": appointment.structure,
+        "helpdesk_phone_display": phone_display(appointment.structure.helpdesk_phone),
+        "can_cancel": appointment.status == Status.SCHEDULED and now < cancel_deadline(appointment),
+        "can_move": appointment.status == Status.SCHEDULED and now < appointment.start,
+        "deadline": cancel_deadline(appointment), "done": None,
+    }
+    form = MoveForm(request.POST if request.POST.get("action") == "move" else None, appointment=appointment)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "cancel" and context["can_cancel"]:
+            with transaction.atomic():
+                if booking.cancel(appointment):
+                    ChangeRequest.objects.create(appointment=appointment, kind=ChangeRequest.Kind.CANCEL, handled=True)
+                    announce(appointment.room, "cancelled")
+            context.update(done="cancelled", can_cancel=False, can_move=False)
+        elif action == "move" and context["can_move"] and form.is_valid():
+            with transaction.atomic():
+                change = ChangeRequest.objects.create(
+                    appointment=appointment, kind=ChangeRequest.Kind.MOVE,
+                    message=form.cleaned_data["message"].strip(), slot=form.cleaned_data["slot"])
+                slot = form.cleaned_data["slot"]
+                if slot is not None and not Slot.objects.filter(pk=slot.pk, taken_by=None).update(taken_by=change):
+                    transaction.set_rollback(True)  # someone took it a moment ago
+                    form.add_error("slot", _("This time was just taken. Please choose another."))
+                else:
+                    announce(appointment.room, "change_requested")
+                    context["done"] = "moved"
+    context["form"] = form
+    return render(request, "portal/manage.html", context)
