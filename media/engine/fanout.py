@@ -157,6 +157,12 @@ class Fanout:
             for track in self._subscribers:
                 track.offer(frame)
 
+    def new_stream(self) -> None:
+        """A new RTP stream from the publisher: senders rebase timestamps, viewers await a keyframe."""
+        self.stream = next(_stream_ids)
+        for track in self._subscribers:
+            track.wait_for_keyframe()
+
     def request_keyframe(self) -> None:
         """Rate-limited: at most one PLI per interval; a request inside it is deferred, not lost."""
         if self.kind != "video" or self._ended or self._pli_handle is not None:

@@ -71,8 +71,14 @@ class PassthroughPublication:
         self.fanout = Fanout(self.kind, self._send_pli)
         sink = aiortc_hooks.EncodedSink(self._on_batch, self._on_end)
         self._assembler = aiortc_hooks.attach_receiver(self._receiver, self.kind, sink, remb=remb)
+        self._ssrc: int | None = None
 
     def _on_batch(self, codec: str, batch: FrameBatch) -> None:
+        ssrc = self._assembler._ssrc
+        if ssrc != self._ssrc:
+            if self._ssrc is not None:
+                self.fanout.new_stream()  # the publisher restarted its RTP stream
+            self._ssrc = ssrc
         stream = self.fanout.stream
         frames = [EncodedFrame(codec, data, ts, is_keyframe(codec, data), stream) for data, ts in batch.frames]
         self.fanout.push(codec, frames, batch.lost)

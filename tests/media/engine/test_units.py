@@ -170,3 +170,22 @@ def test_packetizer_keeps_timestamps_continuous_across_sources() -> None:
     assert second - first == 960  # same source: publisher spacing kept exactly
     _, third = packer.pack(EncodedFrame("opus", b"c", 5, True, stream=2))
     assert 0 < third - second < 48000  # new source: continues, no jump back to 5
+
+
+def test_a_new_publisher_stream_is_rebased_and_waits_for_a_keyframe() -> None:
+    async def body() -> None:
+        fanout = Fanout("video", lambda: None)
+        viewer = fanout.subscribe()
+        packer = Packetizer(90000)
+        before = fanout.stream
+        fanout.push("vp8", [EncodedFrame("vp8", VP8_KEY, 1000, True, before)], lost=False)
+        fanout.new_stream()
+        fanout.push("vp8", [EncodedFrame("vp8", VP8_DELTA, 7, False, fanout.stream)], lost=False)
+        fanout.push("vp8", [EncodedFrame("vp8", VP8_KEY, 3007, True, fanout.stream)], lost=False)
+        first, second = await viewer.recv(), await viewer.recv()
+        assert (first.stream, second.stream, second.timestamp) == (before, fanout.stream, 3007)
+        _, ts1 = packer.pack(first)
+        _, ts2 = packer.pack(second)
+        assert 0 < ts2 - ts1 < 90000  # continuous, not back to 3007
+
+    asyncio.run(asyncio.wait_for(body(), 5))
