@@ -3,15 +3,29 @@ participant, hang-up. Real Daphne, real aiortc media engine, Chromium with fake 
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from rooms.models import Room
 from tests.e2e import steps
 from tests.e2e.conftest import WAIT
 
 pytestmark = pytest.mark.e2e
 
 
-def test_agent_and_citizens_meet(server, booked, browsers):
+def device_check_of(room, django_db_blocker, timeout: float = 5) -> bool | None:
+    """The pre-join's report as the agents' day view reads it (None: nothing yet)."""
+    deadline = time.monotonic() + timeout
+    with django_db_blocker.unblock():
+        while True:
+            ok = Room.objects.values_list("device_ok", flat=True).get(pk=room.pk)
+            if ok is not None or time.monotonic() > deadline:
+                return ok
+            time.sleep(0.1)
+
+
+def test_agent_and_citizens_meet(server, booked, browsers, django_db_blocker):
     agent, room = booked
     base = server.base
     agent_page = browsers.open("agent")
@@ -22,6 +36,7 @@ def test_agent_and_citizens_meet(server, booked, browsers):
 
     # The citizen opens the link, checks the devices, types a wrong code, then the right one.
     steps.citizen_prejoin(citizen, base, room)
+    assert device_check_of(room, django_db_blocker) is True  # reported for the agents' day view
     steps.submit_join(citizen, "Jeanne Dupont", "00000000" if room.password != "00000000" else "11111111")
     citizen.wait_for_selector("#gv-password-error", timeout=WAIT)
     assert citizen.get_attribute("#id_password", "aria-invalid") == "true"

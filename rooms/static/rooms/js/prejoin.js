@@ -1,7 +1,7 @@
 // Join page: is the browser able to call, do the camera and microphone work, which ones.
 import { _ } from "./i18n.js";
 import { $ } from "./dom.js";
-import { browserProblem, mediaErrorText } from "./checks.js";
+import { browserProblem, mediaErrorCodes, mediaErrorText, reportCheck } from "./checks.js";
 import { fillSelect, openAudio, openMedia, openVideo, saveDevices, savedDevices, trackDevice } from "./devices.js";
 import { startMeter } from "./meter.js";
 
@@ -10,6 +10,8 @@ const level = $("#gv-level");
 const message = $("#gv-device-msg");
 let stream = new MediaStream();
 let stopMeter = () => {};
+
+const report = (problems) => reportCheck($("#gv-prejoin").dataset.reportUrl, problems);
 
 function showProblem({ title, text }, severity = "error") {
   const box = $("#gv-check");
@@ -59,9 +61,12 @@ async function start() {
       : !fresh.getAudioTracks().length ? _("No microphone: the agent will not hear you.") : "";
     message.textContent = missing || _("Camera and microphone work. You can join the appointment.");
     button.hidden = true;
+    report([!fresh.getVideoTracks().length && "no_camera", !fresh.getAudioTracks().length && "no_microphone"]
+      .filter(Boolean));
   } catch (error) {
     message.textContent = "";
     showProblem({ title: _("Camera or microphone unavailable"), text: mediaErrorText(error) }, "warning");
+    report(mediaErrorCodes(error));
   }
 }
 
@@ -77,6 +82,7 @@ function init() {
   const problem = browserProblem();
   if (problem) {
     showProblem(problem);
+    report([problem.code]);
     return;
   }
   $("#gv-prejoin").hidden = false;

@@ -1,7 +1,7 @@
 // Room page: lobby, call, tools. Speaks rooms/PROTOCOL.md over one WebSocket.
 import { _, fmt } from "./i18n.js";
 import { $, announce, el, setPressed } from "./dom.js";
-import { browserProblem, mediaErrorText } from "./checks.js";
+import { browserProblem, mediaErrorCodes, mediaErrorText, reportCheck } from "./checks.js";
 import { fillSelect, openAudio, openMedia, openVideo, saveDevices, savedDevices, trackDevice } from "./devices.js";
 import { Signal } from "./signal.js";
 import { Call } from "./media.js";
@@ -580,8 +580,11 @@ function wire() {
 }
 
 async function main() {
+  // Guests who came by their personal link skipped the join page's check: report it here.
+  const report = (problems) => reportCheck(root.dataset.reportUrl, problems);
   const problem = browserProblem();
   if (problem) {
+    report([problem.code]);
     finish(problem.title, problem.text);
     return;
   }
@@ -592,7 +595,9 @@ async function main() {
     local.audio = stream.getAudioTracks()[0] ?? null;
     local.camera = stream.getVideoTracks()[0] ?? null;
     local.stream = stream;
+    report([!local.camera && "no_camera", !local.audio && "no_microphone"].filter(Boolean));
   } catch (error) {
+    report(mediaErrorCodes(error));
     announce(mediaErrorText(error)); // join anyway: the citizen can still see and hear
   }
   if (!local.audio) $("#gv-btn-mic").disabled = true;
