@@ -256,6 +256,10 @@ MEDIA_NODE_MAX_AGE = env.float("MEDIA_NODE_MAX_AGE", default=3.0)  # seconds wit
 MEDIA_NODE_MAX_TRACKS = env.int("MEDIA_NODE_MAX_TRACKS", default=400)  # above: no new rooms
 MEDIA_NODE_MAX_CPU = env.float("MEDIA_NODE_MAX_CPU", default=0.85)  # fraction of one core
 IDCHECK_TIMEOUT = env.float("IDCHECK_TIMEOUT", default=20.0)  # seconds before "unreadable"
+# Media nodes behind a firewall / 1:1 NAT: the UDP ports to bind ("40000-40999") and the
+# public address to announce in SDP instead of the machine's own.
+MEDIA_UDP_PORTS = env.str("MEDIA_UDP_PORTS", default="")
+MEDIA_PUBLIC_IP = env.str("MEDIA_PUBLIC_IP", default="")
 
 # --- Notifications (confirmation, reminder, notices; see notifications/delivery.py) ---
 # Backends are dotted paths, like EMAIL_BACKEND: notifications.backends.{email.EmailBackend,
@@ -298,3 +302,5 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.sweep", "schedule": NOTIFICATIONS_SWEEP_SECONDS},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))
+# The Twilio SDK logs every API request's headers at INFO: keep that out of the logs.
+LOGGING["loggers"]["twilio.http_client"] = {"level": env.str("TWILIO_LOG_LEVEL", default="WARNING")}

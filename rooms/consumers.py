@@ -21,7 +21,7 @@ from media.engine import MediaError
 from rooms import actions, lobby, presence, services
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.journey import announce_async
-from rooms.mediabridge import MediaUnavailable, id_check, media
+from rooms.mediabridge import MediaUnavailable, media
 from rooms.protocol import ProtocolError, parse
 
 log = logging.getLogger("rooms.signalling")
@@ -273,8 +273,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _run_idcheck(self, request: dict) -> None:
         appointment = self.room.appointment
         try:
-            report = await id_check(self.slug, self.pid, appointment.citizen_first_name,
-                                    appointment.citizen_last_name, timeout=settings.IDCHECK_TIMEOUT)
+            report = await media().id_check(self.slug, self.pid, appointment.citizen_first_name,
+                                            appointment.citizen_last_name, timeout=settings.IDCHECK_TIMEOUT)
         except MediaError as error:
             log.info("idcheck could not run for %s: %s", self.pid, error)
             report = {"view": {"outcome": "unreadable", "reasons": ["no_video"]}, "still": "",

@@ -18,11 +18,12 @@ from django.conf import settings
 
 from media.engine import MediaEngine, MediaError, MediaTimeout
 from media.identity import check_participant
+from media.network import announce_public_address, parse_port_range, restrict_udp_ports
 from media.nodes.commands import node_channel
 from media.nodes.registry import NodeRegistry, NoNodeAvailable
 from rooms.groups import personal_group
 
-_engine: MediaEngine | None = None
+_engine: InProcessMedia | None = None
 _remote: RemoteMedia | None = None
 
 
@@ -31,10 +32,10 @@ class MediaUnavailable(MediaError):
 
 
 async def send_server_offer(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:
+    sdp = announce_public_address(payload["sdp"], settings.MEDIA_PUBLIC_IP)
     await get_channel_layer().group_send(
         personal_group(participant_id),
-        {"type": "client.forward",
-         "message": {"type": "rtc.offer", "sdp": payload["sdp"], "tracks": payload.get("tracks", {})}},
+        {"type": "client.forward", "message": {"type": "rtc.offer", "sdp": sdp, "tracks": payload.get("tracks", {})}},
     )
 
 
@@ -46,18 +47,43 @@ def use_loopback_only() -> None:
 
 
 def new_engine() -> MediaEngine:
+    """An engine for this process's running loop, with the network settings applied."""
     if settings.ICE_LOOPBACK_ONLY:
         use_loopback_only()
+    ports = parse_port_range(settings.MEDIA_UDP_PORTS)
+    if ports is not None:
+        restrict_udp_ports(asyncio.get_running_loop(), *ports)
     return MediaEngine(mode=settings.MEDIA_ENGINE_MODE, ice_servers=settings.ICE_SERVERS,
                        on_server_offer=send_server_offer)
 
 
-def engine() -> MediaEngine:
-    """The in-process engine (embedded default)."""
-    global _engine
-    if _engine is None:
-        _engine = new_engine()
-    return _engine
+class InProcessMedia:
+    """The engine inside this ASGI process (embedded default), with the same calls as nodes."""
+
+    def __init__(self) -> None:
+        self.engine = new_engine()
+
+    async def join(self, room: str, pid: str, sdp: str) -> dict:
+        reply = await self.engine.join(room, pid, sdp)
+        return {**reply, "sdp": announce_public_address(reply["sdp"], settings.MEDIA_PUBLIC_IP)}
+
+    async def answer(self, room: str, pid: str, sdp: str) -> None:
+        await self.engine.answer(room, pid, sdp)
+
+    async def leave(self, room: str, pid: str) -> None:
+        await self.engine.leave(room, pid)
+
+    async def set_audio_only(self, room: str, pid: str, audio_only: bool) -> None:
+        await self.engine.set_audio_only(room, pid, audio_only)
+
+    async def close_room(self, room: str) -> None:
+        await self.engine.close_room(room)
+
+    async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float) -> dict:
+        return await check_participant(self.engine, room, pid, first_name, last_name, timeout=timeout)
+
+    async def shutdown(self) -> None:
+        await self.engine.shutdown()
 
 
 class RemoteMedia:
@@ -113,23 +139,17 @@ class RemoteMedia:
                                 first_name=first_name, last_name=last_name, timeout_s=timeout)
 
 
-def media() -> MediaEngine | RemoteMedia:
+def media() -> InProcessMedia | RemoteMedia:
     """How this process reaches media, from settings."""
-    global _remote
+    global _engine, _remote
     if settings.MEDIA_NODES != "remote":
-        return engine()
+        if _engine is None:
+            _engine = InProcessMedia()
+        return _engine
     if _remote is None:
         _remote = RemoteMedia(NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
                                            max_age=settings.MEDIA_NODE_MAX_AGE))
     return _remote
-
-
-async def id_check(room: str, pid: str, first_name: str, last_name: str, timeout: float = 20.0) -> dict:
-    """Read the ID card a participant shows, where its media is (this process or its node)."""
-    client = media()
-    if isinstance(client, RemoteMedia):
-        return await client.id_check(room, pid, first_name, last_name, timeout)
-    return await check_participant(client, room, pid, first_name, last_name, timeout=timeout)
 
 
 def reset() -> None:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from media.engine import MediaEngine, MediaError
 from media.identity import check_participant
+from media.network import announce_public_address
 from media.nodes.commands import OPS, node_channel
 from media.nodes.registry import NodeRegistry
 
@@ -27,9 +28,10 @@ class ChannelLayer(Protocol):
 
 class MediaNode:
     def __init__(self, node_id: str, engine: MediaEngine, layer: ChannelLayer, registry: NodeRegistry, *,
-                 max_tracks: int = 400, max_cpu: float = 0.85, interval: float = 1.0):
+                 max_tracks: int = 400, max_cpu: float = 0.85, interval: float = 1.0, public_ip: str = ""):
         self.node_id, self.engine, self.layer, self.registry = node_id, engine, layer, registry
         self.max_tracks, self.max_cpu, self.interval = max_tracks, max_cpu, interval
+        self.public_ip = public_ip
         self._cpu = 0.0
         self._rooms: set[str] = set()  # rooms this node serves (a full node still serves them)
         self._tasks: set[asyncio.Task] = set()
@@ -80,7 +82,7 @@ class MediaNode:
                 raise NodeFull("this media node is full")
             result = await self.engine.join(room, pid, args["sdp"])
             self._rooms.add(room)
-            return result
+            return {**result, "sdp": announce_public_address(result["sdp"], self.public_ip)}
         if op == "answer":
             return await self.engine.answer(room, pid, args["sdp"])
         if op == "leave":

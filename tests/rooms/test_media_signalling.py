@@ -71,8 +71,31 @@ def test_two_participants_get_each_others_tracks(room, moderator, citizen):
             await guest_pc.close()
             await agent.close()
             await guest.close()
-            from rooms.mediabridge import engine
+            from rooms.mediabridge import media
 
-            await engine().shutdown()
+            await media().shutdown()
 
     run(scenario())
+
+
+def test_engine_binds_inside_the_configured_udp_range(room, moderator, settings):
+    import re
+
+    settings.MEDIA_UDP_PORTS = "41000-41099"
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        pc, _ = await browser_like_peer()
+        try:
+            await agent.send({"type": "rtc.offer", "sdp": pc.localDescription.sdp})
+            return (await agent.expect("rtc.answer", timeout=10))["sdp"]
+        finally:
+            await pc.close()
+            await agent.close()
+            from rooms.mediabridge import media
+
+            await media().shutdown()
+
+    answer = run(scenario())
+    ports = {int(p) for p in re.findall(r"a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", answer)}
+    assert ports and all(41000 <= p <= 41099 for p in ports)

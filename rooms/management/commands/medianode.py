@@ -32,7 +32,8 @@ class Command(BaseCommand):
         registry = NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
                                 max_age=settings.MEDIA_NODE_MAX_AGE)
         node = MediaNode(node_id, new_engine(), get_channel_layer(), registry,
-                         max_tracks=max_tracks, max_cpu=settings.MEDIA_NODE_MAX_CPU)
+                         max_tracks=max_tracks, max_cpu=settings.MEDIA_NODE_MAX_CPU,
+                         public_ip=settings.MEDIA_PUBLIC_IP)
         try:
             await node.run()
         finally:
