@@ -34,6 +34,7 @@ import aiortc.rtcrtpreceiver as receiver_module
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
 
 from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import H264, VP8, EncodedFrame
@@ -85,6 +86,33 @@ def attach_receiver(
         # falls back to loss-based bandwidth estimation.
         receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
     return assembler
+
+
+def cap_remb(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> None:
+    """Clamp the REMB this receiver sends its publisher to `cap()` (the subscribers' minimum).
+
+    A subscriber's REMB only reaches our packetizer (there is no encoder to slow down), so
+    the publisher would otherwise keep sending what the weakest viewer cannot take.
+    """
+    send = receiver._send_rtcp
+
+    async def send_capped(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            limit = cap()
+            if limit is not None:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                if limit < bitrate:
+                    packet = RtcpPsfbPacket(
+                        fmt=packet.fmt, ssrc=packet.ssrc, media_ssrc=packet.media_ssrc, fci=pack_remb_fci(limit, ssrcs)
+                    )
+        await send(packet)
+
+    receiver._send_rtcp = send_capped  # type: ignore[method-assign]
+
+
+def sender_packetizer(sender: RTCRtpSender) -> Packetizer | None:
+    encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+    return encoder if isinstance(encoder, Packetizer) else None
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
@@ -202,7 +230,12 @@ def check_contract() -> None:
             problems.append(f"RTCRtpSender._next_encoded_frame no longer contains {needle!r}")
     if "self._send_keyframe()" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
         problems.append("RTCRtpSender._handle_rtcp_packet no longer calls self._send_keyframe()")
+    if "await self._send_rtcp(rtcp_packet)" not in receive_src:
+        problems.append("RTCRtpReceiver._handle_rtp_packet no longer sends REMB through self._send_rtcp")
+    if "self.__encoder.target_bitrate = bitrate" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
+        problems.append("RTCRtpSender._handle_rtcp_packet no longer hands REMB to its encoder")
     for owner, name in (
+        (RTCRtpReceiver, "_send_rtcp"),
         (RTCRtpReceiver, "_send_rtcp_pli"),
         (Vp8Encoder, "_packetize"),
         (H264Encoder, "_packetize"),

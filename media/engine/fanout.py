@@ -13,6 +13,7 @@ import asyncio
 import itertools
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -39,6 +40,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._paused = False
         self._closed = False
         self.dropped = 0
+        self.packetizer: Any = None  # the subscriber's sender packetizer: its REMB caps the publisher
 
     @property
     def paused(self) -> bool:

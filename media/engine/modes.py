@@ -72,6 +72,8 @@ class PassthroughPublication:
         sink = aiortc_hooks.EncodedSink(self._on_batch, self._on_end)
         self._assembler = aiortc_hooks.attach_receiver(self._receiver, self.kind, sink, remb=remb)
         self._ssrc: int | None = None
+        if self.kind == "video":
+            aiortc_hooks.cap_remb(self._receiver, self.viewers_bitrate)
 
     def _on_batch(self, codec: str, batch: FrameBatch) -> None:
         ssrc = self._assembler._ssrc
@@ -87,6 +89,12 @@ class PassthroughPublication:
         # Receiver stopped (leave, disconnect or RTCP BYE). Subscribers are detached by the
         # engine on leave; here the fan-out simply stops receiving frames.
         logger.debug("publisher %s receiver stopped", self.kind)
+
+    def viewers_bitrate(self) -> int | None:
+        """The lowest bitrate a video viewer reported (REMB), if any reported."""
+        rates = [t.packetizer.remote_bitrate for t in self.fanout.subscribers if t.packetizer is not None]
+        known = [r for r in rates if r]
+        return min(known) if known else None
 
     @property
     def loss_skips(self) -> int:
@@ -118,6 +126,7 @@ class PassthroughForward:
         self.transceiver = transceiver
         self.fanout = fanout
         self.track: ForwardedTrack = fanout.subscribe()
+        self.track.packetizer = aiortc_hooks.sender_packetizer(transceiver.sender)
         if paused:
             self.track.pause()
         transceiver.sender.replaceTrack(self.track)

@@ -420,3 +420,43 @@ def test_unrecoverable_loss_does_not_freeze_the_picture() -> None:
             await room.close()
 
     run(body)
+
+
+def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            for transceiver in bob.pc.getTransceivers():  # bob reports only what we inject
+                transceiver.receiver._RTCRtpReceiver__remote_bitrate_estimator = None
+            sender = next(t.sender for t in alice.pc.getTransceivers() if isinstance(t.sender.track, ColorVideo))
+            rembs: list[int] = []
+            real = sender._handle_rtcp_packet
+
+            async def spy(packet: Any) -> None:
+                if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                    rembs.append(unpack_remb_fci(packet.fci)[0])
+                await real(packet)
+
+            sender._handle_rtcp_packet = spy
+            await wait_until(lambda: rembs != [], 5, "the server's REMB to alice")
+            assert rembs[-1] > 1_000  # what the server estimates (or bob's estimator reported)
+
+            receiver = next(
+                t.receiver
+                for t in bob.pc.getTransceivers()
+                if bob.tracks.get(t.mid) == {"participant_id": "alice", "kind": "video"}
+            )
+            ssrc = receiver.getSynchronizationSources()[0].source
+            remb = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=receiver._RTCRtpReceiver__rtcp_ssrc, media_ssrc=0,
+                                  fci=pack_remb_fci(1_000, [ssrc]))
+            await receiver._send_rtcp(remb)
+            count = len(rembs)
+            await wait_until(lambda: len(rembs) > count, 5, "the next REMB to alice")
+            assert rembs[-1] == 1_000
+        finally:
+            await room.close()
+
+    run(body)
