@@ -10,14 +10,17 @@ API (all coroutines run on one event loop)::
                                        "username": "u", "credential": "p"}],
                          on_server_offer=callback,     # async (room_id, participant_id, payload)
                          gather_timeout=3.0,           # cap on STUN/TURN gathering (no trickle)
-                         answer_timeout=30.0)          # a peer that never answers is dropped
+                         answer_timeout=30.0,          # a peer that never answers is dropped
+                         remb=True,                    # server REMB estimate of each uplink
+                         udp_buffer=4 << 20)           # ICE socket receive buffer (process-wide)
     reply = await engine.join(room_id, participant_id, offer_sdp)
         # -> {"type": "answer", "sdp": str, "tracks": {}}
     await engine.answer(room_id, participant_id, answer_sdp)   # answer to a server offer
     await engine.set_audio_only(room_id, participant_id, True) # no video packets to it
     async for image in engine.frames(room_id, participant_id): # numpy BGR, HxWx3
         ...                                                    # decoding only while iterated
-    engine.stats()   # {"mode", "rooms", "peers", "published_tracks", "forwarded_tracks", "paused_tracks"}
+    engine.stats()   # {"mode", "rooms", "peers", "published_tracks", "forwarded_tracks",
+                     #  "paused_tracks", "loss_skips", "keyframe_requests", "dropped_frames"}
     await engine.leave(room_id, participant_id)
     await engine.close_room(room_id)
     await engine.shutdown()
@@ -44,9 +47,18 @@ Message flow the signalling layer implements (one WebSocket per participant):
 4. Screen share: the browser calls `sender.replaceTrack(screenTrack)` on its video
    transceiver; nothing to signal.
 
-No trickle ICE: SDPs carry all candidates. Passthrough keeps each subscriber on the
-publisher's codec (VP8, H264 or Opus; no transcoding), relays PLI/FIR to the publisher
-(at most one per 500 ms), and starts every new viewer at a keyframe.
+No trickle ICE: SDPs carry all candidates. Each publisher's audio and video share one
+msid stream (the browser lip-syncs them), but use the `tracks` map, not stream ids, to
+name participants.
+
+Passthrough (modules): `assembler` (complete frames at their marker bit; a hole not
+repaired by NACK/RTX within 0.3 s is skipped), `fanout` (bounded queue per viewer,
+keyframe start, PLI relay at most one per 500 ms), `aiortc_hooks` (the only place that
+touches aiortc internals; pinned to aiortc 1.16.0, checked by `check_contract()`),
+`modes` (passthrough and relay strategies), `peer` (one connection, one offer in flight),
+`framegrab` (decoding for `frames()`). Each viewer stays on the publisher's codec (VP8,
+H264 or Opus; never transcoded); the REMB sent to a video publisher is capped at its
+viewers' lowest REMB. Run the process on uvloop for ~10% less CPU.
 """
 
 from .engine import MediaEngine, Mode
