@@ -51,6 +51,11 @@ class AudioAssembler:
         self._ssrc: int | None = None
         self._late = 0
 
+    @property
+    def ssrc(self) -> int | None:
+        """The publisher's media SSRC (for PLI), once a packet arrived."""
+        return self._ssrc
+
     def add(self, packet: RtpPacket) -> tuple[bool, FrameBatch | None]:
         seq = packet.sequence_number
         if packet.ssrc != self._ssrc:
@@ -78,6 +83,11 @@ class VideoAssembler:
         self._late = 0
         self._lost = False
         self.skips = 0  # how many times a hole was given up on (for tests and stats)
+
+    @property
+    def ssrc(self) -> int | None:
+        """The publisher's media SSRC (for PLI), once a packet arrived."""
+        return self._ssrc
 
     def add(self, packet: RtpPacket) -> tuple[bool, FrameBatch | None]:
         seq = packet.sequence_number

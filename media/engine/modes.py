@@ -17,7 +17,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import aiortc_hooks
-from .assembler import FrameBatch
+from .assembler import FrameBatch, VideoAssembler
 from .encoded import EncodedFrame, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames, relayed_frames
@@ -76,7 +76,7 @@ class PassthroughPublication:
             aiortc_hooks.cap_remb(self._receiver, self.viewers_bitrate)
 
     def _on_batch(self, codec: str, batch: FrameBatch) -> None:
-        ssrc = self._assembler._ssrc
+        ssrc = self._assembler.ssrc
         if ssrc != self._ssrc:
             if self._ssrc is not None:
                 self.fanout.new_stream()  # the publisher restarted its RTP stream
@@ -98,14 +98,14 @@ class PassthroughPublication:
 
     @property
     def loss_skips(self) -> int:
-        return getattr(self._assembler, "skips", 0)
+        return self._assembler.skips if isinstance(self._assembler, VideoAssembler) else 0
 
     @property
     def keyframe_requests(self) -> int:
         return self.fanout.pli_sent
 
     def _send_pli(self) -> None:
-        ssrc = self._assembler._ssrc
+        ssrc = self._assembler.ssrc
         if ssrc is not None:
             aiortc_hooks.send_pli(self._receiver, ssrc)
 
