@@ -460,3 +460,29 @@ def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
             await room.close()
 
     run(body)
+
+
+def test_ice_servers_are_used_and_gathering_is_capped() -> None:
+    """A STUN server that never answers (on loopback) delays the answer by the cap, not by aioice's 5 s."""
+    import time
+
+    from .clients import Client
+
+    async def body() -> None:
+        room = Room("passthrough")
+        room.engine = MediaEngine(
+            ice_servers=[{"urls": "stun:127.0.0.1:9"}], on_server_offer=room._on_offer, gather_timeout=0.7
+        )
+        client = Client(room.engine, "r1", "alice")
+        room.clients["alice"] = client
+        try:
+            started = time.monotonic()
+            await client.join()
+            elapsed = time.monotonic() - started
+            assert 0.6 < elapsed < 3.0, elapsed
+            peer = room.engine._peer("r1", "alice")
+            assert peer.pc._RTCPeerConnection__configuration.iceServers[0].urls == "stun:127.0.0.1:9"
+        finally:
+            await room.close()
+
+    run(body)
