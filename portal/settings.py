@@ -265,7 +265,9 @@ MEDIA_PUBLIC_IP = env.str("MEDIA_PUBLIC_IP", default="")
 # Backends are dotted paths, like EMAIL_BACKEND: notifications.backends.{email.EmailBackend,
 # twilio_sms.TwilioBackend, console.ConsoleBackend, memory.MemoryBackend}. Email goes
 # through Django's EMAIL_BACKEND (SMTP in production, the console in DEBUG).
-NOTIFICATIONS_EMAIL_BACKEND = env.str("NOTIFICATIONS_EMAIL_BACKEND", default="notifications.backends.email.EmailBackend")
+NOTIFICATIONS_EMAIL_BACKEND = env.str(
+    "NOTIFICATIONS_EMAIL_BACKEND", default="notifications.backends.email.EmailBackend"
+)
 # Twilio: no defaults. With TWILIO_* unset the Twilio backend refuses every SMS with a clear
 # error (the row fails, the email fallback is used); in DEBUG, SMS go to the console.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
