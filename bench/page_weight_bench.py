@@ -47,7 +47,7 @@ def main() -> None:
             seen: list[tuple[str, str]] = []
             page.on("request", lambda r: seen.append((r.url, r.resource_type)))
             page.goto(f"{server.base}/r/{room.slug}/", wait_until="load")
-            page.click("#gv-allow")
+            page.evaluate("() => document.getElementById('gv-allow').click()")
             page.wait_for_function("() => document.getElementById('gv-preview').videoWidth > 0", timeout=20_000)
             join = [u for u, k in seen if is_code(u, k)]
             seen.clear()

@@ -19,8 +19,9 @@ def citizen_prejoin(page, base: str, room) -> None:
     """Open the link and try the camera and microphone (preview plays, meter moves)."""
     page.goto(f"{base}/r/{room.slug}/")
     page.wait_for_selector("#gv-prejoin:not([hidden])", timeout=WAIT)
-    # A first visit: the permission is still to be asked, by the button.
-    page.click("#gv-allow")
+    # A first visit asks by the button; when Chrome already reports the permission as
+    # granted, the page starts by itself and hides the button (a second click is harmless).
+    page.evaluate("() => document.getElementById('gv-allow').click()")
     page.wait_for_function(
         "() => document.getElementById('gv-preview').videoWidth > 0", timeout=WAIT, polling=200
     )

@@ -1,5 +1,5 @@
 // The side panel (chat, participants, settings, share) and what it lists.
-import { _ } from "./i18n.js";
+import { _, fmt } from "./i18n.js";
 import { $, el } from "./dom.js";
 
 const TITLES = {
@@ -74,12 +74,12 @@ export function personRow(p, { self, moderator, act }) {
   if (moderator && !self && p.role !== "moderator") {
     row.append(el("span", { class: "gv-person__actions" },
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary",
-        "aria-label": `${_("Back to the waiting room")}: ${p.name}`, "data-act": "lobby.return",
+        "aria-label": fmt(_("Send %(name)s back to the waiting room"), { name: p.name }), "data-act": "lobby.return",
         onclick: () => act("lobby.return", p) }, _("Waiting room")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", disabled: p.audio === false,
-        "aria-label": `${_("Mute")} ${p.name}`, "data-act": "mod.mute", onclick: () => act("mod.mute", p) }, _("Mute")),
+        "aria-label": fmt(_("Mute %(name)s"), { name: p.name }), "data-act": "mod.mute", onclick: () => act("mod.mute", p) }, _("Mute")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary",
-        "aria-label": `${_("Remove")} ${p.name}`, "data-act": "mod.remove", onclick: () => act("mod.remove", p) }, _("Remove"))));
+        "aria-label": fmt(_("Remove %(name)s"), { name: p.name }), "data-act": "mod.remove", onclick: () => act("mod.remove", p) }, _("Remove"))));
   }
   return row;
 }
@@ -89,7 +89,7 @@ export function waitingRow(p, act) {
   const id = `gv-note-${p.pid}`;
   const note = el("input", { class: "fr-input", id, maxlength: "200", autocomplete: "off" });
   const form = el("form", { class: "gv-note" },
-    el("label", { class: "fr-label fr-text--sm", for: id, text: `${_("Message to")} ${p.name}` }),
+    el("label", { class: "fr-label fr-text--sm", for: id, text: fmt(_("Message to %(name)s"), { name: p.name }) }),
     el("span", { class: "gv-chat-row" }, note,
       el("button", { type: "submit", class: "fr-btn fr-btn--sm fr-btn--secondary" }, _("Send"))));
   form.addEventListener("submit", (e) => {
@@ -100,9 +100,9 @@ export function waitingRow(p, act) {
   return el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: p.name }),
     el("span", { class: "gv-person__actions" },
-      el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": `${_("Admit")} ${p.name}`,
+      el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": fmt(_("Admit %(name)s"), { name: p.name }),
         "data-act": "lobby.admit", onclick: () => act("lobby.admit", p) }, _("Admit")),
-      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", "aria-label": `${_("Refuse")} ${p.name}`,
+      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", "aria-label": fmt(_("Refuse %(name)s"), { name: p.name }),
         "data-act": "lobby.refuse", onclick: () => act("lobby.refuse", p) }, _("Refuse"))),
     form);
 }

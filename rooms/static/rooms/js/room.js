@@ -1,5 +1,5 @@
 // Room page: lobby, call, tools. Speaks rooms/PROTOCOL.md over one WebSocket.
-import { _, fmt } from "./i18n.js";
+import { _, fmt, ngettext } from "./i18n.js";
 import { $, announce, el, setPressed } from "./dom.js";
 import { browserProblem, mediaErrorCodes, mediaErrorText, reportCheck } from "./checks.js";
 import { fillSelect, openAudio, openMedia, openVideo, saveDevices, savedDevices, trackDevice } from "./devices.js";
@@ -75,10 +75,11 @@ function onOpen() {
   connection += 1;
   recovered();
   if (connection > 1) announce(_("Reconnected."));
+  else $("#gv-status").textContent = ""; // "Connecting…" is over
 }
 
 function onDown(attempt, delay) {
-  announce(fmt("Connection lost. Reconnecting in %(s)s s…", { s: delay / 1000 }));
+  announce(fmt(_("Connection lost. Reconnecting in %(s)s s…"), { s: delay / 1000 }));
   if (attempt >= 4) failure(_("The connection to the server is lost. Reconnection attempts continue."));
 }
 
@@ -107,7 +108,7 @@ const handlers = {
   },
   "lobby.waiting"(m) {
     lobby.set(m.participant.pid, m.participant);
-    announce(fmt("%(name)s is waiting to enter.", { name: m.participant.name }));
+    announce(fmt(_("%(name)s is waiting to enter."), { name: m.participant.name }));
     renderPeople();
   },
   // To moderators: someone left the waiting room (admitted or refused by any moderator).
@@ -118,12 +119,13 @@ const handlers = {
   "lobby.info"(m) {
     const parts = [];
     if (m.agent_busy) parts.push(_("The agent is finishing another appointment."));
-    parts.push(m.position ? fmt("%(n)s person(s) before you.", { n: m.position }) : _("You are next."));
+    const ahead = ngettext("%(n)s person before you.", "%(n)s people before you.", m.position);
+    parts.push(m.position ? fmt(ahead, { n: m.position }) : _("You are next."));
     $("#gv-lobby-info").textContent = parts.join(" ");
   },
   "lobby.message"(m) {
     const box = $("#gv-lobby-message");
-    box.textContent = m.from ? fmt("Message from %(name)s: %(text)s", { name: m.from, text: m.text }) : m.text;
+    box.textContent = m.from ? fmt(_("Message from %(name)s: %(text)s"), { name: m.from, text: m.text }) : m.text;
     box.hidden = false;
   },
   // The agent sent us back to the waiting room: the call stops, the socket stays.
@@ -146,19 +148,19 @@ const handlers = {
   },
   "participant.joined"(m) {
     changed(m.participant);
-    if (m.participant.pid !== me.pid) announce(fmt("%(name)s joined the call.", { name: m.participant.name }));
+    if (m.participant.pid !== me.pid) announce(fmt(_("%(name)s joined the call."), { name: m.participant.name }));
   },
   "participant.updated"(m) {
     const before = people.get(m.participant.pid);
     changed(m.participant);
     if (m.participant.hand && !before?.hand && m.participant.pid !== me.pid) {
-      announce(fmt("%(name)s raised their hand.", { name: m.participant.name }));
+      announce(fmt(_("%(name)s raised their hand."), { name: m.participant.name }));
     }
   },
   "participant.left"(m) {
     const p = m.participant;
     lobby.delete(p.pid);
-    if (people.delete(p.pid)) announce(fmt("%(name)s left the call.", { name: p.name }));
+    if (people.delete(p.pid)) announce(fmt(_("%(name)s left the call."), { name: p.name }));
     stage.remove(p.pid);
     renderPeople();
   },
@@ -168,7 +170,7 @@ const handlers = {
     if (panel.current !== "chat" && m.pid !== me.pid) {
       unread += 1;
       badge($("#gv-unread"), unread);
-      announce(fmt("Message from %(name)s: %(text)s", { name: m.name, text: m.text }));
+      announce(fmt(_("Message from %(name)s: %(text)s"), { name: m.name, text: m.text }));
     }
   },
   "rtc.answer"(m) {
@@ -180,7 +182,7 @@ const handlers = {
   "mod.muted"(m) {
     setMic(false);
     const by = people.get(m.by)?.name ?? m.by ?? _("the agent");
-    announce(fmt("%(name)s turned off your microphone.", { name: by }));
+    announce(fmt(_("%(name)s turned off your microphone."), { name: by }));
   },
   removed() {
     finish(_("You are not in the call"), _("The agent removed you from the call."));
@@ -414,9 +416,9 @@ function badge(node, n) {
 
 function renderPeople() {
   const act = (type, p, text) => {
-    if (type === "mod.remove" && !confirm(fmt("Remove %(name)s from the call?", { name: p.name }))) return;
+    if (type === "mod.remove" && !confirm(fmt(_("Remove %(name)s from the call?"), { name: p.name }))) return;
     if (type === "lobby.message") {
-      if (signal.send({ type, pid: p.pid, text })) announce(fmt("Message sent to %(name)s.", { name: p.name }));
+      if (signal.send({ type, pid: p.pid, text })) announce(fmt(_("Message sent to %(name)s."), { name: p.name }));
       return;
     }
     signal.send({ type, pid: p.pid });
@@ -427,7 +429,7 @@ function renderPeople() {
   };
   const admitted = [...people.values()];
   $("#gv-people-list").replaceChildren(...admitted.map((p) => personRow(p, { self: p.pid === me.pid, moderator, act })));
-  $("#gv-count").textContent = fmt("%(n)s in the call", { n: admitted.length });
+  $("#gv-count").textContent = fmt(_("%(n)s in the call"), { n: admitted.length });
   if (moderator) {
     // Re-draw the waiting list only when it changed: a note being typed there survives.
     const key = [...lobby.values()].map((p) => `${p.pid}:${p.name}`).join();
