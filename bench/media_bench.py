@@ -446,6 +446,10 @@ async def bench(args: argparse.Namespace) -> None:
         )
     print("CPU: % of one core, server process alone (threads included). Expected rx video: ~28.6 fps "
           "(30 fps less the 100 ms probe pause every 2 s). others' CPU: other processes on the machine.")
+    if any(r["others_cpu"] > 0.5 for r in results):
+        print("WARNING: other processes used more than half a core during some cases: the server and the "
+              "load generator were starved there (late packets, loss, fewer frames); compare CPU per "
+              "delivered frame, or run again on a quiet machine.")
 
 
 def main() -> None:
