@@ -65,6 +65,7 @@ def server_env(db_file: Path, var_dir: Path, base: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "False",
         "PYTHONUNBUFFERED": "1",
+        "IDCHECK_TIMEOUT": "3",  # the fake camera shows no card: "unreadable" comes after this
     }
     for name in ("DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"):  # the server runs on its own defaults
         env.pop(name, None)

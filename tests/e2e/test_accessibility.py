@@ -57,3 +57,12 @@ def test_pages_have_no_serious_accessibility_violation(server, booked, browsers)
 
     agent_page.click("#gv-btn-info")
     assert serious_violations(agent_page) == [], "agent's room with the share panel"
+
+    agent_page.click("#gv-btn-people")
+    assert serious_violations(agent_page) == [], "agent's participants panel"
+    agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='idcheck.start']")
+    citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])", timeout=WAIT)
+    assert serious_violations(citizen) == [], "call with the identity check request"
+    citizen.click("#gv-idcheck-accept")
+    agent_page.wait_for_selector("#gv-idcheck-result .fr-badge", timeout=WAIT)
+    assert serious_violations(agent_page) == [], "agent's identity check result"

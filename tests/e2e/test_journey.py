@@ -91,6 +91,16 @@ def test_agent_and_citizens_meet(server, booked, browsers, django_db_blocker):
         "() => document.getElementById('gv-btn-mic').getAttribute('aria-pressed') === 'true'", timeout=WAIT
     )
 
+    # Identity check: the agent asks, the citizen accepts, the agent gets the result (the
+    # fake camera shows no card: "unreadable"), the citizen's request box goes away.
+    agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='idcheck.start']")
+    citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])", timeout=WAIT)
+    citizen.click("#gv-idcheck-accept")
+    agent_page.wait_for_selector("#gv-idcheck-result .fr-badge", timeout=WAIT)
+    assert agent_page.is_visible("[data-panel='idcheck']")
+    citizen.wait_for_selector("#gv-idcheck-ask", state="hidden", timeout=WAIT)
+    agent_page.click("#gv-btn-people")  # back to the list
+
     # Both turn their microphones back on (button and shortcut M), seen by the others.
     agent_page.click("#gv-btn-mic")
     citizen.locator("body").press("m")

@@ -7,6 +7,7 @@ const TITLES = {
   people: () => _("Participants"),
   settings: () => _("Settings"),
   info: () => _("Share and moderate"),
+  idcheck: () => _("Identity check"),
 };
 
 export class Panel {
@@ -73,6 +74,9 @@ export function personRow(p, { self, moderator, act }) {
     state.length ? el("span", { class: "gv-person__state", text: state.join(", ") }) : null);
   if (moderator && !self && p.role !== "moderator") {
     row.append(el("span", { class: "gv-person__actions" },
+      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
+        "aria-label": fmt(_("Check ID of %(name)s"), { name: p.name }), "data-act": "idcheck.start",
+        onclick: () => act("idcheck.start", p) }, _("Check ID")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary",
         "aria-label": fmt(_("Send %(name)s back to the waiting room"), { name: p.name }), "data-act": "lobby.return",
         onclick: () => act("lobby.return", p) }, _("Waiting room")),

@@ -8,6 +8,7 @@ import { Call } from "./media.js";
 import { measure, received } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { Panel, chatLine, personRow, waitingRow } from "./panels.js";
+import { agentSide, citizenSide } from "./idcheck.js";
 
 const cfg = JSON.parse($("#gv-config").textContent);
 const moderator = cfg.role === "moderator";
@@ -34,6 +35,18 @@ const call = new Call({
   onRemote: showRemote,
   onConnection,
 });
+
+const send = (m) => signal.send(m);
+const idcheck = moderator
+  ? agentSide({ send, panel, nameOf: (pid) => people.get(pid)?.name ?? _("Participant") })
+  : citizenSide({
+      send,
+      // The card is read from the camera: make sure the camera (not a screen) is sent.
+      ensureCamera: async () => {
+        if (local.screen) await setScreen(false);
+        if (!local.camera) await setCamera(true);
+      },
+    });
 
 // ---- screens -------------------------------------------------------------------------
 
@@ -197,6 +210,18 @@ const handlers = {
   "room.password"(m) {
     $("#gv-password").textContent = m.password;
     $("#gv-password-box").hidden = false;
+  },
+  "idcheck.requested"(m) {
+    idcheck.requested?.(m);
+  },
+  "idcheck.ended"(m) {
+    idcheck.ended?.(m);
+  },
+  "idcheck.status"(m) {
+    idcheck.status?.(m);
+  },
+  "idcheck.result"(m) {
+    idcheck.result?.(m);
   },
   error(m) {
     if (m.code === "media_unavailable") mediaLost(_("The video service is unavailable for now."));
@@ -417,6 +442,10 @@ function badge(node, n) {
 function renderPeople() {
   const act = (type, p, text) => {
     if (type === "mod.remove" && !confirm(fmt(_("Remove %(name)s from the call?"), { name: p.name }))) return;
+    if (type === "idcheck.start") {
+      idcheck.start(p);
+      return;
+    }
     if (type === "lobby.message") {
       if (signal.send({ type, pid: p.pid, text })) announce(fmt(_("Message sent to %(name)s."), { name: p.name }));
       return;

@@ -1,0 +1,120 @@
+// Identity check (PROTOCOL.md `idcheck.*`): the agent asks, the citizen accepts and shows
+// the card to the camera, the server reads it; the result goes to the agents only.
+import { _, fmt } from "./i18n.js";
+import { $, announce, el } from "./dom.js";
+
+const OUTCOMES = {
+  verified: () => _("Verified"),
+  mismatch: () => _("Does not match"),
+  unreadable: () => _("Could not be read"),
+};
+const REASONS = {
+  check_digits: () => _("check digits wrong"),
+  fields: () => _("fields missing or invalid"),
+  expired: () => _("document expired"),
+  name: () => _("name differs from the appointment"),
+  no_video: () => _("no video from the citizen"),
+  no_consistent_read: () => _("no steady reading of the card (hold it closer, flat, in good light)"),
+};
+const STATES = {
+  requested: () => _("Waiting for %(name)s to accept…"),
+  running: () => _("Reading the card of %(name)s…"),
+  refused: () => _("%(name)s refused the check."),
+  cancelled: () => _("Check of %(name)s cancelled."),
+};
+
+// --- the citizen's side ---------------------------------------------------------------
+
+export function citizenSide({ send, ensureCamera }) {
+  const box = $("#gv-idcheck-ask");
+  const text = $("#gv-idcheck-text");
+  const accept = $("#gv-idcheck-accept");
+  const stop = $("#gv-idcheck-refuse");
+  accept.addEventListener("click", async () => {
+    await ensureCamera();
+    send({ type: "idcheck.accept" });
+    text.textContent = _("Hold the card still, close to the camera, the side with the lines of characters towards it.");
+    accept.hidden = true;
+    stop.textContent = _("Stop");
+  });
+  stop.addEventListener("click", () => {
+    send({ type: "idcheck.refuse" });
+    box.hidden = true;
+  });
+  return {
+    requested({ by }) {
+      text.textContent = fmt(
+        _("%(name)s asks to check your identity card. Hold it in front of the camera, flat and well lit. The image is read at once and not kept."),
+        { name: by || _("the agent") },
+      );
+      accept.hidden = false;
+      stop.textContent = _("Refuse");
+      box.hidden = false;
+      accept.focus();
+    },
+    ended() {
+      box.hidden = true;
+      announce(_("The identity check is over. The agent will tell you the result."));
+    },
+  };
+}
+
+// --- the agent's side -----------------------------------------------------------------
+
+function row(label, value) {
+  return value === undefined || value === null || value === ""
+    ? null
+    : el("div", { class: "gv-idcheck-row" }, el("dt", { text: label }), el("dd", { text: String(value) }));
+}
+
+const yesNo = (v) => (v === true ? _("yes") : v === false ? _("no") : null);
+
+export function agentSide({ send, panel, nameOf }) {
+  const box = $("#gv-idcheck");
+  let current = null;
+  $("#gv-idcheck-cancel").addEventListener("click", () => {
+    if (current) send({ type: "idcheck.cancel", pid: current });
+  });
+  const state = (pid, text, running) => {
+    current = running ? pid : null;
+    $("#gv-idcheck-state").textContent = text;
+    $("#gv-idcheck-cancel").hidden = !running;
+    if (panel.current !== "idcheck") panel.open("idcheck");
+    announce(text);
+  };
+  return {
+    start(p) {
+      send({ type: "idcheck.start", pid: p.pid });
+      $("#gv-idcheck-result").replaceChildren();
+      state(p.pid, fmt(STATES.requested(), { name: p.name }), true);
+    },
+    status({ pid, state: s }) {
+      const text = STATES[s] ? fmt(STATES[s](), { name: nameOf(pid) }) : s;
+      state(pid, text, s === "requested" || s === "running");
+    },
+    result(r) {
+      const outcome = OUTCOMES[r.outcome]?.() ?? r.outcome;
+      state(r.pid, fmt(_("Identity check of %(name)s: %(outcome)s"), { name: nameOf(r.pid), outcome }), false);
+      const reasons = (r.reasons ?? []).map((x) => REASONS[x]?.() ?? x).join(", ");
+      const still = r.still?.startsWith("data:image/")
+        ? el("img", { src: r.still, class: "gv-idcheck-still", alt: _("Picture of the card, as read (not kept)") })
+        : "";
+      $("#gv-idcheck-result").replaceChildren(
+        el("p", { class: `fr-badge fr-badge--${r.outcome === "verified" ? "success" : "error"}`, text: outcome }),
+        el("dl", { class: "gv-idcheck-fields" },
+          row(_("Reasons"), reasons),
+          row(_("Document"), r.document_type),
+          row(_("Surname"), r.surname),
+          row(_("Given names"), r.given_names),
+          row(_("Birth date"), r.birth_date),
+          row(_("Document number"), r.document_number),
+          row(_("Expiry date"), r.expiry_date),
+          row(_("Check digits valid"), yesNo(r.check_digits_valid)),
+          row(_("Expired"), yesNo(r.expired)),
+          row(_("Name matches the appointment"), yesNo(r.name_matches))),
+        still,
+      );
+      box.hidden = false;
+    },
+  };
+}
