@@ -644,6 +644,8 @@ async function main() {
 // Diagnostics for support staff and the browser tests.
 globalThis.gvDebug = {
   get pc() { return call.pc; },
+  get connected() { return signal.open; },
+  dropConnection: () => signal.ws?.close(4000), // as a network cut would: the page reconnects
   get tracks() { return call.tracks; },
   received: () => received(call.pc, call.tracks),
   get me() { return me; },

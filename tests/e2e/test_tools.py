@@ -1,0 +1,87 @@
+"""In-room tools with two real browsers: connection indicator, audio-only mode, screen
+share, reconnection after a network cut, locking the room, ending the meeting for all."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e import steps
+from tests.e2e.conftest import WAIT
+
+pytestmark = pytest.mark.e2e
+
+def frames_from(page, pid: str) -> int:
+    return steps.wait_receiving(page, [pid])[pid]["framesDecoded"]
+
+
+def test_tools_in_a_call(server, booked, browsers):
+    agent, room = booked
+    base = server.base
+    agent_page = browsers.open("agent")
+    citizen = browsers.open("citizen")
+    late = browsers.open("late")
+    agent_pid = steps.agent_enters(agent_page, base, agent, room)
+    steps.citizen_prejoin(citizen, base, room)
+    steps.submit_join(citizen, "Jeanne Dupont", room.password)
+    citizen_pid = steps.citizen_waits(citizen, room)
+    steps.admit(agent_page, citizen_pid)
+    steps.assert_media_flows(citizen, [agent_pid])
+
+    # The connection indicator measures the loopback link as good.
+    citizen.wait_for_selector("#gv-quality[data-level='good']", timeout=WAIT)
+
+    # Audio only: the server stops sending video to the citizen, the sound goes on.
+    citizen.click("#gv-btn-settings")
+    citizen.select_option("#gv-quality-select", "audio")
+    citizen.wait_for_timeout(1500)  # packets already on the way
+    before = steps.wait_receiving(citizen, [agent_pid])[agent_pid]
+    citizen.wait_for_timeout(2000)
+    after = steps.wait_receiving(citizen, [agent_pid], energy=before["audioEnergy"])[agent_pid]
+    assert after["framesDecoded"] - before["framesDecoded"] <= 2, (before, after)
+    # Back to normal quality: the video comes back.
+    citizen.select_option("#gv-quality-select", "high")
+    steps.wait_receiving(citizen, [agent_pid], frames=after["framesDecoded"] + 10)
+
+    # Screen share (desktop): the agent's tile says so at the citizen's.
+    agent_page.click("#gv-btn-screen")
+    agent_page.wait_for_function(
+        "() => document.getElementById('gv-btn-screen').getAttribute('aria-pressed') === 'true'", timeout=WAIT
+    )
+    citizen.wait_for_function(
+        "(pid) => window.gvDebug.people().find((p) => p.pid === pid)?.screen === true", arg=agent_pid, timeout=WAIT
+    )
+    agent_page.click("#gv-btn-screen")
+    citizen.wait_for_function(
+        "(pid) => window.gvDebug.people().find((p) => p.pid === pid)?.screen === false", arg=agent_pid, timeout=WAIT
+    )
+
+    # The citizen's socket drops: the page reconnects after its backoff, gets `state`,
+    # offers again on a new peer connection, and the media flows again both ways.
+    frames = frames_from(agent_page, citizen_pid)
+    old_pc = citizen.evaluate_handle("window.gvDebug.pc")
+    citizen.evaluate("window.gvDebug.dropConnection()")
+    citizen.wait_for_function("() => !window.gvDebug.connected", timeout=WAIT)
+    citizen.wait_for_function("() => window.gvDebug.connected", timeout=WAIT)
+    citizen.wait_for_function("(old) => window.gvDebug.pc && window.gvDebug.pc !== old", arg=old_pc, timeout=WAIT)
+    steps.wait_receiving(agent_page, [citizen_pid], frames=frames + 10)
+    steps.assert_media_flows(citizen, [agent_pid])
+
+    # Locked: nobody new can enter, the join page says so.
+    agent_page.click("#gv-btn-info")
+    agent_page.click("#gv-lock")
+    citizen.wait_for_selector("#gv-locked:not([hidden])", timeout=WAIT)
+    assert agent_page.get_attribute("#gv-lock", "aria-pressed") == "true"
+    late.goto(f"{base}/r/{room.slug}/")
+    steps.submit_join(late, "Paul Martin", room.password)
+    late.wait_for_selector("#gv-form-errors", timeout=WAIT)
+    assert f"/r/{room.slug}/room/" not in late.url
+
+    # The agent ends the meeting for all: both see the end, no reconnection.
+    agent_page.once("dialog", lambda dialog: dialog.accept())
+    agent_page.click("#gv-end-all")
+    citizen.wait_for_selector("#gv-end:not([hidden])", timeout=WAIT)
+    agent_page.wait_for_selector("#gv-end:not([hidden])", timeout=WAIT)
+    assert citizen.text_content("#gv-end-title").strip()
+    assert not citizen.evaluate("window.gvDebug.connected")
+    for page in (agent_page, citizen, late):
+        assert steps.csp_errors(page) == []
