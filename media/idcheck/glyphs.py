@@ -1,11 +1,11 @@
 """OCR-B shape templates: a second opinion on each character Tesseract reads.
 
 Tesseract's general English model systematically swaps letters and digits on
-MRZs (5/S, 7/T, 8/B, 2/Z ...), which matters in alphanumeric document numbers.
-Every MRZ is printed in OCR-B, so each glyph is also compared with the OCR-B
-drawing of every MRZ character; a letter is turned into a digit (or back) only
-when that digit fits the glyph clearly better. Check digits are never used to
-choose, so a forged digit is never "repaired".
+MRZs (5/S, 7/T, 8/B, 2/Z, 4/6 ...), which matters in alphanumeric document
+numbers. Every MRZ is printed in OCR-B, so each glyph is also compared with the
+OCR-B drawing of every MRZ character; in fields covered by check digits, the
+reading is replaced when another character fits the glyph clearly better.
+Check digits are never used to choose, so a forged digit is never "repaired".
 """
 
 from __future__ import annotations
@@ -54,17 +54,29 @@ def _templates() -> np.ndarray | None:
     return np.stack(out)
 
 
-def settle(ch: str, glyph: np.ndarray | None, margin: float = 0.08) -> str:
-    """Tesseract's `ch`, or the OCR-B character the glyph resembles clearly more."""
+def settle(ch: str, glyph: np.ndarray | None, kind: str = "X", margin: float = 0.08) -> str:
+    """Tesseract's `ch`, or the OCR-B character the glyph resembles clearly more.
+
+    kind is the MRZ field kind of the cell (see normalise.LAYOUTS): "D" digit only,
+    "X" alphanumeric, "A" letters. Letter cells are left alone: names have no check
+    digit, and letter templates (H/M, E/B) are too close at webcam size to rewrite
+    them safely. Digit and alphanumeric fields are covered by check digits.
+    """
     templates = _templates()
-    if templates is None or glyph is None or glyph.size == 0 or ch not in ALPHANUMERIC:
+    if kind == "A" or templates is None or glyph is None or glyph.size == 0 or ch not in ALPHANUMERIC:
         return ch
     norm = _soft(_normalise(glyph))[None]
     # Overlap (IoU) of soft binary images.
     scores = np.minimum(norm, templates).sum(axis=(1, 2)) / np.maximum(norm, templates).sum(axis=(1, 2))
-    best = ALPHANUMERIC[int(np.argmax(scores))]
-    # Only letter <-> digit swaps are overridden: letter/letter templates (H/M, E/B) are too
-    # close at this size, and names, which have no check digit, must not be rewritten.
-    if best.isdigit() == ch.isdigit():
-        return ch
+    allowed = _DIGIT_INDEXES if kind == "D" else slice(None)
+    best = ALPHANUMERIC[int(np.argmax(np.where(_mask(allowed), scores, -1.0)))]
     return best if scores[ALPHANUMERIC.index(best)] > scores[ALPHANUMERIC.index(ch)] + margin else ch
+
+
+_DIGIT_INDEXES = slice(26, 36)
+
+
+def _mask(allowed: slice) -> np.ndarray:
+    mask = np.zeros(len(ALPHANUMERIC), bool)
+    mask[allowed] = True
+    return mask

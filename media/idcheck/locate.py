@@ -135,7 +135,7 @@ def _best_group(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, 
     return best
 
 
-def find_mrz(gray: np.ndarray) -> MrzCrop | None:
+def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | None:
     """Locate, level and crop the MRZ; None when no MRZ-like block is in view."""
     mask = _text_mask(gray)
     angle = _dominant_angle(mask) or 0.0
@@ -153,15 +153,15 @@ def find_mrz(gray: np.ndarray) -> MrzCrop | None:
     y0 = max(0, int(group[0][1] - 0.7 * line_h))
     y1 = min(h, int(group[-1][1] + group[-1][3] + 0.7 * line_h))
     crop = gray[y0:y1, x0:x1]
-    scale = OCR_CHAR_HEIGHT / line_h
+    scale = char_height / line_h
     crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     lines = tuple((round((x - x0) * scale), round((y - y0) * scale), round(bw * scale), round(bh * scale))
                   for x, y, bw, bh in group)
-    return MrzCrop(_flatten(crop), lines, angle)
+    return MrzCrop(_flatten(crop, char_height), lines, angle)
 
 
-def _flatten(crop: np.ndarray) -> np.ndarray:
+def _flatten(crop: np.ndarray, char_height: int) -> np.ndarray:
     """Divide out uneven lighting; Tesseract reads this grey image better than a binarised one."""
-    k = OCR_CHAR_HEIGHT * 2 + 1
+    k = char_height * 2 + 1
     background = cv2.morphologyEx(crop, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     return cv2.divide(crop, background, scale=255)

@@ -18,6 +18,7 @@ import pytesseract
 from .formats import MrzFormat, formats_for_line_count
 from .glyphs import settle
 from .locate import MrzCrop
+from .normalise import LAYOUTS
 
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 TESSERACT_CONFIG = (
@@ -123,8 +124,10 @@ def _fit_grid(centres: list[float], left: float, pitch: float, n: int) -> tuple[
 
 
 def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int, int, int],
-               n: int) -> tuple[str, float]:
-    """Place boxes on n cells; returns the line and the mean misalignment (0 = centred)."""
+               layout: str) -> tuple[str, float]:
+    """Place boxes on the line's cells (one per layout character); returns the line and the
+    mean misalignment (0 = centred)."""
+    n = len(layout)
     glyphs = _glyphs(inks[0], extent)
     left, pitch = _fit_grid([g[0] for g in glyphs], extent[0], (extent[1] - extent[0]) / n, n)
     chosen: list[tuple[float, str] | None] = [None] * n
@@ -154,7 +157,7 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
                 is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
             out.append("<")
         elif chosen[i] is not None:
-            out.append(settle(chosen[i][1], shapes[i][1] if shapes[i] is not None else None))
+            out.append(settle(chosen[i][1], shapes[i][1] if shapes[i] is not None else None, layout[i]))
         else:
             out.append(UNKNOWN)
     misalign = float(np.mean(offsets)) if offsets else 1.0
@@ -180,8 +183,8 @@ def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat,
     best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
     for fmt in formats:
         lines, cost = [], 0.0
-        for line_boxes, extent in zip(per_line, extents, strict=True):
-            text, misalign = _grid_line(line_boxes, inks, extent, fmt.line_length)
+        for line_boxes, extent, layout in zip(per_line, extents, LAYOUTS[fmt], strict=True):
+            text, misalign = _grid_line(line_boxes, inks, extent, layout)
             lines.append(text)
             cost += misalign
         if best is None or cost < best[0]:

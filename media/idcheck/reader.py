@@ -29,6 +29,7 @@ from .result import IdCheckResult, Outcome, names_match
 log = logging.getLogger(__name__)
 
 Lines = tuple[str, ...]
+OCR_CHAR_HEIGHTS = (24, 30)
 
 
 def plausibility(fmt: MrzFormat, lines: Lines) -> float:
@@ -105,7 +106,9 @@ class FrameReader:
         # Skip frames much blurrier than the best seen: motion blur yields confident misreads.
         if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
             return
-        crop = find_mrz(gray)
+        # Alternate the OCR scale between frames: Tesseract's mistakes then differ from frame
+        # to frame instead of repeating, which is what makes the per-character vote work.
+        crop = find_mrz(gray, OCR_CHAR_HEIGHTS[self.frames_read % len(OCR_CHAR_HEIGHTS)])
         if crop is None:
             return
         read = self._read_oriented(crop)
