@@ -56,7 +56,13 @@ export class Call {
     }, CONNECT_CAP);
     return this.enqueue(async () => {
       const offer = await pc.createOffer();
-      await pc.setLocalDescription({ type: "offer", sdp: alignToServer(offer.sdp) });
+      try {
+        await pc.setLocalDescription({ type: "offer", sdp: alignToServer(offer.sdp) });
+      } catch (error) {
+        // A browser that refuses an edited offer still gets a call (see sdp.js for the risk).
+        console.warn("edited offer refused, sending the browser's own", error);
+        await pc.setLocalDescription(offer);
+      }
       await gathered(pc);
       this.send({ type: "rtc.offer", sdp: pc.localDescription.sdp });
     });

@@ -29,14 +29,8 @@ let timers = [];
 const stage = new Stage($("#gv-stage"), $("#gv-audio"), savedDevices().output);
 const panel = new Panel();
 const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
-const call = new Call({
-  send: (m) => signal.send(m),
-  iceServers: cfg.ice_servers,
-  onRemote: showRemote,
-  onConnection,
-});
-
 const send = (m) => signal.send(m);
+const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const idcheck = moderator
   ? agentSide({ send, panel, nameOf: (pid) => people.get(pid)?.name ?? _("Participant") })
   : citizenSide({
@@ -66,8 +60,8 @@ function finish(title, text, { rejoin = false } = {}) {
   $("#gv-end-title").textContent = title;
   $("#gv-end-text").textContent = text;
   $("#gv-rejoin").hidden = !rejoin;
-  if (cfg.leave_url && !rejoin) {
-    $("#gv-end-text").after(el("p", {}, el("a", { class: "fr-link", href: cfg.leave_url, text: _("Continue") })));
+  if (moderator) {
+    $("#gv-end-text").after(el("p", {}, el("a", { class: "fr-link", href: "/", text: _("Back to my appointments") })));
   }
   show("gv-end");
   $("#gv-end-title").focus();
@@ -593,8 +587,12 @@ function wire() {
     button.addEventListener("click", () => { stage.resumeAudio(); button.remove(); });
     $("#gv-status").after(button);
   };
+  // Single-key shortcuts can be turned off (WCAG 2.1.4), remembered on this device.
+  const shortcuts = $("#gv-shortcuts");
+  shortcuts.checked = localStorage.getItem("gv.shortcuts") !== "off";
+  shortcuts.addEventListener("change", () => localStorage.setItem("gv.shortcuts", shortcuts.checked ? "on" : "off"));
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || $("#gv-call").hidden) return;
+    if (!shortcuts.checked || e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || $("#gv-call").hidden) return;
     const keys = {
       m: () => $("#gv-btn-mic").click(),
       v: () => $("#gv-btn-cam").click(),
