@@ -73,12 +73,12 @@ def server_env(db_file: Path, var_dir: Path, base: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_server(db_file: Path, var_dir: Path, timeout: float = 30) -> Iterator[Server]:
-    """Daphne on a free port, sharing `db_file` (already migrated) with the caller."""
-    port = free_port()
+def running_server(db_file: Path, var_dir: Path, timeout: float = 30, port: int | None = None) -> Iterator[Server]:
+    """Daphne on a free port (or `port`), sharing `db_file` (already migrated) with the caller."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
-    log = var_dir / "daphne.log"
-    with log.open("wb") as out:
+    log = var_dir / f"daphne-{port}.log"
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
             cwd=ROOT,
