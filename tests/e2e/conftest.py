@@ -17,10 +17,6 @@ from django.db import connections
 
 from tests.e2e import harness
 
-# Sync Playwright keeps an event loop in this thread; the ORM calls of the test body are
-# still plain synchronous calls (test process only).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 WAIT = 20_000  # ms: cap of every wait on a page
 DEBUG_STATE = """async () => window.gvDebug && JSON.stringify({
     out: window.gvDebug.pc && [...(await window.gvDebug.pc.getStats()).values()]
@@ -31,6 +27,19 @@ DEBUG_STATE = """async () => window.gvDebug && JSON.stringify({
     signaling: window.gvDebug.pc?.signalingState, tracks: window.gvDebug.tracks,
     mids: window.gvDebug.pc?.getTransceivers().map((t) => [t.mid, t.currentDirection]),
     received: window.gvLastReceived, people: window.gvDebug.people().map((p) => p.pid)})"""
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _orm_next_to_playwright() -> Iterator[None]:
+    """Sync Playwright keeps an event loop in this thread; the ORM calls of these tests are
+    still plain synchronous calls. Allowed for this package only, then restored."""
+    saved = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if saved is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
 
 
 @pytest.fixture(scope="package")
