@@ -40,6 +40,7 @@ def test_agent_and_citizens_meet(server, booked, browsers, django_db_blocker):
     steps.submit_join(citizen, "Jeanne Dupont", "00000000" if room.password != "00000000" else "11111111")
     citizen.wait_for_selector("#gv-password-error", timeout=WAIT)
     assert citizen.get_attribute("#id_password", "aria-invalid") == "true"
+    citizen.wait_for_function("() => document.activeElement.id === 'id_password'", timeout=WAIT)  # focus on it
     assert citizen.input_value("#id_name") == "Jeanne Dupont"  # kept after the error
     steps.submit_join(citizen, "Jeanne Dupont", room.password)
     citizen_pid = steps.citizen_waits(citizen, room)

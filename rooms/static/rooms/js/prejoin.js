@@ -79,6 +79,9 @@ async function pick(kind, deviceId) {
 }
 
 function init() {
+  // Back from a refused form: put the keyboard (and the eyes) on what to correct.
+  (document.querySelector("#gv-join-form [aria-invalid='true']") ?? document.getElementById("gv-form-errors"))
+    ?.focus?.();
   const problem = browserProblem();
   if (problem) {
     showProblem(problem);
