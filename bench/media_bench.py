@@ -10,8 +10,8 @@ is the load generator: two aiortc clients per appointment, each sending 640x480 
 replayed packet by packet (no encoding), and counting what they receive without decoding.
 Everything stays on 127.0.0.1.
 
-Latency: every 2 s each publisher holds its video for 100 ms; at the subscriber, the frame
-that ends the longest silence around that moment is the probe's arrival. p50/p95 of
+Latency: every 2 s each publisher holds its video for 100 ms; at the subscriber, the first
+frame after a >= 70 ms silence ending after the resume is the probe's arrival. p50/p95 of
 (arrival - resume) is the added forwarding latency, loopback network included. In relay mode aiortc's jitter
 buffer also holds each frame until the next one arrives (~33 ms): the probe does not see
 that hold, so relay latency is a lower bound.
@@ -312,7 +312,7 @@ def proc_rss_mib(pid: int) -> float:
 
 
 def latencies(clients: list[BenchClient], pairs: dict[str, str], since: float, until: float) -> list[float]:
-    """For each publisher resume, the subscriber frame ending the longest silence near it."""
+    """For each publisher resume, the subscriber frame that ends the silence it caused."""
     by_pid = {c.pid: c for c in clients}
     out = []
     for client in clients:
@@ -323,9 +323,10 @@ def latencies(clients: list[BenchClient], pairs: dict[str, str], since: float, u
             lo = bisect.bisect_left(arrivals, resume - PROBE_GAP * 2)
             hi = bisect.bisect_right(arrivals, resume + PROBE_EVERY / 2)
             window = arrivals[lo:hi]
-            gaps = [(b - a, b) for a, b in zip(window, window[1:], strict=False) if b >= resume]
-            if gaps:
-                out.append((max(gaps)[1] - resume) * 1000)
+            # The first silence as long as most of the pause, ending after the resume.
+            ends = [b for a, b in zip(window, window[1:], strict=False) if b >= resume and b - a >= PROBE_GAP * 0.7]
+            if ends:
+                out.append((ends[0] - resume) * 1000)
     return out
 
 
