@@ -9,7 +9,7 @@ appointment edited after the reminder was planned is sent with its latest data.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+from functools import cache, lru_cache
 
 import icalendar
 from django.conf import settings
@@ -26,6 +26,9 @@ from portal.timezones import zone
 SMS_STRUCTURE_CHARS = 40  # the structure's name in an SMS, so that two segments suffice
 ICS_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 CALENDAR_KINDS = {Kind.CONFIRMATION, Kind.RESCHEDULED, Kind.CANCELLED}
+
+
+_phone_display = lru_cache(maxsize=1024)(phone_display)  # the same helpdesk number, thousands of times
 
 
 def recipient(notification: Notification) -> str:
@@ -77,7 +80,7 @@ def context(notification: Notification) -> dict:
         "join_url": room.join_url if room else "",
         "password": room.password if room and notification.kind == Kind.REMINDER else "",
         "reminder_minutes": structure.reminder_minutes,
-        "helpdesk_phone": phone_display(structure.helpdesk_phone),
+        "helpdesk_phone": _phone_display(structure.helpdesk_phone),
         "helpdesk_email": structure.helpdesk_email,
     }
 
