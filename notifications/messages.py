@@ -62,6 +62,12 @@ def _template(language: str, name: str) -> _Template:
     return _Template(_engine().select_template(names))
 
 
+def manage_url(appointment) -> str:
+    from portal.citizen import manage_url as url
+
+    return url(appointment)
+
+
 def context(notification: Notification) -> dict:
     appointment = notification.appointment
     structure = appointment.structure
@@ -77,7 +83,10 @@ def context(notification: Notification) -> dict:
         "end": appointment.end.astimezone(zone(structure.time_zone)),
         "duration": appointment.duration_minutes,
         "subject": appointment.subject,
-        "join_url": room.join_url if room else "",
+        # The reminder carries the personal link (fills in the code); others the plain one.
+        "join_url": (room.personal_url if notification.kind == Kind.REMINDER else room.join_url) if room else "",
+        # Where the citizen cancels or asks for another time (portal/citizen.py).
+        "manage_url": manage_url(appointment) if notification.kind in (Kind.CONFIRMATION, Kind.RESCHEDULED) else "",
         "password": room.password if room and notification.kind == Kind.REMINDER else "",
         "reminder_minutes": structure.reminder_minutes,
         "helpdesk_phone": _phone_display(structure.helpdesk_phone),

@@ -27,7 +27,9 @@ SALT = "guichet.portal.manage-link"
 
 
 def make_token(appointment: Appointment) -> str:
-    return signing.dumps({"a": appointment.pk, "c": citizen_fingerprint(appointment)}, salt=SALT, compress=True)
+    # Deterministic, like the personal link: the same message always renders the same text.
+    return signing.Signer(salt=SALT).sign_object({"a": appointment.pk, "c": citizen_fingerprint(appointment)},
+                                                 compress=True)
 
 
 def manage_url(appointment: Appointment) -> str:
@@ -38,7 +40,7 @@ def manage_url(appointment: Appointment) -> str:
 
 def appointment_of(token: str) -> Appointment | None:
     try:
-        payload = signing.loads(token, salt=SALT)
+        payload = signing.Signer(salt=SALT).unsign_object(token)
     except signing.BadSignature:
         return None
     appointment = (

@@ -34,8 +34,8 @@ PROBLEM_LABELS = {
 @dataclass(frozen=True)
 class Row:
     appointment: Appointment
-    confirmation: str  # a notification status, or ""
-    reminder: str
+    confirmation: tuple[str, str]  # (notification status, its label), or ("", "")
+    reminder: tuple[str, str]
     link_opened: dt.datetime | None
     device_ok: bool | None
     device_problems: list[str]
@@ -82,9 +82,13 @@ def appointments_for(user, day: dt.date | None = None) -> QuerySet:
     )
 
 
-def _latest(notifications, kind: str) -> str:
+def _latest(notifications, kind: str) -> tuple[str, str]:
+    """(status, translated label) of the latest message of that kind, or ("", "")."""
     mine = [n for n in notifications if n.kind == kind]
-    return max(mine, key=lambda n: n.created_at).status if mine else ""
+    if not mine:
+        return "", ""
+    latest = max(mine, key=lambda n: n.created_at)
+    return latest.status, str(latest.get_status_display())
 
 
 def row(appointment: Appointment) -> Row:

@@ -25,7 +25,10 @@ def citizen_fingerprint(appointment) -> str:
 
 
 def make(room) -> str:
-    return signing.dumps({"r": room.slug, "c": citizen_fingerprint(room.appointment)}, salt=SALT, compress=True)
+    # Deterministic (no timestamp): the same message renders the same text every time, which
+    # the SMS reconciliation after a timeout relies on. The room's window bounds its life.
+    return signing.Signer(salt=SALT).sign_object({"r": room.slug, "c": citizen_fingerprint(room.appointment)},
+                                                 compress=True)
 
 
 class BadToken(Exception):
@@ -35,7 +38,7 @@ class BadToken(Exception):
 def check(token: str, room) -> str:
     """Return the token's id (its signature, to bind it to one browser) or raise BadToken."""
     try:
-        payload = signing.loads(token, salt=SALT)
+        payload = signing.Signer(salt=SALT).unsign_object(token)
     except signing.BadSignature:
         raise BadToken("bad signature") from None
     if not isinstance(payload, dict) or payload.get("r") != room.slug:

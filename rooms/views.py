@@ -89,10 +89,8 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
             if not wait:
                 form.add_error("password", _("This code is not right. Check the message you received."))
         if wait:
+            # The page says it (with the minutes and the helpdesk), and disables the form.
             context.update(locked_out=True, retry_after_minutes=wait)
-            form.add_error(
-                None, _("Too many wrong codes. Try again in %(n)d minutes, or call the helpdesk.") % {"n": wait}
-            )
     context["form"] = form
     return render(request, "rooms/join.html", context, status=429 if context["locked_out"] else 200)
 

@@ -43,26 +43,47 @@ def _orm_next_to_playwright() -> Iterator[None]:
 
 
 @pytest.fixture(scope="package")
-def e2e_db(tmp_path_factory, django_db_blocker) -> Iterator[Path]:
-    """Point this process's default database at a fresh SQLite file, migrated."""
-    folder = tmp_path_factory.mktemp("e2e")
-    db_file = folder / "e2e.sqlite3"
-    settings_dict = connections["default"].settings_dict
-    saved = dict(settings_dict)
+def e2e_db(tmp_path_factory, django_db_blocker) -> Iterator[Path | str]:
+    """Point this process's default database at a fresh database of its own, migrated:
+    a SQLite file on SQLite, a new database on the same PostgreSQL server otherwise. The
+    portal under test (another process) is given the same database."""
+    connection = connections["default"]
+    settings_dict = connection.settings_dict
+    saved = {**settings_dict, "OPTIONS": dict(settings_dict.get("OPTIONS", {}))}
     with django_db_blocker.unblock():
-        connections["default"].close()
-        settings_dict.update(ENGINE="django.db.backends.sqlite3", NAME=str(db_file))
-        settings_dict.setdefault("OPTIONS", {}).update(timeout=20)
-        harness.prepare_database()
-        yield db_file
-        connections["default"].close()
-        settings_dict.clear()
-        settings_dict.update(saved)
+        connection.close()
+        if connection.vendor == "sqlite":
+            database: Path | str = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
+            settings_dict.update(NAME=str(database))
+        else:
+            name = f"gv_e2e_{os.getpid()}"
+            _postgres_admin(saved, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+            settings_dict.update(NAME=name)
+            database = (f"postgres://{saved['USER']}@{saved['HOST'] or '127.0.0.1'}:"
+                        f"{saved['PORT'] or 5432}/{name}")
+        try:
+            harness.prepare_database()
+            yield database
+        finally:
+            connection.close()
+            settings_dict.clear()
+            settings_dict.update(saved)
+            if connection.vendor != "sqlite":
+                _postgres_admin(saved, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_admin(settings_dict: dict, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432,
+                         user=settings_dict["USER"], dbname="postgres", autocommit=True) as admin:
+        for statement in statements:
+            admin.execute(statement)
 
 
 @pytest.fixture(scope="package")
-def server(e2e_db: Path) -> Iterator[harness.Server]:
-    with harness.running_server(e2e_db, e2e_db.parent) as live:
+def server(e2e_db: Path | str, tmp_path_factory) -> Iterator[harness.Server]:
+    with harness.running_server(e2e_db, tmp_path_factory.mktemp("e2e-server")) as live:
         yield live
 
 

@@ -53,11 +53,16 @@ class Server:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-def server_env(db_file: Path, var_dir: Path, base: str) -> dict[str, str]:
+def database_url(database: Path | str) -> str:
+    """A SQLite file (Path) or a database URL (str), as DATABASE_URL."""
+    return f"sqlite:///{database}" if isinstance(database, Path) else database
+
+
+def server_env(database: Path | str, var_dir: Path, base: str) -> dict[str, str]:
     env = {
         **os.environ,
         "DEBUG": "1",  # Django (WhiteNoise with finders) serves the static files
-        "DATABASE_URL": f"sqlite:///{db_file}",
+        "DATABASE_URL": database_url(database),
         "GV_TEST_LOOPBACK_ICE": "1",
         "GV_VAR_DIR": str(var_dir),
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -73,8 +78,9 @@ def server_env(db_file: Path, var_dir: Path, base: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_server(db_file: Path, var_dir: Path, timeout: float = 30, port: int | None = None) -> Iterator[Server]:
-    """Daphne on a free port (or `port`), sharing `db_file` (already migrated) with the caller."""
+def running_server(database: Path | str, var_dir: Path, timeout: float = 30,
+                   port: int | None = None) -> Iterator[Server]:
+    """Daphne on a free port (or `port`), sharing `database` (already migrated) with the caller."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     log = var_dir / f"daphne-{port}.log"
@@ -82,7 +88,7 @@ def running_server(db_file: Path, var_dir: Path, timeout: float = 30, port: int 
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
             cwd=ROOT,
-            env=server_env(db_file, var_dir, base),
+            env=server_env(database, var_dir, base),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

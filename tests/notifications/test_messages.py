@@ -141,4 +141,20 @@ def test_templates_are_editable_django_templates(winter, settings, tmp_path):
         body = messages.render(notification(winter)).body
     finally:
         messages._engine.cache_clear()
-    assert body == f"Mairie A vous attend : {winter.room.join_url} code {winter.room.password}"
+    # The reminder carries the personal link: the room's link with its signed token.
+    assert body.startswith(f"Mairie A vous attend : {winter.room.join_url}?t=")
+    assert body.endswith(f" code {winter.room.password}")
+
+
+def test_reminder_link_enters_without_code_and_confirmation_links_to_cancel_or_move(winter, client):
+    import re
+
+    from rooms import tokens
+
+    reminder = messages.render(notification(winter)).body
+    link = re.search(r"https://\S+\?t=(\S+)", reminder)
+    assert link.group(0).startswith(winter.room.join_url) and tokens.check(link.group(1), winter.room)
+    confirmation = messages.render(notification(winter, kind="confirmation")).body
+    manage = re.search(r"https://\S+/rdv/\S+/", confirmation).group(0)
+    page = client.get(manage.removeprefix("https://visio.example.fr"))
+    assert page.status_code == 200 and page.context["appointment"] == winter and page.context["can_cancel"]

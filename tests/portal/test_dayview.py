@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client as HttpClient
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from portal import dayview
 from rooms import presence
@@ -32,7 +32,11 @@ def test_row_follows_the_citizens_journey(client, today):
     today.room.refresh_from_db()
     row = dayview.row(today)
     assert row.link_opened is not None and row.device_ok is False
-    assert row.device_problems == ["no_camera"] and row.problem_labels == ["no camera"]
+    assert row.device_problems == ["no_camera"]
+    with translation.override("en"):
+        assert row.problem_labels == ["no camera"]
+    with translation.override("fr"):
+        assert row.problem_labels == ["pas de caméra"]
     assert row.presence == "waiting" and row.waiting_since is not None and row.guest_pid == str(guest.pid)
     presence.move(today.room, str(guest.pid), "admitted")
     assert dayview.row(today).presence == "in_call"

@@ -3,7 +3,7 @@
 const table = document.querySelector(".gv-day");
 const alertBox = document.getElementById("gv-day-alert");
 const live = document.getElementById("gv-day-live");
-const t = (s) => (window.gettext ? window.gettext(s) : s);
+const gettext = window.gettext || ((text) => text);  // Django's JavaScript catalog
 
 function beep() {
   // A short tone made on the spot: no sound file to load.
@@ -28,7 +28,7 @@ async function refresh(id) {
   const wasWaiting = old && old.dataset.presence === "waiting";
   if (old) old.replaceWith(fresh); else table.tBodies[0].append(fresh);
   if (fresh.dataset.presence === "waiting" && !wasWaiting) {
-    alertBox.textContent = `${fresh.dataset.citizen} — ${t("is waiting for you")}`;
+    alertBox.textContent = `${fresh.dataset.citizen} — ${gettext("is waiting for you")}`;
     alertBox.hidden = false;
     beep();
   }
@@ -37,13 +37,13 @@ async function refresh(id) {
 function connect(delay = 1000) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}${table.dataset.ws}`);
-  socket.addEventListener("open", () => { live.textContent = t("Live updates: on"); delay = 1000; });
+  socket.addEventListener("open", () => { live.textContent = gettext("Live updates: on"); delay = 1000; });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "day.changed") refresh(message.appointment);
   });
   socket.addEventListener("close", () => {
-    live.textContent = t("Live updates: reconnecting…");
+    live.textContent = gettext("Live updates: reconnecting…");
     setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
   });
 }
