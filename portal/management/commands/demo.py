@@ -62,6 +62,7 @@ class Command(BaseCommand):
         local = appointment.local_start().strftime("%H:%M")
         out(f"Appointment at {local} ({structure.time_zone}) with Jeanne Dupont")
         out(f"Citizen link: {room.join_url}")
+        out(f"Citizen's personal link (the code is filled in): {room.personal_url}")
         out(f"Room password: {password}")
 
     def _user(self, username, first, last, structure, role):
