@@ -19,11 +19,6 @@ class Migration(migrations.Migration):
             name='citizen_cancel_hours',
             field=models.PositiveSmallIntegerField(default=2, help_text='Citizens may cancel from their message up to this many hours before the start.', validators=[django.core.validators.MaxValueValidator(336)], verbose_name='online cancellation until (hours before)'),
         ),
-        migrations.AddField(
-            model_name='structure',
-            name='day_before_message',
-            field=models.BooleanField(default=True, help_text='The day before, the citizen receives a link to test camera, microphone and connection.', verbose_name='message the day before'),
-        ),
         migrations.CreateModel(
             name='ChangeRequest',
             fields=[
