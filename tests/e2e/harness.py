@@ -70,7 +70,7 @@ def server_env(database: Path | str, var_dir: Path, base: str) -> dict[str, str]
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "False",
         "PYTHONUNBUFFERED": "1",
-        "IDCHECK_TIMEOUT": "3",  # the fake camera shows no card: "unreadable" comes after this
+        "IDCHECK_TIMEOUT": "8",  # the default fake camera shows no card: "unreadable" comes after this
     }
     for name in ("DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"):  # the server runs on its own defaults
         env.pop(name, None)
@@ -127,13 +127,14 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def launch(playwright, user_data_dir: Path, **options):
-    """A persistent Chromium context with fake camera and microphone (one browser process)."""
+def launch(playwright, user_data_dir: Path, extra_args: tuple[str, ...] = (), **options):
+    """A persistent Chromium context with fake camera and microphone (one browser process);
+    `extra_args` e.g. ("--use-file-for-fake-video-capture=card.y4m",) for a chosen picture."""
     return playwright.chromium.launch_persistent_context(
         str(user_data_dir),
         executable_path=CHROMIUM,
         headless=True,
-        args=CHROMIUM_ARGS,
+        args=[*CHROMIUM_ARGS, *extra_args],
         locale="fr-FR",
         viewport={"width": 1000, "height": 760},
         **options,
