@@ -79,7 +79,7 @@ def server_env(database: Path | str, var_dir: Path, base: str) -> dict[str, str]
 
 @contextlib.contextmanager
 def running_server(database: Path | str, var_dir: Path, timeout: float = 30,
-                   port: int | None = None) -> Iterator[Server]:
+                   port: int | None = None, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """Daphne on a free port (or `port`), sharing `database` (already migrated) with the caller."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
@@ -88,7 +88,7 @@ def running_server(database: Path | str, var_dir: Path, timeout: float = 30,
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
             cwd=ROOT,
-            env=server_env(database, var_dir, base),
+            env={**server_env(database, var_dir, base), **(extra_env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
