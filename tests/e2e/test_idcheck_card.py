@@ -39,6 +39,9 @@ def test_agent_reads_the_citizens_card_from_the_webcam(server, booked, browsers,
 
     agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='idcheck.start']")
     citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])")
+    assert citizen.is_visible(".gv-card-guide")  # how to hold the card
+    assert "Alice Agent" in citizen.inner_text("#gv-idcheck-text")  # who asks
+    citizen.wait_for_function("() => document.getElementById('gv-idcheck-flip').hidden")  # one camera here
     citizen.click("#gv-idcheck-accept")
     # The result within 10 s of the citizen's consent.
     agent_page.wait_for_selector("#gv-idcheck-result .fr-badge", timeout=10_000)

@@ -25,11 +25,18 @@ const STATES = {
 
 // --- the citizen's side ---------------------------------------------------------------
 
-export function citizenSide({ send, ensureCamera }) {
+export function citizenSide({ send, ensureCamera, switchCamera }) {
   const box = $("#gv-idcheck-ask");
   const text = $("#gv-idcheck-text");
   const accept = $("#gv-idcheck-accept");
   const stop = $("#gv-idcheck-refuse");
+  const flip = $("#gv-idcheck-flip");
+  // Phones have a front and a rear camera: the rear one sees the card better.
+  flip.addEventListener("click", () => switchCamera());
+  const offerFlip = async () => {
+    const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+    flip.hidden = cameras.length < 2;
+  };
   accept.addEventListener("click", async () => {
     await ensureCamera();
     send({ type: "idcheck.accept" });
@@ -50,6 +57,7 @@ export function citizenSide({ send, ensureCamera }) {
       accept.hidden = false;
       stop.textContent = _("Refuse");
       box.hidden = false;
+      offerFlip();
       accept.focus();
     },
     ended() {

@@ -40,6 +40,7 @@ const idcheck = moderator
         if (local.screen) await setScreen(false);
         if (!local.camera) await setCamera(true);
       },
+      switchCamera,
     });
 
 // ---- screens -------------------------------------------------------------------------
@@ -362,6 +363,32 @@ async function setCamera(on) {
     stage.setVideo(me.pid, local.camera, true);
   }
   setPressed(button, !on, on ? _("Stop camera") : _("Start camera"));
+  sendState();
+}
+
+// Front <-> rear camera (phones), kept for the rest of the call.
+let facing = "user";
+async function switchCamera() {
+  facing = facing === "user" ? "environment" : "user";
+  let track;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: facing } } });
+    track = stream.getVideoTracks()[0];
+  } catch (error) {
+    announce(mediaErrorText(error));
+    return;
+  }
+  if (local.camera) {
+    local.stream.removeTrack(local.camera);
+    local.camera.stop();
+  }
+  local.camera = track;
+  local.stream.addTrack(track);
+  if (!local.screen) {
+    await call.setVideo(track);
+    stage.setVideo(me.pid, track, true);
+  }
+  setPressed($("#gv-btn-cam"), false, _("Stop camera"));
   sendState();
 }
 
