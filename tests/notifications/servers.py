@@ -15,7 +15,6 @@ import datetime as dt
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
 import uuid
@@ -26,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
+
+from tests.e2e.harness import free_port  # one free-port helper for every test server
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -38,11 +39,6 @@ TWILIO_ERRORS = {
     503: (20503, "Service Unavailable"),
 }
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

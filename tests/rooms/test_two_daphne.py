@@ -18,16 +18,12 @@ import websockets
 from django.conf import settings
 from django.db import connection
 
+from tests.e2e.harness import free_port  # one free-port helper for every test server
 from tests.rooms.conftest import session_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url() -> str:
