@@ -94,6 +94,21 @@ def reminder_due(appointment: Appointment, now: dt.datetime) -> dt.datetime:
     return max(appointment.start - dt.timedelta(minutes=appointment.structure.reminder_minutes), now)
 
 
+def day_before_due(appointment: Appointment, now: dt.datetime) -> dt.datetime | None:
+    """start − NOTIFICATIONS_DAY_BEFORE_HOURS, or None: the structure turned it off, or the
+    booking is too close for it to be worth a message of its own (the confirmation just went)."""
+    if not appointment.structure.day_before_message:
+        return None
+    due = appointment.start - dt.timedelta(hours=settings.NOTIFICATIONS_DAY_BEFORE_HOURS)
+    if due < now + dt.timedelta(minutes=settings.NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES):
+        return None
+    return due
+
+
+# The messages planned ahead at booking, one pending of each per appointment.
+PLANNED = {Kind.REMINDER: reminder_due, Kind.DAY_BEFORE: day_before_due}
+
+
 def void_pending(appointment: Appointment, kinds: Iterable[str], reason: str) -> int:
     """Void queued automatic messages. A claimed one stops before sending when it sees it."""
     return Notification.objects.filter(
@@ -101,19 +116,27 @@ def void_pending(appointment: Appointment, kinds: Iterable[str], reason: str) ->
     ).update(status=State.VOIDED, last_error=reason, updated_at=timezone.now())
 
 
-def _plan_reminder(appointment: Appointment, now: dt.datetime) -> Notification | None:
-    if appointment.status != Status.SCHEDULED or appointment.start <= now:
-        return None
-    # The partial unique index allows one pending reminder: a concurrent reschedule that
-    # planned first wins, and ours is voided then replaced (same due time either way).
+def _plan(appointment: Appointment, kind: str, now: dt.datetime) -> Notification | None:
+    """(Re)plan the pending message of `kind` (see PLANNED): the old one is voided."""
+    due = PLANNED[kind](appointment, now) if appointment.status == Status.SCHEDULED else None
+    # The partial unique index allows one pending message of each planned kind: a
+    # concurrent reschedule that planned first wins, and ours is voided then replaced.
     for _ in range(3):
-        void_pending(appointment, [Kind.REMINDER], "replaced by a newer reminder")
+        void_pending(appointment, [kind], f"replaced by a newer {kind}")
+        if due is None or appointment.start <= now:
+            return None
         try:
             with transaction.atomic():
-                return _create(appointment, Kind.REMINDER, reminder_due(appointment, now))
+                return _create(appointment, kind, due)
         except IntegrityError:
             continue
-    raise RuntimeError(f"could not plan the reminder of appointment {appointment.pk}")
+    raise RuntimeError(f"could not plan the {kind} of appointment {appointment.pk}")
+
+
+def _plan_all(appointment: Appointment, now: dt.datetime, plan: Dispatch) -> None:
+    for kind in PLANNED:
+        if notification := _plan(appointment, kind, now):
+            plan.add(notification)
 
 
 @transaction.atomic
@@ -122,8 +145,7 @@ def on_booked(appointment_id: int, now: dt.datetime | None = None) -> Dispatch:
     appointment = Appointment.objects.select_related("structure").get(pk=appointment_id)
     plan = Dispatch()
     plan.add(_create(appointment, Kind.CONFIRMATION, now))
-    if reminder := _plan_reminder(appointment, now):
-        plan.add(reminder)
+    _plan_all(appointment, now, plan)
     return plan
 
 
@@ -135,8 +157,7 @@ def on_rescheduled(appointment_id: int, now: dt.datetime | None = None) -> Dispa
     void_pending(appointment, [Kind.RESCHEDULED], "replaced by a newer change of time")
     if appointment.status == Status.SCHEDULED:
         plan.add(_create(appointment, Kind.RESCHEDULED, now))
-    if reminder := _plan_reminder(appointment, now):
-        plan.add(reminder)
+    _plan_all(appointment, now, plan)
     return plan
 
 
@@ -144,7 +165,7 @@ def on_rescheduled(appointment_id: int, now: dt.datetime | None = None) -> Dispa
 def on_cancelled(appointment_id: int, now: dt.datetime | None = None) -> Dispatch:
     now = now or timezone.now()
     appointment = Appointment.objects.get(pk=appointment_id)
-    void_pending(appointment, [Kind.CONFIRMATION, Kind.REMINDER, Kind.RESCHEDULED], "appointment cancelled")
+    void_pending(appointment, [Kind.CONFIRMATION, *PLANNED, Kind.RESCHEDULED], "appointment cancelled")
     plan = Dispatch()
     if appointment.start > now:
         plan.add(_create(appointment, Kind.CANCELLED, now))

@@ -68,6 +68,17 @@ def manage_url(appointment) -> str:
     return url(appointment)
 
 
+def test_url(appointment) -> str:
+    from portal.citizen import test_url as url
+
+    return url(appointment)
+
+
+# Which messages carry the citizen's cancel/move link, and the device-test link.
+MANAGE_KINDS = {Kind.CONFIRMATION, Kind.RESCHEDULED, Kind.DAY_BEFORE}
+TEST_KINDS = {Kind.CONFIRMATION, Kind.DAY_BEFORE}
+
+
 def context(notification: Notification) -> dict:
     appointment = notification.appointment
     structure = appointment.structure
@@ -86,7 +97,9 @@ def context(notification: Notification) -> dict:
         # The reminder carries the personal link (fills in the code); others the plain one.
         "join_url": (room.personal_url if notification.kind == Kind.REMINDER else room.join_url) if room else "",
         # Where the citizen cancels or asks for another time (portal/citizen.py).
-        "manage_url": manage_url(appointment) if notification.kind in (Kind.CONFIRMATION, Kind.RESCHEDULED) else "",
+        "manage_url": manage_url(appointment) if notification.kind in MANAGE_KINDS else "",
+        # Where the citizen tests camera, microphone and connection ahead (portal/citizen.py).
+        "test_url": test_url(appointment) if notification.kind in TEST_KINDS else "",
         "password": room.password if room and notification.kind == Kind.REMINDER else "",
         "reminder_minutes": structure.reminder_minutes,
         "helpdesk_phone": _phone_display(structure.helpdesk_phone),

@@ -18,6 +18,7 @@ from portal.models import Appointment, Channel
 class Kind(models.TextChoices):
     CONFIRMATION = "confirmation", _("confirmation")
     REMINDER = "reminder", _("reminder")
+    DAY_BEFORE = "day_before", _("day-before message")
     RESCHEDULED = "rescheduled", _("new time")
     CANCELLED = "cancelled", _("cancellation")
 
@@ -79,12 +80,13 @@ class Notification(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["status", "due_at"], name="notif_status_due")]
         constraints = [
-            # At most one pending automatic reminder per appointment: a reschedule voids the
-            # old one before planning the new one, so a race cannot leave two.
+            # At most one pending automatic reminder (and day-before message) per appointment:
+            # a reschedule voids the old one before planning the new one, so a race cannot
+            # leave two.
             models.UniqueConstraint(
-                fields=["appointment"],
-                condition=Q(kind="reminder", status="queued", requested_by__isnull=True),
-                name="one_pending_reminder",
+                fields=["appointment", "kind"],
+                condition=Q(kind__in=["reminder", "day_before"], status="queued", requested_by__isnull=True),
+                name="one_pending_planned_message",
             )
         ]
 

@@ -1,4 +1,5 @@
-"""The citizen's own link in the confirmation and day-before messages: cancel or ask to move.
+"""The citizen's own link in the confirmation and day-before messages: cancel or ask to move
+(and, with the same token, test the devices: portal/devicetest.py).
 
 The link carries a signed token naming the appointment and a fingerprint of its citizen;
 it works until the start, cancelling only up to the structure's deadline.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -33,9 +35,12 @@ def make_token(appointment: Appointment) -> str:
 
 
 def manage_url(appointment: Appointment) -> str:
-    from django.conf import settings
-
     return settings.SITE_URL + reverse("manage_appointment", kwargs={"token": make_token(appointment)})
+
+
+def test_url(appointment: Appointment) -> str:
+    """The device test page (portal/devicetest.py), with the same token."""
+    return settings.SITE_URL + reverse("device_test", kwargs={"token": make_token(appointment)})
 
 
 def appointment_of(token: str) -> Appointment | None:

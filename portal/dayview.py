@@ -28,6 +28,7 @@ PROBLEM_LABELS = {
     "insecure_context": _("page not opened over https"), "no_camera": _("no camera"),
     "no_microphone": _("no microphone"), "camera_denied": _("camera permission refused"),
     "microphone_denied": _("microphone permission refused"), "camera_busy": _("camera used by another app"),
+    "no_connection": _("cannot reach the video service"),
 }
 
 
@@ -36,6 +37,7 @@ class Row:
     appointment: Appointment
     confirmation: tuple[str, str]  # (notification status, its label), or ("", "")
     reminder: tuple[str, str]
+    day_before: tuple[str, str]
     link_opened: dt.datetime | None
     device_ok: bool | None
     device_problems: list[str]
@@ -112,6 +114,7 @@ def row(appointment: Appointment) -> Row:
         appointment=appointment,
         confirmation=_latest(notifications, "confirmation"),
         reminder=_latest(notifications, "reminder"),
+        day_before=_latest(notifications, "day_before"),
         link_opened=room.link_opened_at,
         device_ok=room.device_ok,
         device_problems=[p for p in room.device_problems.split(",") if p],

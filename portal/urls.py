@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
-from portal import citizen, day
+from portal import citizen, day, devicetest
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -15,5 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
     path("rdv/<str:token>/", citizen.manage, name="manage_appointment"),
+    path("rdv/<str:token>/test/", devicetest.page, name="device_test"),
+    path("rdv/<str:token>/test/offer/", devicetest.offer, name="device_test_offer"),
     path("notifications/", include("notifications.urls")),
 ]

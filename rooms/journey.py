@@ -15,7 +15,7 @@ from django.utils import timezone
 from rooms.models import Room
 
 DEVICE_PROBLEMS = {"no_webrtc", "no_getusermedia", "insecure_context", "no_camera", "no_microphone",
-                   "camera_denied", "microphone_denied", "camera_busy"}
+                   "camera_denied", "microphone_denied", "camera_busy", "no_connection"}
 
 
 def day_group(structure_id: int) -> str:

@@ -37,6 +37,11 @@ class Structure(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
         help_text=_("The citizen receives the room link and password this many minutes before the start."),
     )
+    day_before_message = models.BooleanField(
+        _("message the day before"),
+        default=True,
+        help_text=_("The day before, the citizen receives a link to test camera, microphone and connection."),
+    )
     citizen_cancel_hours = models.PositiveSmallIntegerField(
         _("online cancellation until (hours before)"),
         default=2,

@@ -354,7 +354,9 @@ def test_reschedule_across_dst_keeps_wall_clock_reminders(providers, book, djang
     assert "commence à 10h00" in messages.render(new).body
 
 
-def test_sweep_queues_what_was_never_queued_and_what_was_lost(providers, book, settings):
+def test_sweep_queues_what_was_never_queued_and_what_was_lost(providers, book, settings, structure_a):
+    structure_a.day_before_message = False  # one planned row to follow (the day-before has its own tests)
+    structure_a.save()
     appointment = book(preferred_channel=Channel.SMS, start=timezone.now() + dt.timedelta(days=3))
     reminder = row(appointment)
     assert reminder.dispatched_at is None  # beyond the horizon: the sweep will queue it

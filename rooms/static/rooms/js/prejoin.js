@@ -11,7 +11,12 @@ const message = $("#gv-device-msg");
 let stream = new MediaStream();
 let stopMeter = () => {};
 
-const report = (problems) => reportCheck($("#gv-prejoin").dataset.reportUrl, problems);
+// Told to the agents' day view, and to the page (the device test goes on with its
+// connection test when it hears "gv:checked").
+function report(problems) {
+  reportCheck($("#gv-prejoin").dataset.reportUrl, problems);
+  document.dispatchEvent(new CustomEvent("gv:checked", { detail: { problems, stream } }));
+}
 
 function showProblem({ title, text }, severity = "error") {
   const box = $("#gv-check");

@@ -1,0 +1,120 @@
+"""The citizen's device test, days or minutes ahead: camera, microphone and connection.
+
+Reached from the confirmation and the day-before message with the same signed token as
+the cancel/move link (portal/citizen.py). The page runs the pre-join checks, then opens a
+real WebRTC connection to our media engine, alone in a test room of its own, for a few
+seconds: it proves that ICE, DTLS and RTP get through the citizen's network to our
+servers. The result goes to the agents' day view (rooms/journey.py), as the pre-join's does.
+Nothing is recorded: the engine forwards to nobody in a test room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from media.engine import MediaError
+from portal.citizen import appointment_of
+from portal.models import Appointment, Status
+from portal.phones import display as phone_display
+from rooms.mediabridge import MediaUnavailable, media
+
+log = logging.getLogger(__name__)
+
+TEST_SECONDS = 20  # the test connection is dropped by the server after this, whatever the page does
+MAX_BODY = 70 * 1024  # an offer's SDP is at most 64 KiB (media/engine/sdp_check.py)
+_running: dict[str, asyncio.Task] = {}  # appointment test room → the task that ends it
+
+
+def test_room(appointment: Appointment) -> str:
+    # Its own room on the media engine: never the appointment's, so nobody sees the test.
+    return f"test.{appointment.room.slug}"
+
+
+def usable(appointment: Appointment | None) -> str:
+    """'' when the test may run, else why not: invalid, cancelled, over."""
+    if appointment is None:
+        return "invalid"
+    if appointment.status == Status.CANCELLED:
+        return "cancelled"
+    if appointment.status != Status.SCHEDULED or appointment.end <= timezone.now():
+        return "over"
+    return ""
+
+
+def page(request: HttpRequest, token: str) -> HttpResponse:
+    appointment = appointment_of(token)
+    problem = usable(appointment)
+    context: dict = {"problem": problem}
+    if appointment is not None:
+        timezone.activate(appointment.structure.time_zone)
+        structure = appointment.structure
+        context.update(
+            appointment=appointment, structure=structure,
+            helpdesk_phone_display=phone_display(structure.helpdesk_phone),
+            report_url=reverse("rooms:device_check", kwargs={"slug": appointment.room.slug}),
+            offer_url=reverse("device_test_offer", kwargs={"token": token}),
+            manage_path=reverse("manage_appointment", kwargs={"token": token}),
+            client_config={"ice_servers": settings.ICE_SERVERS, "seconds": TEST_SECONDS},
+        )
+    status = {"invalid": 404, "cancelled": 410}.get(problem, 200)
+    return render(request, "portal/device_test.html", context, status=status)
+
+
+@require_POST
+async def offer(request: HttpRequest, token: str) -> HttpResponse:
+    """The page's offer → the engine's answer, for a connection that lives TEST_SECONDS."""
+    appointment = await sync_to_async(appointment_of)(token)
+    problem = usable(appointment)
+    if problem:
+        return JsonResponse({"error": problem}, status=404 if problem == "invalid" else 410)
+    try:
+        if len(request.body) > MAX_BODY:
+            raise ValueError
+        sdp = json.loads(request.body)["sdp"]
+        if not isinstance(sdp, str):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": 'expected {"sdp": "<an SDP offer>"}'}, status=400)
+    room = await sync_to_async(test_room)(appointment)
+    pid = uuid.uuid4().hex
+    # One test at a time per appointment: a new one (a reload) replaces the last.
+    await _end(room)
+    try:
+        reply = await media().join(room, pid, sdp)
+    except MediaUnavailable as error:
+        return JsonResponse({"error": "media_unavailable", "message": str(error)}, status=503)
+    except MediaError as error:
+        return JsonResponse({"error": "bad_sdp", "message": str(error)}, status=400)
+    _running[room] = asyncio.get_running_loop().create_task(_close_later(room))
+    return JsonResponse({"sdp": reply["sdp"], "seconds": TEST_SECONDS})
+
+
+async def _close_later(room: str) -> None:
+    await asyncio.sleep(TEST_SECONDS)
+    _running.pop(room, None)
+    await _close(room)
+
+
+async def _end(room: str) -> None:
+    task = _running.pop(room, None)
+    if task is not None:
+        task.cancel()
+        await _close(room)
+
+
+async def _close(room: str) -> None:
+    try:
+        await media().close_room(room)
+    except MediaError as error:  # a dead node took the test with it: nothing left to close
+        log.info("device test room %s: %s", room, error)
