@@ -135,9 +135,7 @@ def launch(playwright, user_data_dir: Path, extra_args: tuple[str, ...] = (), **
         executable_path=CHROMIUM,
         headless=True,
         args=[*CHROMIUM_ARGS, *extra_args],
-        locale="fr-FR",
-        viewport={"width": 1000, "height": 760},
-        **options,
+        **{"locale": "fr-FR", "viewport": {"width": 1000, "height": 760}, **options},
     )
 
 

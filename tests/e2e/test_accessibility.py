@@ -66,3 +66,17 @@ def test_pages_have_no_serious_accessibility_violation(server, booked, browsers)
     citizen.click("#gv-idcheck-accept")
     agent_page.wait_for_selector("#gv-idcheck-result .fr-badge", timeout=WAIT)
     assert serious_violations(agent_page) == [], "agent's identity check result"
+
+
+def test_device_test_page_has_no_serious_accessibility_violation(server, booked, browsers):
+    from django.conf import settings
+
+    from portal.citizen import test_url
+
+    _agent, room = booked
+    page = browsers.open("citizen")
+    page.goto(server.base + test_url(room.appointment).removeprefix(settings.SITE_URL))
+    assert serious_violations(page) == [], "device test page"
+    page.evaluate("() => document.getElementById('gv-allow').click()")
+    page.wait_for_function("() => document.body.dataset.gvTest", timeout=30_000)
+    assert serious_violations(page) == [], "device test page with its verdict"
