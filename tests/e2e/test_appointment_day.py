@@ -182,3 +182,36 @@ def test_cancel_link_cancels_and_voids_the_reminder(server, browsers, django_db_
     # The room's link is dead now.
     answer = phone.goto(server.base + personal_path(room))
     assert answer.status == 410
+
+
+def test_audio_only_in_one_tap_from_the_waiting_room_and_back_in_the_call(server, booked, browsers):
+    agent, room = booked
+    agent_page = browsers.open("agent")
+    agent_pid = steps.agent_enters(agent_page, server.base, agent, room)
+    phone = browsers.open("citizen", **PHONE)
+    phone.goto(server.base + personal_path(room))
+    citizen_pid = steps.citizen_waits(phone, room)
+
+    # A weak network in the waiting room: one tap, before even entering.
+    phone.click("#gv-lobby .gv-audio-only")
+    phone.wait_for_selector("#gv-lobby .gv-audio-only[aria-pressed='true']", timeout=WAIT)
+    steps.admit(agent_page, citizen_pid)
+    phone.wait_for_selector("#gv-call:not([hidden])", timeout=WAIT)
+    assert phone.get_attribute("#gv-call .gv-audio-only", "aria-pressed") == "true"
+    assert phone.get_attribute("#gv-btn-cam", "aria-pressed") == "true"  # the camera is off
+    # Sound flows both ways; no video in either direction.
+    before = {"phone": steps.wait_receiving(phone, [agent_pid], frames=-1)[agent_pid],
+              "agent": steps.wait_receiving(agent_page, [citizen_pid], frames=-1)[citizen_pid]}
+    phone.wait_for_timeout(2000)
+    after = {"phone": steps.wait_receiving(phone, [agent_pid], frames=-1,
+                                           energy=before["phone"]["audioEnergy"])[agent_pid],
+             "agent": steps.wait_receiving(agent_page, [citizen_pid], frames=-1,
+                                           energy=before["agent"]["audioEnergy"])[citizen_pid]}
+    for side in ("phone", "agent"):
+        assert after[side]["framesDecoded"] - before[side]["framesDecoded"] <= 2, (side, before, after)
+
+    # The same tap in the call brings the video back, both ways.
+    phone.click("#gv-call .gv-audio-only")
+    phone.wait_for_selector("#gv-call .gv-audio-only[aria-pressed='false']", timeout=WAIT)
+    steps.wait_receiving(phone, [agent_pid], frames=after["phone"]["framesDecoded"] + 10)
+    steps.wait_receiving(agent_page, [citizen_pid], frames=after["agent"]["framesDecoded"] + 10)

@@ -422,10 +422,26 @@ function setHand(raised) {
 
 async function setQuality(value) {
   quality = value;
+  document.querySelectorAll(".gv-audio-only").forEach((b) => setPressed(b, value === "audio"));
   signal.send({ type: "quality.set", audio_only: value === "audio" });
   await call.setLowVideo(value !== "high");
   showRemote(call.remote ?? new Map());
   announce(value === "audio" ? _("Audio only: you no longer receive the videos.") : _("Video quality changed."));
+}
+
+// One tap for a weak network (waiting room and call): receive no video, send none;
+// the tap again brings back normal quality and the camera if it was on.
+let cameraBeforeAudioOnly = false;
+async function setAudioOnly(on) {
+  if (on === (quality === "audio")) return;
+  if (on) {
+    cameraBeforeAudioOnly = Boolean(local.camera);
+    if (local.camera) await setCamera(false);
+  } else if (cameraBeforeAudioOnly) {
+    await setCamera(true);
+  }
+  $("#gv-quality-select").value = on ? "audio" : "high";
+  await setQuality(on ? "audio" : "high");
 }
 
 async function pickDevice(kind, deviceId) {
@@ -582,6 +598,7 @@ function wire() {
     if (name && signal.send({ type: "name.set", name })) announce(_("Your name was changed."));
   });
   $("#gv-quality-select").addEventListener("change", (e) => setQuality(e.target.value));
+  document.querySelectorAll(".gv-audio-only").forEach((b) => b.addEventListener("click", () => setAudioOnly(quality !== "audio")));
   $("#gv-set-camera").addEventListener("change", (e) => pickDevice("video", e.target.value));
   $("#gv-set-mic").addEventListener("change", (e) => pickDevice("audio", e.target.value));
   panel.onChange = (name) => {
