@@ -81,9 +81,24 @@ def _postgres_admin(settings_dict: dict, *statements: str) -> None:
             admin.execute(statement)
 
 
+IN_PROCESS, TWO_NODES = "inprocess", "two-nodes"
+# The session's browser tests run on both (issue 5): `pytestmark = ON_BOTH_MEDIA_SETUPS`.
+ON_BOTH_MEDIA_SETUPS = pytest.mark.parametrize(
+    "server", [IN_PROCESS, pytest.param(TWO_NODES, marks=pytest.mark.services)], indirect=True
+)
+
+
 @pytest.fixture(scope="package")
-def server(e2e_db: Path | str, tmp_path_factory) -> Iterator[harness.Server]:
-    with harness.running_server(e2e_db, tmp_path_factory.mktemp("e2e-server")) as live:
+def server(request, e2e_db: Path | str, tmp_path_factory) -> Iterator[harness.Server]:
+    """The portal: media in its own process (default), or on two `medianode` processes
+    placed through Redis (MEDIA_NODES=remote) when a test asks for TWO_NODES."""
+    folder = tmp_path_factory.mktemp("e2e-server")
+    if getattr(request, "param", IN_PROCESS) == IN_PROCESS:
+        with harness.running_server(e2e_db, folder) as live:
+            yield live
+        return
+    with harness.media_nodes_running(folder, "node-a", "node-b") as nodes, \
+            harness.running_server(e2e_db, folder, extra_env=nodes.env) as live:
         yield live
 
 

@@ -113,6 +113,47 @@ def running_server(database: Path | str, var_dir: Path, timeout: float = 30,
         stop(process)
 
 
+@dataclass
+class MediaNodes:
+    env: dict[str, str]  # what a portal needs to place its rooms on these nodes
+    processes: dict[str, subprocess.Popen]  # node id -> process
+    prefix: str  # of their Redis keys
+
+
+@contextlib.contextmanager
+def media_nodes_running(var_dir: Path, *node_ids: str, timeout: float = 30) -> Iterator[MediaNodes]:
+    """`manage.py medianode` processes on Redis, under a prefix of their own, once all are live."""
+    import uuid
+
+    import redis
+
+    from media.nodes.registry import NODES_KEY
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7")
+    prefix = f"gve2e{uuid.uuid4().hex[:8]}"
+    remote = {"REDIS_URL": url, "MEDIA_NODES": "remote", "MEDIA_REDIS_PREFIX": prefix + ":",
+              "CHANNELS_PREFIX": prefix, "MEDIA_NODE_MAX_AGE": "2.0"}
+    env = {**os.environ, **remote, "DJANGO_SETTINGS_MODULE": "tests.settings", "GV_TEST_LOOPBACK_ICE": "1",
+           "PYTHONUNBUFFERED": "1"}
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        for node_id in node_ids:
+            with (var_dir / f"{node_id}.log").open("ab") as out:
+                processes[node_id] = subprocess.Popen(
+                    [sys.executable, "manage.py", "medianode", "--id", node_id], cwd=ROOT, env=env,
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + timeout
+        while len(client.hkeys(prefix + ":" + NODES_KEY)) < len(node_ids):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes.values()):
+                raise RuntimeError(f"media nodes did not start: see {var_dir}/node-*.log")
+            time.sleep(0.2)
+        yield MediaNodes(remote, processes, prefix + ":")
+    finally:
+        for process in processes.values():
+            stop(process)
+
+
 def stop(process: subprocess.Popen) -> None:
     """Stop a process we started, by its PID (its own session: children go too)."""
     if process.poll() is not None:

@@ -9,9 +9,9 @@ import pytest
 
 from rooms.models import Room
 from tests.e2e import steps
-from tests.e2e.conftest import WAIT
+from tests.e2e.conftest import ON_BOTH_MEDIA_SETUPS, WAIT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, ON_BOTH_MEDIA_SETUPS]
 
 
 def device_check_of(room, django_db_blocker, timeout: float = 5) -> bool | None:

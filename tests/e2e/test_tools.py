@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e import steps
-from tests.e2e.conftest import WAIT
+from tests.e2e.conftest import ON_BOTH_MEDIA_SETUPS, WAIT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, ON_BOTH_MEDIA_SETUPS]
 
 def frames_from(page, pid: str) -> int:
     return steps.wait_receiving(page, [pid])[pid]["framesDecoded"]
