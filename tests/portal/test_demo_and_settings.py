@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 
 from portal.models import Appointment, Membership
@@ -22,7 +23,8 @@ def test_demo_creates_users_and_an_appointment_in_16_minutes(db, capsys):
     room = Room.objects.get(appointment=appointment)
     assert 15 * 60 <= (appointment.start - timezone.now()).total_seconds() <= 16 * 60
     assert room.join_url in out and f"Room password: {room.password}" in out
-    assert "/admin/" in out
+    assert "/admin/" in out and "/admin/day/" in out
+    assert f"{settings.SITE_URL}/rdv/" in out and "/test/" in out  # the device test link
     assert set(Membership.objects.values_list("role", flat=True)) == {"agent", "manager", "helpdesk"}
     call_command("demo")  # twice is fine: same users, a second appointment
     assert Appointment.objects.count() == 2 and Membership.objects.count() == 3

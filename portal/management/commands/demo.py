@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal import booking
+from portal.citizen import manage_url, test_url
 from portal.models import Appointment, Channel, Membership, Role, Structure
 
 DEMO_PASSWORD = "demo-guichet-2026"  # noqa: S105  (printed demo credentials, DEBUG only)
@@ -64,6 +65,8 @@ class Command(BaseCommand):
         out(f"Citizen link: {room.join_url}")
         out(f"Citizen's personal link (the code is filled in): {room.personal_url}")
         out(f"Room password: {password}")
+        out(f"Citizen's device test, and cancel or move: {test_url(appointment)} — {manage_url(appointment)}")
+        out(f"Agents' day view: {settings.SITE_URL}{reverse('day')}")
 
     def _user(self, username, first, last, structure, role):
         User = get_user_model()
