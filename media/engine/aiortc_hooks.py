@@ -12,6 +12,9 @@ Passthrough needs two things aiortc has no public API for:
   creating the encoder with `get_encoder()` only when `__encoder` is None. We preset
   `__encoder` to a `Packetizer`, so no encoder (and no libopus/libvpx context) exists; and we
   shadow `_send_keyframe` per sender so a subscriber's PLI/FIR reaches the publisher.
+- REMB: the receiver feeds every video packet to `__remote_bitrate_estimator.add(...)` and
+  sends what it returns; we swap in a `LightBitrateEstimator` (remb.py) that reuses
+  aiortc.rate's filter, detector and rate controller with cheaper bookkeeping.
 
 `check_contract()` fails loudly if any of this changed; tests/media/engine/test_contract.py
 runs it, and MediaEngine runs it at construction.
@@ -25,11 +28,12 @@ import inspect
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import aioice
 import aioice.turn
 import aiortc
+import aiortc.rate
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.codecs.h264 import H264Encoder
@@ -39,8 +43,15 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb
 from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import H264, VP8, EncodedFrame
 from .errors import MediaError
+from .remb import LightBitrateEstimator
 
 AIORTC_VERSION = "1.16.0"
+
+# Server-side REMB for a video publisher: "light" (default, media/engine/remb.py: aiortc's
+# algorithm with cheaper bookkeeping), "aiortc" (its own RemoteBitrateEstimator, for
+# comparison) or "off" (no REMB: the browser falls back to loss-based estimation).
+RembMode = Literal["light", "aiortc", "off"]
+REMB_MODES: tuple[RembMode, ...] = ("light", "aiortc", "off")
 
 _ORIGINAL_DECODER_WORKER = receiver_module.decoder_worker
 
@@ -73,19 +84,27 @@ def install() -> None:
 
 
 def attach_receiver(
-    receiver: RTCRtpReceiver, kind: str, sink: EncodedSink, *, remb: bool = True
+    receiver: RTCRtpReceiver, kind: str, sink: EncodedSink, *, remb: RembMode = "light"
 ) -> AudioAssembler | VideoAssembler:
     """Turn a not yet started receiver into an encoded-frame source; returns its assembler."""
     if receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]
         raise MediaError("receiver already started: passthrough must be attached before receive()")
+    if remb not in REMB_MODES:
+        raise ValueError(f"unknown REMB mode {remb!r}")
     assembler: AudioAssembler | VideoAssembler = AudioAssembler() if kind == "audio" else VideoAssembler()
     receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]
     receiver._RTCRtpReceiver__decoder_queue = sink  # type: ignore[attr-defined]
-    if not remb:
-        # The REMB estimator is a large share of per-packet CPU; without it the browser
-        # falls back to loss-based bandwidth estimation.
+    # aiortc gives video receivers an estimator and audio ones none; keep that split.
+    if remb == "off":
         receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
+    elif remb == "light" and receiver._RTCRtpReceiver__remote_bitrate_estimator is not None:  # type: ignore[attr-defined]
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = LightBitrateEstimator()  # type: ignore[attr-defined]
     return assembler
+
+
+def bitrate_estimator(receiver: RTCRtpReceiver) -> Any:
+    """The receiver's REMB estimator (None if it sends no REMB)."""
+    return receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
 
 
 def cap_remb(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> None:
@@ -210,6 +229,30 @@ def set_udp_buffer(size: int) -> None:
     aioice.turn.UDP_SOCKET_BUFFER_SIZE = size
 
 
+def _rate_contract() -> list[str]:
+    """aiortc.rate pieces LightBitrateEstimator reuses (remb.py)."""
+    problems: list[str] = []
+    rate = aiortc.rate
+    for name in ("INTER_ARRIVAL_SHIFT", "TIMESTAMP_GROUP_LENGTH_MS", "MIN_FRAME_PERIOD_HISTORY_LENGTH"):
+        if not isinstance(getattr(rate, name, None), int):
+            problems.append(f"aiortc.rate.{name} is gone")
+    expected = {
+        (rate.OveruseEstimator, "update"): ["self", "time_delta_ms", "timestamp_delta_ms", "size_delta",
+                                            "current_hypothesis", "now_ms"],
+        (rate.OveruseEstimator, "update_min_frame_period"): ["self", "ts_delta"],
+        (rate.OveruseDetector, "detect"): ["self", "offset", "timestamp_delta_ms", "num_of_deltas", "now_ms"],
+        (rate.AimdRateControl, "update"): ["self", "bandwidth_usage", "estimated_throughput", "now_ms"],
+        (rate.RemoteBitrateEstimator, "add"): ["self", "arrival_time_ms", "abs_send_time", "payload_size", "ssrc"],
+    }
+    for (owner, name), params in expected.items():
+        method = getattr(owner, name, None)
+        if method is None or list(inspect.signature(method).parameters) != params:
+            problems.append(f"aiortc.rate.{owner.__name__}.{name} changed")
+    if "self.update_min_frame_period(" not in inspect.getsource(rate.OveruseEstimator.update):
+        problems.append("aiortc.rate.OveruseEstimator.update no longer calls update_min_frame_period")
+    return problems
+
+
 def check_contract() -> None:
     """Raise MediaError if the aiortc internals this package relies on have changed."""
     problems: list[str] = []
@@ -232,6 +275,13 @@ def check_contract() -> None:
         problems.append("RTCRtpSender._handle_rtcp_packet no longer calls self._send_keyframe()")
     if "await self._send_rtcp(rtcp_packet)" not in receive_src:
         problems.append("RTCRtpReceiver._handle_rtp_packet no longer sends REMB through self._send_rtcp")
+    # LightBitrateEstimator stands in for RemoteBitrateEstimator: same call, same result use.
+    for needle in ("remb = self.__remote_bitrate_estimator.add(", "abs_send_time=packet.extensions.abs_send_time",
+                   "arrival_time_ms=arrival_time_ms", "payload_size=len(packet.payload) + packet.padding_size",
+                   "ssrc=packet.ssrc", "fci=pack_remb_fci(*remb)"):
+        if needle not in receive_src:
+            problems.append(f"RTCRtpReceiver._handle_rtp_packet no longer contains {needle!r}")
+    problems += _rate_contract()
     if "self.__encoder.target_bitrate = bitrate" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
         problems.append("RTCRtpSender._handle_rtcp_packet no longer hands REMB to its encoder")
     for owner, name in (

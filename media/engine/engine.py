@@ -54,7 +54,7 @@ class MediaEngine:
         *,
         gather_timeout: float = 3.0,
         answer_timeout: float = 30.0,
-        remb: bool = True,
+        remb: aiortc_hooks.RembMode | bool = "light",
         udp_buffer: int | None = 4 << 20,
     ) -> None:
         if mode not in ("passthrough", "relay"):
@@ -69,7 +69,10 @@ class MediaEngine:
         self._on_server_offer = on_server_offer or _no_callback
         self.gather_timeout = gather_timeout
         self.answer_timeout = answer_timeout
-        self._remb = remb
+        # True/False kept for callers of the boolean flag: on means the light estimator.
+        self._remb: aiortc_hooks.RembMode = ("light" if remb else "off") if isinstance(remb, bool) else remb
+        if self._remb not in aiortc_hooks.REMB_MODES:
+            raise ValueError(f"unknown REMB mode {remb!r}")
         self._relay = MediaRelay() if mode == "relay" else None
         self._rooms: dict[str, dict[str, Peer]] = {}
 

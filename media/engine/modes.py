@@ -64,7 +64,7 @@ class Forward(Protocol):
 
 
 class PassthroughPublication:
-    def __init__(self, transceiver: RTCRtpTransceiver, *, remb: bool) -> None:
+    def __init__(self, transceiver: RTCRtpTransceiver, *, remb: aiortc_hooks.RembMode) -> None:
         self.kind = transceiver.kind
         self.codec = main_codec(transceiver)
         self._receiver = transceiver.receiver

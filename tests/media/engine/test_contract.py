@@ -41,3 +41,14 @@ def test_packetizer_uses_aiortc_vp8_and_h264_packetizers() -> None:
     payloads, _ = packer.pack(h264)
     assert len(payloads) >= 2
     assert packer.pack(EncodedFrame("", b"", 0, True)) == ([], None)
+
+
+def test_contract_check_notices_a_changed_rate_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aiortc.rate
+
+    def detect(self, offset, timestamp_delta_ms, now_ms):  # a future aiortc without num_of_deltas
+        return aiortc.rate.BandwidthUsage.NORMAL
+
+    monkeypatch.setattr(aiortc.rate.OveruseDetector, "detect", detect)
+    with pytest.raises(MediaError, match="OveruseDetector.detect"):
+        aiortc_hooks.check_contract()

@@ -1,0 +1,140 @@
+"""The light REMB estimator: aiortc's algorithm, cheaper, still sending REMB to publishers."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from aiortc.rate import RemoteBitrateEstimator
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+
+from media.engine import MediaEngine, aiortc_hooks
+from media.engine.remb import LightBitrateEstimator
+from media.nodes import eventloop
+
+from .clients import ColorVideo, Room, wait_until
+from .test_forwarding import two_people
+
+Packet = tuple[int, int, int, int]  # arrival ms, abs-send-time, payload bytes, ssrc
+
+
+def video_stream(seconds: float, *, queue_growth_ms: float = 0.0, growth_from: float = 1e9, seed: int = 1
+                 ) -> list[Packet]:
+    """30 fps, 3 x 1100-byte packets per frame (~0.8 Mbit/s), 1 ms apart; optionally a queue
+    building up (each frame arriving `queue_growth_ms` later) for 1.5 s from `growth_from`."""
+    rnd = random.Random(seed)
+    out, delay = [], 20.0
+    for f in range(int(seconds * 30)):
+        sent_ms = f * 1000 / 30
+        if growth_from <= sent_ms / 1000 < growth_from + 1.5:
+            delay += queue_growth_ms
+        for k in range(3):
+            send = sent_ms + k
+            abs_send_time = int(send / 1000 * (1 << 18)) & 0xFFFFFF  # 6.18 fixed point seconds
+            out.append((int(send + delay + rnd.random()), abs_send_time, 1100, 1234))
+    return out
+
+
+def feed(estimator: Any, packets: list[Packet]) -> list[tuple[int, int]]:
+    """(arrival ms, bitrate) of every REMB the estimator asks the receiver to send."""
+    rembs = []
+    for arrival, abs_send_time, size, ssrc in packets:
+        remb = estimator.add(arrival_time_ms=arrival, abs_send_time=abs_send_time, payload_size=size, ssrc=ssrc)
+        if remb is not None:
+            assert remb[1] == [ssrc]
+            rembs.append((arrival, remb[0]))
+    return rembs
+
+
+def test_steady_stream_gives_aiortcs_estimate_about_twice_a_second() -> None:
+    packets = video_stream(12)
+    light, full = feed(LightBitrateEstimator(), packets), feed(RemoteBitrateEstimator(), packets)
+    assert 3000 <= light[0][0] <= 4000  # aiortc's rate control waits 3 s for a first estimate
+    assert len(light) <= 2 * 9 + 1
+    # Starts at the measured throughput (~792 kbit/s sent), ends at aiortc's value.
+    assert 700_000 <= light[0][1] <= 900_000
+    assert abs(light[-1][1] - full[-1][1]) <= 0.03 * full[-1][1]
+
+
+def test_a_building_queue_cuts_the_estimate_without_a_remb_per_packet() -> None:
+    packets = video_stream(12, queue_growth_ms=3.0, growth_from=6.0)
+    light, full = feed(LightBitrateEstimator(), packets), feed(RemoteBitrateEstimator(), packets)
+    before = [b for t, b in light if t < 6000][-1]
+    during = [b for t, b in light if 6000 <= t < 8000]
+    assert min(during) < 0.85 * 792_000 < before  # a decrease below the throughput
+    assert abs(min(during) - min(b for _, b in full)) <= 0.05 * min(b for _, b in full)
+    # While overusing: one REMB per 200 ms at most (aiortc sends one per packet).
+    gaps = [b[0] - a[0] for a, b in zip(light, light[1:], strict=False)]
+    assert min(gaps) >= 200
+    assert len(light) * 4 < len(full)
+
+
+def test_throughput_restarts_after_a_silence() -> None:
+    estimator = LightBitrateEstimator()
+    feed(estimator, video_stream(5))
+    later = [(a + 10_000, (t + (10 << 18)) & 0xFFFFFF, s // 2, ssrc) for a, t, s, ssrc in video_stream(2)]
+    feed(estimator, later)
+    rate = estimator.throughput(later[-1][0])
+    assert rate is not None and 350_000 <= rate <= 450_000  # half the bytes: ~400 kbit/s, not a mix
+
+
+def test_the_engine_uses_the_light_estimator_on_video_only_by_default() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, _ = await two_people(room)
+            publications = room.engine._rooms["r1"]["alice"].publications
+            video = aiortc_hooks.bitrate_estimator(publications["video"]._receiver)
+            assert isinstance(video, LightBitrateEstimator)
+            assert aiortc_hooks.bitrate_estimator(publications["audio"]._receiver) is None
+        finally:
+            await room.close()
+
+    eventloop.run(body())
+
+
+def test_remb_modes_are_selectable() -> None:
+    async def body() -> None:
+        for remb, expected in (("aiortc", RemoteBitrateEstimator), ("off", type(None)), (False, type(None))):
+            engine = MediaEngine(remb=remb)
+            assert engine._remb in aiortc_hooks.REMB_MODES
+            room = Room("passthrough")
+            room.engine._remb = engine._remb
+            try:
+                await room.join("alice")
+                receiver = room.engine._rooms["r1"]["alice"].publications["video"]._receiver
+                assert isinstance(aiortc_hooks.bitrate_estimator(receiver), expected)
+            finally:
+                await room.close()
+
+    eventloop.run(body())
+
+
+def test_a_publisher_on_a_uvloop_node_gets_remb_with_a_plausible_bitrate() -> None:
+    async def body() -> None:
+        room = Room("passthrough")  # defaults: light estimator
+        try:
+            alice, bob = await two_people(room)
+            for transceiver in bob.pc.getTransceivers():  # only the server's estimate reaches alice
+                transceiver.receiver._RTCRtpReceiver__remote_bitrate_estimator = None
+            sender = next(t.sender for t in alice.pc.getTransceivers() if isinstance(t.sender.track, ColorVideo))
+            rembs: list[int] = []
+            real = sender._handle_rtcp_packet
+
+            async def spy(packet: Any) -> None:
+                if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                    rembs.append(unpack_remb_fci(packet.fci)[0])
+                await real(packet)
+
+            sender._handle_rtcp_packet = spy
+            await wait_until(lambda: len(rembs) >= 2, 10, "two server REMBs to alice")
+            receiver = room.engine._rooms["r1"]["alice"].publications["video"]._receiver
+            estimator = aiortc_hooks.bitrate_estimator(receiver)
+            throughput = estimator.throughput(max(estimator.ssrcs.values()))
+            assert throughput is not None and throughput > 1_000
+            # aiortc's rate control: from the measured throughput, at most 1.5x it + 10 kbit/s.
+            assert 0.5 * throughput <= rembs[-1] <= 2 * throughput + 10_000, (rembs, throughput)
+        finally:
+            await room.close()
+
+    eventloop.run(body())
