@@ -255,6 +255,9 @@ MEDIA_REDIS_PREFIX = env.str("MEDIA_REDIS_PREFIX", default="")
 MEDIA_NODE_MAX_AGE = env.float("MEDIA_NODE_MAX_AGE", default=3.0)  # seconds without news: dead
 MEDIA_NODE_MAX_TRACKS = env.int("MEDIA_NODE_MAX_TRACKS", default=400)  # above: no new rooms
 MEDIA_NODE_MAX_CPU = env.float("MEDIA_NODE_MAX_CPU", default=0.85)  # fraction of one core
+# `medianode` processes run on uvloop (~10% less CPU); 0 for asyncio's loop. Not the
+# in-process engine: Daphne's Twisted reactor owns that loop.
+MEDIA_UVLOOP = env.bool("MEDIA_UVLOOP", default=True)
 IDCHECK_TIMEOUT = env.float("IDCHECK_TIMEOUT", default=20.0)  # seconds before "unreadable"
 # Media nodes behind a firewall / 1:1 NAT: the UDP ports to bind ("40000-40999") and the
 # public address to announce in SDP instead of the machine's own.

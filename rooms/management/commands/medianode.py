@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import uuid
 
@@ -10,6 +9,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from media.nodes import eventloop
 from media.nodes.node import MediaNode
 from media.nodes.registry import NodeRegistry
 from rooms.mediabridge import new_engine
@@ -25,10 +25,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.REDIS_URL:
             raise CommandError("A media node needs REDIS_URL (the channel layer and the node registry).")
-        self.stdout.write(f"media node {options['id']} ({settings.MEDIA_ENGINE_MODE})")
-        asyncio.run(self.serve(options["id"], options["max_tracks"]))
+        # Its own process: uvloop by default (MEDIA_UVLOOP=0 for asyncio's loop).
+        eventloop.run(self.serve(options["id"], options["max_tracks"]), uvloop=settings.MEDIA_UVLOOP)
 
     async def serve(self, node_id: str, max_tracks: int) -> None:
+        self.stdout.write(f"media node {node_id} ({settings.MEDIA_ENGINE_MODE}, {eventloop.loop_name()})")
         registry = NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
                                 max_age=settings.MEDIA_NODE_MAX_AGE)
         node = MediaNode(node_id, new_engine(), get_channel_layer(), registry,
