@@ -187,10 +187,14 @@ def test_cancel_link_cancels_and_voids_the_reminder(server, browsers, django_db_
 def test_audio_only_in_one_tap_from_the_waiting_room_and_back_in_the_call(server, booked, browsers):
     agent, room = booked
     agent_page = browsers.open("agent")
+    agent_page.add_init_script(COUNT_BEEPS)
     agent_pid = steps.agent_enters(agent_page, server.base, agent, room)
     phone = browsers.open("citizen", **PHONE)
     phone.goto(server.base + personal_path(room))
     citizen_pid = steps.citizen_waits(phone, room)
+    # In the room too, the agent hears and sees that someone is waiting.
+    agent_page.wait_for_selector("#gv-waiting:not([hidden])", timeout=WAIT)
+    agent_page.wait_for_function("() => window.gvBeeps >= 1", timeout=WAIT)
 
     # A weak network in the waiting room: one tap, before even entering.
     phone.click("#gv-lobby .gv-audio-only")

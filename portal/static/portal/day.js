@@ -1,21 +1,11 @@
 // Day view: live updates. The server only says which appointment changed; we re-read
 // that row's HTML, so the page shows exactly what the database says.
+import { beep } from "../rooms/js/tone.js";
+
 const table = document.querySelector(".gv-day");
 const alertBox = document.getElementById("gv-day-alert");
 const live = document.getElementById("gv-day-live");
 const gettext = window.gettext || ((text) => text);  // Django's JavaScript catalog
-
-function beep() {
-  // A short tone made on the spot: no sound file to load.
-  try {
-    const ctx = new AudioContext();
-    const osc = ctx.createOscillator();
-    osc.frequency.value = 880;
-    osc.connect(ctx.destination);
-    osc.start();
-    osc.stop(ctx.currentTime + 0.25);
-  } catch (error) { /* autoplay refused: the visible alert remains */ }
-}
 
 async function refresh(id) {
   const url = table.dataset.rowUrl.replace("/0/", `/${id}/`);

@@ -9,6 +9,7 @@ import { measure, received } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { Panel, chatLine, personRow, waitingRow } from "./panels.js";
 import { agentSide, citizenSide } from "./idcheck.js";
+import { beep } from "./tone.js";
 
 const cfg = JSON.parse($("#gv-config").textContent);
 const moderator = cfg.role === "moderator";
@@ -117,6 +118,7 @@ const handlers = {
   "lobby.waiting"(m) {
     lobby.set(m.participant.pid, m.participant);
     announce(fmt(_("%(name)s is waiting to enter."), { name: m.participant.name }));
+    beep();
     renderPeople();
   },
   // To moderators: someone left the waiting room (admitted or refused by any moderator).
