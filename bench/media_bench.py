@@ -4,7 +4,9 @@
     .venv/bin/python bench/media_bench.py --sizes 1,2 --seconds 5
 
 For each mode (passthrough, then the relay baseline) and each size, a fresh engine runs in
-its own process (`--serve`), so its CPU (/proc/PID/stat) and RSS are its own. This process
+its own process (`--serve`), so its CPU (/proc/PID/stat) and RSS are its own. That process
+runs as a production media node does by default (`media.nodes.eventloop`: uvloop; the
+engine's default REMB estimator, media/engine/remb.py); `--no-uvloop` / `--remb` change it. This process
 is the load generator: two aiortc clients per appointment, each sending 640x480 30 fps VP8
 (~0.8 Mbps, keyframe every second) + 20 ms Opus that were encoded ONCE up front and are
 replayed packet by packet (no encoding), and counting what they receive without decoding.
@@ -44,6 +46,7 @@ from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 from media.engine import MediaEngine, aiortc_hooks  # noqa: E402
 from media.engine.assembler import FrameBatch  # noqa: E402
 from media.engine.encoded import EncodedFrame, is_keyframe  # noqa: E402
+from media.nodes import eventloop  # noqa: E402
 
 FPS = 30
 PROBE_EVERY = 2.0
@@ -58,7 +61,7 @@ def loopback_only() -> None:
 # --- server process -----------------------------------------------------------------------
 
 
-async def serve(mode: str, remb: bool) -> None:
+async def serve(mode: str, remb: str | None) -> None:
     loopback_only()
     writers: list[asyncio.StreamWriter] = []
 
@@ -66,8 +69,9 @@ async def serve(mode: str, remb: bool) -> None:
         for w in writers:
             w.write(json.dumps({"op": "offer", "room": room, "pid": pid, "payload": payload}).encode() + b"\n")
 
-    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, remb=remb,
-                         udp_buffer=int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)))
+    options: dict[str, Any] = {} if remb is None else {"remb": remb}  # None: the engine's default
+    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer,
+                         udp_buffer=int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)), **options)
     done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -93,7 +97,7 @@ async def serve(mode: str, remb: bool) -> None:
     if os.environ.get("MEDIA_BENCH_LAG"):
         asyncio.ensure_future(report_lag("server"))
     server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 22)
-    print("PORT", server.sockets[0].getsockname()[1], flush=True)
+    print("PORT", server.sockets[0].getsockname()[1], eventloop.loop_name(), engine._remb, flush=True)
     await done.wait()
     server.close()
 
@@ -279,7 +283,7 @@ class BenchClient:
                 self.arrivals.extend([now] * len(batch.frames))
 
         # Count encoded frames, never decode (the generator must stay light).
-        aiortc_hooks.attach_receiver(receiver, kind, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb=False)
+        aiortc_hooks.attach_receiver(receiver, kind, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb="off")
 
     async def close(self) -> None:
         self._task.cancel()
@@ -331,14 +335,15 @@ def latencies(clients: list[BenchClient], pairs: dict[str, str], since: float, u
 
 
 async def run_case(
-    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: bool, uvloop: bool
+    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: str | None, uvloop: bool
 ) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", mode]
-    cmd += ([] if remb else ["--no-remb"]) + (["--uvloop"] if uvloop else [])
+    cmd += ([] if remb is None else ["--remb", remb]) + ([] if uvloop else ["--no-uvloop"])
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     clients: list[BenchClient] = []
     try:
-        port = int(server.stdout.readline().split()[1])  # type: ignore[union-attr]
+        _, port_text, server_loop, server_remb = server.stdout.readline().split()  # type: ignore[union-attr]
+        port = int(port_text)
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
         rpc = Rpc(reader, writer)
         pairs: dict[str, str] = {}
@@ -370,6 +375,8 @@ async def run_case(
         return {
             "mode": mode,
             "size": size,
+            "loop": server_loop,
+            "remb": server_remb if mode == "passthrough" else "aiortc",  # relay: aiortc's receivers
             "cpu": (cpu1 - cpu0) / elapsed,
             "sys_share": (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
             "rss": rss,
@@ -410,10 +417,11 @@ async def bench(args: argparse.Namespace) -> None:
     results = []
     for size in args.sizes:
         for mode in args.modes:
-            result = await run_case(mode, size, args.seconds, media, not args.no_remb, args.uvloop)
+            result = await run_case(mode, size, args.seconds, media, args.remb, not args.no_uvloop)
             results.append(result)
             print(
-                f"{mode:<11} {size:>3} appts  server CPU {result['cpu'] * 100:6.1f}% of a core "
+                f"{mode:<11} {size:>3} appts  [{result['loop']}, REMB {result['remb']}]  "
+                f"server CPU {result['cpu'] * 100:6.1f}% of a core "
                 f"({result['sys_share'] * 100:.0f}% kernel)  "
                 f"RSS {result['rss']:6.1f} MiB  rx video {result['video_fps']:4.1f} fps audio "
                 f"{result['audio_fps']:4.1f}/s per viewer  latency p50 {result['p50']:5.1f} ms "
@@ -423,6 +431,11 @@ async def bench(args: argparse.Namespace) -> None:
             )
             if args.verbose:
                 print("   engine stats:", result["engine"], flush=True)
+        row = {r["mode"]: r for r in results if r["size"] == size}
+        if "passthrough" in row and "relay" in row and row["passthrough"]["cpu"] > 0:
+            pt, rl = row["passthrough"], row["relay"]
+            print(f"ratio at {size} appts: relay / passthrough server CPU {rl['cpu'] / pt['cpu']:.1f}x "
+                  f"({rl['cpu_per_frame'] / pt['cpu_per_frame']:.1f}x per delivered video frame)", flush=True)
     print()
     print("| appts | passthrough CPU | relay CPU | ratio | ratio per delivered frame | RSS pt / relay | "
           "latency p50/p95 pt | latency p50/p95 relay | rx video fps pt / relay | others' CPU |")
@@ -458,29 +471,29 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,25", help="appointment counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window per case")
     parser.add_argument("--modes", default="passthrough,relay")
-    parser.add_argument("--no-remb", action="store_true", help="no REMB estimator on the server's receivers")
-    parser.add_argument("--uvloop", action="store_true", help="run the server (and generator) on uvloop")
+    parser.add_argument("--remb", choices=aiortc_hooks.REMB_MODES,
+                        help="server REMB estimator in passthrough (default: the engine's default, light)")
+    parser.add_argument("--no-uvloop", action="store_true",
+                        help="run the server (and generator) on asyncio's loop instead of the default uvloop")
     parser.add_argument("--verbose", action="store_true", help="print the engine's stats after each case")
     parser.add_argument("--serve", metavar="MODE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.uvloop:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    uvloop = not args.no_uvloop  # what a media node process runs on by default
     if args.serve:
         profile = os.environ.get("MEDIA_BENCH_PROFILE")
         if profile:
             import cProfile
 
             profiler = cProfile.Profile(time.process_time)
-            profiler.runcall(asyncio.run, serve(args.serve, not args.no_remb))
+            profiler.runcall(eventloop.run, serve(args.serve, args.remb), uvloop=uvloop)
             profiler.dump_stats(profile)
         else:
-            asyncio.run(serve(args.serve, not args.no_remb))
+            eventloop.run(serve(args.serve, args.remb), uvloop=uvloop)
         return
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.modes = args.modes.split(",")
-    asyncio.run(bench(args))
+    # The generator on the same loop: lighter, so it competes less with the server for the cores.
+    eventloop.run(bench(args), uvloop=uvloop)
 
 
 if __name__ == "__main__":

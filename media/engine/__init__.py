@@ -11,7 +11,9 @@ API (all coroutines run on one event loop)::
                          on_server_offer=callback,     # async (room_id, participant_id, payload)
                          gather_timeout=3.0,           # cap on STUN/TURN gathering (no trickle)
                          answer_timeout=30.0,          # a peer that never answers is dropped
-                         remb=True,                    # server REMB estimate of each uplink
+                         remb="light",                 # REMB estimate of each video uplink:
+                                                       # "light" | "aiortc" | "off" (True/False:
+                                                       # light/off)
                          udp_buffer=4 << 20)           # ICE socket receive buffer (process-wide)
     reply = await engine.join(room_id, participant_id, offer_sdp)
         # -> {"type": "answer", "sdp": str, "tracks": {}}
@@ -56,9 +58,13 @@ repaired by NACK/RTX within 0.3 s is skipped), `fanout` (bounded queue per viewe
 keyframe start, PLI relay at most one per 500 ms), `aiortc_hooks` (the only place that
 touches aiortc internals; pinned to aiortc 1.16.0, checked by `check_contract()`),
 `modes` (passthrough and relay strategies), `peer` (one connection, one offer in flight),
-`framegrab` (decoding for `frames()`). Each viewer stays on the publisher's codec (VP8,
+`framegrab` (decoding for `frames()`), `remb` (the default REMB estimator: aiortc's
+delay-based algorithm with cheaper bookkeeping, a REMB every 500 ms, or 200 ms while
+overusing, instead of one per packet). Each viewer stays on the publisher's codec (VP8,
 H264 or Opus; never transcoded); the REMB sent to a video publisher is capped at its
-viewers' lowest REMB. Run the process on uvloop for ~10% less CPU.
+viewers' lowest REMB. A `medianode` process runs on uvloop by default
+(`media.nodes.eventloop`, MEDIA_UVLOOP=0 to turn off): ~10% less CPU. The in-process
+engine inside Daphne keeps Daphne's loop (its Twisted reactor owns it).
 """
 
 from .engine import MediaEngine, Mode
