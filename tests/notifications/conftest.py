@@ -7,6 +7,7 @@ Celery tests use a real Redis broker: REDIS_URL, or redis://127.0.0.1:6379/5. Th
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from notifications import backends
 from portal.celery import app as celery_app
+from tests import factories
 from tests.notifications.servers import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +77,18 @@ def smtp(settings) -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def book(structure_a, alice, django_capture_on_commit_callbacks):
+    """Book through the real action (in 2 hours unless told); after-commit receivers run."""
+
+    def book(**fields):
+        fields.setdefault("start", timezone.now() + dt.timedelta(hours=2))
+        with django_capture_on_commit_callbacks(execute=True):
+            return factories.appointment(structure_a, alice, **fields)
+
+    return book
 
 
 @pytest.fixture

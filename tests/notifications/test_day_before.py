@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import pytest
 from django.utils import timezone
 
 from notifications import delivery, messages
@@ -18,14 +17,7 @@ from tests import factories
 EMAIL = "jeanne.dupont@example.org"
 
 
-@pytest.fixture
-def book(structure_a, alice, django_capture_on_commit_callbacks):
-    def book(**fields):
-        fields.setdefault("start", timezone.now() + dt.timedelta(days=3))
-        with django_capture_on_commit_callbacks(execute=True):
-            return factories.appointment(structure_a, alice, **fields)
-
-    return book
+IN_3_DAYS = dt.timedelta(days=3)
 
 
 def day_before(appointment, **filters) -> list[Notification]:
@@ -34,7 +26,7 @@ def day_before(appointment, **filters) -> list[Notification]:
 
 def test_planned_a_day_ahead_and_sent_then_with_the_test_and_manage_links(providers, book, client):
     _twilio, smtp = providers
-    appointment = book(preferred_channel=Channel.EMAIL)
+    appointment = book(preferred_channel=Channel.EMAIL, start=timezone.now() + IN_3_DAYS)
     (planned,) = day_before(appointment)
     assert planned.status == State.QUEUED and planned.due_at == appointment.start - dt.timedelta(hours=24)
     assert delivery.deliver([planned.pk], now=planned.due_at - dt.timedelta(seconds=1)).sent == []
@@ -72,11 +64,11 @@ def test_not_planned_when_the_structure_turned_it_off_or_the_booking_is_close(bo
     assert day_before(book(start=timezone.now() + dt.timedelta(hours=25))) == []  # the confirmation suffices
     structure_a.day_before_message = False
     structure_a.save()
-    assert day_before(book()) == []
+    assert day_before(book(start=timezone.now() + IN_3_DAYS)) == []
 
 
 def test_moving_the_appointment_replans_it_and_cancelling_voids_it(book, django_capture_on_commit_callbacks):
-    appointment = book()
+    appointment = book(start=timezone.now() + IN_3_DAYS)
     (first,) = day_before(appointment)
     later = appointment.start + dt.timedelta(days=2)
     previous, appointment.start = appointment.start, later

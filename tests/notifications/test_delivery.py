@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from django.utils import timezone
 
 from notifications import delivery, messages
@@ -13,24 +12,11 @@ from notifications.backends import get_backend
 from notifications.models import Kind, Notification, State
 from portal import booking
 from portal.models import Channel
-from tests import factories
 from tests.notifications.conftest import CALLBACK_URL
 from tests.notifications.servers import FROM_NUMBER
 
 PHONE = "+33612345678"
 EMAIL = "jeanne.dupont@example.org"
-
-
-@pytest.fixture
-def book(structure_a, alice, django_capture_on_commit_callbacks):
-    """Book through the real action; after-commit receivers run (tasks inline)."""
-
-    def book(**fields):
-        fields.setdefault("start", timezone.now() + dt.timedelta(hours=2))
-        with django_capture_on_commit_callbacks(execute=True):
-            return factories.appointment(structure_a, alice, **fields)
-
-    return book
 
 
 def send(ids, now):
