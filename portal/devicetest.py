@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from media.engine import MediaError
+from media.engine import MediaError, MediaTimeout
 from portal.citizen import appointment_of
 from portal.models import Appointment, Status
 from portal.phones import display as phone_display
@@ -92,7 +92,7 @@ async def offer(request: HttpRequest, token: str) -> HttpResponse:
     await _end(room)
     try:
         reply = await media().join(room, pid, sdp)
-    except MediaUnavailable as error:
+    except (MediaUnavailable, MediaTimeout) as error:  # the service, not the offer
         return JsonResponse({"error": "media_unavailable", "message": str(error)}, status=503)
     except MediaError as error:
         return JsonResponse({"error": "bad_sdp", "message": str(error)}, status=400)

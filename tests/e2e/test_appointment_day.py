@@ -219,3 +219,22 @@ def test_audio_only_in_one_tap_from_the_waiting_room_and_back_in_the_call(server
     phone.wait_for_selector("#gv-call .gv-audio-only[aria-pressed='false']", timeout=WAIT)
     steps.wait_receiving(phone, [agent_pid], frames=after["phone"]["framesDecoded"] + 10)
     steps.wait_receiving(agent_page, [citizen_pid], frames=after["agent"]["framesDecoded"] + 10)
+
+
+def test_device_test_on_a_network_that_blocks_the_call_says_what_to_do(server, browsers, django_db_blocker):
+    with django_db_blocker.unblock():
+        agent, room = harness.make_appointment(start_in_minutes=later_today(40))
+        test_path = citizen_links.test_url(room.appointment).removeprefix(settings.SITE_URL)
+    day = browsers.open("agent")
+    open_day_view(day, server.base, agent)
+    phone = browsers.open("citizen", **PHONE)
+    phone.route("**/test/offer/", lambda route: route.abort("connectionrefused"))  # as a strict firewall would
+    phone.goto(server.base + test_path)
+    phone.evaluate("() => document.getElementById('gv-allow').click()")
+    phone.wait_for_function("() => document.body.dataset.gvTest", timeout=30_000)
+    assert phone.evaluate("() => document.body.dataset.gvTest") == "failed"
+    assert "données mobiles" in phone.text_content("#gv-net-status")  # what to try
+    assert phone.is_visible("a[href^='tel:']")  # and whom to call
+    row = f"#appt-{room.appointment_id}"
+    day.wait_for_function(f"() => document.querySelector('{row}').textContent.includes('service vidéo injoignable')",
+                          timeout=WAIT)
