@@ -12,6 +12,11 @@ Passthrough needs two things aiortc has no public API for:
   creating the encoder with `get_encoder()` only when `__encoder` is None. We preset
   `__encoder` to a `Packetizer`, so no encoder (and no libopus/libvpx context) exists; and we
   shadow `_send_keyframe` per sender so a subscriber's PLI/FIR reaches the publisher.
+- offers: aiortc renumbers payload types and header extension ids with its defaults in
+  every offer, renaming what the browser already sends with. `StableNumberingPeerConnection`
+  rebuilds the m-lines of its offers in the connection's negotiated numbering (numbering.py),
+  with aiortc's own `create_media_description_for_transceiver`, and sets the same numbers
+  on the transceivers (`_codecs`, `_headerExtensions`) that aiortc reads when it sends.
 - REMB: the receiver feeds every video packet to `__remote_bitrate_estimator.add(...)` and
   sends what it returns; we swap in a `LightBitrateEstimator` (remb.py) that reuses
   aiortc.rate's filter, detector and rate controller with cheaper bookkeeping.
@@ -35,14 +40,16 @@ import aioice.turn
 import aiortc
 import aiortc.rate
 import aiortc.rtcrtpreceiver as receiver_module
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription, sdp
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtcpeerconnection import create_media_description_for_transceiver as _media_description
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
 
 from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import H264, VP8, EncodedFrame
 from .errors import MediaError
+from .numbering import Numbering
 from .remb import LightBitrateEstimator
 
 AIORTC_VERSION = "1.16.0"
@@ -54,6 +61,35 @@ RembMode = Literal["light", "aiortc", "off"]
 REMB_MODES: tuple[RembMode, ...] = ("light", "aiortc", "off")
 
 _ORIGINAL_DECODER_WORKER = receiver_module.decoder_worker
+
+
+class StableNumberingPeerConnection(RTCPeerConnection):
+    """An RTCPeerConnection whose offers keep the numbers already negotiated (numbering.py)."""
+
+    async def createOffer(self) -> RTCSessionDescription:  # noqa: N802 - aiortc's name
+        # What the last complete negotiation agreed, before aiortc's createOffer resets it.
+        negotiated = {t: (t._codecs, t._headerExtensions) for t in self.getTransceivers()
+                      if t.currentDirection is not None and t._codecs}
+        offer = await super().createOffer()
+        if not negotiated:
+            return offer  # the first offer: aiortc's numbers are the connection's
+        numbering = Numbering([c for codecs, _ in negotiated.values() for c in codecs],
+                              [e for _, extensions in negotiated.values() for e in extensions])
+        description = sdp.SessionDescription.parse(offer.sdp)
+        # createOffer gave every transceiver its m-line index (new ones get their mid later).
+        by_index = {t._get_mline_index(): t for t in self.getTransceivers() if not t.stopped}
+        for index, media in enumerate(description.media):
+            transceiver = by_index.get(index)
+            if media.kind not in ("audio", "video") or transceiver is None:
+                continue
+            if transceiver in negotiated:
+                transceiver._codecs, transceiver._headerExtensions = negotiated[transceiver]
+            else:
+                transceiver._codecs = numbering.codecs_for(transceiver._codecs)
+                transceiver._headerExtensions = numbering.extensions_for(transceiver._headerExtensions)
+            description.media[index] = _media_description(
+                transceiver, cname=media.ssrc[0].cname, direction=transceiver.direction, mid=media.rtp.muxId)
+        return RTCSessionDescription(sdp=str(description), type="offer")
 
 
 class EncodedSink:
@@ -306,5 +342,16 @@ def check_contract() -> None:
         problems.append("aioice.turn.UDP_SOCKET_BUFFER_SIZE is gone")
     if "turn.UDP_SOCKET_BUFFER_SIZE" not in inspect.getsource(aioice.Connection.get_component_candidates):
         problems.append("aioice no longer sizes host sockets from turn.UDP_SOCKET_BUFFER_SIZE")
+    offer_src = inspect.getsource(RTCPeerConnection.createOffer)
+    for needle in ("transceiver._codecs = filter_preferred_codecs(",
+                   "transceiver._headerExtensions = HEADER_EXTENSIONS", "create_media_description_for_transceiver("):
+        if needle not in offer_src:
+            problems.append(f"RTCPeerConnection.createOffer no longer contains {needle!r}")
+    if offer_src.count("transceiver._set_mline_index(") < 2:
+        problems.append("RTCPeerConnection.createOffer no longer sets every transceiver's m-line index")
+    if "await self.createOffer()" not in inspect.getsource(RTCPeerConnection.setLocalDescription):
+        problems.append("RTCPeerConnection.setLocalDescription no longer calls self.createOffer()")
+    if list(inspect.signature(_media_description).parameters) != ["transceiver", "cname", "direction", "mid"]:
+        problems.append("create_media_description_for_transceiver's signature changed")
     if problems:
         raise MediaError("aiortc internals changed: " + "; ".join(problems))

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
 import numpy as np
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 from . import aiortc_hooks
@@ -89,7 +89,7 @@ class MediaEngine:
         if participant_id in self._rooms.get(room_id, {}):
             await self.leave(room_id, participant_id)  # a rejoin replaces the old connection
 
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        pc = aiortc_hooks.StableNumberingPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
         peer = Peer(room_id, participant_id, pc, self.gather_timeout)
         try:
             try:

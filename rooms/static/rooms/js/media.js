@@ -1,7 +1,6 @@
 // The one RTCPeerConnection to the media server (media/engine/__init__.py):
 // the browser offers once (sendrecv audio + video), then answers the server's offers.
 // aiortc does not trickle ICE: every SDP is sent after gathering, capped in time.
-import { alignToServer } from "./sdp.js";
 
 const GATHER_CAP = 3000;
 const CONNECT_CAP = 20000;
@@ -55,14 +54,9 @@ export class Call {
       if (pc === this.pc && pc.connectionState !== "connected") this.onConnection?.("failed");
     }, CONNECT_CAP);
     return this.enqueue(async () => {
-      const offer = await pc.createOffer();
-      try {
-        await pc.setLocalDescription({ type: "offer", sdp: alignToServer(offer.sdp) });
-      } catch (error) {
-        // A browser that refuses an edited offer still gets a call (see sdp.js for the risk).
-        console.warn("edited offer refused, sending the browser's own", error);
-        await pc.setLocalDescription(offer);
-      }
+      // The browser's own offer: the server keeps its numbering in every later offer
+      // (media/engine/numbering.py), whatever the browser (Chromium, Firefox, Safari).
+      await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
       this.send({ type: "rtc.offer", sdp: pc.localDescription.sdp });
     });
