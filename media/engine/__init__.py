@@ -60,7 +60,10 @@ touches aiortc internals; pinned to aiortc 1.16.0, checked by `check_contract()`
 `modes` (passthrough and relay strategies), `peer` (one connection, one offer in flight),
 `framegrab` (decoding for `frames()`), `remb` (the default REMB estimator: aiortc's
 delay-based algorithm with cheaper bookkeeping, a REMB every 500 ms, or 200 ms while
-overusing, instead of one per packet). Each viewer stays on the publisher's codec (VP8,
+overusing, instead of one per packet), `numbering` (server offers keep the payload types
+and header extension ids the browser negotiated, and number new m-lines around them, so
+the browser's own offer is used as is: Chromium, Firefox and Safari number differently
+from aiortc). Each viewer stays on the publisher's codec (VP8,
 H264 or Opus; never transcoded); the REMB sent to a video publisher is capped at its
 viewers' lowest REMB. A `medianode` process runs on uvloop by default
 (`media.nodes.eventloop`, MEDIA_UVLOOP=0 to turn off): ~10% less CPU. The in-process
