@@ -51,6 +51,19 @@ def admit(agent_page, pid: str) -> None:
     agent_page.click(f"#gv-lobby-list li[data-pid='{pid}'] [data-act='lobby.admit']")
 
 
+def meet(agent_page, citizen, base: str, agent, room) -> tuple[str, str]:
+    """The agent opens the room, the citizen comes with the code and is admitted, media
+    flows both ways: (agent's pid, citizen's pid)."""
+    agent_pid = agent_enters(agent_page, base, agent, room)
+    citizen_prejoin(citizen, base, room)
+    submit_join(citizen, "Jeanne Dupont", room.password)
+    citizen_pid = citizen_waits(citizen, room)
+    admit(agent_page, citizen_pid)
+    assert_media_flows(citizen, [agent_pid])
+    assert_media_flows(agent_page, [citizen_pid])
+    return agent_pid, citizen_pid
+
+
 def wait_receiving(page, pids: list[str], frames: int = 0, energy: float = 0.0) -> dict:
     """Wait until this page decodes video frames and audio energy from every pid
     beyond the given marks; return the figures."""

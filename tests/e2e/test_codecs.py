@@ -41,13 +41,7 @@ def test_h264_publisher_is_forwarded_as_h264(server, booked, browsers):
     agent_page = browsers.open("agent")
     citizen = browsers.open("citizen")
     citizen.add_init_script(PREFER_H264)
-    agent_pid = steps.agent_enters(agent_page, server.base, agent, room)
-    steps.citizen_prejoin(citizen, server.base, room)
-    steps.submit_join(citizen, "Jeanne Dupont", room.password)
-    citizen_pid = steps.citizen_waits(citizen, room)
-    steps.admit(agent_page, citizen_pid)
-    steps.assert_media_flows(agent_page, [citizen_pid])
-    steps.assert_media_flows(citizen, [agent_pid])
+    steps.meet(agent_page, citizen, server.base, agent, room)
     # The agent decodes H264 from the citizen (VP8 stays what the agent's browser sends).
     assert agent_page.evaluate(INBOUND_VIDEO_CODECS) == ["video/H264"]
     assert citizen.evaluate(INBOUND_VIDEO_CODECS) == ["video/VP8"]

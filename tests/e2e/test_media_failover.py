@@ -25,13 +25,7 @@ def test_call_moves_to_the_other_node_when_its_node_dies(e2e_db, booked, browser
     citizen = browsers.open("citizen")
     with harness.media_nodes_running(tmp_path, "node-a", "node-b") as nodes, \
             harness.running_server(e2e_db, tmp_path, extra_env=nodes.env) as server:
-        agent_pid = steps.agent_enters(agent_page, server.base, agent, room)
-        steps.citizen_prejoin(citizen, server.base, room)
-        steps.submit_join(citizen, "Jeanne Dupont", room.password)
-        citizen_pid = steps.citizen_waits(citizen, room)
-        steps.admit(agent_page, citizen_pid)
-        steps.assert_media_flows(citizen, [agent_pid])
-        steps.assert_media_flows(agent_page, [citizen_pid])
+        agent_pid, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
         first = node_of(nodes, room.slug)
         assert first in nodes.processes
         old_pcs = [page.evaluate_handle("window.gvDebug.pc") for page in (agent_page, citizen)]

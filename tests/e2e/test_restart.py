@@ -17,12 +17,7 @@ def test_call_survives_a_server_restart(e2e_db, booked, browsers, tmp_path):
     agent_page = browsers.open("agent")
     citizen = browsers.open("citizen")
     with harness.running_server(e2e_db, tmp_path, port=port) as first:
-        agent_pid = steps.agent_enters(agent_page, first.base, agent, room)
-        steps.citizen_prejoin(citizen, first.base, room)
-        steps.submit_join(citizen, "Jeanne Dupont", room.password)
-        citizen_pid = steps.citizen_waits(citizen, room)
-        steps.admit(agent_page, citizen_pid)
-        steps.assert_media_flows(citizen, [agent_pid])
+        agent_pid, citizen_pid = steps.meet(agent_page, citizen, first.base, agent, room)
         old_pc = citizen.evaluate_handle("window.gvDebug.pc")
 
     # Server gone: the pages notice and retry.
