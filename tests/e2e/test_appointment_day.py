@@ -152,6 +152,7 @@ def test_device_test_ahead_reports_passed_to_the_day_view(server, browsers, djan
     assert phone.evaluate("() => document.body.dataset.gvTest") == "passed"
     assert "Tout est prêt" in phone.text_content("#gv-result")
     assert "aller-retour" in phone.text_content("#gv-net-status")
+    assert phone.text_content("#gv-device-msg") == "La caméra et le micro fonctionnent."  # no "join now" a day ahead
     day.wait_for_function(f"() => document.querySelector('{row}').textContent.includes('réussi')", timeout=WAIT)
     assert steps.foreign_requests(phone, server.base) == [] and steps.csp_errors(phone) == []
 
