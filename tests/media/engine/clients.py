@@ -229,6 +229,27 @@ class Room:
         await asyncio.gather(*(c.close() for c in self.clients.values()), return_exceptions=True)
 
 
+def remb_to(publisher: Client, viewer: Client) -> list[int]:
+    """The REMB bitrates the server sends `publisher` for its video, as they arrive; the
+    viewer's own estimator is off, so only the server's estimate (or what a test injects)
+    is reported."""
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+
+    for transceiver in viewer.pc.getTransceivers():
+        transceiver.receiver._RTCRtpReceiver__remote_bitrate_estimator = None
+    sender = next(t.sender for t in publisher.pc.getTransceivers() if isinstance(t.sender.track, ColorVideo))
+    rembs: list[int] = []
+    real = sender._handle_rtcp_packet
+
+    async def spy(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            rembs.append(unpack_remb_fci(packet.fci)[0])
+        await real(packet)
+
+    sender._handle_rtcp_packet = spy
+    return rembs
+
+
 def run(coro_factory: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
     """Run one async test body with a hard timeout."""
 

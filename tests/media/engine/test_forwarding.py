@@ -12,7 +12,7 @@ import pytest
 
 from media.engine import MediaEngine, NegotiationError, SdpError, UnknownPeerError
 
-from .clients import COLORS, Client, ColorVideo, Room, colour_close, run, wait_until
+from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run, wait_until
 
 MODES = ["passthrough", "relay"]
 
@@ -423,24 +423,13 @@ def test_unrecoverable_loss_does_not_freeze_the_picture() -> None:
 
 
 def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
-    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
     async def body() -> None:
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            for transceiver in bob.pc.getTransceivers():  # bob reports only what we inject
-                transceiver.receiver._RTCRtpReceiver__remote_bitrate_estimator = None
-            sender = next(t.sender for t in alice.pc.getTransceivers() if isinstance(t.sender.track, ColorVideo))
-            rembs: list[int] = []
-            real = sender._handle_rtcp_packet
-
-            async def spy(packet: Any) -> None:
-                if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-                    rembs.append(unpack_remb_fci(packet.fci)[0])
-                await real(packet)
-
-            sender._handle_rtcp_packet = spy
+            rembs = remb_to(alice, bob)
             await wait_until(lambda: rembs != [], 5, "the server's REMB to alice")
             assert rembs[-1] > 1_000  # what the server estimates (or bob's estimator reported)
 

@@ -6,13 +6,12 @@ import random
 from typing import Any
 
 from aiortc.rate import RemoteBitrateEstimator
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
 from media.engine import MediaEngine, aiortc_hooks
 from media.engine.remb import LightBitrateEstimator
 from media.nodes import eventloop
 
-from .clients import ColorVideo, Room, wait_until
+from .clients import Room, remb_to, wait_until
 from .test_forwarding import two_people
 
 Packet = tuple[int, int, int, int]  # arrival ms, abs-send-time, payload bytes, ssrc
@@ -115,18 +114,7 @@ def test_a_publisher_on_a_uvloop_node_gets_remb_with_a_plausible_bitrate() -> No
         room = Room("passthrough")  # defaults: light estimator
         try:
             alice, bob = await two_people(room)
-            for transceiver in bob.pc.getTransceivers():  # only the server's estimate reaches alice
-                transceiver.receiver._RTCRtpReceiver__remote_bitrate_estimator = None
-            sender = next(t.sender for t in alice.pc.getTransceivers() if isinstance(t.sender.track, ColorVideo))
-            rembs: list[int] = []
-            real = sender._handle_rtcp_packet
-
-            async def spy(packet: Any) -> None:
-                if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-                    rembs.append(unpack_remb_fci(packet.fci)[0])
-                await real(packet)
-
-            sender._handle_rtcp_packet = spy
+            rembs = remb_to(alice, bob)
             await wait_until(lambda: len(rembs) >= 2, 10, "two server REMBs to alice")
             receiver = room.engine._rooms["r1"]["alice"].publications["video"]._receiver
             estimator = aiortc_hooks.bitrate_estimator(receiver)
