@@ -6,7 +6,8 @@
 For each mode (passthrough, then the relay baseline) and each size, a fresh engine runs in
 its own process (`--serve`), so its CPU (/proc/PID/stat) and RSS are its own. That process
 runs as a production media node does by default (`media.nodes.eventloop`: uvloop; the
-engine's default REMB estimator, media/engine/remb.py); `--no-uvloop` / `--remb` change it. This process
+engine's default REMB estimator, media/engine/remb.py); `--no-uvloop` / `--remb` change it, and `--stock-path` turns
+off the engine's short per-packet transport path (media/engine/fast_path.py). This process
 is the load generator: two aiortc clients per appointment, each sending 640x480 30 fps VP8
 (~0.8 Mbps, keyframe every second) + 20 ms Opus that were encoded ONCE up front and are
 replayed packet by packet (no encoding), and counting what they receive without decoding.
@@ -61,7 +62,7 @@ def loopback_only() -> None:
 # --- server process -----------------------------------------------------------------------
 
 
-async def serve(mode: str, remb: str | None) -> None:
+async def serve(mode: str, remb: str | None, fast_path: bool) -> None:
     loopback_only()
     writers: list[asyncio.StreamWriter] = []
 
@@ -70,7 +71,7 @@ async def serve(mode: str, remb: str | None) -> None:
             w.write(json.dumps({"op": "offer", "room": room, "pid": pid, "payload": payload}).encode() + b"\n")
 
     options: dict[str, Any] = {} if remb is None else {"remb": remb}  # None: the engine's default
-    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer,
+    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, fast_path=fast_path,
                          udp_buffer=int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)), **options)
     done = asyncio.Event()
 
@@ -97,7 +98,8 @@ async def serve(mode: str, remb: str | None) -> None:
     if os.environ.get("MEDIA_BENCH_LAG"):
         asyncio.ensure_future(report_lag("server"))
     server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 22)
-    print("PORT", server.sockets[0].getsockname()[1], eventloop.loop_name(), engine._remb, flush=True)
+    path = "fast" if engine._fast_path else "stock"
+    print("PORT", server.sockets[0].getsockname()[1], eventloop.loop_name(), engine._remb, path, flush=True)
     await done.wait()
     server.close()
 
@@ -335,14 +337,15 @@ def latencies(clients: list[BenchClient], pairs: dict[str, str], since: float, u
 
 
 async def run_case(
-    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: str | None, uvloop: bool
+    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: str | None, uvloop: bool, fast_path: bool
 ) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", mode]
     cmd += ([] if remb is None else ["--remb", remb]) + ([] if uvloop else ["--no-uvloop"])
+    cmd += [] if fast_path else ["--stock-path"]
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     clients: list[BenchClient] = []
     try:
-        _, port_text, server_loop, server_remb = server.stdout.readline().split()  # type: ignore[union-attr]
+        _, port_text, server_loop, server_remb, server_path = server.stdout.readline().split()  # type: ignore[union-attr]
         port = int(port_text)
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
         rpc = Rpc(reader, writer)
@@ -377,6 +380,7 @@ async def run_case(
             "size": size,
             "loop": server_loop,
             "remb": server_remb if mode == "passthrough" else "aiortc",  # relay: aiortc's receivers
+            "path": server_path,
             "cpu": (cpu1 - cpu0) / elapsed,
             "sys_share": (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
             "rss": rss,
@@ -417,10 +421,11 @@ async def bench(args: argparse.Namespace) -> None:
     results = []
     for size in args.sizes:
         for mode in args.modes:
-            result = await run_case(mode, size, args.seconds, media, args.remb, not args.no_uvloop)
+            result = await run_case(mode, size, args.seconds, media, args.remb, not args.no_uvloop,
+                                    not args.stock_path)
             results.append(result)
             print(
-                f"{mode:<11} {size:>3} appts  [{result['loop']}, REMB {result['remb']}]  "
+                f"{mode:<11} {size:>3} appts  [{result['loop']}, REMB {result['remb']}, {result['path']} path]  "
                 f"server CPU {result['cpu'] * 100:6.1f}% of a core "
                 f"({result['sys_share'] * 100:.0f}% kernel)  "
                 f"RSS {result['rss']:6.1f} MiB  rx video {result['video_fps']:4.1f} fps audio "
@@ -475,6 +480,8 @@ def main() -> None:
                         help="server REMB estimator in passthrough (default: the engine's default, light)")
     parser.add_argument("--no-uvloop", action="store_true",
                         help="run the server (and generator) on asyncio's loop instead of the default uvloop")
+    parser.add_argument("--stock-path", action="store_true",
+                        help="passthrough on aiortc's stock transport path (media/engine/fast_path.py off)")
     parser.add_argument("--verbose", action="store_true", help="print the engine's stats after each case")
     parser.add_argument("--serve", metavar="MODE", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -485,10 +492,10 @@ def main() -> None:
             import cProfile
 
             profiler = cProfile.Profile(time.process_time)
-            profiler.runcall(eventloop.run, serve(args.serve, args.remb), uvloop=uvloop)
+            profiler.runcall(eventloop.run, serve(args.serve, args.remb, not args.stock_path), uvloop=uvloop)
             profiler.dump_stats(profile)
         else:
-            eventloop.run(serve(args.serve, args.remb), uvloop=uvloop)
+            eventloop.run(serve(args.serve, args.remb, not args.stock_path), uvloop=uvloop)
         return
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.modes = args.modes.split(",")

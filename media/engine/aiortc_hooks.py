@@ -21,6 +21,8 @@ Passthrough needs two things aiortc has no public API for:
   sends what it returns; we swap in a `LightBitrateEstimator` (remb.py) that reuses
   aiortc.rate's filter, detector and rate controller with cheaper bookkeeping.
 
+- the transports' per-packet path: fast_path.py (its own contract, checked here too).
+
 `check_contract()` fails loudly if any of this changed; tests/media/engine/test_contract.py
 runs it, and MediaEngine runs it at construction.
 """
@@ -46,6 +48,7 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcpeerconnection import create_media_description_for_transceiver as _media_description
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
 
+from . import fast_path
 from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import H264, VP8, EncodedFrame
 from .errors import MediaError
@@ -318,6 +321,7 @@ def check_contract() -> None:
         if needle not in receive_src:
             problems.append(f"RTCRtpReceiver._handle_rtp_packet no longer contains {needle!r}")
     problems += _rate_contract()
+    problems += fast_path.check_contract()
     if "self.__encoder.target_bitrate = bitrate" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
         problems.append("RTCRtpSender._handle_rtcp_packet no longer hands REMB to its encoder")
     for owner, name in (

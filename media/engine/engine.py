@@ -13,6 +13,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCRtpTransceiver, RTCSession
 from aiortc.contrib.media import MediaRelay
 
 from . import aiortc_hooks
+from . import fast_path as fast_path_hooks
 from .errors import MediaError, SdpError, UnknownPeerError
 from .modes import (
     PassthroughPublication,
@@ -56,6 +57,7 @@ class MediaEngine:
         answer_timeout: float = 30.0,
         remb: aiortc_hooks.RembMode | bool = "light",
         udp_buffer: int | None = 4 << 20,
+        fast_path: bool = True,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -63,6 +65,10 @@ class MediaEngine:
             aiortc_hooks.set_udp_buffer(udp_buffer)  # process-wide (aioice setting)
         if mode == "passthrough":
             aiortc_hooks.install()
+            if fast_path:
+                fast_path_hooks.install_clock()  # process-wide, same values
+        # The relay baseline keeps aiortc's stock path throughout.
+        self._fast_path = fast_path and mode == "passthrough"
         self.mode: Mode = mode
         # An explicit empty list: aiortc falls back to a public STUN server on None.
         self._ice_servers = [_ice_server(s) for s in ice_servers]
@@ -101,6 +107,8 @@ class MediaEngine:
                 if transceiver.receiver.track is not None and transceiver.kind not in peer.publications:
                     peer.publications[transceiver.kind] = self._publish(transceiver)
             sdp = await peer.set_local()
+            if self._fast_path:
+                fast_path_hooks.attach(pc)  # after gathering: the sockets exist
         except BaseException:
             await pc.close()
             raise

@@ -206,10 +206,12 @@ async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -
 class Room:
     """A MediaEngine plus its clients, with the offer callback routed to the right client."""
 
-    def __init__(self, mode: str = "passthrough", room: str = "r1") -> None:
+    def __init__(self, mode: str = "passthrough", room: str = "r1", **engine_options: Any) -> None:
         self.clients: dict[str, Client] = {}
         self.room = room
-        self.engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=self._on_offer, gather_timeout=2)
+        self.engine = MediaEngine(
+            mode=mode, ice_servers=[], on_server_offer=self._on_offer, gather_timeout=2, **engine_options
+        )
 
     async def _on_offer(self, room_id: str, participant_id: str, payload: dict[str, Any]) -> None:
         self.clients[participant_id].deliver(payload)

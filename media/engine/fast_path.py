@@ -1,0 +1,211 @@
+"""A shorter per-packet path through aiortc's and aioice's transports (their internals).
+
+On a forwarding server almost every datagram is SRTP, and the stock path spends more on
+plumbing than on the packet: aioice first tries to parse each datagram as STUN (raising
+ValueError), queues it, RTCDtlsTransport's task wakes up and receives it through three
+coroutines before unprotecting it; each packet sent goes down three coroutines to the
+socket; aiortc's NTP clock is datetime arithmetic, read twice per packet sent and once per
+packet received. On a connected transport of ours (`attach`):
+
+- receive: a datagram whose first byte says RTP/RTCP (128-191, RFC 7983 demultiplexing)
+  is unprotected and dispatched from the socket callback, exactly as
+  `RTCDtlsTransport._recv_next` would, its handler run eagerly (an eager task completes
+  without touching the event loop unless the handler really waits, which a forwarding
+  handler does not). STUN and DTLS keep aioice's and aiortc's own path, and so does
+  everything before the DTLS handshake has set up SRTP.
+- send: the ICE transport's send writes to the nominated pair's socket, as aioice's
+  `StunProtocol.send_data` does, without the coroutine chain.
+- clock (`install_clock`, process-wide): aiortc.clock's `current_ms` and
+  `current_ntp_time` from `time.time_ns()`; same values, a fraction of the cost.
+
+`check_contract()` fails loudly when the code this mirrors changes (aiortc_hooks runs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aioice
+import pylibsrtp
+from aioice.ice import StunProtocol
+from aiortc import RTCPeerConnection, clock
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtp import is_rtcp
+
+logger = logging.getLogger(__name__)
+
+NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
+_STOCK_CLOCK = (clock.current_ms, clock.current_ntp_time)
+
+# Handlers that did have to wait: kept referenced until they finish (the loop holds weak ones).
+_unfinished: set[asyncio.Task[None]] = set()
+
+
+def current_ms() -> int:
+    """Milliseconds since the NTP epoch, as aiortc.clock.current_ms."""
+    return time.time_ns() // 1_000_000 + NTP_UNIX_OFFSET * 1000
+
+
+def current_ntp_time() -> int:
+    """64-bit NTP timestamp (32.32 fixed point), as aiortc.clock.current_ntp_time."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    return ((seconds + NTP_UNIX_OFFSET) << 32) | ((nanoseconds << 32) // 1_000_000_000)
+
+
+def install_clock() -> None:
+    """Swap aiortc's clock functions for the cheaper ones (idempotent, process-wide)."""
+    clock.current_ms = current_ms
+    clock.current_ntp_time = current_ntp_time
+
+
+def attach(pc: RTCPeerConnection) -> int:
+    """Give `pc`'s transports the short path; call once ICE gathering is done.
+
+    Returns how many transports were changed (already attached ones are skipped).
+    """
+    attached = 0
+    for dtls in _transports(pc):
+        ice: RTCIceTransport = dtls.transport
+        connection = ice._connection
+        if getattr(connection, "_gv_fast_path", False):
+            continue
+        for protocol in connection._protocols:
+            if type(protocol) is StunProtocol:
+                protocol.datagram_received = _Receiver(dtls, protocol.datagram_received)  # type: ignore[method-assign]
+        ice._send = _sender(connection)
+        connection._gv_fast_path = True
+        attached += 1
+    return attached
+
+
+def received_directly(pc: RTCPeerConnection) -> int:
+    """How many datagrams `pc` received through the short path (for tests and stats)."""
+    total = 0
+    for dtls in _transports(pc):
+        for protocol in dtls.transport._connection._protocols:
+            handler = protocol.__dict__.get("datagram_received")
+            total += handler.direct if isinstance(handler, _Receiver) else 0
+    return total
+
+
+def _transports(pc: RTCPeerConnection) -> list[RTCDtlsTransport]:
+    """pc's DTLS transports, each once (with BUNDLE every transceiver shares one)."""
+    unique: dict[int, RTCDtlsTransport] = {}
+    for transceiver in pc.getTransceivers():
+        if transceiver.receiver.transport is not None:
+            unique.setdefault(id(transceiver.receiver.transport), transceiver.receiver.transport)
+    return list(unique.values())
+
+
+class _Receiver:
+    """Stands in for a StunProtocol's datagram_received (uvloop and asyncio look it up per datagram)."""
+
+    __slots__ = ("_dtls", "_loop", "_stock", "direct")
+
+    def __init__(self, dtls: RTCDtlsTransport, stock: Callable[[bytes, tuple[Any, ...]], None]) -> None:
+        self._dtls = dtls
+        self._stock = stock
+        self._loop = asyncio.get_running_loop()
+        self.direct = 0  # datagrams that took the short path
+
+    def __call__(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        dtls = self._dtls
+        if data and 127 < data[0] < 192 and dtls._state is State.CONNECTED and dtls._rx_srtp is not None:
+            self.direct += 1
+            _receive_srtp(self._loop, dtls, data)
+        else:
+            self._stock(data, addr)
+
+
+def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes) -> None:
+    # RTCDtlsTransport._recv_next's SRTP branch, without the queue.
+    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
+    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+    arrival_time_ms = clock.current_ms()
+    try:
+        if is_rtcp(data):
+            handler = dtls._handle_rtcp_data(dtls._rx_srtp.unprotect_rtcp(data))
+        else:
+            handler = dtls._handle_rtp_data(dtls._rx_srtp.unprotect(data), arrival_time_ms=arrival_time_ms)
+    except pylibsrtp.Error:
+        return  # what aiortc does: a packet that fails authentication is dropped
+    run_eagerly(loop, handler)
+
+
+def run_eagerly(loop: asyncio.AbstractEventLoop, handler: Coroutine[Any, Any, None]) -> None:
+    """Run a packet handler now; if it has to wait, a task finishes it. Failures are logged."""
+    task = asyncio.Task(handler, loop=loop, eager_start=True)
+    if task.done():
+        _report(task)
+    else:
+        _unfinished.add(task)
+        task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task[None]) -> None:
+    _unfinished.discard(task)
+    _report(task)
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    # A failing handler loses its packet, never the transport (aiortc's loop would stop).
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.warning("a media packet handler failed", exc_info=exc)
+
+
+def _sender(connection: aioice.Connection) -> Callable[[bytes], Coroutine[Any, Any, None]]:
+    nominated = connection._nominated
+
+    async def send(data: bytes) -> None:
+        # aioice Connection.send -> sendto -> StunProtocol.send_data, in one step.
+        pair = nominated.get(1)
+        if pair is None:
+            raise ConnectionError("Cannot send data, not connected")
+        pair.protocol.transport.sendto(data, pair.remote_addr)
+
+    return send
+
+
+def check_contract() -> list[str]:
+    """What changed in the code this module mirrors (empty when nothing did)."""
+    problems: list[str] = []
+
+    def expect(owner: Any, needles: tuple[str, ...]) -> None:
+        source = inspect.getsource(owner)
+        for needle in needles:
+            if needle not in source:
+                problems.append(f"{owner.__qualname__} no longer contains {needle!r}")
+
+    expect(RTCDtlsTransport._recv_next, (
+        "first_byte > 127 and first_byte < 192 and self._rx_srtp",
+        "self.__rx_bytes += len(data)", "self.__rx_packets += 1",
+        "arrival_time_ms = clock.current_ms()",
+        "if is_rtcp(data):", "data = self._rx_srtp.unprotect_rtcp(data)", "await self._handle_rtcp_data(data)",
+        "data = self._rx_srtp.unprotect(data)",
+        "await self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)",
+        "except pylibsrtp.Error",
+    ))
+    expect(RTCDtlsTransport.start, ("self._setup_srtp()", "self._set_state(State.CONNECTED)"))
+    expect(RTCIceTransport.__init__, ("self._send = self._connection.send",))
+    expect(StunProtocol.datagram_received, ("self.receiver.data_received(data, self.local_candidate.component)",))
+    expect(StunProtocol.send_data, ("self.transport.sendto(data, addr)",))
+    expect(aioice.Connection.send, ("await self.sendto(data, 1)",))
+    expect(aioice.Connection.sendto, ("active_pair = self._nominated.get(component)",
+                                      "await active_pair.protocol.send_data(data, active_pair.remote_addr)"))
+    expect(aioice.Connection.get_component_candidates, ("StunProtocol(self)",))
+    expect(aioice.Connection.__init__, ("self._protocols",))
+    for name, ours, stock in (("current_ms", current_ms, _STOCK_CLOCK[0]),
+                              ("current_ntp_time", current_ntp_time, _STOCK_CLOCK[1])):
+        if not callable(stock):
+            problems.append(f"aiortc.clock.{name} is gone")
+            continue
+        unit = 1 if name == "current_ms" else (1 << 32) // 1000  # one millisecond
+        if abs(ours() - stock()) > 50 * unit:
+            problems.append(f"aiortc.clock.{name} no longer counts from the NTP epoch")
+    return problems
