@@ -161,13 +161,16 @@ def _report(task: asyncio.Task[None]) -> None:
 
 def _sender(connection: aioice.Connection) -> Callable[[bytes], Coroutine[Any, Any, None]]:
     nominated = connection._nominated
+    route: list[Any] = [None, None, None]  # the nominated pair, its socket, its remote address
 
     async def send(data: bytes) -> None:
         # aioice Connection.send -> sendto -> StunProtocol.send_data, in one step.
         pair = nominated.get(1)
-        if pair is None:
-            raise ConnectionError("Cannot send data, not connected")
-        pair.protocol.transport.sendto(data, pair.remote_addr)
+        if pair is not route[0]:
+            if pair is None:
+                raise ConnectionError("Cannot send data, not connected")
+            route[:] = [pair, pair.protocol.transport, pair.remote_addr]
+        route[1].sendto(data, route[2])
 
     return send
 
