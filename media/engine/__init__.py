@@ -14,7 +14,8 @@ API (all coroutines run on one event loop)::
                          remb="light",                 # REMB estimate of each video uplink:
                                                        # "light" | "aiortc" | "off" (True/False:
                                                        # light/off)
-                         udp_buffer=4 << 20)           # ICE socket receive buffer (process-wide)
+                         udp_buffer=4 << 20,           # ICE socket receive buffer (process-wide)
+                         fast_path=True)               # short per-packet transport path (fast_path)
     reply = await engine.join(room_id, participant_id, offer_sdp)
         # -> {"type": "answer", "sdp": str, "tracks": {}}
     await engine.answer(room_id, participant_id, answer_sdp)   # answer to a server offer
@@ -56,7 +57,11 @@ name participants.
 Passthrough (modules): `assembler` (complete frames at their marker bit; a hole not
 repaired by NACK/RTX within 0.3 s is skipped), `fanout` (bounded queue per viewer,
 keyframe start, PLI relay at most one per 500 ms), `aiortc_hooks` (the only place that
-touches aiortc internals; pinned to aiortc 1.16.0, checked by `check_contract()`),
+touches aiortc internals, with `fast_path`; pinned to aiortc 1.16.0, checked by
+`check_contract()`), `fast_path` (the transports' per-packet path, shortened: SRTP
+dispatched from the socket callback without aioice's queue and STUN parse attempt,
+sends written straight to the nominated socket, aiortc's NTP clock without datetime;
+passthrough only, the relay baseline keeps aiortc's stock path),
 `modes` (passthrough and relay strategies), `peer` (one connection, one offer in flight),
 `framegrab` (decoding for `frames()`), `remb` (the default REMB estimator: aiortc's
 delay-based algorithm with cheaper bookkeeping, a REMB every 500 ms, or 200 ms while
