@@ -6,8 +6,9 @@
 For each mode (passthrough, then the relay baseline) and each size, a fresh engine runs in
 its own process (`--serve`), so its CPU (/proc/PID/stat) and RSS are its own. That process
 runs as a production media node does by default (`media.nodes.eventloop`: uvloop; the
-engine's default REMB estimator, media/engine/remb.py); `--no-uvloop` / `--remb` change it, and `--stock-path` turns
-off the engine's short per-packet transport path (media/engine/fast_path.py). This process
+engine's default REMB estimator, media/engine/remb.py; the short transport path with UDP
+GSO, media/engine/fast_path.py and udp_batch.py); `--no-uvloop`, `--remb`, `--stock-path`
+and `--no-gso` change it. This process
 is the load generator: two aiortc clients per appointment, each sending 640x480 30 fps VP8
 (~0.8 Mbps, keyframe every second) + 20 ms Opus that were encoded ONCE up front and are
 replayed packet by packet (no encoding), and counting what they receive without decoding.
@@ -62,7 +63,7 @@ def loopback_only() -> None:
 # --- server process -----------------------------------------------------------------------
 
 
-async def serve(mode: str, remb: str | None, fast_path: bool) -> None:
+async def serve(mode: str, remb: str | None, fast_path: bool, gso: bool) -> None:
     loopback_only()
     writers: list[asyncio.StreamWriter] = []
 
@@ -71,7 +72,7 @@ async def serve(mode: str, remb: str | None, fast_path: bool) -> None:
             w.write(json.dumps({"op": "offer", "room": room, "pid": pid, "payload": payload}).encode() + b"\n")
 
     options: dict[str, Any] = {} if remb is None else {"remb": remb}  # None: the engine's default
-    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, fast_path=fast_path,
+    engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, fast_path=fast_path, gso=gso,
                          udp_buffer=int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)), **options)
     done = asyncio.Event()
 
@@ -98,7 +99,7 @@ async def serve(mode: str, remb: str | None, fast_path: bool) -> None:
     if os.environ.get("MEDIA_BENCH_LAG"):
         asyncio.ensure_future(report_lag("server"))
     server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 22)
-    path = "fast" if engine._fast_path else "stock"
+    path = ("fast+gso" if gso else "fast") if engine._fast_path else "stock"
     print("PORT", server.sockets[0].getsockname()[1], eventloop.loop_name(), engine._remb, path, flush=True)
     await done.wait()
     server.close()
@@ -339,11 +340,12 @@ def latencies(clients: list[BenchClient], pairs: dict[str, str], since: float, u
 
 
 async def run_case(
-    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: str | None, uvloop: bool, fast_path: bool
+    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: str | None, uvloop: bool,
+    fast_path: bool, gso: bool,
 ) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", mode]
     cmd += ([] if remb is None else ["--remb", remb]) + ([] if uvloop else ["--no-uvloop"])
-    cmd += [] if fast_path else ["--stock-path"]
+    cmd += ([] if fast_path else ["--stock-path"]) + ([] if gso else ["--no-gso"])
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     clients: list[BenchClient] = []
     try:
@@ -429,7 +431,7 @@ async def bench(args: argparse.Namespace) -> None:
     for size in args.sizes:
         for mode in args.modes:
             result = await run_case(mode, size, args.seconds, media, args.remb, not args.no_uvloop,
-                                    not args.stock_path)
+                                    not args.stock_path, not args.no_gso)
             results.append(result)
             print(
                 f"{mode:<11} {size:>3} appts  [{result['loop']}, REMB {result['remb']}, {result['path']} path]  "
@@ -489,20 +491,23 @@ def main() -> None:
                         help="run the server (and generator) on asyncio's loop instead of the default uvloop")
     parser.add_argument("--stock-path", action="store_true",
                         help="passthrough on aiortc's stock transport path (media/engine/fast_path.py off)")
+    parser.add_argument("--no-gso", action="store_true",
+                        help="fast path without UDP GSO: one sendto per packet (media/engine/udp_batch.py)")
     parser.add_argument("--verbose", action="store_true", help="print the engine's stats after each case")
     parser.add_argument("--serve", metavar="MODE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     uvloop = not args.no_uvloop  # what a media node process runs on by default
     if args.serve:
+        server = serve(args.serve, args.remb, not args.stock_path, not args.no_gso)
         profile = os.environ.get("MEDIA_BENCH_PROFILE")
         if profile:
             import cProfile
 
             profiler = cProfile.Profile(time.process_time)
-            profiler.runcall(eventloop.run, serve(args.serve, args.remb, not args.stock_path), uvloop=uvloop)
+            profiler.runcall(eventloop.run, server, uvloop=uvloop)
             profiler.dump_stats(profile)
         else:
-            eventloop.run(serve(args.serve, args.remb, not args.stock_path), uvloop=uvloop)
+            eventloop.run(server, uvloop=uvloop)
         return
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.modes = args.modes.split(",")

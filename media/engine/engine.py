@@ -25,6 +25,7 @@ from .modes import (
 )
 from .peer import OfferCallback, Peer
 from .sdp_check import check_description
+from .udp_batch import GSO_SUPPORTED
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class MediaEngine:
         remb: aiortc_hooks.RembMode | bool = "light",
         udp_buffer: int | None = 4 << 20,
         fast_path: bool = True,
+        gso: bool = GSO_SUPPORTED,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -69,6 +71,7 @@ class MediaEngine:
                 fast_path_hooks.install_clock()  # process-wide, same values
         # The relay baseline keeps aiortc's stock path throughout.
         self._fast_path = fast_path and mode == "passthrough"
+        self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
         # An explicit empty list: aiortc falls back to a public STUN server on None.
         self._ice_servers = [_ice_server(s) for s in ice_servers]
@@ -108,7 +111,7 @@ class MediaEngine:
                     peer.publications[transceiver.kind] = self._publish(transceiver)
             sdp = await peer.set_local()
             if self._fast_path:
-                fast_path_hooks.attach(pc)  # after gathering: the sockets exist
+                fast_path_hooks.attach(pc, gso=self._gso)  # after gathering: the sockets exist
         except BaseException:
             await pc.close()
             raise

@@ -38,6 +38,8 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtp import is_rtcp
 
+from .udp_batch import GSO_SUPPORTED, Batcher
+
 logger = logging.getLogger(__name__)
 
 NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
@@ -64,7 +66,7 @@ def install_clock() -> None:
     clock.current_ntp_time = current_ntp_time
 
 
-def attach(pc: RTCPeerConnection) -> int:
+def attach(pc: RTCPeerConnection, gso: bool = GSO_SUPPORTED) -> int:
     """Give `pc`'s transports the short path; call once ICE gathering is done.
 
     Returns how many transports were changed (already attached ones are skipped).
@@ -78,7 +80,7 @@ def attach(pc: RTCPeerConnection) -> int:
         for protocol in connection._protocols:
             if type(protocol) is StunProtocol:
                 protocol.datagram_received = _Receiver(dtls, protocol.datagram_received)  # type: ignore[method-assign]
-        ice._send = _sender(connection)
+        ice._send = _sender(connection, gso)
         connection._gv_fast_path = True
         attached += 1
     return attached
@@ -92,6 +94,16 @@ def received_directly(pc: RTCPeerConnection) -> int:
             handler = protocol.__dict__.get("datagram_received")
             total += handler.direct if isinstance(handler, _Receiver) else 0
     return total
+
+
+def sent(pc: RTCPeerConnection) -> tuple[int, int]:
+    """(system calls, datagrams) `pc`'s short path has sent so far (for tests and stats)."""
+    calls = datagrams = 0
+    for dtls in _transports(pc):
+        batcher = getattr(dtls.transport._connection, "_gv_route", [None, None])[1]
+        if batcher is not None:
+            calls, datagrams = calls + batcher.system_calls, datagrams + batcher.datagrams
+    return calls, datagrams
 
 
 def _transports(pc: RTCPeerConnection) -> list[RTCDtlsTransport]:
@@ -159,19 +171,31 @@ def _report(task: asyncio.Task[None]) -> None:
         logger.warning("a media packet handler failed", exc_info=exc)
 
 
-def _sender(connection: aioice.Connection) -> Callable[[bytes], Coroutine[Any, Any, None]]:
+def _sender(connection: aioice.Connection, gso: bool) -> Callable[[bytes], Coroutine[Any, Any, None]]:
     nominated = connection._nominated
-    route: list[Any] = [None, None, None]  # the nominated pair, its socket, its remote address
+    loop = asyncio.get_running_loop()
+    route: list[Any] = [None, None]  # the nominated pair, the Batcher for its socket and address
 
     async def send(data: bytes) -> None:
-        # aioice Connection.send -> sendto -> StunProtocol.send_data, in one step.
+        # aioice Connection.send -> sendto -> StunProtocol.send_data, batched per loop pass.
         pair = nominated.get(1)
         if pair is not route[0]:
             if pair is None:
                 raise ConnectionError("Cannot send data, not connected")
-            route[:] = [pair, pair.protocol.transport, pair.remote_addr]
-        route[1].sendto(data, route[2])
+            if route[1] is not None:
+                route[1].close()
+            route[:] = [pair, Batcher(loop, pair.protocol.transport, pair.remote_addr, gso=gso)]
+        route[1].send(data)
 
+    connection._gv_route = route  # read by sent()
+    stock_close = connection.close
+
+    async def close() -> None:
+        if route[1] is not None:
+            route[1].close()  # what is queued goes out first, the duplicate socket is released
+        await stock_close()
+
+    connection.close = close  # type: ignore[method-assign]
     return send
 
 

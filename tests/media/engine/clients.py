@@ -33,14 +33,15 @@ COLORS = {  # BGR, one per participant, so a viewer can tell whose picture it sh
 
 
 class ColorVideo(MediaStreamTrack):
-    """A solid-colour 160x120 picture at 15 fps."""
+    """A solid-colour 160x120 picture at 15 fps; with `noise`, grainy (frames of several packets)."""
 
     kind = "video"
 
-    def __init__(self, bgr: tuple[int, int, int]) -> None:
+    def __init__(self, bgr: tuple[int, int, int], noise: bool = False) -> None:
         super().__init__()
         self._image = np.zeros((120, 160, 3), dtype=np.uint8)
         self._image[:, :] = bgr
+        self._noise = np.random.default_rng(0) if noise else None
         self._pts = 0
         self._start: float | None = None
 
@@ -52,7 +53,11 @@ class ColorVideo(MediaStreamTrack):
             wait = self._start + self._pts / 90000 - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-        frame = VideoFrame.from_ndarray(self._image, format="bgr24")
+        image = self._image
+        if self._noise is not None:
+            grain = self._noise.integers(-40, 40, image.shape, dtype=np.int16)
+            image = np.clip(image.astype(np.int16) + grain, 0, 255).astype(np.uint8)
+        frame = VideoFrame.from_ndarray(image, format="bgr24")
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, 90000)
         return frame
@@ -102,6 +107,7 @@ class Client:
     room: str
     name: str
     video_codec: str | None = None  # e.g. "video/H264" to force a codec
+    noisy_video: bool = False  # grainy picture: frames of several packets
     received: dict[str, Received] = field(default_factory=dict)  # mid -> what arrived
     tracks: dict[str, dict[str, str]] = field(default_factory=dict)  # latest server map
     offers_answered: int = 0
@@ -114,7 +120,7 @@ class Client:
 
     async def join(self) -> dict[str, Any]:
         self.pc.addTransceiver(ToneAudio(), direction="sendrecv")
-        video = self.pc.addTransceiver(ColorVideo(COLORS[self.name]), direction="sendrecv")
+        video = self.pc.addTransceiver(ColorVideo(COLORS[self.name], self.noisy_video), direction="sendrecv")
         if self.video_codec:
             video.setCodecPreferences([RTCRtpCodecCapability(mimeType=self.video_codec, clockRate=90000,
                                                              parameters=_h264_params())])
