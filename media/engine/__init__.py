@@ -15,7 +15,8 @@ API (all coroutines run on one event loop)::
                                                        # "light" | "aiortc" | "off" (True/False:
                                                        # light/off)
                          udp_buffer=4 << 20,           # ICE socket receive buffer (process-wide)
-                         fast_path=True)               # short per-packet transport path (fast_path)
+                         fast_path=True,               # short per-packet transport path (fast_path)
+                         gso=True)                     # a frame's packets in one sendmsg (Linux)
     reply = await engine.join(room_id, participant_id, offer_sdp)
         # -> {"type": "answer", "sdp": str, "tracks": {}}
     await engine.answer(room_id, participant_id, answer_sdp)   # answer to a server offer
@@ -61,7 +62,9 @@ touches aiortc internals, with `fast_path`; pinned to aiortc 1.16.0, checked by
 `check_contract()`), `fast_path` (the transports' per-packet path, shortened: SRTP
 dispatched from the socket callback without aioice's queue and STUN parse attempt,
 sends written straight to the nominated socket, aiortc's NTP clock without datetime;
-passthrough only, the relay baseline keeps aiortc's stock path),
+passthrough only, the relay baseline keeps aiortc's stock path), `udp_batch` (the
+datagrams one pass of the loop sends to a peer, equal sizes grouped into one sendmsg with
+UDP GSO: a forwarded frame costs one system call instead of one per packet),
 `modes` (passthrough and relay strategies), `peer` (one connection, one offer in flight),
 `framegrab` (decoding for `frames()`), `remb` (the default REMB estimator: aiortc's
 delay-based algorithm with cheaper bookkeeping, a REMB every 500 ms, or 200 ms while
