@@ -61,8 +61,8 @@ keyframe start, PLI relay at most one per 500 ms), `aiortc_hooks` (the only plac
 touches aiortc internals, with `fast_path`; pinned to aiortc 1.16.0, checked by
 `check_contract()`), `fast_path` (the transports' per-packet path, shortened: SRTP
 dispatched from the socket callback without aioice's queue and STUN parse attempt,
-sends written straight to the nominated socket, aiortc's NTP clock without datetime;
-passthrough only, the relay baseline keeps aiortc's stock path), `udp_batch` (the
+sends handed straight to a `udp_batch` batcher for the nominated socket, aiortc's NTP
+clock without datetime; passthrough only, the relay baseline keeps aiortc's stock path), `udp_batch` (the
 datagrams one pass of the loop sends to a peer, equal sizes grouped into one sendmsg with
 UDP GSO: a forwarded frame costs one system call instead of one per packet),
 `modes` (passthrough and relay strategies), `peer` (one connection, one offer in flight),

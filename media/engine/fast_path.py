@@ -13,8 +13,10 @@ packet received. On a connected transport of ours (`attach`):
   without touching the event loop unless the handler really waits, which a forwarding
   handler does not). STUN and DTLS keep aioice's and aiortc's own path, and so does
   everything before the DTLS handshake has set up SRTP.
-- send: the ICE transport's send writes to the nominated pair's socket, as aioice's
-  `StunProtocol.send_data` does, without the coroutine chain.
+- send: the ICE transport's send hands each datagram to a `udp_batch.Batcher` for the
+  nominated pair's socket and address (what aioice's `StunProtocol.send_data` writes to),
+  without the coroutine chain; the batcher sends at the next loop pass, a frame's
+  packets in one system call where UDP GSO is available.
 - clock (`install_clock`, process-wide): aiortc.clock's `current_ms` and
   `current_ntp_time` from `time.time_ns()`; same values, a fraction of the cost.
 
@@ -38,7 +40,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtp import is_rtcp
 
-from .udp_batch import GSO_SUPPORTED, Batcher
+from .udp_batch import Batcher
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def install_clock() -> None:
     clock.current_ntp_time = current_ntp_time
 
 
-def attach(pc: RTCPeerConnection, gso: bool = GSO_SUPPORTED) -> int:
+def attach(pc: RTCPeerConnection, gso: bool) -> int:
     """Give `pc`'s transports the short path; call once ICE gathering is done.
 
     Returns how many transports were changed (already attached ones are skipped).
@@ -75,13 +77,12 @@ def attach(pc: RTCPeerConnection, gso: bool = GSO_SUPPORTED) -> int:
     for dtls in _transports(pc):
         ice: RTCIceTransport = dtls.transport
         connection = ice._connection
-        if getattr(connection, "_gv_fast_path", False):
+        if hasattr(connection, "_gv_route"):  # set by _sender: already attached
             continue
         for protocol in connection._protocols:
             if type(protocol) is StunProtocol:
                 protocol.datagram_received = _Receiver(dtls, protocol.datagram_received)  # type: ignore[method-assign]
         ice._send = _sender(connection, gso)
-        connection._gv_fast_path = True
         attached += 1
     return attached
 
@@ -108,11 +109,8 @@ def sent(pc: RTCPeerConnection) -> tuple[int, int]:
 
 def _transports(pc: RTCPeerConnection) -> list[RTCDtlsTransport]:
     """pc's DTLS transports, each once (with BUNDLE every transceiver shares one)."""
-    unique: dict[int, RTCDtlsTransport] = {}
-    for transceiver in pc.getTransceivers():
-        if transceiver.receiver.transport is not None:
-            unique.setdefault(id(transceiver.receiver.transport), transceiver.receiver.transport)
-    return list(unique.values())
+    transports = (t.receiver.transport for t in pc.getTransceivers())
+    return list(dict.fromkeys(t for t in transports if t is not None))
 
 
 class _Receiver:
@@ -187,7 +185,7 @@ def _sender(connection: aioice.Connection, gso: bool) -> Callable[[bytes], Corou
             route[:] = [pair, Batcher(loop, pair.protocol.transport, pair.remote_addr, gso=gso)]
         route[1].send(data)
 
-    connection._gv_route = route  # read by sent()
+    connection._gv_route = route  # read by sent(), marks the connection as attached
     stock_close = connection.close
 
     async def close() -> None:
