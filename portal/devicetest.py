@@ -16,7 +16,6 @@ import logging
 import uuid
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -27,6 +26,7 @@ from media.engine import MediaError, MediaTimeout
 from portal.citizen import appointment_of
 from portal.models import Appointment, Status
 from portal.phones import display as phone_display
+from rooms.ice import ice_servers_for
 from rooms.mediabridge import MediaUnavailable, media
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
             report_url=reverse("rooms:device_check", kwargs={"slug": appointment.room.slug}),
             offer_url=reverse("device_test_offer", kwargs={"token": token}),
             manage_path=reverse("manage_appointment", kwargs={"token": token}),
-            client_config={"ice_servers": settings.ICE_SERVERS, "seconds": TEST_SECONDS},
+            client_config={"ice_servers": ice_servers_for(), "seconds": TEST_SECONDS},
         )
     status = {"invalid": 404, "cancelled": 410}.get(problem, 200)
     return render(request, "portal/device_test.html", context, status=status)

@@ -264,6 +264,31 @@ IDCHECK_TIMEOUT = env.float("IDCHECK_TIMEOUT", default=20.0)  # seconds before "
 MEDIA_UDP_PORTS = env.str("MEDIA_UDP_PORTS", default="")
 MEDIA_PUBLIC_IP = env.str("MEDIA_PUBLIC_IP", default="")
 
+# --- TURN relay with short-lived credentials (issue 12, item 6; media/turn.py, rooms/ice.py) ---
+# coturn with `use-auth-secret`: each participant gets a username "<expiry>:<id>" and
+# base64(HMAC-SHA1(TURN_SECRET, username)) at page render and at every WebSocket
+# (re)connection. TURN_URLS: comma-separated, e.g. "turn:turn.mairie.fr:3478?transport=udp,
+# turn:turn.mairie.fr:3478?transport=tcp,turns:turn.mairie.fr:443?transport=tcp".
+# ICE_SERVERS above stays for STUN (or TURN servers with fixed credentials).
+TURN_URLS = env.list("TURN_URLS", default=[])
+TURN_SECRET = env.str("TURN_SECRET", default="")  # coturn's static-auth-secret; only from the environment
+TURN_TTL_SECONDS = env.int("TURN_TTL_SECONDS", default=4 * 3600)  # longer than an appointment's window
+# The engine itself allocates a relay too (media nodes that browsers cannot reach directly);
+# off by default: a node with a reachable address needs none, and each relay costs coturn.
+MEDIA_USE_TURN = env.bool("MEDIA_USE_TURN", default=False)
+if TURN_URLS:
+    from media.turn import check_turn_url  # noqa: E402  (plain Python, no Django)
+
+    try:
+        for _url in TURN_URLS:
+            check_turn_url(_url)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"TURN_URLS: {_error}")
+    if len(TURN_SECRET) < 16:
+        raise ImproperlyConfigured("TURN_URLS needs TURN_SECRET (coturn's static-auth-secret, 16+ characters).")
+    if TURN_TTL_SECONDS < 60:
+        raise ImproperlyConfigured("TURN_TTL_SECONDS is at least 60.")
+
 # --- Notifications (confirmation, reminder, notices; see notifications/delivery.py) ---
 # Backends are dotted paths, like EMAIL_BACKEND: notifications.backends.{email.EmailBackend,
 # twilio_sms.TwilioBackend, console.ConsoleBackend, memory.MemoryBackend}. Email goes

@@ -20,6 +20,7 @@ from django.conf import settings
 from media.engine import MediaError
 from rooms import actions, lobby, presence, services
 from rooms.groups import forward, mods_group, personal_group, room_group
+from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
 from rooms.mediabridge import MediaUnavailable, media
 from rooms.protocol import ProtocolError, parse
@@ -347,7 +348,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.groups_joined = (*self.groups_joined, group)
 
     async def _send_state(self) -> None:
-        await self._send({"type": "state", **await db(presence.state)(self.room, self.pid)})
+        # Fresh TURN credentials at every (re)connection: the page uses them for its next offer.
+        state = await db(presence.state)(self.room, self.pid)
+        await self._send({"type": "state", **state, "ice_servers": ice_servers_for(self.pid)})
 
     async def _move(self, pid: str, target: str):
         return await db(presence.move)(self.room, pid, target)

@@ -11,6 +11,7 @@ Two ways to reach media, same calls (`join`, `answer`, `leave`, `set_audio_only`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -22,6 +23,7 @@ from media.network import announce_public_address, parse_port_range, restrict_ud
 from media.nodes.commands import node_channel
 from media.nodes.registry import NodeRegistry, NoNodeAvailable
 from rooms.groups import personal_group
+from rooms.ice import ice_servers_for
 
 _engine: InProcessMedia | None = None
 _remote: RemoteMedia | None = None
@@ -53,8 +55,16 @@ def new_engine() -> MediaEngine:
     ports = parse_port_range(settings.MEDIA_UDP_PORTS)
     if ports is not None:
         restrict_udp_ports(asyncio.get_running_loop(), *ports)
-    return MediaEngine(mode=settings.MEDIA_ENGINE_MODE, ice_servers=settings.ICE_SERVERS,
+    return MediaEngine(mode=settings.MEDIA_ENGINE_MODE, ice_servers=engine_ice_servers(),
                        on_server_offer=send_server_offer)
+
+
+def engine_ice_servers() -> list[dict[str, Any]] | Callable[[str], list[dict[str, Any]]]:
+    """ICE_SERVERS; with MEDIA_USE_TURN, TURN credentials of its own for each connection
+    (only the first STUN and the first usable TURN URL count for aiortc: README, TURN)."""
+    if settings.MEDIA_USE_TURN and settings.TURN_URLS:
+        return lambda pid: ice_servers_for(f"engine-{pid}")
+    return settings.ICE_SERVERS
 
 
 class InProcessMedia:

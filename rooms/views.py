@@ -18,6 +18,7 @@ from portal.models import Status
 from portal.phones import display as phone_display
 from rooms import journey, lobby, presence, tokens
 from rooms.forms import JoinForm
+from rooms.ice import ice_servers_for
 from rooms.models import Participant, Room
 from rooms.window import Phase, Window
 
@@ -148,7 +149,7 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
         "role": participant.role,
         "slug": slug,
         "ws_path": ws_path(slug),
-        "ice_servers": settings.ICE_SERVERS,
+        "ice_servers": ice_servers_for(str(participant.pid)),
         "join_url": room.join_url if moderator else None,
         "leave_url": reverse("rooms:join", kwargs={"slug": slug}),
         "helpdesk_phone": room.appointment.structure.helpdesk_phone,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -30,6 +30,7 @@ from .udp_batch import GSO_SUPPORTED
 logger = logging.getLogger(__name__)
 
 Mode = Literal["passthrough", "relay"]
+IceServer = RTCIceServer | dict[str, Any] | str
 
 
 def stream_id(participant_id: str) -> str:
@@ -51,7 +52,7 @@ class MediaEngine:
     def __init__(
         self,
         mode: Mode = "passthrough",
-        ice_servers: Iterable[RTCIceServer | dict[str, Any] | str] = (),
+        ice_servers: Iterable[IceServer] | Callable[[str], Iterable[IceServer]] = (),
         on_server_offer: OfferCallback | None = None,
         *,
         gather_timeout: float = 3.0,
@@ -73,8 +74,8 @@ class MediaEngine:
         self._fast_path = fast_path and mode == "passthrough"
         self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
-        # An explicit empty list: aiortc falls back to a public STUN server on None.
-        self._ice_servers = [_ice_server(s) for s in ice_servers]
+        # A list, or a function of the participant id giving its own (fresh TURN credentials).
+        self._ice_servers = ice_servers if callable(ice_servers) else [_ice_server(s) for s in ice_servers]
         self._on_server_offer = on_server_offer or _no_callback
         self.gather_timeout = gather_timeout
         self.answer_timeout = answer_timeout
@@ -98,7 +99,12 @@ class MediaEngine:
         if participant_id in self._rooms.get(room_id, {}):
             await self.leave(room_id, participant_id)  # a rejoin replaces the old connection
 
-        pc = aiortc_hooks.StableNumberingPeerConnection(RTCConfiguration(iceServers=self._ice_servers))
+        # An explicit list, maybe empty: aiortc falls back to a public STUN server on None.
+        servers = (
+            [_ice_server(s) for s in self._ice_servers(participant_id)]
+            if callable(self._ice_servers) else self._ice_servers
+        )
+        pc = aiortc_hooks.StableNumberingPeerConnection(RTCConfiguration(iceServers=servers))
         peer = Peer(room_id, participant_id, pc, self.gather_timeout)
         try:
             try:

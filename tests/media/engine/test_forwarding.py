@@ -475,3 +475,28 @@ def test_ice_servers_are_used_and_gathering_is_capped() -> None:
             await room.close()
 
     run(body)
+
+
+def test_ice_servers_can_be_given_per_participant() -> None:
+    """A function of the participant id: each connection gets its own (fresh TURN credentials)."""
+    from .clients import Client
+
+    asked: list[str] = []
+
+    def servers(pid: str) -> list[dict]:
+        asked.append(pid)
+        return [{"urls": "stun:127.0.0.1:9"}, {"urls": "turn:127.0.0.1:9", "username": f"1:{pid}", "credential": "c"}]
+
+    async def body() -> None:
+        room = Room("passthrough")
+        room.engine = MediaEngine(ice_servers=servers, on_server_offer=room._on_offer, gather_timeout=0.3)
+        client = Client(room.engine, "r1", "alice")
+        room.clients["alice"] = client
+        try:
+            await client.join()
+            configured = room.engine._peer("r1", "alice").pc._RTCPeerConnection__configuration.iceServers
+            assert asked == ["alice"] and configured[1].username == "1:alice"
+        finally:
+            await room.close()
+
+    run(body)
