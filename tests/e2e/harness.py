@@ -79,14 +79,15 @@ def server_env(database: Path | str, var_dir: Path, base: str) -> dict[str, str]
 
 @contextlib.contextmanager
 def running_server(database: Path | str, var_dir: Path, timeout: float = 30,
-                   port: int | None = None, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Daphne on a free port (or `port`), sharing `database` (already migrated) with the caller."""
+                   port: int | None = None, extra_env: dict[str, str] | None = None,
+                   host: str = "127.0.0.1") -> Iterator[Server]:
+    """Daphne on a free port (or `port`) of `host`, sharing `database` (already migrated) with the caller."""
     port = port or free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     log = var_dir / f"daphne-{port}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "portal.asgi:application"],
             cwd=ROOT,
             env={**server_env(database, var_dir, base), **(extra_env or {})},
             stdout=out,
@@ -168,12 +169,14 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def launch(playwright, user_data_dir: Path, extra_args: tuple[str, ...] = (), **options):
+def launch(playwright, user_data_dir: Path, extra_args: tuple[str, ...] = (), executable: str | Path = CHROMIUM,
+           **options):
     """A persistent Chromium context with fake camera and microphone (one browser process);
-    `extra_args` e.g. ("--use-file-for-fake-video-capture=card.y4m",) for a chosen picture."""
+    `extra_args` e.g. ("--use-file-for-fake-video-capture=card.y4m",) for a chosen picture;
+    `executable` e.g. a wrapper running Chromium in a network namespace (tests/e2e/netns.py)."""
     return playwright.chromium.launch_persistent_context(
         str(user_data_dir),
-        executable_path=CHROMIUM,
+        executable_path=str(executable),
         headless=True,
         args=[*CHROMIUM_ARGS, *extra_args],
         **{"locale": "fr-FR", "viewport": {"width": 1000, "height": 760}, **options},
