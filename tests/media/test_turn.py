@@ -90,3 +90,33 @@ def test_coturn_accepts_our_credentials_and_refuses_expired_or_forged_ones(tmp_p
                 assert error.value.response.attributes["ERROR-CODE"][0] == 401
 
         asyncio.run(scenario())
+
+
+def test_a_relay_allocated_in_time_outlives_its_credentials(tmp_path):
+    """coturn checks the expiry when the relay is allocated: afterwards the client still
+    refreshes it and opens permissions to new peers (a call longer than TURN_TTL_SECONDS)."""
+    certificates = make_certificates(tmp_path, ["127.0.0.1"])
+    with running_coturn(tmp_path, "127.0.0.1", certificates) as coturn:
+        server = ice_servers([], coturn.urls(), coturn.secret, 2, "p-long-call")[0]
+        expiry = int(server["username"].split(":")[0])
+
+        async def scenario() -> None:
+            relay, _ = await turn.create_turn_endpoint(
+                _Sink, server_addr=("127.0.0.1", coturn.port), username=server["username"],
+                password=server["credential"], transport="tcp")
+            try:
+                while time.time() <= expiry + 1:  # until the credentials are past
+                    await asyncio.sleep(0.1)
+                client = relay._TurnTransport__inner_protocol
+                refresh = stun.Message(message_method=stun.Method.REFRESH, message_class=stun.Class.REQUEST)
+                refresh.attributes["LIFETIME"] = 600
+                permission = stun.Message(message_method=stun.Method.CREATE_PERMISSION,
+                                          message_class=stun.Class.REQUEST)
+                permission.attributes["XOR-PEER-ADDRESS"] = ("192.0.2.10", 5000)  # not loopback: allowed
+                for request in (refresh, permission):
+                    response, _ = await client.request_with_retry(request)
+                    assert response.message_class == stun.Class.RESPONSE
+            finally:
+                relay.close()
+
+        asyncio.run(scenario())
