@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
+from portal import citizen as citizen_links
 from tests.e2e import harness, netns, steps
 from tests.e2e.conftest import DEBUG_STATE, Browsers
 from tests.turnserver import Certificates, Coturn, make_certificates, running_coturn
@@ -92,7 +94,7 @@ FIREWALLS = {
 
 @pytest.mark.parametrize("relay", ["tcp", "tls"])
 def test_citizen_without_udp_reaches_the_call_through_coturn(relay, strict_network, booked, playwright_driver,
-                                                             tmp_path):
+                                                             tmp_path, django_db_blocker):
     net = strict_network
     net.space.firewall(*FIREWALLS[relay](net))
     agent, room = booked
@@ -117,8 +119,18 @@ def test_citizen_without_udp_reaches_the_call_through_coturn(relay, strict_netwo
         assert pair["local"]["type"] == "relay" and pair["local"]["relayProtocol"] == relay, pair
         scheme = "turns" if relay == "tls" else "turn"
         assert pair["local"]["url"].startswith(f"{scheme}:{net.space.host_ip}:"), pair
+        assert net.coturn.secret not in citizen.content()  # only the HMAC reaches the page
         # The agent's browser, on this machine, reaches the engine directly.
         assert agent_page.evaluate(SELECTED_PAIR)["local"]["type"] == "host"
+
+        # The device test page gets credentials too: its connection test passes through the relay.
+        with django_db_blocker.unblock():
+            test_path = reverse("device_test", kwargs={"token": citizen_links.make_token(room.appointment)})
+        citizen.goto(base + test_path)
+        citizen.evaluate("() => document.getElementById('gv-allow').click()")
+        citizen.wait_for_function("() => document.body.dataset.gvTest", timeout=30_000)
+        assert citizen.evaluate("() => document.body.dataset.gvTest") == "passed"
+        assert net.coturn.secret not in citizen.content()
     finally:
         for context in pool.contexts:
             for page in context.pages:
