@@ -35,13 +35,19 @@ MIME_TYPES = "/etc/nginx/mime.types"  # Debian's nginx-common
 
 
 def procfile(path: Path = DEPLOY / "Procfile") -> dict[str, str]:
-    """name -> command, in the file's order (comments and blank lines skipped)."""
-    entries = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = command.strip()
-    return entries
+    """name -> command, in the file's order, read by honcho's own parser."""
+    from honcho.environ import parse_procfile
+
+    return dict(parse_procfile(path.read_text()).processes)
+
+
+def env_file(path: Path, values: dict[str, str]) -> dict[str, str]:
+    """Write an environment file as an operator would (deploy/env.example's form) and read
+    it back with honcho's parser (`honcho -e`): what the processes get."""
+    from honcho.environ import parse
+
+    path.write_text("".join(f'{name}="{value}"\n' for name, value in values.items()))
+    return parse(path.read_text())
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:
@@ -182,12 +188,12 @@ def running(database_url: str, folder: Path, secrets: dict[str, str], timeout: f
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     prefix = f"gvstack{uuid.uuid4().hex[:8]}"
     static_root = folder / "static"
-    env = {
+    env = env_file(folder / "env", {
+        # deploy/env.example, filled in for this machine
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": os.environ.get("HOME", "/root"),
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
-        # deploy/env.example, filled in for this machine
         "DEBUG": "0",
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         **secrets,  # SECRET_KEY and ROOM_PASSWORD_KEY: the test process signs links and codes
@@ -212,7 +218,7 @@ def running(database_url: str, folder: Path, secrets: dict[str, str], timeout: f
         "NOTIFICATIONS_SWEEP_SECONDS": "1",
         "MEDIA_NODE_MAX_AGE": "2.0",
         "GV_TEST_LOOPBACK_ICE": "1",
-    }
+    })
     stack = Stack(base, folder, env, daphne_ports)
     client = redis.Redis.from_url(redis_url)
     try:
