@@ -119,7 +119,7 @@ class Stack:
     base: str  # https://localhost:PORT, through nginx
     folder: Path
     env: dict[str, str]
-    daphne_ports: list[int]
+    daphne_ports: list[int]  # of the Procfile's web1, web2
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)  # Procfile name (and "nginx")
     cert: Path | None = None
 
@@ -221,7 +221,13 @@ def running(database_url: str, folder: Path, secrets: dict[str, str], timeout: f
     })
     stack = Stack(base, folder, env, daphne_ports)
     client = redis.Redis.from_url(redis_url)
+    commands = procfile()
+    web = [name for name, command in commands.items() if command.startswith("daphne ")]
     try:
+        # What needs no static files starts while they are collected (Daphne reads the manifest).
+        for name, command in commands.items():
+            if name not in web:
+                _start(stack, name, ["sh", "-c", command], env)
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
                        check=True, capture_output=True)
         cert, key = certificate(folder)
@@ -235,8 +241,8 @@ def running(database_url: str, folder: Path, secrets: dict[str, str], timeout: f
             "STATIC_ROOT": str(static_root),
         })
         _start(stack, "nginx", [NGINX, "-p", str(folder), "-c", str(nginx_main(folder, site))], env)
-        for name, command in procfile().items():
-            _start(stack, name, ["sh", "-c", command], env)
+        for name in web:
+            _start(stack, name, ["sh", "-c", commands[name]], env)
 
         direct = {"Host": "localhost", "X-Forwarded-Proto": "https"}  # as nginx sends them
         for port in daphne_ports:

@@ -8,6 +8,7 @@ PostgreSQL (a database of the test's own) and Redis (keys under the run's own pr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -89,6 +90,10 @@ def test_the_deployed_stack_carries_a_call_through_the_loss_of_a_daphne(server, 
     steps.say(agent_page, citizen, "Moi aussi, bonjour")
     for page in (agent_page, citizen):
         assert sockets(page) and all(url.startswith(base.replace("https:", "wss:") + "/ws/") for url in sockets(page))
+
+    # No stickiness: nginx spread the pages' requests over both Daphne processes.
+    for name in ("web1", "web2"):
+        assert re.search(r'"(GET|POST|WSCONNECT) /(admin|r)/', server.log(name).read_text()), name
 
     # One Daphne dies (SIGKILL) under both pages' sockets.
     victim = daphne_carrying_both(server, citizen)
