@@ -109,13 +109,13 @@ def test_the_deployed_stack_carries_a_call_through_the_loss_of_a_daphne(server, 
         page.wait_for_function("() => window.gvDebug.connected", timeout=WAIT)
     harness.wait_until(lambda: server.sockets_on(survivor) == 2, WAIT / 1000, "both sockets on the other Daphne")
 
-    # The citizen is still in the call, never sent back to the waiting room.
-    assert citizen.is_visible("#gv-call") and citizen.is_hidden("#gv-lobby")
-    assert citizen.evaluate("() => window.gvDebug.me.status") == "admitted"
-    assert citizen.evaluate("() => window.gvSawLobby") is False
-
     # Chat both ways and video both ways, after the loss.
     steps.say(citizen, agent_page, "Vous m'entendez toujours ?")
     steps.say(agent_page, citizen, "Oui, toujours")
     steps.assert_media_flows(citizen, [agent_pid])
     steps.assert_media_flows(agent_page, [citizen_pid])
+
+    # The citizen is still in the call, and was never sent back to the waiting room.
+    assert citizen.is_visible("#gv-call") and citizen.is_hidden("#gv-lobby")
+    assert citizen.evaluate("() => window.gvDebug.me.status") == "admitted"
+    assert citizen.evaluate("() => window.gvSawLobby") is False
