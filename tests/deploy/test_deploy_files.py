@@ -56,6 +56,9 @@ def test_the_procfile_is_valid_for_honcho_and_lists_the_production_processes():
     commands = stack.procfile()
     assert sorted(commands) == ["beat", "node1", "node2", "web1", "web2", "worker"]
     assert [c.split()[0] for c in commands.values()] == ["daphne", "daphne", "celery", "celery", "python", "python"]
+    # README's systemd instances are these entries (one unit per process).
+    instances = re.findall(r"guichet-visio@\{([a-z0-9,]+)\}", (stack.ROOT / "README.md").read_text())
+    assert instances and all(group.split(",") == list(commands) for group in instances)
 
 
 def test_env_example_names_only_settings_the_portal_reads():
