@@ -228,8 +228,10 @@ def running(database_url: str, folder: Path, secrets: dict[str, str], timeout: f
         for name, command in commands.items():
             if name not in web:
                 _start(stack, name, ["sh", "-c", command], env)
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        collected = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT,
+                                   env=env, capture_output=True, text=True)
+        if collected.returncode:
+            raise RuntimeError(f"collectstatic failed:\n{collected.stderr[-3000:]}")
         cert, key = certificate(folder)
         stack.cert = cert
         site = render_site(folder, {
