@@ -336,5 +336,10 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.sweep", "schedule": NOTIFICATIONS_SWEEP_SECONDS},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))
+# --- Deploying (issue 12): beat starts on a fresh checkout whatever the broker (var/celery/
+# is otherwise only made for the filesystem broker); CELERY_QUEUE keeps two portals (or test
+# runs) sharing one Redis from taking each other's tasks. ---
+Path(CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # The Twilio SDK logs every API request's headers at INFO: keep that out of the logs.
 LOGGING["loggers"]["twilio.http_client"] = {"level": env.str("TWILIO_LOG_LEVEL", default="WARNING")}

@@ -113,3 +113,14 @@ def foreign_requests(page, base: str) -> list[str]:
 
 def csp_errors(page) -> list[str]:
     return [e for e in page.gv_errors if "Content Security Policy" in e or "Refused to" in e]
+
+
+def say(sender, receiver, text: str) -> None:
+    """`sender` writes in the chat (opening the panel if needed); `receiver` reads it."""
+    if sender.get_attribute("#gv-btn-chat", "aria-expanded") != "true":
+        sender.click("#gv-btn-chat")
+    sender.fill("#gv-chat-text", text)
+    sender.press("#gv-chat-text", "Enter")
+    receiver.wait_for_function(
+        "(text) => document.getElementById('gv-chat-log').textContent.includes(text)", arg=text, timeout=WAIT
+    )
