@@ -3,6 +3,7 @@ import { _, fmt, ngettext } from "./i18n.js";
 import { $, announce, el, setPressed } from "./dom.js";
 import { browserProblem, mediaErrorCodes, mediaErrorText, reportCheck } from "./checks.js";
 import { fillSelect, openAudio, openMedia, openVideo, saveDevices, savedDevices, trackDevice } from "./devices.js";
+import { CLOSE } from "./codes.js";
 import { Signal } from "./signal.js";
 import { Call } from "./media.js";
 import { measure, received } from "./stats.js";
@@ -93,11 +94,11 @@ function onDown(attempt, delay) {
 }
 
 function onFinal(code) {
-  if (code === 4401 && !moderator) {
+  if (code === CLOSE.NO_SESSION && !moderator) {
     location.assign(root.dataset.joinPath);
-  } else if (code === 4401) {
+  } else if (code === CLOSE.NO_SESSION) {
     finish(_("Session expired"), _("Reload the page to enter the room again."));
-  } else if (code === 4403) {
+  } else if (code === CLOSE.REFUSED) {
     finish(_("You are not in the call"), _("The agent removed you from the call or did not let you in."));
   } else {
     finish(_("The appointment has ended"), _("Thank you. You can close this page."));
@@ -288,7 +289,7 @@ function enterCall() {
 // ---- media ---------------------------------------------------------------------------
 
 function showRemote(remote) {
-  for (const [pid, tile] of stage.tiles) {
+  for (const pid of stage.tiles.keys()) {
     if (pid === me.pid) continue;
     if (!remote.has(pid)) {
       stage.setVideo(pid, null);
@@ -689,7 +690,7 @@ async function main() {
 globalThis.gvDebug = {
   get pc() { return call.pc; },
   get connected() { return signal.open; },
-  dropConnection: () => signal.ws?.close(4000), // as a network cut would: the page reconnects
+  dropConnection: () => signal.ws?.close(CLOSE.DROPPED), // as a network cut would: the page reconnects
   get tracks() { return call.tracks; },
   received: () => received(call.pc, call.tracks),
   get me() { return me; },
