@@ -4,7 +4,9 @@
 // this module turns events (server messages, buttons, timers) into transitions and
 // draws the result. The parts: signal.js (the socket), media.js (the peer connection),
 // localmedia.js (my microphone, camera, screen), tiles.js (the videos), panels.js (the
-// side panel), indicators.js (quality, speaker), idcheck.js, codes.js (close codes).
+// side panel and the people lists), indicators.js (quality, speaker), shortcuts.js,
+// idcheck.js, codes.js (close codes). Only the modules without DOM at import time
+// (state, codes, stats, media, i18n) are unit-tested under Node (tests/js).
 import { _, fmt, ngettext } from "./i18n.js";
 import { $, announce, el, setPressed } from "./dom.js";
 import { browserProblem, reportCheck } from "./checks.js";
@@ -14,12 +16,13 @@ import { Signal } from "./signal.js";
 import { Call } from "./media.js";
 import { received } from "./stats.js";
 import { Stage } from "./tiles.js";
-import { Panel, chatLine, personRow, waitingRow } from "./panels.js";
+import { Panel, badge, chatLine, peopleLists } from "./panels.js";
 import { agentSide, citizenSide } from "./idcheck.js";
 import { beep } from "./tone.js";
 import { CHANGE, RoomState, STATUS } from "./state.js";
 import { localMedia } from "./localmedia.js";
 import { indicators } from "./indicators.js";
+import { shortcuts } from "./shortcuts.js";
 
 const cfg = JSON.parse($("#gv-config").textContent);
 const root = $("#gv-root");
@@ -33,6 +36,7 @@ const send = (m) => signal.send(m);
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
 const { showQuality, showSpeaker } = indicators({ state, call, stage });
+const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
 const idcheck = moderator
   ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
   : citizenSide({
@@ -344,42 +348,7 @@ async function setAudioOnly(on) {
   await setQuality(on ? "audio" : "high");
 }
 
-// ---- lists and badges ----------------------------------------------------------------
-
-function badge(node, n) {
-  node.hidden = n === 0;
-  node.textContent = n ? ` ${n}` : "";
-}
-
-function renderPeople() {
-  const act = (type, p, text) => {
-    if (type === "mod.remove" && !confirm(fmt(_("Remove %(name)s from the call?"), { name: p.name }))) return;
-    if (type === "idcheck.start") {
-      idcheck.start(p);
-      return;
-    }
-    if (type === "lobby.message") {
-      if (signal.send({ type, pid: p.pid, text })) announce(fmt(_("Message sent to %(name)s."), { name: p.name }));
-      return;
-    }
-    signal.send({ type, pid: p.pid });
-    if (type === "lobby.admit" || type === "lobby.refuse") {
-      state.leftLobby(p.pid);
-      renderPeople();
-    }
-  };
-  const admitted = [...state.people.values()];
-  $("#gv-people-list").replaceChildren(...admitted.map((p) => personRow(p, { self: p.pid === state.me.pid, moderator, act })));
-  $("#gv-count").textContent = fmt(_("%(n)s in the call"), { n: admitted.length });
-  if (moderator) {
-    // Re-draw the waiting list only when it changed: a note being typed there survives.
-    if (state.lobbyChanged()) {
-      $("#gv-lobby-list").replaceChildren(...[...state.lobby.values()].map((p) => waitingRow(p, act)));
-    }
-    $("#gv-lobby-empty").hidden = state.lobby.size > 0;
-    badge($("#gv-waiting"), state.lobby.size);
-  }
-}
+// ---- room lock ----------------------------------------------------------------------
 
 function setLocked(locked) {
   $("#gv-locked").hidden = !locked;
@@ -388,10 +357,6 @@ function setLocked(locked) {
 }
 
 // ---- wiring --------------------------------------------------------------------------
-
-function typing(target) {
-  return target.closest("input, textarea, select, [contenteditable]");
-}
 
 function wire() {
   $("#gv-btn-mic").addEventListener("click", () => mine.setMic(!local.audio?.enabled));
@@ -465,25 +430,7 @@ function wire() {
     button.addEventListener("click", () => { stage.resumeAudio(); button.remove(); });
     $("#gv-status").after(button);
   };
-  // Single-key shortcuts can be turned off (WCAG 2.1.4), remembered on this device.
-  const shortcuts = $("#gv-shortcuts");
-  shortcuts.checked = localStorage.getItem("gv.shortcuts") !== "off";
-  shortcuts.addEventListener("change", () => localStorage.setItem("gv.shortcuts", shortcuts.checked ? "on" : "off"));
-  document.addEventListener("keydown", (e) => {
-    if (!shortcuts.checked || e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || $("#gv-call").hidden) return;
-    const keys = {
-      m: () => $("#gv-btn-mic").click(),
-      v: () => $("#gv-btn-cam").click(),
-      h: () => $("#gv-btn-hand").click(),
-      c: () => panel.toggle("chat"),
-      p: () => panel.toggle("people"),
-    };
-    const action = keys[e.key.toLowerCase()];
-    if (action) {
-      e.preventDefault();
-      action();
-    }
-  });
+  shortcuts(panel);
 }
 
 async function main() {
