@@ -23,11 +23,9 @@ from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
 from rooms.mediabridge import MediaUnavailable, media
-from rooms.protocol import ProtocolError, parse
+from rooms.protocol import CloseCode, ProtocolError, parse
 
 log = logging.getLogger("rooms.signalling")
-
-CLOSE_NO_SESSION, CLOSE_REFUSED, CLOSE_ENDED = 4401, 4403, 4410
 
 
 def db(function):
@@ -54,9 +52,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         pid = session.get(session_key(self.slug)) if session is not None else None
         participant = await db(presence.find)(self.slug, pid)
         refusal = (
-            CLOSE_NO_SESSION if participant is None
-            else CLOSE_REFUSED if participant.status in lobby.FINAL
-            else CLOSE_ENDED if not participant.room.is_open
+            CloseCode.NO_SESSION if participant is None
+            else CloseCode.REFUSED if participant.status in lobby.FINAL
+            else CloseCode.ENDED if not participant.room.is_open
             else None
         )
         if refusal is not None:
@@ -188,7 +186,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         target = await self._move(message["pid"], lobby.Status.REFUSED)
         await self.channel_layer.group_send(
             personal_group(message["pid"]),
-            {"type": "control.close", "message": {"type": "lobby.refused"}, "code": CLOSE_REFUSED},
+            {"type": "control.close", "message": {"type": "lobby.refused"}, "code": CloseCode.REFUSED},
         )
         await self._broadcast(mods_group(self.slug), {"type": "lobby.left", "participant": target.as_dict()})
 
@@ -222,7 +220,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         target = await self._move(message["pid"], lobby.Status.REMOVED)
         await self.channel_layer.group_send(
             personal_group(message["pid"]),
-            {"type": "control.close", "message": {"type": "removed"}, "code": CLOSE_REFUSED},
+            {"type": "control.close", "message": {"type": "removed"}, "code": CloseCode.REFUSED},
         )
         await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": target.as_dict()})
 
@@ -230,7 +228,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         pids = await db(presence.end_meeting)(self.room)
         for pid in pids:
             await self.channel_layer.group_send(
-                personal_group(pid), {"type": "control.close", "message": {"type": "ended"}, "code": CLOSE_ENDED}
+                personal_group(pid), {"type": "control.close", "message": {"type": "ended"}, "code": CloseCode.ENDED}
             )
         await media().close_room(self.slug)
 

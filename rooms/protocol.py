@@ -7,6 +7,7 @@ A message is a JSON object `{"type": "<type>", ...fields}`. Anything else gets a
 
 from __future__ import annotations
 
+import enum
 import json
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,16 @@ MAX_CHAT = 1000
 MAX_LOBBY_MESSAGE = 200
 MAX_NAME = 60
 PID_LEN = 36  # uuid4 text
+
+
+class CloseCode(enum.IntEnum):
+    """The codes the server closes a room socket with: final decisions, the browser does not
+    reconnect. PROTOCOL.md ("Close codes") and rooms/static/rooms/js/codes.js name the same
+    numbers (tests/rooms/test_close_codes.py)."""
+
+    NO_SESSION = 4401  # no valid join session for this room: back to the join page
+    REFUSED = 4403  # refused or removed by a moderator
+    ENDED = 4410  # room closed or meeting ended
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ export async function openVideo(deviceId) {
   return stream.getVideoTracks()[0];
 }
 
+// Phones: the front ("user") or rear ("environment") camera.
+export async function openFacing(facing) {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: facing } } });
+  return stream.getVideoTracks()[0];
+}
+
 export async function openAudio(deviceId) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: exact(deviceId) });
   return stream.getAudioTracks()[0];

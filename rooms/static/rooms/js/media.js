@@ -19,6 +19,37 @@ function gathered(pc, cap = GATHER_CAP) {
   });
 }
 
+// Pure helpers (tests/js/media.test.js) ------------------------------------------------
+
+// participant id → {audio, video, receiver}: the receiving transceivers named by the
+// server's `tracks` map (mid → {participant_id, kind}); our own sending transceivers
+// (`own`) and inactive ones are left out.
+export function remoteTracks(transceivers, tracks, own = []) {
+  const remote = new Map();
+  for (const t of transceivers) {
+    const info = t.mid != null ? tracks[t.mid] : null;
+    if (!info || own.includes(t) || t.currentDirection === "inactive") continue;
+    const entry = remote.get(info.participant_id) ?? {};
+    entry[info.kind] = t.receiver.track;
+    if (info.kind === "audio") entry.receiver = t.receiver;
+    remote.set(info.participant_id, entry);
+  }
+  return remote;
+}
+
+// Send encodings for a weak link (a quarter of the pixels at 150 kbit/s) or back to
+// normal; changes `encodings` in place (they go back to setParameters) and returns them.
+export function lowEncodings(encodings, low) {
+  for (const encoding of encodings) {
+    if (low) Object.assign(encoding, { maxBitrate: 150_000, scaleResolutionDownBy: 2 });
+    else {
+      delete encoding.maxBitrate;
+      encoding.scaleResolutionDownBy = 1;
+    }
+  }
+  return encodings;
+}
+
 export class Call {
   constructor({ send, iceServers, onRemote, onConnection }) {
     Object.assign(this, { send, iceServers, onRemote, onConnection });
@@ -85,17 +116,8 @@ export class Call {
   // participant id → {audio, video} receiving tracks, from the server's `tracks` map.
   remap(pc) {
     if (pc !== this.pc) return;
-    const remote = new Map();
-    for (const t of pc.getTransceivers()) {
-      const info = t.mid != null ? this.tracks[t.mid] : null;
-      if (!info || t === this.audio || t === this.video || t.currentDirection === "inactive") continue;
-      const entry = remote.get(info.participant_id) ?? {};
-      entry[info.kind] = t.receiver.track;
-      if (info.kind === "audio") entry.receiver = t.receiver;
-      remote.set(info.participant_id, entry);
-    }
-    this.remote = remote;
-    this.onRemote?.(remote);
+    this.remote = remoteTracks(pc.getTransceivers(), this.tracks, [this.audio, this.video]);
+    this.onRemote?.(this.remote);
   }
 
   setAudio(track) {
@@ -112,13 +134,7 @@ export class Call {
     if (!sender) return;
     const params = sender.getParameters();
     if (!params.encodings?.length) return;
-    for (const encoding of params.encodings) {
-      if (low) Object.assign(encoding, { maxBitrate: 150_000, scaleResolutionDownBy: 2 });
-      else {
-        delete encoding.maxBitrate;
-        encoding.scaleResolutionDownBy = 1;
-      }
-    }
+    lowEncodings(params.encodings, low);
     await sender.setParameters(params).catch((e) => console.warn("setParameters", e));
   }
 

@@ -1,6 +1,6 @@
 // The side panel (chat, participants, settings, share) and what it lists.
 import { _, fmt } from "./i18n.js";
-import { $, el } from "./dom.js";
+import { $, announce, el } from "./dom.js";
 
 const TITLES = {
   chat: () => _("Chat"),
@@ -109,4 +109,47 @@ export function waitingRow(p, act) {
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", "aria-label": fmt(_("Refuse %(name)s"), { name: p.name }),
         "data-act": "lobby.refuse", onclick: () => act("lobby.refuse", p) }, _("Refuse"))),
     form);
+}
+
+// A count on a toolbar button (unread messages, people waiting); hidden at 0.
+export function badge(node, n) {
+  node.hidden = n === 0;
+  node.textContent = n ? ` ${n}` : "";
+}
+
+// The participants panel drawn from the RoomState: who is in the call and, for
+// moderators, who waits (with their buttons). Returns the function that redraws it.
+export function peopleLists({ state, send, startIdcheck }) {
+  const act = (type, p, text) => {
+    if (type === "mod.remove" && !confirm(fmt(_("Remove %(name)s from the call?"), { name: p.name }))) return;
+    if (type === "idcheck.start") {
+      startIdcheck(p);
+      return;
+    }
+    if (type === "lobby.message") {
+      if (send({ type, pid: p.pid, text })) announce(fmt(_("Message sent to %(name)s."), { name: p.name }));
+      return;
+    }
+    send({ type, pid: p.pid });
+    if (type === "lobby.admit" || type === "lobby.refuse") {
+      state.leftLobby(p.pid);
+      render();
+    }
+  };
+  function render() {
+    const admitted = [...state.people.values()];
+    $("#gv-people-list").replaceChildren(
+      ...admitted.map((p) => personRow(p, { self: p.pid === state.me.pid, moderator: state.moderator, act })),
+    );
+    $("#gv-count").textContent = fmt(_("%(n)s in the call"), { n: admitted.length });
+    if (state.moderator) {
+      // Re-draw the waiting list only when it changed: a note being typed there survives.
+      if (state.lobbyChanged()) {
+        $("#gv-lobby-list").replaceChildren(...[...state.lobby.values()].map((p) => waitingRow(p, act)));
+      }
+      $("#gv-lobby-empty").hidden = state.lobby.size > 0;
+      badge($("#gv-waiting"), state.lobby.size);
+    }
+  }
+  return render;
 }

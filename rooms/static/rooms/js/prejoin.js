@@ -8,7 +8,7 @@ import { startMeter } from "./meter.js";
 const preview = $("#gv-preview");
 const level = $("#gv-level");
 const message = $("#gv-device-msg");
-let stream = new MediaStream();
+const stream = new MediaStream();
 let stopMeter = () => {};
 
 // Told to the agents' day view, and to the page (the device test goes on with its

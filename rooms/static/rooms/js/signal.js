@@ -1,6 +1,8 @@
 // The room's WebSocket (rooms/PROTOCOL.md): JSON messages, reconnect with backoff.
-// Codes 44xx are final decisions of the server (no session, removed, ended): no retry.
-const FINAL = new Set([4401, 4403, 4410]);
+// The FINAL close codes (codes.js) are decisions of the server (no session, removed,
+// ended): no retry.
+import { CLOSE, FINAL, backoff } from "./codes.js";
+
 const PING_EVERY = 20000;
 const PONG_WITHIN = 10000;
 
@@ -40,8 +42,7 @@ export class Signal {
         this.onFinal?.(event.code);
         return;
       }
-      // 1, 2, 4, 8, 10, 10… seconds.
-      const delay = Math.min(10, 2 ** this.attempt) * 1000;
+      const delay = backoff(this.attempt);
       this.attempt += 1;
       this.onDown?.(this.attempt, delay);
       this.retryTimer = setTimeout(() => this.connect(), delay);
@@ -82,6 +83,6 @@ export class Signal {
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
-    this.ws?.close(1000);
+    this.ws?.close(CLOSE.NORMAL);
   }
 }
