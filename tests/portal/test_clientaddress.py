@@ -137,3 +137,13 @@ def test_from_scope_joins_repeated_headers():
         assert clientaddress.from_scope({"type": "websocket", "client": None, "headers": []}) == clientaddress.UNKNOWN
     with override_settings(TRUSTED_PROXIES=[]):
         assert clientaddress.from_scope(scope) == "127.0.0.1"
+
+
+def test_a_malformed_setting_stops_the_start():
+    from tests.portal.test_demo_and_settings import PRODUCTION, run_manage
+
+    result = run_manage("check", env={**PRODUCTION, "TRUSTED_PROXIES": "1,nginx"})
+    assert result.returncode != 0 and "TRUSTED_PROXIES" in result.stderr
+    code = "from django.conf import settings as s; print(s.TRUSTED_PROXIES)"
+    result = run_manage("shell", "--no-imports", "-c", code, env={**PRODUCTION, "TRUSTED_PROXIES": "1,10.0.0.0/8"})
+    assert result.stdout.strip() == "['1', '10.0.0.0/8']", result.stderr
