@@ -126,11 +126,16 @@ def from_scope(scope: dict) -> str:
 
 
 def limit_key(address: str) -> str:
-    """What a per-address limit counts: the IPv4 address, or the IPv6 /64 (one subscriber's
-    usual allocation: counting single IPv6 addresses would give an attacker 2^64 tries)."""
+    """What a per-address limit counts: the IPv4 address, or the IPv6 /56.
+
+    One subscriber usually holds a whole IPv6 prefix (a /56 at most French ISPs, a /60 or
+    /64 at some), so counting single addresses would give an attacker 2^64 fresh ones, and
+    counting /64s still 65,536 from the /48 a tunnel broker hands out for free: by /56 that
+    /48 is 256 addresses. A few subscribers may share a /56, as many share an IPv4 address
+    behind carrier-grade NAT."""
     parsed = parse_address(address)
     if parsed is None:
         return UNKNOWN
     if isinstance(parsed, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((int(parsed) >> 64 << 64, 64)))
+        return str(ipaddress.IPv6Network((int(parsed) >> 72 << 72, 56)))
     return str(parsed)

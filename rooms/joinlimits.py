@@ -2,7 +2,7 @@
 
 The code is 8 random digits (10^8 codes). Two limits, both per room:
 
-* **Per address** (an IPv4 address, or an IPv6 /64, see `portal.clientaddress.limit_key`):
+* **Per address** (an IPv4 address, or an IPv6 /56, see `portal.clientaddress.limit_key`):
   after `JOIN_MAX_FAILURES_PER_ADDRESS` (5) wrong codes within `JOIN_LOCKOUT_MINUTES` (15),
   that address is locked out of this room for the rest of the 15 minutes, right code
   included (otherwise the limit would not limit). It stops one attacker, and it only hits
@@ -17,23 +17,23 @@ The code is 8 random digits (10^8 codes). Two limits, both per room:
   connection gets in at once, whatever the attack.
 
 Why brute force stays infeasible: a citizen's link works from 30 minutes before the start
-to 30 minutes after the end, about 2 hours for a 1-hour appointment. An attack that keeps
-the room above 100 wrong codes per 15 minutes makes every address wait 15 minutes between
-two tries, so each address gets at most 1 + 120/15 = 9 tries in the 2 hours, and an
-attacker with A addresses (IPv4, or IPv6 /64) about 9A: with 1,000 addresses 9,000 tries,
-a chance of 9 in 100,000 (9·10^3 / 10^8) to find the code; a slower attack tries less (at
-most 20 wrong codes per 15 minutes stay unslowed: 160 in 2 hours). Finding the code only
-puts the attacker in the waiting room, where the agent (who expects one citizen, named)
-must admit them, while the day view shows the room under attack. Concurrent tries on a
-room are serialised (row lock), so parallel requests from one address cannot overshoot.
+to 30 minutes after the end, about 2 hours for a 1-hour appointment (eight 15-minute
+windows). An attack that stays below 100 wrong codes per 15 minutes tries fewer than
+8 x 100 = 800 codes. Above 100, every address waits 15 minutes between two tries, so each
+address gets at most 1 + 120/15 = 9 tries in the 2 hours. An attacker with A addresses
+(IPv4, or IPv6 /56) thus tries at most about 800 + 9A codes: with 1,000 addresses about
+10,000, a chance of 1 in 10,000 (10^4 / 10^8) of finding the code of the one room they
+target. Finding it only puts them in the waiting room, where the agent, who expects one
+named citizen, must admit them, while the day view shows the room under attack. Tries on
+one room are serialised (row lock): parallel requests from one address cannot overshoot.
 
 What always works whatever the limits: the citizen's personal link (signed token, no
 code), the agent's and helpdesk's entry, and the unlock action of the day view (it clears
 the per-address counts of the room; the room's own count, and so the slowing, stays).
 
-A right code refused by a limit is recorded (outcome REFUSED, without letting anyone in
-nor telling the browser anything different from a wrong code): the day view then says
-someone who has the code is locked out, so the helpdesk can call and unlock.
+A right code refused by a limit is recorded (outcome REFUSED) without letting anyone in
+nor answering differently from a wrong code: the day view then says that someone who has
+the code is locked out, so the helpdesk can call the citizen and unlock.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class Alert:
     """What the day view shows about a room's code attempts (last `JOIN_LOCKOUT_MINUTES`)."""
 
     wrong_codes: int = 0
-    addresses: int = 0  # distinct addresses (IPv6: /64) that typed wrong codes
+    addresses: int = 0  # distinct addresses (IPv6: /56) that typed wrong codes
     locked_addresses: int = 0  # addresses at the per-address limit, not unlocked since
     refused_at: dt.datetime | None = None  # a right code kept out, nobody entered since
     under_attack: bool = False

@@ -125,7 +125,7 @@ class JoinAttempt(models.Model):
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="join_attempts")
     address = models.GenericIPAddressField()
-    network = models.CharField(max_length=49)  # what per-address limits count: IPv4, or the IPv6 /64
+    network = models.CharField(max_length=49)  # what per-address limits count: IPv4, or the IPv6 /56
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     # Set when the helpdesk or an agent unlocks the room: no longer counted against its address.

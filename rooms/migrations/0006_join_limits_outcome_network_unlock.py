@@ -1,5 +1,5 @@
 """JoinAttempt: an outcome (entered / wrong / right code refused) instead of `success`, the
-network a per-address limit counts (IPv6 by /64), and `cleared_at` for the unlock action."""
+network a per-address limit counts (IPv6 by /56), and `cleared_at` for the unlock action."""
 
 import ipaddress
 
@@ -11,7 +11,7 @@ def forwards(apps, schema_editor):
     for attempt in JoinAttempt.objects.all().iterator():
         address = ipaddress.ip_address(attempt.address)
         if address.version == 6:
-            network = str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+            network = str(ipaddress.IPv6Network((int(address) >> 72 << 72, 56)))
         else:
             network = str(address)
         attempt.network = network

@@ -66,10 +66,10 @@ def test_bad_setting_is_refused():
     assert parse_trusted([" 2 ", "", "::1"]) == Trusted(2, (ipaddress.ip_network("::1"),))
 
 
-def test_limit_key_groups_ipv6_by_64():
-    assert clientaddress.limit_key("2001:db8:1:2:aaaa::1") == clientaddress.limit_key("2001:db8:1:2:bbbb::9")
-    assert clientaddress.limit_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
-    assert clientaddress.limit_key("2001:db8:1:3::1") != clientaddress.limit_key("2001:db8:1:2::1")
+def test_limit_key_groups_ipv6_by_56():
+    assert clientaddress.limit_key("2001:db8:1:2:aaaa::1") == clientaddress.limit_key("2001:db8:1:ff:bbbb::9")
+    assert clientaddress.limit_key("2001:db8:1:2:aaaa::1") == "2001:db8:1::/56"
+    assert clientaddress.limit_key("2001:db8:1:100::1") != clientaddress.limit_key("2001:db8:1:2::1")
     assert clientaddress.limit_key("192.0.2.1") == "192.0.2.1"
 
 
@@ -120,7 +120,7 @@ def test_without_setting_any_header_is_ignored(header, client):
 @given(address=st.one_of(st.text(max_size=50), st.ip_addresses().map(str)))
 def test_limit_key_never_raises(address):
     key = clientaddress.limit_key(address)
-    assert valid(key) or ipaddress.ip_network(key).prefixlen == 64
+    assert valid(key) or ipaddress.ip_network(key).prefixlen == 56
 
 
 def test_from_request_reads_the_setting():

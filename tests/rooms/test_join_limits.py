@@ -123,12 +123,12 @@ def test_agent_entry_works_during_an_attack(client, room, alice):
     assert response.status_code == 302 and Participant.objects.get(user=alice).status == "admitted"
 
 
-def test_ipv6_addresses_of_one_64_share_the_limit(client, room):
-    for n in range(5):
-        post(client, room, wrong_code(room), address=f"2001:db8:1:2::{n + 1}")
-    locked = post(client, room, room.password, address="2001:db8:1:2:ffff::9")
+def test_ipv6_addresses_of_one_56_share_the_limit(client, room):
+    for n in range(5):  # five /64s of one subscriber's /56
+        post(client, room, wrong_code(room), address=f"2001:db8:1:{n}::1")
+    locked = post(client, room, room.password, address="2001:db8:1:ff:ffff::9")
     assert locked.status_code == 429 and locked.context["lock_reason"] == "address_locked"
-    assert post(client, room, room.password, address="2001:db8:1:3::1").status_code == 302
+    assert post(client, room, room.password, address="2001:db8:1:100::1").status_code == 302
 
 
 # --- the client address behind the proxy ---
