@@ -182,6 +182,7 @@ class Alert:
     locked_addresses: int = 0  # addresses at the per-address limit, not unlocked since
     refused_at: dt.datetime | None = None  # a right code kept out, nobody entered since
     under_attack: bool = False
+    minutes: int = 15  # the window these counts cover (JOIN_LOCKOUT_MINUTES)
 
     @property
     def shown(self) -> bool:
@@ -215,6 +216,7 @@ def alerts(room_ids: Iterable[int], now: dt.datetime | None = None) -> dict[int,
             locked_addresses=sum(1 for g in wrong if g["uncleared"] >= limits.per_address),
             refused_at=refused,
             under_attack=total >= limits.per_room,
+            minutes=int(limits.window.total_seconds() // 60),
         )
     return result
 
