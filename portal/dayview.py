@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -17,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from portal import access
 from portal.models import Appointment, ChangeRequest, Status
 from portal.phones import display as phone_display
+
+if TYPE_CHECKING:
+    from rooms.joinlimits import Alert
 
 # Journey steps, in the order the citizen goes through them.
 WAITING, IN_CALL, LEFT, ENDED = "waiting", "in_call", "left", "ended"
@@ -46,7 +49,7 @@ class Row:
     waiting_since: dt.datetime | None
     guest_pid: str | None
     requests: list  # the citizen's unhandled requests (cancel, another time)
-    join_alert: Any = None  # rooms.joinlimits.Alert: room under attack, someone locked out
+    join_alert: Alert | None = None  # room under attack, someone locked out (rooms/joinlimits)
 
     @property
     def phone(self) -> str:
@@ -95,14 +98,14 @@ def _latest(notifications, kind: str) -> tuple[str, str]:
     return latest.status, str(latest.get_status_display())
 
 
-def join_alerts(appointments) -> dict:
+def join_alerts(appointments) -> dict[int, Alert]:
     """The code-limit alerts of many appointments' rooms, in one query (see rooms/joinlimits)."""
     from rooms import joinlimits
 
     return joinlimits.alerts(a.room.pk for a in appointments)
 
 
-def row(appointment: Appointment, alerts: dict | None = None) -> Row:
+def row(appointment: Appointment, alerts: dict[int, Alert] | None = None) -> Row:
     from rooms import joinlimits
 
     room = appointment.room
