@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal import access, dayview
-from rooms import actions
+from portal.models import Appointment
+from rooms import actions, joinlimits
 
 
 def _allowed(request: HttpRequest) -> None:
@@ -19,7 +21,9 @@ def _allowed(request: HttpRequest) -> None:
 
 def day_page(request: HttpRequest) -> HttpResponse:
     _allowed(request)
-    rows = [dayview.row(a) for a in dayview.appointments_for(request.user)]
+    appointments = list(dayview.appointments_for(request.user))
+    alerts = dayview.join_alerts(appointments)
+    rows = [dayview.row(a, alerts) for a in appointments]
     context = {**admin.site.each_context(request), "title": "", "rows": rows,
                "structure_ids": sorted(access.structure_ids(request.user)) or [0]}
     return render(request, "portal/day.html", context)
@@ -41,3 +45,16 @@ def day_admit(request: HttpRequest, pk: int) -> HttpResponse:
     if row.presence == dayview.WAITING and row.guest_pid:
         async_to_sync(actions.admit)(appointment.room, row.guest_pid)
     return redirect("rooms:agent_room", slug=appointment.room.slug)
+
+
+@require_POST
+def day_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lift the room code limits on an appointment's room: helpdesk and agents of its structure."""
+    _allowed(request)
+    appointment = get_object_or_404(
+        access.scope(Appointment.objects.select_related("room"), request.user, allowed=access.VIEWERS), pk=pk
+    )
+    joinlimits.unlock(appointment.room, request.user)
+    messages.success(request, _("%(citizen)s can type the room code again.")
+                     % {"citizen": appointment.citizen_full_name})
+    return redirect("day")

@@ -7,7 +7,8 @@ portal/consumers) only format what `row()` says.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -16,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from portal import access
 from portal.models import Appointment, ChangeRequest, Status
 from portal.phones import display as phone_display
+
+if TYPE_CHECKING:
+    from rooms.joinlimits import Alert
 
 # Journey steps, in the order the citizen goes through them.
 WAITING, IN_CALL, LEFT, ENDED = "waiting", "in_call", "left", "ended"
@@ -45,6 +49,7 @@ class Row:
     waiting_since: dt.datetime | None
     guest_pid: str | None
     requests: list  # the citizen's unhandled requests (cancel, another time)
+    join_alert: Alert | None = None  # room under attack, someone locked out (rooms/joinlimits)
 
     @property
     def phone(self) -> str:
@@ -93,8 +98,20 @@ def _latest(notifications, kind: str) -> tuple[str, str]:
     return latest.status, str(latest.get_status_display())
 
 
-def row(appointment: Appointment) -> Row:
+def join_alerts(appointments) -> dict[int, Alert]:
+    """The code-limit alerts of many appointments' rooms, in one query (see rooms/joinlimits)."""
+    from rooms import joinlimits
+
+    return joinlimits.alerts(a.room.pk for a in appointments)
+
+
+def row(appointment: Appointment, alerts: dict[int, Alert] | None = None) -> Row:
+    from rooms import joinlimits
+
     room = appointment.room
+    if alerts is None:
+        alerts = join_alerts([appointment])
+    alert = alerts.get(room.pk, joinlimits.Alert())
     guests = getattr(room, "guests", None)
     if guests is None:
         guests = list(room.participants.filter(role="guest").order_by("-created_at"))
@@ -110,6 +127,8 @@ def row(appointment: Appointment) -> Row:
         presence, pid, waiting_since = WAITING, str(live[0].pid), live[0].status_since
     elif guests:
         presence = LEFT
+    if alert.refused_at and presence in (WAITING, IN_CALL):
+        alert = replace(alert, refused_at=None)  # the citizen got in since (the personal link, say)
     return Row(
         appointment=appointment,
         confirmation=_latest(notifications, "confirmation"),
@@ -123,4 +142,5 @@ def row(appointment: Appointment) -> Row:
         guest_pid=pid,
         requests=[r for r in getattr(appointment, "requests", appointment.change_requests.all()) if not r.handled
                   or r.kind == "cancel"],
+        join_alert=alert,
     )

@@ -187,6 +187,17 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 315
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+# --- Client address behind reverse proxies (portal/clientaddress.py) ---
+# The proxies in front of Daphne: a hop count ("1") and/or addresses and CIDR networks.
+# Empty: X-Forwarded-For is ignored and REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    from portal.clientaddress import parse_trusted  # noqa: E402
+
+    parse_trusted(TRUSTED_PROXIES)
+except ValueError as error:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {error}") from error
+# --- end client address ---
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -239,6 +250,10 @@ LOGGING = {
 JOIN_MAX_FAILURES_PER_ADDRESS = env.int("JOIN_MAX_FAILURES_PER_ADDRESS", default=5)
 JOIN_MAX_FAILURES_PER_ROOM = env.int("JOIN_MAX_FAILURES_PER_ROOM", default=20)
 JOIN_LOCKOUT_MINUTES = env.int("JOIN_LOCKOUT_MINUTES", default=15)
+# A room under attack (JOIN_MAX_FAILURES_PER_ROOM wrong codes) is never locked: an address
+# that failed there waits this long before its next try, doubling with the attack
+# (rooms/joinlimits.py).
+JOIN_SLOW_SECONDS = env.int("JOIN_SLOW_SECONDS", default=60)
 
 # --- Media (our aiortc engine, in-process by default) ---
 MEDIA_ENGINE_MODE = env.str("MEDIA_ENGINE_MODE", default="passthrough")  # or "relay" (decode + re-encode)

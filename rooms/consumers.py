@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from media.engine import MediaError
+from portal import clientaddress
 from rooms import actions, lobby, presence, services
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
@@ -58,6 +59,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             else None
         )
         if refusal is not None:
+            log.info("room socket refused: room=%s code=%s address=%s", self.slug, refusal,
+                     clientaddress.from_scope(self.scope))
             await self.accept()  # accept first so the browser gets the close code
             await self.close(refusal)
             return

@@ -113,18 +113,29 @@ class Participant(models.Model):
 
 
 class JoinAttempt(models.Model):
-    """Each password attempt at a room's join page: for brute-force limits and the log."""
+    """A code typed at a room's join page: for the limits (rooms/joinlimits.py), the day view's
+    alerts and the log."""
+
+    class Outcome(models.TextChoices):
+        ENTERED = "entered", _("right code, entered")
+        WRONG = "wrong", _("wrong code")
+        # The right code, kept out by a limit on its address: someone who has the code
+        # (the citizen?) is locked out. Wrong codes refused by a limit are not stored.
+        REFUSED = "refused", _("right code, refused by a limit")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="join_attempts")
     address = models.GenericIPAddressField()
-    success = models.BooleanField()
+    network = models.CharField(max_length=49)  # what per-address limits count: IPv4, or the IPv6 /56
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set when the helpdesk or an agent unlocks the room: no longer counted against its address.
+    cleared_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["room", "address", "at"])]
+        indexes = [models.Index(fields=["room", "network", "at"]), models.Index(fields=["room", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.room_id} {self.address} {'ok' if self.success else 'wrong'} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.room_id} {self.address} {self.outcome} {self.at:%Y-%m-%d %H:%M}"
 
 
 class IdentityCheck(models.Model):

@@ -6,48 +6,12 @@ Plain synchronous functions: views call them directly, the consumer through
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from rooms import lobby
-from rooms.models import IdentityCheck, JoinAttempt, Participant, Room
-
-log = logging.getLogger("rooms.join")
-
-
-# --- join page: password attempts, limited per room and per address ---
-def lockout_minutes(room: Room, address: str, now: dt.datetime | None = None) -> int:
-    """Minutes before another password attempt is allowed (0: allowed now)."""
-    now = now or timezone.now()
-    window = dt.timedelta(minutes=settings.JOIN_LOCKOUT_MINUTES)
-    failures = JoinAttempt.objects.filter(room=room, success=False, at__gte=now - window)
-    per_address = list(
-        failures.filter(address=address)
-        .order_by("-at")
-        .values_list("at", flat=True)[: settings.JOIN_MAX_FAILURES_PER_ADDRESS]
-    )
-    per_room = list(failures.order_by("-at").values_list("at", flat=True)[: settings.JOIN_MAX_FAILURES_PER_ROOM])
-    blocked_until = None
-    if len(per_address) >= settings.JOIN_MAX_FAILURES_PER_ADDRESS:
-        blocked_until = per_address[-1] + window
-    if len(per_room) >= settings.JOIN_MAX_FAILURES_PER_ROOM:
-        blocked_until = max(blocked_until or now, per_room[-1] + window)
-    if blocked_until is None or blocked_until <= now:
-        return 0
-    return max(1, int((blocked_until - now).total_seconds() // 60) + 1)
-
-
-def try_password(room: Room, address: str, typed: str) -> bool:
-    ok = room.check_password(typed)
-    JoinAttempt.objects.create(room=room, address=address, success=ok)
-    if not ok:
-        log.warning("wrong room password: room=%s address=%s", room.slug, address)
-    return ok
+from rooms.models import IdentityCheck, Participant, Room
 
 
 # --- entering ---

@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal import access
+from portal import access, clientaddress
 from portal.models import Status
 from portal.phones import display as phone_display
-from rooms import journey, lobby, presence, tokens
+from rooms import joinlimits, journey, lobby, presence, tokens
 from rooms.forms import JoinForm
 from rooms.ice import ice_servers_for
 from rooms.models import Participant, Room
@@ -43,11 +43,6 @@ def phase_of(room: Room) -> Phase:
     return window_of(room).phase(timezone.now(), cancelled=cancelled)
 
 
-def client_address(request: HttpRequest) -> str:
-    # REMOTE_ADDR is set by the ASGI server; behind a proxy, the proxy must set it right.
-    return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104
-
-
 def _context(room: Room, **extra) -> dict:
     structure = room.appointment.structure
     return {
@@ -63,7 +58,8 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
     room = _room(slug)
     timezone.activate(room.appointment.structure.time_zone)
     phase = phase_of(room)
-    context = _context(room, phase=phase.value, window=window_of(room), locked_out=False, retry_after_minutes=0)
+    context = _context(room, phase=phase.value, window=window_of(room), locked_out=False, lock_reason="",
+                       retry_after_minutes=0, retry_after_seconds=0)
     if request.method == "GET" and phase in (Phase.OPEN, Phase.TOO_EARLY):
         journey.link_opened(room)
     if phase is not Phase.OPEN:
@@ -75,25 +71,29 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
             return entered
         context["token_refused"] = True  # the page says why and offers the code instead
     form = JoinForm(request.POST or None)
-    address = client_address(request)
     if request.method == "POST":
-        wait = presence.lockout_minutes(room, address)
-        if not wait and room.locked:
+        if room.locked:
             form.add_error(None, _("The agent has locked the room: nobody new can enter."))
-        elif not wait and form.is_valid():
-            if presence.try_password(room, address, form.cleaned_data["password"]):
+        elif form.is_valid():
+            address = clientaddress.from_request(request)  # behind proxies: TRUSTED_PROXIES
+            result = joinlimits.attempt(room, address, form.cleaned_data["password"])
+            if result.entered:
                 participant = presence.enter_as_guest(room, form.cleaned_data["name"])
                 request.session.cycle_key()  # a fresh session id once the code is proven
                 request.session[session_key(slug)] = str(participant.pid)
                 return redirect("rooms:room", slug=slug)
-            wait = presence.lockout_minutes(room, address)
-            if not wait:
+            if result.checked:
                 form.add_error("password", _("This code is not right. Check the message you received."))
-        if wait:
-            # The page says it (with the minutes and the helpdesk), and disables the form.
-            context.update(locked_out=True, retry_after_minutes=wait)
+            if result.verdict.blocked:
+                # The page says why and how long (and that the personal link still works).
+                seconds = result.verdict.seconds_left(timezone.now())
+                context.update(locked_out=True, lock_reason=result.verdict.reason, retry_after_seconds=seconds,
+                               retry_after_minutes=(seconds + 59) // 60)
     context["form"] = form
-    return render(request, "rooms/join.html", context, status=429 if context["locked_out"] else 200)
+    response = render(request, "rooms/join.html", context, status=429 if context["locked_out"] else 200)
+    if context["locked_out"]:
+        response["Retry-After"] = str(context["retry_after_seconds"])
+    return response
 
 
 def _enter_with_token(request: HttpRequest, room: Room, token: str) -> HttpResponse | None:

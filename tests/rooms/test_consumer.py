@@ -20,6 +20,28 @@ def test_no_join_session_is_closed_4401(room):
     run(scenario())
 
 
+def test_refused_socket_is_logged_with_the_client_address(room, caplog, settings):
+    """Behind the proxy (here reached over a socket with no peer address, like a Unix
+    socket), the log names the address nginx appended, not the forged left-most one."""
+    from channels.testing import WebsocketCommunicator
+
+    from portal.asgi import application
+
+    settings.TRUSTED_PROXIES = ["1"]
+
+    async def scenario():
+        ws = WebsocketCommunicator(application, f"/ws/rooms/{room.slug}/", headers=[
+            (b"origin", b"http://testserver"), (b"host", b"testserver"),
+            (b"x-forwarded-for", b"6.6.6.6, 203.0.113.9")])
+        assert (await ws.connect(timeout=5))[0]
+        assert (await ws.receive_output(timeout=5))["code"] == 4401
+        await ws.disconnect()
+
+    with caplog.at_level("INFO", logger="rooms.signalling"):
+        run(scenario())
+    assert f"room socket refused: room={room.slug} code=4401 address=203.0.113.9" in caplog.text
+
+
 def test_lobby_admit_chat_hand_mute_leave(room, moderator, citizen):
     async def scenario():
         agent = await Client(room.slug, moderator.pid).connect()

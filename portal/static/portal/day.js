@@ -16,9 +16,15 @@ async function refresh(id) {
   const fresh = holder.querySelector("tr");
   const old = document.getElementById(`appt-${id}`);
   const wasWaiting = old && old.dataset.presence === "waiting";
+  const joinAlert = (row) => row?.querySelector("[data-join-alert]")?.dataset.joinAlert || "";
+  const wasAlert = joinAlert(old);
   if (old) old.replaceWith(fresh); else table.tBodies[0].append(fresh);
   if (fresh.dataset.presence === "waiting" && !wasWaiting) {
     alertBox.textContent = `${fresh.dataset.citizen} — ${gettext("is waiting for you")}`;
+    alertBox.hidden = false;
+    beep();
+  } else if (joinAlert(fresh) === "refused" && wasAlert !== "refused") {
+    alertBox.textContent = `${fresh.dataset.citizen} — ${gettext("is locked out of the room code")}`;
     alertBox.hidden = false;
     beep();
   }
