@@ -201,6 +201,7 @@ def running(database_url: str, folder: Path, secrets: dict[str, str], timeout: f
         "CSRF_TRUSTED_ORIGINS": base,
         "SITE_URL": base,
         "BEHIND_PROXY": "1",
+        "TRUSTED_PROXIES": "1",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "STATIC_ROOT": str(static_root),

@@ -62,7 +62,7 @@ def daphne_carrying_both(server: deploy.Stack, citizen) -> int:
     raise AssertionError(f"the two sockets never met on one Daphne: {counts}")
 
 
-def test_the_deployed_stack_carries_a_call_through_the_loss_of_a_daphne(server, booked, browsers):
+def test_the_deployed_stack_carries_a_call_through_the_loss_of_a_daphne(server, booked, browsers, django_db_blocker):
     agent, room = booked
     base = server.base
     agent_page = browsers.open("agent", ignore_https_errors=True)
@@ -119,3 +119,54 @@ def test_the_deployed_stack_carries_a_call_through_the_loss_of_a_daphne(server, 
     assert citizen.is_visible("#gv-call") and citizen.is_hidden("#gv-lobby")
     assert citizen.evaluate("() => window.gvDebug.me.status") == "admitted"
     assert citizen.evaluate("() => window.gvSawLobby") is False
+
+    # Through the shipped nginx, from another loopback address: the join page's limits key
+    # on the address nginx saw, whatever the client writes at the left of X-Forwarded-For.
+    with django_db_blocker.unblock():
+        assert_forged_forwarded_for_does_not_bypass_the_limit(server)
+
+
+def post_code(server: deploy.Stack, room, code: str, source: str, forged: str) -> int:
+    """One code typed at the join page from `source` (a loopback address of its own), with a
+    forged X-Forwarded-For: GET for the CSRF cookie and token, then POST, as a browser does."""
+    import http.client
+    import ssl
+    from http.cookies import SimpleCookie
+    from urllib.parse import urlencode, urlsplit
+
+    port = urlsplit(server.base).port
+    context = ssl.create_default_context(cafile=str(server.cert))
+    path = f"/r/{room.slug}/"
+
+    def request(method: str, headers: dict[str, str], body: str | None = None) -> http.client.HTTPResponse:
+        connection = http.client.HTTPSConnection("localhost", port, context=context, source_address=(source, 0),
+                                                 timeout=WAIT / 1000)
+        connection.request(method, path, body=body, headers={"X-Forwarded-For": forged, **headers})
+        return connection.getresponse()
+
+    page = request("GET", {})
+    html = page.read().decode()
+    cookie = SimpleCookie(page.headers["Set-Cookie"])["csrftoken"].value
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    answer = request("POST", {
+        "Cookie": f"csrftoken={cookie}", "Origin": server.base, "Referer": server.base + path,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }, urlencode({"csrfmiddlewaretoken": token, "name": "Camille", "password": code}))
+    answer.read()
+    return answer.status
+
+
+def assert_forged_forwarded_for_does_not_bypass_the_limit(server: deploy.Stack) -> None:
+    from rooms.models import JoinAttempt
+
+    _, room = harness.make_appointment()
+    wrong = "0" * 8 if room.password != "0" * 8 else "1" * 8
+    # Each wrong code forges another address; the last one locks this address out.
+    statuses = [post_code(server, room, wrong, "127.0.0.7", f"198.51.100.{attempt}")
+                for attempt in range(settings.JOIN_MAX_FAILURES_PER_ADDRESS)]
+    assert statuses == [200] * (len(statuses) - 1) + [429]
+    # The right code, with yet another forged address: still this address, still locked.
+    assert post_code(server, room, room.password, "127.0.0.7", "198.51.100.99") == 429
+    assert set(JoinAttempt.objects.filter(room=room).values_list("address", flat=True)) == {"127.0.0.7"}
+    # Another client (another loopback address) is not caught by that lock.
+    assert post_code(server, room, room.password, "127.0.0.8", "127.0.0.7") == 302
