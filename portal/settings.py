@@ -310,6 +310,15 @@ NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES = env.int("NOTIFICATIONS_DAY_BEFORE_MIN
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.sweep", "schedule": NOTIFICATIONS_SWEEP_SECONDS},
 }
+# --- Operations: health endpoints and Celery heartbeats (portal/health.py) ---
+# Beat publishes `portal.heartbeat` every HEARTBEAT_SECONDS (its own heartbeat) and a worker
+# runs it (the worker's); either older than HEARTBEAT_MAX_AGE: /readyz answers 503 and the
+# back-office shows an alert. /healthz and /readyz answer plain HTTP probes (no SSL redirect).
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=30)
+HEARTBEAT_MAX_AGE = env.float("HEARTBEAT_MAX_AGE", default=120)
+CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {"task": "portal.heartbeat", "schedule": HEARTBEAT_SECONDS}
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# --- end of operations block ---
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))
 # The Twilio SDK logs every API request's headers at INFO: keep that out of the logs.
 LOGGING["loggers"]["twilio.http_client"] = {"level": env.str("TWILIO_LOG_LEVEL", default="WARNING")}
