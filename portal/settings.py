@@ -42,6 +42,16 @@ def _room_password_key() -> bytes:
     """Fernet key for room passwords: ROOM_PASSWORD_KEY, or derived in DEBUG only."""
     key = env.str("ROOM_PASSWORD_KEY", default="")
     if key:
+        from cryptography.fernet import Fernet
+
+        try:  # a malformed key would only fail at the first room saved or opened: fail now
+            Fernet(key.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                "ROOM_PASSWORD_KEY is not a valid Fernet key (32 url-safe base64-encoded bytes; "
+                "generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')."
+            ) from None
         return key.encode()
     if not DEBUG:
         raise ImproperlyConfigured(
