@@ -9,6 +9,7 @@ production start with a missing secret fails loudly instead of running on a defa
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "portal.security.PermissionsPolicyMiddleware",  # camera/mic only where allowed (portal/security.py)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -244,6 +246,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Back-office login throttling (django-axes; failures and lockouts in the admin) ---
+# LOGIN_LOCKOUT_PARAMETERS: comma-separated, each counted on its own; "+" joins a combination.
+# Default: a user locked after LOGIN_FAILURE_LIMIT failures from any address (slow, distributed
+# guessing), and an address locked after as many failures on any user names (spraying).
+# Locked logins answer 429 until LOGIN_LOCKOUT_MINUTES have passed since the last failure,
+# even with the right password; a superuser can unlock earlier in the admin (Axes).
+INSTALLED_APPS.append("axes")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as Axes requires
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [
+    p.split("+") if "+" in p else p for p in env.list("LOGIN_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure kept (who, address, when), not only the count
+AXES_SENSITIVE_PARAMETERS: list[str] = []  # log the user name and address (never the password)
+# The project's client address (the one the join page's limits use), so a change of proxy
+# policy applies to both.
+AXES_CLIENT_IP_CALLABLE = "rooms.views.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.security.login_locked"
+# --- end of login throttling block ---
 
 # --- Join page brute-force limits ---
 JOIN_MAX_FAILURES_PER_ADDRESS = env.int("JOIN_MAX_FAILURES_PER_ADDRESS", default=5)

@@ -53,11 +53,13 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
     env = production_env(collected.var_dir, collected.static_root, DATABASE_URL=database_url())
     with daphne(env, tmp_path / "daphne.log") as server:
         seen: dict[str, int] = {}
+        policies: dict[str, str] = {}
         assets: set[str] = set()
 
         def visit(browser, path: str, expected: int = 200) -> str:
             answer = browser.get(path)
             seen[path] = answer.status
+            policies[path] = answer.header("Permissions-Policy")
             assert answer.status < 500, f"{path}: {answer.status}\n{server.log_tail()}"
             assert answer.status == expected, f"{path}: {answer.status} {answer.header('Location')}"
             if answer.status == 200 and "text/html" in answer.header("Content-Type"):
@@ -80,6 +82,8 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
             "username": agent.username, "password": AGENT_PASSWORD,
         })
         assert login.status == 302 and login.header("Location") == "/admin/day/", (login.status, login.text[:500])
+        session_cookie = next(c for c in login.headers.get_all("Set-Cookie") if c.startswith("sessionid="))
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie, session_cookie
         visit(agent_browser, "/admin/")
         visit(agent_browser, "/admin/day/")
         visit(agent_browser, "/jsi18n/")
@@ -103,3 +107,8 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
         unhashed = citizen.get("/static/dsfr/dsfr.min.css")
         assert unhashed.status == 200 and "immutable" not in unhashed.header("Cache-Control")
         assert len(seen) == 8
+        capture = {path for path, value in policies.items() if "camera=(self)" in value}
+        assert capture == {f"/r/{room.slug}/", f"/r/{room.slug}/room/", f"/rdv/{token}/test/"}, policies
+        assert all("camera=()" in value for path, value in policies.items() if path not in capture), policies
+        # HSTS, as behind the HTTPS proxy.
+        assert "max-age=31536000" in agent_browser.get("/admin/").header("Strict-Transport-Security")
