@@ -15,8 +15,12 @@ app.autodiscover_tasks()
 @before_task_publish.connect
 def beat_heartbeat(sender: str | None = None, **kwargs) -> None:
     """Only beat publishes `portal.heartbeat`: doing so is beat's own heartbeat (portal/health.py)."""
-    from portal import health
     from portal.tasks import HEARTBEAT_TASK
 
     if sender == HEARTBEAT_TASK:
+        from django.db import close_old_connections
+
+        from portal import health
+
+        close_old_connections()  # beat keeps its connection for days: drop a broken one first
         health.record(health.BEAT)

@@ -40,11 +40,8 @@ class Check:
 
 
 def record(name: str, at: dt.datetime | None = None) -> None:
-    from django.db import close_old_connections
-
     from portal.models import Heartbeat
 
-    close_old_connections()  # beat holds its connection for days: drop a broken one first
     Heartbeat.objects.update_or_create(name=name, defaults={"at": at or timezone.now()})
 
 
