@@ -73,12 +73,13 @@ def redis_server() -> Check:
 
 def live_media_nodes() -> list[str]:
     """Ids of the media nodes that announced themselves within MEDIA_NODE_MAX_AGE."""
-    from media.nodes.registry import NODES_KEY
+    from media.nodes.registry import NODES_KEY, NodeLoad
 
     with _redis() as client:
         raw = client.hgetall(settings.MEDIA_REDIS_PREFIX + NODES_KEY)
     now = time.time()
-    return sorted(k.decode() for k, v in raw.items() if now - json.loads(v)["ts"] <= settings.MEDIA_NODE_MAX_AGE)
+    nodes = (NodeLoad(node_id=k.decode(), **json.loads(v)) for k, v in raw.items())
+    return sorted(n.node_id for n in nodes if n.alive(now, settings.MEDIA_NODE_MAX_AGE))
 
 
 def media_nodes() -> Check:

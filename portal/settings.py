@@ -351,7 +351,10 @@ CELERY_BEAT_SCHEDULE = {
 # back-office shows an alert. /healthz and /readyz answer plain HTTP probes (no SSL redirect).
 HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=30)
 HEARTBEAT_MAX_AGE = env.float("HEARTBEAT_MAX_AGE", default=120)
-CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {"task": "portal.heartbeat", "schedule": HEARTBEAT_SECONDS}
+CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {
+    "task": "portal.heartbeat", "schedule": HEARTBEAT_SECONDS,
+    "options": {"expires": HEARTBEAT_MAX_AGE},  # a worker back after an outage skips the old ones
+}
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # --- end of operations block ---
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))
