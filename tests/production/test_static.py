@@ -86,6 +86,11 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie, session_cookie
         visit(agent_browser, "/admin/")
         visit(agent_browser, "/admin/day/")
+        visit(agent_browser, "/admin/portal/appointment/")
+        visit(agent_browser, f"/admin/portal/appointment/{appointment.pk}/change/")
+        entry = agent_browser.get(f"/r/{room.slug}/agent/")  # the agent's way into the call
+        assert entry.status == 302 and entry.header("Location").endswith(f"/r/{room.slug}/room/"), entry.status
+        visit(agent_browser, f"/r/{room.slug}/room/")
         visit(agent_browser, "/jsi18n/")
 
         # Every page links hashed static names, each served compressed and cached for good.
@@ -106,7 +111,7 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
         # An unhashed name is served too, but never cached for good (it can change).
         unhashed = citizen.get("/static/dsfr/dsfr.min.css")
         assert unhashed.status == 200 and "immutable" not in unhashed.header("Cache-Control")
-        assert len(seen) == 8
+        assert len(seen) == 10
         capture = {path for path, value in policies.items() if "camera=(self)" in value}
         assert capture == {f"/r/{room.slug}/", f"/r/{room.slug}/room/", f"/rdv/{token}/test/"}, policies
         assert all("camera=()" in value for path, value in policies.items() if path not in capture), policies
