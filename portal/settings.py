@@ -264,6 +264,7 @@ AXES_LOCKOUT_PARAMETERS = [
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure kept (who, address, when), not only the count
 AXES_SENSITIVE_PARAMETERS: list[str] = []  # log the user name and address (never the password)
+AXES_VERBOSE = False  # no banner at each start; failures and lockouts are still logged
 # The project's client address (the one the join page's limits use), so a change of proxy
 # policy applies to both.
 AXES_CLIENT_IP_CALLABLE = "rooms.views.client_address"
