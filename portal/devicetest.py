@@ -26,6 +26,7 @@ from media.engine import MediaError, MediaTimeout
 from portal.citizen import appointment_of
 from portal.models import Appointment, Status
 from portal.phones import display as phone_display
+from portal.security import allow_capture
 from rooms.ice import ice_servers_for
 from rooms.mediabridge import MediaUnavailable, media
 
@@ -52,6 +53,7 @@ def usable(appointment: Appointment | None) -> str:
     return ""
 
 
+@allow_capture("camera", "microphone")
 def page(request: HttpRequest, token: str) -> HttpResponse:
     appointment = appointment_of(token)
     problem = usable(appointment)

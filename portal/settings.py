@@ -9,6 +9,7 @@ production start with a missing secret fails loudly instead of running on a defa
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def _room_password_key() -> bytes:
     """Fernet key for room passwords: ROOM_PASSWORD_KEY, or derived in DEBUG only."""
     key = env.str("ROOM_PASSWORD_KEY", default="")
     if key:
+        from cryptography.fernet import Fernet
+
+        try:  # a malformed key would only fail at the first room saved or opened: fail now
+            Fernet(key.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                "ROOM_PASSWORD_KEY is not a valid Fernet key (32 url-safe base64-encoded bytes; "
+                "generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')."
+            ) from None
         return key.encode()
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -71,6 +82,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "portal.security.PermissionsPolicyMiddleware",  # camera/mic only where allowed (portal/security.py)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -246,6 +258,30 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Back-office login throttling (django-axes; failures and lockouts in the admin) ---
+# LOGIN_LOCKOUT_PARAMETERS: comma-separated, each counted on its own; "+" joins a combination.
+# Default: a user locked after LOGIN_FAILURE_LIMIT failures from any address (slow, distributed
+# guessing), and an address locked after as many failures on any user names (spraying).
+# Locked logins answer 429 until LOGIN_LOCKOUT_MINUTES have passed since the last failure,
+# even with the right password; a superuser can unlock earlier in the admin (Axes).
+INSTALLED_APPS.append("axes")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as Axes requires
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [
+    p.split("+") if "+" in p else p for p in env.list("LOGIN_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure kept (who, address, when), not only the count
+AXES_SENSITIVE_PARAMETERS: list[str] = []  # log the user name and address (never the password)
+AXES_VERBOSE = False  # no banner at each start; failures and lockouts are still logged
+# The project's client address (the one the join page's limits use), so a change of proxy
+# policy applies to both.
+AXES_CLIENT_IP_CALLABLE = "portal.clientaddress.from_request"
+AXES_LOCKOUT_CALLABLE = "portal.security.login_locked"
+# --- end of login throttling block ---
+
 # --- Join page brute-force limits ---
 JOIN_MAX_FAILURES_PER_ADDRESS = env.int("JOIN_MAX_FAILURES_PER_ADDRESS", default=5)
 JOIN_MAX_FAILURES_PER_ROOM = env.int("JOIN_MAX_FAILURES_PER_ROOM", default=20)
@@ -350,6 +386,18 @@ NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES = env.int("NOTIFICATIONS_DAY_BEFORE_MIN
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.sweep", "schedule": NOTIFICATIONS_SWEEP_SECONDS},
 }
+# --- Operations: health endpoints and Celery heartbeats (portal/health.py) ---
+# Beat publishes `portal.heartbeat` every HEARTBEAT_SECONDS (its own heartbeat) and a worker
+# runs it (the worker's); either older than HEARTBEAT_MAX_AGE: /readyz answers 503 and the
+# back-office shows an alert. /healthz and /readyz answer plain HTTP probes (no SSL redirect).
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=30)
+HEARTBEAT_MAX_AGE = env.float("HEARTBEAT_MAX_AGE", default=120)
+CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {
+    "task": "portal.heartbeat", "schedule": HEARTBEAT_SECONDS,
+    "options": {"expires": HEARTBEAT_MAX_AGE},  # a worker back after an outage skips the old ones
+}
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# --- end of operations block ---
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))
 # --- Deploying (issue 12): beat starts on a fresh checkout whatever the broker (var/celery/
 # is otherwise only made for the filesystem broker); CELERY_QUEUE keeps two portals (or test

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from portal import access, clientaddress
 from portal.models import Status
 from portal.phones import display as phone_display
+from portal.security import allow_capture
 from rooms import joinlimits, journey, lobby, presence, tokens
 from rooms.forms import JoinForm
 from rooms.ice import ice_servers_for
@@ -54,6 +55,7 @@ def _context(room: Room, **extra) -> dict:
     }
 
 
+@allow_capture("camera", "microphone")  # the pre-join device check
 def join(request: HttpRequest, slug: str) -> HttpResponse:
     room = _room(slug)
     timezone.activate(room.appointment.structure.time_zone)
@@ -136,6 +138,7 @@ def agent_room(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("rooms:room", slug=slug)
 
 
+@allow_capture("camera", "microphone", "display-capture")  # the call, screen share
 def room_page(request: HttpRequest, slug: str) -> HttpResponse:
     room = _room(slug)
     participant = presence.find(slug, request.session.get(session_key(slug)))

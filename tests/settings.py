@@ -17,13 +17,16 @@ os.environ["DEBUG"] = "False"
 from portal.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Unit tests do not collect static files, so they use the plain storage; the manifest
+# storage and WhiteNoise as deployed are tested by tests/production (collectstatic, Daphne).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# Static files are not collected for tests: serve nothing through WhiteNoise.
-MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]  # noqa: F405
+# WhiteNoise stays in the middleware, as in production; nothing is collected for unit tests.
+STATIC_ROOT = VAR_DIR / "test-static"  # noqa: F405
+STATIC_ROOT.mkdir(exist_ok=True)
 
 # One test database per test process: parallel runs on one machine must not share it.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
