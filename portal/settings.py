@@ -209,7 +209,8 @@ SECURE_CSP = {
 # --- Email (Django's framework; SMTP in production) ---
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend"
+    # In DEBUG, the console with the text decoded (Django's prints quoted-printable links).
+    default="notifications.console_email.DecodedConsoleEmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
