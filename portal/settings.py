@@ -232,7 +232,8 @@ SECURE_CSP = {
 # --- Email (Django's framework; SMTP in production) ---
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend"
+    # In DEBUG, the console with the text decoded (Django's prints quoted-printable links).
+    default="notifications.console_email.DecodedConsoleEmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
@@ -250,12 +251,21 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ROOM_OPENS_MINUTES_BEFORE = env.int("ROOM_OPENS_MINUTES_BEFORE", default=30)
 ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 
+# One handler, on the root logger: every line is printed once. Django's own default config
+# adds a console handler to "django" (in DEBUG) that would print its lines a second time
+# through the root: "django" gets no handler of its own. ICE/WebRTC libraries log every
+# candidate pair at INFO: WARNING unless MEDIA_LOG_LEVEL says otherwise.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "{levelname} {name}: {message}", "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+        **{name: {"level": env.str("MEDIA_LOG_LEVEL", default="WARNING")} for name in ("aioice", "aiortc")},
+    },
 }
 
 # --- Back-office login throttling (django-axes; failures and lockouts in the admin) ---

@@ -48,9 +48,18 @@ def use_loopback_only() -> None:
     aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
 
 
+def loopback_wanted() -> bool:
+    """Offer 127.0.0.1: when told to (tests), or in DEBUG on a machine with no other address,
+    where the engine would otherwise offer no candidate and calls would hang (`./dev run`
+    offline). Browsers on such a machine still need Chromium's --allow-loopback-in-peer-connection."""
+    import aioice.ice
+
+    return settings.ICE_LOOPBACK_ONLY or (settings.DEBUG and not aioice.ice.get_host_addresses(True, True))
+
+
 def new_engine() -> MediaEngine:
     """An engine for this process's running loop, with the network settings applied."""
-    if settings.ICE_LOOPBACK_ONLY:
+    if loopback_wanted():
         use_loopback_only()
     ports = parse_port_range(settings.MEDIA_UDP_PORTS)
     if ports is not None:

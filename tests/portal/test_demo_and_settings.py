@@ -26,8 +26,25 @@ def test_demo_creates_users_and_an_appointment_in_16_minutes(db, capsys):
     assert "/admin/" in out and "/admin/day/" in out
     assert f"{settings.SITE_URL}/rdv/" in out and "/test/" in out  # the device test link
     assert set(Membership.objects.values_list("role", flat=True)) == {"agent", "manager", "helpdesk"}
-    call_command("demo")  # twice is fine: same users, a second appointment
-    assert Appointment.objects.count() == 2 and Membership.objects.count() == 3
+
+
+def test_demo_run_again_moves_its_one_appointment_to_16_minutes_from_now(db, capsys):
+    """`./dev run` calls demo at each start: one demo appointment, not one more per restart."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    call_command("demo")
+    first = Appointment.objects.get()
+    Appointment.objects.filter(pk=first.pk).update(start=timezone.now() - dt.timedelta(days=1))  # yesterday's
+    capsys.readouterr()
+    call_command("demo")
+    out = capsys.readouterr().out
+    appointment = Appointment.objects.get()  # still one
+    room = Room.objects.get(appointment=appointment)
+    assert appointment.pk == first.pk and Room.objects.count() == 1 and Membership.objects.count() == 3
+    assert 15 * 60 <= (appointment.start - timezone.now()).total_seconds() <= 16 * 60
+    assert f"Citizen link: {room.join_url}\n" in out and f"Room password: {room.password}\n" in out
 
 
 def run_manage(*args, env):

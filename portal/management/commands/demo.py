@@ -1,4 +1,8 @@
-"""Create demo data: a structure, an agent, a helpdesk user and an appointment in 16 min."""
+"""Create demo data: a structure, an agent, a helpdesk user and an appointment in 16 min.
+
+Idempotent (`./dev run` calls it at each start): users are reused, and the demo
+appointment is moved to 16 minutes from now rather than a new one booked each time.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,13 @@ from django.utils import timezone
 
 from portal import booking
 from portal.citizen import manage_url, test_url
-from portal.models import Appointment, Channel, Membership, Role, Structure
+from portal.models import Appointment, Channel, Membership, Role, Status, Structure
 
 DEMO_PASSWORD = "demo-guichet-2026"  # noqa: S105  (printed demo credentials, DEBUG only)
 
 
 class Command(BaseCommand):
-    help = "Create a demo structure, agent, helpdesk user and an appointment starting in 16 minutes."
+    help = "Create (or refresh) a demo structure, users and an appointment starting in 16 minutes."
 
     def add_arguments(self, parser):
         parser.add_argument("--email", default="citoyen@example.org", help="citizen's email")
@@ -39,20 +43,33 @@ class Command(BaseCommand):
         agent = self._user("agent", "Camille", "Martin", structure, Role.AGENT)
         self._user("manager", "Dominique", "Bernard", structure, Role.MANAGER)
         self._user("helpdesk", "Alex", "Petit", structure, Role.HELPDESK)
-        appointment = Appointment(
-            structure=structure,
-            agent=agent,
-            citizen_first_name="Jeanne",
-            citizen_last_name="Dupont",
-            citizen_email=options["email"],
-            citizen_phone=options["phone"],
-            preferred_channel=Channel.EMAIL,
-            start=timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=16),
-            duration_minutes=30,
-            subject="Demande de carte nationale d'identité",
+        start = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=16)
+        appointment = (
+            Appointment.objects.filter(
+                structure=structure, agent=agent, citizen_first_name="Jeanne", citizen_last_name="Dupont",
+                status=Status.SCHEDULED,
+            )
+            .order_by("-start")
+            .first()
         )
+        if appointment is None:
+            appointment = Appointment(
+                structure=structure,
+                agent=agent,
+                citizen_first_name="Jeanne",
+                citizen_last_name="Dupont",
+                preferred_channel=Channel.EMAIL,
+                duration_minutes=30,
+                subject="Demande de carte nationale d'identité",
+            )
+        appointment.citizen_email, appointment.citizen_phone = options["email"], options["phone"]
+        previous_start, appointment.start = appointment.start, start
         appointment.full_clean()
-        password = booking.book(appointment, by=agent)
+        if appointment.pk is None:
+            password = booking.book(appointment, by=agent)
+        else:
+            booking.update(appointment, previous_start=previous_start)
+            password = appointment.room.password
         room = appointment.room
         out = self.stdout.write
         out(self.style.SUCCESS("Demo data ready."))
