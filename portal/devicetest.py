@@ -23,11 +23,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from media.engine import MediaError, MediaTimeout
 from portal.citizen import appointment_of
 from portal.models import Appointment, Status
 from portal.phones import display as phone_display
-from rooms.mediabridge import MediaUnavailable, media
+from rooms.mediabridge import MediaError, MediaTimeout, MediaUnavailable, media
 
 log = logging.getLogger(__name__)
 

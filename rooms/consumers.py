@@ -46,11 +46,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     # --- connection ---
     async def connect(self) -> None:
-        from rooms.views import session_key
-
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session = self.scope.get("session")
-        pid = session.get(session_key(self.slug)) if session is not None else None
+        pid = session.get(presence.session_key(self.slug)) if session is not None else None
         participant = await db(presence.find)(self.slug, pid)
         refusal = (
             CLOSE_NO_SESSION if participant is None

@@ -16,7 +16,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from media.engine import MediaEngine, MediaError, MediaTimeout
+from media.engine import MediaEngine, MediaError, MediaTimeout  # errors re-exported: the portal's way to media
 from media.identity import check_participant
 from media.network import announce_public_address, parse_port_range, restrict_udp_ports
 from media.nodes.commands import node_channel

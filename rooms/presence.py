@@ -20,6 +20,11 @@ from rooms.models import IdentityCheck, JoinAttempt, Participant, Room
 log = logging.getLogger("rooms.join")
 
 
+def session_key(slug: str) -> str:
+    """Where a browser's session keeps its participant id in a room (set by the views, read by the consumer)."""
+    return f"gv.room.{slug}"
+
+
 # --- join page: password attempts, limited per room and per address ---
 def lockout_minutes(room: Room, address: str, now: dt.datetime | None = None) -> int:
     """Minutes before another password attempt is allowed (0: allowed now)."""

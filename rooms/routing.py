@@ -2,10 +2,8 @@
 
 from django.urls import path
 
-from portal.consumers import DayConsumer
 from rooms.consumers import RoomConsumer
 
 websocket_urlpatterns = [
     path("ws/rooms/<str:slug>/", RoomConsumer.as_asgi()),
-    path("ws/day/", DayConsumer.as_asgi()),
 ]

@@ -19,11 +19,8 @@ from portal.phones import display as phone_display
 from rooms import journey, lobby, presence, tokens
 from rooms.forms import JoinForm
 from rooms.models import Participant, Room
+from rooms.presence import session_key
 from rooms.window import Phase, Window
-
-
-def session_key(slug: str) -> str:
-    return f"gv.room.{slug}"
 
 
 def _room(slug: str) -> Room:
