@@ -46,7 +46,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  #
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
 from media.engine import MediaEngine, aiortc_hooks  # noqa: E402
-from media.engine.assembler import FrameBatch  # noqa: E402
+from media.engine.assembler import AudioAssembler, FrameBatch, VideoAssembler  # noqa: E402
 from media.engine.encoded import EncodedFrame, is_keyframe  # noqa: E402
 from media.nodes import eventloop  # noqa: E402
 
@@ -288,7 +288,8 @@ class BenchClient:
                 self.arrivals.extend([now] * len(batch.frames))
 
         # Count encoded frames, never decode (the generator must stay light).
-        aiortc_hooks.attach_receiver(receiver, kind, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb="off")
+        assembler = AudioAssembler() if kind == "audio" else VideoAssembler()
+        aiortc_hooks.attach_receiver(receiver, assembler, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb="off")
 
     async def close(self) -> None:
         self._task.cancel()

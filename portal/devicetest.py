@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from portal.citizen import appointment_of
 from portal.models import Appointment, Status
 from portal.phones import display as phone_display
-from rooms.mediabridge import MediaError, MediaTimeout, MediaUnavailable, media
+from rooms.mediabridge import MediaError, MediaTimeout, MediaUnavailable, media, spawn
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ async def offer(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse({"error": "media_unavailable", "message": str(error)}, status=503)
     except MediaError as error:
         return JsonResponse({"error": "bad_sdp", "message": str(error)}, status=400)
-    _running[room] = asyncio.get_running_loop().create_task(_close_later(room))
+    _running[room] = spawn(_close_later(room), name=f"device test {room}")
     return JsonResponse({"sdp": reply["sdp"], "seconds": TEST_SECONDS})
 
 

@@ -21,7 +21,7 @@ from media.engine import MediaError
 from rooms import actions, lobby, presence, services
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.journey import announce_async
-from rooms.mediabridge import MediaUnavailable, media
+from rooms.mediabridge import MediaUnavailable, media, spawn
 from rooms.protocol import ProtocolError, parse
 
 log = logging.getLogger("rooms.signalling")
@@ -257,7 +257,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def on_idcheck_accept(self, message: dict) -> None:
         if self.idcheck_request is None or self.idcheck_task is not None:
             raise ProtocolError("no_idcheck", "No identity check was asked for.", ref="idcheck.accept")
-        self.idcheck_task = asyncio.create_task(self._run_idcheck(self.idcheck_request))
+        self.idcheck_task = spawn(self._run_idcheck(self.idcheck_request), name=f"idcheck {self.slug}/{self.pid}")
         await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": self.pid, "state": "running"})
 
     async def on_idcheck_refuse(self, message: dict) -> None:

@@ -11,17 +11,22 @@ Two ways to reach media, same calls (`join`, `answer`, `leave`, `set_audio_only`
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from media.engine import MediaEngine, MediaError, MediaTimeout  # errors re-exported: the portal's way to media
+# MediaError, MediaTimeout and spawn are re-exported: the portal reaches media through this module only.
+from media.engine import ContractError, MediaEngine, MediaError, MediaTimeout, aiortc_hooks
+from media.engine.background import spawn as spawn  # tasks that drive media: kept referenced, failures logged
 from media.identity import check_participant
 from media.network import announce_public_address, parse_port_range, restrict_udp_ports
 from media.nodes.commands import node_channel
 from media.nodes.registry import NodeRegistry, NoNodeAvailable
 from rooms.groups import personal_group
+
+log = logging.getLogger(__name__)
 
 _engine: InProcessMedia | None = None
 _remote: RemoteMedia | None = None
@@ -39,17 +44,24 @@ async def send_server_offer(room_id: str, participant_id: str, payload: dict[str
     )
 
 
-def use_loopback_only() -> None:
-    # aioice skips 127.0.0.1 when gathering; on a loopback-only test machine, offer it.
-    import aioice.ice
-
-    aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+def check_media_contract() -> None:
+    """Raise ContractError if the installed aiortc/aioice do not match the engine (rooms/checks.py)."""
+    aiortc_hooks.check_contract()
 
 
 def new_engine() -> MediaEngine:
-    """An engine for this process's running loop, with the network settings applied."""
+    """An engine for this process's running loop, with the network settings applied.
+
+    A mismatched aiortc is logged at ERROR and raised as MediaUnavailable: browsers get
+    `media_unavailable`, not an SDP error.
+    """
+    try:
+        check_media_contract()
+    except ContractError as error:
+        log.error("media engine cannot start: %s", error)
+        raise MediaUnavailable(str(error)) from error
     if settings.ICE_LOOPBACK_ONLY:
-        use_loopback_only()
+        aiortc_hooks.use_loopback_only()
     ports = parse_port_range(settings.MEDIA_UDP_PORTS)
     if ports is not None:
         restrict_udp_ports(asyncio.get_running_loop(), *ports)

@@ -14,6 +14,7 @@ from aiortc.contrib.media import MediaRelay
 
 from . import aiortc_hooks
 from . import fast_path as fast_path_hooks
+from .background import spawn
 from .errors import MediaError, SdpError, UnknownPeerError
 from .modes import (
     PassthroughPublication,
@@ -220,7 +221,7 @@ class MediaEngine:
             transceiver.setCodecPreferences(codec_preferences(codec))
             transceiver.direction = "sendonly"
             # One msid stream per publisher: the browser groups (and lip-syncs) its audio and video.
-            transceiver.sender._stream_id = stream_id(publisher.participant_id)
+            aiortc_hooks.set_stream_id(transceiver.sender, stream_id(publisher.participant_id))
             paused = kind == "video" and subscriber.audio_only
             subscriber.forwards[(publisher.participant_id, kind)] = publication.subscribe(transceiver, paused)
             added = True
@@ -261,7 +262,7 @@ class MediaEngine:
     def _on_negotiation_failure(self, peer: Peer) -> None:
         # A participant that cannot be renegotiated would keep a stale view of the room.
         if self._rooms.get(peer.room_id, {}).get(peer.participant_id) is peer:
-            asyncio.ensure_future(self.leave(peer.room_id, peer.participant_id))
+            spawn(self.leave(peer.room_id, peer.participant_id), name=f"leave {peer.room_id}/{peer.participant_id}")
 
 
 async def _no_callback(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:

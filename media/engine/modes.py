@@ -17,7 +17,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from . import aiortc_hooks
-from .assembler import FrameBatch, VideoAssembler
+from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import EncodedFrame, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames, relayed_frames
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 def main_codec(transceiver: RTCRtpTransceiver) -> RTCRtpCodecParameters | None:
     """The negotiated media codec the publisher sends (first non-RTX codec)."""
-    return next((c for c in transceiver._codecs if not is_rtx(c)), None)
+    return next((c for c in aiortc_hooks.negotiated_codecs(transceiver) if not is_rtx(c)), None)
 
 
 def codec_preferences(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:
@@ -70,7 +70,8 @@ class PassthroughPublication:
         self._receiver = transceiver.receiver
         self.fanout = Fanout(self.kind, self._send_pli)
         sink = aiortc_hooks.EncodedSink(self._on_batch, self._on_end)
-        self._assembler = aiortc_hooks.attach_receiver(self._receiver, self.kind, sink, remb=remb)
+        self._assembler = AudioAssembler() if self.kind == "audio" else VideoAssembler()
+        aiortc_hooks.attach_receiver(self._receiver, self._assembler, sink, remb=remb)
         self._ssrc: int | None = None
         if self.kind == "video":
             aiortc_hooks.cap_remb(self._receiver, self.viewers_bitrate)

@@ -9,10 +9,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from media.engine import ContractError
 from media.nodes import eventloop
 from media.nodes.node import MediaNode
 from media.nodes.registry import NodeRegistry
-from rooms.mediabridge import new_engine
+from rooms.mediabridge import check_media_contract, new_engine
 
 
 class Command(BaseCommand):
@@ -25,6 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.REDIS_URL:
             raise CommandError("A media node needs REDIS_URL (the channel layer and the node registry).")
+        try:  # also a system check (rooms/checks.py); here too for a run with --skip-checks
+            check_media_contract()
+        except ContractError as error:
+            raise CommandError(f"media engine cannot start: {error}") from error
         # Its own process: uvloop by default (MEDIA_UVLOOP=0 for asyncio's loop).
         eventloop.run(self.serve(options["id"], options["max_tracks"]), uvloop=settings.MEDIA_UVLOOP)
 
