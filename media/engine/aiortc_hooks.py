@@ -109,8 +109,10 @@ class StableNumberingPeerConnection(RTCPeerConnection):
             else:
                 transceiver._codecs = numbering.codecs_for(transceiver._codecs)
                 transceiver._headerExtensions = numbering.extensions_for(transceiver._headerExtensions)
+            cname = media.ssrc[0].cname
+            assert cname is not None  # aiortc's own offer names every ssrc
             description.media[index] = _media_description(
-                transceiver, cname=media.ssrc[0].cname, direction=transceiver.direction, mid=media.rtp.muxId)
+                transceiver, cname=cname, direction=transceiver.direction, mid=media.rtp.muxId)
         return RTCSessionDescription(sdp=str(description), type="offer")
 
 
@@ -289,7 +291,10 @@ def cap_gathering(pc: RTCPeerConnection, seconds: float) -> None:
     for transceiver in pc.getTransceivers():
         connection = ice_connection(transceiver.receiver.transport.transport.iceGatherer)
         method = type(connection).get_component_candidates
-        connection.get_component_candidates = functools.partial(method, connection, timeout=seconds)
+        # The hook: an instance attribute shadows the method. aioice annotates `timeout` as int
+        # but only hands it to asyncio.wait_for, which takes float seconds.
+        connection.get_component_candidates = functools.partial(  # type: ignore[method-assign]
+            method, connection, timeout=seconds)  # type: ignore[arg-type]
 
 
 def ice_connection(gatherer: RTCIceGatherer) -> aioice.Connection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -167,7 +167,7 @@ class MediaEngine:
             if kind == "video":
                 forward.pause() if audio_only else forward.resume()
 
-    def frames(self, room_id: str, participant_id: str) -> AsyncIterator[np.ndarray]:
+    def frames(self, room_id: str, participant_id: str) -> AsyncGenerator[np.ndarray, None]:
         """Decoded BGR images (numpy, HxWx3) of a participant's video, decoded only while iterated."""
         peer = self._peer(room_id, participant_id)
         publication = peer.publications.get("video")

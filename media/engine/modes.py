@@ -7,7 +7,7 @@ going out to one subscriber through one of the subscriber's transceivers.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 import numpy as np
@@ -47,7 +47,7 @@ class Publication(Protocol):
     codec: RTCRtpCodecParameters | None
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> Forward: ...
-    def frames(self) -> AsyncIterator[np.ndarray]: ...
+    def frames(self) -> AsyncGenerator[np.ndarray, None]: ...
     def end(self) -> None: ...
 
 
@@ -113,7 +113,7 @@ class PassthroughPublication:
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PassthroughForward:
         return PassthroughForward(self.fanout, transceiver, paused)
 
-    def frames(self) -> AsyncIterator[np.ndarray]:
+    def frames(self) -> AsyncGenerator[np.ndarray, None]:
         return decoded_frames(self.fanout)
 
     def end(self) -> None:
@@ -199,7 +199,7 @@ class RelayPublication:
             forward.pause()
         return forward
 
-    def frames(self) -> AsyncIterator[np.ndarray]:
+    def frames(self) -> AsyncGenerator[np.ndarray, None]:
         return relayed_frames(self._relay, self._source)
 
     def end(self) -> None:
