@@ -181,7 +181,7 @@ class ReplayTrack(MediaStreamTrack):
         self._due: float | None = None
         self._next_probe = 0.0
 
-    async def recv(self) -> EncodedFrame:  # type: ignore[override]
+    async def recv(self) -> EncodedFrame:  # type: ignore[override]  # encoded frames, not av frames
         now = time.monotonic()
         if self._due is None:
             self._due = now
@@ -350,7 +350,7 @@ async def run_case(
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     clients: list[BenchClient] = []
     try:
-        _, port_text, server_loop, server_remb, server_path = server.stdout.readline().split()  # type: ignore[union-attr]
+        _, port_text, server_loop, server_remb, server_path = server.stdout.readline().split()  # type: ignore[union-attr]  # stdout=PIPE
         port = int(port_text)
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
         rpc = Rpc(reader, writer)

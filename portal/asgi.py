@@ -21,6 +21,9 @@ websocket_urlpatterns = rooms_routing.websocket_urlpatterns + portal_routing.web
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The routes are path() patterns of ASGI apps, which types-channels cannot tell from views'.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+        ),
     }
 )

@@ -77,6 +77,7 @@ async def offer(request: HttpRequest, token: str) -> HttpResponse:
     problem = usable(appointment)
     if problem:
         return JsonResponse({"error": problem}, status=404 if problem == "invalid" else 410)
+    assert appointment is not None  # usable() said so
     try:
         if len(request.body) > MAX_BODY:
             raise ValueError

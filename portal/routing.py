@@ -5,5 +5,6 @@ from django.urls import path
 from portal.consumers import DayConsumer
 
 websocket_urlpatterns = [
-    path("ws/day/", DayConsumer.as_asgi()),
+    # Channels routes ASGI apps with Django's path(); django-stubs types path() for views only.
+    path("ws/day/", DayConsumer.as_asgi()),  # type: ignore[arg-type]
 ]

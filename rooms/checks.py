@@ -8,13 +8,15 @@ browser reaches the engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error
 
 
-def media_contract(app_configs: list[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+def media_contract(*, app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None = None,
+                   **kwargs: Any) -> list[CheckMessage]:
     # Imported here: only a process that runs the checks pays for importing aiortc.
     from media.engine import ContractError
     from rooms.mediabridge import check_media_contract

@@ -37,7 +37,7 @@ def db(function):
 
 class RoomConsumer(AsyncWebsocketConsumer):
     slug: str
-    pid: str | None = None
+    pid: str = ""  # set once connected; the handlers run only after that
     role: str = lobby.Role.GUEST
     status: str = lobby.Status.WAITING
     groups_joined: tuple[str, ...] = ()
@@ -89,7 +89,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = ()
-        if self.pid is None:
+        if not self.pid:
             return
         await self._drop_media()
         participant = await db(presence.disconnect)(self.pid)
@@ -102,7 +102,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # --- incoming ---
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # A binary frame arrives as text_data=None: parse() answers it with a clear error.
-        if self.pid is None:
+        if not self.pid:
             return
         try:
             message = parse(text_data)
@@ -174,7 +174,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._drop_media()
         await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
         await self._broadcast(mods_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
-        self.pid = None
+        self.pid = ""
         await self.close()
 
     # --- moderator actions ---
@@ -330,7 +330,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def control_close(self, event: dict) -> None:
         await self._send(event["message"])
         await self._drop_media()
-        self.pid = None  # nothing more to record: the status was set by whoever closed us
+        self.pid = ""  # nothing more to record: the status was set by whoever closed us
         await self.close(event["code"])
 
     # --- helpers ---
@@ -362,6 +362,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def _drop_media(self) -> None:
-        if self.pid is not None:
+        if self.pid:
             with contextlib.suppress(MediaError):  # it may have had no peer connection
                 await media().leave(self.slug, self.pid)

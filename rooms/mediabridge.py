@@ -14,7 +14,6 @@ import asyncio
 import logging
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 # MediaError, MediaTimeout and spawn are re-exported: the portal reaches media through this module only.
@@ -24,7 +23,7 @@ from media.identity import check_participant
 from media.network import announce_public_address, parse_port_range, restrict_udp_ports
 from media.nodes.commands import node_channel
 from media.nodes.registry import NodeRegistry, NoNodeAvailable
-from rooms.groups import personal_group
+from rooms.groups import channel_layer, personal_group
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ class MediaUnavailable(MediaError):
 
 async def send_server_offer(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:
     sdp = announce_public_address(payload["sdp"], settings.MEDIA_PUBLIC_IP)
-    await get_channel_layer().group_send(
+    await channel_layer().group_send(
         personal_group(participant_id),
         {"type": "client.forward", "message": {"type": "rtc.offer", "sdp": sdp, "tracks": payload.get("tracks", {})}},
     )
@@ -112,7 +111,7 @@ class RemoteMedia:
             raise MediaUnavailable(str(error)) from None
         if node is None:
             return None  # never placed: nothing to leave or close
-        layer = get_channel_layer()
+        layer = channel_layer()
         # The default prefix matters: channels_redis pops one Redis list per prefix, so a reply
         # channel sharing the consumers' prefix is served by whichever receive loop is running.
         reply_to = await layer.new_channel()
@@ -124,10 +123,10 @@ class RemoteMedia:
         except TimeoutError:
             raise MediaUnavailable(f"media node {node} did not answer") from None
         if not reply["ok"]:
-            error = MediaTimeout if reply["error"] == "MediaTimeout" else MediaError
+            kind: type[MediaError] = MediaTimeout if reply["error"] == "MediaTimeout" else MediaError
             if reply["error"] == "NodeFull":
-                error = MediaUnavailable
-            raise error(reply["message"])
+                kind = MediaUnavailable
+            raise kind(reply["message"])
         return reply["result"]
 
     async def join(self, room: str, pid: str, sdp: str) -> dict:

@@ -148,22 +148,22 @@ def attach_receiver(
     remb: RembMode = "light",
 ) -> None:
     """Turn a not yet started receiver into an encoded-frame source: its packets go to `assembler`."""
-    if receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+    if receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]  # mangled private, in the contract
         raise MediaError("receiver already started: passthrough must be attached before receive()")
     if remb not in REMB_MODES:
         raise ValueError(f"unknown REMB mode {remb!r}")
-    receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]
-    receiver._RTCRtpReceiver__decoder_queue = sink  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]  # mangled private, in the contract
+    receiver._RTCRtpReceiver__decoder_queue = sink  # type: ignore[attr-defined]  # mangled private, in the contract
     # aiortc gives video receivers an estimator and audio ones none; keep that split.
     if remb == "off":
-        receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
-    elif remb == "light" and receiver._RTCRtpReceiver__remote_bitrate_estimator is not None:  # type: ignore[attr-defined]
-        receiver._RTCRtpReceiver__remote_bitrate_estimator = LightBitrateEstimator()  # type: ignore[attr-defined]
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]  # mangled private, in the contract
+    elif remb == "light" and receiver._RTCRtpReceiver__remote_bitrate_estimator is not None:  # type: ignore[attr-defined]  # mangled private, in the contract
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = LightBitrateEstimator()  # type: ignore[attr-defined]  # mangled private, in the contract
 
 
 def depayloaded(packet: RtpPacket) -> bytes:
     """A received packet's payload without its codec header (set by the receiver before the jitter buffer)."""
-    data: bytes = packet._data  # type: ignore[attr-defined]
+    data: bytes = packet._data  # type: ignore[attr-defined]  # set by the receiver, in the contract
     return data
 
 
@@ -179,7 +179,7 @@ def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
 
 def bitrate_estimator(receiver: RTCRtpReceiver) -> Any:
     """The receiver's REMB estimator (None if it sends no REMB)."""
-    return receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+    return receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]  # mangled private, in the contract
 
 
 def cap_remb(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> None:
@@ -201,11 +201,11 @@ def cap_remb(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> None:
                     )
         await send(packet)
 
-    receiver._send_rtcp = send_capped  # type: ignore[method-assign]
+    receiver._send_rtcp = send_capped  # type: ignore[method-assign]  # the hook: shadows the method, in the contract
 
 
 def sender_packetizer(sender: RTCRtpSender) -> Packetizer | None:
-    encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+    encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]  # mangled private, in the contract
     return encoder if isinstance(encoder, Packetizer) else None
 
 
@@ -266,10 +266,10 @@ class Packetizer:
 
 def attach_sender(sender: RTCRtpSender, packetizer: Packetizer, on_keyframe_request: Callable[[], None]) -> None:
     """Make `sender` pack encoded frames and forward PLI/FIR to `on_keyframe_request`."""
-    if sender._RTCRtpSender__encoder is not None:  # type: ignore[attr-defined]
+    if sender._RTCRtpSender__encoder is not None:  # type: ignore[attr-defined]  # mangled private, in the contract
         raise MediaError("sender already has an encoder")
-    sender._RTCRtpSender__encoder = packetizer  # type: ignore[attr-defined]
-    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+    sender._RTCRtpSender__encoder = packetizer  # type: ignore[attr-defined]  # mangled private, in the contract
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]  # the hook: shadows the method, in the contract
 
 
 def set_sender_enabled(sender: RTCRtpSender, enabled: bool) -> None:

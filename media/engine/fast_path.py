@@ -147,8 +147,8 @@ class _Receiver:
 
 def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes) -> None:
     # RTCDtlsTransport._recv_next's SRTP branch, without the queue.
-    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
-    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]  # mangled private, in the contract
+    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]  # mangled private, in the contract
     arrival_time_ms = clock.current_ms()
     try:
         if is_rtcp(data):
@@ -205,7 +205,7 @@ def _sender(connection: aioice.Connection, gso: bool) -> _Send:
             route[1].close()  # what is queued goes out first, the duplicate socket is released
         await stock_close()
 
-    connection.close = close  # type: ignore[method-assign]
+    connection.close = close  # type: ignore[method-assign]  # flushes our batcher first
     return send
 
 

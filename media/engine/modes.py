@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from aiortc import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
+from av import Packet
+from av.frame import Frame
 
 from . import aiortc_hooks
 from .assembler import AudioAssembler, FrameBatch, VideoAssembler
@@ -174,7 +176,7 @@ class GatedTrack(MediaStreamTrack):
         self._source = source
         self.open = True
 
-    async def recv(self):  # type: ignore[no-untyped-def]
+    async def recv(self) -> Frame | Packet[Any]:
         while True:
             frame = await self._source.recv()
             if self.open:

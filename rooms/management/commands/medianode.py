@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import uuid
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -13,6 +12,7 @@ from media.engine import ContractError
 from media.nodes import eventloop
 from media.nodes.node import MediaNode
 from media.nodes.registry import NodeRegistry
+from rooms.groups import channel_layer
 from rooms.mediabridge import check_media_contract, new_engine
 
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(f"media node {node_id} ({settings.MEDIA_ENGINE_MODE}, {eventloop.loop_name()})")
         registry = NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
                                 max_age=settings.MEDIA_NODE_MAX_AGE)
-        node = MediaNode(node_id, new_engine(), get_channel_layer(), registry,
+        node = MediaNode(node_id, new_engine(), channel_layer(), registry,
                          max_tracks=max_tracks, max_cpu=settings.MEDIA_NODE_MAX_CPU,
                          public_ip=settings.MEDIA_PUBLIC_IP)
         try:
