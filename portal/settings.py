@@ -245,7 +245,7 @@ JOIN_LOCKOUT_MINUTES = env.int("JOIN_LOCKOUT_MINUTES", default=15)
 MEDIA_ENGINE_MODE = env.str("MEDIA_ENGINE_MODE", default="passthrough")  # or "relay" (decode + re-encode)
 # STUN/TURN servers given to browsers and to the engine, JSON list of RTCIceServer dicts.
 ICE_SERVERS = env.json("ICE_SERVERS", default=[])
-# Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see BROWSER-TESTS.md).
+# Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see docs/browser-tests.md).
 ICE_LOOPBACK_ONLY = env.bool("GV_TEST_LOOPBACK_ICE", default=False)
 # "inprocess": the engine runs inside each ASGI process (one machine). "remote": rooms are
 # placed by load on `manage.py medianode` processes (needs REDIS_URL).

@@ -27,7 +27,8 @@ class Field:
     max_len: int | None = None
 
 
-# Client → server messages. `moderator` marks those only agents may send.
+# Client → server messages, with their fields. MODERATOR_ONLY (below) lists those only
+# moderators may send; LOBBY_ALLOWED those allowed before being admitted.
 CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "ping": {},
     "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP)},
