@@ -350,8 +350,12 @@ def _small_reads_contract() -> list[str]:
     problems: list[str] = []
     if "packet._data = depayload(codec, packet.payload)" not in inspect.getsource(RTCRtpReceiver._handle_rtp_packet):
         problems.append("RTCRtpReceiver._handle_rtp_packet no longer sets packet._data")
-    if "self._codecs" not in inspect.getsource(RTCRtpTransceiver.__init__):
-        problems.append("RTCRtpTransceiver.__init__ no longer sets self._codecs")
+    transceiver_init = inspect.getsource(RTCRtpTransceiver.__init__)
+    for attr in ("self._codecs", "self._headerExtensions"):  # also read by StableNumberingPeerConnection
+        if attr not in transceiver_init:
+            problems.append(f"RTCRtpTransceiver.__init__ no longer sets {attr}")
+    if not callable(getattr(RTCRtpTransceiver, "_get_mline_index", None)):
+        problems.append("RTCRtpTransceiver._get_mline_index is gone")
     if "transceiver._codecs = common" not in inspect.getsource(RTCPeerConnection.setRemoteDescription):
         problems.append("RTCPeerConnection.setRemoteDescription no longer stores the negotiated transceiver._codecs")
     if "transceiver.sender._stream_id" not in inspect.getsource(_media_description):
