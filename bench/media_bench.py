@@ -46,7 +46,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  #
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
 from media.engine import MediaEngine, aiortc_hooks  # noqa: E402
-from media.engine.assembler import FrameBatch  # noqa: E402
+from media.engine.assembler import AudioAssembler, FrameBatch, VideoAssembler  # noqa: E402
 from media.engine.encoded import EncodedFrame, is_keyframe  # noqa: E402
 from media.nodes import eventloop  # noqa: E402
 
@@ -181,7 +181,7 @@ class ReplayTrack(MediaStreamTrack):
         self._due: float | None = None
         self._next_probe = 0.0
 
-    async def recv(self) -> EncodedFrame:  # type: ignore[override]
+    async def recv(self) -> EncodedFrame:  # type: ignore[override]  # encoded frames, not av frames
         now = time.monotonic()
         if self._due is None:
             self._due = now
@@ -288,7 +288,8 @@ class BenchClient:
                 self.arrivals.extend([now] * len(batch.frames))
 
         # Count encoded frames, never decode (the generator must stay light).
-        aiortc_hooks.attach_receiver(receiver, kind, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb="off")
+        assembler = AudioAssembler() if kind == "audio" else VideoAssembler()
+        aiortc_hooks.attach_receiver(receiver, assembler, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb="off")
 
     async def close(self) -> None:
         self._task.cancel()
@@ -349,7 +350,7 @@ async def run_case(
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     clients: list[BenchClient] = []
     try:
-        _, port_text, server_loop, server_remb, server_path = server.stdout.readline().split()  # type: ignore[union-attr]
+        _, port_text, server_loop, server_remb, server_path = server.stdout.readline().split()  # type: ignore[union-attr]  # stdout=PIPE
         port = int(port_text)
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
         rpc = Rpc(reader, writer)

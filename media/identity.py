@@ -11,7 +11,7 @@ import asyncio
 import base64
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import cv2
@@ -49,7 +49,7 @@ def describe(result: IdCheckResult, first_name: str, last_name: str) -> dict[str
     }
 
 
-async def run_check(frames: AsyncIterator[np.ndarray], first_name: str, last_name: str, *,
+async def run_check(frames: AsyncGenerator[np.ndarray, None], first_name: str, last_name: str, *,
                     timeout: float = 20.0, fps: float = 4.0, max_frames: int = 60) -> tuple[IdCheckResult, str]:
     """Read frames until the reader decides or `timeout` passes; returns (result, still)."""
     reader = FrameReader(first_name, last_name, max_frames=max_frames, timeout_s=timeout)

@@ -11,6 +11,8 @@ import asyncio
 import errno
 import random
 import re
+from collections.abc import Callable
+from typing import Any
 
 
 def restrict_udp_ports(loop: asyncio.AbstractEventLoop, first: int, last: int) -> None:
@@ -19,7 +21,9 @@ def restrict_udp_ports(loop: asyncio.AbstractEventLoop, first: int, last: int) -
         raise ValueError(f"bad UDP port range {first}-{last}")
     original = loop.create_datagram_endpoint
 
-    async def create_datagram_endpoint(protocol_factory, local_addr=None, **kwargs):
+    async def create_datagram_endpoint(
+        protocol_factory: Callable[[], asyncio.BaseProtocol], local_addr: tuple[str, int] | None = None, **kwargs: Any
+    ) -> tuple[asyncio.DatagramTransport, asyncio.BaseProtocol]:
         if local_addr is None or local_addr[1] != 0:
             return await original(protocol_factory, local_addr=local_addr, **kwargs)
         ports = list(range(first, last + 1))
@@ -32,7 +36,9 @@ def restrict_udp_ports(loop: asyncio.AbstractEventLoop, first: int, last: int) -
                     raise
         raise OSError(errno.EADDRINUSE, f"no free UDP port in {first}-{last}")
 
-    loop.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign]
+    # The patch: an instance attribute shadows the loop's method. It is not generic over the
+    # protocol type as the method is, hence `assignment`.
+    loop.create_datagram_endpoint = create_datagram_endpoint  # type: ignore[method-assign,assignment]
 
 
 _CANDIDATE = re.compile(r"^(a=candidate:\S+ \d+ udp \d+ )(\S+)( \d+ typ host)", re.MULTILINE | re.IGNORECASE)

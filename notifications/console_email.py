@@ -8,13 +8,14 @@ It is the default EMAIL_BACKEND when DEBUG is on (portal/settings.py).
 
 from __future__ import annotations
 
+from django.core.mail import EmailMessage
 from django.core.mail.backends import console
 
 HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date")
 
 
 class DecodedConsoleEmailBackend(console.EmailBackend):
-    def write_message(self, message) -> None:
+    def write_message(self, message: EmailMessage) -> None:
         msg = message.message()  # email.message.EmailMessage: headers and get_content() decode
         lines = [f"{name}: {msg[name]}" for name in HEADERS if msg[name]]
         for part in msg.walk():

@@ -27,11 +27,13 @@ import datetime as dt
 import logging
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
@@ -84,7 +86,7 @@ def _other_address(appointment: Appointment, channel: str) -> tuple[str, str] | 
     return None
 
 
-def _create(appointment: Appointment, kind: str, due_at: dt.datetime, **extra) -> Notification:
+def _create(appointment: Appointment, kind: str, due_at: dt.datetime, **extra: Any) -> Notification:
     channel = extra.pop("channel", appointment.preferred_channel)
     return Notification.objects.create(appointment=appointment, kind=kind, channel=channel, due_at=due_at, **extra)
 
@@ -106,7 +108,8 @@ def day_before_due(appointment: Appointment, now: dt.datetime) -> dt.datetime | 
 
 
 # The messages planned ahead at booking, one pending of each per appointment.
-PLANNED = {Kind.REMINDER: reminder_due, Kind.DAY_BEFORE: day_before_due}
+PLANNED: dict[str, Callable[[Appointment, dt.datetime], dt.datetime | None]] = {
+    Kind.REMINDER: reminder_due, Kind.DAY_BEFORE: day_before_due}
 
 
 def void_pending(appointment: Appointment, kinds: Iterable[str], reason: str) -> int:
@@ -173,7 +176,7 @@ def on_cancelled(appointment_id: int, now: dt.datetime | None = None) -> Dispatc
 
 
 @transaction.atomic
-def resend_link(appointment: Appointment, by, now: dt.datetime | None = None) -> Notification | None:
+def resend_link(appointment: Appointment, by: AbstractBaseUser, now: dt.datetime | None = None) -> Notification | None:
     """The helpdesk/agent "resend the link" action: a reminder now, on the preferred channel."""
     now = now or timezone.now()
     if appointment.status != Status.SCHEDULED or appointment.end <= now:
@@ -255,14 +258,14 @@ def deadline(notification: Notification) -> dt.datetime:
     return appointment.end if notification.requested_by_id else appointment.start
 
 
-def _finish(notification: Notification, token: str, **values) -> bool:
+def _finish(notification: Notification, token: str, **values: Any) -> bool:
     """Record an outcome, if our claim still holds."""
     values.setdefault("updated_at", timezone.now())
     return bool(Notification.objects.filter(pk=notification.pk, claim_token=token).update(**values))
 
 
 @contextmanager
-def _outcomes_without_fsync():
+def _outcomes_without_fsync() -> Iterator[None]:
     """PostgreSQL: outcomes are committed without waiting for the WAL flush (one fsync per
     message was the bottleneck). Claims, made before, stay durable: should the database
     crash and lose an outcome, the row is still claimed and the next attempt, after the
@@ -305,7 +308,8 @@ def _fail(notification: Notification, token: str, error: str, now: dt.datetime, 
             _fallback(notification, now, report)
 
 
-def _send_one(notification: Notification, token: str, maybe_sent: bool, clock, report: Report) -> None:
+def _send_one(notification: Notification, token: str, maybe_sent: bool, clock: Callable[[], dt.datetime],
+              report: Report) -> None:
     now = clock()
     reason = why_not(notification, now)
     if reason:
@@ -346,7 +350,8 @@ def _send_one(notification: Notification, token: str, maybe_sent: bool, clock, r
     report.sent.append(notification.pk)
 
 
-def _handle_error(notification: Notification, token: str, error: DeliveryError, now: dt.datetime, report: Report):
+def _handle_error(notification: Notification, token: str, error: DeliveryError, now: dt.datetime,
+                  report: Report) -> None:
     text = str(error)
     if error.permanent:
         _fail(notification, token, text, now, report)
@@ -355,7 +360,8 @@ def _handle_error(notification: Notification, token: str, error: DeliveryError, 
     if next_at >= deadline(notification):
         _fail(notification, token, f"{text} (still failing, no time left before the start)", now, report)
         return
-    values = {"claim_token": "", "claimed_at": None, "due_at": next_at, "dispatched_at": now, "last_error": text[:2000]}
+    values: dict[str, Any] = {"claim_token": "", "claimed_at": None, "due_at": next_at, "dispatched_at": now,
+                              "last_error": text[:2000]}
     if error.maybe_sent:
         values["outcome_unknown"] = True
     released = _finish(notification, token, **values)

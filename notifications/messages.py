@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache, lru_cache
+from typing import Any
 
 import icalendar
 from django.conf import settings
-from django.template import Context, Engine, engines
+from django.template import Context, Engine, Template, engines
+from django.template.backends.django import DjangoTemplates
 from django.utils import timezone, translation
 
 from notifications import sms
@@ -45,15 +47,17 @@ def _language(notification: Notification) -> str:
 def _engine() -> Engine:
     # The project's template directories and apps, without HTML autoescaping: these are
     # plain-text messages ("d'Orléans" must not become "d&#x27;Orléans").
-    default = engines["django"].engine
+    backend = engines["django"]
+    assert isinstance(backend, DjangoTemplates)
+    default = backend.engine
     return Engine(dirs=default.dirs, app_dirs=default.app_dirs, autoescape=False)
 
 
 class _Template:
-    def __init__(self, template) -> None:
+    def __init__(self, template: Template) -> None:
         self.template = template
 
-    def render(self, ctx: dict) -> str:
+    def render(self, ctx: dict[str, Any]) -> str:
         return self.template.render(Context(ctx, autoescape=False))
 
 
@@ -62,13 +66,13 @@ def _template(language: str, name: str) -> _Template:
     return _Template(_engine().select_template(names))
 
 
-def manage_url(appointment) -> str:
+def manage_url(appointment: Appointment) -> str:
     from portal.citizen import manage_url as url
 
     return url(appointment)
 
 
-def test_url(appointment) -> str:
+def test_url(appointment: Appointment) -> str:
     from portal.citizen import test_url as url
 
     return url(appointment)
@@ -79,7 +83,7 @@ MANAGE_KINDS = {Kind.CONFIRMATION, Kind.RESCHEDULED, Kind.DAY_BEFORE}
 TEST_KINDS = {Kind.CONFIRMATION, Kind.DAY_BEFORE}
 
 
-def context(notification: Notification) -> dict:
+def context(notification: Notification) -> dict[str, Any]:
     appointment = notification.appointment
     structure = appointment.structure
     room = getattr(appointment, "room", None)
@@ -138,7 +142,7 @@ def message_id(notification: Notification) -> str:
     return f"<notification-{notification.pk}@{domain}>"
 
 
-def calendar(notification: Notification, ctx: dict, language: str) -> bytes:
+def calendar(notification: Notification, ctx: dict[str, Any], language: str) -> bytes:
     """An iCalendar invitation in the structure's time zone (with its VTIMEZONE)."""
     appointment: Appointment = notification.appointment
     cancelled = notification.kind == Kind.CANCELLED
@@ -166,4 +170,5 @@ def calendar(notification: Notification, ctx: dict, language: str) -> bytes:
         event.add("organizer", f"mailto:{structure.helpdesk_email}", parameters={"CN": structure.name})
     cal.add_component(event)
     cal.add_missing_timezones()
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()
+    return ical

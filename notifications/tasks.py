@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(name="notifications.deliver", ignore_result=True)
-def deliver(ids: list[int]) -> dict:
+def deliver(ids: list[int]) -> dict[str, int]:
     report = delivery.deliver(ids)
     for pk, at in report.retry:
         publish(delivery.Dispatch([(pk, at)]), force=True)
@@ -53,7 +53,10 @@ def publish(plan: delivery.Dispatch, *, force: bool = False) -> None:
             eta = max(eta_second + dt.timedelta(seconds=1), now) if eta_second > now else None
             for start in range(0, len(ids), size):
                 batch = ids[start : start + size]
-                deliver.apply_async((batch,), eta=eta)
+                if eta is None:
+                    deliver.apply_async((batch,))
+                else:
+                    deliver.apply_async((batch,), eta=eta)
                 queued.extend(batch)
     except Exception:
         log.exception("could not queue %d notification(s); the sweep will retry", len(items) - len(queued))

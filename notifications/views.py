@@ -33,7 +33,7 @@ def _signed(request: HttpRequest) -> bool:
     # The URL Twilio signed is the one we gave it; behind a proxy it differs from ours.
     url = settings.TWILIO_STATUS_CALLBACK_URL or request.build_absolute_uri()
     params = {key: request.POST.get(key) for key in request.POST}
-    return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, params, signature)
+    return bool(RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, params, signature))
 
 
 @csrf_exempt

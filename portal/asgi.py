@@ -12,11 +12,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from rooms.routing import websocket_urlpatterns  # noqa: E402
+from portal import routing as portal_routing  # noqa: E402
+from rooms import routing as rooms_routing  # noqa: E402
+
+# Each app declares its own routes: the portal's day view, the rooms' signalling.
+websocket_urlpatterns = rooms_routing.websocket_urlpatterns + portal_routing.websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The routes are path() patterns of ASGI apps, which types-channels cannot tell from views'.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+        ),
     }
 )

@@ -48,9 +48,9 @@ def appointment_of(token: str) -> Appointment | None:
         payload = signing.Signer(salt=SALT).unsign_object(token)
     except signing.BadSignature:
         return None
+    pk = payload.get("a") if isinstance(payload, dict) else None
     appointment = (
-        Appointment.objects.select_related("structure", "room").filter(pk=payload.get("a")).first()
-        if isinstance(payload, dict) else None
+        Appointment.objects.select_related("structure", "room").filter(pk=pk).first() if isinstance(pk, int) else None
     )
     if appointment is None or payload.get("c") != citizen_fingerprint(appointment):
         return None
@@ -61,22 +61,28 @@ def cancel_deadline(appointment: Appointment) -> dt.datetime:
     return appointment.start - dt.timedelta(hours=appointment.structure.citizen_cancel_hours)
 
 
+class SlotChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Slot) -> str:
+        return obj.start.astimezone(timezone.get_current_timezone()).strftime("%d/%m/%Y %H:%M")
+
+
 class MoveForm(forms.Form):
-    slot = forms.ModelChoiceField(queryset=Slot.objects.none(), required=False, empty_label=None,
+    slot = SlotChoiceField(queryset=Slot.objects.none(), required=False, empty_label=None,
                                   widget=forms.RadioSelect, label=_("A free time"))
     message = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
                               label=_("Or tell us when you are available"))
 
     def __init__(self, *args, appointment: Appointment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["slot"].queryset = Slot.objects.filter(
+        slot = self.fields["slot"]
+        assert isinstance(slot, forms.ModelChoiceField)
+        slot.queryset = Slot.objects.filter(
             structure=appointment.structure, agent=appointment.agent, taken_by=None, start__gt=timezone.now()
         )
-        self.fields["slot"].label_from_instance = (
-            lambda slot: slot.start.astimezone(timezone.get_current_timezone()).strftime("%d/%m/%Y %H:%M"))
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not cleaned.get("slot") and not cleaned.get("message", "").strip():
             raise forms.ValidationError(_("Choose a time or write when you are available."))
         return cleaned

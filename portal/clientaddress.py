@@ -22,9 +22,10 @@ scope, for consumers) never raise and always return a valid IP address string.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 UNKNOWN = "0.0.0.0"  # noqa: S104  (no usable address at all: one shared bucket)
 
@@ -116,7 +117,7 @@ def from_request(request) -> str:
     return client_address(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), configured_proxies())
 
 
-def from_scope(scope: dict) -> str:
+def from_scope(scope: Mapping[str, Any]) -> str:
     """The client's address of an ASGI scope (WebSocket consumers)."""
     client = scope.get("client") or (None,)
     forwarded = [

@@ -57,7 +57,7 @@ class Row:
 
     @property
     def presence_label(self) -> str:
-        return LABELS[self.presence]
+        return str(LABELS[self.presence])
 
     @property
     def problem_labels(self) -> list[str]:

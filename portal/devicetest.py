@@ -22,13 +22,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from media.engine import MediaError, MediaTimeout
 from portal.citizen import appointment_of
 from portal.models import Appointment, Status
 from portal.phones import display as phone_display
 from portal.security import allow_capture
 from rooms.ice import ice_servers_for
-from rooms.mediabridge import MediaUnavailable, media
+from rooms.mediabridge import MediaError, MediaTimeout, MediaUnavailable, media, spawn
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +79,7 @@ async def offer(request: HttpRequest, token: str) -> HttpResponse:
     problem = usable(appointment)
     if problem:
         return JsonResponse({"error": problem}, status=404 if problem == "invalid" else 410)
+    assert appointment is not None  # usable() said so
     try:
         if len(request.body) > MAX_BODY:
             raise ValueError
@@ -98,7 +98,7 @@ async def offer(request: HttpRequest, token: str) -> HttpResponse:
         return JsonResponse({"error": "media_unavailable", "message": str(error)}, status=503)
     except MediaError as error:
         return JsonResponse({"error": "bad_sdp", "message": str(error)}, status=400)
-    _running[room] = asyncio.get_running_loop().create_task(_close_later(room))
+    _running[room] = spawn(_close_later(room), name=f"device test {room}")
     return JsonResponse({"sdp": reply["sdp"], "seconds": TEST_SECONDS})
 
 

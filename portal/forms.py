@@ -51,7 +51,8 @@ class AppointmentForm(forms.ModelForm):
             self.initial["start"] = utc_to_local(self.instance.start, self.instance.structure.time_zone)
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         local, structure = cleaned.get("start"), cleaned.get("structure")
         if local is not None and structure is not None:
             try:

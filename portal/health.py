@@ -17,13 +17,13 @@ unknown, and the service is not ready either way.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+
+from rooms.mediabridge import live_media_nodes
 
 BEAT = "beat"
 WORKER = "worker"
@@ -71,20 +71,10 @@ def redis_server() -> Check:
     return Check("redis", True, "ok")
 
 
-def live_media_nodes() -> list[str]:
-    """Ids of the media nodes that announced themselves within MEDIA_NODE_MAX_AGE."""
-    from media.nodes.registry import NODES_KEY, NodeLoad
-
-    with _redis() as client:
-        raw = client.hgetall(settings.MEDIA_REDIS_PREFIX + NODES_KEY)
-    now = time.time()
-    nodes = (NodeLoad(node_id=k.decode(), **json.loads(v)) for k, v in raw.items())
-    return sorted(n.node_id for n in nodes if n.alive(now, settings.MEDIA_NODE_MAX_AGE))
-
-
 def media_nodes() -> Check:
     try:
-        live = live_media_nodes()
+        with _redis() as client:
+            live = live_media_nodes(client)
     except Exception as error:
         return Check("media_nodes", False, f"registry unreachable: {type(error).__name__}")
     if not live:

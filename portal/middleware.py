@@ -15,8 +15,9 @@ class StructureTimezoneMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         ids = access.structure_ids(user) if user is not None and user.is_authenticated else set()
-        if ids:
-            name = Structure.objects.filter(id__in=ids).order_by("id").values_list("time_zone", flat=True).first()
+        name = Structure.objects.filter(id__in=ids).order_by("id").values_list("time_zone", flat=True).first() \
+            if ids else None
+        if name:
             timezone.activate(name)
         else:
             timezone.deactivate()

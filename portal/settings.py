@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -255,7 +256,7 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # adds a console handler to "django" (in DEBUG) that would print its lines a second time
 # through the root: "django" gets no handler of its own. ICE/WebRTC libraries log every
 # candidate pair at INFO: WARNING unless MEDIA_LOG_LEVEL says otherwise.
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "{levelname} {name}: {message}", "style": "{"}},
@@ -305,7 +306,7 @@ JOIN_SLOW_SECONDS = env.int("JOIN_SLOW_SECONDS", default=60)
 MEDIA_ENGINE_MODE = env.str("MEDIA_ENGINE_MODE", default="passthrough")  # or "relay" (decode + re-encode)
 # STUN/TURN servers given to browsers and to the engine, JSON list of RTCIceServer dicts.
 ICE_SERVERS = env.json("ICE_SERVERS", default=[])
-# Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see BROWSER-TESTS.md).
+# Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see docs/browser-tests.md).
 ICE_LOOPBACK_ONLY = env.bool("GV_TEST_LOOPBACK_ICE", default=False)
 # "inprocess": the engine runs inside each ASGI process (one machine). "remote": rooms are
 # placed by load on `manage.py medianode` processes (needs REDIS_URL).

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
 from rooms import lobby, presence
-from rooms.groups import forward, mods_group, personal_group, room_group
+from rooms.groups import channel_layer, forward, mods_group, personal_group, room_group
 from rooms.journey import announce_async
 from rooms.models import Participant, Room
 
@@ -14,7 +13,7 @@ from rooms.models import Participant, Room
 async def admit(room: Room, pid: str) -> Participant:
     """Let someone in from the waiting room, and tell everyone concerned."""
     target = await database_sync_to_async(presence.move, thread_sensitive=False)(room, pid, lobby.Status.ADMITTED)
-    layer = get_channel_layer()
+    layer = channel_layer()
     await layer.group_send(personal_group(pid), {"type": "control.admitted"})
     await layer.group_send(room_group(room.slug), forward({"type": "participant.joined",
                                                            "participant": target.as_dict()}))

@@ -23,7 +23,7 @@ from rooms import actions, lobby, presence, services
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
-from rooms.mediabridge import MediaUnavailable, media
+from rooms.mediabridge import MediaUnavailable, media, spawn
 from rooms.protocol import CloseCode, ProtocolError, parse
 
 log = logging.getLogger("rooms.signalling")
@@ -37,7 +37,7 @@ def db(function):
 
 class RoomConsumer(AsyncWebsocketConsumer):
     slug: str
-    pid: str | None = None
+    pid: str = ""  # set once connected; the handlers run only after that
     role: str = lobby.Role.GUEST
     status: str = lobby.Status.WAITING
     groups_joined: tuple[str, ...] = ()
@@ -46,11 +46,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     # --- connection ---
     async def connect(self) -> None:
-        from rooms.views import session_key
-
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session = self.scope.get("session")
-        pid = session.get(session_key(self.slug)) if session is not None else None
+        pid = session.get(presence.session_key(self.slug)) if session is not None else None
         participant = await db(presence.find)(self.slug, pid)
         refusal = (
             CloseCode.NO_SESSION if participant is None
@@ -93,7 +91,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = ()
-        if self.pid is None:
+        if not self.pid:
             return
         await self._drop_media()
         participant = await db(presence.disconnect)(self.pid)
@@ -106,7 +104,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # --- incoming ---
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # A binary frame arrives as text_data=None: parse() answers it with a clear error.
-        if self.pid is None:
+        if not self.pid:
             return
         try:
             message = parse(text_data)
@@ -178,7 +176,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._drop_media()
         await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
         await self._broadcast(mods_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
-        self.pid = None
+        self.pid = ""
         await self.close()
 
     # --- moderator actions ---
@@ -261,7 +259,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def on_idcheck_accept(self, message: dict) -> None:
         if self.idcheck_request is None or self.idcheck_task is not None:
             raise ProtocolError("no_idcheck", "No identity check was asked for.", ref="idcheck.accept")
-        self.idcheck_task = asyncio.create_task(self._run_idcheck(self.idcheck_request))
+        self.idcheck_task = spawn(self._run_idcheck(self.idcheck_request), name=f"idcheck {self.slug}/{self.pid}")
         await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": self.pid, "state": "running"})
 
     async def on_idcheck_refuse(self, message: dict) -> None:
@@ -334,7 +332,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def control_close(self, event: dict) -> None:
         await self._send(event["message"])
         await self._drop_media()
-        self.pid = None  # nothing more to record: the status was set by whoever closed us
+        self.pid = ""  # nothing more to record: the status was set by whoever closed us
         await self.close(event["code"])
 
     # --- helpers ---
@@ -368,6 +366,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def _drop_media(self) -> None:
-        if self.pid is not None:
+        if self.pid:
             with contextlib.suppress(MediaError):  # it may have had no peer connection
                 await media().leave(self.slug, self.pid)

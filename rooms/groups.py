@@ -1,8 +1,18 @@
-"""Channel-layer group names of a room, and the event that forwards a message to browsers."""
+"""The channel layer, the group names of a room, and the event that forwards a message to browsers."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+
+def channel_layer() -> BaseChannelLayer:
+    """The default channel layer (settings always configure one: in memory or Redis)."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS has no default layer")
+    return layer
 
 
 def room_group(slug: str) -> str:

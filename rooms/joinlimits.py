@@ -42,6 +42,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -198,7 +199,7 @@ def alerts(room_ids: Iterable[int], now: dt.datetime | None = None) -> dict[int,
         .annotate(n=Count("id"), uncleared=Count("id", filter=Q(cleared_at=None)),
                   last=Max("at"), last_uncleared=Max("at", filter=Q(cleared_at=None)))
     )
-    per_room: dict[int, list[dict]] = {}
+    per_room: dict[int, list[Any]] = {}
     for row in rows:
         per_room.setdefault(row["room_id"], []).append(row)
     result = {}

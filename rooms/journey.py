@@ -8,10 +8,10 @@ only source of truth, the message only says "look again").
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from rooms.groups import channel_layer
 from rooms.models import Room
 
 DEVICE_PROBLEMS = {"no_webrtc", "no_getusermedia", "insecure_context", "no_camera", "no_microphone",
@@ -28,7 +28,7 @@ def day_event(appointment_id: int, structure_id: int, what: str) -> dict:
 
 async def announce_async(room: Room, what: str) -> None:
     appointment = room.appointment
-    await get_channel_layer().group_send(
+    await channel_layer().group_send(
         day_group(appointment.structure_id), day_event(appointment.pk, appointment.structure_id, what)
     )
 
@@ -37,7 +37,7 @@ def announce(room: Room, what: str) -> None:
     """From synchronous code: announce after the current transaction commits."""
     appointment = room.appointment
     event = day_event(appointment.pk, appointment.structure_id, what)
-    transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(
+    transaction.on_commit(lambda: async_to_sync(channel_layer().group_send)(
         day_group(appointment.structure_id), event))
 
 

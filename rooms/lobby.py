@@ -1,4 +1,8 @@
-"""Lobby rules: who may enter, who moderates, which state allows what. No I/O.
+"""Lobby rules: the statuses and their transitions, what each role may send in each status,
+where a (re)connecting participant lands, whether a locked room admits. No I/O.
+
+Who is a moderator is not decided here: the room's entry views give the role
+(presence.enter_as_member for the agents, enter_as_guest for the citizen's link).
 
 A participant's status moves along these transitions:
 

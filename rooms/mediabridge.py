@@ -11,19 +11,25 @@ Two ways to reach media, same calls (`join`, `answer`, `leave`, `set_audio_only`
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from media.engine import MediaEngine, MediaError, MediaTimeout
+# MediaError, MediaTimeout and spawn are re-exported: the portal reaches media through this module only.
+from media.engine import ContractError, MediaEngine, MediaError, MediaTimeout, aiortc_hooks
+from media.engine.background import spawn as spawn  # tasks that drive media: kept referenced, failures logged
 from media.identity import check_participant
 from media.network import announce_public_address, parse_port_range, restrict_udp_ports
 from media.nodes.commands import node_channel
-from media.nodes.registry import NodeRegistry, NoNodeAvailable
-from rooms.groups import personal_group
+from media.nodes.registry import NODES_KEY, NodeLoad, NodeRegistry, NoNodeAvailable
+from rooms.groups import channel_layer, personal_group
 from rooms.ice import ice_servers_for
+
+log = logging.getLogger(__name__)
 
 _engine: InProcessMedia | None = None
 _remote: RemoteMedia | None = None
@@ -35,17 +41,15 @@ class MediaUnavailable(MediaError):
 
 async def send_server_offer(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:
     sdp = announce_public_address(payload["sdp"], settings.MEDIA_PUBLIC_IP)
-    await get_channel_layer().group_send(
+    await channel_layer().group_send(
         personal_group(participant_id),
         {"type": "client.forward", "message": {"type": "rtc.offer", "sdp": sdp, "tracks": payload.get("tracks", {})}},
     )
 
 
-def use_loopback_only() -> None:
-    # aioice skips 127.0.0.1 when gathering; on a loopback-only test machine, offer it.
-    import aioice.ice
-
-    aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+def check_media_contract() -> None:
+    """Raise ContractError if the installed aiortc/aioice do not match the engine (rooms/checks.py)."""
+    aiortc_hooks.check_contract()
 
 
 def loopback_wanted() -> bool:
@@ -58,9 +62,18 @@ def loopback_wanted() -> bool:
 
 
 def new_engine() -> MediaEngine:
-    """An engine for this process's running loop, with the network settings applied."""
+    """An engine for this process's running loop, with the network settings applied.
+
+    A mismatched aiortc is logged at ERROR and raised as MediaUnavailable: browsers get
+    `media_unavailable`, not an SDP error.
+    """
+    try:
+        check_media_contract()
+    except ContractError as error:
+        log.error("media engine cannot start: %s", error)
+        raise MediaUnavailable(str(error)) from error
     if loopback_wanted():
-        use_loopback_only()
+        aiortc_hooks.use_loopback_only()
     ports = parse_port_range(settings.MEDIA_UDP_PORTS)
     if ports is not None:
         restrict_udp_ports(asyncio.get_running_loop(), *ports)
@@ -74,6 +87,15 @@ def engine_ice_servers() -> list[dict[str, Any]] | Callable[[str], list[dict[str
     if settings.MEDIA_USE_TURN and settings.TURN_URLS:
         return lambda pid: ice_servers_for(f"engine-{pid}")
     return settings.ICE_SERVERS
+
+
+def live_media_nodes(client: Any) -> list[str]:
+    """Ids of the media nodes that announced themselves within MEDIA_NODE_MAX_AGE (read with
+    a synchronous Redis client: the readiness probe)."""
+    raw = client.hgetall(settings.MEDIA_REDIS_PREFIX + NODES_KEY)
+    now = time.time()
+    nodes = (NodeLoad(node_id=k.decode(), **json.loads(v)) for k, v in raw.items())
+    return sorted(n.node_id for n in nodes if n.alive(now, settings.MEDIA_NODE_MAX_AGE))
 
 
 class InProcessMedia:
@@ -119,7 +141,7 @@ class RemoteMedia:
             raise MediaUnavailable(str(error)) from None
         if node is None:
             return None  # never placed: nothing to leave or close
-        layer = get_channel_layer()
+        layer = channel_layer()
         # The default prefix matters: channels_redis pops one Redis list per prefix, so a reply
         # channel sharing the consumers' prefix is served by whichever receive loop is running.
         reply_to = await layer.new_channel()
@@ -131,10 +153,10 @@ class RemoteMedia:
         except TimeoutError:
             raise MediaUnavailable(f"media node {node} did not answer") from None
         if not reply["ok"]:
-            error = MediaTimeout if reply["error"] == "MediaTimeout" else MediaError
+            kind: type[MediaError] = MediaTimeout if reply["error"] == "MediaTimeout" else MediaError
             if reply["error"] == "NodeFull":
-                error = MediaUnavailable
-            raise error(reply["message"])
+                kind = MediaUnavailable
+            raise kind(reply["message"])
         return reply["result"]
 
     async def join(self, room: str, pid: str, sdp: str) -> dict:

@@ -14,6 +14,11 @@ from rooms import lobby
 from rooms.models import IdentityCheck, Participant, Room
 
 
+def session_key(slug: str) -> str:
+    """Where a browser's session keeps its participant id in a room (set by the views, read by the consumer)."""
+    return f"gv.room.{slug}"
+
+
 # --- entering ---
 def enter_as_guest(room: Room, name: str, token_id: str = "") -> Participant:
     return Participant.objects.create(

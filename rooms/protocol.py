@@ -38,7 +38,8 @@ class Field:
     max_len: int | None = None
 
 
-# Client → server messages. `moderator` marks those only agents may send.
+# Client → server messages, with their fields. MODERATOR_ONLY (below) lists those only
+# moderators may send; LOBBY_ALLOWED those allowed before being admitted.
 CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "ping": {},
     "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP)},
@@ -112,9 +113,9 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
         # bool is an int subclass: require the exact type.
         if type(value) is not field.kind:
             raise ProtocolError("bad_field", f"'{name}' of '{kind}' must be {field.kind.__name__}.", ref=kind)
-        if field.max_len is not None and len(value) > field.max_len:
+        if field.max_len is not None and isinstance(value, str) and len(value) > field.max_len:
             raise ProtocolError("too_long", f"'{name}' of '{kind}' exceeds {field.max_len} characters.", ref=kind)
-        if name in ("text", "name"):  # free text: trimmed, never empty
+        if name in ("text", "name") and isinstance(value, str):  # free text: trimmed, never empty
             value = value.strip()
             if not value:
                 raise ProtocolError("bad_field", f"'{name}' of '{kind}' is empty.", ref=kind)

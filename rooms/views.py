@@ -21,11 +21,8 @@ from rooms import joinlimits, journey, lobby, presence, tokens
 from rooms.forms import JoinForm
 from rooms.ice import ice_servers_for
 from rooms.models import Participant, Room
+from rooms.presence import session_key
 from rooms.window import Phase, Window
-
-
-def session_key(slug: str) -> str:
-    return f"gv.room.{slug}"
 
 
 def _room(slug: str) -> Room:

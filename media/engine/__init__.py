@@ -79,9 +79,10 @@ engine inside Daphne keeps Daphne's loop (its Twisted reactor owns it).
 """
 
 from .engine import MediaEngine, Mode
-from .errors import MediaError, MediaTimeout, NegotiationError, SdpError, UnknownPeerError
+from .errors import ContractError, MediaError, MediaTimeout, NegotiationError, SdpError, UnknownPeerError
 
 __all__ = [
+    "ContractError",
     "MediaEngine",
     "MediaError",
     "MediaTimeout",

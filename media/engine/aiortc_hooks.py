@@ -21,10 +21,16 @@ Passthrough needs two things aiortc has no public API for:
   sends what it returns; we swap in a `LightBitrateEstimator` (remb.py) that reuses
   aiortc.rate's filter, detector and rate controller with cheaper bookkeeping.
 
+- smaller reads and writes, each behind a named function here: a frame's depayloaded bytes
+  (`depayloaded`, RtpPacket `_data` set by the receiver), the negotiated codecs
+  (`negotiated_codecs`), the msid stream of a sender (`set_stream_id`), the ICE connection
+  behind a gatherer (`cap_gathering`), aioice's host address list (`use_loopback_only`).
 - the transports' per-packet path: fast_path.py (its own contract, checked here too).
 
-`check_contract()` fails loudly if any of this changed; tests/media/engine/test_contract.py
-runs it, and MediaEngine runs it at construction.
+`check_contract()` raises ContractError if any of this changed. It runs as a Django system
+check (rooms/checks.py: `manage.py check`, `check --deploy`, and every management command
+that checks, `medianode` among them), when a MediaEngine is built, and in
+tests/media/engine/test_contract.py.
 """
 
 from __future__ import annotations
@@ -35,25 +41,38 @@ import inspect
 import random
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import aioice
+import aioice.ice
 import aioice.turn
 import aiortc
 import aiortc.rate
 import aiortc.rtcrtpreceiver as receiver_module
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription, sdp
+from aiortc import (
+    RTCPeerConnection,
+    RTCRtpCodecParameters,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+    sdp,
+)
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.rtcicetransport import RTCIceGatherer
 from aiortc.rtcpeerconnection import create_media_description_for_transceiver as _media_description
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci, unpack_remb_fci
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unpack_remb_fci
 
 from . import fast_path
-from .assembler import AudioAssembler, FrameBatch, VideoAssembler
+from .background import spawn
 from .encoded import H264, VP8, EncodedFrame
-from .errors import MediaError
+from .errors import ContractError, MediaError
 from .numbering import Numbering
 from .remb import LightBitrateEstimator
+
+if TYPE_CHECKING:  # the assembler reads packets through this module: no import cycle at run time
+    from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 
 AIORTC_VERSION = "1.16.0"
 
@@ -90,8 +109,10 @@ class StableNumberingPeerConnection(RTCPeerConnection):
             else:
                 transceiver._codecs = numbering.codecs_for(transceiver._codecs)
                 transceiver._headerExtensions = numbering.extensions_for(transceiver._headerExtensions)
+            cname = media.ssrc[0].cname
+            assert cname is not None  # aiortc's own offer names every ssrc
             description.media[index] = _media_description(
-                transceiver, cname=media.ssrc[0].cname, direction=transceiver.direction, mid=media.rtp.muxId)
+                transceiver, cname=cname, direction=transceiver.direction, mid=media.rtp.muxId)
         return RTCSessionDescription(sdp=str(description), type="offer")
 
 
@@ -123,27 +144,42 @@ def install() -> None:
 
 
 def attach_receiver(
-    receiver: RTCRtpReceiver, kind: str, sink: EncodedSink, *, remb: RembMode = "light"
-) -> AudioAssembler | VideoAssembler:
-    """Turn a not yet started receiver into an encoded-frame source; returns its assembler."""
-    if receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+    receiver: RTCRtpReceiver, assembler: AudioAssembler | VideoAssembler, sink: EncodedSink, *,
+    remb: RembMode = "light",
+) -> None:
+    """Turn a not yet started receiver into an encoded-frame source: its packets go to `assembler`."""
+    if receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]  # mangled private, in the contract
         raise MediaError("receiver already started: passthrough must be attached before receive()")
     if remb not in REMB_MODES:
         raise ValueError(f"unknown REMB mode {remb!r}")
-    assembler: AudioAssembler | VideoAssembler = AudioAssembler() if kind == "audio" else VideoAssembler()
-    receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]
-    receiver._RTCRtpReceiver__decoder_queue = sink  # type: ignore[attr-defined]
+    receiver._RTCRtpReceiver__jitter_buffer = assembler  # type: ignore[attr-defined]  # mangled private, in the contract
+    receiver._RTCRtpReceiver__decoder_queue = sink  # type: ignore[attr-defined]  # mangled private, in the contract
     # aiortc gives video receivers an estimator and audio ones none; keep that split.
     if remb == "off":
-        receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
-    elif remb == "light" and receiver._RTCRtpReceiver__remote_bitrate_estimator is not None:  # type: ignore[attr-defined]
-        receiver._RTCRtpReceiver__remote_bitrate_estimator = LightBitrateEstimator()  # type: ignore[attr-defined]
-    return assembler
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]  # mangled private, in the contract
+    elif remb == "light" and receiver._RTCRtpReceiver__remote_bitrate_estimator is not None:  # type: ignore[attr-defined]  # mangled private, in the contract
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = LightBitrateEstimator()  # type: ignore[attr-defined]  # mangled private, in the contract
+
+
+def depayloaded(packet: RtpPacket) -> bytes:
+    """A received packet's payload without its codec header (set by the receiver before the jitter buffer)."""
+    data: bytes = packet._data  # type: ignore[attr-defined]  # set by the receiver, in the contract
+    return data
+
+
+def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:
+    """The codecs (with their payload types) a transceiver negotiated, in preference order."""
+    return transceiver._codecs
+
+
+def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
+    """The msid stream the sender's track is announced in (the browser groups a stream's tracks)."""
+    sender._stream_id = stream_id
 
 
 def bitrate_estimator(receiver: RTCRtpReceiver) -> Any:
     """The receiver's REMB estimator (None if it sends no REMB)."""
-    return receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]
+    return receiver._RTCRtpReceiver__remote_bitrate_estimator  # type: ignore[attr-defined]  # mangled private, in the contract
 
 
 def cap_remb(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> None:
@@ -165,17 +201,17 @@ def cap_remb(receiver: RTCRtpReceiver, cap: Callable[[], int | None]) -> None:
                     )
         await send(packet)
 
-    receiver._send_rtcp = send_capped  # type: ignore[method-assign]
+    receiver._send_rtcp = send_capped  # type: ignore[method-assign]  # the hook: shadows the method, in the contract
 
 
 def sender_packetizer(sender: RTCRtpSender) -> Packetizer | None:
-    encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+    encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]  # mangled private, in the contract
     return encoder if isinstance(encoder, Packetizer) else None
 
 
 def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     """Ask the publisher for a keyframe (RTCP PLI), without waiting."""
-    asyncio.ensure_future(receiver._send_rtcp_pli(media_ssrc))
+    spawn(receiver._send_rtcp_pli(media_ssrc), name="rtcp-pli")
 
 
 class Packetizer:
@@ -230,10 +266,10 @@ class Packetizer:
 
 def attach_sender(sender: RTCRtpSender, packetizer: Packetizer, on_keyframe_request: Callable[[], None]) -> None:
     """Make `sender` pack encoded frames and forward PLI/FIR to `on_keyframe_request`."""
-    if sender._RTCRtpSender__encoder is not None:  # type: ignore[attr-defined]
+    if sender._RTCRtpSender__encoder is not None:  # type: ignore[attr-defined]  # mangled private, in the contract
         raise MediaError("sender already has an encoder")
-    sender._RTCRtpSender__encoder = packetizer  # type: ignore[attr-defined]
-    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]
+    sender._RTCRtpSender__encoder = packetizer  # type: ignore[attr-defined]  # mangled private, in the contract
+    sender._send_keyframe = on_keyframe_request  # type: ignore[method-assign]  # the hook: shadows the method, in the contract
 
 
 def set_sender_enabled(sender: RTCRtpSender, enabled: bool) -> None:
@@ -253,9 +289,26 @@ def cap_gathering(pc: RTCPeerConnection, seconds: float) -> None:
     how long join() and server offers take on a network where a server does not answer.
     """
     for transceiver in pc.getTransceivers():
-        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        connection = ice_connection(transceiver.receiver.transport.transport.iceGatherer)
         method = type(connection).get_component_candidates
-        connection.get_component_candidates = functools.partial(method, connection, timeout=seconds)
+        # The hook: an instance attribute shadows the method. aioice annotates `timeout` as int
+        # but only hands it to asyncio.wait_for, which takes float seconds.
+        connection.get_component_candidates = functools.partial(  # type: ignore[method-assign]
+            method, connection, timeout=seconds)  # type: ignore[arg-type]
+
+
+def ice_connection(gatherer: RTCIceGatherer) -> aioice.Connection:
+    """The aioice connection behind an ICE gatherer."""
+    return gatherer._connection
+
+
+def use_loopback_only() -> None:
+    """Gather only 127.0.0.1 in this process (aioice skips loopback; tests run on a loopback-only machine)."""
+    aioice.ice.get_host_addresses = _loopback_addresses
+
+
+def _loopback_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    return ["127.0.0.1"]
 
 
 def set_udp_buffer(size: int) -> None:
@@ -292,8 +345,33 @@ def _rate_contract() -> list[str]:
     return problems
 
 
+def _small_reads_contract() -> list[str]:
+    """The attributes behind depayloaded, negotiated_codecs, set_stream_id, ice_connection, use_loopback_only."""
+    problems: list[str] = []
+    if "packet._data = depayload(codec, packet.payload)" not in inspect.getsource(RTCRtpReceiver._handle_rtp_packet):
+        problems.append("RTCRtpReceiver._handle_rtp_packet no longer sets packet._data")
+    transceiver_init = inspect.getsource(RTCRtpTransceiver.__init__)
+    for attr in ("self._codecs", "self._headerExtensions"):  # also read by StableNumberingPeerConnection
+        if attr not in transceiver_init:
+            problems.append(f"RTCRtpTransceiver.__init__ no longer sets {attr}")
+    if not callable(getattr(RTCRtpTransceiver, "_get_mline_index", None)):
+        problems.append("RTCRtpTransceiver._get_mline_index is gone")
+    if "transceiver._codecs = common" not in inspect.getsource(RTCPeerConnection.setRemoteDescription):
+        problems.append("RTCPeerConnection.setRemoteDescription no longer stores the negotiated transceiver._codecs")
+    if "transceiver.sender._stream_id" not in inspect.getsource(_media_description):
+        problems.append("create_media_description_for_transceiver no longer writes the msid from sender._stream_id")
+    if "self._connection = Connection(" not in inspect.getsource(RTCIceGatherer.__init__):
+        problems.append("RTCIceGatherer.__init__ no longer creates self._connection")
+    host_addresses = getattr(aioice.ice, "get_host_addresses", None)
+    if host_addresses is None or list(inspect.signature(host_addresses).parameters) != ["use_ipv4", "use_ipv6"]:
+        problems.append("aioice.ice.get_host_addresses is gone or changed")
+    elif "get_host_addresses(" not in inspect.getsource(aioice.Connection.gather_candidates):
+        problems.append("aioice Connection.gather_candidates no longer calls get_host_addresses")
+    return problems
+
+
 def check_contract() -> None:
-    """Raise MediaError if the aiortc internals this package relies on have changed."""
+    """Raise ContractError if the aiortc internals this package relies on have changed."""
     problems: list[str] = []
     if aiortc.__version__ != AIORTC_VERSION:
         problems.append(f"aiortc {aiortc.__version__} installed, passthrough is written for {AIORTC_VERSION}")
@@ -321,6 +399,7 @@ def check_contract() -> None:
         if needle not in receive_src:
             problems.append(f"RTCRtpReceiver._handle_rtp_packet no longer contains {needle!r}")
     problems += _rate_contract()
+    problems += _small_reads_contract()
     problems += fast_path.check_contract()
     if "self.__encoder.target_bitrate = bitrate" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
         problems.append("RTCRtpSender._handle_rtcp_packet no longer hands REMB to its encoder")
@@ -358,4 +437,4 @@ def check_contract() -> None:
     if list(inspect.signature(_media_description).parameters) != ["transceiver", "cname", "direction", "mid"]:
         problems.append("create_media_description_for_transceiver's signature changed")
     if problems:
-        raise MediaError("aiortc internals changed: " + "; ".join(problems))
+        raise ContractError("aiortc internals changed: " + "; ".join(problems))

@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 from aiortc.rtp import RtpPacket
 
+from . import aiortc_hooks
+
 _HALF = 0x8000
 _RESYNC_AFTER_LATE = 50  # consecutive "late" packets mean the publisher restarted its sequence
 _MAX_FRAME_PACKETS = 2000
@@ -66,7 +68,7 @@ class AudioAssembler:
                 return False, None
         self._late = 0
         self._last = seq
-        return False, FrameBatch([(packet._data, packet.timestamp)], lost=False)  # type: ignore[attr-defined]
+        return False, FrameBatch([(aiortc_hooks.depayloaded(packet), packet.timestamp)], lost=False)
 
 
 class VideoAssembler:
@@ -184,6 +186,6 @@ class VideoAssembler:
                 return out
             for packet in parts:
                 del pending[packet.sequence_number]
-            out.append((b"".join([p._data for p in parts]), timestamp))  # type: ignore[attr-defined]
+            out.append((b"".join([aiortc_hooks.depayloaded(p) for p in parts]), timestamp))
             self._next = seq
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -14,6 +14,7 @@ from aiortc.contrib.media import MediaRelay
 
 from . import aiortc_hooks
 from . import fast_path as fast_path_hooks
+from .background import spawn
 from .errors import MediaError, SdpError, UnknownPeerError
 from .modes import (
     PassthroughPublication,
@@ -172,7 +173,7 @@ class MediaEngine:
             if kind == "video":
                 forward.pause() if audio_only else forward.resume()
 
-    def frames(self, room_id: str, participant_id: str) -> AsyncIterator[np.ndarray]:
+    def frames(self, room_id: str, participant_id: str) -> AsyncGenerator[np.ndarray, None]:
         """Decoded BGR images (numpy, HxWx3) of a participant's video, decoded only while iterated."""
         peer = self._peer(room_id, participant_id)
         publication = peer.publications.get("video")
@@ -226,7 +227,7 @@ class MediaEngine:
             transceiver.setCodecPreferences(codec_preferences(codec))
             transceiver.direction = "sendonly"
             # One msid stream per publisher: the browser groups (and lip-syncs) its audio and video.
-            transceiver.sender._stream_id = stream_id(publisher.participant_id)
+            aiortc_hooks.set_stream_id(transceiver.sender, stream_id(publisher.participant_id))
             paused = kind == "video" and subscriber.audio_only
             subscriber.forwards[(publisher.participant_id, kind)] = publication.subscribe(transceiver, paused)
             added = True
@@ -267,7 +268,7 @@ class MediaEngine:
     def _on_negotiation_failure(self, peer: Peer) -> None:
         # A participant that cannot be renegotiated would keep a stale view of the room.
         if self._rooms.get(peer.room_id, {}).get(peer.participant_id) is peer:
-            asyncio.ensure_future(self.leave(peer.room_id, peer.participant_id))
+            spawn(self.leave(peer.room_id, peer.participant_id), name=f"leave {peer.room_id}/{peer.participant_id}")
 
 
 async def _no_callback(room_id: str, participant_id: str, payload: dict[str, Any]) -> None:

@@ -19,5 +19,9 @@ class NegotiationError(MediaError):
     """An answer arrived while no server offer was waiting for one."""
 
 
+class ContractError(MediaError):
+    """The installed aiortc/aioice no longer match the internals the hook layer relies on (an upgrade)."""
+
+
 class MediaTimeout(MediaError):
     """ICE gathering (or another bounded step) took longer than allowed."""

@@ -89,7 +89,7 @@ class ForwardedTrack(MediaStreamTrack):
             self._paused = False
             self.restart()
 
-    async def recv(self) -> EncodedFrame:  # type: ignore[override]
+    async def recv(self) -> EncodedFrame:  # type: ignore[override]  # passthrough: encoded frames, not av's
         while not self._queue:
             if self._closed:
                 if self.readyState == "live":

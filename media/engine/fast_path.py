@@ -29,8 +29,9 @@ import asyncio
 import inspect
 import logging
 import time
+import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import aioice
 import pylibsrtp
@@ -49,6 +50,14 @@ _STOCK_CLOCK = (clock.current_ms, clock.current_ntp_time)
 
 # Handlers that did have to wait: kept referenced until they finish (the loop holds weak ones).
 _unfinished: set[asyncio.Task[None]] = set()
+# Each attached ICE connection's route: [nominated pair, its Batcher] (read by sent()).
+_routes: weakref.WeakKeyDictionary[aioice.Connection, list[Any]] = weakref.WeakKeyDictionary()
+
+
+class _Send(Protocol):
+    """RTCIceTransport._send's shape."""
+
+    def __call__(self, data: bytes) -> Coroutine[Any, Any, None]: ...
 
 
 def current_ms() -> int:
@@ -77,11 +86,14 @@ def attach(pc: RTCPeerConnection, gso: bool) -> int:
     for dtls in _transports(pc):
         ice: RTCIceTransport = dtls.transport
         connection = ice._connection
-        if hasattr(connection, "_gv_route"):  # set by _sender: already attached
+        if connection in _routes:  # set by _sender: already attached
             continue
         for protocol in connection._protocols:
             if type(protocol) is StunProtocol:
-                protocol.datagram_received = _Receiver(dtls, protocol.datagram_received)  # type: ignore[method-assign]
+                # The hook itself: an instance attribute shadows the method. Our UDP sockets only
+                # receive bytes (aioice's `bytes | str` covers its TCP framing).
+                protocol.datagram_received = _Receiver(  # type: ignore[method-assign,assignment]
+                    dtls, protocol.datagram_received)
         ice._send = _sender(connection, gso)
         attached += 1
     return attached
@@ -101,7 +113,7 @@ def sent(pc: RTCPeerConnection) -> tuple[int, int]:
     """(system calls, datagrams) `pc`'s short path has sent so far (for tests and stats)."""
     calls = datagrams = 0
     for dtls in _transports(pc):
-        batcher = getattr(dtls.transport._connection, "_gv_route", [None, None])[1]
+        batcher = _routes.get(dtls.transport._connection, [None, None])[1]
         if batcher is not None:
             calls, datagrams = calls + batcher.system_calls, datagrams + batcher.datagrams
     return calls, datagrams
@@ -135,8 +147,8 @@ class _Receiver:
 
 def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes) -> None:
     # RTCDtlsTransport._recv_next's SRTP branch, without the queue.
-    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]
-    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]
+    dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]  # mangled private, in the contract
+    dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]  # mangled private, in the contract
     arrival_time_ms = clock.current_ms()
     try:
         if is_rtcp(data):
@@ -169,7 +181,7 @@ def _report(task: asyncio.Task[None]) -> None:
         logger.warning("a media packet handler failed", exc_info=exc)
 
 
-def _sender(connection: aioice.Connection, gso: bool) -> Callable[[bytes], Coroutine[Any, Any, None]]:
+def _sender(connection: aioice.Connection, gso: bool) -> _Send:
     nominated = connection._nominated
     loop = asyncio.get_running_loop()
     route: list[Any] = [None, None]  # the nominated pair, the Batcher for its socket and address
@@ -185,7 +197,7 @@ def _sender(connection: aioice.Connection, gso: bool) -> Callable[[bytes], Corou
             route[:] = [pair, Batcher(loop, pair.protocol.transport, pair.remote_addr, gso=gso)]
         route[1].send(data)
 
-    connection._gv_route = route  # read by sent(), marks the connection as attached
+    _routes[connection] = route  # read by sent(), marks the connection as attached
     stock_close = connection.close
 
     async def close() -> None:
@@ -193,7 +205,7 @@ def _sender(connection: aioice.Connection, gso: bool) -> Callable[[bytes], Corou
             route[1].close()  # what is queued goes out first, the duplicate socket is released
         await stock_close()
 
-    connection.close = close  # type: ignore[method-assign]
+    connection.close = close  # type: ignore[method-assign]  # flushes our batcher first
     return send
 
 

@@ -8,7 +8,8 @@ unsubscribes and drops the decoder. Relay: the receiver decodes anyway, read a r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from aiortc.codecs import get_decoder
 from aiortc.contrib.media import MediaRelay
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
 
 from .encoded import H264, EncodedFrame
 from .fanout import Fanout
@@ -29,7 +31,7 @@ def _decode(decoder: Any, frame: EncodedFrame) -> list[np.ndarray]:
     return [image.to_ndarray(format="bgr24") for image in images]
 
 
-async def decoded_frames(fanout: Fanout) -> AsyncIterator[np.ndarray]:
+async def decoded_frames(fanout: Fanout) -> AsyncGenerator[np.ndarray, None]:
     """Yield BGR images of a passthrough publisher's video, decoding only on demand."""
     track = fanout.subscribe(max_queue=GRAB_QUEUE)
     decoder = None
@@ -52,7 +54,7 @@ async def decoded_frames(fanout: Fanout) -> AsyncIterator[np.ndarray]:
         decoder = None
 
 
-async def relayed_frames(relay: MediaRelay, source: MediaStreamTrack) -> AsyncIterator[np.ndarray]:
+async def relayed_frames(relay: MediaRelay, source: MediaStreamTrack) -> AsyncGenerator[np.ndarray, None]:
     """Yield BGR images of a relay-mode publisher's (already decoded) video."""
     proxy = relay.subscribe(source, buffered=False)
     loop = asyncio.get_running_loop()
@@ -62,6 +64,7 @@ async def relayed_frames(relay: MediaRelay, source: MediaStreamTrack) -> AsyncIt
                 frame = await proxy.recv()
             except MediaStreamError:
                 return
-            yield await loop.run_in_executor(None, lambda f=frame: f.to_ndarray(format="bgr24"))
+            assert isinstance(frame, VideoFrame)  # a video track's relay yields video frames
+            yield await loop.run_in_executor(None, functools.partial(frame.to_ndarray, format="bgr24"))
     finally:
         proxy.stop()

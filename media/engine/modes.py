@@ -7,17 +7,19 @@ going out to one subscriber through one of the subscriber's transceivers.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncGenerator
+from typing import Any, Protocol
 
 import numpy as np
 from aiortc import RTCRtpCodecCapability, RTCRtpCodecParameters, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
+from av import Packet
+from av.frame import Frame
 
 from . import aiortc_hooks
-from .assembler import FrameBatch, VideoAssembler
+from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import EncodedFrame, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames, relayed_frames
@@ -27,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 def main_codec(transceiver: RTCRtpTransceiver) -> RTCRtpCodecParameters | None:
     """The negotiated media codec the publisher sends (first non-RTX codec)."""
-    return next((c for c in transceiver._codecs if not is_rtx(c)), None)
+    return next((c for c in aiortc_hooks.negotiated_codecs(transceiver) if not is_rtx(c)), None)
 
 
 def codec_preferences(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:
@@ -47,7 +49,7 @@ class Publication(Protocol):
     codec: RTCRtpCodecParameters | None
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> Forward: ...
-    def frames(self) -> AsyncIterator[np.ndarray]: ...
+    def frames(self) -> AsyncGenerator[np.ndarray, None]: ...
     def end(self) -> None: ...
 
 
@@ -70,7 +72,8 @@ class PassthroughPublication:
         self._receiver = transceiver.receiver
         self.fanout = Fanout(self.kind, self._send_pli)
         sink = aiortc_hooks.EncodedSink(self._on_batch, self._on_end)
-        self._assembler = aiortc_hooks.attach_receiver(self._receiver, self.kind, sink, remb=remb)
+        self._assembler = AudioAssembler() if self.kind == "audio" else VideoAssembler()
+        aiortc_hooks.attach_receiver(self._receiver, self._assembler, sink, remb=remb)
         self._ssrc: int | None = None
         if self.kind == "video":
             aiortc_hooks.cap_remb(self._receiver, self.viewers_bitrate)
@@ -112,7 +115,7 @@ class PassthroughPublication:
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PassthroughForward:
         return PassthroughForward(self.fanout, transceiver, paused)
 
-    def frames(self) -> AsyncIterator[np.ndarray]:
+    def frames(self) -> AsyncGenerator[np.ndarray, None]:
         return decoded_frames(self.fanout)
 
     def end(self) -> None:
@@ -173,7 +176,7 @@ class GatedTrack(MediaStreamTrack):
         self._source = source
         self.open = True
 
-    async def recv(self):  # type: ignore[no-untyped-def]
+    async def recv(self) -> Frame | Packet[Any]:
         while True:
             frame = await self._source.recv()
             if self.open:
@@ -198,7 +201,7 @@ class RelayPublication:
             forward.pause()
         return forward
 
-    def frames(self) -> AsyncIterator[np.ndarray]:
+    def frames(self) -> AsyncGenerator[np.ndarray, None]:
         return relayed_frames(self._relay, self._source)
 
     def end(self) -> None:

@@ -67,7 +67,8 @@ class Numbering:
         for codec in codecs:
             apt = None
             if is_rtx(codec):
-                apt = renamed.get(codec.parameters.get("apt"))  # type: ignore[arg-type]
+                base = codec.parameters.get("apt")  # aiortc parses fmtp numbers to int
+                apt = renamed.get(base) if isinstance(base, int) else None
                 if apt is None:
                     continue
             known = self._known(codec, apt)
@@ -81,6 +82,7 @@ class Numbering:
                     numbered.parameters = {**codec.parameters, "apt": apt}
                 self.codecs.append(numbered)
             numbered.rtcpFeedback = list(codec.rtcpFeedback)  # what this side does, per m-line
+            assert codec.payloadType is not None and numbered.payloadType is not None  # aiortc numbers its codecs
             renamed[codec.payloadType] = numbered.payloadType
             out.append(numbered)
         return out

@@ -10,6 +10,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 
 from . import aiortc_hooks
+from .background import spawn
 from .errors import MediaTimeout, NegotiationError, SdpError
 from .modes import Forward, Publication
 from .sdp_check import check_description
@@ -64,7 +65,8 @@ class Peer:
             return
         self._needs_offer = True
         if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self._negotiate(on_offer, answer_timeout, on_failure))
+            self._task = spawn(self._negotiate(on_offer, answer_timeout, on_failure),
+                               name=f"negotiate {self.room_id}/{self.participant_id}")
 
     async def _negotiate(
         self, on_offer: OfferCallback, answer_timeout: float, on_failure: Callable[[Peer], None]

@@ -35,7 +35,7 @@ def check_description(text: object, what: str) -> sdp.SessionDescription:
                 f"{what}: no common {m.kind} codec for m-line {m.rtp.muxId or '?'}: "
                 f"offered {', '.join(offered)}; this server supports {', '.join(supported)}"
             )
-        if not m.ice.usernameFragment or not m.ice.password:
+        if m.ice is None or not m.ice.usernameFragment or not m.ice.password:
             raise SdpError(f"{what}: m-line {m.rtp.muxId or '?'} has no ICE credentials")
         if not m.dtls or not m.dtls.fingerprints:
             raise SdpError(f"{what}: m-line {m.rtp.muxId or '?'} has no DTLS fingerprint")

@@ -107,8 +107,7 @@ def _merge_row_pieces(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int,
 
 def _line_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pieces = [cv2.boundingRect(c) for c in contours]
-    pieces = [b for b in pieces if 6 <= b[3] <= mask.shape[0] * 0.1]
+    pieces = [(x, y, w, h) for x, y, w, h in map(cv2.boundingRect, contours) if 6 <= h <= mask.shape[0] * 0.1]
     boxes = [b for b in _merge_row_pieces(pieces) if b[2] >= mask.shape[1] * 0.25 and b[2] >= 8 * b[3]]
     return sorted(boxes, key=lambda b: b[1])
 

@@ -139,25 +139,28 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
         if 0 <= i < n:
             off = abs(pos - i - 0.5)
             offsets.append(off)
-            if chosen[i] is None or off < chosen[i][0]:
+            best_char = chosen[i]
+            if best_char is None or off < best_char[0]:
                 chosen[i] = (off, ch)
     for cx, glyph in glyphs:
         pos = (cx - left) / pitch
         i = int(pos) if pos >= 0 else -1
         if 0 <= i < n:
             off = abs(pos - i - 0.5)
-            if shapes[i] is None or off < shapes[i][0]:
+            best_shape = shapes[i]
+            if best_shape is None or off < best_shape[0]:
                 shapes[i] = (off, glyph)
     out = []
     top, bottom = extent[2], extent[3]
     for i in range(n):
         # Blurred '<' runs merge into one component, so also test the bare grid cell.
         x0, x1 = max(0, int(left + i * pitch)), max(0, int(left + (i + 1) * pitch))
-        if (shapes[i] is not None and is_chevron(shapes[i][1])) or any(
+        char, shape = chosen[i], shapes[i]
+        if (shape is not None and is_chevron(shape[1])) or any(
                 is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
             out.append("<")
-        elif chosen[i] is not None:
-            out.append(settle(chosen[i][1], shapes[i][1] if shapes[i] is not None else None, layout[i]))
+        elif char is not None:
+            out.append(settle(char[1], shape[1] if shape is not None else None, layout[i]))
         else:
             out.append(UNKNOWN)
     misalign = float(np.mean(offsets)) if offsets else 1.0
@@ -171,8 +174,9 @@ def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat,
         return None
     boxes = tesseract_boxes(crop.image) if boxes is None else boxes
     inks = [_ink_mask(crop.image, level) for level in INK_LEVELS]
-    extents = [_line_extent(inks[0], line) for line in crop.lines]
-    if any(e is None for e in extents):
+    found = [_line_extent(inks[0], line) for line in crop.lines]
+    extents = [e for e in found if e is not None]
+    if len(extents) < len(found):
         return None
     # Give each box to the line whose band contains its vertical centre.
     per_line: list[list[Box]] = [[] for _ in crop.lines]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import cv2
 import numpy as np
@@ -71,8 +72,9 @@ def make_card(fmt: MrzFormat, seed: int) -> SyntheticCard:
         giv_f = giv_f.replace("<", "<<")
         lines = fr_id_1988.build(sur_f, giv_f, number, dept + f"{rnd.randint(0, 999):03d}", _yymmdd(birth), sex)
         parsed = fr_id_1988.parse(*lines)
-        return SyntheticCard(fmt, lines, surname, given, parsed.surname, parsed.given_names, birth,
-                             parsed.expiry(birth), number)
+        expiry = parsed.expiry(birth)
+        assert expiry is not None  # the number just built starts with an issue month
+        return SyntheticCard(fmt, lines, surname, given, parsed.surname, parsed.given_names, birth, expiry, number)
     expiry = date(rnd.randint(2027, 2035), rnd.randint(1, 12), rnd.randint(1, 28))
     alnum = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
     if fmt is MrzFormat.TD1:
@@ -101,7 +103,7 @@ def flip_digit(card: SyntheticCard, seed: int) -> SyntheticCard:
 
 
 @lru_cache(maxsize=8)
-def _font(size: int, ocrb: bool = True) -> ImageFont.FreeTypeFont:
+def _font(size: int, ocrb: bool = True) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     if ocrb:
         return ImageFont.truetype(OCRB_FONT, size)
     return ImageFont.load_default(size=size)
@@ -156,7 +158,7 @@ def render_frame(card: SyntheticCard, seed: int = 0, *, rotation: float = 0.0, b
         x = int(cw * (1 - hidden))
         pts = np.array([[x, ch], [x + cw // 20, int(ch * 0.55)], [cw, int(ch * 0.5)], [cw, ch]], np.int32)
         cv2.fillPoly(face, [pts], (196, 150, 120))
-    frame = np.empty((FRAME_H, FRAME_W, 3), np.float32)
+    frame: np.ndarray = np.empty((FRAME_H, FRAME_W, 3), np.float32)
     cv2.randn(frame, np.array([rnd.randint(40, 120) for _ in range(3)], np.float64), np.full(3, 6.0))  # a room
     ch, cw = face.shape[:2]
     cx = FRAME_W / 2 + rnd.uniform(-20, 20)
@@ -179,7 +181,8 @@ def render_frame(card: SyntheticCard, seed: int = 0, *, rotation: float = 0.0, b
         cv2.randn(grain, np.zeros(3), np.full(3, float(noise)))
         frame += grain
     rgb = np.clip(frame, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    bgr: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    return bgr
 
 
 @lru_cache(maxsize=1)
@@ -214,17 +217,29 @@ def random_conditions(seed: int) -> dict[str, float]:
     }
 
 
-def card_frames(card: SyntheticCard, seed: int, count: int, **conditions: float) -> Iterator[np.ndarray]:
+class Conditions(TypedDict, total=False):
+    """render_frame's camera conditions."""
+
+    rotation: float
+    blur: float
+    lighting: float
+    noise: float
+    scale: float
+    upside_down: bool
+    hidden: float
+
+
+def card_frames(card: SyntheticCard, seed: int, count: int, **conditions: Unpack[Conditions]) -> Iterator[np.ndarray]:
     """Consecutive video frames (rendered lazily): same card and conditions, slight hand
     shake and fresh sensor noise in each."""
     rnd = random.Random(f"shake-{seed}")
     for k in range(count):
-        shaken = dict(conditions, rotation=conditions.get("rotation", 0.0) + rnd.uniform(-0.7, 0.7))
+        shaken: Conditions = {**conditions, "rotation": conditions.get("rotation", 0.0) + rnd.uniform(-0.7, 0.7)}
         yield render_frame(card, seed * 1000 + k, **shaken)
 
 
 def write_y4m(card: SyntheticCard, seconds: float = 3.0, fps: int = 10, out_dir: str | None = None,
-              seed: int = 0, **conditions: float) -> Path:
+              seed: int = 0, **conditions: Unpack[Conditions]) -> Path:
     """Write a y4m video of the card (for Chromium's --use-file-for-fake-video-capture).
 
     Written to a temporary directory (never in the repository); returns the file path.

@@ -22,8 +22,8 @@ class NodeFull(MediaError):
 
 
 class ChannelLayer(Protocol):
-    async def send(self, channel: str, message: dict) -> None: ...
-    async def receive(self, channel: str) -> dict: ...
+    async def send(self, channel: str, message: dict[str, Any]) -> None: ...
+    async def receive(self, channel: str) -> dict[str, Any]: ...
 
 
 class MediaNode:
@@ -34,14 +34,15 @@ class MediaNode:
         self.public_ip = public_ip
         self._cpu = 0.0
         self._rooms: set[str] = set()  # rooms this node serves (a full node still serves them)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def channel(self) -> str:
         return node_channel(self.node_id)
 
     def load(self) -> int:
-        return self.engine.stats()["forwarded_tracks"]
+        tracks: int = self.engine.stats()["forwarded_tracks"]
+        return tracks
 
     def accepting(self) -> bool:
         return self.load() < self.max_tracks and self._cpu < self.max_cpu
@@ -77,6 +78,11 @@ class MediaNode:
         op, room, pid, args = message.get("op"), message.get("room"), message.get("pid"), message.get("args", {})
         if op not in OPS or not isinstance(room, str):
             raise MediaError(f"unknown media command {op!r}")
+        if op == "close_room":
+            self._rooms.discard(room)
+            return await self.engine.close_room(room)
+        if not isinstance(pid, str):
+            raise MediaError(f"media command {op!r} without a participant id")
         if op == "join":
             if room not in self._rooms and not self.accepting():
                 raise NodeFull("this media node is full")
@@ -92,8 +98,7 @@ class MediaNode:
                                            timeout=float(args.get("timeout_s", 20)))
         if op == "set_audio_only":
             return await self.engine.set_audio_only(room, pid, bool(args["audio_only"]))
-        self._rooms.discard(room)
-        return await self.engine.close_room(room)
+        raise MediaError(f"media command {op!r} is not handled")
 
     async def _announce_forever(self) -> None:
         last_wall, last_cpu = time.monotonic(), time.process_time()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as redis
 
@@ -39,7 +40,9 @@ class NoNodeAvailable(Exception):
 
 class NodeRegistry:
     def __init__(self, url: str, *, prefix: str = "", max_age: float = 3.0):
-        self.redis = redis.Redis.from_url(url)
+        # Any: redis-py types its asyncio client's replies as `Awaitable[T] | T` (shared with the
+        # sync client), which cannot be awaited under strict checking.
+        self.redis: Any = redis.Redis.from_url(url)
         self.prefix = prefix
         self.max_age = max_age
 
@@ -65,7 +68,7 @@ class NodeRegistry:
         """The room's node: the one it has while alive, else the least loaded accepting one."""
         live = {n.node_id: n for n in await self.live_nodes()}
         key = self._key(room_key(room_id))
-        current = await self.redis.get(key)
+        current: bytes | None = await self.redis.get(key)
         if current is not None and current.decode() in live:
             return current.decode()
         candidates = sorted((n for n in live.values() if n.accepting), key=lambda n: (n.load, n.cpu, n.node_id))
@@ -82,12 +85,13 @@ class NodeRegistry:
                 pipe.set(key, chosen, ex=24 * 3600)
                 await pipe.execute()
             except redis.WatchError:
-                return (await self.redis.get(key)).decode()
+                placed: bytes = await self.redis.get(key)
+                return placed.decode()
         return chosen
 
     async def assigned(self, room_id: str) -> str | None:
         """The room's node if it has one that is alive (no placement)."""
-        current = await self.redis.get(self._key(room_key(room_id)))
+        current: bytes | None = await self.redis.get(self._key(room_key(room_id)))
         if current is None:
             return None
         return current.decode() if current.decode() in {n.node_id for n in await self.live_nodes()} else None

@@ -19,7 +19,10 @@ __all__ = ["Backend", "DeliveryError", "OutboundMessage", "OutcomeUnknown", "get
 
 @cache
 def _instance(path: str) -> Backend:
-    return import_string(path)()
+    backend = import_string(path)()
+    if not isinstance(backend, Backend):
+        raise TypeError(f"{path} is not a notifications Backend")
+    return backend
 
 
 def get_backend(channel: str) -> Backend:

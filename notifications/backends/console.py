@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import uuid
+from typing import TextIO
 
 from notifications.backends.base import Backend, OutboundMessage
 
 
 class ConsoleBackend(Backend):
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
     def send(self, message: OutboundMessage) -> str:

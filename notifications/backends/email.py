@@ -39,9 +39,9 @@ class EmailBackend(Backend):
             code, text = next(iter(error.recipients.values()))
             raise _error_from_code(code, text.decode(errors="replace") if isinstance(text, bytes) else str(text))
         except smtplib.SMTPResponseException as error:
-            text = error.smtp_error
+            reply: bytes | str = error.smtp_error
             raise _error_from_code(
-                error.smtp_code, text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+                error.smtp_code, reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
             )
         except (smtplib.SMTPException, OSError) as error:  # disconnected, refused, timeout
             # Possibly after DATA was accepted: the resend keeps the same Message-ID.

@@ -13,6 +13,7 @@ is reconciled by listing the recipient's recent messages (find_sent).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import getproxies
 
@@ -28,14 +29,14 @@ from notifications.backends.base import Backend, DeliveryError, OutboundMessage,
 PERMANENT_CODES = {21211, 21408, 21610, 21612, 21614, 21617, 21635, 30003, 30004, 30005, 30006, 30007}
 
 
-class BaseUrlHttpClient(TwilioHttpClient):
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type information
     """Sends the SDK's requests to `base_url` instead of https://*.twilio.com."""
 
-    def __init__(self, base_url: str, **kwargs) -> None:
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.base = urlsplit(base_url)
 
-    def request(self, method, url, *args, **kwargs):
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         parts = urlsplit(url)
         url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment))
         return super().request(method, url, *args, **kwargs)
@@ -91,7 +92,7 @@ class TwilioBackend(Backend):
         return self.client
 
     def send(self, message: OutboundMessage) -> str:
-        params: dict = {"to": message.to, "body": message.body}
+        params: dict[str, str] = {"to": message.to, "body": message.body}
         if self.service:
             params["messaging_service_sid"] = self.service
         if self.sender:
@@ -104,7 +105,7 @@ class TwilioBackend(Backend):
             raise
         except (TwilioException, requests.RequestException, OSError) as error:
             raise classify(error) from error
-        return created.sid
+        return str(created.sid)
 
     def find_sent(self, message: OutboundMessage, since: dt.datetime) -> str | None:
         # Twilio lists newest first; a message created after the interrupted claim with the
@@ -115,7 +116,7 @@ class TwilioBackend(Backend):
                 if sent.date_created and sent.date_created < margin:
                     break
                 if sent.body == message.body:
-                    return sent.sid
+                    return str(sent.sid)
         except (TwilioException, requests.RequestException, OSError) as error:
             raise OutcomeUnknown(repr(error)) from error
         return None

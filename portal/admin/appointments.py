@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Q
@@ -77,7 +78,7 @@ class AgentFilter(admin.SimpleListFilter):
         return queryset.filter(agent_id=self.value()) if self.value() else queryset
 
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     Status.SCHEDULED: "#000091",
     Status.CANCELLED: "#ce0500",
     Status.DONE: "#18753c",
@@ -119,11 +120,12 @@ class AppointmentAdmin(ScopedAdmin):
         return [*self.fieldsets, self.room_fieldset] if obj else self.fieldsets
 
     def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
         editable = access.structure_ids(request.user, access.EDITORS)
         if len(editable) == 1:
             initial.setdefault("structure", next(iter(editable)))
-        if access.roles(request.user).get(initial.get("structure")) == "agent":
+        structure = initial.get("structure")
+        if structure is not None and access.roles(request.user).get(structure) == "agent":
             initial.setdefault("agent", request.user.pk)
         return initial
 
@@ -180,7 +182,7 @@ class AppointmentAdmin(ScopedAdmin):
     def open_room_button(self, obj: Appointment) -> str:
         room = getattr(obj, "room", None)
         if room is None or not room.is_open:
-            return _("The room is closed.")
+            return str(_("The room is closed."))
         url = reverse("rooms:agent_room", kwargs={"slug": room.slug})
         return format_html('<a class="button default" href="{}">{}</a>', url, _("Open the room"))
 

@@ -49,7 +49,8 @@ class NewMemberForm(forms.ModelForm):
         fields = ["structure", "role"]
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         User = get_user_model()
         self.existing_user = User.objects.filter(username=cleaned.get("username")).first()
         if self.existing_user is None and "username" in cleaned:

@@ -1,6 +1,6 @@
 """A real portal (Daphne) and Debian's Chromium for browser tests and benchmarks.
 
-Facts this relies on (/work/shared/BROWSER-TESTS.md): WebRTC on loopback needs
+Facts this relies on (docs/browser-tests.md): WebRTC on loopback needs
 `--allow-loopback-in-peer-connection` in Chromium and the server's aioice offering
 127.0.0.1 (GV_TEST_LOOPBACK_ICE=1); `playwright install` is not possible here, so
 Playwright drives /usr/bin/chromium; every process is stopped by PID in `finally`.

@@ -13,7 +13,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
 from rooms import presence
-from rooms.views import session_key
+from rooms.presence import session_key
 from tests import factories
 
 

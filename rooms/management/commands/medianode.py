@@ -5,14 +5,15 @@ from __future__ import annotations
 import socket
 import uuid
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from media.engine import ContractError
 from media.nodes import eventloop
 from media.nodes.node import MediaNode
 from media.nodes.registry import NodeRegistry
-from rooms.mediabridge import new_engine
+from rooms.groups import channel_layer
+from rooms.mediabridge import check_media_contract, new_engine
 
 
 class Command(BaseCommand):
@@ -25,6 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.REDIS_URL:
             raise CommandError("A media node needs REDIS_URL (the channel layer and the node registry).")
+        try:  # also a system check (rooms/checks.py); here too for a run with --skip-checks
+            check_media_contract()
+        except ContractError as error:
+            raise CommandError(f"media engine cannot start: {error}") from error
         # Its own process: uvloop by default (MEDIA_UVLOOP=0 for asyncio's loop).
         eventloop.run(self.serve(options["id"], options["max_tracks"]), uvloop=settings.MEDIA_UVLOOP)
 
@@ -32,7 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(f"media node {node_id} ({settings.MEDIA_ENGINE_MODE}, {eventloop.loop_name()})")
         registry = NodeRegistry(settings.REDIS_URL, prefix=settings.MEDIA_REDIS_PREFIX,
                                 max_age=settings.MEDIA_NODE_MAX_AGE)
-        node = MediaNode(node_id, new_engine(), get_channel_layer(), registry,
+        node = MediaNode(node_id, new_engine(), channel_layer(), registry,
                          max_tracks=max_tracks, max_cpu=settings.MEDIA_NODE_MAX_CPU,
                          public_ip=settings.MEDIA_PUBLIC_IP)
         try:
