@@ -201,14 +201,6 @@ def colour_close(seen: tuple[int, int, int] | None, expected: tuple[int, int, in
     return seen is not None and all(abs(a - b) <= tolerance for a, b in zip(seen, expected, strict=True))
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 class Room:
     """A MediaEngine plus its clients, with the offer callback routed to the right client."""
 

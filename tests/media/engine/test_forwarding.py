@@ -11,8 +11,9 @@ import aiortc.rtcrtpsender
 import pytest
 
 from media.engine import MediaEngine, NegotiationError, SdpError, UnknownPeerError
+from tests.waiting import wait_until_async
 
-from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run, wait_until
+from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run
 
 MODES = ["passthrough", "relay"]
 
@@ -20,10 +21,10 @@ MODES = ["passthrough", "relay"]
 async def two_people(room: Room) -> tuple[Any, Any]:
     alice = await room.join("alice")
     bob = await room.join("bob")
-    await wait_until(
+    await wait_until_async(
         lambda: all(c.frames_from(o, k) > 5 for c, o in ((alice, "bob"), (bob, "alice")) for k in ("audio", "video")),
         15,
-        "alice and bob to receive each other's audio and video",
+        what="alice and bob to receive each other's audio and video",
     )
     return alice, bob
 
@@ -61,7 +62,7 @@ def test_third_joins_all_see_each_other_then_leave_removes_tracks(mode: str) -> 
             alice, bob = await two_people(room)
             carol = await room.join("carol")
             people = {"alice": alice, "bob": bob, "carol": carol}
-            await wait_until(
+            await wait_until_async(
                 lambda: all(
                     people[v].frames_from(p, "video") > 3 and people[v].frames_from(p, "audio") > 3
                     for v in people
@@ -69,7 +70,7 @@ def test_third_joins_all_see_each_other_then_leave_removes_tracks(mode: str) -> 
                     if v != p
                 ),
                 20,
-                "everyone to see and hear everyone",
+                what="everyone to see and hear everyone",
             )
             for viewer in people.values():
                 for publisher in people:
@@ -85,11 +86,13 @@ def test_third_joins_all_see_each_other_then_leave_removes_tracks(mode: str) -> 
                 assert len(set.union(*by_publisher.values())) == 2
 
             await room.leave("bob")
-            await wait_until(lambda: len(alice.tracks) == 2 and len(carol.tracks) == 2, 10, "bob's tracks to go")
+            await wait_until_async(lambda: len(alice.tracks) == 2 and len(carol.tracks) == 2,
+                                   10, what="bob's tracks to go")
             assert {i["participant_id"] for i in alice.tracks.values()} == {"carol"}
             assert {i["participant_id"] for i in carol.tracks.values()} == {"alice"}
             before = alice.frames_from("carol", "video")
-            await wait_until(lambda: alice.frames_from("carol", "video") > before + 5, 10, "alice to keep seeing carol")
+            await wait_until_async(lambda: alice.frames_from("carol", "video") > before + 5,
+                                   10, what="alice to keep seeing carol")
             assert room.engine.stats()["forwarded_tracks"] == 4
         finally:
             await room.close()
@@ -103,11 +106,12 @@ def test_a_rejoiner_reuses_idle_transceivers_in_passthrough() -> None:
         try:
             alice, _ = await two_people(room)
             await room.leave("bob")
-            await wait_until(lambda: alice.tracks == {}, 10, "bob's tracks to go")
+            await wait_until_async(lambda: alice.tracks == {}, 10, what="bob's tracks to go")
             m_lines = len(alice.pc.getTransceivers())
             bob = await room.join("bob")
-            await wait_until(lambda: alice.frames_from("bob", "video") > 3 and bob.frames_from("alice", "video") > 3,
-                             15, "media after the rejoin")
+            await wait_until_async(
+                lambda: alice.frames_from("bob", "video") > 3 and bob.frames_from("alice", "video") > 3,
+                15, what="media after the rejoin")
             assert len(alice.pc.getTransceivers()) == m_lines  # no new m-lines
             assert colour_close(alice.colour_from("bob"), COLORS["bob"])
         finally:
@@ -142,7 +146,7 @@ def test_audio_only_subscriber_receives_no_video_packets(mode: str) -> None:
 
             await room.engine.set_audio_only("r1", "bob", False)
             frames = bob.frames_from("alice", "video")
-            await wait_until(lambda: bob.frames_from("alice", "video") > frames + 5, 5, "video to resume")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 5, what="video to resume")
         finally:
             await room.close()
 
@@ -197,21 +201,21 @@ def test_bad_sdp_raises_media_error_and_others_keep_working() -> None:
             carol.deliver = offers.append
             room.clients["carol"] = carol
             await carol.join()
-            await wait_until(lambda: offers != [], 5, "carol's server offer")
+            await wait_until_async(lambda: offers != [], 5, what="carol's server offer")
             with pytest.raises(SdpError, match="answer"):
                 await room.engine.answer("r1", "carol", "garbage")
             carol._offers.put_nowait(offers[0])
-            await wait_until(lambda: carol.frames_from("alice", "video") > 3, 10, "carol to see alice")
+            await wait_until_async(lambda: carol.frames_from("alice", "video") > 3, 10, what="carol to see alice")
             with pytest.raises(UnknownPeerError):
                 await room.engine.set_audio_only("r1", "nobody", True)
 
             assert room.engine.stats()["peers"] == 3
             before = (alice.frames_from("bob", "video"), bob.frames_from("alice", "video"))
-            await wait_until(
+            await wait_until_async(
                 lambda: alice.frames_from("bob", "video") > before[0] + 5
                 and bob.frames_from("alice", "video") > before[1] + 5,
                 5,
-                "alice and bob to keep receiving",
+                what="alice and bob to keep receiving",
             )
         finally:
             await room.close()
@@ -338,15 +342,15 @@ def test_pli_from_a_subscriber_reaches_the_publisher() -> None:
             await asyncio.sleep(0.6)  # out of the rate-limit window of the join-time requests
             for _ in range(5):  # a burst of PLIs from bob...
                 await receiver._send_rtcp_pli(ssrc)
-            await wait_until(lambda: len(requests) >= 1, 3, "alice to be asked for a keyframe")
+            await wait_until_async(lambda: len(requests) >= 1, 3, what="alice to be asked for a keyframe")
             await asyncio.sleep(0.8)
             assert 1 <= len(requests) <= 3  # ...is relayed, rate-limited (max one per 500 ms)
 
             # A newcomer asks for a keyframe at once: carol's arrival reaches alice too.
             count = len(requests)
             carol = await room.join("carol")
-            await wait_until(lambda: len(requests) > count, 5, "a keyframe request for carol")
-            await wait_until(lambda: carol.frames_from("alice", "video") > 0, 5, "carol's first picture")
+            await wait_until_async(lambda: len(requests) > count, 5, what="a keyframe request for carol")
+            await wait_until_async(lambda: carol.frames_from("alice", "video") > 0, 5, what="carol's first picture")
         finally:
             await room.close()
 
@@ -359,8 +363,9 @@ def test_h264_is_forwarded_without_transcoding() -> None:
         try:
             alice = await room.join("alice", video_codec="video/H264")
             bob = await room.join("bob")
-            await wait_until(lambda: bob.frames_from("alice", "video") > 5 and alice.frames_from("bob", "video") > 5,
-                             15, "H264 from alice and VP8 from bob")
+            await wait_until_async(
+                lambda: bob.frames_from("alice", "video") > 5 and alice.frames_from("bob", "video") > 5,
+                15, what="H264 from alice and VP8 from bob")
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
             mid = next(m for m, i in bob.tracks.items() if i == {"participant_id": "alice", "kind": "video"})
             transceiver = next(t for t in bob.pc.getTransceivers() if t.mid == mid)
@@ -379,7 +384,7 @@ def test_a_participant_that_never_answers_is_dropped() -> None:
             alice = await room.join("alice")
             alice.deliver = lambda payload: None  # alice's browser ignores server offers
             await room.join("bob")
-            await wait_until(lambda: room.engine.stats()["peers"] == 1, 5, "alice to be dropped")
+            await wait_until_async(lambda: room.engine.stats()["peers"] == 1, 5, what="alice to be dropped")
         finally:
             await room.close()
 
@@ -411,9 +416,10 @@ def test_unrecoverable_loss_does_not_freeze_the_picture() -> None:
 
             receiver._handle_rtp_packet = lossy
             requests = publication.keyframe_requests
-            await wait_until(lambda: room.engine.stats()["loss_skips"] >= 1, 5, "the hole to be given up on")
+            await wait_until_async(lambda: room.engine.stats()["loss_skips"] >= 1, 5, what="the hole to be given up on")
             frames = bob.frames_from("alice", "video")
-            await wait_until(lambda: bob.frames_from("alice", "video") > frames + 10, 5, "bob's picture to resume")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 10,
+                                   5, what="bob's picture to resume")
             assert dropped and publication.keyframe_requests > requests
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
         finally:
@@ -430,7 +436,7 @@ def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
         try:
             alice, bob = await two_people(room)
             rembs = remb_to(alice, bob)
-            await wait_until(lambda: rembs != [], 5, "the server's REMB to alice")
+            await wait_until_async(lambda: rembs != [], 5, what="the server's REMB to alice")
             assert rembs[-1] > 1_000  # what the server estimates (or bob's estimator reported)
 
             receiver = next(
@@ -443,7 +449,7 @@ def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
                                   fci=pack_remb_fci(1_000, [ssrc]))
             await receiver._send_rtcp(remb)
             count = len(rembs)
-            await wait_until(lambda: len(rembs) > count, 5, "the next REMB to alice")
+            await wait_until_async(lambda: len(rembs) > count, 5, what="the next REMB to alice")
             assert rembs[-1] == 1_000
         finally:
             await room.close()
