@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from tests.waiting import stays_true_for, stays_true_for_async, wait_until, wait_until_async
+from tests.waiting import (
+    stays_true_for,
+    stays_true_for_async,
+    stays_true_until,
+    stays_true_until_async,
+    wait_until,
+    wait_until_async,
+)
 
 
 def countdown(true_after: int):
@@ -55,6 +62,17 @@ def test_stays_true_for_checks_the_whole_window() -> None:
     assert len(calls) >= 3  # at the start, along the window and at its end
 
 
+def test_stays_true_until_checks_up_to_and_at_the_sync_point() -> None:
+    sync, _ = countdown(3)
+    checks = []
+    stays_true_until(lambda: checks.append(1) or True, until=sync, timeout=5, interval=0.001)
+    assert len(checks) == 4  # before the sync point, and once it is reached
+    with pytest.raises(AssertionError, match="before the sync point: quiet"):
+        stays_true_until(lambda: False, until=lambda: True, what="quiet")  # false at the sync point
+    with pytest.raises(AssertionError, match="waiting for the sync point while checking quiet"):
+        stays_true_until(lambda: True, until=lambda: False, timeout=0.05, interval=0.01, what="quiet")
+
+
 def test_async_variants_take_coroutine_predicates() -> None:
     async def body() -> None:
         predicate, _ = countdown(2)
@@ -70,5 +88,9 @@ def test_async_variants_take_coroutine_predicates() -> None:
         flips = iter([True, True, False])
         with pytest.raises(AssertionError, match="no longer true"):
             await stays_true_for_async(lambda: next(flips), duration=60, interval=0.001)
+        sync, _ = countdown(2)
+        await stays_true_until_async(later, until=sync, timeout=5, interval=0.001)
+        with pytest.raises(AssertionError, match="before the sync point"):
+            await stays_true_until_async(lambda: asyncio.sleep(0, False), until=sync, timeout=5)
 
     asyncio.run(asyncio.wait_for(body(), 5))

@@ -11,7 +11,7 @@ import aiortc.rtcrtpsender
 import pytest
 
 from media.engine import MediaEngine, NegotiationError, SdpError, UnknownPeerError
-from tests.waiting import wait_until_async
+from tests.waiting import stays_true_for_async, stays_true_until_async, wait_until_async
 
 from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run
 
@@ -134,13 +134,20 @@ def test_audio_only_subscriber_receives_no_video_packets(mode: str) -> None:
         room = Room(mode)
         try:
             alice, bob = await two_people(room)
+            audio = bob.frames_from("alice", "audio")
             await room.engine.set_audio_only("r1", "bob", True)
-            await asyncio.sleep(0.6)  # packets already in flight (or being encoded, in relay mode)
+            # Sync point: half a second more of audio has arrived since the switch, and with
+            # it the last video frame being sent (or encoded, in relay mode) at the switch.
+            await wait_until_async(lambda: bob.frames_from("alice", "audio") > audio + 25, 5,
+                                   what="audio sent after the switch to arrive")
             packets = await video_packets(bob, "alice")
             audio = bob.frames_from("alice", "audio")
-            await asyncio.sleep(1.5)
-            assert await video_packets(bob, "alice") == packets
-            assert bob.frames_from("alice", "audio") > audio + 30  # audio keeps flowing
+
+            async def no_new_video() -> bool:
+                return await video_packets(bob, "alice") == packets
+
+            await stays_true_until_async(no_new_video, until=lambda: bob.frames_from("alice", "audio") > audio + 50,
+                                         what="no video packet while a second of audio reaches bob")
             assert alice.frames_from("bob", "video") > 0  # alice is unaffected
             assert room.engine.stats()["paused_tracks"] == 1
 
@@ -274,6 +281,13 @@ def test_passthrough_instantiates_no_codec_on_the_server(mode: str, monkeypatch:
         assert decoders == 4 and encoders == 4  # the relay baseline transcodes every track
 
 
+def frames_go_by(viewer: Client, publisher: str, count: int = 10) -> Any:
+    """A sync point: `count` more of the publisher's video frames reached `viewer`, so they
+    went through the publisher's fan-out (where a frame grab could decode them)."""
+    start = viewer.frames_from(publisher, "video")
+    return lambda: viewer.frames_from(publisher, "video") >= start + count
+
+
 def test_frames_decodes_only_while_iterated(monkeypatch: pytest.MonkeyPatch) -> None:
     import media.engine.framegrab as framegrab
 
@@ -298,17 +312,17 @@ def test_frames_decodes_only_while_iterated(monkeypatch: pytest.MonkeyPatch) -> 
         try:
             alice, bob = await two_people(room)
             frames = room.engine.frames("r1", "alice")
-            await asyncio.sleep(0.5)
-            assert decodes == []  # created, not iterated: nothing decoded
+            await stays_true_until_async(lambda: decodes == [], until=frames_go_by(bob, "alice"),
+                                         what="nothing decoded: created, not iterated")
             images = [await asyncio.wait_for(anext(frames), 5) for _ in range(3)]
             assert images[0].shape == (120, 160, 3)
             assert colour_close(tuple(int(v) for v in images[-1].reshape(-1, 3).mean(axis=0)), COLORS["alice"])
             done = len(decodes)
-            await asyncio.sleep(1.0)  # not consumed: frames wait encoded, in a small queue
-            assert len(decodes) == done
+            await stays_true_until_async(lambda: len(decodes) == done, until=frames_go_by(bob, "alice"),
+                                         what="nothing decoded: not consumed, frames wait encoded in a small queue")
             await frames.aclose()
-            await asyncio.sleep(0.5)
-            assert len(decodes) == done
+            await stays_true_until_async(lambda: len(decodes) == done, until=frames_go_by(bob, "alice"),
+                                         what="nothing decoded once closed")
             publication = room.engine._peer("r1", "alice").publications["video"]
             assert len(publication.fanout.subscribers) == 1  # only bob's forward is left
             with pytest.raises(UnknownPeerError):
@@ -339,12 +353,14 @@ def test_pli_from_a_subscriber_reaches_the_publisher() -> None:
                 if bob.tracks.get(t.mid) == {"participant_id": "alice", "kind": "video"}
             )
             ssrc = receiver.getSynchronizationSources()[0].source
-            await asyncio.sleep(0.6)  # out of the rate-limit window of the join-time requests
+            # The scenario: the burst comes once the join-time requests' rate-limit window
+            # (500 ms) is over, as a later loss would.
+            await asyncio.sleep(0.6)
             for _ in range(5):  # a burst of PLIs from bob...
                 await receiver._send_rtcp_pli(ssrc)
             await wait_until_async(lambda: len(requests) >= 1, 3, what="alice to be asked for a keyframe")
-            await asyncio.sleep(0.8)
-            assert 1 <= len(requests) <= 3  # ...is relayed, rate-limited (max one per 500 ms)
+            # ...is relayed, rate-limited (max one per 500 ms, a deferred one included).
+            await stays_true_for_async(lambda: len(requests) <= 3, 0.8, what="at most 3 keyframe requests")
 
             # A newcomer asks for a keyframe at once: carol's arrival reaches alice too.
             count = len(requests)
