@@ -78,7 +78,7 @@ def test_async_variants_take_coroutine_predicates() -> None:
         predicate, _ = countdown(2)
 
         async def later() -> int:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # a real coroutine predicate: it yields to the loop once
             return predicate()
 
         assert await wait_until_async(later, timeout=5, interval=0.001) == 3

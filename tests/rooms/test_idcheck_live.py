@@ -32,7 +32,7 @@ class CardCamera(VideoStreamTrack):
         self.image, self.count = image, 0
 
     async def recv(self):
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # the camera's frame rate (the scenario), not a wait before an assertion
         frame = VideoFrame.from_ndarray(self.image, format="bgr24")
         frame.pts, frame.time_base = self.count, fractions.Fraction(1, 10)
         self.count += 1
