@@ -14,11 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -95,20 +96,18 @@ def running_server(database: Path | str, var_dir: Path, timeout: float = 30,
             start_new_session=True,
         )
     server = Server(base, process, log)
+
+    def answering() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"Daphne exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(base + "/jsi18n/", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"Daphne exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                with urllib.request.urlopen(base + "/jsi18n/", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Daphne did not answer within {timeout} s:\n{server.log_tail()}")
-            time.sleep(0.2)
+        wait_until(answering, timeout, interval=0.2, what=lambda: f"Daphne to answer:\n{server.log_tail()}")
         yield server
     finally:
         stop(process)
@@ -144,11 +143,13 @@ def media_nodes_running(var_dir: Path, *node_ids: str, timeout: float = 30) -> I
                     [sys.executable, "manage.py", "medianode", "--id", node_id], cwd=ROOT, env=env,
                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + timeout
-        while len(client.hkeys(prefix + ":" + NODES_KEY)) < len(node_ids):
-            if time.monotonic() > deadline or any(p.poll() is not None for p in processes.values()):
-                raise RuntimeError(f"media nodes did not start: see {var_dir}/node-*.log")
-            time.sleep(0.2)
+
+        def all_announced() -> bool:
+            if any(p.poll() is not None for p in processes.values()):
+                raise RuntimeError(f"a media node exited: see {var_dir}/node-*.log")
+            return len(client.hkeys(prefix + ":" + NODES_KEY)) >= len(node_ids)
+
+        wait_until(all_announced, timeout, interval=0.2, what=f"media nodes to start: see {var_dir}/node-*.log")
         yield MediaNodes(remote, processes, prefix + ":")
     finally:
         for process in processes.values():

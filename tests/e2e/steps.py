@@ -84,6 +84,37 @@ def wait_receiving(page, pids: list[str], frames: int = 0, energy: float = 0.0) 
     return handle.json_value()
 
 
+def received_now(page, pid: str) -> dict:
+    """One measure of what this page receives from `pid`: framesDecoded, audioEnergy."""
+    return page.evaluate(
+        "(pid) => window.gvDebug.received().then((r) => r[pid] ?? { framesDecoded: 0, audioEnergy: 0 })", pid
+    )
+
+
+def video_stopped(page, pid: str, quiet_ms: int = 500) -> dict:
+    """Wait until this page has decoded no video frame from `pid` for `quiet_ms` (what was
+    on the way has drained); return the figures then."""
+    page.evaluate("() => { window.gvQuiet = null; }")
+    handle = page.wait_for_function(
+        """([pid, quietMs]) => {
+            window.gvDebug.received().then((r) => { window.gvQuietLast = r[pid]; });
+            const r = window.gvQuietLast;
+            if (!r) return false;
+            const now = performance.now();
+            const q = window.gvQuiet;
+            if (!q || q.frames !== r.framesDecoded) {
+                window.gvQuiet = { frames: r.framesDecoded, since: now };
+                return false;
+            }
+            return now - q.since >= quietMs && r;
+        }""",
+        arg=[pid, quiet_ms],
+        timeout=WAIT,
+        polling=100,
+    )
+    return handle.json_value()
+
+
 def assert_media_flows(page, pids: list[str]) -> None:
     """Video frames are decoded and audio energy grows, from each pid, and the tiles show it."""
     first = wait_receiving(page, pids)

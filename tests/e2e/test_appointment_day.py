@@ -4,12 +4,12 @@ personal link on a phone, the device test ahead, dead links, and cancelling from
 from __future__ import annotations
 
 import datetime as dt
-import time
 import zoneinfo
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from notifications.models import Kind, Notification, State
 from portal import citizen as citizen_links
@@ -17,6 +17,7 @@ from portal.models import Appointment, Status
 from rooms import tokens
 from tests.e2e import harness, steps
 from tests.e2e.conftest import WAIT, login_agent, watch
+from tests.waiting import stays_true_for
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +44,8 @@ def open_day_view(page, base: str, agent) -> None:
                            timeout=WAIT)
 
 
-def presence_is(page, appointment_id: int, presence: str, timeout: float = WAIT) -> None:
-    page.wait_for_selector(f"#appt-{appointment_id}[data-presence='{presence}']", timeout=timeout)
+def presence_is(page, appointment_id: int, presence: str) -> None:
+    expect(page.locator(f"#appt-{appointment_id}")).to_have_attribute("data-presence", presence, timeout=WAIT)
 
 
 def is_today(moment: dt.datetime) -> bool:
@@ -66,15 +67,16 @@ def test_personal_link_on_a_phone_to_the_waiting_room_and_the_agents_day_view(se
 
     # The citizen opens the reminder's personal link on a phone: no name, no code to type.
     phone = browsers.open("citizen", **PHONE)
+    day.evaluate("() => { window.gvSameDocument = true; }")
     phone.goto(base + personal_path(room))
     citizen_pid = steps.citizen_waits(phone, room)
-    arrived = time.monotonic()
     assert phone.evaluate("() => window.innerWidth") == 390
     assert phone.is_visible("#gv-lobby-preview")
 
-    # The day view says so within 2 s, with the visible alert and the tone.
-    presence_is(day, appointment.pk, "waiting", timeout=2_000)
-    assert time.monotonic() - arrived < 2.5
+    # The day view says so, pushed to the open page (not on a reload), with the visible
+    # alert and the tone. (How fast is for bench/, not for an assertion here.)
+    presence_is(day, appointment.pk, "waiting")
+    assert day.evaluate("() => window.gvSameDocument") is True
     day.wait_for_selector("#gv-day-alert:not([hidden])", timeout=WAIT)
     assert "Jeanne Dupont" in day.text_content("#gv-day-alert")
     assert day.evaluate("() => window.gvBeeps") >= 1
@@ -207,13 +209,17 @@ def test_audio_only_in_one_tap_from_the_waiting_room_and_back_in_the_call(server
     # Sound flows both ways; no video in either direction.
     before = {"phone": steps.wait_receiving(phone, [agent_pid], frames=-1)[agent_pid],
               "agent": steps.wait_receiving(agent_page, [citizen_pid], frames=-1)[citizen_pid]}
-    phone.wait_for_timeout(2000)
+
+    def no_video_either_way() -> bool:
+        return (steps.received_now(phone, agent_pid)["framesDecoded"] - before["phone"]["framesDecoded"] <= 2
+                and steps.received_now(agent_page, citizen_pid)["framesDecoded"]
+                - before["agent"]["framesDecoded"] <= 2)
+
+    stays_true_for(no_video_either_way, 2.0, interval=0.25, what="no video either way")
     after = {"phone": steps.wait_receiving(phone, [agent_pid], frames=-1,
                                            energy=before["phone"]["audioEnergy"])[agent_pid],
              "agent": steps.wait_receiving(agent_page, [citizen_pid], frames=-1,
                                            energy=before["agent"]["audioEnergy"])[citizen_pid]}
-    for side in ("phone", "agent"):
-        assert after[side]["framesDecoded"] - before[side]["framesDecoded"] <= 2, (side, before, after)
 
     # The same tap in the call brings the video back, both ways.
     phone.click("#gv-call .gv-audio-only")

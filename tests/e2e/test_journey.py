@@ -3,26 +3,24 @@ participant, hang-up. Real Daphne, real aiortc media engine, Chromium with fake 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from rooms.models import Room
 from tests.e2e import steps
 from tests.e2e.conftest import ON_BOTH_MEDIA_SETUPS, WAIT
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, ON_BOTH_MEDIA_SETUPS]
 
 
-def device_check_of(room, django_db_blocker, timeout: float = 5) -> bool | None:
-    """The pre-join's report as the agents' day view reads it (None: nothing yet)."""
-    deadline = time.monotonic() + timeout
+def device_check_of(room, django_db_blocker, timeout: float = 5) -> bool:
+    """The pre-join's report as the agents' day view reads it, once it is in."""
     with django_db_blocker.unblock():
-        while True:
-            ok = Room.objects.values_list("device_ok", flat=True).get(pk=room.pk)
-            if ok is not None or time.monotonic() > deadline:
-                return ok
-            time.sleep(0.1)
+        def report() -> bool | None:
+            return Room.objects.values_list("device_ok", flat=True).get(pk=room.pk)
+
+        wait_until(lambda: report() is not None, timeout, interval=0.1, what="the pre-join's device report")
+        return report()
 
 
 def test_agent_and_citizens_meet(server, booked, browsers, django_db_blocker):

@@ -7,6 +7,7 @@ import pytest
 
 from tests.e2e import steps
 from tests.e2e.conftest import ON_BOTH_MEDIA_SETUPS, WAIT
+from tests.waiting import stays_true_for
 
 pytestmark = [pytest.mark.e2e, ON_BOTH_MEDIA_SETUPS]
 
@@ -33,11 +34,13 @@ def test_tools_in_a_call(server, booked, browsers):
     # Audio only: the server stops sending video to the citizen, the sound goes on.
     citizen.click("#gv-btn-settings")
     citizen.select_option("#gv-quality-select", "audio")
-    citizen.wait_for_timeout(1500)  # packets already on the way
-    before = steps.wait_receiving(citizen, [agent_pid])[agent_pid]
-    citizen.wait_for_timeout(2000)
-    after = steps.wait_receiving(citizen, [agent_pid], energy=before["audioEnergy"])[agent_pid]
-    assert after["framesDecoded"] - before["framesDecoded"] <= 2, (before, after)
+    # Sync point: the room hears of the switch once the server has paused the video...
+    citizen.wait_for_function("() => window.gvDebug.me.audio_only === true", timeout=WAIT)
+    # ...then what was already on the way drains, and no more video comes.
+    before = steps.video_stopped(citizen, agent_pid)
+    stays_true_for(lambda: steps.received_now(citizen, agent_pid)["framesDecoded"] - before["framesDecoded"] <= 2,
+                   2.0, interval=0.25, what="no video reaching the citizen in audio-only mode")
+    after = steps.wait_receiving(citizen, [agent_pid], energy=before["audioEnergy"])[agent_pid]  # the sound goes on
     # Back to normal quality: the video comes back.
     citizen.select_option("#gv-quality-select", "high")
     steps.wait_receiving(citizen, [agent_pid], frames=after["framesDecoded"] + 10)

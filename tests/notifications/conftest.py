@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -228,12 +227,3 @@ def start_worker(worker_env, tmp_path) -> Iterator[Callable[..., Worker]]:
     finally:
         for worker in workers:
             worker.stop()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, message: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s: {message}")

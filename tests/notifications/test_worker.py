@@ -14,7 +14,7 @@ from notifications.models import Kind, Notification, State
 from portal.celery import app as celery_app
 from portal.models import Channel
 from tests import factories
-from tests.notifications.conftest import wait_for
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.services
 
@@ -31,6 +31,11 @@ def states() -> Counter:
     return Counter(Notification.objects.values_list("status", flat=True))
 
 
+def worker_until(worker, condition, timeout: float) -> None:
+    """Wait on `condition`; on time-out, say so with the worker's log as it is then."""
+    wait_until(condition, timeout, interval=0.1, what=lambda: f"the worker; its log:\n{worker.log()}")
+
+
 def test_worker_sends_the_confirmation_now_and_the_reminder_at_its_time(
     transactional_db, structure_a, alice, providers, start_worker
 ):
@@ -42,7 +47,7 @@ def test_worker_sends_the_confirmation_now_and_the_reminder_at_its_time(
     reminder = Notification.objects.get(appointment=appointment, kind=Kind.REMINDER)
     assert reminder.dispatched_at is not None  # queued at save time, with an ETA
     worker = start_worker()
-    wait_for(lambda: states() == Counter({State.SENT: 2}), 30, worker.log())
+    worker_until(worker, lambda: states() == Counter({State.SENT: 2}), 30)
     reminder.refresh_from_db()
     assert reminder.status == State.SENT
     lateness = (reminder.sent_at - reminder.due_at).total_seconds()
@@ -59,7 +64,7 @@ def test_temporary_errors_are_retried_by_the_worker_until_sent_once(
     twilio.answers["+33612000000"] = [500, 429, 201]
     (appointment,) = book_many(structure_a, alice, 1, start=timezone.now() + dt.timedelta(minutes=10))
     worker = start_worker()
-    wait_for(lambda: states() == Counter({State.SENT: 2}), 30, worker.log())
+    worker_until(worker, lambda: states() == Counter({State.SENT: 2}), 30)
     rows = Notification.objects.filter(appointment=appointment)
     # Confirmation and reminder share the number: 500 and 429 hit them, then both get through.
     assert sum(rows.values_list("attempts", flat=True)) == 4 == twilio.requests
@@ -82,7 +87,7 @@ def test_reminders_queued_while_the_broker_was_down_are_sent_by_the_sweep(
     assert len(appointments) == 3  # booking worked anyway
     assert not Notification.objects.filter(dispatched_at__isnull=False).exists()
     worker = start_worker()
-    wait_for(lambda: states() == Counter({State.SENT: 6}), 30, worker.log())
+    worker_until(worker, lambda: states() == Counter({State.SENT: 6}), 30)
     assert len(twilio.messages) == 6
 
 
@@ -95,7 +100,7 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_onc
     # Starting in 10 minutes: each reminder is due at once (late booking), with its confirmation.
     book_many(structure_a, alice, count, start=timezone.now() + dt.timedelta(minutes=10))
     worker = start_worker(concurrency=4)
-    wait_for(lambda: twilio.requests >= 12, 40, worker.log())
+    worker_until(worker, lambda: twilio.requests >= 12, 40)
     worker.kill(signal.SIGKILL)  # the whole process group: worker, its threads and beat
     at_kill = len(twilio.messages)
     assert at_kill < 2 * count, "the batch was over before the kill"
@@ -103,7 +108,7 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_onc
     assert in_flight > 0, "no message was being sent at the kill"
 
     worker = start_worker(concurrency=4)
-    wait_for(lambda: states() == Counter({State.SENT: 2 * count}), 60, worker.log())
+    worker_until(worker, lambda: states() == Counter({State.SENT: 2 * count}), 60)
     per_number = Counter((m.to, "Code" in m.body) for m in twilio.messages)
     assert len(per_number) == 2 * count and set(per_number.values()) == {1}, per_number.most_common(3)
     assert len(twilio.messages) == 2 * count  # no duplicate

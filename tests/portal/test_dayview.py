@@ -90,6 +90,8 @@ def test_live_update_and_admit_from_the_day_view(transactional_db, structure_a, 
         assert 'data-presence="waiting"' in row and reverse("day_admit", args=[appointment.pk]) in row
         response = await sync_to_async(http.post)(reverse("day_admit", args=[appointment.pk]))
         assert response.status_code == 302
+        await citizen.expect("state")
+        await citizen.expect("lobby.info")
         await citizen.expect("lobby.admitted")
         assert json.loads(await day.receive_from(timeout=5))["what"] == "admitted"
         await citizen.close()

@@ -19,6 +19,7 @@ from django.utils import timezone
 from portal import booking, citizen, devicetest
 from rooms.mediabridge import media
 from tests import factories
+from tests.waiting import wait_until_async
 
 
 @pytest.fixture
@@ -92,17 +93,13 @@ def test_connection_test_reaches_the_engine_alone_and_is_closed_by_the_server(to
                                               content_type="application/json")
             assert answer.status_code == 200 and answer.json()["seconds"] == 2
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.json()["sdp"], type="answer"))
-            async with asyncio.timeout(10):
-                while pc.connectionState != "connected":
-                    await asyncio.sleep(0.05)
+            await wait_until_async(lambda: pc.connectionState == "connected", 10, what="the test's connection")
             engine = media().engine
             stats = engine.stats()
             # Alone in its own room: not the appointment's room, and nothing forwarded to anyone.
             assert stats["rooms"] == 1 and stats["peers"] == 1 and stats["forwarded_tracks"] == 0
             assert f"test.{tomorrow.room.slug}" in engine._rooms and tomorrow.room.slug not in engine._rooms
-            async with asyncio.timeout(10):  # the server ends it by itself
-                while engine.stats()["peers"]:
-                    await asyncio.sleep(0.1)
+            await wait_until_async(lambda: engine.stats()["peers"] == 0, 10, what="the server to end the test itself")
         finally:
             await pc.close()
             await media().shutdown()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Iterable, Iterator
 
 import pytest
 from channels.db import database_sync_to_async
@@ -35,6 +37,18 @@ class Client:
 
     def __init__(self, slug: str, pid=None):
         self.slug, self.pid = slug, pid
+        self._ignoring: frozenset[str] = frozenset()
+
+    @contextlib.contextmanager
+    def ignoring(self, *kinds: str) -> Iterator[None]:
+        """Skip these types in every `expect` of the block: for a message that may come at
+        any point of it (a broadcast racing this participant's own change of group)."""
+        saved = self._ignoring
+        self._ignoring = saved | frozenset(kinds)
+        try:
+            yield
+        finally:
+            self._ignoring = saved
 
     async def connect(self):
         from portal.asgi import application
@@ -56,25 +70,67 @@ class Client:
     async def recv(self, timeout: float = 5) -> dict:
         return json.loads(await self.ws.receive_from(timeout=timeout))
 
-    async def expect(self, kind: str, timeout: float = 5) -> dict:
-        """Next message of `kind`, skipping others (presence updates arrive in any order)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            message = await self.recv(max(0.05, deadline - asyncio.get_running_loop().time()))
-            if message["type"] == kind:
-                return message
+    async def expect(self, kind: str, timeout: float = 5, ignore: Iterable[str] = ()) -> dict:
+        """The next message, which must be of `kind`: a message of any other type fails the
+        test, unless its type is in `ignore` (skipped: say which, and why, at the call)."""
+        return (await self.expect_each(kind, timeout=timeout, ignore=ignore))[kind]
 
-    async def closed_with(self, timeout: float = 5) -> int:
+    async def expect_each(self, *kinds: str, timeout: float = 5, ignore: Iterable[str] = ()) -> dict[str, dict]:
+        """The next messages are one of each of `kinds`, in any order (e.g. sent through
+        different groups); returned by type. Any other type fails, unless in `ignore`."""
+        wanted, ignore = set(kinds), self._ignoring | frozenset(ignore)
+        got: dict[str, dict] = {}
+        deadline = asyncio.get_running_loop().time() + timeout
+        while wanted:
+            message = await self.recv(max(0.05, deadline - asyncio.get_running_loop().time()))
+            if message["type"] in wanted:
+                wanted.discard(message["type"])
+                got[message["type"]] = message
+            else:
+                assert message["type"] in ignore, f"expected {' and '.join(sorted(wanted))}, got {message}"
+        return got
+
+    async def greeted(self) -> dict:
+        """Read what a new connection gets first: `state`, then its own arrival as the room
+        sees it (`participant.joined`, when admitted) or its place (`lobby.info`, while
+        waiting). Returns the state."""
+        state = await self.expect("state")
+        await self.expect("participant.joined" if state["you"]["status"] == "admitted" else "lobby.info")
+        return state
+
+    async def closed_with(self, timeout: float = 5, ignore: Iterable[str] = ()) -> int:
+        """The close code, which must come next: a message before it fails the test,
+        unless its type is in `ignore`."""
         while True:
             output = await self.ws.receive_output(timeout=timeout)
             if output["type"] == "websocket.close":
                 return output.get("code")
+            message = json.loads(output["text"])
+            assert message["type"] in self._ignoring | frozenset(ignore), f"expected the close, got {message}"
 
-    async def nothing(self) -> bool:
-        return await self.ws.receive_nothing(timeout=0.2)
+    async def quiet(self) -> None:
+        """Nothing arrived before the answer to a ping: a sync point instead of a silent wait.
+        It covers what reached this consumer's channel before the ping while the consumer
+        was idle (a consumer busy in a handler takes its WebSocket input first)."""
+        await self.send({"type": "ping"})
+        await self.expect("pong")
 
     async def close(self) -> None:
         await self.ws.disconnect()
+
+
+async def admit(agent: Client, guest: Client, pid) -> dict:
+    """The moderator lets the waiting `guest` in; both read what admission sends them.
+    The guest's new state. Its own arrival reaches the guest only if its consumer joined
+    the room's group in time, and then at any later point: callers that read on from the
+    guest do so inside `guest.ignoring("participant.joined")`."""
+    await agent.send({"type": "lobby.admit", "pid": str(pid)})
+    await guest.expect("lobby.admitted")
+    state = await guest.expect("state")
+    # The room hears of the arrival, the moderators that the waiting room emptied.
+    news = await agent.expect_each("participant.joined", "lobby.left")
+    assert news["participant.joined"]["participant"]["pid"] == news["lobby.left"]["participant"]["pid"] == str(pid)
+    return state
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ class CardCamera(VideoStreamTrack):
         self.image, self.count = image, 0
 
     async def recv(self):
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # the camera's frame rate (the scenario), not a wait before an assertion
         frame = VideoFrame.from_ndarray(self.image, format="bgr24")
         frame.pts, frame.time_base = self.count, fractions.Fraction(1, 10)
         self.count += 1
@@ -50,6 +50,16 @@ async def join_media(client: Client, track) -> RTCPeerConnection:
     return pc
 
 
+async def in_the_room(room, moderator, citizen) -> tuple[Client, Client]:
+    """The agent, then the (admitted) citizen, connected; their greetings read."""
+    agent = await Client(room.slug, moderator.pid).connect()
+    await agent.greeted()
+    guest = await Client(room.slug, citizen.pid).connect()
+    await guest.greeted()
+    await agent.expect("participant.joined")
+    return agent, guest
+
+
 @pytest.fixture
 def card_citizen(room, citizen):
     card = make_card(MrzFormat.TD1, seed=7)
@@ -64,8 +74,7 @@ def test_agent_reads_the_card_and_only_an_audit_line_is_kept(room, moderator, ci
     card = card_citizen
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        guest = await Client(room.slug, citizen.pid).connect()
+        agent, guest = await in_the_room(room, moderator, citizen)
         pc = await join_media(guest, CardCamera(render_frame(card, seed=3, rotation=2.0)))
         try:
             await agent.send({"type": "idcheck.start", "pid": str(citizen.pid)})
@@ -73,6 +82,7 @@ def test_agent_reads_the_card_and_only_an_audit_line_is_kept(room, moderator, ci
             assert request["by"] == "Alice Agent"
             assert (await agent.expect("idcheck.status"))["state"] == "requested"
             await guest.send({"type": "idcheck.accept"})
+            assert (await agent.expect("idcheck.status"))["state"] == "running"
             result = await agent.expect("idcheck.result", timeout=40)
             ended = await guest.expect("idcheck.ended", timeout=5)
             return result, ended
@@ -97,8 +107,7 @@ def test_agent_reads_the_card_and_only_an_audit_line_is_kept(room, moderator, ci
 
 def test_citizen_refuses_and_the_agent_sees_it(room, moderator, citizen, card_citizen):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        guest = await Client(room.slug, citizen.pid).connect()
+        agent, guest = await in_the_room(room, moderator, citizen)
         await agent.send({"type": "idcheck.start", "pid": str(citizen.pid)})
         await guest.expect("idcheck.requested")
         await guest.send({"type": "idcheck.refuse"})
@@ -116,12 +125,14 @@ def test_citizen_refuses_and_the_agent_sees_it(room, moderator, citizen, card_ci
 
 def test_no_video_ends_unreadable_not_a_crash(room, moderator, citizen, card_citizen):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        guest = await Client(room.slug, citizen.pid).connect()
+        agent, guest = await in_the_room(room, moderator, citizen)
         await agent.send({"type": "idcheck.start", "pid": str(citizen.pid)})
         await guest.expect("idcheck.requested")
+        assert (await agent.expect("idcheck.status"))["state"] == "requested"
         await guest.send({"type": "idcheck.accept"})  # but it never sent any media
+        assert (await agent.expect("idcheck.status"))["state"] == "running"
         result = await agent.expect("idcheck.result", timeout=10)
+        assert (await guest.expect("idcheck.ended"))["outcome"] == "unreadable"
         await agent.send({"type": "ping"})
         await agent.expect("pong")
         await agent.close()

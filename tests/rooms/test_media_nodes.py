@@ -8,17 +8,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import aioice.ice
 import pytest
 from aiortc import RTCSessionDescription
+from django.utils import timezone
 
 from media.nodes.registry import NodeRegistry
+from rooms import presence
+from tests import factories
 from tests.rooms.conftest import Client, run
 from tests.rooms.test_media_signalling import answer_server_offers, browser_like_peer
+from tests.waiting import wait_until_async
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7")
@@ -40,38 +44,60 @@ def remote_media(settings, monkeypatch):
             "MEDIA_NODE_MAX_AGE": "2.0"}
 
 
-@contextlib.contextmanager
-def media_nodes(env_extra: dict, *specs: tuple[str, int]):
-    env = {**os.environ, **env_extra, "DJANGO_SETTINGS_MODULE": "tests.settings", "GV_TEST_LOOPBACK_ICE": "1"}
-    procs = {
-        node_id: subprocess.Popen(
+class NodeProcesses:
+    """`manage.py medianode` processes started on demand, killed at the end."""
+
+    def __init__(self, env_extra: dict) -> None:
+        self.env = {**os.environ, **env_extra, "DJANGO_SETTINGS_MODULE": "tests.settings", "GV_TEST_LOOPBACK_ICE": "1"}
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, node_id: str, max_tracks: int = 400) -> None:
+        logs = None if os.environ.get("GV_NODE_LOGS") else subprocess.DEVNULL
+        self.procs[node_id] = subprocess.Popen(
             [sys.executable, "manage.py", "medianode", "--id", node_id, "--max-tracks", str(max_tracks)],
-            cwd=ROOT, env=env, stdout=None if os.environ.get("GV_NODE_LOGS") else subprocess.DEVNULL,
-            stderr=None if os.environ.get("GV_NODE_LOGS") else subprocess.DEVNULL,
+            cwd=ROOT, env=self.env, stdout=logs, stderr=logs,
         )
-        for node_id, max_tracks in specs
-    }
-    try:
-        yield procs
-    finally:
-        for proc in procs.values():
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=10)
 
 
-async def wait_for_nodes(prefix: str, count: int) -> NodeRegistry:
-    registry = NodeRegistry(REDIS_URL, prefix=prefix, max_age=2.0)
-    async with asyncio.timeout(30):
-        while len(await registry.live_nodes()) < count:
-            await asyncio.sleep(0.2)
-    return registry
+@contextlib.contextmanager
+def media_nodes(env_extra: dict, *specs: tuple[str, int]) -> Iterator[NodeProcesses]:
+    nodes = NodeProcesses(env_extra)
+    try:
+        for node_id, max_tracks in specs:
+            nodes.start(node_id, max_tracks)
+        yield nodes
+    finally:
+        nodes.stop_all()
+
+
+async def live_ids(registry: NodeRegistry) -> set[str]:
+    return {n.node_id for n in await registry.live_nodes()}
+
+
+async def load_of(registry: NodeRegistry, node_id: str) -> int | None:
+    return next((n.load for n in await registry.live_nodes() if n.node_id == node_id), None)
+
+
+async def wait_for_nodes(registry: NodeRegistry, *node_ids: str) -> None:
+    async def all_live() -> bool:
+        return set(node_ids) <= await live_ids(registry)
+
+    await wait_until_async(all_live, 30, interval=0.2, what=f"media nodes {', '.join(node_ids)} to announce themselves")
 
 
 async def call(room, moderator, citizen):
     """Agent and citizen connect and exchange media; returns what tears it down."""
     agent = await Client(room.slug, moderator.pid).connect()
+    await agent.greeted()
     guest = await Client(room.slug, citizen.pid).connect()
+    await guest.greeted()
+    await agent.expect("participant.joined")
     peers = []
     for client in (agent, guest):
         pc, got = await browser_like_peer()
@@ -80,9 +106,8 @@ async def call(room, moderator, citizen):
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
         peers.append((client, pc, got))
     await asyncio.gather(*(answer_server_offers(client, pc, 1) for client, pc, _ in peers))
-    async with asyncio.timeout(30):
-        while any(sorted(got) != ["audio", "video"] for _, _, got in peers):
-            await asyncio.sleep(0.1)
+    await wait_until_async(lambda: all(sorted(got) == ["audio", "video"] for _, _, got in peers), 30,
+                           what="both to receive each other's audio and video")
     return peers
 
 
@@ -92,49 +117,83 @@ async def hang_up(peers) -> None:
         await client.close()
 
 
-def test_room_placed_on_least_loaded_node_and_replaced_when_it_dies(room, moderator, citizen, remote_media):
+@pytest.fixture
+def other_room(structure_a, alice):
+    """A second open room of the same agent, with its agent and an admitted citizen."""
+    room = factories.appointment(structure_a, alice, start=timezone.now() + timezone.timedelta(minutes=6)).room
+    citizen = presence.enter_as_guest(room, "Paul Martin")
+    citizen.status = "admitted"
+    citizen.save()
+    return room, presence.enter_as_member(room, alice, moderator=True), citizen
+
+
+def test_rooms_go_to_the_least_loaded_node_and_move_when_theirs_dies(room, moderator, citizen, other_room,
+                                                                     remote_media):
     citizen.status = "admitted"
     citizen.save()
     prefix = remote_media["MEDIA_REDIS_PREFIX"]
 
-    async def scenario(procs):
-        registry = await wait_for_nodes(prefix, 2)
-        peers = await call(room, moderator, citizen)
-        first = await registry.assigned(room.slug)
-        assert first in procs
-        # The node announces what it forwards (2 participants x audio+video to the other).
-        async with asyncio.timeout(15):
-            while next(n for n in await registry.live_nodes() if n.node_id == first).load != 4:
-                await asyncio.sleep(0.2)
-        procs[first].send_signal(signal.SIGKILL)
-        await hang_up(peers)
-        async with asyncio.timeout(10):
-            while first in {n.node_id for n in await registry.live_nodes()}:
-                await asyncio.sleep(0.2)
-        # Browsers re-offer after their connection fails: the room moves to the live node.
-        peers = await call(room, moderator, citizen)
-        second = await registry.assigned(room.slug)
-        assert second is not None and second != first
-        await hang_up(peers)
-        await registry.close()
+    async def scenario(nodes: NodeProcesses):
+        registry = NodeRegistry(REDIS_URL, prefix=prefix, max_age=2.0)
+        try:
+            # Unequal loads: node-a alone takes the first room, whose call it then forwards
+            # (2 participants x audio+video to the other) before node-b starts, empty.
+            await wait_for_nodes(registry, "node-a")
+            peers = await call(room, moderator, citizen)
+            assert await registry.assigned(room.slug) == "node-a"
 
-    with media_nodes(remote_media, ("node-a", 400), ("node-b", 400)) as procs:
-        run(scenario(procs))
+            async def node_a_forwards_the_call() -> bool:
+                return await load_of(registry, "node-a") == 4
+
+            await wait_until_async(node_a_forwards_the_call, 15, interval=0.2, what="node-a to announce a load of 4")
+            nodes.start("node-b")
+            await wait_for_nodes(registry, "node-a", "node-b")
+            assert await load_of(registry, "node-b") == 0
+            # node-a is first by name and by announcement: placement that ignored load (the
+            # first node, or one at random: 1 in 32 for these five) would put rooms there.
+            probes = [f"{other_room[0].slug}-probe-{n}" for n in range(5)]
+            assert {await registry.place(probe) for probe in probes} == {"node-b"}
+            for probe in probes:
+                await registry.forget(probe)
+            other = await call(*other_room)
+            assert await registry.assigned(other_room[0].slug) == "node-b"
+            await hang_up(other)
+
+            # node-a dies: its room's browsers re-offer after their connection fails, and the
+            # room is placed again, on the live node.
+            nodes.procs["node-a"].send_signal(signal.SIGKILL)
+            await hang_up(peers)
+
+            async def node_a_gone() -> bool:
+                return "node-a" not in await live_ids(registry)
+
+            await wait_until_async(node_a_gone, 10, interval=0.2, what="node-a to be seen dead")
+            peers = await call(room, moderator, citizen)
+            assert await registry.assigned(room.slug) == "node-b"
+            await hang_up(peers)
+        finally:
+            await registry.close()
+
+    with media_nodes(remote_media, ("node-a", 400)) as nodes:
+        run(scenario(nodes))
 
 
 def test_full_nodes_refuse_new_rooms_clearly(room, moderator, remote_media):
     async def scenario():
-        registry = await wait_for_nodes(remote_media["MEDIA_REDIS_PREFIX"], 1)
-        agent = await Client(room.slug, moderator.pid).connect()
-        pc, _ = await browser_like_peer()
-        await agent.send({"type": "rtc.offer", "sdp": pc.localDescription.sdp})
-        error = await agent.expect("error", timeout=10)
-        assert error["code"] == "media_unavailable" and "media node" in error["message"]
-        await pc.close()
-        await agent.close()
-        assert [n.accepting for n in await registry.live_nodes()] == [False]
-        await registry.close()
+        registry = NodeRegistry(REDIS_URL, prefix=remote_media["MEDIA_REDIS_PREFIX"], max_age=2.0)
+        try:
+            await wait_for_nodes(registry, "node-full")
+            agent = await Client(room.slug, moderator.pid).connect()
+            await agent.greeted()
+            pc, _ = await browser_like_peer()
+            await agent.send({"type": "rtc.offer", "sdp": pc.localDescription.sdp})
+            error = await agent.expect("error", timeout=10)
+            assert error["code"] == "media_unavailable" and "media node" in error["message"]
+            await pc.close()
+            await agent.close()
+            assert [n.accepting for n in await registry.live_nodes()] == [False]
+        finally:
+            await registry.close()
 
     with media_nodes(remote_media, ("node-full", 0)):
-        time.sleep(0.1)
         run(scenario())

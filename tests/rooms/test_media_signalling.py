@@ -8,6 +8,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from tests.rooms.conftest import Client, run
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +46,10 @@ def test_two_participants_get_each_others_tracks(room, moderator, citizen):
 
     async def scenario():
         agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
         guest = await Client(room.slug, citizen.pid).connect()
+        await guest.greeted()
+        await agent.expect("participant.joined")
         agent_pc, agent_got = await browser_like_peer()
         guest_pc, guest_got = await browser_like_peer()
         try:
@@ -63,9 +67,9 @@ def test_two_participants_get_each_others_tracks(room, moderator, citizen):
                 (str(moderator.pid), "audio"), (str(moderator.pid), "video")}
             assert {(t["participant_id"], t["kind"]) for t in agent_tracks.values()} == {
                 (str(citizen.pid), "audio"), (str(citizen.pid), "video")}
-            async with asyncio.timeout(10):
-                while sorted(agent_got) != ["audio", "video"] or sorted(guest_got) != ["audio", "video"]:
-                    await asyncio.sleep(0.1)
+            await wait_until_async(
+                lambda: sorted(agent_got) == sorted(guest_got) == ["audio", "video"], 10,
+                what="each to receive the other's audio and video tracks")
         finally:
             await agent_pc.close()
             await guest_pc.close()
@@ -85,6 +89,7 @@ def test_engine_binds_inside_the_configured_udp_range(room, moderator, settings)
 
     async def scenario():
         agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
         pc, _ = await browser_like_peer()
         try:
             await agent.send({"type": "rtc.offer", "sdp": pc.localDescription.sdp})

@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from django.db import connection
 
 from tests.e2e.harness import free_port  # one free-port helper for every test server
 from tests.rooms.conftest import session_for
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -57,13 +57,8 @@ def daphnes(count: int, *, redis: bool = True):
     ]
     try:
         for port, proc in zip(ports, procs, strict=True):
-            deadline = time.monotonic() + 20
-            while True:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start: {proc.stderr.read().decode()[-2000:]}")
-                time.sleep(0.1)
+            wait_until(lambda port=port, proc=proc: listening(port, proc), 20, interval=0.1,
+                       what=f"daphne to listen on port {port}")
         yield ports
     finally:
         for proc in procs:
@@ -75,6 +70,14 @@ def daphnes(count: int, *, redis: bool = True):
                 proc.kill()
 
 
+def listening(port: int, proc: subprocess.Popen) -> bool:
+    if proc.poll() is not None:
+        raise RuntimeError(f"daphne exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
+
+
 async def open_ws(port: int, slug: str, session: str):
     return await websockets.connect(
         f"ws://127.0.0.1:{port}/ws/rooms/{slug}/",
@@ -83,12 +86,14 @@ async def open_ws(port: int, slug: str, session: str):
     )
 
 
-async def expect(ws, kind: str, timeout: float = 10) -> dict:
+async def expect(ws, kind: str, timeout: float = 10, ignore: tuple[str, ...] = ()) -> dict:
+    """The next message, which must be of `kind`, skipping only the types in `ignore`."""
     async with asyncio.timeout(timeout):
         while True:
             message = json.loads(await ws.recv())
             if message["type"] == kind:
                 return message
+            assert message["type"] in ignore, f"expected {kind!r}, got {message}"
 
 
 def test_lobby_and_chat_across_two_processes(room, moderator, citizen):
@@ -98,15 +103,23 @@ def test_lobby_and_chat_across_two_processes(room, moderator, citizen):
     async def scenario(port_a: int, port_b: int):
         agent = await open_ws(port_a, room.slug, agent_session)
         await expect(agent, "state")
+        await expect(agent, "participant.joined")  # its own arrival
         guest = await open_ws(port_b, room.slug, guest_session)
         await expect(guest, "state")
+        await expect(guest, "lobby.info")
         assert (await expect(agent, "lobby.waiting"))["participant"]["pid"] == str(citizen.pid)
         await agent.send(json.dumps({"type": "lobby.admit", "pid": str(citizen.pid)}))
         await expect(guest, "lobby.admitted")
+        await expect(guest, "state")
+        # The guest's own arrival reaches it only if it was in the room's group in time;
+        # the agent hears of it through the room's group and the moderators' (lobby.left),
+        # in either order.
+        await expect(agent, "participant.joined", ignore=("lobby.left",))
         await guest.send(json.dumps({"type": "chat.send", "text": "Bonjour depuis B"}))
-        assert (await expect(agent, "chat.message"))["text"] == "Bonjour depuis B"
+        assert (await expect(agent, "chat.message", ignore=("lobby.left",)))["text"] == "Bonjour depuis B"
+        assert (await expect(guest, "chat.message", ignore=("participant.joined",)))["text"] == "Bonjour depuis B"
         await agent.send(json.dumps({"type": "hand.set", "raised": True}))
-        update = await expect(guest, "participant.updated")
+        update = await expect(guest, "participant.updated", ignore=("participant.joined",))
         assert update["participant"]["pid"] == str(moderator.pid) and update["participant"]["hand"] is True
         await agent.close()
         await guest.close()

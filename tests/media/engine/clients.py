@@ -51,7 +51,7 @@ class ColorVideo(MediaStreamTrack):
         else:
             self._pts += 90000 // VIDEO_FPS
             wait = self._start + self._pts / 90000 - time.monotonic()
-            if wait > 0:
+            if wait > 0:  # paced in real time, as a camera would (the scenario)
                 await asyncio.sleep(wait)
         image = self._image
         if self._noise is not None:
@@ -80,7 +80,7 @@ class ToneAudio(MediaStreamTrack):
         else:
             self._pts += 960
             wait = self._start + self._pts / 48000 - time.monotonic()
-            if wait > 0:
+            if wait > 0:  # paced in real time, as a microphone would (the scenario)
                 await asyncio.sleep(wait)
         t = (np.arange(960) + self._pts) / 48000
         samples = (np.sin(2 * math.pi * self._hz * t) * 8000).astype(np.int16).reshape(1, -1)
@@ -199,14 +199,6 @@ def _h264_params() -> dict[str, Any]:
 
 def colour_close(seen: tuple[int, int, int] | None, expected: tuple[int, int, int], tolerance: int = 40) -> bool:
     return seen is not None and all(abs(a - b) <= tolerance for a, b in zip(seen, expected, strict=True))
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Room:

@@ -11,8 +11,9 @@ import pytest
 from aiortc import clock
 
 from media.engine import fast_path
+from tests.waiting import wait_until_async
 
-from .clients import COLORS, Room, colour_close, run, wait_until
+from .clients import COLORS, Room, colour_close, run
 from .test_forwarding import two_people
 
 
@@ -34,8 +35,9 @@ def test_media_flows_on_either_path_and_the_short_one_carries_it(short: bool, gs
         try:
             alice = await room.join("alice", noisy_video=True)
             bob = await room.join("bob", noisy_video=True)
-            await wait_until(lambda: min(alice.frames_from("bob", "video"), bob.frames_from("alice", "video")) > 15,
-                             15, "alice and bob to see each other")
+            await wait_until_async(
+                lambda: min(alice.frames_from("bob", "video"), bob.frames_from("alice", "video")) > 15,
+                15, what="alice and bob to see each other")
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
             for name in ("alice", "bob"):
                 pc = room.engine._peer("r1", name).pc
@@ -71,9 +73,11 @@ def test_forged_and_truncated_srtp_is_dropped_and_media_goes_on(caplog: pytest.L
                 for _ in range(20):
                     attacker.sendto(garbage, server_address)
             attacker.close()
-            await wait_until(lambda: fast_path.received_directly(pc) >= direct + 80, 5, "the garbage to arrive")
+            await wait_until_async(lambda: fast_path.received_directly(pc) >= direct + 80,
+                                   5, what="the garbage to arrive")
             frames = bob.frames_from("alice", "video")
-            await wait_until(lambda: bob.frames_from("alice", "video") > frames + 10, 5, "alice's video to go on")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 10,
+                                   5, what="alice's video to go on")
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
         finally:
             await room.close()
@@ -100,7 +104,7 @@ def test_a_handler_that_waits_is_finished_later_and_a_failing_one_is_logged(capl
         assert done == ["started"]  # ran at once, up to its first real wait
         fast_path.run_eagerly(loop, fails())
         gate.set_result("finished")
-        await wait_until(lambda: done == ["started", "finished"], 2, "the waiting handler to finish")
+        await wait_until_async(lambda: done == ["started", "finished"], 2, what="the waiting handler to finish")
         assert not fast_path._unfinished
 
     with caplog.at_level(logging.WARNING, logger="media.engine.fast_path"):

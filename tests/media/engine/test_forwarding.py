@@ -11,8 +11,9 @@ import aiortc.rtcrtpsender
 import pytest
 
 from media.engine import MediaEngine, NegotiationError, SdpError, UnknownPeerError
+from tests.waiting import stays_true_for_async, stays_true_until_async, wait_until_async
 
-from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run, wait_until
+from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run
 
 MODES = ["passthrough", "relay"]
 
@@ -20,10 +21,10 @@ MODES = ["passthrough", "relay"]
 async def two_people(room: Room) -> tuple[Any, Any]:
     alice = await room.join("alice")
     bob = await room.join("bob")
-    await wait_until(
+    await wait_until_async(
         lambda: all(c.frames_from(o, k) > 5 for c, o in ((alice, "bob"), (bob, "alice")) for k in ("audio", "video")),
         15,
-        "alice and bob to receive each other's audio and video",
+        what="alice and bob to receive each other's audio and video",
     )
     return alice, bob
 
@@ -61,7 +62,7 @@ def test_third_joins_all_see_each_other_then_leave_removes_tracks(mode: str) -> 
             alice, bob = await two_people(room)
             carol = await room.join("carol")
             people = {"alice": alice, "bob": bob, "carol": carol}
-            await wait_until(
+            await wait_until_async(
                 lambda: all(
                     people[v].frames_from(p, "video") > 3 and people[v].frames_from(p, "audio") > 3
                     for v in people
@@ -69,7 +70,7 @@ def test_third_joins_all_see_each_other_then_leave_removes_tracks(mode: str) -> 
                     if v != p
                 ),
                 20,
-                "everyone to see and hear everyone",
+                what="everyone to see and hear everyone",
             )
             for viewer in people.values():
                 for publisher in people:
@@ -85,11 +86,13 @@ def test_third_joins_all_see_each_other_then_leave_removes_tracks(mode: str) -> 
                 assert len(set.union(*by_publisher.values())) == 2
 
             await room.leave("bob")
-            await wait_until(lambda: len(alice.tracks) == 2 and len(carol.tracks) == 2, 10, "bob's tracks to go")
+            await wait_until_async(lambda: len(alice.tracks) == 2 and len(carol.tracks) == 2,
+                                   10, what="bob's tracks to go")
             assert {i["participant_id"] for i in alice.tracks.values()} == {"carol"}
             assert {i["participant_id"] for i in carol.tracks.values()} == {"alice"}
             before = alice.frames_from("carol", "video")
-            await wait_until(lambda: alice.frames_from("carol", "video") > before + 5, 10, "alice to keep seeing carol")
+            await wait_until_async(lambda: alice.frames_from("carol", "video") > before + 5,
+                                   10, what="alice to keep seeing carol")
             assert room.engine.stats()["forwarded_tracks"] == 4
         finally:
             await room.close()
@@ -103,11 +106,12 @@ def test_a_rejoiner_reuses_idle_transceivers_in_passthrough() -> None:
         try:
             alice, _ = await two_people(room)
             await room.leave("bob")
-            await wait_until(lambda: alice.tracks == {}, 10, "bob's tracks to go")
+            await wait_until_async(lambda: alice.tracks == {}, 10, what="bob's tracks to go")
             m_lines = len(alice.pc.getTransceivers())
             bob = await room.join("bob")
-            await wait_until(lambda: alice.frames_from("bob", "video") > 3 and bob.frames_from("alice", "video") > 3,
-                             15, "media after the rejoin")
+            await wait_until_async(
+                lambda: alice.frames_from("bob", "video") > 3 and bob.frames_from("alice", "video") > 3,
+                15, what="media after the rejoin")
             assert len(alice.pc.getTransceivers()) == m_lines  # no new m-lines
             assert colour_close(alice.colour_from("bob"), COLORS["bob"])
         finally:
@@ -130,19 +134,26 @@ def test_audio_only_subscriber_receives_no_video_packets(mode: str) -> None:
         room = Room(mode)
         try:
             alice, bob = await two_people(room)
+            audio = bob.frames_from("alice", "audio")
             await room.engine.set_audio_only("r1", "bob", True)
-            await asyncio.sleep(0.6)  # packets already in flight (or being encoded, in relay mode)
+            # Sync point: half a second more of audio has arrived since the switch, and with
+            # it the last video frame being sent (or encoded, in relay mode) at the switch.
+            await wait_until_async(lambda: bob.frames_from("alice", "audio") > audio + 25, 5,
+                                   what="audio sent after the switch to arrive")
             packets = await video_packets(bob, "alice")
             audio = bob.frames_from("alice", "audio")
-            await asyncio.sleep(1.5)
-            assert await video_packets(bob, "alice") == packets
-            assert bob.frames_from("alice", "audio") > audio + 30  # audio keeps flowing
+
+            async def no_new_video() -> bool:
+                return await video_packets(bob, "alice") == packets
+
+            await stays_true_until_async(no_new_video, until=lambda: bob.frames_from("alice", "audio") > audio + 50,
+                                         what="no video packet while a second of audio reaches bob")
             assert alice.frames_from("bob", "video") > 0  # alice is unaffected
             assert room.engine.stats()["paused_tracks"] == 1
 
             await room.engine.set_audio_only("r1", "bob", False)
             frames = bob.frames_from("alice", "video")
-            await wait_until(lambda: bob.frames_from("alice", "video") > frames + 5, 5, "video to resume")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 5, what="video to resume")
         finally:
             await room.close()
 
@@ -197,21 +208,21 @@ def test_bad_sdp_raises_media_error_and_others_keep_working() -> None:
             carol.deliver = offers.append
             room.clients["carol"] = carol
             await carol.join()
-            await wait_until(lambda: offers != [], 5, "carol's server offer")
+            await wait_until_async(lambda: offers != [], 5, what="carol's server offer")
             with pytest.raises(SdpError, match="answer"):
                 await room.engine.answer("r1", "carol", "garbage")
             carol._offers.put_nowait(offers[0])
-            await wait_until(lambda: carol.frames_from("alice", "video") > 3, 10, "carol to see alice")
+            await wait_until_async(lambda: carol.frames_from("alice", "video") > 3, 10, what="carol to see alice")
             with pytest.raises(UnknownPeerError):
                 await room.engine.set_audio_only("r1", "nobody", True)
 
             assert room.engine.stats()["peers"] == 3
             before = (alice.frames_from("bob", "video"), bob.frames_from("alice", "video"))
-            await wait_until(
+            await wait_until_async(
                 lambda: alice.frames_from("bob", "video") > before[0] + 5
                 and bob.frames_from("alice", "video") > before[1] + 5,
                 5,
-                "alice and bob to keep receiving",
+                what="alice and bob to keep receiving",
             )
         finally:
             await room.close()
@@ -270,6 +281,13 @@ def test_passthrough_instantiates_no_codec_on_the_server(mode: str, monkeypatch:
         assert decoders == 4 and encoders == 4  # the relay baseline transcodes every track
 
 
+def frames_go_by(viewer: Client, publisher: str, count: int = 10) -> Any:
+    """A sync point: `count` more of the publisher's video frames reached `viewer`, so they
+    went through the publisher's fan-out (where a frame grab could decode them)."""
+    start = viewer.frames_from(publisher, "video")
+    return lambda: viewer.frames_from(publisher, "video") >= start + count
+
+
 def test_frames_decodes_only_while_iterated(monkeypatch: pytest.MonkeyPatch) -> None:
     import media.engine.framegrab as framegrab
 
@@ -294,17 +312,17 @@ def test_frames_decodes_only_while_iterated(monkeypatch: pytest.MonkeyPatch) -> 
         try:
             alice, bob = await two_people(room)
             frames = room.engine.frames("r1", "alice")
-            await asyncio.sleep(0.5)
-            assert decodes == []  # created, not iterated: nothing decoded
+            await stays_true_until_async(lambda: decodes == [], until=frames_go_by(bob, "alice"),
+                                         what="nothing decoded: created, not iterated")
             images = [await asyncio.wait_for(anext(frames), 5) for _ in range(3)]
             assert images[0].shape == (120, 160, 3)
             assert colour_close(tuple(int(v) for v in images[-1].reshape(-1, 3).mean(axis=0)), COLORS["alice"])
             done = len(decodes)
-            await asyncio.sleep(1.0)  # not consumed: frames wait encoded, in a small queue
-            assert len(decodes) == done
+            await stays_true_until_async(lambda: len(decodes) == done, until=frames_go_by(bob, "alice"),
+                                         what="nothing decoded: not consumed, frames wait encoded in a small queue")
             await frames.aclose()
-            await asyncio.sleep(0.5)
-            assert len(decodes) == done
+            await stays_true_until_async(lambda: len(decodes) == done, until=frames_go_by(bob, "alice"),
+                                         what="nothing decoded once closed")
             publication = room.engine._peer("r1", "alice").publications["video"]
             assert len(publication.fanout.subscribers) == 1  # only bob's forward is left
             with pytest.raises(UnknownPeerError):
@@ -335,18 +353,20 @@ def test_pli_from_a_subscriber_reaches_the_publisher() -> None:
                 if bob.tracks.get(t.mid) == {"participant_id": "alice", "kind": "video"}
             )
             ssrc = receiver.getSynchronizationSources()[0].source
-            await asyncio.sleep(0.6)  # out of the rate-limit window of the join-time requests
+            # The scenario: the burst comes once the join-time requests' rate-limit window
+            # (500 ms) is over, as a later loss would.
+            await asyncio.sleep(0.6)
             for _ in range(5):  # a burst of PLIs from bob...
                 await receiver._send_rtcp_pli(ssrc)
-            await wait_until(lambda: len(requests) >= 1, 3, "alice to be asked for a keyframe")
-            await asyncio.sleep(0.8)
-            assert 1 <= len(requests) <= 3  # ...is relayed, rate-limited (max one per 500 ms)
+            await wait_until_async(lambda: len(requests) >= 1, 3, what="alice to be asked for a keyframe")
+            # ...is relayed, rate-limited (max one per 500 ms, a deferred one included).
+            await stays_true_for_async(lambda: len(requests) <= 3, 0.8, what="at most 3 keyframe requests")
 
             # A newcomer asks for a keyframe at once: carol's arrival reaches alice too.
             count = len(requests)
             carol = await room.join("carol")
-            await wait_until(lambda: len(requests) > count, 5, "a keyframe request for carol")
-            await wait_until(lambda: carol.frames_from("alice", "video") > 0, 5, "carol's first picture")
+            await wait_until_async(lambda: len(requests) > count, 5, what="a keyframe request for carol")
+            await wait_until_async(lambda: carol.frames_from("alice", "video") > 0, 5, what="carol's first picture")
         finally:
             await room.close()
 
@@ -359,8 +379,9 @@ def test_h264_is_forwarded_without_transcoding() -> None:
         try:
             alice = await room.join("alice", video_codec="video/H264")
             bob = await room.join("bob")
-            await wait_until(lambda: bob.frames_from("alice", "video") > 5 and alice.frames_from("bob", "video") > 5,
-                             15, "H264 from alice and VP8 from bob")
+            await wait_until_async(
+                lambda: bob.frames_from("alice", "video") > 5 and alice.frames_from("bob", "video") > 5,
+                15, what="H264 from alice and VP8 from bob")
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
             mid = next(m for m, i in bob.tracks.items() if i == {"participant_id": "alice", "kind": "video"})
             transceiver = next(t for t in bob.pc.getTransceivers() if t.mid == mid)
@@ -379,7 +400,7 @@ def test_a_participant_that_never_answers_is_dropped() -> None:
             alice = await room.join("alice")
             alice.deliver = lambda payload: None  # alice's browser ignores server offers
             await room.join("bob")
-            await wait_until(lambda: room.engine.stats()["peers"] == 1, 5, "alice to be dropped")
+            await wait_until_async(lambda: room.engine.stats()["peers"] == 1, 5, what="alice to be dropped")
         finally:
             await room.close()
 
@@ -411,9 +432,10 @@ def test_unrecoverable_loss_does_not_freeze_the_picture() -> None:
 
             receiver._handle_rtp_packet = lossy
             requests = publication.keyframe_requests
-            await wait_until(lambda: room.engine.stats()["loss_skips"] >= 1, 5, "the hole to be given up on")
+            await wait_until_async(lambda: room.engine.stats()["loss_skips"] >= 1, 5, what="the hole to be given up on")
             frames = bob.frames_from("alice", "video")
-            await wait_until(lambda: bob.frames_from("alice", "video") > frames + 10, 5, "bob's picture to resume")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 10,
+                                   5, what="bob's picture to resume")
             assert dropped and publication.keyframe_requests > requests
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
         finally:
@@ -430,7 +452,7 @@ def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
         try:
             alice, bob = await two_people(room)
             rembs = remb_to(alice, bob)
-            await wait_until(lambda: rembs != [], 5, "the server's REMB to alice")
+            await wait_until_async(lambda: rembs != [], 5, what="the server's REMB to alice")
             assert rembs[-1] > 1_000  # what the server estimates (or bob's estimator reported)
 
             receiver = next(
@@ -443,7 +465,7 @@ def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
                                   fci=pack_remb_fci(1_000, [ssrc]))
             await receiver._send_rtcp(remb)
             count = len(rembs)
-            await wait_until(lambda: len(rembs) > count, 5, "the next REMB to alice")
+            await wait_until_async(lambda: len(rembs) > count, 5, what="the next REMB to alice")
             assert rembs[-1] == 1_000
         finally:
             await room.close()

@@ -10,8 +10,9 @@ from aiortc.rate import RemoteBitrateEstimator
 from media.engine import MediaEngine, aiortc_hooks
 from media.engine.remb import LightBitrateEstimator
 from media.nodes import eventloop
+from tests.waiting import wait_until_async
 
-from .clients import Room, remb_to, wait_until
+from .clients import Room, remb_to
 from .test_forwarding import two_people
 
 Packet = tuple[int, int, int, int]  # arrival ms, abs-send-time, payload bytes, ssrc
@@ -115,7 +116,7 @@ def test_a_publisher_on_a_uvloop_node_gets_remb_with_a_plausible_bitrate() -> No
         try:
             alice, bob = await two_people(room)
             rembs = remb_to(alice, bob)
-            await wait_until(lambda: len(rembs) >= 2, 10, "two server REMBs to alice")
+            await wait_until_async(lambda: len(rembs) >= 2, 10, what="two server REMBs to alice")
             receiver = room.engine._rooms["r1"]["alice"].publications["video"]._receiver
             estimator = aiortc_hooks.bitrate_estimator(receiver)
             throughput = estimator.throughput(max(estimator.ssrcs.values()))

@@ -43,12 +43,9 @@ async def _exchange(gso: bool, datagrams: list[bytes]) -> tuple[list[bytes], Bat
             batcher.send(data)
         assert batcher.datagrams == 0  # nothing leaves before the next pass of the loop
         got: list[bytes] = []
-        deadline = loop.time() + 2
-        while len(got) < len(datagrams) and loop.time() < deadline:
-            try:
-                got.append(receiver.recv(65536))
-            except BlockingIOError:
-                await asyncio.sleep(0.01)
+        async with asyncio.timeout(2):
+            while len(got) < len(datagrams):
+                got.append(await loop.sock_recv(receiver, 65536))
         return got, batcher
     finally:
         batcher.close()
@@ -77,7 +74,11 @@ def test_nothing_is_sent_once_the_transport_is_closing() -> None:
         batcher = Batcher(loop, transport, ("127.0.0.1", 9))
         batcher.send(b"late")
         transport.close()
-        await asyncio.sleep(0.05)
+        # Sync point: the batcher flushes at the next pass of the loop (call_soon, first in
+        # first out): once a callback queued after it has run, the flush has been tried.
+        flushed = loop.create_future()
+        loop.call_soon(flushed.set_result, None)
+        await flushed
         return batcher
 
     batcher = run(body)

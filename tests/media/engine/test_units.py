@@ -10,6 +10,7 @@ from media.engine.aiortc_hooks import Packetizer
 from media.engine.assembler import AudioAssembler, VideoAssembler
 from media.engine.encoded import EncodedFrame, is_keyframe
 from media.engine.fanout import Fanout
+from tests.waiting import wait_until_async
 
 VP8_KEY = b"\x10\x02\x00\x9d\x01\x2a\x80\x02\xe0\x01"
 VP8_DELTA = b"\x31\x02\x00\x00\x00\x00\x00\x00\x00\x00"
@@ -115,8 +116,8 @@ def test_fanout_starts_each_viewer_at_a_keyframe_and_rate_limits_pli() -> None:
         late = fanout.subscribe()  # inside the interval: deferred, not lost
         fanout.push("vp8", [frame(False, 6000)], lost=False)
         assert len(plis) == 1
-        await asyncio.sleep(0.3)
-        assert len(plis) == 2 and plis[1] - plis[0] >= 0.19
+        await wait_until_async(lambda: len(plis) == 2, 2, what="the deferred PLI")
+        assert plis[1] - plis[0] >= 0.19
         fanout.push("vp8", [frame(True, 9000)], lost=False)
         assert [(await early.recv()).timestamp for _ in range(4)] == [0, 3000, 6000, 9000]
         assert (await late.recv()).timestamp == 9000
@@ -155,7 +156,7 @@ def test_closed_viewer_wakes_its_sender_with_a_no_op_frame() -> None:
         fanout = Fanout("audio", lambda: None)
         viewer = fanout.subscribe()
         pending = asyncio.ensure_future(viewer.recv())
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the scenario: one loop pass, the sender is now blocked in recv()
         fanout.end()
         got = await asyncio.wait_for(pending, 1)
         assert got.data == b"" and fanout.subscribers == []
