@@ -19,7 +19,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.e2e import harness
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -150,12 +150,13 @@ class Stack:
 
 
 def _wait(what: str, ready: Callable[[], bool], stack: Stack, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
+    def ready_while_alive() -> bool:
         dead = [name for name, p in stack.processes.items() if p.poll() is not None]
-        if dead or time.monotonic() > deadline:
+        if dead:
             raise RuntimeError(f"{what}: not ready (exited: {dead})\n{stack.log_tail()}")
-        time.sleep(0.2)
+        return ready()
+
+    wait_until(ready_while_alive, timeout, interval=0.2, what=lambda: f"{what}\n{stack.log_tail()}")
 
 
 def _answers(url: str, headers: dict[str, str], context: ssl.SSLContext | None = None) -> bool:

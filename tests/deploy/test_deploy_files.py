@@ -95,7 +95,7 @@ def test_beat_and_a_worker_start_on_a_fresh_checkout_with_redis(transactional_db
             assert all(p.poll() is None for p in processes.values()), {n: read(p) for n, p in logs.items()}
             return re.search(r"Task notifications\.sweep\[[^]]+\] succeeded", read(logs["worker"])) is not None
 
-        harness.wait_until(swept, 60, "beat queuing the sweep and the worker running it")
+        harness.wait_until(swept, 60, what="beat queuing the sweep and the worker running it")
         assert "Sending due task notifications-sweep" in read(logs["beat"])
         assert list((var / "celery").glob("beat*"))  # the schedule, where the settings say
     finally:

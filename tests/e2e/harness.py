@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,15 +154,6 @@ def media_nodes_running(var_dir: Path, *node_ids: str, timeout: float = 30) -> I
     finally:
         for process in processes.values():
             stop(process)
-
-
-def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `ready` until true; fail after `timeout` seconds, saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.1)
 
 
 def stop(process: subprocess.Popen) -> None:

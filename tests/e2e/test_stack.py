@@ -53,7 +53,7 @@ def daphne_carrying_both(server: deploy.Stack, citizen) -> int:
         return sum(counts) == 2
 
     for _ in range(8):
-        harness.wait_until(settled, WAIT / 1000, "only the two pages' sockets on the Daphne processes")
+        harness.wait_until(settled, WAIT / 1000, what="only the two pages' sockets on the Daphne processes")
         if 2 in counts:
             return counts.index(2)
         with citizen.expect_websocket(timeout=WAIT):
@@ -107,7 +107,7 @@ def test_the_deployed_stack_carries_a_call_through_the_loss_of_a_daphne(server, 
     for page, socket in ((agent_page, agent_socket.value), (citizen, citizen_socket.value)):
         assert socket.url.startswith(f"{base.replace('https:', 'wss:')}/ws/rooms/")
         page.wait_for_function("() => window.gvDebug.connected", timeout=WAIT)
-    harness.wait_until(lambda: server.sockets_on(survivor) == 2, WAIT / 1000, "both sockets on the other Daphne")
+    harness.wait_until(lambda: server.sockets_on(survivor) == 2, WAIT / 1000, what="both sockets on the other Daphne")
 
     # Chat both ways and video both ways, after the loss.
     steps.say(citizen, agent_page, "Vous m'entendez toujours ?")

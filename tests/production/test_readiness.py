@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from tests.e2e.harness import free_port, make_appointment, media_nodes_running, stop
 from tests.production.server import ROOT, Server, daphne, production_env
 from tests.production.test_static import database_url
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.services]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -31,11 +31,7 @@ def readyz(server: Server) -> tuple[int, dict]:
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, log: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{log()}")
-        time.sleep(0.2)
+    wait_until(condition, timeout, interval=0.2, what=lambda: f"{what}\n{log()}")
 
 
 def test_not_ready_when_the_database_is_unreachable(tmp_path):
