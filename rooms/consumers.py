@@ -184,12 +184,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await actions.admit(self.room, message["pid"])
 
     async def on_lobby_refuse(self, message: dict) -> None:
-        target = await self._move(message["pid"], lobby.Status.REFUSED)
+        await self._send_away(message["pid"], lobby.Status.REFUSED, "lobby.refused",
+                              mods_group(self.slug), "lobby.left")
+
+    async def _send_away(self, pid: str, status: str, notice: str, group: str, event: str) -> None:
+        """Refuse from the lobby or remove from the call: the target's socket is closed with
+        `notice`, and `group` is told `event`."""
+        target = await self._move(pid, status)
         await self.channel_layer.group_send(
-            personal_group(message["pid"]),
-            {"type": "control.close", "message": {"type": "lobby.refused"}, "code": CloseCode.REFUSED},
+            personal_group(pid), {"type": "control.close", "message": {"type": notice}, "code": CloseCode.REFUSED}
         )
-        await self._broadcast(mods_group(self.slug), {"type": "lobby.left", "participant": target.as_dict()})
+        await self._broadcast(group, {"type": event, "participant": target.as_dict()})
 
     async def on_lobby_message(self, message: dict) -> None:
         target = await db(presence.find)(self.slug, message["pid"])
@@ -218,12 +223,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_mod_remove(self, message: dict) -> None:
-        target = await self._move(message["pid"], lobby.Status.REMOVED)
-        await self.channel_layer.group_send(
-            personal_group(message["pid"]),
-            {"type": "control.close", "message": {"type": "removed"}, "code": CloseCode.REFUSED},
-        )
-        await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": target.as_dict()})
+        await self._send_away(message["pid"], lobby.Status.REMOVED, "removed",
+                              room_group(self.slug), "participant.left")
 
     async def on_mod_end(self, message: dict) -> None:
         pids = await db(presence.end_meeting)(self.room)

@@ -86,6 +86,17 @@ STATUS_COLOURS: dict[str, str] = {
 }
 
 
+def _change_action(description: Any, apply: Any, message: Any) -> Any:
+    """A bulk action that changes each selected appointment the user may change
+    (AppointmentAdmin._apply), then says how many were changed."""
+
+    @admin.action(description=description, permissions=["change"])
+    def action(modeladmin: AppointmentAdmin, request: Any, queryset: Any) -> None:
+        modeladmin._apply(request, queryset, apply, message)
+
+    return action
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(ScopedAdmin):
     form = AppointmentForm
@@ -195,32 +206,21 @@ class AppointmentAdmin(ScopedAdmin):
         level = messages.SUCCESS if done else messages.WARNING
         self.message_user(request, success_message(done), level)
 
-    @admin.action(description=_("Cancel the selected appointments"), permissions=["change"])
-    def cancel_selected(self, request, queryset):
-        self._apply(
-            request,
-            queryset,
-            booking.cancel,
-            lambda n: ngettext("%(n)d appointment cancelled.", "%(n)d appointments cancelled.", n) % {"n": n},
-        )
-
-    @admin.action(description=_("Mark as done"), permissions=["change"])
-    def mark_done(self, request, queryset):
-        self._apply(
-            request,
-            queryset,
-            lambda a: booking.mark(a, Status.DONE),
-            lambda n: ngettext("%(n)d appointment marked done.", "%(n)d appointments marked done.", n) % {"n": n},
-        )
-
-    @admin.action(description=_("Mark as no-show"), permissions=["change"])
-    def mark_no_show(self, request, queryset):
-        self._apply(
-            request,
-            queryset,
-            lambda a: booking.mark(a, Status.NO_SHOW),
-            lambda n: ngettext("%(n)d appointment marked no-show.", "%(n)d appointments marked no-show.", n) % {"n": n},
-        )
+    cancel_selected = _change_action(
+        _("Cancel the selected appointments"),
+        booking.cancel,
+        lambda n: ngettext("%(n)d appointment cancelled.", "%(n)d appointments cancelled.", n) % {"n": n},
+    )
+    mark_done = _change_action(
+        _("Mark as done"),
+        lambda a: booking.mark(a, Status.DONE),
+        lambda n: ngettext("%(n)d appointment marked done.", "%(n)d appointments marked done.", n) % {"n": n},
+    )
+    mark_no_show = _change_action(
+        _("Mark as no-show"),
+        lambda a: booking.mark(a, Status.NO_SHOW),
+        lambda n: ngettext("%(n)d appointment marked no-show.", "%(n)d appointments marked no-show.", n) % {"n": n},
+    )
 
     @admin.action(description=_("Resend the link and password to the citizen"), permissions=["resend_link"])
     def resend_link(self, request, queryset):
