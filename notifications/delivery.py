@@ -136,32 +136,37 @@ def _plan(appointment: Appointment, kind: str, now: dt.datetime) -> Notification
     raise RuntimeError(f"could not plan the {kind} of appointment {appointment.pk}")
 
 
-def _plan_all(appointment: Appointment, now: dt.datetime, plan: Dispatch) -> None:
+def _replan(
+    appointment_id: int, now: dt.datetime | None, first: Callable[[Appointment, dt.datetime], Notification | None]
+) -> Dispatch:
+    """A booking or a change of time: `first` makes the immediate message (if any), then the
+    planned ones are (re)planned."""
+    now = now or timezone.now()
+    appointment = Appointment.objects.select_related("structure").get(pk=appointment_id)
+    plan = Dispatch()
+    if notification := first(appointment, now):
+        plan.add(notification)
     for kind in PLANNED:
         if notification := _plan(appointment, kind, now):
             plan.add(notification)
+    return plan
 
 
 @transaction.atomic
 def on_booked(appointment_id: int, now: dt.datetime | None = None) -> Dispatch:
-    now = now or timezone.now()
-    appointment = Appointment.objects.select_related("structure").get(pk=appointment_id)
-    plan = Dispatch()
-    plan.add(_create(appointment, Kind.CONFIRMATION, now))
-    _plan_all(appointment, now, plan)
-    return plan
+    return _replan(appointment_id, now, lambda appointment, now: _create(appointment, Kind.CONFIRMATION, now))
+
+
+def _rescheduled_notice(appointment: Appointment, now: dt.datetime) -> Notification | None:
+    void_pending(appointment, [Kind.RESCHEDULED], "replaced by a newer change of time")
+    if appointment.status != Status.SCHEDULED:
+        return None
+    return _create(appointment, Kind.RESCHEDULED, now)
 
 
 @transaction.atomic
 def on_rescheduled(appointment_id: int, now: dt.datetime | None = None) -> Dispatch:
-    now = now or timezone.now()
-    appointment = Appointment.objects.select_related("structure").get(pk=appointment_id)
-    plan = Dispatch()
-    void_pending(appointment, [Kind.RESCHEDULED], "replaced by a newer change of time")
-    if appointment.status == Status.SCHEDULED:
-        plan.add(_create(appointment, Kind.RESCHEDULED, now))
-    _plan_all(appointment, now, plan)
-    return plan
+    return _replan(appointment_id, now, _rescheduled_notice)
 
 
 @transaction.atomic
