@@ -98,6 +98,7 @@ def test_a_browser_gets_media_unavailable_and_the_log_an_error(room, moderator, 
 
     async def scenario() -> dict:
         agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
         pc = RTCPeerConnection()
         pc.addTrack(AudioStreamTrack())
         pc.addTrack(VideoStreamTrack())
