@@ -96,7 +96,9 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
     context = {
         "appointment": appointment, "structure": appointment.structure,
-        "helpdesk_phone_display": phone_display(appointment.structure.helpdesk_phone),
+        "helpdesk_phone_display": phone_display(
+            appointment.structure.helpdesk_phone, appointment.structure.phone_region_code()
+        ),
         "can_cancel": appointment.status == Status.SCHEDULED and now < cancel_deadline(appointment),
         "can_move": appointment.status == Status.SCHEDULED and now < appointment.start,
         "deadline": cancel_deadline(appointment), "done": None,

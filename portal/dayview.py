@@ -53,7 +53,7 @@ class Row:
 
     @property
     def phone(self) -> str:
-        return phone_display(self.appointment.citizen_phone)
+        return phone_display(self.appointment.citizen_phone, self.appointment.structure.phone_region_code())
 
     @property
     def presence_label(self) -> str:

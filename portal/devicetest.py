@@ -62,7 +62,7 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
         structure = appointment.structure
         context.update(
             appointment=appointment, structure=structure,
-            helpdesk_phone_display=phone_display(structure.helpdesk_phone),
+            helpdesk_phone_display=phone_display(structure.helpdesk_phone, structure.phone_region_code()),
             report_url=reverse("rooms:device_check", kwargs={"slug": appointment.room.slug}),
             offer_url=reverse("device_test_offer", kwargs={"token": token}),
             manage_path=reverse("manage_appointment", kwargs={"token": token}),

@@ -161,7 +161,8 @@ class AppointmentAdmin(ScopedAdmin):
 
     @admin.display(description=_("citizen"), ordering="citizen_last_name")
     def citizen(self, obj: Appointment) -> str:
-        contact = obj.citizen_email if obj.preferred_channel == "email" else phone_display(obj.citizen_phone)
+        region = obj.structure.phone_region_code()
+        contact = obj.citizen_email if obj.preferred_channel == "email" else phone_display(obj.citizen_phone, region)
         return format_html("{}<br><small>{}</small>", obj.citizen_full_name, contact)
 
     @admin.display(description=_("agent"), ordering="agent__last_name")

@@ -94,7 +94,8 @@ class Appointment(models.Model):
         errors: dict[str, list] = {}
         if self.citizen_phone:
             try:
-                self.citizen_phone = phones.to_e164(self.citizen_phone, mobile=True)
+                region = self.structure.phone_region_code() if self.structure_id else None
+                self.citizen_phone = phones.to_e164(self.citizen_phone, region, mobile=True)
             except ValidationError as error:
                 errors.setdefault("citizen_phone", []).append(error)
         if self.preferred_channel == Channel.EMAIL and not self.citizen_email:

@@ -25,6 +25,13 @@ class Structure(models.Model):
     helpdesk_phone = models.CharField(_("helpdesk phone"), max_length=20, blank=True)
     helpdesk_email = models.EmailField(_("helpdesk email"), blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, choices=TIME_ZONE_CHOICES, default="Europe/Paris")
+    phone_region = models.CharField(
+        _("territory (phone numbers)"),
+        max_length=2,
+        choices=phones.TERRITORY_CHOICES,
+        blank=True,
+        help_text=_("National numbers typed by agents are read in this territory; empty: from the time zone."),
+    )
     retention_days = models.PositiveIntegerField(
         _("data retention (days)"),
         default=90,
@@ -57,10 +64,14 @@ class Structure(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def phone_region_code(self) -> str:
+        """The phonenumbers region national numbers are read in: chosen, or from the time zone."""
+        return self.phone_region or phones.region_for_time_zone(self.time_zone)
+
     def clean(self) -> None:
         if self.helpdesk_phone:
             try:
-                self.helpdesk_phone = phones.to_e164(self.helpdesk_phone)
+                self.helpdesk_phone = phones.to_e164(self.helpdesk_phone, self.phone_region_code())
             except ValidationError as error:
                 raise ValidationError({"helpdesk_phone": error}) from None
 

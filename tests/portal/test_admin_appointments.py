@@ -59,9 +59,11 @@ def test_ten_oclock_around_dst_changes_through_the_form(client_of, alice, struct
 
 
 def test_start_is_read_in_the_structures_zone(client_of, structure_b, bob):
-    response = client_of(bob).post(ADD_URL, form_data(structure_b, bob))
+    # A Guadeloupe mobile, typed nationally, is read in Guadeloupe (tests/portal/test_phone_territories.py).
+    response = client_of(bob).post(ADD_URL, form_data(structure_b, bob, citizen_phone="0690 00 12 34"))
     assert response.status_code == 302
     assert Appointment.objects.get().start == dt.datetime(2026, 12, 1, 14, 0, tzinfo=dt.UTC)  # Guadeloupe UTC-4
+    assert Appointment.objects.get().citizen_phone == "+590690001234"
 
 
 def test_missing_hour_gets_a_clear_error_and_nothing_is_saved(client_of, alice, structure_a):
