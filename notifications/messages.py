@@ -106,7 +106,7 @@ def context(notification: Notification) -> dict[str, Any]:
         "test_url": test_url(appointment) if notification.kind in TEST_KINDS else "",
         "password": room.password if room and notification.kind == Kind.REMINDER else "",
         "reminder_minutes": structure.reminder_minutes,
-        "helpdesk_phone": _phone_display(structure.helpdesk_phone),
+        "helpdesk_phone": _phone_display(structure.helpdesk_phone, structure.phone_region_code()),
         "helpdesk_email": structure.helpdesk_email,
     }
 

@@ -4,11 +4,24 @@ SMTP replies map to DeliveryError: 4xx and network errors are temporary, 5xx per
 Each message carries a stable Message-ID built from its notification, so in the rare
 case a message must be sent again (worker killed during the SMTP dialogue), mail
 clients show one message, not two.
+
+Headers with non-ASCII text (subjects, display names) are encoded here as RFC 2047
+encoded-words that carry their spaces inside the encoded text: the standard library's
+folder (email.policy.default / SMTP) can put a space *between* two encoded-words, where
+RFC 2047 says readers must drop it (CPython gh-144156: "le 3 décembre à" read as
+"le 3 décembreà"), depending on the Python patch level. compat32's `Header` splits the
+text itself into encoded-words, spaces included, and only folds between them.
 """
 
 from __future__ import annotations
 
 import smtplib
+import string
+from email.charset import Charset
+from email.header import Header
+from email.message import EmailMessage as StdlibMessage
+from email.policy import EmailPolicy, Policy
+from email.policy import default as default_policy
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -20,10 +33,97 @@ def _error_from_code(code: int, text: str) -> DeliveryError:
     return DeliveryError(f"SMTP {code}: {text}", permanent=500 <= code < 600, code=code)
 
 
+_WORDS = {"subject"}  # unstructured headers whose text we encode
+_ADDRESSES = {"from", "to", "cc", "reply-to", "sender"}  # their display names
+_ATEXT = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~")
+_UTF8 = Charset("utf-8")
+MAX_LINE = 78
+
+
+def encoded_words(text: str, name: str, linesep: str) -> str:
+    """Unstructured text as UTF-8 encoded-words, spaces inside them, folded between words
+    (readers drop the folding whitespace between two encoded-words, RFC 2047 § 6.2)."""
+    return Header(text, "utf-8", header_name=name).encode(linesep=linesep)
+
+
+def _phrase_tokens(display_name: str) -> list[str]:
+    """A display name as atoms and encoded-words, never two encoded-words side by side:
+    for phrases, Python's modern parser keeps the space between two encoded-words that
+    RFC 2047 readers drop, so the only safe boundary is an atom. Runs of words that are not
+    plain atoms (accents, punctuation) are encoded together, their spaces inside."""
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in display_name.split():
+        if all(char in _ATEXT for char in word):
+            if run:
+                tokens.append(_UTF8.header_encode(" ".join(run)))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens.append(_UTF8.header_encode(" ".join(run)))
+    return tokens
+
+
+def _fold_tokens(name: str, tokens: list[str], linesep: str) -> str:
+    """`name: tokens…` with folding whitespace between tokens to keep lines ≤ MAX_LINE."""
+    lines = [f"{name}:"]
+    for token in tokens:
+        if len(lines[-1]) + 1 + len(token) > MAX_LINE and lines[-1] != f"{name}:":
+            lines.append("")
+        lines[-1] += " " + token
+    return linesep.join(lines) + linesep
+
+
+class EncodedWordsPolicy(EmailPolicy):
+    """The given policy, except that non-ASCII subjects and display names are folded
+    here (see the module's docstring)."""
+
+    def _ours(self, name: str, value: str) -> str | None:
+        key = name.lower()
+        if key in _WORDS and not str(value).isascii():
+            return f"{name}: {encoded_words(str(value), name, self.linesep)}{self.linesep}"
+        addresses = getattr(value, "addresses", None)
+        if key in _ADDRESSES and addresses and not all(a.display_name.isascii() for a in addresses):
+            tokens: list[str] = []
+            for index, address in enumerate(addresses):
+                comma = "," if index < len(addresses) - 1 else ""
+                if address.display_name:
+                    tokens += [*_phrase_tokens(address.display_name), f"<{address.addr_spec}>{comma}"]
+                else:
+                    tokens.append(f"{address.addr_spec}{comma}")
+            return _fold_tokens(name, tokens, self.linesep)
+        return None
+
+    def fold(self, name: str, value: str) -> str:
+        return self._ours(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        ours = self._ours(name, value)
+        return ours.encode("ascii") if ours is not None else super().fold_binary(name, value)
+
+
+_POLICY_ATTRIBUTES = ("max_line_length", "linesep", "cte_type", "raise_on_defect", "mangle_from_", "utf8",
+                      "refold_source")
+
+
+def encoded_words_policy(policy: Policy) -> EncodedWordsPolicy:
+    attributes = {attr: getattr(policy, attr) for attr in _POLICY_ATTRIBUTES if hasattr(policy, attr)}
+    return EncodedWordsPolicy(**attributes)
+
+
+class _Email(EmailMultiAlternatives):
+    """The one place emails are built: Django's message, with our header folding."""
+
+    def message(self, *, policy: Policy | None = None) -> StdlibMessage:
+        return super().message(policy=encoded_words_policy(policy or default_policy))
+
+
 class EmailBackend(Backend):
     def send(self, message: OutboundMessage) -> str:
         headers = {"Message-ID": message.idempotency_key, **message.extra_headers}
-        email = EmailMultiAlternatives(
+        email = _Email(
             subject=message.subject,
             body=message.body,
             from_email=settings.DEFAULT_FROM_EMAIL,

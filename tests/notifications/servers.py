@@ -199,6 +199,7 @@ class ReceivedMail:
     recipients: list[str]
     message: email.message.EmailMessage
     received: float
+    raw: bytes = b""  # as received after DATA, for strict parsers
 
 
 class _Handler:
@@ -215,7 +216,8 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.server.lock:
-            self.server.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), parsed, time.time()))
+            self.server.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), parsed, time.time(),
+                                                      envelope.content))
         return "250 Message accepted for delivery"
 
 
