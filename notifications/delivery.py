@@ -43,6 +43,7 @@ from notifications import messages
 from notifications.backends import DeliveryError, OutcomeUnknown, get_backend
 from notifications.models import Kind, Notification, State
 from portal.models import Appointment, Channel, Status
+from portal.timezones import zone
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,23 @@ def reminder_due(appointment: Appointment, now: dt.datetime) -> dt.datetime:
 
 
 def day_before_due(appointment: Appointment, now: dt.datetime) -> dt.datetime | None:
-    """start − NOTIFICATIONS_DAY_BEFORE_HOURS, or None: the structure turned it off, or the
-    booking is too close for it to be worth a message of its own (the confirmation just went)."""
-    if not appointment.structure.day_before_message:
+    """The eve of the appointment's day at the structure's `day_before_time`, both read in
+    the structure's zone (Monday 00:30 → Sunday 10:00, whatever DST does in between); at
+    once if that moment is past but the appointment's day has not come. None: the
+    structure turned it off, the booking is on the day itself, or the message would come
+    less than NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES after the confirmation that goes now."""
+    structure = appointment.structure
+    if not structure.day_before_message:
         return None
-    due = appointment.start - dt.timedelta(hours=settings.NOTIFICATIONS_DAY_BEFORE_HOURS)
+    tz = zone(structure.time_zone)
+    day = appointment.start.astimezone(tz).date()
+    if now.astimezone(tz).date() >= day:
+        return None
+    # A wall-clock time that does not exist that night (clocks going forward) is read with
+    # the offset before the change, i.e. an hour later on the new clock; one that happens
+    # twice is the first (fold=0).
+    due = dt.datetime.combine(day - dt.timedelta(days=1), structure.day_before_time, tzinfo=tz).astimezone(dt.UTC)
+    due = max(due, now)
     if due < now + dt.timedelta(minutes=settings.NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES):
         return None
     return due
@@ -254,6 +267,10 @@ def why_not(notification: Notification, now: dt.datetime) -> str:
         return f"appointment {appointment.status}"
     if now >= deadline(notification):
         return "start time passed"
+    if notification.kind == Kind.DAY_BEFORE and not notification.requested_by_id:
+        tz = zone(appointment.structure.time_zone)
+        if now.astimezone(tz).date() >= appointment.start.astimezone(tz).date():
+            return "the day before has passed"  # it says "tomorrow"
     return ""
 
 

@@ -391,7 +391,6 @@ NOTIFICATIONS_SWEEP_LIMIT = env.int("NOTIFICATIONS_SWEEP_LIMIT", default=20000)
 NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=25)  # notifications per task
 # The day-before message (device-test link; off per structure) goes this long before the
 # start, unless the booking is so close that it would follow the confirmation within the gap.
-NOTIFICATIONS_DAY_BEFORE_HOURS = env.int("NOTIFICATIONS_DAY_BEFORE_HOURS", default=24)
 NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES = env.int("NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES", default=120)
 # Celery beat (`celery -A portal worker -B` on one machine, or one `celery -A portal beat`).
 CELERY_BEAT_SCHEDULE = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -48,6 +49,11 @@ class Structure(models.Model):
         _("message the day before"),
         default=True,
         help_text=_("The day before, the citizen receives a link to test camera, microphone and connection."),
+    )
+    day_before_time = models.TimeField(
+        _("day-before message time"),
+        default=dt.time(10, 0),
+        help_text=_("Local time (in the structure's time zone) at which the day-before message goes, on the eve."),
     )
     citizen_cancel_hours = models.PositiveSmallIntegerField(
         _("online cancellation until (hours before)"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 
 from django.utils import timezone
 
@@ -20,6 +21,13 @@ EMAIL = "jeanne.dupont@example.org"
 IN_3_DAYS = dt.timedelta(days=3)
 
 
+def eve_at_ten(start: dt.datetime) -> dt.datetime:
+    """10:00 in Paris on the day before `start`'s day in Paris."""
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    eve = start.astimezone(paris).date() - dt.timedelta(days=1)
+    return dt.datetime.combine(eve, dt.time(10, 0), tzinfo=paris)
+
+
 def day_before(appointment, **filters) -> list[Notification]:
     return list(Notification.objects.filter(appointment=appointment, kind=Kind.DAY_BEFORE, **filters))
 
@@ -28,7 +36,7 @@ def test_planned_a_day_ahead_and_sent_then_with_the_test_and_manage_links(provid
     _twilio, smtp = providers
     appointment = book(preferred_channel=Channel.EMAIL, start=timezone.now() + IN_3_DAYS)
     (planned,) = day_before(appointment)
-    assert planned.status == State.QUEUED and planned.due_at == appointment.start - dt.timedelta(hours=24)
+    assert planned.status == State.QUEUED and planned.due_at == eve_at_ten(appointment.start)
     assert delivery.deliver([planned.pk], now=planned.due_at - dt.timedelta(seconds=1)).sent == []
     assert delivery.deliver([planned.pk], now=planned.due_at).sent == [planned.pk]
     mail = next(m for m in smtp.to(EMAIL) if "demain" in m.message["Subject"])
@@ -60,8 +68,8 @@ def test_confirmation_email_also_offers_the_test(providers, book):
     assert re.search(r"https://\S+/rdv/\S+/test/", mail.message.get_body(("plain",)).get_content())
 
 
-def test_not_planned_when_the_structure_turned_it_off_or_the_booking_is_close(book, structure_a):
-    assert day_before(book(start=timezone.now() + dt.timedelta(hours=25))) == []  # the confirmation suffices
+def test_not_planned_when_the_structure_turned_it_off(book, structure_a):
+    # (On the day itself, or too close to the confirmation: tests/notifications/test_day_before_dates.py.)
     structure_a.day_before_message = False
     structure_a.save()
     assert day_before(book(start=timezone.now() + IN_3_DAYS)) == []
@@ -77,7 +85,7 @@ def test_moving_the_appointment_replans_it_and_cancelling_voids_it(book, django_
     first.refresh_from_db()
     assert first.status == State.VOIDED
     (second,) = day_before(appointment, status=State.QUEUED)
-    assert second.due_at == later - dt.timedelta(hours=24)
+    assert second.due_at == eve_at_ten(later)
     with django_capture_on_commit_callbacks(execute=True):
         booking.cancel(appointment)
     second.refresh_from_db()
