@@ -157,8 +157,13 @@ def _replan(
     now = now or timezone.now()
     appointment = Appointment.objects.select_related("structure").get(pk=appointment_id)
     plan = Dispatch()
-    if notification := first(appointment, now):
-        plan.add(notification)
+    if appointment.start > now:
+        if notification := first(appointment, now):
+            plan.add(notification)
+    elif appointment.status == Status.SCHEDULED and now < appointment.end:
+        # Booked (or moved) at or after the start, the agent having confirmed it (portal/forms.py):
+        # the link and code go at once, useful until the end; a confirmation would come too late.
+        plan.add(_create(appointment, Kind.REMINDER, now, requested_by=appointment.created_by))
     for kind in PLANNED:
         if notification := _plan(appointment, kind, now):
             plan.add(notification)
@@ -275,7 +280,8 @@ def why_not(notification: Notification, now: dt.datetime) -> str:
 
 
 def deadline(notification: Notification) -> dt.datetime:
-    """No message after the start; a link resent by the helpdesk is useful until the end."""
+    """No message after the start; a link resent by the helpdesk, or sent at a late booking
+    (on behalf of the agent who booked), is useful until the end."""
     appointment = notification.appointment
     return appointment.end if notification.requested_by_id else appointment.start
 

@@ -7,6 +7,7 @@ import datetime as dt
 from django import forms
 from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Appointment
@@ -28,6 +29,11 @@ class WallClockField(forms.SplitDateTimeField):
 class AppointmentForm(forms.ModelForm):
     start = WallClockField(
         label=_("start"), widget=widgets.AdminSplitDateTime, help_text=_("In the structure's local time.")
+    )
+    confirm_late = forms.BooleanField(
+        label=_("Book anyway (the start time has passed)"),
+        required=False,
+        help_text=_("The citizen receives the link and code at once, valid until the end of the appointment."),
     )
 
     class Meta:
@@ -59,4 +65,27 @@ class AppointmentForm(forms.ModelForm):
                 cleaned["start"] = local_to_utc(local, structure.time_zone)
             except ValidationError as error:
                 self.add_error("start", error)
+            else:
+                self._check_late(cleaned["start"], cleaned.get("duration_minutes"), structure.time_zone)
         return cleaned
+
+    def _check_late(self, start: dt.datetime, duration: int | None, zone_name: str) -> None:
+        """A start already past: refused when the appointment would be over, else booked
+        only once the agent confirms (the link and code then go at once: notifications)."""
+        if self.instance.pk and start == self.instance.start:
+            return  # editing the details of an appointment that has begun
+        now = timezone.now()
+        if start > now:
+            return
+        end = start + dt.timedelta(minutes=duration or 0)
+        times = {"start": utc_to_local(start, zone_name).strftime("%H:%M"),
+                 "end": utc_to_local(end, zone_name).strftime("%H:%M"), "zone": zone_name}
+        if now >= end:
+            self.add_error("start", ValidationError(
+                _("This appointment would already be over (it ends at %(end)s, %(zone)s time): choose a time to come."),
+                code="over", params=times))
+        elif not self.cleaned_data.get("confirm_late"):
+            self.add_error("confirm_late", ValidationError(
+                _("This appointment starts at %(start)s (%(zone)s time), which has passed. Tick “Book anyway” to "
+                  "send the citizen the link and code at once (valid until %(end)s)."),
+                code="late", params=times))

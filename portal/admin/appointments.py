@@ -123,7 +123,7 @@ class AppointmentAdmin(ScopedAdmin):
                 ]
             },
         ),
-        (_("Appointment"), {"fields": ["structure", "agent", "start", "duration_minutes", "subject"]}),
+        (_("Appointment"), {"fields": ["structure", "agent", "start", "duration_minutes", "subject", "confirm_late"]}),
     ]
     room_fieldset = (_("Room"), {"fields": ["status_badge", "join_link", "room_password", "open_room_button"]})
 

@@ -22,7 +22,7 @@ def form_data(structure, agent, **overrides):
         "citizen_email": "jeanne@example.org",
         "citizen_phone": "06 12 34 56 78",
         "preferred_channel": "sms",
-        "start_0": "2026-12-01",
+        "start_0": "2030-12-03",
         "start_1": "10:00",
         "duration_minutes": "30",
         "subject": "Carte grise",
@@ -37,7 +37,7 @@ def test_agent_books_an_appointment_and_its_room_is_created(client_of, alice, st
     assert response.status_code == 302, response.context["adminform"].form.errors
     appointment = Appointment.objects.get()
     assert appointment.citizen_phone == "+33612345678"  # stored as E.164
-    assert appointment.start == dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)  # 10:00 Paris in winter
+    assert appointment.start == dt.datetime(2030, 12, 3, 9, 0, tzinfo=dt.UTC)  # 10:00 Paris in winter
     assert appointment.created_by == alice and appointment.status == Status.SCHEDULED
     room = Room.objects.get(appointment=appointment)
     assert room.is_open and len(room.slug) == 19
@@ -49,7 +49,7 @@ def test_agent_books_an_appointment_and_its_room_is_created(client_of, alice, st
 
 @pytest.mark.parametrize(
     ("day", "utc_hour"),
-    [("2026-03-28", 9), ("2026-03-29", 8), ("2026-03-30", 8), ("2026-10-24", 8), ("2026-10-25", 9), ("2026-10-26", 9)],
+    [("2030-03-30", 9), ("2030-03-31", 8), ("2030-04-01", 8), ("2030-10-26", 8), ("2030-10-27", 9), ("2030-10-28", 9)],
 )
 def test_ten_oclock_around_dst_changes_through_the_form(client_of, alice, structure_a, day, utc_hour):
     response = client_of(alice).post(ADD_URL, form_data(structure_a, alice, start_0=day))
@@ -62,12 +62,12 @@ def test_start_is_read_in_the_structures_zone(client_of, structure_b, bob):
     # A Guadeloupe mobile, typed nationally, is read in Guadeloupe (tests/portal/test_phone_territories.py).
     response = client_of(bob).post(ADD_URL, form_data(structure_b, bob, citizen_phone="0690 00 12 34"))
     assert response.status_code == 302
-    assert Appointment.objects.get().start == dt.datetime(2026, 12, 1, 14, 0, tzinfo=dt.UTC)  # Guadeloupe UTC-4
+    assert Appointment.objects.get().start == dt.datetime(2030, 12, 3, 14, 0, tzinfo=dt.UTC)  # Guadeloupe UTC-4
     assert Appointment.objects.get().citizen_phone == "+590690001234"
 
 
 def test_missing_hour_gets_a_clear_error_and_nothing_is_saved(client_of, alice, structure_a):
-    response = client_of(alice).post(ADD_URL, form_data(structure_a, alice, start_0="2026-03-29", start_1="02:30"))
+    response = client_of(alice).post(ADD_URL, form_data(structure_a, alice, start_0="2030-03-31", start_1="02:30"))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "start" in errors and "02:30" in errors["start"][0]
@@ -163,8 +163,8 @@ def test_moving_an_appointment_keeps_its_room(client_of, alice, structure_a):
     appointment = factories.appointment(structure_a, alice)
     slug = appointment.room.slug
     url = reverse("admin:portal_appointment_change", args=[appointment.pk])
-    response = client_of(alice).post(url, form_data(structure_a, alice, start_0="2026-12-02", start_1="15:30"))
+    response = client_of(alice).post(url, form_data(structure_a, alice, start_0="2030-12-04", start_1="15:30"))
     assert response.status_code == 302
     appointment.refresh_from_db()
-    assert appointment.start == dt.datetime(2026, 12, 2, 14, 30, tzinfo=dt.UTC)
+    assert appointment.start == dt.datetime(2030, 12, 4, 14, 30, tzinfo=dt.UTC)
     assert appointment.room.slug == slug

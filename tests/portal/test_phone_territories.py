@@ -36,7 +36,7 @@ TERRITORIES = [  # fmt: skip
 def form_data(structure, agent, phone):
     return {
         "structure": structure.pk, "agent": agent.pk, "citizen_first_name": "Jeanne", "citizen_last_name": "Dupont",
-        "citizen_email": "", "citizen_phone": phone, "preferred_channel": "sms", "start_0": "2026-12-01",
+        "citizen_email": "", "citizen_phone": phone, "preferred_channel": "sms", "start_0": "2030-12-03",
         "start_1": "10:00", "duration_minutes": "30", "subject": "Carte grise",
     }  # fmt: skip
 
