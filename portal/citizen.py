@@ -101,6 +101,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "can_move": appointment.status == Status.SCHEDULED and now < appointment.start,
         "deadline": cancel_deadline(appointment), "done": None,
     }
+    if appointment.status in (Status.DONE, Status.NO_SHOW):  # ended: nothing left to cancel or move
+        return render(request, "portal/manage.html", {**context, "ended": True}, status=410)
     form = MoveForm(request.POST if request.POST.get("action") == "move" else None, appointment=appointment)
     if request.method == "POST":
         action = request.POST.get("action")
