@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from portal import booking
 from portal.models import Appointment, ChangeRequest, Slot, Status
@@ -88,6 +89,7 @@ class MoveForm(forms.Form):
         return cleaned
 
 
+@never_cache  # ended, then reopened: never a stale 410 (rooms.views.join)
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     appointment = appointment_of(token)
     if appointment is None:

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal.citizen import appointment_of
@@ -54,6 +55,7 @@ def usable(appointment: Appointment | None) -> str:
     return ""
 
 
+@never_cache  # ended, then reopened: never a stale 410 (rooms.views.join)
 @allow_capture("camera", "microphone")
 def page(request: HttpRequest, token: str) -> HttpResponse:
     appointment = appointment_of(token)

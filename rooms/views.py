@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import access, clientaddress
@@ -60,6 +61,9 @@ def _context(room: Room, **extra) -> dict:
     }
 
 
+# never_cache: a link's page changes with the appointment (ended, then reopened by the agent):
+# a browser must not keep its 410 (heuristically cacheable) or an older state.
+@never_cache
 @allow_capture("camera", "microphone")  # the pre-join device check
 def join(request: HttpRequest, slug: str) -> HttpResponse:
     room = _room(slug)

@@ -68,7 +68,7 @@ def test_personal_link_on_a_phone_to_the_waiting_room_and_the_agents_day_view(se
     # The citizen opens the reminder's personal link on a phone: no name, no code to type.
     phone = browsers.open("citizen", **PHONE)
     day.evaluate("() => { window.gvSameDocument = true; }")
-    phone.goto(base + personal_path(room))
+    steps.citizen_follows_link(phone, base + personal_path(room))
     citizen_pid = steps.citizen_waits(phone, room)
     assert phone.evaluate("() => window.innerWidth") == 390
     assert phone.is_visible("#gv-lobby-preview")

@@ -66,6 +66,7 @@ def test_ending_for_everyone_marks_the_appointment_done_and_every_link_says_ende
         assert response.status_code == 410, what
         assert "Rendez-vous terminé" in text and "01 23 45 67 89" in text and "accueil@mairie-a" in text, what
         assert "Tout est prêt" not in text and 'id="gv-join-form"' not in text, what
+        assert "no-cache" in response["Cache-Control"], what  # reopened later: no stale 410 kept
     # The personal link binds nothing now.
     assert HttpClient().post(paths["personal link"].split("?")[0], {"t": tokens.make(room)}).status_code == 410
     assert Participant.objects.filter(room=room).count() == 2
