@@ -11,10 +11,12 @@ import datetime as dt
 from functools import partial
 
 from django.db import transaction
+from django.utils import timezone
 
 from portal import events
 from portal.models import Appointment, Status
 from rooms import services as rooms
+from rooms.journey import announce as tell_day_view
 
 
 def _announce(signal, appointment: Appointment, **extra) -> None:
@@ -65,4 +67,35 @@ def mark(appointment: Appointment, status: str) -> bool:
     if not _transition(appointment, status, (Status.SCHEDULED, Status.DONE, Status.NO_SHOW)):
         return False
     rooms.close(appointment.room)
+    return True
+
+
+@transaction.atomic
+def end(appointment: Appointment) -> bool:
+    """The agent ended the call for everyone: the appointment is done and its room closed,
+    so every link says "ended". False if it was not scheduled (nothing changed)."""
+    if not _transition(appointment, Status.DONE, (Status.SCHEDULED,)):
+        return False
+    rooms.close(appointment.room)
+    tell_day_view(appointment.room, "ended")  # after commit
+    return True
+
+
+def meeting_ended(sender, room, **kwargs) -> None:
+    """rooms.signals.meeting_ended's receiver (connected in portal/apps.py)."""
+    end(Appointment.objects.select_related("room").get(pk=room.appointment_id))
+
+
+def reopenable(appointment: Appointment) -> bool:
+    """An appointment marked done (ended by mistake) can be reopened while its room's window lasts."""
+    return appointment.status == Status.DONE and timezone.now() < rooms.closes_at(appointment)
+
+
+@transaction.atomic
+def reopen(appointment: Appointment) -> bool:
+    """Back to scheduled with its room open again: its links work as before."""
+    if not reopenable(appointment) or not _transition(appointment, Status.SCHEDULED, (Status.DONE,)):
+        return False
+    rooms.reopen(appointment.room)
+    tell_day_view(appointment.room, "reopened")
     return True

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from portal import booking
 from portal.models import Appointment, ChangeRequest, Slot, Status
@@ -88,6 +89,7 @@ class MoveForm(forms.Form):
         return cleaned
 
 
+@never_cache  # ended, then reopened: never a stale 410 (rooms.views.join)
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     appointment = appointment_of(token)
     if appointment is None:
@@ -103,6 +105,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         "can_move": appointment.status == Status.SCHEDULED and now < appointment.start,
         "deadline": cancel_deadline(appointment), "done": None,
     }
+    if appointment.status in (Status.DONE, Status.NO_SHOW):  # ended: nothing left to cancel or move
+        return render(request, "portal/manage.html", {**context, "ended": True}, status=410)
     form = MoveForm(request.POST if request.POST.get("action") == "move" else None, appointment=appointment)
     if request.method == "POST":
         action = request.POST.get("action")

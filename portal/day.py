@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal import access, dayview
+from portal import access, booking, dayview
 from portal.models import Appointment
 from rooms import actions, joinlimits
 
@@ -57,4 +57,21 @@ def day_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     joinlimits.unlock(appointment.room, request.user)
     messages.success(request, _("%(citizen)s can type the room code again.")
                      % {"citizen": appointment.citizen_full_name})
+    return redirect("day")
+
+
+@require_POST
+def day_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reopen a meeting ended by mistake, while its window lasts: the structure's agents and managers."""
+    _allowed(request)
+    appointment = get_object_or_404(
+        access.scope(Appointment.objects.select_related("room"), request.user, allowed=access.EDITORS), pk=pk
+    )
+    if booking.reopen(appointment):
+        messages.success(request, _("The room of %(citizen)s is open again.")
+                         % {"citizen": appointment.citizen_full_name})
+    else:
+        messages.error(request, _("This appointment can no longer be reopened."))
+    if request.POST.get("to") == "room":
+        return redirect("rooms:agent_room", slug=appointment.room.slug)
     return redirect("day")

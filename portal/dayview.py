@@ -14,7 +14,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal import access
+from portal import access, booking
 from portal.models import Appointment, ChangeRequest, Status
 from portal.phones import display as phone_display
 
@@ -50,6 +50,7 @@ class Row:
     guest_pid: str | None
     requests: list  # the citizen's unhandled requests (cancel, another time)
     join_alert: Alert | None = None  # room under attack, someone locked out (rooms/joinlimits)
+    can_reopen: bool = False  # ended (by mistake?) and still within the room's window
 
     @property
     def phone(self) -> str:
@@ -143,4 +144,5 @@ def row(appointment: Appointment, alerts: dict[int, Alert] | None = None) -> Row
         requests=[r for r in getattr(appointment, "requests", appointment.change_requests.all()) if not r.handled
                   or r.kind == "cancel"],
         join_alert=alert,
+        can_reopen=booking.reopenable(appointment),
     )

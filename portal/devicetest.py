@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal.citizen import appointment_of
@@ -42,16 +43,19 @@ def test_room(appointment: Appointment) -> str:
 
 
 def usable(appointment: Appointment | None) -> str:
-    """'' when the test may run, else why not: invalid, cancelled, over."""
+    """'' when the test may run, else why not: invalid, cancelled, ended, over."""
     if appointment is None:
         return "invalid"
     if appointment.status == Status.CANCELLED:
         return "cancelled"
+    if appointment.status in (Status.DONE, Status.NO_SHOW):
+        return "ended"
     if appointment.status != Status.SCHEDULED or appointment.end <= timezone.now():
         return "over"
     return ""
 
 
+@never_cache  # ended, then reopened: never a stale 410 (rooms.views.join)
 @allow_capture("camera", "microphone")
 def page(request: HttpRequest, token: str) -> HttpResponse:
     appointment = appointment_of(token)
@@ -68,7 +72,7 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
             manage_path=reverse("manage_appointment", kwargs={"token": token}),
             client_config={"ice_servers": ice_servers_for(), "seconds": TEST_SECONDS},
         )
-    status = {"invalid": 404, "cancelled": 410}.get(problem, 200)
+    status = {"invalid": 404, "cancelled": 410, "ended": 410}.get(problem, 200)
     return render(request, "portal/device_test.html", context, status=status)
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/day/<int:pk>/row/", admin.site.admin_view(day.day_row), name="day_row"),
     path("admin/day/<int:pk>/admit/", admin.site.admin_view(day.day_admit), name="day_admit"),
     path("admin/day/<int:pk>/unlock/", admin.site.admin_view(day.day_unlock), name="day_unlock"),
+    path("admin/day/<int:pk>/reopen/", admin.site.admin_view(day.day_reopen), name="day_reopen"),
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
     path("rdv/<str:token>/", citizen.manage, name="manage_appointment"),

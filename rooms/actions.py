@@ -8,6 +8,7 @@ from rooms import lobby, presence
 from rooms.groups import channel_layer, forward, mods_group, personal_group, room_group
 from rooms.journey import announce_async
 from rooms.models import Participant, Room
+from rooms.protocol import CloseCode
 
 
 async def admit(room: Room, pid: str) -> Participant:
@@ -20,3 +21,17 @@ async def admit(room: Room, pid: str) -> Participant:
     await layer.group_send(mods_group(room.slug), forward({"type": "lobby.left", "participant": target.as_dict()}))
     await announce_async(room, "admitted")
     return target
+
+
+async def replaced(room: Room, old_pid: str, participant: dict) -> None:
+    """The personal link continues on another device: the first one is told and closed
+    (REPLACED); the room, or the agents watching the waiting room, see the old pid go (the
+    new device arrives under its new pid when it connects)."""
+    layer = channel_layer()
+    await layer.group_send(personal_group(old_pid), {
+        "type": "control.close", "message": {"type": "replaced"}, "code": CloseCode.REPLACED})
+    gone = {**participant, "pid": old_pid, "online": False}
+    if participant["status"] == lobby.Status.ADMITTED:
+        await layer.group_send(room_group(room.slug), forward({"type": "participant.left", "participant": gone}))
+    elif participant["status"] == lobby.Status.WAITING:
+        await layer.group_send(mods_group(room.slug), forward({"type": "lobby.left", "participant": gone}))

@@ -6,12 +6,15 @@ Plain synchronous functions: views call them directly, the consumer through
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from rooms import lobby
 from rooms.models import IdentityCheck, Participant, Room
+from rooms.signals import meeting_ended
 
 
 def session_key(slug: str) -> str:
@@ -38,6 +41,16 @@ def enter_as_member(room: Room, user, *, moderator: bool) -> Participant:
     Participant.objects.filter(pk=participant.pk).update(role=role, status=lobby.Status.ADMITTED)
     participant.role, participant.status = role, lobby.Status.ADMITTED
     return participant
+
+
+def take_over(participant: Participant) -> str:
+    """Another device continues with the personal link: the participant keeps its place
+    (waiting, in the call) under a new pid, so the first browser's session no longer finds
+    it (its socket is closed with REPLACED by the caller). Returns the old pid."""
+    old = str(participant.pid)
+    participant.pid, participant.online = uuid.uuid4(), False
+    Participant.objects.filter(pk=participant.pk, pid=old).update(pid=participant.pid, online=False)
+    return old
 
 
 # --- the WebSocket's view of the room ---
@@ -105,11 +118,14 @@ def update_flags(pid: str, **flags) -> Participant:
     return Participant.objects.get(pid=pid)
 
 
+@transaction.atomic
 def end_meeting(room: Room) -> list[str]:
-    """Everyone leaves; returns the pids that were present."""
+    """Everyone leaves and the meeting ends (meeting_ended: the appointment is done, the
+    room closed); returns the pids that were present."""
     present = Participant.objects.filter(room=room, status__in=[lobby.Status.ADMITTED, lobby.Status.WAITING])
     pids = [str(p) for p in present.values_list("pid", flat=True)]
     present.update(status=lobby.Status.LEFT, hand=False, online=False)
+    meeting_ended.send(sender=Room, room=room)
     return pids
 
 

@@ -29,6 +29,7 @@ class CloseCode(enum.IntEnum):
     NO_SESSION = 4401  # no valid join session for this room: back to the join page
     REFUSED = 4403  # refused or removed by a moderator
     ENDED = 4410  # room closed or meeting ended
+    REPLACED = 4409  # the personal link was taken over by another device ("continuer ici")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.utils import timezone
 
 from rooms import secrets
@@ -20,6 +23,12 @@ def close(room: Room) -> bool:
     return bool(
         Room.objects.filter(pk=room.pk, state=Room.State.OPEN).update(state=Room.State.CLOSED, closed_at=timezone.now())
     )
+
+
+def closes_at(appointment) -> dt.datetime:
+    """When the room's link stops working (rooms.views.window_of's end): an ended meeting
+    can be reopened until then."""
+    return appointment.end + dt.timedelta(minutes=settings.ROOM_CLOSES_MINUTES_AFTER)
 
 
 def reopen(room: Room) -> bool:

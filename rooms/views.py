@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal import access, clientaddress
 from portal.models import Status
 from portal.phones import display as phone_display
 from portal.security import allow_capture
-from rooms import joinlimits, journey, lobby, presence, tokens
+from rooms import actions, joinlimits, journey, lobby, presence, services, tokens
 from rooms.forms import JoinForm
 from rooms.ice import ice_servers_for
 from rooms.models import Participant, Room
@@ -37,8 +40,14 @@ def window_of(room: Room) -> Window:
 
 
 def phase_of(room: Room) -> Phase:
-    cancelled = room.appointment.status == Status.CANCELLED or not room.is_open
-    return window_of(room).phase(timezone.now(), cancelled=cancelled)
+    status = room.appointment.status
+    ended = status in (Status.DONE, Status.NO_SHOW)
+    cancelled = status == Status.CANCELLED or (not room.is_open and not ended)
+    return window_of(room).phase(timezone.now(), cancelled=cancelled, ended=ended)
+
+
+# Dead for good: 410 Gone tells proxies and the browser (and the tests) so.
+GONE = (Phase.CANCELLED, Phase.ENDED)
 
 
 def _context(room: Room, **extra) -> dict:
@@ -52,6 +61,9 @@ def _context(room: Room, **extra) -> dict:
     }
 
 
+# never_cache: a link's page changes with the appointment (ended, then reopened by the agent):
+# a browser must not keep its 410 (heuristically cacheable) or an older state.
+@never_cache
 @allow_capture("camera", "microphone")  # the pre-join device check
 def join(request: HttpRequest, slug: str) -> HttpResponse:
     room = _room(slug)
@@ -62,15 +74,14 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "GET" and phase in (Phase.OPEN, Phase.TOO_EARLY):
         journey.link_opened(room)
     if phase is not Phase.OPEN:
-        # 410 Gone tells proxies and the browser the link is dead for good.
-        return render(request, "rooms/join.html", context, status=410 if phase is Phase.CANCELLED else 200)
-    if request.method == "GET" and request.GET.get("t"):
-        entered = _enter_with_token(request, room, request.GET["t"])
+        return render(request, "rooms/join.html", context, status=410 if phase in GONE else 200)
+    token = request.POST.get("t") if request.method == "POST" else request.GET.get("t")
+    if token:
+        entered = _personal_link(request, room, token, context)
         if entered is not None:
             return entered
-        context["token_refused"] = True  # the page says why and offers the code instead
-    form = JoinForm(request.POST or None)
-    if request.method == "POST":
+    form = JoinForm(request.POST if request.method == "POST" and not token else None)
+    if request.method == "POST" and not token:
         if room.locked:
             form.add_error(None, _("The agent has locked the room: nobody new can enter."))
         elif form.is_valid():
@@ -95,20 +106,35 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _enter_with_token(request: HttpRequest, room: Room, token: str) -> HttpResponse | None:
-    """Enter with the personal link; None when the token cannot be used (bad, or in use)."""
+def _personal_link(request: HttpRequest, room: Room, token: str, context: dict) -> HttpResponse | None:
+    """The personal link: the GET only shows the page with its button (a mail scanner or a
+    link preview, even one running the page's scripts, binds nothing); the button's POST
+    (CSRF-protected) binds it to this browser, taking it over from another device if need
+    be. None when the page is to be rendered (with `context` saying what to show)."""
     try:
         token_id = tokens.check(token, room)
     except tokens.BadToken:
+        context["token_refused"] = True  # the page says why and offers the code instead
         return None
     mine = request.session.get(session_key(room.slug))
     current = Participant.objects.filter(room=room, token_id=token_id).exclude(status=lobby.Status.LEFT).first()
-    if current is not None and str(current.pid) != mine:
-        return None  # another browser is in with this link: this one must use the code
+    if current is not None and current.status in lobby.FINAL:
+        context["token_refused"] = True  # refused or removed: the link does not bring them back
+        return None
+    if current is not None and str(current.pid) == mine:
+        return redirect("rooms:room", slug=room.slug)  # this browser is already the one
+    if request.method != "POST":
+        context.update(personal_token=token, held_elsewhere=current is not None)
+        return None
     if current is None:
         current = presence.enter_as_guest(room, room.appointment.citizen_full_name, token_id=token_id)
-        request.session.cycle_key()
-        request.session[session_key(room.slug)] = str(current.pid)
+    else:
+        with transaction.atomic():
+            old_pid = presence.take_over(current)
+            seen = current.as_dict()
+            transaction.on_commit(lambda: async_to_sync(actions.replaced)(room, old_pid, seen))
+    request.session.cycle_key()
+    request.session[session_key(room.slug)] = str(current.pid)
     return redirect("rooms:room", slug=room.slug)
 
 
@@ -119,17 +145,20 @@ def agent_room(request: HttpRequest, slug: str) -> HttpResponse:
     structure_id = room.appointment.structure_id
     if not access.has_role(request.user, access.VIEWERS, structure_id):
         raise Http404  # another structure's room: not even its existence is confirmed
+    moderator = access.has_role(request.user, access.EDITORS, structure_id)
     if not room.is_open:
         timezone.activate(room.appointment.structure.time_zone)
+        phase = phase_of(room)
+        # Ended by mistake? Its agents and managers can reopen it while the window lasts.
+        can_reopen = (moderator and phase is Phase.ENDED and room.appointment.status == Status.DONE
+                      and timezone.now() < services.closes_at(room.appointment))
         return render(
             request,
             "rooms/join.html",
-            _context(
-                room, phase=Phase.CANCELLED.value, window=window_of(room), locked_out=False, retry_after_minutes=0
-            ),
+            _context(room, phase=phase.value, window=window_of(room), locked_out=False, retry_after_minutes=0,
+                     can_reopen=can_reopen),
             status=410,
         )
-    moderator = access.has_role(request.user, access.EDITORS, structure_id)
     participant = presence.enter_as_member(room, request.user, moderator=moderator)
     request.session[session_key(slug)] = str(participant.pid)
     return redirect("rooms:room", slug=slug)
@@ -167,7 +196,7 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
 def device_check(request: HttpRequest, slug: str) -> HttpResponse:
     """The pre-join and device-test pages report their camera/microphone check here."""
     room = _room(slug)
-    if phase_of(room) in (Phase.CANCELLED, Phase.OVER):
+    if phase_of(room) in (*GONE, Phase.OVER):
         return JsonResponse({"error": "closed"}, status=410)
     try:
         report = json.loads(request.body or b"{}")

@@ -12,6 +12,7 @@ class Phase(enum.Enum):
     OPEN = "open"
     OVER = "over"
     CANCELLED = "cancelled"
+    ENDED = "ended"  # the agent ended it (or marked it done / no-show)
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,11 @@ class Window:
     def around(cls, start: dt.datetime, end: dt.datetime, before: int, after: int) -> Window:
         return cls(start - dt.timedelta(minutes=before), end + dt.timedelta(minutes=after))
 
-    def phase(self, now: dt.datetime, *, cancelled: bool = False) -> Phase:
+    def phase(self, now: dt.datetime, *, cancelled: bool = False, ended: bool = False) -> Phase:
         if cancelled:
             return Phase.CANCELLED
+        if ended:
+            return Phase.ENDED
         if now < self.opens:
             return Phase.TOO_EARLY
         if now >= self.closes:

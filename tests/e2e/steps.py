@@ -36,6 +36,13 @@ def submit_join(page, name: str, password: str) -> None:
     page.wait_for_load_state("domcontentloaded")
 
 
+def citizen_follows_link(page, url: str) -> None:
+    """Open the personal link and press "Entrer dans la salle d'attente": the link binds on
+    this click, not on the page load (rooms/views.py `_personal_link`)."""
+    page.goto(url)
+    page.click("#gv-enter")
+
+
 def citizen_waits(page, room) -> str:
     """After the right password: the room page shows the waiting room. The citizen's pid."""
     page.wait_for_url(f"**/r/{room.slug}/room/", timeout=WAIT)

@@ -68,7 +68,7 @@ def test_personal_link_on_a_phone_to_the_waiting_room_and_the_agents_day_view(se
     # The citizen opens the reminder's personal link on a phone: no name, no code to type.
     phone = browsers.open("citizen", **PHONE)
     day.evaluate("() => { window.gvSameDocument = true; }")
-    phone.goto(base + personal_path(room))
+    steps.citizen_follows_link(phone, base + personal_path(room))
     citizen_pid = steps.citizen_waits(phone, room)
     assert phone.evaluate("() => window.innerWidth") == 390
     assert phone.is_visible("#gv-lobby-preview")
@@ -193,7 +193,7 @@ def test_audio_only_in_one_tap_from_the_waiting_room_and_back_in_the_call(server
     agent_page.add_init_script(COUNT_BEEPS)
     agent_pid = steps.agent_enters(agent_page, server.base, agent, room)
     phone = browsers.open("citizen", **PHONE)
-    phone.goto(server.base + personal_path(room))
+    steps.citizen_follows_link(phone, server.base + personal_path(room))
     citizen_pid = steps.citizen_waits(phone, room)
     # In the room too, the agent hears and sees that someone is waiting.
     agent_page.wait_for_selector("#gv-waiting:not([hidden])", timeout=WAIT)

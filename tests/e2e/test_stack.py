@@ -77,6 +77,7 @@ def test_the_deployed_stack_carries_a_call_through_the_loss_of_a_daphne(server, 
     # nginx (compressed, hashed names cached for good), the waiting room over wss://.
     answer = citizen.goto(f"{base}/r/{room.slug}/?t={tokens.make(room)}")
     assert "max-age=31536000" in answer.headers["strict-transport-security"]
+    citizen.click("#gv-enter")  # the personal link binds on this click
     citizen_pid = steps.citizen_waits(citizen, room)
     css = citizen.evaluate("() => document.querySelector('link[rel=stylesheet][href*=dsfr]').href")
     static = citizen.request.get(css, headers={"Accept-Encoding": "gzip"})

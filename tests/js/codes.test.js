@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { CLOSE, FINAL, backoff } from "../../rooms/static/rooms/js/codes.js";
 
 test("only the server's decisions are final", () => {
-  assert.deepEqual([...FINAL].sort(), [CLOSE.NO_SESSION, CLOSE.REFUSED, CLOSE.ENDED].sort());
+  assert.deepEqual([...FINAL].sort(), [CLOSE.NO_SESSION, CLOSE.REFUSED, CLOSE.ENDED, CLOSE.REPLACED].sort());
   assert.ok(!FINAL.has(CLOSE.DROPPED));
   assert.ok(!FINAL.has(CLOSE.NORMAL));
   assert.throws(() => { CLOSE.ENDED = 1; }, TypeError);

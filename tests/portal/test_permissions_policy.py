@@ -26,7 +26,9 @@ def test_capture_is_allowed_only_on_the_join_call_and_device_test_pages(client, 
     token = make_token(appointment)
     join = client.get(f"/r/{room.slug}/")
     assert join.status_code == 200 and join["Permissions-Policy"] == DEVICES
-    entered = client.get(f"/r/{room.slug}/?t={tokens.make(room)}")
+    personal = client.get(f"/r/{room.slug}/?t={tokens.make(room)}")  # the personal link's page
+    assert personal.status_code == 200 and personal["Permissions-Policy"] == DEVICES
+    entered = client.post(f"/r/{room.slug}/", {"t": tokens.make(room)})  # its button
     assert entered.status_code == 302
     call = client.get(f"/r/{room.slug}/room/")
     assert call.status_code == 200 and call["Permissions-Policy"] == CALL

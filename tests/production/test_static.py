@@ -68,7 +68,9 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
 
         citizen = server.browser()
         visit(citizen, f"/r/{room.slug}/")  # the join page (code form)
-        link = citizen.get(f"/r/{room.slug}/?t={tokens.make(room)}")  # the personal link
+        visit(citizen, f"/r/{room.slug}/?t={tokens.make(room)}")  # the personal link's page
+        link = citizen.post_form(f"/r/{room.slug}/", {  # its button binds it
+            "csrfmiddlewaretoken": citizen.cookies["csrftoken"], "t": tokens.make(room)})
         assert link.status == 302 and link.header("Location").endswith(f"/r/{room.slug}/room/"), link.status
         visit(citizen, f"/r/{room.slug}/room/")  # the waiting room / call page
         token = make_token(appointment)
@@ -111,9 +113,10 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
         # An unhashed name is served too, but never cached for good (it can change).
         unhashed = citizen.get("/static/dsfr/dsfr.min.css")
         assert unhashed.status == 200 and "immutable" not in unhashed.header("Cache-Control")
-        assert len(seen) == 10
+        assert len(seen) == 11
         capture = {path for path, value in policies.items() if "camera=(self)" in value}
-        assert capture == {f"/r/{room.slug}/", f"/r/{room.slug}/room/", f"/rdv/{token}/test/"}, policies
+        assert capture == {f"/r/{room.slug}/", f"/r/{room.slug}/?t={tokens.make(room)}", f"/r/{room.slug}/room/",
+                           f"/rdv/{token}/test/"}, policies
         assert all("camera=()" in value for path, value in policies.items() if path not in capture), policies
         # HSTS, as behind the HTTPS proxy.
         assert "max-age=31536000" in agent_browser.get("/admin/").header("Strict-Transport-Security")

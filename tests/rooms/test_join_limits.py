@@ -111,7 +111,9 @@ def test_personal_link_works_during_an_attack_and_from_a_locked_address(client, 
     for _ in range(5):
         post(client, room, wrong_code(room))
     assert post(client, room, room.password).status_code == 429  # this address is locked out
-    response = client.get(f"/r/{room.slug}/", {"t": tokens.make(room)}, REMOTE_ADDR="203.0.113.7")
+    page = client.get(f"/r/{room.slug}/", {"t": tokens.make(room)}, REMOTE_ADDR="203.0.113.7")
+    assert page.status_code == 200 and page.context["personal_token"]
+    response = client.post(f"/r/{room.slug}/", {"t": tokens.make(room)}, REMOTE_ADDR="203.0.113.7")
     assert response.status_code == 302 and response["Location"] == f"/r/{room.slug}/room/"
     assert Participant.objects.get(room=room).token_id
 

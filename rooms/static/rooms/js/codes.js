@@ -7,10 +7,11 @@ export const CLOSE = Object.freeze({
   NO_SESSION: 4401, // no valid join session for this room: back to the join page
   REFUSED: 4403, // refused or removed by a moderator
   ENDED: 4410, // room closed or meeting ended
+  REPLACED: 4409, // the personal link continued on another device
 });
 
 // The server's final decisions: the browser does not reconnect after these.
-export const FINAL = new Set([CLOSE.NO_SESSION, CLOSE.REFUSED, CLOSE.ENDED]);
+export const FINAL = new Set([CLOSE.NO_SESSION, CLOSE.REFUSED, CLOSE.ENDED, CLOSE.REPLACED]);
 
 // Retry delay (ms) after `attempt` failures in a row: 1, 2, 4, 8, 10, 10… seconds.
 export const backoff = (attempt) => Math.min(10, 2 ** attempt) * 1000;

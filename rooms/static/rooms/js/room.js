@@ -96,11 +96,17 @@ function onDown(attempt, delay) {
   if (attempt >= 4) failure(_("The connection to the server is lost. Reconnection attempts continue."));
 }
 
+// Never a dead end: the personal link, opened again here, takes the appointment back.
+const replacedText = () =>
+  _("You continued the appointment on another device. To come back to this one, open your personal link again here.");
+
 function onFinal(code) {
   if (code === CLOSE.NO_SESSION && !moderator) {
     location.assign(root.dataset.joinPath);
   } else if (code === CLOSE.NO_SESSION) {
     finish(_("Session expired"), _("Reload the page to enter the room again."));
+  } else if (code === CLOSE.REPLACED) {
+    finish(_("Continued on another device"), replacedText());
   } else if (code === CLOSE.REFUSED) {
     finish(_("You are not in the call"), _("The agent removed you from the call or did not let you in."));
   } else {
@@ -195,6 +201,9 @@ const handlers = {
   },
   ended() {
     finish(_("The appointment has ended"), _("The agent ended the meeting. Thank you. You can close this page."));
+  },
+  replaced() {
+    finish(_("Continued on another device"), replacedText());
   },
   "room.locked"(m) {
     setLocked(m.locked);
