@@ -69,8 +69,6 @@ function show(ok, title, text) {
 }
 
 async function run({ problems, stream }) {
-  // The pre-join's "you can join" does not fit a test made ahead of the appointment.
-  if (!problems.length) $("#gv-device-msg").textContent = _("Camera and microphone work.");
   status.textContent = _("Connecting to the video service…");
   const net = await connect(stream);
   if (net.ok) {

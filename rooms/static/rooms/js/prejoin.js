@@ -64,7 +64,8 @@ async function start() {
     await refreshPickers();
     const missing = !fresh.getVideoTracks().length ? _("No camera: the agent will only hear you.")
       : !fresh.getAudioTracks().length ? _("No microphone: the agent will not hear you.") : "";
-    message.textContent = missing || _("Camera and microphone work. You can join the appointment.");
+    // The page says what "working" leads to (the device test, a day ahead, does not say "join now").
+    message.textContent = missing || $("#gv-prejoin").dataset.readyText || _("Camera and microphone work. You can join the appointment.");
     button.hidden = true;
     report([!fresh.getVideoTracks().length && "no_camera", !fresh.getAudioTracks().length && "no_microphone"]
       .filter(Boolean));
@@ -101,7 +102,9 @@ function init() {
   // Release the devices before the room page asks for them again.
   $("#gv-join-form")?.addEventListener("submit", () => { stopMeter(); stream.getTracks().forEach((t) => t.stop()); });
   // Already allowed on an earlier visit: show the preview at once.
-  navigator.permissions?.query({ name: "camera" }).then((p) => { if (p.state === "granted") allow(); }, () => {});
+  // (Not again if the person was quicker: a second start would reset what the first found.)
+  navigator.permissions?.query({ name: "camera" })
+    .then((p) => { if (p.state === "granted" && !stream.getTracks().length) allow(); }, () => {});
 }
 
 init();
