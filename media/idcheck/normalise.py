@@ -1,12 +1,13 @@
 """Per-position clean-up of grid-aligned OCR lines using each format's field layout.
 
-Where a position can only hold a digit, letters Tesseract confuses with digits
-are mapped back (O -> 0 ...); where it can only hold a letter or '<', the other
-way. In alphanumeric fields (document numbers) O, Q and I are read as 0, 0 and
-1: in OCR-B at webcam resolution Tesseract cannot tell them apart. A document
-whose number really holds one of those letters then fails its check digit (a
-false rejection, never a false acceptance). Nothing here looks at check
-digits, so a forged digit is never "repaired".
+Where a position can only hold a digit (dates, check digits, the old French
+card's digit fields), letters OCR confuses with digits are mapped back (O -> 0
+...); where it can only hold a letter or '<', the other way. Alphanumeric
+fields (document numbers, optional data) are left exactly as read: a rewrite
+there can cancel out under the check digit (O -> 0 at a weight-7 and a weight-3
+position changes the sum by 24*7 + 24*3 = 240, so `1OWRFSO0B` rewritten as
+`10WRFS00B` still validates) and would accept the wrong number. Nothing here
+looks at check digits, so a forged digit is never "repaired".
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from .formats import MrzFormat
 
 _TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1",
                            "Z": "2", "S": "5", "G": "6", "B": "8"})
-_ALNUM = str.maketrans({"O": "0", "Q": "0", "I": "1"})
 _TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "8": "B"})
 
 # D: digit, A: letter or '<', X: any (alphanumeric field), '<'-or-digit check digits are D too.
@@ -29,22 +29,21 @@ LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
         "A" * 44,
         "X" * 9 + "D" + "AAA" + "DDDDDDD" + "A" + "DDDDDDD" + "X" * 14 + "DD",
     ),
+    # Department codes are digits except Corsica's 2A/2B, so only their first cell is a digit for sure.
     MrzFormat.FR_ID_1988: (
-        "A" * 30 + "X" * 6,
-        "DDDD" + "XXX" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
+        "A" * 30 + "DXX" + "XXX",
+        "DDDD" + "DXX" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
     ),
 }
 
 
 def normalise_line(text: str, layout: str) -> str:
-    out = []
+    out: list[str] = []
     for ch, kind in zip(text, layout, strict=True):
         if kind == "D" and ch != "<":
             ch = ch.translate(_TO_DIGIT)
         elif kind == "A":
             ch = ch.translate(_TO_LETTER)
-        elif kind == "X":
-            ch = ch.translate(_ALNUM)
         out.append(ch)
     return "".join(out)
 
@@ -63,3 +62,13 @@ def normalise(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
     if len(lines) != fmt.line_count or any(len(line) != fmt.line_length for line in lines):
         raise ValueError("lines do not match the format's geometry")
     return tuple(normalise_line(line, layout) for line, layout in zip(lines, layout_for(fmt, lines), strict=True))
+
+
+def alphanumeric_cells(fmt: MrzFormat, lines: tuple[str, ...]) -> str:
+    """The cells of the alphanumeric fields (document number, optional data), in order.
+
+    These are never corrected, so a reading of them is only trusted when several
+    frames read them identically (see reader.FrameReader).
+    """
+    return "".join(ch for line, layout in zip(lines, layout_for(fmt, lines), strict=True)
+                   for ch, kind in zip(line, layout, strict=True) if kind == "X")

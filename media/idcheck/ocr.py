@@ -150,6 +150,9 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
                 shapes[i] = (off, glyph)
     out = []
     top, bottom = extent[2], extent[3]
+    # Digits are the tallest OCR-B glyphs; the line's tall glyphs give their height.
+    heights = [g.shape[0] for _, g in glyphs]
+    ref_height = float(np.percentile(heights, 90)) if heights else 0.0
     for i in range(n):
         # Blurred '<' runs merge into one component, so also test the bare grid cell.
         x0, x1 = max(0, int(left + i * pitch)), max(0, int(left + (i + 1) * pitch))
@@ -157,7 +160,9 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
                 is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
             out.append("<")
         elif chosen[i] is not None:
-            out.append(settle(chosen[i][1], shapes[i][1] if shapes[i] is not None else None, layout[i]))
+            glyph = shapes[i][1] if shapes[i] is not None else None
+            rel = glyph.shape[0] / ref_height if glyph is not None and ref_height else None
+            out.append(settle(chosen[i][1], glyph, layout[i], rel_height=rel))
         else:
             out.append(UNKNOWN)
     misalign = float(np.mean(offsets)) if offsets else 1.0

@@ -21,7 +21,7 @@ import numpy as np
 
 from .formats import MrzFormat
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
-from .normalise import LAYOUTS, normalise
+from .normalise import LAYOUTS, alphanumeric_cells, normalise
 from .ocr import read_crop
 from .parse import ParsedMrz, parse
 from .result import IdCheckResult, Outcome, names_match
@@ -41,6 +41,42 @@ def plausibility(fmt: MrzFormat, lines: Lines) -> float:
             hits += ch == "<" or (kind == "D" and ch.isdigit()) or (kind == "A" and ch.isalpha()) or (
                 kind == "X" and ch.isalnum())
     return hits / total if total else 0.0
+
+
+def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None:
+    """Per-character majority over one format's reads, or None while any character is undecided."""
+    if len(reads) < min_agree:
+        return None
+    out: list[str] = []
+    for i in range(fmt.line_count):
+        # A cell Tesseract left empty usually means its boxes slipped off the grid on that
+        # line, so such line reads only vote when there are not enough clean ones.
+        lines = [r[i] for r in reads if "?" not in r[i]]
+        if len(lines) < min_agree:
+            lines = [r[i] for r in reads]
+        chars: list[str] = []
+        for j in range(fmt.line_length):
+            ranked = Counter(line[j] for line in lines if line[j] != "?").most_common(2)
+            if not ranked or ranked[0][1] < min_agree or (len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]):
+                return None
+            chars.append(ranked[0][0])
+        out.append("".join(chars))
+    return tuple(out)
+
+
+def number_agreed(fmt: MrzFormat, reads: list[Lines], voted: Lines, min_agree: int = 2) -> bool:
+    """The document number (every alphanumeric cell) was read exactly as voted by `min_agree`
+    frames, and by more frames than read it any other way.
+
+    A per-character vote can assemble a number no single frame saw; alphanumeric cells are
+    never corrected, so this is what stands between two misreads that cancel out under the
+    check digit and a wrong number accepted.
+    """
+    wanted = alphanumeric_cells(fmt, voted)
+    seen = Counter(alphanumeric_cells(fmt, r) for r in reads)
+    agree = seen.pop(wanted, 0)
+    others = sum(n for key, n in seen.items() if "?" not in key)
+    return agree >= min_agree and agree > others
 
 
 class FrameReader:
@@ -121,7 +157,8 @@ class FrameReader:
         if voted is None:
             return
         parsed = parse(fmt, voted, self.today)
-        if parsed is not None and parsed.check_digits_valid and parsed.fields_valid:
+        if (parsed is not None and parsed.check_digits_valid and parsed.fields_valid
+                and self._number_agreed(fmt, voted)):
             self.result = self._verdict(fmt, parsed)
             return
         stable = self._stable_invalid(self.mismatch_agree)
@@ -141,25 +178,10 @@ class FrameReader:
         return best if best is not None and plausibility(*best) >= 0.75 else None
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
-        """Per-character majority over this format's reads, or None while any character is undecided."""
-        reads = self._reads[fmt]
-        if len(reads) < self.min_agree:
-            return None
-        out = []
-        for i in range(fmt.line_count):
-            # A cell Tesseract left empty usually means its boxes slipped off the grid on that
-            # line, so such line reads only vote when there are not enough clean ones.
-            lines = [r[i] for r in reads if "?" not in r[i]]
-            if len(lines) < self.min_agree:
-                lines = [r[i] for r in reads]
-            chars = []
-            for j in range(fmt.line_length):
-                ranked = Counter(line[j] for line in lines if line[j] != "?").most_common(2)
-                if not ranked or ranked[0][1] < self.min_agree or (len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]):
-                    return None
-                chars.append(ranked[0][0])
-            out.append("".join(chars))
-        return tuple(out)
+        return vote(fmt, self._reads[fmt], self.min_agree)
+
+    def _number_agreed(self, fmt: MrzFormat, voted: Lines) -> bool:
+        return number_agreed(fmt, self._reads[fmt], voted, self.min_agree)
 
     def _stable_invalid(self, agree: int) -> tuple[MrzFormat, ParsedMrz] | None:
         """An MRZ read identically by `agree` frames: the card says this, even if it does not validate."""
@@ -168,12 +190,13 @@ class FrameReader:
             if count >= agree:
                 parsed = parse(fmt, lines, self.today)
                 # Only a well-formed MRZ counts as read; other text stays "unreadable".
-                if parsed is not None and parsed.fields_valid:
+                if parsed is not None and parsed.fields_valid and (
+                        not parsed.check_digits_valid or number_agreed(fmt, reads, lines, self.min_agree)):
                     return fmt, parsed
         return None
 
     def _verdict(self, fmt: MrzFormat, parsed: ParsedMrz) -> IdCheckResult:
-        reasons = []
+        reasons: list[str] = []
         if not parsed.check_digits_valid:
             reasons.append("check_digits")
         if not parsed.fields_valid:
