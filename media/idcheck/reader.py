@@ -203,8 +203,9 @@ class FrameReader:
             reasons.append("fields")
         if parsed.expiry_date is not None and parsed.expiry_date < self.today:
             reasons.append("expired")
-        if self.last_name is not None and not names_match(parsed.surname, parsed.given_names,
-                                                          self.first_name or "", self.last_name):
+        if self.last_name is not None and not names_match(
+                parsed.surname, parsed.given_names, self.first_name or "", self.last_name,
+                parsed.surname_truncated, parsed.given_names_truncated):
             reasons.append("name")
         return IdCheckResult(
             outcome=Outcome.MISMATCH if reasons else Outcome.VERIFIED,
@@ -219,6 +220,8 @@ class FrameReader:
             expiry_estimated=parsed.expiry_estimated,
             all_check_digits_valid=parsed.check_digits_valid,
             checked_on=self.today,
+            surname_truncated=parsed.surname_truncated,
+            given_names_truncated=parsed.given_names_truncated,
             frames_seen=self.frames_seen,
             frames_read=self.frames_read,
         )
