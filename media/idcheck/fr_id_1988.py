@@ -33,7 +33,7 @@ LINE_LENGTH = 36
 
 
 def check_digit(text: str) -> str:
-    return hash_string(text)
+    return str(hash_string(text))
 
 
 def build(surname: str, given_names: str, number: str, office: str, birth: str, sex: str) -> tuple[str, str]:

@@ -10,10 +10,14 @@ Check digits cannot catch K <-> '<' (K = 20 = 0 mod 10), hence the shape test.
 from __future__ import annotations
 
 import os
+import threading
 
-import cv2
-import numpy as np
-import pytesseract
+# OpenMP threads make each short Tesseract run several times slower on small machines.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import cv2  # noqa: E402 - after the OpenMP limit
+import numpy as np  # noqa: E402
+import tesserocr  # noqa: E402
 
 from .formats import MrzFormat, formats_for_line_count
 from .glyphs import settle
@@ -21,27 +25,50 @@ from .locate import MrzCrop
 from .normalise import LAYOUTS
 
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
-TESSERACT_CONFIG = (
-    f"--psm 6 --oem 1 -c tessedit_char_whitelist={MRZ_ALPHABET} "
-    "-c load_system_dawg=0 -c load_freq_dawg=0"
-)
+# Debian's tessdata (package tesseract-ocr-eng); the model is read once per thread, at start.
+TESSDATA = os.environ.get("IDCHECK_TESSDATA", "/usr/share/tesseract-ocr/5/tessdata")
+TESSERACT_VARIABLES = {
+    "tessedit_char_whitelist": MRZ_ALPHABET,
+    "load_system_dawg": "0",  # no dictionaries: an MRZ is not English
+    "load_freq_dawg": "0",
+}
 UNKNOWN = "?"  # a cell nothing could be read in; never valid in an MRZ
 
 Box = tuple[str, float, float, float, float]  # char, left, top, right, bottom (image coordinates)
 
+# One engine per thread (checks run in worker threads); the image is handed over in memory,
+# so nothing is written to disk (pytesseract wrote each crop to TMPDIR).
+_local = threading.local()
+
+
+def _engine() -> tesserocr.PyTessBaseAPI:
+    api = getattr(_local, "api", None)
+    if api is None:
+        api = tesserocr.PyTessBaseAPI(path=TESSDATA, lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK,
+                                      oem=tesserocr.OEM.LSTM_ONLY, variables=TESSERACT_VARIABLES)
+        _local.api = api
+    return api
+
 
 def tesseract_boxes(image: np.ndarray) -> list[Box]:
-    """Per-character boxes from one Tesseract run (top-left origin)."""
-    # OpenMP threads make each short Tesseract run several times slower on small machines.
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    raw = pytesseract.image_to_boxes(image, config=TESSERACT_CONFIG)
-    h = image.shape[0]
-    boxes = []
-    for row in raw.splitlines():
-        parts = row.split()
-        if len(parts) >= 5 and len(parts[0]) == 1 and parts[0] in MRZ_ALPHABET:
-            ch, left, bottom, right, top = parts[0], *map(float, parts[1:5])
-            boxes.append((ch, left, h - top, right, h - bottom))
+    """Per-character boxes from one Tesseract run (top-left origin), image passed in memory."""
+    api = _engine()
+    gray = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = gray.shape
+    api.SetImageBytes(gray.tobytes(), width, height, 1, width)
+    api.Recognize()
+    boxes: list[Box] = []
+    level = tesserocr.RIL.SYMBOL
+    iterator = api.GetIterator()
+    if iterator is None:
+        return boxes
+    for symbol in tesserocr.iterate_level(iterator, level):
+        ch = symbol.GetUTF8Text(level)
+        box = symbol.BoundingBox(level)
+        if ch and len(ch) == 1 and ch in MRZ_ALPHABET and box is not None:
+            left, top, right, bottom = box
+            boxes.append((ch, float(left), float(top), float(right), float(bottom)))
+    api.Clear()
     return boxes
 
 
@@ -132,23 +159,25 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
     left, pitch = _fit_grid([g[0] for g in glyphs], extent[0], (extent[1] - extent[0]) / n, n)
     chosen: list[tuple[float, str] | None] = [None] * n
     shapes: list[tuple[float, np.ndarray] | None] = [None] * n
-    offsets = []
+    offsets: list[float] = []
     for ch, bl, _, br, _ in boxes:
         pos = ((bl + br) / 2 - left) / pitch
         i = int(pos) if pos >= 0 else -1
         if 0 <= i < n:
             off = abs(pos - i - 0.5)
             offsets.append(off)
-            if chosen[i] is None or off < chosen[i][0]:
+            previous = chosen[i]
+            if previous is None or off < previous[0]:
                 chosen[i] = (off, ch)
     for cx, glyph in glyphs:
         pos = (cx - left) / pitch
         i = int(pos) if pos >= 0 else -1
         if 0 <= i < n:
             off = abs(pos - i - 0.5)
-            if shapes[i] is None or off < shapes[i][0]:
+            seen = shapes[i]
+            if seen is None or off < seen[0]:
                 shapes[i] = (off, glyph)
-    out = []
+    out: list[str] = []
     top, bottom = extent[2], extent[3]
     # Digits are the tallest OCR-B glyphs; the line's tall glyphs give their height.
     heights = [g.shape[0] for _, g in glyphs]
@@ -156,13 +185,13 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
     for i in range(n):
         # Blurred '<' runs merge into one component, so also test the bare grid cell.
         x0, x1 = max(0, int(left + i * pitch)), max(0, int(left + (i + 1) * pitch))
-        if (shapes[i] is not None and is_chevron(shapes[i][1])) or any(
-                is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
+        shape, read = shapes[i], chosen[i]
+        cell: np.ndarray | None = shape[1] if shape is not None else None
+        if (cell is not None and is_chevron(cell)) or any(is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
             out.append("<")
-        elif chosen[i] is not None:
-            glyph = shapes[i][1] if shapes[i] is not None else None
-            rel = glyph.shape[0] / ref_height if glyph is not None and ref_height else None
-            out.append(settle(chosen[i][1], glyph, layout[i], rel_height=rel))
+        elif read is not None:
+            rel = cell.shape[0] / ref_height if cell is not None and ref_height else None
+            out.append(settle(read[1], cell, layout[i], rel_height=rel))
         else:
             out.append(UNKNOWN)
     misalign = float(np.mean(offsets)) if offsets else 1.0
@@ -176,8 +205,9 @@ def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat,
         return None
     boxes = tesseract_boxes(crop.image) if boxes is None else boxes
     inks = [_ink_mask(crop.image, level) for level in INK_LEVELS]
-    extents = [_line_extent(inks[0], line) for line in crop.lines]
-    if any(e is None for e in extents):
+    found = [_line_extent(inks[0], line) for line in crop.lines]
+    extents = [e for e in found if e is not None]
+    if len(extents) != len(found):
         return None
     # Give each box to the line whose band contains its vertical centre.
     per_line: list[list[Box]] = [[] for _ in crop.lines]
@@ -187,7 +217,8 @@ def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat,
         per_line[k].append(b)
     best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
     for fmt in formats:
-        lines, cost = [], 0.0
+        lines: list[str] = []
+        cost = 0.0
         for line_boxes, extent, layout in zip(per_line, extents, LAYOUTS[fmt], strict=True):
             text, misalign = _grid_line(line_boxes, inks, extent, layout)
             lines.append(text)
