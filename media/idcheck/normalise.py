@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .formats import MrzFormat
 
-_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1",
+_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "A": "4",
                            "Z": "2", "S": "5", "G": "6", "B": "8"})
 _TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "8": "B"})
 
@@ -37,13 +37,22 @@ LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
 }
 
 
+UNSURE = "?"
+
+
 def normalise_line(text: str, layout: str) -> str:
+    """Map letter/digit look-alikes by position; a cell that still breaks its field's kind
+    (an A where only a digit can be) becomes UNSURE: it was misread, and is not guessed."""
     out: list[str] = []
     for ch, kind in zip(text, layout, strict=True):
         if kind == "D" and ch != "<":
             ch = ch.translate(_TO_DIGIT)
+            if not ch.isdigit():
+                ch = UNSURE
         elif kind == "A":
             ch = ch.translate(_TO_LETTER)
+            if ch.isdigit():
+                ch = UNSURE
         out.append(ch)
     return "".join(out)
 
@@ -64,11 +73,19 @@ def normalise(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(normalise_line(line, layout) for line, layout in zip(lines, layout_for(fmt, lines), strict=True))
 
 
-def alphanumeric_cells(fmt: MrzFormat, lines: tuple[str, ...]) -> str:
-    """The cells of the alphanumeric fields (document number, optional data), in order.
+# Where each format keeps its document number (with its check digit) and optional data:
+# (line, start, end).
+NUMBER_FIELDS: dict[MrzFormat, tuple[tuple[int, int, int], ...]] = {
+    MrzFormat.TD1: ((0, 5, 30), (1, 18, 29)),
+    MrzFormat.TD3: ((1, 0, 10), (1, 28, 43)),
+    MrzFormat.FR_ID_1988: ((0, 30, 36), (1, 0, 13)),
+}
 
-    These are never corrected, so a reading of them is only trusted when several
-    frames read them identically (see reader.FrameReader).
+
+def alphanumeric_cells(fmt: MrzFormat, lines: tuple[str, ...]) -> str:
+    """The document number, its check digit and the optional data, as read, in order.
+
+    Alphanumeric cells there are never corrected, so a reading of them is only trusted
+    when several frames read them identically (see reader.number_agreed).
     """
-    return "".join(ch for line, layout in zip(lines, layout_for(fmt, lines), strict=True)
-                   for ch, kind in zip(line, layout, strict=True) if kind == "X")
+    return "|".join(lines[line][start:end] for line, start, end in NUMBER_FIELDS[fmt])

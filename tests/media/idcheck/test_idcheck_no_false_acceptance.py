@@ -112,3 +112,16 @@ def test_cards_with_confusable_numbers_are_never_verified_with_another_number(fm
         result = reader.finish()
         if result.all_check_digits_valid or result.outcome is Outcome.VERIFIED:
             assert result.document_number == number, f"seed {seed}: {number} accepted as {result.document_number}"
+
+
+def test_a_letter_left_where_only_a_digit_can_be_is_unsure_not_kept():
+    # A French passport number is 2 digits, 2 letters, 5 digits. Tesseract once read "44" as
+    # "AA" twice: 4 -> A adds 6 at weights 7 and 3, 42 + 18 = 60, and the check digit passed.
+    line2 = str(TD3CodeGenerator("P", "FRA", "DUPONT", "INES", "44KD87798", "FRA", "530416", "M",
+                                 "350614")).splitlines()[1]
+    line1 = "P<FRADUPONT<<INES" + "<" * 27
+    misread = "XWKD87798" + line2[9:]
+    fixed = normalise(MrzFormat.TD3, (line1, misread))
+    assert fixed[1][:2] == "??"
+    assert parse(MrzFormat.TD3, fixed, TODAY) is None
+    assert normalise(MrzFormat.TD3, (line1, "AAKD87798" + line2[9:]))[1][:9] == "44KD87798"
