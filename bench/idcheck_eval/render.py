@@ -124,19 +124,8 @@ def _card(fmt: MrzFormat, lines: tuple[str, ...], first: str, last: str, rnd: ra
     draw.text((round(5 * ppm), round(2.5 * ppm)), rnd.choice(["RÉPUBLIQUE FRANÇAISE", "CARTE D'IDENTITÉ",
                                                                "PASSEPORT", "IDENTITY CARD"]),
               fill=(20, 40, 120), font=title)
-    px0, py0 = round(4 * ppm), round(9 * ppm)
-    pw, ph = round(w_mm * 0.27 * ppm), round(h_mm * 0.5 * ppm)
-    draw.rectangle([px0, py0, px0 + pw, py0 + ph], fill=tuple(rnd.randint(120, 200) for _ in range(3)))
-    draw.ellipse([px0 + pw * 0.22, py0 + ph * 0.12, px0 + pw * 0.78, py0 + ph * 0.62], fill=(95, 70, 60))
-    draw.ellipse([px0 + pw * 0.05, py0 + ph * 0.62, px0 + pw * 0.95, py0 + ph * 1.25], fill=(60, 60, 80))
-    fx = px0 + pw + round(4 * ppm)
-    for row, (label, value) in enumerate([("Nom / Surname", last.upper()), ("Prénoms / Given names", first),
-                                          ("Né(e) le", f"{rnd.randint(1, 28):02d} {rnd.randint(1, 12):02d} 19"
-                                                       f"{rnd.randint(50, 99)}"), ("Lieu", rnd.choice(_WORDS))]):
-        y = py0 + row * round(7 * ppm)
-        draw.text((fx, y), label, fill=(80, 80, 110), font=small)
-        draw.text((fx, y + round(2.6 * ppm)), value, fill=(10, 10, 10), font=small)
-    # MRZ: OCR-B at 10 characters per inch (2.54 mm), caps about 2.3 mm high.
+    # MRZ: OCR-B at 10 characters per inch (2.54 mm), caps about 2.3 mm high, in its own
+    # clear zone at the bottom (ICAO 9303): the visual zone ends above it.
     mrz_face = rnd.choices(_MRZ_FACES, weights=(3, 1))[0]
     pitch = 2.54 * ppm
     probe = _face(mrz_face, 100)
@@ -147,6 +136,22 @@ def _card(fmt: MrzFormat, lines: tuple[str, ...], first: str, last: str, rnd: ra
     left = (w - len(lines[0]) * pitch) / 2 + rnd.uniform(-0.6, 0.6) * ppm
     bottom_margin = rnd.uniform(1.2, 2.2) * ppm
     top = h - bottom_margin - n * line_pitch
+    visual_end = top - rnd.uniform(1.5, 3.0) * ppm
+    px0, py0 = round(4 * ppm), round(9 * ppm)
+    pw, ph = round(w_mm * 0.27 * ppm), round(min(h_mm * 0.5 * ppm, visual_end - py0))
+    photo = Image.new("RGB", (pw, ph), tuple(rnd.randint(120, 200) for _ in range(3)))
+    pd = ImageDraw.Draw(photo)
+    pd.ellipse([pw * 0.22, ph * 0.12, pw * 0.78, ph * 0.62], fill=(95, 70, 60))
+    pd.ellipse([pw * 0.05, ph * 0.62, pw * 0.95, ph * 1.25], fill=(60, 60, 80))  # shoulders, cut by the frame
+    img.paste(photo, (px0, py0))
+    fx = px0 + pw + round(4 * ppm)
+    row_pitch = min(7 * ppm, (visual_end - py0 - 5.5 * ppm) / 3)
+    for row, (label, value) in enumerate([("Nom / Surname", last.upper()), ("Prénoms / Given names", first),
+                                          ("Né(e) le", f"{rnd.randint(1, 28):02d} {rnd.randint(1, 12):02d} 19"
+                                                       f"{rnd.randint(50, 99)}"), ("Lieu", rnd.choice(_WORDS))]):
+        y = py0 + row * row_pitch
+        draw.text((fx, y), label, fill=(80, 80, 110), font=small)
+        draw.text((fx, y + round(2.6 * ppm)), value, fill=(10, 10, 10), font=small)
     ink = tuple(rnd.randint(5, 40) for _ in range(3))
     for i, line in enumerate(lines):
         draw.text((left, top + i * line_pitch), line, fill=ink, font=font)

@@ -63,7 +63,10 @@ def tesseract_boxes(image: np.ndarray) -> list[Box]:
     if iterator is None:
         return boxes
     for symbol in tesserocr.iterate_level(iterator, level):
-        ch = symbol.GetUTF8Text(level)
+        try:
+            ch = symbol.GetUTF8Text(level)
+        except RuntimeError:  # a symbol with no text (tesserocr raises instead of returning "")
+            continue
         box = symbol.BoundingBox(level)
         if ch and len(ch) == 1 and ch in MRZ_ALPHABET and box is not None:
             left, top, right, bottom = box
@@ -198,13 +201,30 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
     return "".join(out), misalign
 
 
+LINE_MARGIN = 0.3  # share of a line's height kept above and below it
+
+
+def isolate_lines(crop: MrzCrop) -> np.ndarray:
+    """The crop with everything between and around the MRZ lines painted paper-white.
+
+    Card text, a photo edge or a guilloche just above the first line otherwise joins its
+    glyphs (wrong shapes, a taller line band) and makes Tesseract misread the line."""
+    keep = np.zeros(crop.image.shape[0], bool)
+    for _, y, _, h in crop.lines:
+        keep[max(0, int(y - LINE_MARGIN * h)):int(y + h + LINE_MARGIN * h) + 1] = True
+    out = crop.image.copy()
+    out[~keep] = 255
+    return out
+
+
 def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat, tuple[str, ...]] | None:
     """Grid-aligned raw lines of the crop, with the format whose grid fits Tesseract's boxes best."""
     formats = formats_for_line_count(crop.line_count)
     if not formats:
         return None
-    boxes = tesseract_boxes(crop.image) if boxes is None else boxes
-    inks = [_ink_mask(crop.image, level) for level in INK_LEVELS]
+    image = isolate_lines(crop)
+    boxes = tesseract_boxes(image) if boxes is None else boxes
+    inks = [_ink_mask(image, level) for level in INK_LEVELS]
     found = [_line_extent(inks[0], line) for line in crop.lines]
     extents = [e for e in found if e is not None]
     if len(extents) != len(found):

@@ -94,7 +94,7 @@ class FrameReader:
         self._clock = clock
         self._started: float | None = None
         self._best_sharpness = 0.0
-        self._upside_down = False  # orientation that worked last, tried first
+        self._turn = 0  # orientation that worked last (see MrzCrop.oriented), tried first
         self._reads: dict[MrzFormat, list[Lines]] = {}
         self.frames_seen = 0
         self.frames_read = 0
@@ -137,15 +137,17 @@ class FrameReader:
         gray = to_gray(frame)
         if gray is None:
             return
-        sharp = sharpness(gray)
-        self._best_sharpness = max(self._best_sharpness, sharp)
-        # Skip frames much blurrier than the best seen: motion blur yields confident misreads.
-        if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
-            return
         # Alternate the OCR scale between frames: Tesseract's mistakes then differ from frame
         # to frame instead of repeating, which is what makes the per-character vote work.
         crop = find_mrz(gray, OCR_CHAR_HEIGHTS[self.frames_read % len(OCR_CHAR_HEIGHTS)])
         if crop is None:
+            return
+        # Sharpness of the MRZ band itself (at a fixed glyph size), not of the whole frame,
+        # which depends on the background. Frames much blurrier than the best seen are
+        # skipped: motion blur yields confident misreads.
+        sharp = sharpness(crop.image)
+        self._best_sharpness = max(self._best_sharpness, sharp)
+        if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
             return
         read = self._read_oriented(crop)
         if read is None:
@@ -166,16 +168,19 @@ class FrameReader:
             self.result = self._verdict(*stable)
 
     def _read_oriented(self, crop: MrzCrop) -> tuple[MrzFormat, Lines] | None:
-        """Read the crop in the orientation that worked last; try the other if it reads as noise."""
-        first = crop.rotated() if self._upside_down else crop
-        best = read_crop(first)
-        if best is not None and plausibility(*best) >= 0.9:
-            return best
-        other = read_crop(first.rotated())
-        if other is not None and (best is None or plausibility(*other) > plausibility(*best)):
-            self._upside_down = not self._upside_down
-            best = other
-        return best if best is not None and plausibility(*best) >= 0.75 else None
+        """Read the crop in the orientation that worked last; try the others (upside down,
+        mirrored) while it reads as noise, and keep the most plausible reading."""
+        best: tuple[MrzFormat, Lines] | None = None
+        best_score, best_turn = 0.0, self._turn
+        for turn in [self._turn] + [t for t in range(4) if t != self._turn]:
+            read = read_crop(crop.oriented(turn))
+            score = plausibility(*read) if read is not None else 0.0
+            if read is not None and score > best_score:
+                best, best_score, best_turn = read, score, turn
+            if best_score >= 0.9:
+                break
+        self._turn = best_turn
+        return best if best_score >= 0.75 else None
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
         return vote(fmt, self._reads[fmt], self.min_agree)
