@@ -183,9 +183,10 @@ def _scene(width: int, height: int, rnd: random.Random) -> np.ndarray:
         pw, ph = rnd.randint(100, width // 2), rnd.randint(60, height // 2)
         draw.rectangle([x, y, x + pw, y + ph], fill=tuple(rnd.randint(200, 250) for _ in range(3)))
         font = _face(rnd.choice(_TEXT_FACES), rnd.randint(9, 22) * width // 640)
-        for k in range(ph // max(12, font.size + 4)):
+        step = max(12, int(font.size) + 4)
+        for k in range(ph // step):
             words = " ".join(rnd.choice(_WORDS) for _ in range(rnd.randint(2, 7)))
-            draw.text((x + 6, y + 4 + k * (font.size + 4)), words, fill=(20, 20, 30), font=font)
+            draw.text((x + 6, y + 4 + k * step), words, fill=(20, 20, 30), font=font)
     return np.asarray(img).astype(np.float32)
 
 
@@ -194,7 +195,7 @@ def _place(card: np.ndarray, scene: np.ndarray, centre: tuple[float, float], car
     """Warp the RGBA card onto the scene with rotation and a mild perspective."""
     h, w = card.shape[:2]
     scale = card_w / w
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     pts = (src - [w / 2, h / 2]) * scale
     rad = np.deg2rad(angle)
     rot = np.array([[np.cos(rad), -np.sin(rad)], [np.sin(rad), np.cos(rad)]], np.float32)
@@ -205,7 +206,8 @@ def _place(card: np.ndarray, scene: np.ndarray, centre: tuple[float, float], car
     warped = cv2.warpPerspective(card.astype(np.float32), m, (sw, sh), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
     alpha = warped[..., 3:4] / 255.0
-    return scene * (1 - alpha) + warped[..., :3] * alpha
+    placed: np.ndarray = scene * (1 - alpha) + warped[..., :3] * alpha
+    return placed
 
 
 def _prescale(card: np.ndarray, card_w: float) -> np.ndarray:
@@ -247,6 +249,7 @@ def _jpeg_yuv(frame: np.ndarray, quality: int) -> np.ndarray:
     ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    assert img is not None
     yuv = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
 
