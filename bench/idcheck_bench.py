@@ -7,7 +7,12 @@ exact-read rate, and the ratio against a baseline measured in the same run: one
 OCR pass (locate + Tesseract + grid) over a clean, unrotated TD1 frame.
 Frames are rendered before each check starts, so rendering is not timed.
 
-    .venv/bin/python bench/idcheck_bench.py [--cards 30] [--frames 4]
+    .venv/bin/python bench/idcheck_bench.py [--cards 30] [--frames 4] [--eval 30] [--split both]
+
+With --eval N, it also runs N checks per format of the independent evaluation set
+(bench/idcheck_eval: another renderer, webcam conditions, 6 frames per check) on its
+tuning part and/or its held-out part, and prints exact reads per format and per size
+band, wrong documents accepted, wall time and CPU per check.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.idcheck_eval import HELD_OUT, TUNING, make_check  # noqa: E402
 from media.idcheck import FrameReader, MrzFormat, Outcome  # noqa: E402
 from media.idcheck.locate import find_mrz, to_gray  # noqa: E402
 from media.idcheck.ocr import read_crop  # noqa: E402
@@ -75,11 +81,55 @@ def run_format(fmt: MrzFormat, cards: int, frames: int) -> tuple[list[float], li
     return walls, cpus, exact, used
 
 
+def run_eval(split: str, checks: int, first_seed: int = 0) -> None:
+    """Exact reads per format and size band, false acceptances, time and CPU, on one split."""
+    rows: list[tuple[str, str, bool, bool, float, float, str]] = []
+    for fmt in MrzFormat:
+        for seed in range(first_seed, first_seed + checks):
+            check = make_check(fmt, seed, split)  # rendered before the clock starts
+            reader = FrameReader(check.first_name, check.last_name, today=TODAY, max_frames=len(check.frames))
+            w0, c0 = time.perf_counter(), cpu_seconds()
+            for frame in check.frames:
+                if reader.feed(frame) is not None:
+                    break
+            result = reader.finish()
+            wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
+            right = (result.document_number == check.document_number and result.birth_date == check.birth_date
+                     and result.expiry_date == check.expiry_date and result.document_format is fmt)
+            exact = result.outcome is Outcome.VERIFIED and right
+            wrong = (result.outcome is Outcome.VERIFIED or result.all_check_digits_valid) and not right
+            rows.append((fmt.value, check.size_band, exact, wrong, wall, cpu, result.outcome.value))
+    print(f"\n{split} part of the evaluation set: {checks} checks per format (seeds {first_seed}..)")
+    print(f"{'format':<11} {'band':<17} {'exact':>9} {'wrong ok':>8} {'unread':>6} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'CPU p50':>7} {'CPU p95':>7}")
+    keys = [(f.value, b) for f in MrzFormat for b in ("640 card 40-50%", "640 card >=50%", "1280x720", "all")]
+    keys += [("all", "all")]
+    for fmt_name, band in keys:
+        sel = [r for r in rows if fmt_name in ("all", r[0]) and band in ("all", r[1])]
+        if not sel:
+            continue
+        walls, cpus = [r[4] for r in sel], [r[5] for r in sel]
+        exact, wrong = sum(r[2] for r in sel), sum(r[3] for r in sel)
+        unread = sum(r[6] == "unreadable" for r in sel)
+        print(f"{fmt_name:<11} {band:<17} {exact:>4}/{len(sel):<4} {wrong:>8} {unread:>6} "
+              f"{percentile(walls, 0.5) * 1000:>7.0f} {percentile(walls, 0.95) * 1000:>7.0f} "
+              f"{percentile(cpus, 0.5):>7.2f} {percentile(cpus, 0.95):>7.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=30, help="cards per format")
     parser.add_argument("--frames", type=int, default=4, help="frame budget per check")
+    parser.add_argument("--eval", type=int, default=0, help="checks per format of the evaluation set")
+    parser.add_argument("--split", choices=["tuning", "held-out", "both"], default="both")
+    parser.add_argument("--skip-synthetic", action="store_true", help="only the evaluation set")
     args = parser.parse_args()
+    if args.eval:
+        for split in ((TUNING, HELD_OUT) if args.split == "both" else (args.split,)):
+            run_eval(split, args.eval)
+    if args.skip_synthetic:
+        return
+    print("\nthe project's own synthetic cards (media/idcheck/synthetic.py):")
 
     base_wall, base_cpu = baseline()
     print(f"baseline: one OCR pass, clean TD1 frame: {base_wall * 1000:.0f} ms wall, {base_cpu * 1000:.0f} ms CPU")

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from media.idcheck import FrameReader, IdCheckResult, Outcome
+from media.idcheck import FrameReader, IdCheckResult, NameMatch, Outcome
 
 STILL_WIDTH = 480  # enough for the agent to see the card, small enough for one message
 
@@ -46,6 +46,8 @@ def describe(result: IdCheckResult, first_name: str, last_name: str) -> dict[str
         "check_digits_valid": result.all_check_digits_valid,
         "expired": result.expired,
         "name_matches": result.name_matches(first_name, last_name) if result.surname else False,
+        # The MRZ cut a long name: it agrees as far as it goes ("nom tronqué"), not a mismatch.
+        "name_truncated": bool(result.surname) and result.name_match(first_name, last_name) is NameMatch.TRUNCATED,
     }
 
 

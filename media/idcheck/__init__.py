@@ -14,7 +14,8 @@ Nothing is written to disk; only the OCR'd text of the current check is kept.
 """
 
 from .formats import MrzFormat
+from .names import NameMatch
 from .reader import FrameReader, check_frames
 from .result import IdCheckResult, Outcome, names_match
 
-__all__ = ["FrameReader", "IdCheckResult", "MrzFormat", "Outcome", "check_frames", "names_match"]
+__all__ = ["FrameReader", "IdCheckResult", "MrzFormat", "NameMatch", "Outcome", "check_frames", "names_match"]

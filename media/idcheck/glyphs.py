@@ -1,11 +1,11 @@
 """OCR-B shape templates: a second opinion on each character Tesseract reads.
 
 Tesseract's general English model systematically swaps letters and digits on
-MRZs (5/S, 7/T, 8/B, 2/Z, 4/6 ...), which matters in alphanumeric document
-numbers. Every MRZ is printed in OCR-B, so each glyph is also compared with the
-OCR-B drawing of every MRZ character; in fields covered by check digits, the
-reading is replaced when another character fits the glyph clearly better.
-Check digits are never used to choose, so a forged digit is never "repaired".
+MRZs (5/S, 7/T, 8/B, 2/Z, 4/6 ...). Every MRZ is printed in OCR-B, so in cells
+that can only hold a digit, each glyph is also compared with the OCR-B drawing
+of every digit, and the reading is replaced when another digit fits the glyph
+clearly better. Check digits are never used to choose, so a forged digit is
+never "repaired".
 """
 
 from __future__ import annotations
@@ -38,6 +38,24 @@ def _soft(img: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
+def _heights() -> np.ndarray:
+    """Each ALPHANUMERIC glyph's ink height relative to the tallest (OCR-B digits stand taller
+    than capitals: 0 is 78 units high, O 73), the one cue left once glyphs are scaled alike."""
+    try:
+        font = ImageFont.truetype(OCRB_FONT, 96)
+    except OSError:
+        return np.ones(len(ALPHANUMERIC))
+    out = []
+    for ch in ALPHANUMERIC:
+        img = Image.new("L", (128, 128), 0)
+        ImageDraw.Draw(img).text((10, 0), ch, fill=255, font=font)
+        ys = np.nonzero(np.asarray(img) > 127)[0]
+        out.append(float(ys.max() - ys.min() + 1))
+    heights = np.asarray(out)
+    return heights / heights.max()
+
+
+@lru_cache(maxsize=1)
 def _templates() -> np.ndarray | None:
     """Softened OCR-B drawings of ALPHANUMERIC, shape (36, _SIZE, _SIZE); None without the font."""
     try:
@@ -54,23 +72,54 @@ def _templates() -> np.ndarray | None:
     return np.stack(out)
 
 
-def settle(ch: str, glyph: np.ndarray | None, kind: str = "X", margin: float = 0.08) -> str:
-    """Tesseract's `ch`, or the OCR-B character the glyph resembles clearly more.
+UNSURE = "?"  # an alphanumeric cell whose two readings disagree: it makes the frame's number not count
 
-    kind is the MRZ field kind of the cell (see normalise.LAYOUTS): "D" digit only,
-    "X" alphanumeric, "A" letters. Letter cells are left alone: names have no check
-    digit, and letter templates (H/M, E/B) are too close at webcam size to rewrite
-    them safely. Digit and alphanumeric fields are covered by check digits.
+
+HEIGHT_WEIGHT = 1.0  # score lost per unit of relative-height mismatch (O vs 0 differ by 0.06)
+
+
+def scores(glyph: np.ndarray, rel_height: float | None = None) -> np.ndarray | None:
+    """Similarity (soft IoU, 0..1) of a binary glyph with each OCR-B character of ALPHANUMERIC.
+
+    rel_height, the glyph's height over the line's tallest glyphs, penalises characters
+    whose OCR-B drawing is taller or shorter (digits against capitals).
     """
     templates = _templates()
-    if kind == "A" or templates is None or glyph is None or glyph.size == 0 or ch not in ALPHANUMERIC:
-        return ch
+    if templates is None or glyph.size == 0:
+        return None
     norm = _soft(_normalise(glyph))[None]
-    # Overlap (IoU) of soft binary images.
-    scores = np.minimum(norm, templates).sum(axis=(1, 2)) / np.maximum(norm, templates).sum(axis=(1, 2))
-    allowed = _DIGIT_INDEXES if kind == "D" else slice(None)
-    best = ALPHANUMERIC[int(np.argmax(np.where(_mask(allowed), scores, -1.0)))]
-    return best if scores[ALPHANUMERIC.index(best)] > scores[ALPHANUMERIC.index(ch)] + margin else ch
+    overlap: np.ndarray = np.minimum(norm, templates).sum(axis=(1, 2)) / np.maximum(norm, templates).sum(axis=(1, 2))
+    if rel_height is not None:
+        overlap = overlap - HEIGHT_WEIGHT * np.abs(_heights() - min(1.0, rel_height))
+    return overlap
+
+
+def settle(ch: str, glyph: np.ndarray | None, kind: str = "X", margin: float = 0.08,
+           alnum_margin: float = 0.02, rel_height: float | None = None) -> str:
+    """What to read in one cell, from Tesseract's `ch` and the glyph's likeness to OCR-B drawings.
+
+    kind is the MRZ field kind of the cell (see normalise.LAYOUTS):
+    - "D" (dates, check digits): the format says only a digit can be there, so the
+      reading is replaced by the OCR-B digit the glyph resembles clearly more;
+    - "X" (document numbers): nothing is rewritten by letter/digit rules. The two
+      readers must agree, or the drawings must clearly prefer one character over
+      Tesseract's; otherwise the cell is UNSURE. Two rewrites could cancel out under
+      the check digit, so a doubtful cell is never guessed;
+    - "A" (names): left as read; names have no check digit at all.
+    """
+    if kind == "A" or glyph is None or ch not in ALPHANUMERIC:
+        return ch
+    sc = scores(glyph, None if kind == "D" else rel_height)
+    if sc is None:
+        return ch
+    if kind == "D":
+        best = ALPHANUMERIC[int(np.argmax(np.where(_mask(_DIGIT_INDEXES), sc, -1.0)))]
+        return best if sc[ALPHANUMERIC.index(best)] > sc[ALPHANUMERIC.index(ch)] + margin else ch
+    best = ALPHANUMERIC[int(np.argmax(sc))]
+    top = float(sc.max())
+    if best == ch or top >= float(sc[ALPHANUMERIC.index(ch)]) + alnum_margin:
+        return best
+    return UNSURE
 
 
 _DIGIT_INDEXES = slice(26, 36)

@@ -31,9 +31,20 @@ class MrzCrop:
         lines = tuple((w - x - bw, h - y - bh, bw, bh) for x, y, bw, bh in reversed(self.lines))
         return MrzCrop(np.ascontiguousarray(self.image[::-1, ::-1]), lines, self.angle + 180)
 
+    def mirrored(self) -> MrzCrop:
+        """The crop flipped left-right (front cameras may send the picture as a mirror)."""
+        w = self.image.shape[1]
+        lines = tuple((w - x - bw, y, bw, bh) for x, y, bw, bh in self.lines)
+        return MrzCrop(np.ascontiguousarray(self.image[:, ::-1]), lines, -self.angle)
+
+    def oriented(self, turn: int) -> MrzCrop:
+        """turn 0: as seen; 1: upside down; 2: mirrored; 3: mirrored and upside down."""
+        crop = self.mirrored() if turn >= 2 else self
+        return crop.rotated() if turn % 2 else crop
+
 
 def to_gray(frame: np.ndarray) -> np.ndarray | None:
-    """uint8 grey image at most WORK_WIDTH wide, or None if this is not an image."""
+    """uint8 grey image at full resolution, or None if this is not an image."""
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or frame.size == 0:
         return None
     if frame.ndim == 3 and frame.shape[2] not in (1, 3, 4):
@@ -49,11 +60,16 @@ def to_gray(frame: np.ndarray) -> np.ndarray | None:
         # Channel order does not matter for luminance at this precision (BGR or RGB).
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY) if img.shape[2] == 4 else (
             img[..., 0] if img.shape[2] == 1 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
-    img = np.ascontiguousarray(img)
-    if img.shape[1] > WORK_WIDTH:
-        scale = WORK_WIDTH / img.shape[1]
-        img = cv2.resize(img, (WORK_WIDTH, max(1, round(img.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-    return img
+    return np.ascontiguousarray(img)
+
+
+def work_size(gray: np.ndarray) -> np.ndarray:
+    """The frame at most WORK_WIDTH wide: where the MRZ is searched (the locator's kernels are
+    sized for it); the crop itself is then cut from the full-resolution frame."""
+    if gray.shape[1] <= WORK_WIDTH:
+        return gray
+    scale = WORK_WIDTH / gray.shape[1]
+    return cv2.resize(gray, (WORK_WIDTH, max(1, round(gray.shape[0] * scale))), interpolation=cv2.INTER_AREA)
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -96,7 +112,10 @@ def _merge_row_pieces(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int,
     for x, y, w, h in sorted(boxes):
         for k, (mx, my, mw, mh) in enumerate(merged):
             overlap = min(y + h, my + mh) - max(y, my)
-            if overlap >= 0.6 * min(h, mh) and x - (mx + mw) <= 1.5 * max(h, mh):
+            # Pieces of one line have about the same height; a taller neighbour (background
+            # text, a photo edge next to the card) must not be joined to an MRZ line.
+            if (overlap >= 0.6 * min(h, mh) and max(h, mh) <= 1.6 * min(h, mh)
+                    and x - (mx + mw) <= 1.5 * min(h, mh)):
                 nx, ny = min(x, mx), min(y, my)
                 merged[k] = (nx, ny, max(x + w, mx + mw) - nx, max(y + h, my + mh) - ny)
                 break
@@ -107,7 +126,11 @@ def _merge_row_pieces(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int,
 
 def _line_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pieces = [(x, y, w, h) for x, y, w, h in map(cv2.boundingRect, contours) if 6 <= h <= mask.shape[0] * 0.1]
+    pieces: list[tuple[int, int, int, int]] = []
+    for c in contours:
+        x, y, w, h = cv2.boundingRect(c)
+        if 6 <= h <= mask.shape[0] * 0.1:
+            pieces.append((int(x), int(y), int(w), int(h)))
     boxes = [b for b in _merge_row_pieces(pieces) if b[2] >= mask.shape[1] * 0.25 and b[2] >= 8 * b[3]]
     return sorted(boxes, key=lambda b: b[1])
 
@@ -135,14 +158,20 @@ def _best_group(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, 
 
 
 def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | None:
-    """Locate, level and crop the MRZ; None when no MRZ-like block is in view."""
-    mask = _text_mask(gray)
+    """Locate, level and crop the MRZ; None when no MRZ-like block is in view.
+
+    The search runs on the frame at most WORK_WIDTH wide; the crop is cut from the frame
+    at full resolution, so a 1280x720 frame gives the OCR twice the pixels of a 640 one.
+    """
+    small = work_size(gray)
+    mask = _text_mask(small)
     angle = _dominant_angle(mask) or 0.0
-    h, w = gray.shape
+    h, w = small.shape
+    k = gray.shape[1] / w  # full-resolution pixels per search pixel
     if abs(angle) > 0.3:
         rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        gray = cv2.warpAffine(gray, rot, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        mask = _text_mask(gray)
+        small = cv2.warpAffine(small, rot, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        mask = _text_mask(small)
     group = _best_group(_line_boxes(mask))
     if not group:
         return None
@@ -151,11 +180,19 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     x1 = min(w, int(max(b[0] + b[2] for b in group) + line_h))
     y0 = max(0, int(group[0][1] - 0.7 * line_h))
     y1 = min(h, int(group[-1][1] + group[-1][3] + 0.7 * line_h))
-    crop = gray[y0:y1, x0:x1]
-    scale = char_height / line_h
-    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    lines = tuple((round((x - x0) * scale), round((y - y0) * scale), round(bw * scale), round(bh * scale))
-                  for x, y, bw, bh in group)
+    if k > 1.01:
+        # Rotate only the band's neighbourhood of the full frame, about the same centre.
+        rot = cv2.getRotationMatrix2D((gray.shape[1] / 2, gray.shape[0] / 2), angle, 1.0)
+        rot[:, 2] -= (x0 * k, y0 * k)
+        size = (int((x1 - x0) * k), int((y1 - y0) * k))
+        crop = cv2.warpAffine(gray, rot, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    else:
+        crop = small[y0:y1, x0:x1]
+        k = 1.0
+    scale = char_height / (line_h * k)
+    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+    f = scale * k
+    lines = tuple((round((x - x0) * f), round((y - y0) * f), round(bw * f), round(bh * f)) for x, y, bw, bh in group)
     return MrzCrop(_flatten(crop, char_height), lines, angle)
 
 

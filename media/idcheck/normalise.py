@@ -1,21 +1,21 @@
 """Per-position clean-up of grid-aligned OCR lines using each format's field layout.
 
-Where a position can only hold a digit, letters Tesseract confuses with digits
-are mapped back (O -> 0 ...); where it can only hold a letter or '<', the other
-way. In alphanumeric fields (document numbers) O, Q and I are read as 0, 0 and
-1: in OCR-B at webcam resolution Tesseract cannot tell them apart. A document
-whose number really holds one of those letters then fails its check digit (a
-false rejection, never a false acceptance). Nothing here looks at check
-digits, so a forged digit is never "repaired".
+Where a position can only hold a digit (dates, check digits, the old French
+card's digit fields), letters OCR confuses with digits are mapped back (O -> 0
+...); where it can only hold a letter or '<', the other way. Alphanumeric
+fields (document numbers, optional data) are left exactly as read: a rewrite
+there can cancel out under the check digit (O -> 0 at a weight-7 and a weight-3
+position changes the sum by 24*7 + 24*3 = 240, so `1OWRFSO0B` rewritten as
+`10WRFS00B` still validates) and would accept the wrong number. Nothing here
+looks at check digits, so a forged digit is never "repaired".
 """
 
 from __future__ import annotations
 
 from .formats import MrzFormat
 
-_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1",
+_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1", "A": "4",
                            "Z": "2", "S": "5", "G": "6", "B": "8"})
-_ALNUM = str.maketrans({"O": "0", "Q": "0", "I": "1"})
 _TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "8": "B"})
 
 # D: digit, A: letter or '<', X: any (alphanumeric field), '<'-or-digit check digits are D too.
@@ -29,22 +29,30 @@ LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
         "A" * 44,
         "X" * 9 + "D" + "AAA" + "DDDDDDD" + "A" + "DDDDDDD" + "X" * 14 + "DD",
     ),
+    # Department codes are digits except Corsica's 2A/2B, so only their first cell is a digit for sure.
     MrzFormat.FR_ID_1988: (
-        "A" * 30 + "X" * 6,
-        "DDDD" + "XXX" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
+        "A" * 30 + "DXX" + "XXX",
+        "DDDD" + "DXX" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
     ),
 }
 
 
+UNSURE = "?"
+
+
 def normalise_line(text: str, layout: str) -> str:
-    out = []
+    """Map letter/digit look-alikes by position; a cell that still breaks its field's kind
+    (an A where only a digit can be) becomes UNSURE: it was misread, and is not guessed."""
+    out: list[str] = []
     for ch, kind in zip(text, layout, strict=True):
         if kind == "D" and ch != "<":
             ch = ch.translate(_TO_DIGIT)
+            if not ch.isdigit():
+                ch = UNSURE
         elif kind == "A":
             ch = ch.translate(_TO_LETTER)
-        elif kind == "X":
-            ch = ch.translate(_ALNUM)
+            if ch.isdigit():
+                ch = UNSURE
         out.append(ch)
     return "".join(out)
 
@@ -63,3 +71,21 @@ def normalise(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
     if len(lines) != fmt.line_count or any(len(line) != fmt.line_length for line in lines):
         raise ValueError("lines do not match the format's geometry")
     return tuple(normalise_line(line, layout) for line, layout in zip(lines, layout_for(fmt, lines), strict=True))
+
+
+# Where each format keeps its document number (with its check digit) and optional data:
+# (line, start, end).
+NUMBER_FIELDS: dict[MrzFormat, tuple[tuple[int, int, int], ...]] = {
+    MrzFormat.TD1: ((0, 5, 30), (1, 18, 29)),
+    MrzFormat.TD3: ((1, 0, 10), (1, 28, 43)),
+    MrzFormat.FR_ID_1988: ((0, 30, 36), (1, 0, 13)),
+}
+
+
+def alphanumeric_cells(fmt: MrzFormat, lines: tuple[str, ...]) -> str:
+    """The document number, its check digit and the optional data, as read, in order.
+
+    Alphanumeric cells there are never corrected, so a reading of them is only trusted
+    when several frames read them identically (see reader.number_agreed).
+    """
+    return "|".join(lines[line][start:end] for line, start, end in NUMBER_FIELDS[fmt])

@@ -10,10 +10,14 @@ Check digits cannot catch K <-> '<' (K = 20 = 0 mod 10), hence the shape test.
 from __future__ import annotations
 
 import os
+import threading
 
-import cv2
-import numpy as np
-import pytesseract
+# OpenMP threads make each short Tesseract run several times slower on small machines.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+import cv2  # noqa: E402 - after the OpenMP limit
+import numpy as np  # noqa: E402
+import tesserocr  # noqa: E402
 
 from .formats import MrzFormat, formats_for_line_count
 from .glyphs import settle
@@ -21,27 +25,53 @@ from .locate import MrzCrop
 from .normalise import LAYOUTS
 
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
-TESSERACT_CONFIG = (
-    f"--psm 6 --oem 1 -c tessedit_char_whitelist={MRZ_ALPHABET} "
-    "-c load_system_dawg=0 -c load_freq_dawg=0"
-)
+# Debian's tessdata (package tesseract-ocr-eng); the model is read once per thread, at start.
+TESSDATA = os.environ.get("IDCHECK_TESSDATA", "/usr/share/tesseract-ocr/5/tessdata")
+TESSERACT_VARIABLES = {
+    "tessedit_char_whitelist": MRZ_ALPHABET,
+    "load_system_dawg": "0",  # no dictionaries: an MRZ is not English
+    "load_freq_dawg": "0",
+}
 UNKNOWN = "?"  # a cell nothing could be read in; never valid in an MRZ
 
 Box = tuple[str, float, float, float, float]  # char, left, top, right, bottom (image coordinates)
 
+# One engine per thread (checks run in worker threads); the image is handed over in memory,
+# so nothing is written to disk (pytesseract wrote each crop to TMPDIR).
+_local = threading.local()
+
+
+def _engine() -> tesserocr.PyTessBaseAPI:
+    api = getattr(_local, "api", None)
+    if api is None:
+        api = tesserocr.PyTessBaseAPI(path=TESSDATA, lang="eng", psm=tesserocr.PSM.SINGLE_BLOCK,
+                                      oem=tesserocr.OEM.LSTM_ONLY, variables=TESSERACT_VARIABLES)
+        _local.api = api
+    return api
+
 
 def tesseract_boxes(image: np.ndarray) -> list[Box]:
-    """Per-character boxes from one Tesseract run (top-left origin)."""
-    # OpenMP threads make each short Tesseract run several times slower on small machines.
-    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    raw = pytesseract.image_to_boxes(image, config=TESSERACT_CONFIG)
-    h = image.shape[0]
-    boxes = []
-    for row in raw.splitlines():
-        parts = row.split()
-        if len(parts) >= 5 and len(parts[0]) == 1 and parts[0] in MRZ_ALPHABET:
-            ch, left, bottom, right, top = parts[0], *map(float, parts[1:5])
-            boxes.append((ch, left, h - top, right, h - bottom))
+    """Per-character boxes from one Tesseract run (top-left origin), image passed in memory."""
+    api = _engine()
+    gray = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = gray.shape
+    api.SetImageBytes(gray.tobytes(), width, height, 1, width)
+    api.Recognize()
+    boxes: list[Box] = []
+    level = tesserocr.RIL.SYMBOL
+    iterator = api.GetIterator()
+    if iterator is None:
+        return boxes
+    for symbol in tesserocr.iterate_level(iterator, level):
+        try:
+            ch = symbol.GetUTF8Text(level)
+        except RuntimeError:  # a symbol with no text (tesserocr raises instead of returning "")
+            continue
+        box = symbol.BoundingBox(level)
+        if ch and len(ch) == 1 and ch in MRZ_ALPHABET and box is not None:
+            left, top, right, bottom = box
+            boxes.append((ch, float(left), float(top), float(right), float(bottom)))
+    api.Clear()
     return boxes
 
 
@@ -132,39 +162,59 @@ def _grid_line(boxes: list[Box], inks: list[np.ndarray], extent: tuple[int, int,
     left, pitch = _fit_grid([g[0] for g in glyphs], extent[0], (extent[1] - extent[0]) / n, n)
     chosen: list[tuple[float, str] | None] = [None] * n
     shapes: list[tuple[float, np.ndarray] | None] = [None] * n
-    offsets = []
+    offsets: list[float] = []
     for ch, bl, _, br, _ in boxes:
         pos = ((bl + br) / 2 - left) / pitch
         i = int(pos) if pos >= 0 else -1
         if 0 <= i < n:
             off = abs(pos - i - 0.5)
             offsets.append(off)
-            best_char = chosen[i]
-            if best_char is None or off < best_char[0]:
+            previous = chosen[i]
+            if previous is None or off < previous[0]:
                 chosen[i] = (off, ch)
     for cx, glyph in glyphs:
         pos = (cx - left) / pitch
         i = int(pos) if pos >= 0 else -1
         if 0 <= i < n:
             off = abs(pos - i - 0.5)
-            best_shape = shapes[i]
-            if best_shape is None or off < best_shape[0]:
+            seen = shapes[i]
+            if seen is None or off < seen[0]:
                 shapes[i] = (off, glyph)
-    out = []
+    out: list[str] = []
     top, bottom = extent[2], extent[3]
+    # Digits are the tallest OCR-B glyphs; the line's tall glyphs give their height.
+    heights = [g.shape[0] for _, g in glyphs]
+    ref_height = float(np.percentile(heights, 90)) if heights else 0.0
     for i in range(n):
         # Blurred '<' runs merge into one component, so also test the bare grid cell.
         x0, x1 = max(0, int(left + i * pitch)), max(0, int(left + (i + 1) * pitch))
-        char, shape = chosen[i], shapes[i]
-        if (shape is not None and is_chevron(shape[1])) or any(
-                is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
+        shape, read = shapes[i], chosen[i]
+        cell: np.ndarray | None = shape[1] if shape is not None else None
+        if (cell is not None and is_chevron(cell)) or any(is_chevron(ink[top:bottom, x0:x1]) for ink in inks):
             out.append("<")
-        elif char is not None:
-            out.append(settle(char[1], shape[1] if shape is not None else None, layout[i]))
+        elif read is not None:
+            rel = cell.shape[0] / ref_height if cell is not None and ref_height else None
+            out.append(settle(read[1], cell, layout[i], rel_height=rel))
         else:
             out.append(UNKNOWN)
     misalign = float(np.mean(offsets)) if offsets else 1.0
     return "".join(out), misalign
+
+
+LINE_MARGIN = 0.3  # share of a line's height kept above and below it
+
+
+def isolate_lines(crop: MrzCrop) -> np.ndarray:
+    """The crop with everything between and around the MRZ lines painted paper-white.
+
+    Card text, a photo edge or a guilloche just above the first line otherwise joins its
+    glyphs (wrong shapes, a taller line band) and makes Tesseract misread the line."""
+    keep = np.zeros(crop.image.shape[0], bool)
+    for _, y, _, h in crop.lines:
+        keep[max(0, int(y - LINE_MARGIN * h)):int(y + h + LINE_MARGIN * h) + 1] = True
+    out = crop.image.copy()
+    out[~keep] = 255
+    return out
 
 
 def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat, tuple[str, ...]] | None:
@@ -172,11 +222,12 @@ def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat,
     formats = formats_for_line_count(crop.line_count)
     if not formats:
         return None
-    boxes = tesseract_boxes(crop.image) if boxes is None else boxes
-    inks = [_ink_mask(crop.image, level) for level in INK_LEVELS]
+    image = isolate_lines(crop)
+    boxes = tesseract_boxes(image) if boxes is None else boxes
+    inks = [_ink_mask(image, level) for level in INK_LEVELS]
     found = [_line_extent(inks[0], line) for line in crop.lines]
     extents = [e for e in found if e is not None]
-    if len(extents) < len(found):
+    if len(extents) != len(found):
         return None
     # Give each box to the line whose band contains its vertical centre.
     per_line: list[list[Box]] = [[] for _ in crop.lines]
@@ -186,7 +237,8 @@ def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat,
         per_line[k].append(b)
     best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
     for fmt in formats:
-        lines, cost = [], 0.0
+        lines: list[str] = []
+        cost = 0.0
         for line_boxes, extent, layout in zip(per_line, extents, LAYOUTS[fmt], strict=True):
             text, misalign = _grid_line(line_boxes, inks, extent, layout)
             lines.append(text)

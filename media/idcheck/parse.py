@@ -28,6 +28,17 @@ class ParsedMrz:
     expiry_estimated: bool  # True when the MRZ carries no expiry (old French card)
     check_digits_valid: bool
     fields_valid: bool  # dates exist, codes and names are well formed (check digits aside)
+    surname_truncated: bool = False  # the name zone is full up to its last cell: the MRZ cut the name
+    given_names_truncated: bool = False
+
+
+def _truncation(fmt: MrzFormat, lines: tuple[str, ...], given_names: str) -> tuple[bool, bool]:
+    """(surname cut, given names cut): a name zone with no filler left at its end was cut."""
+    if fmt is MrzFormat.FR_ID_1988:
+        return lines[0][29] != "<", lines[1][26] != "<"
+    full = (lines[2][29] if fmt is MrzFormat.TD1 else lines[0][43]) != "<"
+    # ICAO zones hold surname<<given names: with no given name left, the surname was cut.
+    return (full and not given_names.strip()), (full and bool(given_names.strip()))
 
 
 def _date(yymmdd: str, past: bool, today: date) -> date | None:
@@ -54,7 +65,8 @@ def parse(fmt: MrzFormat, lines: tuple[str, ...], today: date | None = None) -> 
             birth = _date(card.birth, True, today)
             return ParsedMrz(fmt, "ID", card.surname, card.given_names, birth, card.number,
                              card.expiry(birth), True, card.check_digits_ok,
-                             card.fields_ok and birth is not None)
+                             card.fields_ok and birth is not None,
+                             *_truncation(fmt, lines, card.given_names))
         code = "\n".join(lines)
         checker = TD1CodeChecker(code) if fmt is MrzFormat.TD1 else TD3CodeChecker(code)
         hashes = [checker.document_number_hash, checker.birth_date_hash, checker.expiry_date_hash,
@@ -71,4 +83,5 @@ def parse(fmt: MrzFormat, lines: tuple[str, ...], today: date | None = None) -> 
     birth = _date(fields.birth_date, True, today)
     expiry = _date(fields.expiry_date, False, today)
     return ParsedMrz(fmt, fields.document_type, fields.surname, fields.name, birth, fields.document_number,
-                     expiry, False, all(hashes), well_formed and birth is not None and expiry is not None)
+                     expiry, False, all(hashes), well_formed and birth is not None and expiry is not None,
+                     *_truncation(fmt, lines, fields.name))

@@ -21,7 +21,7 @@ import numpy as np
 
 from .formats import MrzFormat
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
-from .normalise import LAYOUTS, normalise
+from .normalise import LAYOUTS, alphanumeric_cells, normalise
 from .ocr import read_crop
 from .parse import ParsedMrz, parse
 from .result import IdCheckResult, Outcome, names_match
@@ -43,6 +43,42 @@ def plausibility(fmt: MrzFormat, lines: Lines) -> float:
     return hits / total if total else 0.0
 
 
+def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None:
+    """Per-character majority over one format's reads, or None while any character is undecided."""
+    if len(reads) < min_agree:
+        return None
+    out: list[str] = []
+    for i in range(fmt.line_count):
+        # A cell Tesseract left empty usually means its boxes slipped off the grid on that
+        # line, so such line reads only vote when there are not enough clean ones.
+        lines = [r[i] for r in reads if "?" not in r[i]]
+        if len(lines) < min_agree:
+            lines = [r[i] for r in reads]
+        chars: list[str] = []
+        for j in range(fmt.line_length):
+            ranked = Counter(line[j] for line in lines if line[j] != "?").most_common(2)
+            if not ranked or ranked[0][1] < min_agree or (len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]):
+                return None
+            chars.append(ranked[0][0])
+        out.append("".join(chars))
+    return tuple(out)
+
+
+def number_agreed(fmt: MrzFormat, reads: list[Lines], voted: Lines, min_agree: int = 2) -> bool:
+    """The document number (every alphanumeric cell) was read exactly as voted by `min_agree`
+    frames, and by more frames than read it any other way.
+
+    A per-character vote can assemble a number no single frame saw; alphanumeric cells are
+    never corrected, so this is what stands between two misreads that cancel out under the
+    check digit and a wrong number accepted.
+    """
+    wanted = alphanumeric_cells(fmt, voted)
+    seen = Counter(alphanumeric_cells(fmt, r) for r in reads)
+    agree = seen.pop(wanted, 0)
+    others = sum(n for key, n in seen.items() if "?" not in key)
+    return agree >= min_agree and agree > others
+
+
 class FrameReader:
     """One ID check session. Call feed(frame) per decoded frame until it returns a result."""
 
@@ -58,7 +94,7 @@ class FrameReader:
         self._clock = clock
         self._started: float | None = None
         self._best_sharpness = 0.0
-        self._upside_down = False  # orientation that worked last, tried first
+        self._turn = 0  # orientation that worked last (see MrzCrop.oriented), tried first
         self._reads: dict[MrzFormat, list[Lines]] = {}
         self.frames_seen = 0
         self.frames_read = 0
@@ -101,15 +137,17 @@ class FrameReader:
         gray = to_gray(frame)
         if gray is None:
             return
-        sharp = sharpness(gray)
-        self._best_sharpness = max(self._best_sharpness, sharp)
-        # Skip frames much blurrier than the best seen: motion blur yields confident misreads.
-        if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
-            return
         # Alternate the OCR scale between frames: Tesseract's mistakes then differ from frame
         # to frame instead of repeating, which is what makes the per-character vote work.
         crop = find_mrz(gray, OCR_CHAR_HEIGHTS[self.frames_read % len(OCR_CHAR_HEIGHTS)])
         if crop is None:
+            return
+        # Sharpness of the MRZ band itself (at a fixed glyph size), not of the whole frame,
+        # which depends on the background. Frames much blurrier than the best seen are
+        # skipped: motion blur yields confident misreads.
+        sharp = sharpness(crop.image)
+        self._best_sharpness = max(self._best_sharpness, sharp)
+        if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
             return
         read = self._read_oriented(crop)
         if read is None:
@@ -121,7 +159,8 @@ class FrameReader:
         if voted is None:
             return
         parsed = parse(fmt, voted, self.today)
-        if parsed is not None and parsed.check_digits_valid and parsed.fields_valid:
+        if (parsed is not None and parsed.check_digits_valid and parsed.fields_valid
+                and self._number_agreed(fmt, voted)):
             self.result = self._verdict(fmt, parsed)
             return
         stable = self._stable_invalid(self.mismatch_agree)
@@ -129,37 +168,25 @@ class FrameReader:
             self.result = self._verdict(*stable)
 
     def _read_oriented(self, crop: MrzCrop) -> tuple[MrzFormat, Lines] | None:
-        """Read the crop in the orientation that worked last; try the other if it reads as noise."""
-        first = crop.rotated() if self._upside_down else crop
-        best = read_crop(first)
-        if best is not None and plausibility(*best) >= 0.9:
-            return best
-        other = read_crop(first.rotated())
-        if other is not None and (best is None or plausibility(*other) > plausibility(*best)):
-            self._upside_down = not self._upside_down
-            best = other
-        return best if best is not None and plausibility(*best) >= 0.75 else None
+        """Read the crop in the orientation that worked last; try the others (upside down,
+        mirrored) while it reads as noise, and keep the most plausible reading."""
+        best: tuple[MrzFormat, Lines] | None = None
+        best_score, best_turn = 0.0, self._turn
+        for turn in [self._turn] + [t for t in range(4) if t != self._turn]:
+            read = read_crop(crop.oriented(turn))
+            score = plausibility(*read) if read is not None else 0.0
+            if read is not None and score > best_score:
+                best, best_score, best_turn = read, score, turn
+            if best_score >= 0.9:
+                break
+        self._turn = best_turn
+        return best if best_score >= 0.75 else None
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
-        """Per-character majority over this format's reads, or None while any character is undecided."""
-        reads = self._reads[fmt]
-        if len(reads) < self.min_agree:
-            return None
-        out = []
-        for i in range(fmt.line_count):
-            # A cell Tesseract left empty usually means its boxes slipped off the grid on that
-            # line, so such line reads only vote when there are not enough clean ones.
-            lines = [r[i] for r in reads if "?" not in r[i]]
-            if len(lines) < self.min_agree:
-                lines = [r[i] for r in reads]
-            chars = []
-            for j in range(fmt.line_length):
-                ranked = Counter(line[j] for line in lines if line[j] != "?").most_common(2)
-                if not ranked or ranked[0][1] < self.min_agree or (len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]):
-                    return None
-                chars.append(ranked[0][0])
-            out.append("".join(chars))
-        return tuple(out)
+        return vote(fmt, self._reads[fmt], self.min_agree)
+
+    def _number_agreed(self, fmt: MrzFormat, voted: Lines) -> bool:
+        return number_agreed(fmt, self._reads[fmt], voted, self.min_agree)
 
     def _stable_invalid(self, agree: int) -> tuple[MrzFormat, ParsedMrz] | None:
         """An MRZ read identically by `agree` frames: the card says this, even if it does not validate."""
@@ -168,20 +195,22 @@ class FrameReader:
             if count >= agree:
                 parsed = parse(fmt, lines, self.today)
                 # Only a well-formed MRZ counts as read; other text stays "unreadable".
-                if parsed is not None and parsed.fields_valid:
+                if parsed is not None and parsed.fields_valid and (
+                        not parsed.check_digits_valid or number_agreed(fmt, reads, lines, self.min_agree)):
                     return fmt, parsed
         return None
 
     def _verdict(self, fmt: MrzFormat, parsed: ParsedMrz) -> IdCheckResult:
-        reasons = []
+        reasons: list[str] = []
         if not parsed.check_digits_valid:
             reasons.append("check_digits")
         if not parsed.fields_valid:
             reasons.append("fields")
         if parsed.expiry_date is not None and parsed.expiry_date < self.today:
             reasons.append("expired")
-        if self.last_name is not None and not names_match(parsed.surname, parsed.given_names,
-                                                          self.first_name or "", self.last_name):
+        if self.last_name is not None and not names_match(
+                parsed.surname, parsed.given_names, self.first_name or "", self.last_name,
+                parsed.surname_truncated, parsed.given_names_truncated):
             reasons.append("name")
         return IdCheckResult(
             outcome=Outcome.MISMATCH if reasons else Outcome.VERIFIED,
@@ -196,6 +225,8 @@ class FrameReader:
             expiry_estimated=parsed.expiry_estimated,
             all_check_digits_valid=parsed.check_digits_valid,
             checked_on=self.today,
+            surname_truncated=parsed.surname_truncated,
+            given_names_truncated=parsed.given_names_truncated,
             frames_seen=self.frames_seen,
             frames_read=self.frames_read,
         )

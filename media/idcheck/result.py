@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 
 from .formats import MrzFormat
-from .names import name_tokens, spellings
+from .names import NameMatch, compare
 
 
 class Outcome(StrEnum):
@@ -31,6 +31,8 @@ class IdCheckResult:
     expiry_estimated: bool = False
     all_check_digits_valid: bool = False
     checked_on: date | None = None  # reference date for `expired`
+    surname_truncated: bool = False  # the MRZ's name zone was full: the name may be cut
+    given_names_truncated: bool = False
     frames_seen: int = 0
     frames_read: int = 0
 
@@ -46,7 +48,12 @@ class IdCheckResult:
         return self.document_number.replace("<", "")[-4:]
 
     def name_matches(self, first_name: str, last_name: str) -> bool:
-        return names_match(self.surname, self.given_names, first_name, last_name)
+        return self.name_match(first_name, last_name) is not NameMatch.MISMATCH
+
+    def name_match(self, first_name: str, last_name: str) -> NameMatch:
+        """MATCH, TRUNCATED (agrees as far as the MRZ's cut name goes: "nom tronqué") or MISMATCH."""
+        return compare(self.surname, self.given_names, first_name, last_name,
+                       self.surname_truncated, self.given_names_truncated)
 
     def audit_line(self) -> str:
         """One line for the audit log: no name, no birth date, only the number's last 4 characters."""
@@ -56,26 +63,9 @@ class IdCheckResult:
                 f"reasons={','.join(self.reasons) or '-'} frames={self.frames_read}/{self.frames_seen}")
 
 
-def _contains(seq: tuple[str, ...], sub: tuple[str, ...]) -> bool:
-    return any(seq[i:i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
-
-
-def _truncated_match(mrz: tuple[str, ...], human: tuple[str, ...], min_len: int) -> bool:
-    """MRZs cut long names at the field end: accept a long MRZ name that starts the human one."""
-    m, h = "".join(mrz), "".join(human)
-    return len(m) >= min_len and h.startswith(m)
-
-
-def names_match(mrz_surname: str, mrz_given: str, first_name: str, last_name: str) -> bool:
-    """Appointment names against MRZ names, ignoring accents, case, hyphens and apostrophes.
-
-    The surname must be the MRZ surname (or start with it when the MRZ truncated
-    it); the appointment's first name must appear among the MRZ given names.
-    """
-    mrz_last, mrz_first = name_tokens(mrz_surname), name_tokens(mrz_given)
-    if not mrz_last or not mrz_first:
-        return False
-    last_ok = any(t and (t == mrz_last or _truncated_match(mrz_last, t, 12)) for t in spellings(last_name))
-    first_ok = any(t and (_contains(mrz_first, t) or _truncated_match(mrz_first, t, 10))
-                   for t in spellings(first_name))
-    return last_ok and first_ok
+def names_match(mrz_surname: str, mrz_given: str, first_name: str, last_name: str,
+                surname_truncated: bool = False, given_truncated: bool = False) -> bool:
+    """Appointment names against MRZ names, ignoring accents, case, hyphens and apostrophes,
+    accepting a name the MRZ cut (see names.compare)."""
+    return compare(mrz_surname, mrz_given, first_name, last_name, surname_truncated,
+                   given_truncated) is not NameMatch.MISMATCH

@@ -119,7 +119,8 @@ export function agentSide({ send, panel, nameOf }) {
           row(_("Expiry date"), r.expiry_date),
           row(_("Check digits valid"), yesNo(r.check_digits_valid)),
           row(_("Expired"), yesNo(r.expired)),
-          row(_("Name matches the appointment"), yesNo(r.name_matches))),
+          row(_("Name matches the appointment"),
+            r.name_truncated ? _("yes, as far as the card goes (name truncated)") : yesNo(r.name_matches))),
         still,
       );
       box.hidden = false;
