@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import json
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +78,31 @@ MODERATOR_ONLY = frozenset(
 LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave", "lobby.info", "quality.set"})
 
 
+# Words a name may not start or end with: they would pass a person off as staff to the
+# citizen ("Camille Martin (agent)"). Compared without case or accents; the prefixes cover
+# inflections (modérateur, modératrice, interprète, administratrice…).
+_ROLE_WORDS = frozenset({"agent", "agente", "assistance", "assistant", "assistante", "conseiller",
+                         "conseillere", "admin", "helpdesk"})
+_ROLE_PREFIXES = ("moderat", "interpr", "administrat")
+_ROLE_PHRASES = ("france services", "service public")
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def claims_role(name: str) -> bool:
+    """Whether a display name starts or ends with a role word ("Agent X", "X (modératrice)")."""
+    words = re.findall(r"[a-z0-9]+", _plain(name))
+    if not words:
+        return False
+    joined = " ".join(words)
+    if any(joined.startswith(p) or joined.endswith(p) for p in _ROLE_PHRASES):
+        return True
+    return any(word in _ROLE_WORDS or word.startswith(_ROLE_PREFIXES) for word in (words[0], words[-1]))
+
+
 class ProtocolError(Exception):
     """A message the server refuses; `code` is stable for the browser, `message` for humans."""
 
@@ -97,6 +124,8 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError("bad_json", "Message is not valid JSON.") from None
+    except RecursionError:  # "[" * 3000: the decoder recurses once per level
+        raise ProtocolError("bad_json", "Message nests too deeply.") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError("bad_message", "A message is a JSON object with a string 'type'.")
     kind = message["type"]
@@ -119,6 +148,9 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
             value = value.strip()
             if not value:
                 raise ProtocolError("bad_field", f"'{name}' of '{kind}' is empty.", ref=kind)
+        if name == "name" and claims_role(value):
+            raise ProtocolError("reserved_name", "A name cannot claim a role (agent, assistance, interpreter…).",
+                                ref=kind)
         if name == "pid":
             try:
                 value = str(uuid.UUID(value))
