@@ -210,7 +210,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._broadcast(room_group(self.slug), {"type": "participant.left",
                                                           "participant": participant.as_dict()})
         await self._broadcast(mods_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
-        self.pid = ""
+        await self._forget()
         await self.close()
 
     # --- moderator actions ---
@@ -367,10 +367,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def control_close(self, event: dict) -> None:
         await self._send(event["message"])
         await self._drop_media()
-        self.pid = ""  # nothing more to record: the status was set by whoever closed us
+        await self._forget()  # the status was set by whoever closed us
         await self.close(event["code"])
 
     # --- helpers ---
+    async def _forget(self) -> None:
+        """This socket is closing after a final status: offline now, nothing more to record."""
+        pid, self.pid = self.pid, ""
+        if pid:
+            await db(presence.disconnect)(pid)
+
     async def _send(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message))
 
