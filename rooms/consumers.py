@@ -329,7 +329,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await task
 
     async def control_idcheck(self, event: dict) -> None:
-        if self.status != lobby.Status.ADMITTED or self.idcheck_task is not None:
+        if not self.pid or self.status != lobby.Status.ADMITTED or self.idcheck_task is not None:
             return
         self.idcheck_request = event
         await self._send({"type": "idcheck.requested", "by": event["by_name"]})
@@ -346,7 +346,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send(event["message"])
 
     async def control_admitted(self, event: dict) -> None:
-        if self.status == lobby.Status.ADMITTED:
+        # Not once this socket is closing (it left, was refused): its pid is gone.
+        if not self.pid or self.status == lobby.Status.ADMITTED:
             return
         self.status = lobby.Status.ADMITTED
         await self._join_group(room_group(self.slug))
@@ -354,7 +355,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send_state()
 
     async def control_returned(self, event: dict) -> None:
-        if self.status != lobby.Status.ADMITTED:
+        if not self.pid or self.status != lobby.Status.ADMITTED:
             return
         self.status = lobby.Status.WAITING
         await self.channel_layer.group_discard(room_group(self.slug), self.channel_name)
@@ -365,6 +366,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
 
     async def control_close(self, event: dict) -> None:
+        if not self.pid:
+            return  # already closing with its own final word
         await self._send(event["message"])
         await self._drop_media()
         await self._forget()  # the status was set by whoever closed us
