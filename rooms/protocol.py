@@ -78,6 +78,11 @@ MODERATOR_ONLY = frozenset(
 LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave", "lobby.info", "quality.set"})
 
 
+# NUL and lone surrogates cannot be stored (PostgreSQL, UTF-8); other control characters
+# make no sense in text; a name is one line.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_UNPRINTABLE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
 # Words a name may not start or end with: they would pass a person off as staff to the
 # citizen ("Camille Martin (agent)"). Compared without case or accents; the prefixes cover
 # inflections (modérateur, modératrice, interprète, administratrice…).
@@ -144,6 +149,8 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
             raise ProtocolError("bad_field", f"'{name}' of '{kind}' must be {field.kind.__name__}.", ref=kind)
         if field.max_len is not None and isinstance(value, str) and len(value) > field.max_len:
             raise ProtocolError("too_long", f"'{name}' of '{kind}' exceeds {field.max_len} characters.", ref=kind)
+        if isinstance(value, str) and (_UNPRINTABLE_NAME if name == "name" else _UNPRINTABLE).search(value):
+            raise ProtocolError("bad_field", f"'{name}' of '{kind}' contains control characters.", ref=kind)
         if name in ("text", "name") and isinstance(value, str):  # free text: trimmed, never empty
             value = value.strip()
             if not value:

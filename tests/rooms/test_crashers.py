@@ -90,3 +90,19 @@ def test_a_send_before_ice_nomination_is_the_connection_error_aiortc_expects():
             await connection.close()
 
     async_to_sync(scenario)()
+
+
+def test_a_name_with_a_nul_byte_or_a_lone_surrogate(room, citizen):
+    # Found by the fuzz (test_signalling_fuzz.py): PostgreSQL refused the name, the handler
+    # failed. Refused at the protocol now, with what is wrong.
+    async def scenario():
+        guest = await Client(room.slug, citizen.pid).connect()
+        await guest.greeted()
+        for name in ("Jeanne\u0000", "Jeanne \udbb8", "Jeanne\nDupont"):
+            await guest.send({"type": "name.set", "name": name})
+            error = await guest.expect("error")
+            assert error["code"] == "bad_field" and "control characters" in error["message"]
+        await closes_cleanly(guest, citizen.pid)
+
+    run(scenario())
+    assert Participant.objects.get(pid=citizen.pid).name == "Jeanne Dupont"

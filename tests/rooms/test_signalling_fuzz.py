@@ -10,6 +10,7 @@ Bounded: one run with a fixed seed and one random run, each of at least 2,000 me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -30,6 +31,7 @@ from rooms.models import Participant
 from rooms.protocol import CLIENT_MESSAGES, MAX_MESSAGE_BYTES, Field
 from tests import factories
 from tests.rooms.conftest import Client
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -248,8 +250,20 @@ def check_session(structure, agent, errors: Errors, steps) -> int:
     async def scenario() -> tuple[list[Seat], int, set[str], set[str]]:
         try:
             seats, count = await play(slug, pids, steps)
-            open_pids = {seat.client.pid for seat in seats if seat.open}
-            online = await database_sync_to_async(online_pids)(slug)
+            seen: dict[str, set[str]] = {}
+
+            async def consistent() -> bool:
+                # A close the server decided (an end, a removal) may still be on its way to a
+                # socket that answered its ping first: read what came, compare again.
+                for seat in seats:
+                    await seat.drain(until_pong=False)
+                seen["open"] = {seat.client.pid for seat in seats if seat.open}
+                seen["online"] = await database_sync_to_async(online_pids)(slug)
+                return seen["open"] == seen["online"]
+
+            with contextlib.suppress(AssertionError):  # the comparison below says what differs
+                await wait_until_async(consistent, 10)
+            open_pids, online = seen["open"], seen["online"]
             for seat in seats:
                 await seat.close()
             after = await database_sync_to_async(online_pids)(slug)
