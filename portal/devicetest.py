@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 TEST_SECONDS = 20  # the test connection is dropped by the server after this, whatever the page does
 MAX_BODY = 70 * 1024  # an offer's SDP is at most 64 KiB (media/engine/sdp_check.py)
+MAX_TESTS = 20  # device tests at once in this process: the engine's peers serve the calls first
 _running: dict[str, asyncio.Task] = {}  # appointment test room → the task that ends it
+_starting: set[str] = set()  # test rooms whose offer is being answered right now
 
 
 def test_room(appointment: Appointment) -> str:
@@ -93,17 +95,30 @@ async def offer(request: HttpRequest, token: str) -> HttpResponse:
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": 'expected {"sdp": "<an SDP offer>"}'}, status=400)
     room = await sync_to_async(test_room)(appointment)
-    pid = uuid.uuid4().hex
-    # One test at a time per appointment: a new one (a reload) replaces the last.
-    await _end(room)
+    # One peer per link at a time: a new test (a reload) replaces the last one, but offers
+    # sent in parallel with the same link are refused while one is being answered.
+    if room in _starting:
+        return _busy("A test is already starting for this appointment.", status=429)
+    if room not in _running and len(_running) + len(_starting) >= MAX_TESTS:
+        return _busy("Too many device tests at once; try again in a minute.", status=503)
+    _starting.add(room)
     try:
-        reply = await media().join(room, pid, sdp)
+        await _end(room)
+        reply = await media().join(room, uuid.uuid4().hex, sdp)
     except (MediaUnavailable, MediaTimeout) as error:  # the service, not the offer
         return JsonResponse({"error": "media_unavailable", "message": str(error)}, status=503)
     except MediaError as error:
         return JsonResponse({"error": "bad_sdp", "message": str(error)}, status=400)
+    finally:
+        _starting.discard(room)
     _running[room] = spawn(_close_later(room), name=f"device test {room}")
     return JsonResponse({"sdp": reply["sdp"], "seconds": TEST_SECONDS})
+
+
+def _busy(message: str, status: int) -> JsonResponse:
+    response = JsonResponse({"error": "busy", "message": message}, status=status)
+    response["Retry-After"] = "30"
+    return response
 
 
 async def _close_later(room: str) -> None:

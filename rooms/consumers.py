@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+from collections.abc import AsyncIterator
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -25,6 +26,7 @@ from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
 from rooms.mediabridge import MediaUnavailable, media, spawn
 from rooms.protocol import CloseCode, ProtocolError, parse
+from rooms.ratelimit import Limiter
 
 log = logging.getLogger("rooms.signalling")
 
@@ -43,9 +45,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     idcheck_request: dict | None = None  # the agent's pending request to this participant
     idcheck_task: asyncio.Task | None = None
+    limiter: Limiter  # this connection's token buckets (rooms/ratelimit.py)
 
     # --- connection ---
     async def connect(self) -> None:
+        self.limiter = Limiter()
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session = self.scope.get("session")
         pid = session.get(presence.session_key(self.slug)) if session is not None else None
@@ -87,19 +91,34 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
 
     async def disconnect(self, code: int) -> None:
-        await self._stop_idcheck()  # no frame is read once the citizen is gone
+        # Every step runs even if one before it failed: a half cleanup leaves a ghost online.
+        async with self._step("stop the ID check"):
+            await self._stop_idcheck()  # no frame is read once the citizen is gone
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            async with self._step(f"leave group {group}"):
+                await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined = ()
         if not self.pid:
             return
-        await self._drop_media()
-        participant = await db(presence.disconnect)(self.pid)
-        await announce_async(self.room, "disconnected")
+        async with self._step("leave the media engine"):
+            await self._drop_media()
+        participant = None
+        async with self._step("mark offline"):
+            participant = await db(presence.disconnect)(self.pid)
+        async with self._step("announce"):
+            await announce_async(self.room, "disconnected")
         if participant is not None and participant.status == lobby.Status.ADMITTED:
-            await self._broadcast(
-                room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
-            )
+            async with self._step("tell the room"):
+                await self._broadcast(
+                    room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
+                )
+
+    @contextlib.asynccontextmanager
+    async def _step(self, what: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except Exception:
+            log.exception("room socket cleanup: could not %s (room=%s pid=%s)", what, self.slug, self.pid)
 
     # --- incoming ---
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -113,6 +132,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         try:
             lobby.check_message(self.role, self.status, message["type"])
+            wait = self.limiter.allow(message["type"])
+            if wait is not None:
+                raise ProtocolError("rate_limited", f"Too many '{message['type']}' messages: retry in "
+                                    f"{wait:.0f} s.", ref=message["type"])
             await getattr(self, "on_" + message["type"].replace(".", "_"))(message)
         except ProtocolError as error:
             await self._send(error.as_message())
@@ -124,6 +147,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except MediaError as error:
             log.info("media error for %s: %s", self.pid, error)
             await self._send({"type": "error", "code": "bad_sdp", "message": str(error), "ref": "rtc"})
+        except Exception:
+            # A bug of ours must not close the socket with 1011 and skip the cleanup: the
+            # sender is told, the room carries on, the log keeps the traceback.
+            log.exception("room message %s failed (room=%s pid=%s)", message["type"], self.slug, self.pid)
+            await self._send({"type": "error", "code": "server_error",
+                              "message": "The server could not handle this message.", "ref": message["type"]})
 
     async def on_ping(self, message: dict) -> None:
         await self._send({"type": "pong"})
@@ -145,6 +174,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._update_and_broadcast(**flags)
 
     async def on_quality_set(self, message: dict) -> None:
+        if self.status != lobby.Status.ADMITTED:  # kept for later; the call hears nothing of the lobby
+            await db(presence.update_flags)(self.pid, audio_only=message["audio_only"])
+            return
         with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
             await media().set_audio_only(self.slug, self.pid, message["audio_only"])
         await self._update_and_broadcast(audio_only=message["audio_only"])
@@ -174,9 +206,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         participant = await self._move(self.pid, lobby.Status.LEFT)
         await announce_async(self.room, "left")
         await self._drop_media()
-        await self._broadcast(room_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
+        if self.status == lobby.Status.ADMITTED:  # leaving the lobby concerns the agents only
+            await self._broadcast(room_group(self.slug), {"type": "participant.left",
+                                                          "participant": participant.as_dict()})
         await self._broadcast(mods_group(self.slug), {"type": "participant.left", "participant": participant.as_dict()})
-        self.pid = ""
+        await self._forget()
         await self.close()
 
     # --- moderator actions ---
@@ -295,7 +329,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await task
 
     async def control_idcheck(self, event: dict) -> None:
-        if self.status != lobby.Status.ADMITTED or self.idcheck_task is not None:
+        if not self.pid or self.status != lobby.Status.ADMITTED or self.idcheck_task is not None:
             return
         self.idcheck_request = event
         await self._send({"type": "idcheck.requested", "by": event["by_name"]})
@@ -312,7 +346,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send(event["message"])
 
     async def control_admitted(self, event: dict) -> None:
-        if self.status == lobby.Status.ADMITTED:
+        # Not once this socket is closing (it left, was refused): its pid is gone.
+        if not self.pid or self.status == lobby.Status.ADMITTED:
             return
         self.status = lobby.Status.ADMITTED
         await self._join_group(room_group(self.slug))
@@ -320,7 +355,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send_state()
 
     async def control_returned(self, event: dict) -> None:
-        if self.status != lobby.Status.ADMITTED:
+        if not self.pid or self.status != lobby.Status.ADMITTED:
             return
         self.status = lobby.Status.WAITING
         await self.channel_layer.group_discard(room_group(self.slug), self.channel_name)
@@ -331,12 +366,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
 
     async def control_close(self, event: dict) -> None:
+        if not self.pid:
+            return  # already closing with its own final word
         await self._send(event["message"])
         await self._drop_media()
-        self.pid = ""  # nothing more to record: the status was set by whoever closed us
+        await self._forget()  # the status was set by whoever closed us
         await self.close(event["code"])
 
     # --- helpers ---
+    async def _forget(self) -> None:
+        """This socket is closing after a final status: offline now, nothing more to record."""
+        pid, self.pid = self.pid, ""
+        if pid:
+            await db(presence.disconnect)(pid)
+
     async def _send(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message))
 
@@ -350,6 +393,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _send_state(self) -> None:
         # Fresh TURN credentials at every (re)connection: the page uses them for its next offer.
         state = await db(presence.state)(self.room, self.pid)
+        if self.status != lobby.Status.ADMITTED:
+            state["participants"] = []  # a waiting guest learns their place, not who is in the call
         await self._send({"type": "state", **state, "ice_servers": ice_servers_for(self.pid)})
 
     async def _move(self, pid: str, target: str):

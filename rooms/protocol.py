@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import json
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +79,36 @@ MODERATOR_ONLY = frozenset(
 LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave", "lobby.info", "quality.set"})
 
 
+# NUL and lone surrogates cannot be stored (PostgreSQL, UTF-8); other control characters
+# make no sense in text; a name is one line.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_UNPRINTABLE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+# Words a name may not start or end with: they would pass a person off as staff to the
+# citizen ("Camille Martin (agent)"). Compared without case or accents; the prefixes cover
+# inflections (modérateur, modératrice, interprète, administratrice…).
+_ROLE_WORDS = frozenset({"agent", "agente", "assistance", "assistant", "assistante", "conseiller",
+                         "conseillere", "admin", "helpdesk"})
+_ROLE_PREFIXES = ("moderat", "interpr", "administrat")
+_ROLE_PHRASES = ("france services", "service public")
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def claims_role(name: str) -> bool:
+    """Whether a display name starts or ends with a role word ("Agent X", "X (modératrice)")."""
+    words = re.findall(r"[a-z0-9]+", _plain(name))
+    if not words:
+        return False
+    joined = " ".join(words)
+    if any(joined.startswith(p) or joined.endswith(p) for p in _ROLE_PHRASES):
+        return True
+    return any(word in _ROLE_WORDS or word.startswith(_ROLE_PREFIXES) for word in (words[0], words[-1]))
+
+
 class ProtocolError(Exception):
     """A message the server refuses; `code` is stable for the browser, `message` for humans."""
 
@@ -98,6 +130,8 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError("bad_json", "Message is not valid JSON.") from None
+    except RecursionError:  # "[" * 3000: the decoder recurses once per level
+        raise ProtocolError("bad_json", "Message nests too deeply.") from None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError("bad_message", "A message is a JSON object with a string 'type'.")
     kind = message["type"]
@@ -116,10 +150,15 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
             raise ProtocolError("bad_field", f"'{name}' of '{kind}' must be {field.kind.__name__}.", ref=kind)
         if field.max_len is not None and isinstance(value, str) and len(value) > field.max_len:
             raise ProtocolError("too_long", f"'{name}' of '{kind}' exceeds {field.max_len} characters.", ref=kind)
+        if isinstance(value, str) and (_UNPRINTABLE_NAME if name == "name" else _UNPRINTABLE).search(value):
+            raise ProtocolError("bad_field", f"'{name}' of '{kind}' contains control characters.", ref=kind)
         if name in ("text", "name") and isinstance(value, str):  # free text: trimmed, never empty
             value = value.strip()
             if not value:
                 raise ProtocolError("bad_field", f"'{name}' of '{kind}' is empty.", ref=kind)
+        if name == "name" and claims_role(value):
+            raise ProtocolError("reserved_name", "A name cannot claim a role (agent, assistance, interpreter…).",
+                                ref=kind)
         if name == "pid":
             try:
                 value = str(uuid.UUID(value))

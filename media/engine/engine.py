@@ -116,7 +116,12 @@ class MediaEngine:
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is not None and transceiver.kind not in peer.publications:
                     peer.publications[transceiver.kind] = self._publish(transceiver)
-            sdp = await peer.set_local()
+            try:
+                sdp = await peer.set_local()
+            except MediaError:
+                raise
+            except Exception as exc:  # e.g. an offer whose m-lines repeat: aiortc fails answering it
+                raise SdpError(f"offer not answerable: {type(exc).__name__}: {exc}") from None
             if self._fast_path:
                 fast_path_hooks.attach(pc, gso=self._gso)  # after gathering: the sockets exist
         except BaseException:

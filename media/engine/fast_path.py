@@ -189,9 +189,9 @@ def _sender(connection: aioice.Connection, gso: bool) -> _Send:
     async def send(data: bytes) -> None:
         # aioice Connection.send -> sendto -> StunProtocol.send_data, batched per loop pass.
         pair = nominated.get(1)
+        if pair is None:  # before nomination (or after a restart): what aioice raises, aiortc expects it
+            raise ConnectionError("Cannot send data, not connected")
         if pair is not route[0]:
-            if pair is None:
-                raise ConnectionError("Cannot send data, not connected")
             if route[1] is not None:
                 route[1].close()
             route[:] = [pair, Batcher(loop, pair.protocol.transport, pair.remote_addr, gso=gso)]
