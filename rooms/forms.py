@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from rooms.protocol import MAX_NAME
+from rooms.protocol import MAX_NAME, claims_role
 
 
 class JoinForm(forms.Form):
@@ -19,4 +19,6 @@ class JoinForm(forms.Form):
         name = self.cleaned_data["name"].strip()
         if not name:
             raise forms.ValidationError(_("Please enter your name."))
+        if claims_role(name):  # the same rule as a rename in the room (rooms/protocol.py)
+            raise forms.ValidationError(_("This name is reserved for the service's staff: choose another one."))
         return name

@@ -24,6 +24,14 @@ def test_right_password_enters_the_lobby(client, room):
     assert client.session[f"gv.room.{room.slug}"] == str(participant.pid)
 
 
+@pytest.mark.parametrize("name", ["Camille Martin (agent)", "Assistance France Services", "interprète Ana"])
+def test_a_name_cannot_claim_a_role(client, room, name):
+    response = post(client, room, room.password, name=name)
+    assert response.status_code == 200
+    assert "reserved for the service's staff" in " ".join(response.context["form"].errors["name"])
+    assert not Participant.objects.exists()
+
+
 def test_wrong_password_has_a_clear_error_and_is_logged(client, room, caplog):
     response = post(client, room, "12345678" if room.password != "12345678" else "87654321")
     assert response.status_code == 200

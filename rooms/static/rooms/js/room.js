@@ -165,8 +165,9 @@ const handlers = {
     if (m.participant.pid !== state.me.pid) announce(fmt(_("%(name)s joined the call."), { name: m.participant.name }));
   },
   "participant.updated"(m) {
-    const before = state.people.get(m.participant.pid);
+    const before = m.participant.pid === state.me.pid ? state.me : state.people.get(m.participant.pid);
     changed(m.participant);
+    if (m.participant.pid === state.me.pid && before.name !== m.participant.name) announce(_("Your name was changed."));
     if (m.participant.hand && !before?.hand && m.participant.pid !== state.me.pid) {
       announce(fmt(_("%(name)s raised their hand."), { name: m.participant.name }));
     }
@@ -227,6 +228,8 @@ const handlers = {
   },
   error(m) {
     if (m.code === "media_unavailable") mediaLost(_("The video service is unavailable for now."));
+    else if (m.code === "rate_limited") announce(_("Too many messages at once: wait a moment, then try again."));
+    else if (m.code === "reserved_name") announce(_("This name is reserved for the service's staff: choose another one."));
     else console.warn("server refused a message", m);
   },
 };
@@ -403,7 +406,7 @@ function wire() {
   $("#gv-name-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const name = $("#gv-name").value.trim();
-    if (name && signal.send({ type: "name.set", name })) announce(_("Your name was changed."));
+    if (name) signal.send({ type: "name.set", name }); // said once the server has taken it (participant.updated)
   });
   $("#gv-quality-select").addEventListener("change", (e) => setQuality(e.target.value));
   document.querySelectorAll(".gv-audio-only").forEach((b) => b.addEventListener("click", () => setAudioOnly(!state.audioOnly)));
