@@ -11,9 +11,7 @@ Two ways to reach media, same calls (`join`, `answer`, `leave`, `set_audio_only`
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +23,7 @@ from media.engine.background import spawn as spawn  # tasks that drive media: ke
 from media.identity import check_participant
 from media.network import announce_public_address, parse_port_range, restrict_udp_ports
 from media.nodes.commands import node_channel
-from media.nodes.registry import NODES_KEY, NodeLoad, NodeRegistry, NoNodeAvailable
+from media.nodes.registry import NODES_KEY, NodeRegistry, NoNodeAvailable, live, parse_nodes
 from rooms.groups import channel_layer, personal_group
 from rooms.ice import ice_servers_for
 
@@ -56,9 +54,7 @@ def loopback_wanted() -> bool:
     """Offer 127.0.0.1: when told to (tests), or in DEBUG on a machine with no other address,
     where the engine would otherwise offer no candidate and calls would hang (`./dev run`
     offline). Browsers on such a machine still need Chromium's --allow-loopback-in-peer-connection."""
-    import aioice.ice
-
-    return settings.ICE_LOOPBACK_ONLY or (settings.DEBUG and not aioice.ice.get_host_addresses(True, True))
+    return settings.ICE_LOOPBACK_ONLY or (settings.DEBUG and not aiortc_hooks.has_host_address())
 
 
 def new_engine() -> MediaEngine:
@@ -92,10 +88,8 @@ def engine_ice_servers() -> list[dict[str, Any]] | Callable[[str], list[dict[str
 def live_media_nodes(client: Any) -> list[str]:
     """Ids of the media nodes that announced themselves within MEDIA_NODE_MAX_AGE (read with
     a synchronous Redis client: the readiness probe)."""
-    raw = client.hgetall(settings.MEDIA_REDIS_PREFIX + NODES_KEY)
-    now = time.time()
-    nodes = (NodeLoad(node_id=k.decode(), **json.loads(v)) for k, v in raw.items())
-    return sorted(n.node_id for n in nodes if n.alive(now, settings.MEDIA_NODE_MAX_AGE))
+    nodes = parse_nodes(client.hgetall(settings.MEDIA_REDIS_PREFIX + NODES_KEY))
+    return sorted(n.node_id for n in live(nodes, settings.MEDIA_NODE_MAX_AGE))
 
 
 class InProcessMedia:

@@ -302,6 +302,11 @@ def ice_connection(gatherer: RTCIceGatherer) -> aioice.Connection:
     return gatherer._connection
 
 
+def has_host_address() -> bool:
+    """Whether aioice finds an address to gather on (it skips loopback)."""
+    return bool(aioice.ice.get_host_addresses(True, True))
+
+
 def use_loopback_only() -> None:
     """Gather only 127.0.0.1 in this process (aioice skips loopback; tests run on a loopback-only machine)."""
     aioice.ice.get_host_addresses = _loopback_addresses

@@ -34,6 +34,17 @@ class NodeLoad:
         return now - self.ts <= max_age
 
 
+def parse_nodes(raw: dict[Any, Any]) -> list[NodeLoad]:
+    """The registry's hash as `announce` wrote it (also read with a synchronous client by the
+    portal's readiness probe)."""
+    return [NodeLoad(node_id=k.decode(), **json.loads(v)) for k, v in raw.items()]
+
+
+def live(nodes: list[NodeLoad], max_age: float) -> list[NodeLoad]:
+    now = time.time()
+    return [n for n in nodes if n.alive(now, max_age)]
+
+
 class NoNodeAvailable(Exception):
     """Every live node is full (or none is alive): the room cannot start now."""
 
@@ -57,12 +68,10 @@ class NodeRegistry:
         await self.redis.hdel(self._key(NODES_KEY), node_id)
 
     async def nodes(self) -> list[NodeLoad]:
-        raw = await self.redis.hgetall(self._key(NODES_KEY))
-        return [NodeLoad(node_id=k.decode(), **json.loads(v)) for k, v in raw.items()]
+        return parse_nodes(await self.redis.hgetall(self._key(NODES_KEY)))
 
     async def live_nodes(self) -> list[NodeLoad]:
-        now = time.time()
-        return [n for n in await self.nodes() if n.alive(now, self.max_age)]
+        return live(await self.nodes(), self.max_age)
 
     async def place(self, room_id: str) -> str:
         """The room's node: the one it has while alive, else the least loaded accepting one."""
