@@ -12,7 +12,8 @@ class NotificationsConfig(AppConfig):
         from notifications import receivers
         from portal import events
 
-        # portal.events are sent after commit; each receiver plans rows, then queues tasks.
+        # portal.events are sent inside the action's transaction; each receiver writes its rows
+        # there and queues their tasks on commit.
         events.booked.connect(receivers.on_booked, dispatch_uid="notifications.booked")
         events.rescheduled.connect(receivers.on_rescheduled, dispatch_uid="notifications.rescheduled")
         events.cancelled.connect(receivers.on_cancelled, dispatch_uid="notifications.cancelled")

@@ -1,6 +1,7 @@
 """Appointment actions: the only code that changes an appointment's life cycle.
 
-Each action runs in one transaction and announces itself after commit (portal.events).
+Each action runs in one transaction and announces itself inside it (portal.events): the
+receivers' rows commit or roll back with the action.
 Status changes are claims (`filter(status=...).update(...)`), so two agents clicking
 "cancel" at once, or an action racing an edit, change the row once.
 """
@@ -8,7 +9,6 @@ Status changes are claims (`filter(status=...).update(...)`), so two agents clic
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +20,8 @@ from rooms.journey import announce as tell_day_view
 
 
 def _announce(signal, appointment: Appointment, **extra) -> None:
-    transaction.on_commit(partial(signal.send, sender=Appointment, appointment=appointment, **extra))
+    # Inside the action's transaction: receivers defer their side effects to on_commit.
+    signal.send(sender=Appointment, appointment=appointment, **extra)
 
 
 @transaction.atomic

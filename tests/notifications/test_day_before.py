@@ -51,8 +51,7 @@ def test_planned_a_day_ahead_and_sent_then_with_the_test_and_manage_links(provid
 
 def test_sms_version_carries_the_test_page_which_links_to_cancel_or_move(structure_a, alice, client):
     appointment = factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(days=2))
-    notification = Notification.objects.create(appointment=appointment, kind=Kind.DAY_BEFORE,
-                                               channel=Channel.SMS, due_at=timezone.now())
+    notification = factories.notification(appointment, Kind.DAY_BEFORE, Channel.SMS, due_at=timezone.now())
     body = messages.render(notification).body
     assert body.startswith("Mairie A : RDV visio demain à ")
     # Two links do not fit in two SMS segments: the test page leads on to cancel or move.

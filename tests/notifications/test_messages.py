@@ -15,9 +15,7 @@ from tests import factories
 
 
 def notification(appointment, kind=Kind.REMINDER, channel=Channel.SMS, **fields) -> Notification:
-    return Notification.objects.create(
-        appointment=appointment, kind=kind, channel=channel, due_at=appointment.start, **fields
-    )
+    return factories.notification(appointment, kind, channel, **fields)
 
 
 @pytest.fixture
