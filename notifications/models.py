@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Appointment, Channel
+from portal.models import Appointment, Channel, Structure
 
 
 class Kind(models.TextChoices):
@@ -53,6 +53,8 @@ class Notification(models.Model):
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     provider_id = models.CharField(_("provider message id"), max_length=998, blank=True, db_index=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # What went wrong, for people (notifications/problems.py): '' when nothing did.
+    problem = models.CharField(_("problem"), max_length=32, blank=True, default="")
     fallback_of = models.OneToOneField(
         "self",
         on_delete=models.SET_NULL,
@@ -92,3 +94,29 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_channel_display()}) — {self.get_status_display()}"
+
+    def explanation(self) -> str:
+        """The problem in words an agent can act on ('' when there is none)."""
+        from notifications.problems import explain
+
+        return explain(self.problem)
+
+
+class SmsOptOut(models.Model):
+    """A citizen's STOP (or START) to a structure's SMS, per phone number (E.164): while
+    `opted_out`, that structure's messages to that number go by email only."""
+
+    phone = models.CharField(_("phone number"), max_length=32)
+    structure = models.ForeignKey(Structure, on_delete=models.CASCADE, related_name="+", verbose_name=_("structure"))
+    opted_out = models.BooleanField(_("SMS refused"), default=True)
+    keyword = models.CharField(_("last keyword"), max_length=32, blank=True)
+    source = models.CharField(_("source"), max_length=16, blank=True)  # "inbound sms", "provider"
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SMS opt-out")
+        verbose_name_plural = _("SMS opt-outs")
+        constraints = [models.UniqueConstraint(fields=["phone", "structure"], name="one_opt_out_per_number")]
+
+    def __str__(self) -> str:
+        return f"{self.phone} — {self.structure_id}: {'STOP' if self.opted_out else 'START'}"

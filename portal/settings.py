@@ -368,6 +368,9 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 # signature is checked (so it must be exactly what Twilio calls). Default: SITE_URL + path;
 # set it empty to send no callback URL (a messaging service's own setting then applies).
 TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default=f"{SITE_URL}/notifications/twilio/status/")
+# Replies (STOP/START): the public URL of the inbound-SMS webhook, as configured on the Twilio
+# number ("A message comes in"), also the URL whose signature is checked.
+TWILIO_INBOUND_URL = env.str("TWILIO_INBOUND_URL", default=f"{SITE_URL}/notifications/twilio/inbound/")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # only for a local stand-in of Twilio's API
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10)
 NOTIFICATIONS_SMS_BACKEND = env.str(
@@ -379,6 +382,14 @@ NOTIFICATIONS_SMS_BACKEND = env.str(
 # Temporary errors are retried after base·2^(attempt−1) seconds (capped), until the start.
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=300)
+# Early fallback: after this many temporary failures, or when a reminder would have less
+# than .._REMINDER_FALLBACK_MINUTES left, or a confirmation would still be trying after
+# .._CONFIRMATION_FALLBACK_MINUTES, the message goes on the citizen's other channel.
+NOTIFICATIONS_FALLBACK_AFTER_FAILURES = env.int("NOTIFICATIONS_FALLBACK_AFTER_FAILURES", default=2)
+NOTIFICATIONS_REMINDER_FALLBACK_MINUTES = env.float("NOTIFICATIONS_REMINDER_FALLBACK_MINUTES", default=10)
+NOTIFICATIONS_CONFIRMATION_FALLBACK_MINUTES = env.float("NOTIFICATIONS_CONFIRMATION_FALLBACK_MINUTES", default=5)
+# A provider refusing our credentials shows in the back-office banner this long (portal/health.py).
+PROVIDER_ALERT_MINUTES = env.int("PROVIDER_ALERT_MINUTES", default=60)
 # A claim older than this belongs to a dead worker (longer than any provider timeout).
 NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS = env.float("NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS", default=120)
 # Tasks are queued at most this far ahead (under the Redis visibility timeout, 1 h); the

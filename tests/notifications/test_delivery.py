@@ -96,7 +96,7 @@ def test_duplicated_and_retried_tasks_send_once(providers, book):
 
 def test_twilio_5xx_and_429_are_retried_with_exponential_backoff(providers, book):
     twilio, _smtp = providers
-    appointment = book(preferred_channel=Channel.SMS)
+    appointment = book(preferred_channel=Channel.SMS, citizen_email="")  # no other channel to switch to
     reminder = row(appointment)
     twilio.answers[PHONE] = [500, 429, 201]
     now = reminder.due_at
@@ -125,7 +125,8 @@ def test_temporary_errors_stop_at_the_start_and_fall_back(providers, book):
     now = appointment.start - dt.timedelta(seconds=20)  # less than the next backoff
     report = delivery.deliver([reminder.pk], now=now)
     reminder.refresh_from_db()
-    assert reminder.status == State.FAILED and "no time left" in reminder.last_error
+    assert reminder.status == State.FAILED and "too little time left" in reminder.last_error
+    assert reminder.last_error.endswith("sent by email instead)") and reminder.problem == "provider_down"
     fallback = reminder.fallback
     assert fallback.channel == Channel.EMAIL and report.dispatch.items == [(fallback.pk, fallback.due_at)]
     delivery.deliver([fallback.pk], now=fallback.due_at)
