@@ -17,3 +17,4 @@ class NotificationsConfig(AppConfig):
         events.booked.connect(receivers.on_booked, dispatch_uid="notifications.booked")
         events.rescheduled.connect(receivers.on_rescheduled, dispatch_uid="notifications.rescheduled")
         events.cancelled.connect(receivers.on_cancelled, dispatch_uid="notifications.cancelled")
+        events.channel_chosen.connect(receivers.on_channel_chosen, dispatch_uid="notifications.channel_chosen")

@@ -63,6 +63,21 @@ def horizon() -> dt.timedelta:
     return dt.timedelta(seconds=settings.NOTIFICATIONS_SCHEDULE_HORIZON_SECONDS)
 
 
+def early_window() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_EARLY_SECONDS)
+
+
+# Planned messages (not asked for by someone, never tried) may leave up to early_window()
+# before their due time: many due at the same minute are handed out ahead, spread so
+# that the last batch leaves on time (tasks.publish), instead of all queueing after it.
+MAY_GO_EARLY = Q(kind__in=[Kind.REMINDER, Kind.DAY_BEFORE], requested_by__isnull=True, attempts=0)
+
+
+def may_go_early(notification: Notification) -> bool:
+    return (notification.kind in (Kind.REMINDER, Kind.DAY_BEFORE) and not notification.requested_by_id
+            and not notification.attempts)
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """Exponential, capped, with jitter so that a provider outage does not end in a stampede."""
     base = settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
@@ -73,15 +88,20 @@ def backoff(attempts: int) -> dt.timedelta:
 # --------------------------------------------------------------------------- planning
 @dataclass
 class Dispatch:
-    """Rows to hand to the task queue once the transaction commits: (id, eta)."""
+    """Rows to hand to the task queue once the transaction commits: (id, due time), and
+    which of them may be handed out ahead (see MAY_GO_EARLY)."""
 
     items: list[tuple[int, dt.datetime]] = field(default_factory=list)
+    early: set[int] = field(default_factory=set)
 
     def add(self, notification: Notification) -> None:
         self.items.append((notification.pk, notification.due_at))
+        if may_go_early(notification):
+            self.early.add(notification.pk)
 
 
-ADDRESS_PROBLEMS = [slug for slug, problem in problems.PROBLEMS.items() if problem.address]
+# A STOP is not among them: SmsOptOut says it, and START lifts it.
+ADDRESS_PROBLEMS = [slug for slug, problem in problems.PROBLEMS.items() if problem.address and slug != "unsubscribed"]
 
 
 def _address(appointment: Appointment, channel: str) -> str:
@@ -231,6 +251,20 @@ def on_cancelled(appointment_id: int, now: dt.datetime | None = None) -> Dispatc
 
 
 @transaction.atomic
+def on_channel_chosen(appointment_id: int) -> int:
+    """The citizen chose a channel on their page: choosing SMS there lifts an earlier STOP
+    to this structure (a new, explicit consent), and the queued messages not yet being sent
+    move to the channel that now applies. Returns how many moved."""
+    appointment = Appointment.objects.get(pk=appointment_id)
+    if appointment.preferred_channel == Channel.SMS and optout.is_opted_out(appointment):
+        optout.record(appointment.citizen_phone, [appointment.structure_id], False, "citizen page", "citizen page")
+    channel = channel_for(appointment)
+    return Notification.objects.filter(
+        appointment=appointment, status=State.QUEUED, claimed_at__isnull=True, fallback_of__isnull=True
+    ).exclude(channel=channel).update(channel=channel, updated_at=timezone.now())
+
+
+@transaction.atomic
 def resend_link(appointment: Appointment, by: AbstractBaseUser, now: dt.datetime | None = None) -> Notification | None:
     """The helpdesk/agent "resend the link" action: a reminder now, on the preferred channel."""
     now = now or timezone.now()
@@ -260,7 +294,8 @@ def claim(ids: Iterable[int], now: dt.datetime | None = None) -> Claim:
     result = Claim(token=uuid.uuid4().hex, now=now)
     if not ids:
         return result
-    Notification.objects.filter(id__in=ids, status=State.QUEUED, claimed_at__isnull=True, due_at__lte=now).update(
+    due = Q(due_at__lte=now) | Q(MAY_GO_EARLY, due_at__lte=now + early_window())
+    Notification.objects.filter(due, id__in=ids, status=State.QUEUED, claimed_at__isnull=True).update(
         claim_token=result.token,
         claimed_at=now,
         first_claimed_at=Coalesce(F("first_claimed_at"), now),
@@ -580,10 +615,12 @@ def sweep(now: dt.datetime | None = None, limit: int | None = None) -> Dispatch:
     rows = list(
         Notification.objects.filter(needs_task, status=State.QUEUED)
         .order_by("due_at")
-        .values_list("id", "due_at")[:limit]
+        .values_list("id", "due_at", "kind", "requested_by_id", "attempts")[:limit]
     )
     plan = Dispatch()
     if rows:
-        Notification.objects.filter(id__in=[pk for pk, _due in rows]).update(dispatched_at=now)
-        plan.items = [(pk, max(due, now)) for pk, due in rows]
+        Notification.objects.filter(id__in=[row[0] for row in rows]).update(dispatched_at=now)
+        plan.items = [(pk, max(due, now)) for pk, due, *_rest in rows]
+        plan.early = {pk for pk, due, kind, by, attempts in rows
+                      if kind in (Kind.REMINDER, Kind.DAY_BEFORE) and by is None and not attempts and due > now}
     return plan

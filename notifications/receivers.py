@@ -31,3 +31,7 @@ def on_rescheduled(sender: Any, appointment: Appointment, previous_start: Any = 
 
 def on_cancelled(sender: Any, appointment: Appointment, **kwargs: Any) -> None:
     _run(delivery.on_cancelled, appointment)
+
+
+def on_channel_chosen(sender: Any, appointment: Appointment, **kwargs: Any) -> None:
+    delivery.on_channel_chosen(appointment.pk)  # rows keep their tasks: nothing to queue

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal import events
-from portal.models import Appointment, Status
+from portal.models import Appointment, Channel, Status
 from rooms import services as rooms
 from rooms.journey import announce as tell_day_view
 
@@ -41,6 +41,20 @@ def update(appointment: Appointment, previous_start: dt.datetime | None) -> None
     appointment.save()
     if previous_start is not None and previous_start != appointment.start and appointment.status == Status.SCHEDULED:
         _announce(events.rescheduled, appointment, previous_start=previous_start)
+
+
+@transaction.atomic
+def choose_channel(appointment: Appointment, channel: str) -> bool:
+    """The citizen's choice of email or SMS for the remaining messages. False (nothing
+    changed) if the appointment is not scheduled or that channel has no address."""
+    address = appointment.citizen_phone if channel == Channel.SMS else appointment.citizen_email
+    if channel not in Channel.values or not address:
+        return False
+    if not Appointment.objects.filter(pk=appointment.pk, status=Status.SCHEDULED).update(preferred_channel=channel):
+        return False
+    appointment.preferred_channel = channel
+    _announce(events.channel_chosen, appointment)
+    return True
 
 
 def _transition(appointment: Appointment, to: str, allowed_from: tuple[str, ...]) -> bool:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from portal import booking
-from portal.models import Appointment, ChangeRequest, Slot, Status
+from portal.models import Appointment, ChangeRequest, Channel, Slot, Status
 from portal.phones import display as phone_display
 from rooms.journey import announce
 from rooms.tokens import citizen_fingerprint
@@ -60,6 +60,11 @@ def appointment_of(token: str) -> Appointment | None:
 
 def cancel_deadline(appointment: Appointment) -> dt.datetime:
     return appointment.start - dt.timedelta(hours=appointment.structure.citizen_cancel_hours)
+
+
+class ChannelForm(forms.Form):
+    channel = forms.ChoiceField(choices=Channel.choices, widget=forms.RadioSelect,
+                                label=_("Receive the next messages by"))
 
 
 class SlotChoiceField(forms.ModelChoiceField):
@@ -108,9 +113,15 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     if appointment.status in (Status.DONE, Status.NO_SHOW):  # ended: nothing left to cancel or move
         return render(request, "portal/manage.html", {**context, "ended": True}, status=410)
     form = MoveForm(request.POST if request.POST.get("action") == "move" else None, appointment=appointment)
+    # Email or SMS for the remaining messages: offered when the citizen gave both.
+    can_choose = context["can_move"] and bool(appointment.citizen_email and appointment.citizen_phone)
+    channel_form = ChannelForm(request.POST if request.POST.get("action") == "channel" else None,
+                               initial={"channel": appointment.preferred_channel})
     if request.method == "POST":
         action = request.POST.get("action")
-        if action == "cancel" and context["can_cancel"]:
+        if action == "channel" and can_choose and channel_form.is_valid():
+            context["channel_saved"] = booking.choose_channel(appointment, channel_form.cleaned_data["channel"])
+        elif action == "cancel" and context["can_cancel"]:
             with transaction.atomic():
                 if booking.cancel(appointment):
                     ChangeRequest.objects.create(appointment=appointment, kind=ChangeRequest.Kind.CANCEL, handled=True)
@@ -128,5 +139,5 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
                 else:
                     announce(appointment.room, "change_requested")
                     context["done"] = "moved"
-    context["form"] = form
+    context.update(form=form, channel_form=channel_form, can_choose=can_choose and context["done"] is None)
     return render(request, "portal/manage.html", context)

@@ -13,3 +13,4 @@ from django.dispatch import Signal
 booked = Signal()
 rescheduled = Signal()  # also with `previous_start=<datetime>`
 cancelled = Signal()
+channel_chosen = Signal()  # the citizen chose email or SMS for the remaining messages (their page)

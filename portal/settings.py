@@ -400,6 +400,11 @@ NOTIFICATIONS_SWEEP_GRACE_SECONDS = env.float("NOTIFICATIONS_SWEEP_GRACE_SECONDS
 NOTIFICATIONS_SWEEP_SECONDS = env.float("NOTIFICATIONS_SWEEP_SECONDS", default=60)
 NOTIFICATIONS_SWEEP_LIMIT = env.int("NOTIFICATIONS_SWEEP_LIMIT", default=20000)
 NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=25)  # notifications per task
+# Many planned reminders due at the same time are handed out ahead, at this many messages
+# per second (about what the workers send), the last on time, none more than
+# NOTIFICATIONS_EARLY_SECONDS ahead (notifications/tasks.py, `batches`).
+NOTIFICATIONS_RELEASE_RATE = env.float("NOTIFICATIONS_RELEASE_RATE", default=100)
+NOTIFICATIONS_EARLY_SECONDS = env.float("NOTIFICATIONS_EARLY_SECONDS", default=120)
 # The day-before message (device-test link; off per structure) goes this long before the
 # start, unless the booking is so close that it would follow the confirmation within the gap.
 NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES = env.int("NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES", default=120)

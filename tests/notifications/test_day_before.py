@@ -37,7 +37,8 @@ def test_planned_a_day_ahead_and_sent_then_with_the_test_and_manage_links(provid
     appointment = book(preferred_channel=Channel.EMAIL, start=timezone.now() + IN_3_DAYS)
     (planned,) = day_before(appointment)
     assert planned.status == State.QUEUED and planned.due_at == eve_at_ten(appointment.start)
-    assert delivery.deliver([planned.pk], now=planned.due_at - dt.timedelta(seconds=1)).sent == []
+    too_early = planned.due_at - delivery.early_window() - dt.timedelta(seconds=1)
+    assert delivery.deliver([planned.pk], now=too_early).sent == []
     assert delivery.deliver([planned.pk], now=planned.due_at).sent == [planned.pk]
     mail = next(m for m in smtp.to(EMAIL) if "demain" in m.message["Subject"])
     body = mail.message.get_body(("plain",)).get_content()

@@ -52,7 +52,8 @@ def test_reminder_goes_out_by_sms_at_its_time_only(providers, book):
     twilio, _smtp = providers
     appointment = book(preferred_channel=Channel.SMS)
     reminder = row(appointment)
-    early = delivery.deliver([reminder.pk], now=reminder.due_at - dt.timedelta(seconds=1))
+    # Not before its time (less the window in which a burst of reminders is handed out ahead).
+    early = delivery.deliver([reminder.pk], now=reminder.due_at - delivery.early_window() - dt.timedelta(seconds=1))
     assert early.sent == [] and row(appointment).status == State.QUEUED
     report = delivery.deliver([reminder.pk], now=reminder.due_at)
     assert report.sent == [reminder.pk]
@@ -356,3 +357,37 @@ def test_sweep_queues_what_was_never_queued_and_what_was_lost(providers, book, s
     assert delivery.sweep(now=late).items == [(reminder.pk, late)]
     assert delivery.deliver([reminder.pk], now=late).sent == [reminder.pk]
     assert delivery.sweep(now=late + dt.timedelta(hours=1)).items == []
+
+
+def test_a_burst_of_reminders_is_handed_out_ahead_and_ends_on_time(settings):
+    """`batches`: 1,000 planned reminders due at the same second are spread before it at
+    NOTIFICATIONS_RELEASE_RATE, the last batch on time; a lone one and a confirmation go
+    at their time; nothing earlier than NOTIFICATIONS_EARLY_SECONDS."""
+    from notifications.tasks import batches
+
+    settings.NOTIFICATIONS_BATCH_SIZE, settings.NOTIFICATIONS_RELEASE_RATE = 25, 100
+    settings.NOTIFICATIONS_EARLY_SECONDS = 120
+    now = dt.datetime(2027, 1, 4, 9, 0, tzinfo=dt.UTC)
+    due = now + dt.timedelta(minutes=10)
+    burst = delivery.Dispatch([(pk, due) for pk in range(1000)], early=set(range(1000)))
+    burst.items.append((5000, due))  # e.g. a confirmation due then: on time, not early
+    planned = batches(burst, now)
+    assert sorted(pk for ids, _eta in planned for pk in ids) == [*range(1000), 5000]  # each once
+    etas = [eta for _ids, eta in planned]
+    assert etas == sorted(etas) and max(etas) == due and min(etas) == due - dt.timedelta(seconds=9.75)
+    assert [eta for ids, eta in planned if 5000 in ids] == [due]
+    huge = delivery.Dispatch([(pk, due) for pk in range(100_000)], early=set(range(100_000)))
+    assert min(eta for _ids, eta in batches(huge, now)) == due - dt.timedelta(seconds=120)
+    lone = delivery.Dispatch([(1, due)], early={1})
+    assert batches(lone, now) == [([1], due)]
+    assert batches(delivery.Dispatch([(1, now - dt.timedelta(seconds=5))], early={1}), now) == [([1], None)]
+
+
+def test_a_reminder_may_be_claimed_within_the_early_window_only_before_any_attempt(providers, book):
+    appointment = book(preferred_channel=Channel.SMS, citizen_email="")
+    reminder = row(appointment)
+    ahead = reminder.due_at - delivery.early_window() + dt.timedelta(seconds=1)
+    assert delivery.deliver([reminder.pk], now=ahead).sent == [reminder.pk]
+    link = delivery.resend_link(appointment, by=appointment.agent)  # asked for: never early
+    Notification.objects.filter(pk=link.pk).update(due_at=reminder.due_at)
+    assert delivery.deliver([link.pk], now=ahead).sent == []
