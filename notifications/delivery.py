@@ -5,9 +5,14 @@ Life cycle of a Notification row:
     queued ──claim──► (claimed) ──provider ok──► sent ──callback──► delivered
       ▲                   │ temporary error, time left before the start
       └──── release ◄─────┤
-                          ├── permanent error / no time left ──► failed (+ fallback on the other channel)
+                          ├── permanent error / no time left / temporary errors that
+                          │   call for the other channel (_switch_reason) ──► failed (+ fallback on the
+                          │   other channel; an address failed for good moves the following messages too)
                           └── cancelled, start passed, replaced ──► voided
-    callback failed/undelivered: sent ──► failed (+ fallback)
+    callback failed/undelivered: sent ──► failed (+ fallback, following messages moved)
+
+Every failure records a `problem` (notifications/problems.py): a French explanation for
+agents; credentials refused raise an operations alert (notifications/alerts.py).
 
 Guarantees:
 - Never twice: a row is sent only by whoever claimed it with a conditional UPDATE

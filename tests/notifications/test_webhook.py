@@ -81,8 +81,12 @@ def test_undelivered_fails_the_row_and_falls_back_to_email(client, sent_reminder
     sent_reminder.refresh_from_db()
     assert sent_reminder.status == State.FAILED
     assert sent_reminder.last_error == "provider reported undelivered (error 30003)"
+    assert sent_reminder.problem == "carrier_rejected" and "opérateur" in sent_reminder.explanation()
     assert sent_reminder.fallback.channel == Channel.EMAIL and sent_reminder.fallback.status == State.SENT
     assert len(smtp.to("jeanne.dupont@example.org")) == 1
+    # The following messages of that appointment (its confirmation, still queued here) move to email.
+    following = Notification.objects.get(appointment=sent_reminder.appointment, kind=Kind.CONFIRMATION)
+    assert following.status == State.QUEUED and following.channel == Channel.EMAIL
 
 
 @pytest.mark.parametrize(
