@@ -126,13 +126,18 @@ def test_rotated_twilio_credentials_alert_operations_and_use_email(providers, bo
         ((400, 21408), "region_blocked", "équipe technique"),
     ],
 )
-def test_twilio_codes_become_french_explanations_and_the_rest_goes_by_email(providers, book, answer, problem, words):
+def test_twilio_codes_become_french_explanations_and_the_rest_goes_by_email(
+    providers, book, caplog, answer, problem, words
+):
     twilio, smtp = providers
+    caplog.set_level(logging.ERROR, logger="notifications")
     twilio.answers[PHONE] = [answer]
     appointment = book(preferred_channel=Channel.SMS)
     confirmation = row(appointment, Kind.CONFIRMATION, channel=Channel.SMS)
     assert confirmation.status == State.FAILED and confirmation.problem == problem
     assert words in confirmation.explanation() and confirmation.recipient == PHONE
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR and f"[{problem}]" in r.getMessage()]
+    assert logged and str(answer[1]) in logged[0].getMessage()  # permanent failures are logged at ERROR
     assert confirmation.fallback.channel == Channel.EMAIL and confirmation.fallback.status == State.SENT
     assert row(appointment).channel == Channel.EMAIL  # the reminder moved too
     stopped = SmsOptOut.objects.filter(phone=PHONE, structure=appointment.structure, opted_out=True).exists()
