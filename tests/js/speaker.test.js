@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  HOLD, SPEAKING_OFF, SPEAKING_ON, SpeakerPicker, TAKE_OVER, audioLevels,
+  HANG, HOLD, SPEAKING_OFF, SPEAKING_ON, SpeakerPicker, TAKE_OVER, audioLevels,
 } from "../../rooms/static/rooms/js/speaker.js";
 
 const ME = "me";
@@ -66,19 +66,20 @@ test("two voices taking turns faster than TAKE_OVER do not make the tile blink",
   assert.deepEqual(new Set(readings(picker, shown, turns, 400)), new Set([AGENT]));
 });
 
-test("speaking is a hysteresis: on at SPEAKING_ON, off only below SPEAKING_OFF", () => {
+test("speaking is a hysteresis: on at SPEAKING_ON, off once below SPEAKING_OFF for HANG", () => {
   const picker = new SpeakerPicker(ME);
   const shown = [ME, AGENT];
   const between = (SPEAKING_ON + SPEAKING_OFF) / 2;
-  picker.update(levels({ [AGENT]: between }), shown, 0);
-  assert.equal(picker.speaking.has(AGENT), false, "not yet");
-  picker.update(levels({ [AGENT]: SPEAKING_ON }), shown, 400);
-  assert.equal(picker.speaking.has(AGENT), true);
-  picker.update(levels({ [AGENT]: between }), shown, 800);
-  assert.equal(picker.speaking.has(AGENT), true, "still: above the lower threshold");
-  picker.update(levels({ [AGENT]: SPEAKING_OFF / 2 }), shown, 1200);
-  assert.equal(picker.speaking.has(AGENT), false);
-  picker.update(levels({ [ME]: 1 }), shown, 1600);
+  const speaking = (level, now) => picker.update(levels({ [AGENT]: level }), shown, now) && picker.speaking.has(AGENT);
+  assert.equal(speaking(between, 0), false, "not yet");
+  assert.equal(speaking(SPEAKING_ON, 400), true);
+  assert.equal(speaking(between, 800), true, "still: above the lower threshold");
+  assert.equal(speaking(0, 1200), true, "a pause between two words");
+  assert.equal(speaking(between, 1600), true, "speaking again: the pause is forgotten");
+  assert.equal(speaking(0, 2000), true);
+  assert.equal(speaking(0, 2000 + HANG - 1), true);
+  assert.equal(speaking(0, 2000 + HANG), false, "silent for HANG: stopped");
+  picker.update(levels({ [ME]: 1 }), shown, 9000);
   assert.equal(picker.speaking.has(ME), false, "my own level is not used");
 });
 

@@ -43,5 +43,5 @@ export function indicators({ state, call, stage }) {
     }
   }
 
-  return { showQuality, showSpeaker };
+  return { showQuality, showSpeaker, speakers: picker };
 }

@@ -36,7 +36,7 @@ const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
 const send = (m) => signal.send(m);
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
-const { showQuality, showSpeaker } = indicators({ state, call, stage });
+const { showQuality, showSpeaker, speakers } = indicators({ state, call, stage });
 const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
 const idcheck = moderator
   ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
@@ -491,6 +491,7 @@ globalThis.gvDebug = {
   get me() { return state.me; },
   people: () => [...state.people.values()],
   lobby: () => [...state.lobby.values()],
+  speakers, // speaker view's choice: speaker, speaking, levels (speaker.js)
 };
 
 main();

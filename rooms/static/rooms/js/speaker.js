@@ -9,8 +9,9 @@
 //
 // The rules (SpeakerPicker.update):
 // - alone: me; with anyone else there: never me (my own voice is not measured);
-// - speaking is a hysteresis: someone starts at SPEAKING_ON and stops below SPEAKING_OFF,
-//   so a level that hovers around one threshold does not blink;
+// - speaking is a hysteresis: someone starts at SPEAKING_ON and stops once below
+//   SPEAKING_OFF for HANG ms, so neither a level that hovers around one threshold nor the
+//   pause between two words makes the "speaking" border blink;
 // - the big tile moves to a new voice only once it has been the loudest for TAKE_OVER ms
 //   and the current speaker has had the tile for at least HOLD ms (no flicker between
 //   two people talking at once, a cough does not take the tile);
@@ -20,6 +21,7 @@ export const SPEAKING_ON = 0.02; // about -34 dBFS: quiet speech
 export const SPEAKING_OFF = 0.01; // about -40 dBFS: room noise
 export const TAKE_OVER = 700; // ms
 export const HOLD = 2000; // ms
+export const HANG = 800; // ms
 
 // pid → mean audio level since the previous reading. `report`: an RTCStatsReport (or a
 // Map id → stats, or an array of stats); `remote`: pid → {audio: MediaStreamTrack}
@@ -51,16 +53,25 @@ export class SpeakerPicker {
     this.candidate = null; // the loudest other voice, waiting to take over
     this.candidateSince = 0;
     this.speaking = new Set(); // pids speaking now (hysteresis)
+    this.levels = new Map(); // the last reading
+    this.quietSince = new Map(); // pid speaking → when its level fell below SPEAKING_OFF
   }
 
   // One reading. `levels`: pid → level (others; mine is ignored); `shown`: the pids with a
   // tile, in their order (an array, or a Map or Set of pids); `now`: ms. Returns the
   // speaker's pid (null with no tile at all).
   update(levels, shown, now) {
+    this.levels = levels;
     const pids = Array.isArray(shown) ? shown : [...shown.keys()];
     const others = pids.filter((pid) => pid !== this.me);
     for (const pid of [...this.speaking]) {
-      if (!others.includes(pid) || (levels.get(pid) ?? 0) < SPEAKING_OFF) this.speaking.delete(pid);
+      const quiet = (levels.get(pid) ?? 0) < SPEAKING_OFF;
+      if (!quiet) this.quietSince.delete(pid);
+      else if (!this.quietSince.has(pid)) this.quietSince.set(pid, now);
+      if (!others.includes(pid) || (quiet && now - this.quietSince.get(pid) >= HANG)) {
+        this.speaking.delete(pid);
+        this.quietSince.delete(pid);
+      }
     }
     for (const pid of others) if ((levels.get(pid) ?? 0) >= SPEAKING_ON) this.speaking.add(pid);
 
