@@ -13,6 +13,7 @@ from notifications.models import Kind, Notification, State
 from portal import booking
 from portal.models import Channel
 from tests.notifications.conftest import CALLBACK_URL
+from tests.notifications.links import long_link
 from tests.notifications.servers import FROM_NUMBER
 
 PHONE = "+33612345678"
@@ -59,7 +60,8 @@ def test_reminder_goes_out_by_sms_at_its_time_only(providers, book):
     confirmation_sms, reminder_sms = twilio.sent_to(PHONE)
     assert "RDV visio confirmé" in confirmation_sms.body
     assert reminder_sms.sender == FROM_NUMBER and reminder_sms.status_callback == CALLBACK_URL
-    assert appointment.room.join_url in reminder_sms.body and appointment.room.password in reminder_sms.body
+    assert long_link(reminder_sms.body) == appointment.room.personal_url
+    assert appointment.room.password in reminder_sms.body
     reminder.refresh_from_db()
     assert reminder.status == State.SENT and reminder.provider_id == reminder_sms.sid
     assert reminder.recipient == PHONE and reminder.attempts == 1 and reminder.sent_at is not None
