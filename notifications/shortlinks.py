@@ -51,7 +51,7 @@ def short_url(appointment: Appointment, target: str) -> str:
                     link = ShortLink.objects.create(appointment=appointment, target=target, code=new_code())
             except IntegrityError:  # a concurrent render made it (or, once in 10^17, the code exists)
                 continue
-        return settings.SITE_URL + reverse("short_link", kwargs={"code": link.code})
+        return f"{settings.SITE_URL}{reverse('short_link', kwargs={'code': link.code})}"
     raise RuntimeError(f"could not make a short link for appointment {appointment.pk}")
 
 
