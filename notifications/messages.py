@@ -89,9 +89,12 @@ MANAGE_KINDS = {Kind.CONFIRMATION, Kind.RESCHEDULED, Kind.DAY_BEFORE}
 TEST_KINDS = {Kind.CONFIRMATION, Kind.DAY_BEFORE}
 
 
-def context(notification: Notification, structure_chars: int = SMS_STRUCTURE_CHARS) -> dict[str, Any]:
-    """What the templates see. For an SMS: names folded into GSM-7 (the structure's cut at
-    `structure_chars`), and short links (/j/…) instead of the long signed ones."""
+def context(
+    notification: Notification, structure_chars: int = SMS_STRUCTURE_CHARS, abbreviated: bool = False
+) -> dict[str, Any]:
+    """What the templates see. For an SMS: names folded into GSM-7 (the structure's name
+    `abbreviated` if asked, cut at `structure_chars`), and short links (/j/…) instead of the
+    long signed ones."""
     appointment = notification.appointment
     structure = appointment.structure
     room = getattr(appointment, "room", None)
@@ -106,7 +109,11 @@ def context(notification: Notification, structure_chars: int = SMS_STRUCTURE_CHA
         "notification": notification,
         "kind": notification.kind,
         "appointment": appointment,
-        "structure_name": sms.to_gsm(structure.name, structure_chars) if for_sms else structure.name,
+        "structure_name": (
+            sms.to_gsm(sms.abbreviate(structure.name) if abbreviated else structure.name, structure_chars)
+            if for_sms
+            else structure.name
+        ),
         "citizen_name": sms.to_gsm(appointment.citizen_full_name, 40) if for_sms else appointment.citizen_full_name,
         "start": appointment.local_start(),
         "end": appointment.end.astimezone(zone(structure.time_zone)),
@@ -126,9 +133,13 @@ def context(notification: Notification, structure_chars: int = SMS_STRUCTURE_CHA
 
 # SMS budget, in segments: the aim for every kind, and what no message may exceed.
 SMS_TARGET_SEGMENTS = 1
-# The structure's name is cut to these lengths, in turn, until the SMS fits: first within the
-# aim (a name cut shorter than 30 would no longer say who writes), then within the maximum.
-SMS_NAME_STEPS = {SMS_TARGET_SEGMENTS: (64, 48, 40, 32), sms.MAX_SEGMENTS: (64, 48, 40, 32, 24, 16, 10)}
+# The structure's name, (abbreviated?, cut at n characters), tried in turn until the SMS fits:
+# first within the aim (a name cut below 40 would no longer say who writes), then within the
+# maximum.
+SMS_NAME_STEPS = {
+    SMS_TARGET_SEGMENTS: ((False, 64), (True, 64), (True, 48), (True, 40)),
+    sms.MAX_SEGMENTS: ((False, 64), (True, 64), (True, 40), (True, 32), (True, 24), (True, 16), (True, 10)),
+}
 
 
 def sms_text(template: str) -> str:
@@ -144,8 +155,8 @@ def _sms_body(notification: Notification, language: str) -> str:
     template = _template(language, f"{notification.kind}_{notification.channel}.txt")
     body = ""
     for budget, steps in SMS_NAME_STEPS.items():
-        for chars in steps:
-            body = sms_text(template.render(context(notification, chars)))
+        for abbreviated, chars in steps:
+            body = sms_text(template.render(context(notification, chars, abbreviated)))
             if sms.segments(body) <= budget:
                 return body
     log.warning("SMS %s of notification %s takes %d segments", notification.kind, notification.pk, sms.segments(body))

@@ -34,10 +34,13 @@ _SPELLED = {
     "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "•": "-", "·": ".", "×": "x", "÷": "/",
     "ç": "c", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "ŀ": "l",
     "Ŀ": "L", "Þ": "Th", "þ": "th", "ð": "d", "ĸ": "k", "ŉ": "n", "Ŋ": "N", "ŋ": "n", "ſ": "s",
-    "\t": " ", "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "\u2002": " ", "\u2003": " ",
+    "\t": " ", "\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "\u2002": " ",
+    "\u2003": " ",
     "{": "(", "}": ")", "[": "(", "]": ")", "\\": "/", "~": "-", "|": "/", "^": "", "\f": "",
 }  # fmt: skip
 _SPACES = re.compile(r"[ ]{2,}")
+# Words a cut name must not end on ("Maison France Services de.").
+_DANGLING = frozenset(["de", "du", "des", "d'", "la", "le", "les", "l'", "et", "en", "sur", "sous", "aux", "au", "a", "à", "of", "the", "and"])
 
 
 def is_gsm(text: str) -> bool:
@@ -104,9 +107,30 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1]
     space = cut.rfind(" ")
-    if space >= limit * 2 // 3:
+    if space >= limit // 2:
         cut = cut[:space]
-    return cut.rstrip(" -,;:.'") + "."
+    words = cut.split(" ")
+    while len(words) > 1 and words[-1].casefold() in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(" -,;:.'(") + "."
+
+
+# Usual short forms of French administrative names (La Poste's and INSEE's "St", "Ste").
+_ABBREVIATIONS = [
+    (re.compile(r"\bMaison France Services\b", re.I), "France Services"),
+    (re.compile(r"\bEspace France Services\b", re.I), "France Services"),
+    (re.compile(r"\bCommunaut[ée] de communes\b", re.I), "CC"),
+    (re.compile(r"\bCommunaut[ée] d['’]agglom[ée]ration\b", re.I), "Agglo"),
+    (re.compile(r"\bCentre communal d['’]action sociale\b", re.I), "CCAS"),
+    (re.compile(r"\bSaint(e?)(?=[- ])"), r"St\1"),
+]
+
+
+def abbreviate(name: str) -> str:
+    """`name` with its usual short forms ("Saint-Rémy" → "St-Rémy")."""
+    for pattern, short in _ABBREVIATIONS:
+        name = pattern.sub(short, name)
+    return name
 
 
 def to_gsm(text: str, limit: int | None = None) -> str:

@@ -300,7 +300,7 @@ def test_reschedule_voids_the_old_reminder_and_plans_a_new_one(providers, book, 
     new = row(appointment, status=State.QUEUED)
     assert old.status == State.VOIDED and new.due_at == appointment.start - dt.timedelta(minutes=15)
     notice = row(appointment, Kind.RESCHEDULED)
-    assert notice.status == State.SENT and "est déplacé au" in twilio.sent_to(PHONE)[-1].body
+    assert notice.status == State.SENT and "RDV visio déplacé au" in twilio.sent_to(PHONE)[-1].body
     delivery.deliver([old.pk, new.pk], now=old.due_at)  # the old time: nothing
     assert delivery.deliver([old.pk, new.pk], now=new.due_at).sent == [new.pk]
     assert len([m for m in twilio.sent_to(PHONE) if "Code" in m.body]) == 1
