@@ -41,7 +41,8 @@ _SPELLED = {
 _SPACES = re.compile(r"[ ]{2,}")
 # Words a cut name must not end on ("Maison France Services de.").
 _DANGLING = frozenset(
-    ["de", "du", "des", "d'", "la", "le", "les", "l'", "et", "en", "sur", "sous", "aux", "au", "a", "à", "of", "the", "and"]
+    ["de", "du", "des", "d'", "la", "le", "les", "l'", "et", "en", "sur", "sous", "aux", "au", "a", "à",
+     "of", "the", "and"]
 )
 
 
