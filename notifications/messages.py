@@ -72,16 +72,16 @@ def _template(language: str, name: str) -> _Template:
     return _Template(_engine().select_template(names))
 
 
-def manage_url(appointment: Appointment) -> str:
+def manage_url(appointment: Appointment, channel: str) -> str:
     from portal.citizen import manage_url as url
 
-    return url(appointment)
+    return url(appointment, channel)
 
 
-def test_url(appointment: Appointment) -> str:
+def test_url(appointment: Appointment, channel: str) -> str:
     from portal.citizen import test_url as url
 
-    return url(appointment)
+    return url(appointment, channel)
 
 
 # Which messages carry the citizen's cancel/move link, and the device-test link.
@@ -103,8 +103,10 @@ def context(
     def link(url: str) -> str:
         return short_url(appointment, url) if for_sms and url else url
 
-    # The reminder carries the personal link (fills in the code); others the plain one.
-    join_url = (room.personal_url if notification.kind == Kind.REMINDER else room.join_url) if room else ""
+    # The reminder carries the personal link (fills in the code); others the plain one. The
+    # citizen's links are bound to the address they go to (rooms/tokens.py).
+    channel = notification.channel
+    join_url = (room.personal_url_for(channel) if notification.kind == Kind.REMINDER else room.join_url) if room else ""
     return {
         "notification": notification,
         "kind": notification.kind,
@@ -121,9 +123,9 @@ def context(
         "subject": appointment.subject,
         "join_url": link(join_url),
         # Where the citizen cancels or asks for another time (portal/citizen.py).
-        "manage_url": link(manage_url(appointment)) if notification.kind in MANAGE_KINDS else "",
+        "manage_url": link(manage_url(appointment, channel)) if notification.kind in MANAGE_KINDS else "",
         # Where the citizen tests camera, microphone and connection ahead (portal/citizen.py).
-        "test_url": link(test_url(appointment)) if notification.kind in TEST_KINDS else "",
+        "test_url": link(test_url(appointment, channel)) if notification.kind in TEST_KINDS else "",
         "password": room.password if room and notification.kind == Kind.REMINDER else "",
         "reminder_minutes": structure.reminder_minutes,
         "helpdesk_phone": _phone_display(structure.helpdesk_phone, structure.phone_region_code()),

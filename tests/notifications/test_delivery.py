@@ -60,7 +60,7 @@ def test_reminder_goes_out_by_sms_at_its_time_only(providers, book):
     confirmation_sms, reminder_sms = twilio.sent_to(PHONE)
     assert "RDV visio confirmé" in confirmation_sms.body
     assert reminder_sms.sender == FROM_NUMBER and reminder_sms.status_callback == CALLBACK_URL
-    assert long_link(reminder_sms.body) == appointment.room.personal_url
+    assert long_link(reminder_sms.body) == appointment.room.personal_url_for("sms")
     assert appointment.room.password in reminder_sms.body
     reminder.refresh_from_db()
     assert reminder.status == State.SENT and reminder.provider_id == reminder_sms.sid

@@ -33,7 +33,7 @@ def test_reminder_sms_in_french_with_link_password_structure_and_helpdesk(winter
     assert message.to == "+33612345678"
     assert message.body.startswith("Mairie A : votre RDV visio commence à 10h00.")
     # The personal link (code filled in), as a short link: 1 segment.
-    assert long_link(message.body) == room.personal_url and f"Code : {room.password}" in message.body
+    assert long_link(message.body) == room.personal_url_for("sms") and f"Code : {room.password}" in message.body
     assert "Aide : 02 38 00 00 00" in message.body  # helpdesk, national format
     assert sms.segments(message.body) == 1 and sms.is_gsm(message.body)
 
@@ -145,7 +145,7 @@ def test_templates_are_editable_django_templates(winter, settings, tmp_path):
         messages._engine.cache_clear()
     # The reminder carries the personal link (the room's link with its signed token), short.
     assert body.startswith("Mairie A vous attend : https://visio.example.fr/j/")
-    assert long_link(body) == winter.room.personal_url
+    assert long_link(body) == winter.room.personal_url_for("sms")
     assert body.endswith(f" code {winter.room.password}")
 
 

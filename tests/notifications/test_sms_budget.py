@@ -153,7 +153,7 @@ def test_short_link_is_stable_random_and_resolves_to_the_personal_link(one, clie
     (code,) = SHORT.findall(first)
     assert str(one.pk) not in code and ShortLink.objects.get(code=code).appointment == one
     answer = client.get(f"/j/{code}")
-    assert answer.status_code == 302 and answer["Location"] == one.room.personal_url
+    assert answer.status_code == 302 and answer["Location"] == one.room.personal_url_for("sms")
     assert answer["Referrer-Policy"] == "no-referrer" and "no-store" in answer["Cache-Control"]
 
 
