@@ -140,7 +140,7 @@ SMS_TARGET_SEGMENTS = 1
 # maximum.
 SMS_NAME_STEPS = {
     SMS_TARGET_SEGMENTS: ((False, 64), (True, 64), (True, 48), (True, 40)),
-    sms.MAX_SEGMENTS: ((False, 64), (True, 64), (True, 40), (True, 32), (True, 24), (True, 16), (True, 10)),
+    sms.MAX_SEGMENTS: ((False, 64), (True, 64), (True, 48), (True, 40), (True, 32), (True, 24), (True, 16), (True, 10)),
 }
 
 
@@ -155,9 +155,12 @@ def _sms_body(notification: Notification, language: str) -> str:
     """The SMS within its budget: the variable parts (the structure's name) shortened step by
     step before a message may cost more than the aim, never more than the maximum."""
     template = _template(language, f"{notification.kind}_{notification.channel}.txt")
+    name_length = len(sms.to_gsm(notification.appointment.structure.name))
     body = ""
     for budget, steps in SMS_NAME_STEPS.items():
         for abbreviated, chars in steps:
+            if not abbreviated and name_length > chars:
+                continue  # the whole name abbreviated says more than the name cut
             body = sms_text(template.render(context(notification, chars, abbreviated)))
             if sms.segments(body) <= budget:
                 return body
