@@ -12,10 +12,11 @@ to the unchanged one keep working, and nothing is sent again there.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from notifications.delivery import Dispatch
@@ -23,6 +24,7 @@ from notifications.models import Kind, Notification, State
 from notifications.tasks import publish
 from portal.models import Appointment, Channel, Status
 
+log = logging.getLogger(__name__)
 ADDRESS = {"citizen_email": Channel.EMAIL, "citizen_phone": Channel.SMS}
 REACHED = [State.SENT, State.DELIVERED, State.FAILED]
 
@@ -43,11 +45,15 @@ def _resend(appointment: Appointment, channel: str, old: str, now: dt.datetime) 
         pending = Notification.objects.filter(appointment=appointment, channel=channel, kind=kind, status=State.QUEUED)
         if pending.exists():
             continue
-        created.append(Notification.objects.create(
-            appointment=appointment, kind=kind, channel=channel, due_at=now, language=language,
-            # Sent at once, like the agent's "resend the link" (outside the one planned reminder).
-            requested_by=appointment.created_by if kind == Kind.REMINDER else None,
-        ))
+        try:
+            with transaction.atomic():
+                created.append(Notification.objects.create(
+                    appointment=appointment, kind=kind, channel=channel, due_at=now, language=language,
+                    # Sent at once, like the agent's "resend the link" (outside the one planned reminder).
+                    requested_by=appointment.created_by if kind == Kind.REMINDER else None,
+                ))
+        except IntegrityError:  # a planned reminder is pending (no booking agent to name): it will go
+            log.info("appointment %s: %s not re-sent, one is pending", appointment.pk, kind)
     return created
 
 
