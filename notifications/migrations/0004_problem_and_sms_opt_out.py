@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0002_day_before_message'),
+        ('notifications', '0003_short_links'),
         ('portal', '0007_structure_day_before_time'),
     ]
 
