@@ -179,17 +179,21 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "rooms/room.html",
         _context(
-            room, participant=participant, is_moderator=moderator, join_url=config["join_url"], client_config=config
+            room, participant=participant, is_moderator=moderator, join_url=config["join_url"], client_config=config,
+            reports_devices=participant.role == lobby.Role.GUEST,
         ),
     )
 
 
 @require_POST
 def device_check(request: HttpRequest, slug: str) -> HttpResponse:
-    """The pre-join and device-test pages report their camera/microphone check here."""
+    """The room page (guests) and the device test page report their camera/microphone check
+    here, from the citizen's own session only (journey.may_report)."""
     room = _room(slug)
     if phase_of(room) in (*GONE, Phase.OVER):
         return JsonResponse({"error": "closed"}, status=410)
+    if not journey.may_report(request.session, slug):
+        return JsonResponse({"error": "no_session"}, status=403)
     try:
         report = json.loads(request.body or b"{}")
         ok, problems = report["ok"], report.get("problems", [])
