@@ -79,6 +79,8 @@ def test_refuse_new_code_camera_and_view_buttons(server, booked, browsers, djang
     stranger.goto(f"{base}/r/{room.slug}/")
     steps.submit_join(stranger, "Paul Martin", room.password)
     stranger_pid = steps.citizen_waits(stranger, room)
+    agent_page.wait_for_selector("#gv-waiting:not([hidden])", timeout=WAIT)
+    agent_page.click("#gv-btn-people")
     agent_page.wait_for_selector(f"#gv-lobby-list li[data-pid='{stranger_pid}']", timeout=WAIT)
     agent_page.click(f"#gv-lobby-list li[data-pid='{stranger_pid}'] [data-act='lobby.refuse']")
     stranger.wait_for_selector("#gv-end:not([hidden])", timeout=WAIT)
@@ -101,7 +103,7 @@ def test_refuse_new_code_camera_and_view_buttons(server, booked, browsers, djang
 
     # Camera: the citizen stops it; the agent's page learns the camera is off.
     phone.click("#gv-btn-cam")
-    assert phone.get_attribute("#gv-btn-cam", "aria-pressed") == "true"
+    phone.wait_for_selector("#gv-btn-cam[aria-pressed='true']", timeout=WAIT)
     agent_page.wait_for_function(
         "(pid) => window.gvDebug.people().find((p) => p.pid === pid)?.video === false", arg=citizen_pid,
         timeout=WAIT)
