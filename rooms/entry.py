@@ -69,6 +69,8 @@ CLOSE_CODES = {
     Refusal.OVER: CloseCode.ENDED,
 }
 
+# A membership's role in the structure → the room role (the appointment's agent: MODERATOR).
+MEMBER_ROLES = {MemberRole.MANAGER: Role.MODERATOR, MemberRole.AGENT: Role.AGENT, MemberRole.HELPDESK: Role.HELPDESK}
 OUTSIDERS = frozenset({Role.GUEST, Role.INTERPRETER})  # bound by the time window
 STAFF_ROLES = frozenset({Role.MODERATOR, Role.AGENT, Role.HELPDESK})  # the structure's members
 
@@ -144,11 +146,12 @@ def member_role(room: Room, user) -> Role | None:
     managers and superusers; AGENT for the structure's other agents, HELPDESK for its
     helpdesk; None for anyone else (not even the room's existence is confirmed)."""
     appointment = room.appointment
-    if user.is_superuser or user.pk == appointment.agent_id:
+    if user.is_superuser:
         return Role.MODERATOR
-    role = access.roles(user).get(appointment.structure_id)
-    return {MemberRole.MANAGER: Role.MODERATOR, MemberRole.AGENT: Role.AGENT,
-            MemberRole.HELPDESK: Role.HELPDESK}.get(role)  # type: ignore[call-overload]
+    membership = access.roles(user).get(appointment.structure_id)
+    if membership is None:
+        return None  # not (or no longer) of this structure, even the appointment's own agent
+    return Role.MODERATOR if user.pk == appointment.agent_id else MEMBER_ROLES[MemberRole(membership)]
 
 
 def enter(room: Room, via: Via, role: Role, *, pid: str | None = None, token_id: str = "",
