@@ -247,3 +247,10 @@ def test_socket_of_a_cancelled_appointment_is_closed_as_ended(room, citizen):
         assert await socket.closed_with() == CloseCode.ENDED
 
     run(scenario())
+
+
+@pytest.mark.django_db
+def test_the_appointments_agent_no_longer_of_the_structure_cannot_enter(client_of, room, alice):
+    alice.memberships.all().delete()
+    assert client_of(alice).get(f"/r/{room.slug}/agent/").status_code == 404
+    assert not Participant.objects.exists()
