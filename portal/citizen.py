@@ -24,24 +24,25 @@ from portal import booking
 from portal.models import Appointment, ChangeRequest, Slot, Status
 from portal.phones import display as phone_display
 from rooms.journey import announce
-from rooms.tokens import citizen_fingerprint
+from rooms.tokens import fingerprint_matches, fingerprint_payload
 
 SALT = "guichet.portal.manage-link"
 
 
-def make_token(appointment: Appointment) -> str:
+def make_token(appointment: Appointment, channel: str | None = None) -> str:
     # Deterministic, like the personal link: the same message always renders the same text.
-    return signing.Signer(salt=SALT).sign_object({"a": appointment.pk, "c": citizen_fingerprint(appointment)},
+    # `channel`: bound to the address it is sent to (rooms/tokens.py).
+    return signing.Signer(salt=SALT).sign_object({"a": appointment.pk, **fingerprint_payload(appointment, channel)},
                                                  compress=True)
 
 
-def manage_url(appointment: Appointment) -> str:
-    return settings.SITE_URL + reverse("manage_appointment", kwargs={"token": make_token(appointment)})
+def manage_url(appointment: Appointment, channel: str | None = None) -> str:
+    return settings.SITE_URL + reverse("manage_appointment", kwargs={"token": make_token(appointment, channel)})
 
 
-def test_url(appointment: Appointment) -> str:
+def test_url(appointment: Appointment, channel: str | None = None) -> str:
     """The device test page (portal/devicetest.py), with the same token."""
-    return settings.SITE_URL + reverse("device_test", kwargs={"token": make_token(appointment)})
+    return settings.SITE_URL + reverse("device_test", kwargs={"token": make_token(appointment, channel)})
 
 
 def appointment_of(token: str) -> Appointment | None:
@@ -53,7 +54,7 @@ def appointment_of(token: str) -> Appointment | None:
     appointment = (
         Appointment.objects.select_related("structure", "room").filter(pk=pk).first() if isinstance(pk, int) else None
     )
-    if appointment is None or payload.get("c") != citizen_fingerprint(appointment):
+    if appointment is None or not fingerprint_matches(payload, appointment):
         return None
     return appointment
 

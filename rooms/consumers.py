@@ -197,6 +197,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
             },
         )
 
+    async def on_reaction_send(self, message: dict) -> None:
+        # Admitted senders only (lobby.check_message): a waiting guest's reaction never
+        # reaches the call. Not stored; the pages show it on the sender's tile for a moment.
+        await self._broadcast(room_group(self.slug), {"type": "reaction", "pid": self.pid,
+                                                      "reaction": message["reaction"]})
+
     async def on_leave(self, message: dict) -> None:
         participant = await self._move(self.pid, lobby.Status.LEFT)
         await announce_async(self.room, "left")
@@ -250,6 +256,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._broadcast(
             room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
         )
+
+    async def on_mod_lower_hand(self, message: dict) -> None:
+        await self._require_present(message["pid"])
+        await self._hands_lowered(await db(presence.lower_hands)(self.room, message["pid"]))
+
+    async def on_mod_lower_hands(self, message: dict) -> None:
+        await self._hands_lowered(await db(presence.lower_hands)(self.room))
+
+    async def _hands_lowered(self, participants: list) -> None:
+        """Each lowered hand: its owner is told who lowered it (their button follows), the
+        call sees the tile change."""
+        for participant in participants:
+            await self._broadcast(personal_group(str(participant.pid)), {"type": "hand.lowered", "by": self.pid})
+            await self._broadcast(room_group(self.slug), {"type": "participant.updated",
+                                                          "participant": participant.as_dict()})
 
     async def on_mod_remove(self, message: dict) -> None:
         await self._send_away(message["pid"], lobby.Status.REMOVED, "removed",

@@ -66,6 +66,12 @@ class Room(models.Model):
 
         return personal_url(self)
 
+    def personal_url_for(self, channel: str) -> str:
+        """The personal link as sent on `channel` ("email", "sms"): bound to that address."""
+        from rooms.tokens import personal_url
+
+        return personal_url(self, channel)
+
 
 class Participant(models.Model):
     """One browser session in a room. The database is the source of truth for presence and

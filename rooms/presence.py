@@ -133,6 +133,20 @@ def update_flags(pid: str, **flags) -> Participant:
 
 
 @transaction.atomic
+def lower_hands(room: Room, pid: str | None = None) -> list[Participant]:
+    """The moderator lowers one participant's raised hand (`pid`), or every raised hand in
+    the call; returns those lowered (none when the hand was already down)."""
+    query = Participant.objects.select_for_update().filter(room=room, status=lobby.Status.ADMITTED, hand=True)
+    if pid is not None:
+        query = query.filter(pid=pid)
+    raised = list(query)
+    Participant.objects.filter(pk__in=[p.pk for p in raised]).update(hand=False)
+    for participant in raised:
+        participant.hand = False
+    return raised
+
+
+@transaction.atomic
 def end_meeting(room: Room) -> list[str]:
     """Everyone leaves and the meeting ends (meeting_ended: the appointment is done, the
     room closed); returns the pids that were present."""

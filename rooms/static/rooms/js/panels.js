@@ -76,6 +76,9 @@ export function personRow(p, { self, moderator, act }) {
     state.length ? el("span", { class: "gv-person__state", text: state.join(", ") }) : null);
   if (moderator && !self && p.role !== "moderator") {
     row.append(el("span", { class: "gv-person__actions" },
+      p.hand ? el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
+        "aria-label": fmt(_("Lower the hand of %(name)s"), { name: p.name }), "data-act": "mod.lower_hand",
+        onclick: () => act("mod.lower_hand", p) }, _("Lower hand")) : null,
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
         "aria-label": fmt(_("Check ID of %(name)s"), { name: p.name }), "data-act": "idcheck.start",
         onclick: () => act("idcheck.start", p) }, _("Check ID")),
@@ -139,6 +142,7 @@ export function peopleLists({ state, send, startIdcheck }) {
       render();
     }
   };
+  $("#gv-lower-hands")?.addEventListener("click", () => send({ type: "mod.lower_hands" }));
   function render() {
     const admitted = [...state.people.values()];
     $("#gv-people-list").replaceChildren(
@@ -146,6 +150,7 @@ export function peopleLists({ state, send, startIdcheck }) {
     );
     $("#gv-count").textContent = fmt(_("%(n)s in the call"), { n: admitted.length });
     if (state.moderator) {
+      $("#gv-lower-hands").hidden = !admitted.some((p) => p.hand);
       // Re-draw the waiting list only when it changed: a note being typed there survives.
       if (state.lobbyChanged()) {
         $("#gv-lobby-list").replaceChildren(...[...state.lobby.values()].map((p) => waitingRow(p, act)));
