@@ -107,11 +107,11 @@ def test_refuse_new_code_camera_and_view_buttons(server, booked, browsers, djang
     agent_page.wait_for_function(
         "(pid) => window.gvDebug.people().find((p) => p.pid === pid)?.video === false", arg=citizen_pid,
         timeout=WAIT)
-    # View: the citizen switches the layout and back.
+    # View: the citizen switches the layout to the speaker and back to the tiles.
     phone.click("#gv-btn-view")
-    phone.wait_for_selector("#gv-btn-view[aria-pressed='true']", timeout=WAIT)
+    phone.wait_for_selector("#gv-stage.gv-stage--speaker", timeout=WAIT)
     phone.click("#gv-btn-view")
-    phone.wait_for_selector("#gv-btn-view[aria-pressed='false']", timeout=WAIT)
+    phone.wait_for_selector("#gv-stage.gv-stage--tiles", timeout=WAIT)
 
 
 def test_a_cookie_less_get_of_the_personal_link_binds_nothing(server, booked, browsers, django_db_blocker):
