@@ -59,6 +59,15 @@ def appointment_of(token: str) -> Appointment | None:
     return appointment
 
 
+def requests_left(appointment: Appointment) -> int:
+    """How many more requests for another time this link may send today (a link is one
+    citizen's: 20 requests from it flood the agent, CITIZEN_MAX_CHANGE_REQUESTS a day)."""
+    since = timezone.now() - dt.timedelta(days=1)
+    sent = ChangeRequest.objects.filter(appointment=appointment, kind=ChangeRequest.Kind.MOVE,
+                                        created_at__gte=since).count()
+    return max(0, settings.CITIZEN_MAX_CHANGE_REQUESTS - sent)
+
+
 def cancel_deadline(appointment: Appointment) -> dt.datetime:
     return appointment.start - dt.timedelta(hours=appointment.structure.citizen_cancel_hours)
 
@@ -109,8 +118,9 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         ),
         "can_cancel": appointment.status == Status.SCHEDULED and now < cancel_deadline(appointment),
         "can_move": appointment.status == Status.SCHEDULED and now < appointment.start,
-        "deadline": cancel_deadline(appointment), "done": None,
+        "deadline": cancel_deadline(appointment), "done": None, "too_many": False,
     }
+    context["too_many"] = context["can_move"] and not requests_left(appointment)
     if appointment.status in (Status.DONE, Status.NO_SHOW):  # ended: nothing left to cancel or move
         return render(request, "portal/manage.html", {**context, "ended": True}, status=410)
     form = MoveForm(request.POST if request.POST.get("action") == "move" else None, appointment=appointment)
@@ -130,6 +140,12 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             context.update(done="cancelled", can_cancel=False, can_move=False)
         elif action == "move" and context["can_move"] and form.is_valid():
             with transaction.atomic():
+                # Counted under the appointment's row lock: parallel posts cannot pass the limit together.
+                Appointment.objects.select_for_update().filter(pk=appointment.pk).first()
+                if not requests_left(appointment):
+                    context["too_many"] = True
+                    context["form"] = form
+                    return render(request, "portal/manage.html", context, status=429)
                 change = ChangeRequest.objects.create(
                     appointment=appointment, kind=ChangeRequest.Kind.MOVE,
                     message=form.cleaned_data["message"].strip(), slot=form.cleaned_data["slot"])

@@ -293,6 +293,10 @@ AXES_CLIENT_IP_CALLABLE = "portal.clientaddress.from_request"
 AXES_LOCKOUT_CALLABLE = "portal.security.login_locked"
 # --- end of login throttling block ---
 
+# Requests for another time one citizen's link may send within a day (portal/citizen.py):
+# beyond, the page asks them to wait for the agent's answer or to call.
+CITIZEN_MAX_CHANGE_REQUESTS = env.int("CITIZEN_MAX_CHANGE_REQUESTS", default=3)
+
 # --- Join page brute-force limits ---
 JOIN_MAX_FAILURES_PER_ADDRESS = env.int("JOIN_MAX_FAILURES_PER_ADDRESS", default=5)
 JOIN_MAX_FAILURES_PER_ROOM = env.int("JOIN_MAX_FAILURES_PER_ROOM", default=20)

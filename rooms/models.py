@@ -81,7 +81,7 @@ class Participant(models.Model):
     pid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     name = models.CharField(_("name"), max_length=60)
-    role = models.CharField(max_length=10, choices=[(r.value, r.value) for r in lobby.Role], default=lobby.Role.GUEST)
+    role = models.CharField(max_length=12, choices=[(r.value, r.value) for r in lobby.Role], default=lobby.Role.GUEST)
     status = models.CharField(
         max_length=10, choices=[(s.value, s.value) for s in lobby.Status], default=lobby.Status.WAITING
     )
