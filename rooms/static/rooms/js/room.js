@@ -13,6 +13,7 @@ import { browserProblem, reportCheck } from "./checks.js";
 import { fillSelect, savedDevices, trackDevice } from "./devices.js";
 import { CLOSE } from "./codes.js";
 import { Signal } from "./signal.js";
+import { Outbox } from "./outbox.js";
 import { Call } from "./media.js";
 import { received } from "./stats.js";
 import { Stage } from "./tiles.js";
@@ -33,6 +34,7 @@ const stage = new Stage($("#gv-stage"), $("#gv-audio"), savedDevices().output);
 const panel = new Panel();
 const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
 const send = (m) => signal.send(m);
+const outbox = new Outbox(); // chat sent but not yet acknowledged: sent again after a reconnect
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
 const { showQuality, showSpeaker } = indicators({ state, call, stage });
@@ -86,13 +88,14 @@ function recovered() {
 
 function onOpen() {
   const connection = state.connectionOpened();
+  for (const message of outbox.unacknowledged()) signal.send(message);
   recovered();
   if (connection > 1) announce(_("Reconnected."));
   else $("#gv-status").textContent = ""; // "Connecting…" is over
 }
 
 function onDown(attempt, delay) {
-  announce(fmt(_("Connection lost. Reconnecting in %(s)s s…"), { s: delay / 1000 }));
+  announce(fmt(_("Connection lost. Reconnecting in %(s)s s…"), { s: Math.ceil(delay / 1000) }));
   if (attempt >= 4) failure(_("The connection to the server is lost. Reconnection attempts continue."));
 }
 
@@ -178,13 +181,21 @@ const handlers = {
     stage.remove(p.pid);
     renderPeople();
   },
-  "chat.message"(m) {
+  "chat.message"(m, { replayed = false } = {}) {
+    if (m.pid === state.me.pid) outbox.acknowledged(m.id);
+    if (!outbox.firstSight(m)) return; // live and replayed copies of one message
     $("#gv-chat-log").append(chatLine(m, m.pid === state.me.pid));
     $("#gv-chat-log").lastElementChild.scrollIntoView({ block: "nearest" });
     if (panel.current !== "chat" && m.pid !== state.me.pid) {
       badge($("#gv-unread"), state.unreadMessage());
-      announce(fmt(_("Message from %(name)s: %(text)s"), { name: m.name, text: m.text }));
+      if (!replayed) announce(fmt(_("Message from %(name)s: %(text)s"), { name: m.name, text: m.text }));
     }
+  },
+  "chat.ack"(m) {
+    outbox.acknowledged(m.id);
+  },
+  "chat.replay"(m) {
+    for (const message of m.messages) handlers["chat.message"](message, { replayed: true });
   },
   "rtc.answer"(m) {
     call.answered(m);
@@ -401,7 +412,10 @@ function wire() {
     e.preventDefault();
     const input = $("#gv-chat-text");
     const text = input.value.trim();
-    if (text && signal.send({ type: "chat.send", text })) input.value = "";
+    if (!text) return;
+    // Kept until acknowledged: sent now if the socket is open, else after the reconnect.
+    signal.send(outbox.add({ type: "chat.send", text }));
+    input.value = "";
   });
   $("#gv-name-form").addEventListener("submit", (e) => {
     e.preventDefault();
