@@ -4,8 +4,8 @@ Daphne processes, with a storm of connects, steady traffic and three faults.
 Everything runs on loopback in processes of its own, stopped at the end: a private
 PostgreSQL cluster (initdb in a temporary folder, its own port: the shared server on 5432 is
 never touched), a private redis-server (no persistence, as Redis may run), two Daphne
-processes behind a small round-robin TCP proxy that skips a backend that refuses
-connections, as nginx would (this file, `--proxy`). Appointments are booked through the
+processes behind nginx (round robin; the next backend when one refuses connections, as
+deploy/nginx-site.conf does). Appointments are booked through the
 booking code (tests/factories.py); each room has its agent (moderator) and its citizen; a
 share of the citizens stay in the waiting room (they poll `lobby.info`).
 
@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import itertools
 import json
 import os
 import random
@@ -77,8 +76,8 @@ def listening(port: int) -> bool:
 
 # --- the retry delay of rooms/static/rooms/js/backoff.js, in Python ---
 def retry_delay(attempt: int, hint: float = 0.0) -> float:
-    window = min(10.0, 2.0 ** attempt)
-    return max(0.0, hint) + 0.25 + random.random() * (window - 0.25)  # noqa: S311 (load shape)
+    window = min(10.0, 2.0 ** attempt) + max(0.0, hint)
+    return 0.25 + random.random() * (window - 0.25)  # noqa: S311 (load shape)
 
 
 # --- private servers ---
@@ -143,8 +142,8 @@ class Redis:
 
 
 class Daphnes:
-    def __init__(self, folder: Path, env: dict[str, str], count: int = 2):
-        self.folder, self.env = folder, env
+    def __init__(self, folder: Path, env: dict[str, str], backlog: int, count: int = 2):
+        self.folder, self.env, self.backlog = folder, env, backlog
         self.ports = [free_port() for _ in range(count)]
         self.procs: list[subprocess.Popen | None] = [None] * count
         for i in range(count):
@@ -153,7 +152,8 @@ class Daphnes:
     def start(self, i: int) -> None:
         with (self.folder / f"daphne{i}.log").open("ab") as log:
             self.procs[i] = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ports[i]),
+                [sys.executable, "-m", "daphne", "-e", f"tcp:port={self.ports[i]}:interface=127.0.0.1"
+                 + (f":backlog={self.backlog}" if self.backlog else ""),  # as deploy/Procfile
                  "portal.asgi:application"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(f"daphne {i}", lambda: listening(self.ports[i]), 30)
 
@@ -178,7 +178,7 @@ class Daphnes:
         text = "".join((self.folder / f"daphne{i}.log").read_text(errors="replace") for i in range(len(self.ports)))
         errors = collections.Counter(re.findall(r"^([\w.]+(?:Error|Exception|Closed\w*)):", text, re.MULTILINE))
         return {"took too long to shut down": text.count("took too long to shut down"),
-                "tracebacks": text.count("Traceback"), "busy refusals logged": text.count("busy, retry in"),
+                "tracebacks": text.count("Traceback"), "handshakes over the time limit": text.count("refused as busy"),
                 **dict(errors.most_common(4))}
 
     def stop(self) -> None:
@@ -193,40 +193,40 @@ class Daphnes:
                     proc.kill()
 
 
-# --- the proxy: round robin, skip a backend that refuses (nginx's proxy_next_upstream) ---
-async def proxy_main(listen: int, backends: list[int]) -> None:
-    turn = itertools.count()
-    down_until = dict.fromkeys(backends, 0.0)
+# --- the proxy: nginx, round robin, the next backend when one refuses (proxy_next_upstream) ---
+class Nginx:
+    def __init__(self, folder: Path, backends: list[int]):
+        self.port, self.folder = free_port(), folder / "nginx"
+        self.folder.mkdir()
+        temp = " ".join(f"{name}_temp_path {self.folder}/{name};" for name in ("client_body", "proxy", "fastcgi",
+                                                                               "uwsgi", "scgi"))
+        servers = " ".join(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in backends)
+        conf = self.folder / "nginx.conf"
+        conf.write_text(f"""
+daemon off; worker_processes 1; worker_rlimit_nofile 16384; user root;
+pid {self.folder}/nginx.pid; error_log {self.folder}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off; {temp}
+    upstream daphne {{ {servers} }}
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    server {{
+        listen 127.0.0.1:{self.port} backlog=4096;
+        location / {{
+            proxy_pass http://daphne; proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host; proxy_connect_timeout 2s; proxy_read_timeout 3600s;
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(conf)])
+        wait_for("nginx", lambda: listening(self.port), 10)
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            with contextlib.suppress(Exception):
-                writer.close()
-
-    async def serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        start = next(turn)
-        for i in range(len(backends)):
-            port = backends[(start + i) % len(backends)]
-            if down_until[port] > time.monotonic() and i < len(backends) - 1:
-                continue
-            try:
-                back_r, back_w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
-            except (OSError, TimeoutError):
-                down_until[port] = time.monotonic() + 5  # nginx's fail_timeout
-                continue
-            await asyncio.gather(pipe(client_r, back_w), pipe(back_r, client_w))
-            return
-        client_w.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", listen, backlog=4096)
-    async with server:
-        await server.serve_forever()
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 # --- the clients ---
@@ -574,11 +574,12 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
         return bench.connected() == sum(not c.gone for c in bench.clients)
 
     # --- storm ---
+    t_wait = time.monotonic()
     took = await until(all_connected, args.storm_timeout)
     took_admitted = await until(lambda: sum(c.status == "admitted" and c.connected for c in bench.clients)
                                 == expected_admitted, 30)
     print(f"[storm] {n} participants connecting within {args.storm_spread:g} s: all connected after "
-          f"{after(time.monotonic() - t0 if took is not None else None, args.storm_timeout)} "
+          f"{after(took + t_wait - t0 if took is not None else None, args.storm_timeout)} "
           f"({bench.connected()}/{n} connected); admitted {expected_admitted} "
           f"{'ok' if took_admitted is not None else 'NOT all'}")
     print(f"         connect {ms(bench.stats.connects)}")
@@ -696,14 +697,10 @@ def main() -> None:
     parser.add_argument("--max-handshakes", type=int, default=None, help="ROOM_MAX_HANDSHAKES of the Daphnes")
     parser.add_argument("--asgi-threads", type=int, default=None, help="ASGI_THREADS of the Daphnes")
     parser.add_argument("--deadline", type=float, default=1800, help="the whole run stops after this many seconds")
+    parser.add_argument("--backlog", type=int, default=1024,
+                        help="Daphne's listen backlog (deploy/Procfile's; 0: Twisted's default, 50)")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
-    parser.add_argument("--proxy", default=None, help=argparse.SUPPRESS)  # internal: LISTEN:BACKEND,BACKEND
     args = parser.parse_args()
-    if args.proxy:
-        listen, backends = args.proxy.split(":")
-        asyncio.run(proxy_main(int(listen), [int(b) for b in backends.split(",")]))
-        return
-
     folder = Path(tempfile.mkdtemp(prefix="gv-signalling-"))
     os.chmod(folder, 0o711)  # noqa: S103  (the postgres user reaches its cluster's folder inside)
     pg = redis_server = daphnes = proxy = None
@@ -732,12 +729,9 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
-        daphnes = Daphnes(folder, env)
-        proxy_port = free_port()
-        proxy = subprocess.Popen([sys.executable, __file__, "--proxy",
-                                  f"{proxy_port}:{','.join(map(str, daphnes.ports))}"], cwd=ROOT)
-        wait_for("proxy", lambda: listening(proxy_port), 10)
-        bench = Bench(proxy_port)
+        daphnes = Daphnes(folder, env, args.backlog)
+        proxy = Nginx(folder, daphnes.ports)
+        bench = Bench(proxy.port)
         sampler = Sampler(daphnes, pg.url, redis_server.url)
 
         async def bounded() -> None:
@@ -745,10 +739,7 @@ def main() -> None:
 
         asyncio.run(bounded())
     finally:
-        for thing in (proxy,):
-            if thing is not None:
-                thing.terminate()
-        for server in (daphnes, redis_server, pg):
+        for server in (proxy, daphnes, redis_server, pg):
             if server is not None:
                 server.stop()
         if args.keep:

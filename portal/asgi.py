@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal import routing as portal_routing  # noqa: E402
+from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
 
 # Each app declares its own routes: the portal's day view, the rooms' signalling.
@@ -22,8 +23,9 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # The routes are path() patterns of ASGI apps, which types-channels cannot tell from views'.
-        "websocket": AllowedHostsOriginValidator(
+        # Admission control first: a refused handshake costs no database call (rooms/admission.py).
+        "websocket": admission.gate(AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
-        ),
+        )),
     }
 )

@@ -9,18 +9,25 @@ application_close_timeout, 10 s: "took too long to shut down"). Refusing early k
 queue short, so every admitted handshake finishes in well under a second, and the
 refused browsers come back spread out by the hint and their jittered backoff.
 
-Plain Python: one `Admission` per process (`ADMISSION`), used by the consumer around
-`connect` (rooms/consumers.py).
+Measured (bench/signalling_load.py): what limits a storm is not the consumer but what runs
+before it. Channels' AuthMiddleware loads the session and the user with
+`database_sync_to_async`, thread-sensitive: one thread per process for every handshake. So
+the gate is an ASGI middleware outside the whole WebSocket stack (`gate`, portal/asgi.py): it
+counts a handshake from its first byte of work to the accept (or close) and refuses the rest
+before any database call. The consumer bounds its own part in time (ROOM_HANDSHAKE_TIMEOUT).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+
+from rooms.protocol import CloseCode
 
 
 @dataclass
@@ -57,8 +64,9 @@ class Admission:
         self.sockets.discard(key)
 
     def retry_after(self) -> int:
-        """Seconds the refused browser should wait at least (it adds its own jitter): the
-        time this process needs, at its recent pace, for the handshakes it has just refused."""
+        """Seconds over which the refused browsers should come back (each picks a random
+        moment in them, rooms/static/rooms/js/backoff.js): the time this process needs, at
+        its recent pace, for the handshakes it has just refused."""
         self._tick()
         if len(self.sockets) >= self.max_sockets:
             return settings.ROOM_SOCKETS_FULL_RETRY
@@ -73,6 +81,49 @@ class Admission:
             self._refused = [self._refused[1] if gap == 1 else 0, 0]
             self._done = [self._done[1] if gap == 1 else 0, 0]
             self._second = second
+
+
+async def refuse(receive, send, retry_after: int) -> None:
+    """Refuse a WebSocket handshake as BUSY without any other work: accept (so the browser
+    gets a close code), say `busy` with the hint (Daphne drops a close frame's reason), close."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": json.dumps({"type": "busy", "retry_after": retry_after})})
+    await send({"type": "websocket.close", "code": CloseCode.BUSY.value})
+
+
+def gate(inner):
+    """ASGI middleware: the WebSocket stack behind it gets at most `max_handshakes` handshakes
+    at once and `max_sockets` open sockets per process; the others are refused BUSY at once."""
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            await inner(scope, receive, send)
+            return
+        admission = ADMISSION
+        if not admission.enter():
+            await refuse(receive, send, admission.retry_after())
+            return
+        key, handshaking = object(), True
+
+        async def watched(message) -> None:
+            nonlocal handshaking
+            if handshaking and message["type"] in ("websocket.accept", "websocket.close"):
+                handshaking = False
+                admission.leave()
+                if message["type"] == "websocket.accept":
+                    admission.opened(id(key))
+            await send(message)
+
+        try:
+            await inner(scope, receive, watched)
+        finally:  # however it ends (closed, failed, killed by Daphne): it no longer counts
+            if handshaking:
+                admission.leave()
+            admission.closed(id(key))
+
+    return app
 
 
 def from_settings() -> Admission:

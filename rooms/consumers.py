@@ -47,18 +47,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     idcheck_task: asyncio.Task | None = None
     limiter: Limiter  # this connection's token buckets (rooms/ratelimit.py)
 
-    # --- admission (rooms/admission.py): bounded handshakes, BUSY beyond ---
-    async def __call__(self, scope, receive, send):
-        try:
-            await super().__call__(scope, receive, send)
-        finally:  # however the socket ends (closed, killed, cancelled), it no longer counts
-            admission.ADMISSION.closed(id(self))
-
+    # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
     async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
-        gate = admission.ADMISSION
-        if not gate.enter():
-            await self._refuse_busy(gate.retry_after())
-            return
         try:
             async with asyncio.timeout(settings.ROOM_HANDSHAKE_TIMEOUT):
                 await super().websocket_connect(message)
@@ -66,11 +56,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             # Bounded work per handshake: one that waited this long is refused, not queued on.
             log.warning("room socket handshake over %.0f s: refused as busy (room=%s)",
                         settings.ROOM_HANDSHAKE_TIMEOUT, getattr(self, "slug", "?"))
-            await self._refuse_busy(gate.retry_after())
+            await self._refuse_busy(admission.ADMISSION.retry_after())
             return
-        finally:
-            gate.leave()
-        gate.opened(id(self))
         if self.pid and self.status == lobby.Status.ADMITTED:
             # What was said while this participant was away (it drops what it already has).
             said = await db(chat.replay)(self.pid)

@@ -18,8 +18,12 @@ test("a crowd dropped at once comes back spread over the window", () => {
   assert.ok(delays.every((d) => d >= FLOOR && d < 8000));
 });
 
-test("BUSY's hint comes first, the jitter after it", () => {
-  assert.equal(retryDelay(0, { hint: 3, random: () => 0 }), 3000 + FLOOR);
-  assert.equal(retryDelay(2, { hint: 3, random: () => 0.5 }), 3000 + FLOOR + Math.floor(0.5 * (4000 - FLOOR)));
-  assert.equal(retryDelay(0, { hint: -5, random: () => 0 }), FLOOR, "a nonsense hint is no hint");
+test("BUSY's hint widens the window: the refused crowd comes back spread over it", () => {
+  assert.equal(retryDelay(0, { hint: 3, random: () => 0 }), FLOOR);
+  assert.equal(retryDelay(0, { hint: 3, random: () => 0.999999 }), 4000 - 1);
+  assert.equal(retryDelay(2, { hint: 3, random: () => 0.5 }), FLOOR + Math.floor(0.5 * (7000 - FLOOR)));
+  assert.equal(retryDelay(0, { hint: -5, random: () => 0.999999 }), 1000 - 1, "a nonsense hint is no hint");
+  const delays = Array.from({ length: 1000 }, () => retryDelay(0, { hint: 9 }));
+  const seconds = new Set(delays.map((d) => Math.floor(d / 1000)));
+  assert.equal(seconds.size, 10, "spread over the 10 s, not bunched after the hint");
 });

@@ -5,6 +5,7 @@ long is abandoned, not left queued."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
@@ -121,3 +122,35 @@ def test_sockets_are_counted_while_open(room, citizen, monkeypatch):
 
     run(scenario())
     assert not gate.sockets
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storm_of_connects_converges_through_busy_refusals(room, monkeypatch):
+    """30 participants connect at the same instant to a process that takes 3 handshakes at
+    a time: the others are refused BUSY, come back within the hint (scaled down here) and
+    all end up connected; no handshake is left counted."""
+    gate = Admission(max_handshakes=3, max_sockets=100)
+    monkeypatch.setattr(admission, "ADMISSION", gate)
+    pids = [presence.enter_as_guest(room, f"Citoyen {n}").pid for n in range(30)]
+    refusals = []
+
+    async def arrive(pid) -> Client:
+        while True:
+            client = await Client(room.slug, pid).connect()
+            first = await client.recv()
+            if first["type"] == "state":
+                return client
+            assert first["type"] == "busy", first
+            assert await client.closed_with() == 4503
+            refusals.append(first["retry_after"])
+            await asyncio.sleep(random.random() * first["retry_after"] / 20)  # noqa: S311  (the jitter, faster)
+
+    async def scenario():
+        clients = await asyncio.gather(*(arrive(pid) for pid in pids))
+        for client in clients:
+            await client.close()
+
+    run(scenario())
+    assert refusals, "the gate let 30 simultaneous handshakes through"
+    assert gate.handshakes == 0
+    assert all(1 <= hint <= 10 for hint in refusals)

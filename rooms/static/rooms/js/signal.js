@@ -1,6 +1,6 @@
 // The room's WebSocket (rooms/PROTOCOL.md): JSON messages, reconnect with jittered backoff
 // (backoff.js). The FINAL close codes (codes.js) are decisions of the server (no session,
-// removed, ended): no retry. BUSY (4503) comes after a `busy` message: wait its hint first.
+// removed, ended): no retry. BUSY (4503) comes after a `busy` message: its hint widens the wait.
 import { CLOSE, FINAL } from "./codes.js";
 import { retryDelay } from "./backoff.js";
 
