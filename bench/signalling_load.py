@@ -338,7 +338,9 @@ class Client:
             self.status = m["you"]["status"]
             for message, _ in self.outbox.values():  # what was not acknowledged, again
                 asyncio.create_task(self.send(message))
-            if self.moderator and self.admit_pid and any(p["pid"] == self.admit_pid for p in m.get("lobby", [])):
+            # The agent admits who it sees waiting and present, as on the page.
+            if self.moderator and self.admit_pid and any(p["pid"] == self.admit_pid and p["online"]
+                                                         for p in m.get("lobby", [])):
                 asyncio.create_task(self.admit())
             if self.probe_since is not None and self.status != "admitted":
                 self.recover(now)

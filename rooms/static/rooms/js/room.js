@@ -242,6 +242,10 @@ const handlers = {
     else if (m.code === "rate_limited") announce(_("Too many messages at once: wait a moment, then try again."));
     else if (m.code === "reserved_name") announce(_("This name is reserved for the service's staff: choose another one."));
     else console.warn("server refused a message", m);
+    // Stored but not broadcast (the channel layer failed under it): the outbox sends it again.
+    if (m.code === "server_error" && m.ref === "chat.send") {
+      setTimeout(() => outbox.unacknowledged().forEach((message) => signal.send(message)), 2000);
+    }
   },
 };
 
