@@ -8,7 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # Django must be set up before anything imports models (consumers do).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
@@ -23,9 +22,10 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # The routes are path() patterns of ASGI apps, which types-channels cannot tell from views'.
-        # Admission control first: a refused handshake costs no database call (rooms/admission.py).
+        # Admission control first: a refused handshake costs no database call; the session and
+        # user are read in the thread pool, not in one thread for all (rooms/admission.py).
         "websocket": admission.gate(AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+            admission.auth_stack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
         )),
     }
 )

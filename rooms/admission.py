@@ -19,6 +19,7 @@ before any database call. The consumer bounds its own part in time (ROOM_HANDSHA
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -105,10 +106,12 @@ def gate(inner):
         if not admission.enter():
             await refuse(receive, send, admission.retry_after())
             return
-        key, handshaking = object(), True
+        key, handshaking, refused = object(), True, False
 
         async def watched(message) -> None:
             nonlocal handshaking
+            if refused:
+                return  # refused as late (below): the socket is closed, the app's sends go nowhere
             if handshaking and message["type"] in ("websocket.accept", "websocket.close"):
                 handshaking = False
                 admission.leave()
@@ -116,14 +119,47 @@ def gate(inner):
                     admission.opened(id(key))
             await send(message)
 
+        async def deadline() -> None:
+            # Daphne drops a handshake not accepted within its --websocket_connect_timeout
+            # (5 s), and nginx then takes that Daphne for dead: refuse it cleanly before. The
+            # app carries on to its end; Daphne's disconnect then runs its cleanup.
+            nonlocal handshaking, refused
+            await asyncio.sleep(settings.ROOM_HANDSHAKE_TIMEOUT + 1)
+            if handshaking:
+                handshaking, refused = False, True
+                admission.leave()
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.send", "text": json.dumps(
+                    {"type": "busy", "retry_after": admission.retry_after()})})
+                await send({"type": "websocket.close", "code": CloseCode.BUSY.value})
+
+        watchdog = asyncio.create_task(deadline())
         try:
             await inner(scope, receive, watched)
         finally:  # however it ends (closed, failed, killed by Daphne): it no longer counts
+            watchdog.cancel()
             if handshaking:
                 admission.leave()
             admission.closed(id(key))
 
     return app
+
+
+def auth_stack(inner):
+    """Channels' AuthMiddlewareStack, with the session and user read in the thread pool like
+    every other database call of a handshake: Channels reads them thread-sensitive, in one
+    thread per process for every handshake (the queue that never drained in a storm)."""
+    from channels.auth import AuthMiddleware, get_user
+    from channels.db import database_sync_to_async
+    from channels.sessions import CookieMiddleware, SessionMiddleware
+
+    read_user = database_sync_to_async(get_user.func, thread_sensitive=False)  # type: ignore[attr-defined]
+
+    class Auth(AuthMiddleware):
+        async def resolve_scope(self, scope) -> None:
+            scope["user"]._wrapped = await read_user(scope)
+
+    return CookieMiddleware(SessionMiddleware(Auth(inner)))
 
 
 def from_settings() -> Admission:

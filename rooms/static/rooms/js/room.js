@@ -5,8 +5,9 @@
 // draws the result. The parts: signal.js (the socket), media.js (the peer connection),
 // localmedia.js (my microphone, camera, screen), tiles.js (the videos), panels.js (the
 // side panel and the people lists), indicators.js (quality, speaker), shortcuts.js,
-// idcheck.js, codes.js (close codes). Only the modules without DOM at import time
-// (state, codes, stats, media, i18n) are unit-tested under Node (tests/js).
+// idcheck.js, codes.js (close codes), backoff.js (when to reconnect), outbox.js (chat
+// sent again until acknowledged). Only the modules without DOM at import time (state,
+// codes, backoff, outbox, stats, media, i18n) are unit-tested under Node (tests/js).
 import { _, fmt, ngettext } from "./i18n.js";
 import { $, announce, el, setPressed } from "./dom.js";
 import { browserProblem, reportCheck } from "./checks.js";
