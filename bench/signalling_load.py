@@ -142,8 +142,8 @@ class Redis:
 
 
 class Daphnes:
-    def __init__(self, folder: Path, env: dict[str, str], backlog: int, count: int = 2):
-        self.folder, self.env, self.backlog = folder, env, backlog
+    def __init__(self, folder: Path, env: dict[str, str], backlog: int, connect_timeout: int, count: int = 2):
+        self.folder, self.env, self.backlog, self.connect_timeout = folder, env, backlog, connect_timeout
         self.ports = [free_port() for _ in range(count)]
         self.procs: list[subprocess.Popen | None] = [None] * count
         for i in range(count):
@@ -154,7 +154,8 @@ class Daphnes:
             self.procs[i] = subprocess.Popen(
                 [sys.executable, "-m", "daphne", "-e", f"tcp:port={self.ports[i]}:interface=127.0.0.1"
                  + (f":backlog={self.backlog}" if self.backlog else ""),  # as deploy/Procfile
-                 "portal.asgi:application"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                 "--websocket_connect_timeout", str(self.connect_timeout), "portal.asgi:application"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_for(f"daphne {i}", lambda: listening(self.ports[i]), 30)
 
     def kill(self, i: int) -> None:
@@ -200,7 +201,7 @@ class Nginx:
         self.folder.mkdir()
         temp = " ".join(f"{name}_temp_path {self.folder}/{name};" for name in ("client_body", "proxy", "fastcgi",
                                                                                "uwsgi", "scgi"))
-        servers = " ".join(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in backends)
+        servers = " ".join(f"server 127.0.0.1:{port} max_fails=0;" for port in backends)  # deploy/nginx-site.conf
         conf = self.folder / "nginx.conf"
         conf.write_text(f"""
 daemon off; worker_processes 1; worker_rlimit_nofile 16384; user root;
@@ -701,6 +702,8 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=1800, help="the whole run stops after this many seconds")
     parser.add_argument("--backlog", type=int, default=1024,
                         help="Daphne's listen backlog (deploy/Procfile's; 0: Twisted's default, 50)")
+    parser.add_argument("--websocket-connect-timeout", type=int, default=30,
+                        help="Daphne's --websocket_connect_timeout (deploy/Procfile's; Daphne's default: 5)")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="gv-signalling-"))
@@ -731,7 +734,7 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
-        daphnes = Daphnes(folder, env, args.backlog)
+        daphnes = Daphnes(folder, env, args.backlog, args.websocket_connect_timeout)
         proxy = Nginx(folder, daphnes.ports)
         bench = Bench(proxy.port)
         sampler = Sampler(daphnes, pg.url, redis_server.url)

@@ -253,10 +253,11 @@ ROOM_OPENS_MINUTES_BEFORE = env.int("ROOM_OPENS_MINUTES_BEFORE", default=30)
 ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # Admission control of room sockets, per Daphne process (rooms/admission.py): handshakes in
 # flight at once (each is a few database calls in the thread pool: about twice its threads),
-# open sockets at most, and how long a handshake may take before it is refused as BUSY: under
-# Daphne's --websocket_connect_timeout (5 s), past which Daphne drops the handshake and nginx
-# takes the Daphne for dead. Refused browsers come back within the hint (1 to
-# ROOM_BUSY_MAX_RETRY s; ROOM_SOCKETS_FULL_RETRY when the sockets are full) plus jitter.
+# open sockets at most, and how long a handshake may take before it is refused as BUSY: well
+# under Daphne's --websocket_connect_timeout (30 s in deploy/Procfile; 5 s by default), past
+# which Daphne resets the connection and nginx takes that Daphne for dead. Refused browsers
+# come back within the hint (1 to ROOM_BUSY_MAX_RETRY s; ROOM_SOCKETS_FULL_RETRY when the
+# sockets are full) plus jitter.
 ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)

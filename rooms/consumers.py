@@ -74,7 +74,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.accept()  # accept first so the browser gets the close code and its hint
         # The hint goes in a message: Daphne drops a close frame's reason.
         await self._send({"type": "busy", "retry_after": retry_after})
-        await self.close(CloseCode.BUSY)
+        await self.close(CloseCode.BUSY.value)  # autobahn wants an int, not an IntEnum
 
     accepted = False
 
