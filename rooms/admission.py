@@ -89,9 +89,13 @@ async def refuse(receive, send, retry_after: int) -> None:
     gets a close code), say `busy` with the hint (Daphne drops a close frame's reason), close."""
     if (await receive())["type"] != "websocket.connect":
         return
+    await say_busy(send, retry_after)
+
+
+async def say_busy(send, retry_after: int) -> None:
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.send", "text": json.dumps({"type": "busy", "retry_after": retry_after})})
-    await send({"type": "websocket.close", "code": CloseCode.BUSY.value})
+    await send({"type": "websocket.close", "code": CloseCode.BUSY.value})  # an int: autobahn refuses IntEnum
 
 
 def gate(inner):
@@ -120,18 +124,15 @@ def gate(inner):
             await send(message)
 
         async def deadline() -> None:
-            # Daphne drops a handshake not accepted within its --websocket_connect_timeout
-            # (5 s), and nginx then takes that Daphne for dead: refuse it cleanly before. The
-            # app carries on to its end; Daphne's disconnect then runs its cleanup.
+            # Daphne resets a handshake not accepted within its --websocket_connect_timeout
+            # (deploy/Procfile: 30 s; 5 s by default): refuse it cleanly before, whatever part
+            # of the stack holds it. The app carries on; Daphne's disconnect runs its cleanup.
             nonlocal handshaking, refused
             await asyncio.sleep(settings.ROOM_HANDSHAKE_TIMEOUT + 1)
             if handshaking:
                 handshaking, refused = False, True
                 admission.leave()
-                await send({"type": "websocket.accept"})
-                await send({"type": "websocket.send", "text": json.dumps(
-                    {"type": "busy", "retry_after": admission.retry_after()})})
-                await send({"type": "websocket.close", "code": CloseCode.BUSY.value})
+                await say_busy(send, admission.retry_after())
 
         watchdog = asyncio.create_task(deadline())
         try:
