@@ -21,18 +21,23 @@ from rooms.models import ChatMessage, Participant
 
 def record(pid: str, client_id: str | None, text: str) -> tuple[ChatMessage, bool]:
     """Store what participant `pid` said under `client_id` (a new id when the browser gave
-    none); returns the message and whether it still has to be broadcast (False: it is a
-    copy of one already delivered)."""
+    none), as delivered: the caller broadcasts it now and calls `undelivered` if that fails
+    (one database call per message, not two). Returns the message and whether it is to be
+    broadcast (False: a copy of one already delivered)."""
     sender = Participant.objects.values("room_id", "name").get(pid=pid)
     message, created = ChatMessage.objects.get_or_create(
         room_id=sender["room_id"], client_id=client_id or uuid.uuid4().hex,
-        defaults={"pid": pid, "name": sender["name"], "text": text},
+        defaults={"pid": pid, "name": sender["name"], "text": text, "delivered": True},
     )
-    return message, created or not message.delivered
+    if created or message.delivered:
+        return message, created
+    ChatMessage.objects.filter(pk=message.pk).update(delivered=True)  # its broadcast failed: again now
+    return message, True
 
 
-def delivered(message: ChatMessage) -> None:
-    ChatMessage.objects.filter(pk=message.pk).update(delivered=True)
+def undelivered(message: ChatMessage) -> None:
+    """The broadcast failed (the channel layer is down): the copy sent again will be broadcast."""
+    ChatMessage.objects.filter(pk=message.pk).update(delivered=False)
 
 
 def replay(pid: str) -> list[dict]:

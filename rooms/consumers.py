@@ -230,8 +230,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # sent again and not broadcast again is acknowledged directly.
         stored, fresh = await db(chat.record)(self.pid, message.get("id"), message["text"])
         if fresh:
-            await self._broadcast(room_group(self.slug), stored.as_message())
-            await db(chat.delivered)(stored)
+            try:
+                await self._broadcast(room_group(self.slug), stored.as_message())
+            except Exception:
+                await db(chat.undelivered)(stored)
+                raise
         else:
             await self._send({"type": "chat.ack", "id": stored.client_id})
 

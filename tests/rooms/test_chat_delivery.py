@@ -169,3 +169,37 @@ def test_chat_is_purged_with_the_structure_retention(structure_a, structure_b, a
     assert chat.purge_expired(now) == 1
     assert set(ChatMessage.objects.values_list("client_id", flat=True)) == {recent_a, old_b}
     assert old_a not in set(ChatMessage.objects.values_list("client_id", flat=True))
+
+
+def test_a_message_whose_broadcast_fails_is_answered_server_error_and_broadcast_when_sent_again(
+        room, moderator, citizen, monkeypatch):
+    from rooms.consumers import RoomConsumer
+
+    real = RoomConsumer._broadcast
+    failures = []
+
+    async def broadcast(self, group, message):
+        if message.get("type") == "chat.message" and not failures:
+            failures.append(message["id"])
+            raise ConnectionError("Redis is restarting")
+        await real(self, group, message)
+
+    monkeypatch.setattr(RoomConsumer, "_broadcast", broadcast)
+
+    async def scenario():
+        agent, guest = await in_the_call(room, moderator, citizen)
+        with guest.ignoring("participant.joined"):
+            await guest.send({"type": "chat.send", "text": "Vous m'entendez ?", "id": "r-1"})
+            error = await guest.expect("error")
+            assert (error["code"], error["ref"]) == ("server_error", "chat.send")
+            await agent.quiet()
+            await guest.send({"type": "chat.send", "text": "Vous m'entendez ?", "id": "r-1"})
+            assert (await agent.expect("chat.message"))["id"] == "r-1"
+            assert (await guest.expect("chat.message"))["id"] == "r-1"
+            await agent.quiet()
+        await agent.close()
+        await guest.close()
+
+    run(scenario())
+    assert failures == ["r-1"]
+    assert ChatMessage.objects.get(client_id="r-1").delivered is True
