@@ -74,13 +74,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.accept()  # accept first so the browser gets the close code and its hint
         # The hint goes in a message: Daphne drops a close frame's reason.
         await self._send({"type": "busy", "retry_after": retry_after})
-        await self.close(CloseCode.BUSY.value)  # autobahn wants an int, not an IntEnum
+        await self.close(CloseCode.BUSY)
 
     accepted = False
 
     async def accept(self, subprotocol=None, headers=None) -> None:
         self.accepted = True
         await super().accept(subprotocol, headers)
+
+    async def close(self, code=None, reason=None) -> None:
+        # Daphne's autobahn refuses anything but an exact int (a CloseCode raised there, so
+        # the browser got 1011 or a reset instead of the decision).
+        await super().close(code.value if isinstance(code, CloseCode) else code, reason)
 
     # --- connection ---
     async def connect(self) -> None:
