@@ -5,6 +5,7 @@ long is abandoned, not left queued."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 
@@ -154,3 +155,33 @@ def test_a_storm_of_connects_converges_through_busy_refusals(room, monkeypatch):
     assert refusals, "the gate let 30 simultaneous handshakes through"
     assert gate.handshakes == 0
     assert all(1 <= hint <= 10 for hint in refusals)
+
+
+def test_the_gate_refuses_a_handshake_stalled_anywhere_before_daphne_would_reset_it(monkeypatch, settings):
+    """Whatever part of the stack holds a handshake (the session read, the consumer), the gate
+    answers BUSY past ROOM_HANDSHAKE_TIMEOUT + 1 s, and the stalled app's late sends go nowhere."""
+    from channels.testing import WebsocketCommunicator
+
+    settings.ROOM_HANDSHAKE_TIMEOUT = 0.1
+    gate = Admission(max_handshakes=5, max_sockets=100)
+    monkeypatch.setattr(admission, "ADMISSION", gate)
+    release = asyncio.Event()
+
+    async def stalled(scope, receive, send):
+        assert (await receive())["type"] == "websocket.connect"
+        await release.wait()  # a database that does not answer
+        await send({"type": "websocket.accept"})  # too late: dropped
+        await send({"type": "websocket.send", "text": "{}"})
+
+    async def scenario():
+        ws = WebsocketCommunicator(admission.gate(stalled), "/ws/rooms/x/")
+        assert (await ws.connect(timeout=3))[0]
+        assert gate.handshakes == 0
+        assert json.loads(await ws.receive_from(timeout=3))["type"] == "busy"
+        assert (await ws.receive_output(timeout=3)) == {"type": "websocket.close", "code": 4503}
+        release.set()
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    run(scenario())
+    assert gate.handshakes == 0 and not gate.sockets
