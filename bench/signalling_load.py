@@ -82,12 +82,13 @@ def retry_delay(attempt: int, hint: float = 0.0) -> float:
 
 # --- private servers ---
 class Postgres:
-    """A private cluster in a temporary folder, run as the `postgres` user."""
+    """A private cluster in a temporary folder (as the `postgres` user when run as root)."""
 
     def __init__(self, folder: Path):
         self.folder, self.port = folder / "pg", free_port()
         self.folder.mkdir()
-        shutil.chown(self.folder, "postgres", "postgres")
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: as the postgres user
+            shutil.chown(self.folder, "postgres", "postgres")
         self._as_postgres(["initdb", "-D", str(self.folder), "-A", "trust", "-U", "postgres", "--no-sync",
                            "-E", "UTF8", "--locale", "C.UTF-8"])
         self.start()
@@ -97,7 +98,8 @@ class Postgres:
 
     def _as_postgres(self, argv: list[str]) -> None:
         binary = shutil.which(argv[0]) or argv[0]
-        subprocess.run(["runuser", "-u", "postgres", "--", binary, *argv[1:]], check=True, capture_output=True)
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_user, binary, *argv[1:]], check=True, capture_output=True)
 
     def _ctl(self, action: str) -> None:
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=500 "
@@ -204,7 +206,7 @@ class Nginx:
         servers = " ".join(f"server 127.0.0.1:{port} max_fails=0;" for port in backends)  # deploy/nginx-site.conf
         conf = self.folder / "nginx.conf"
         conf.write_text(f"""
-daemon off; worker_processes 1; worker_rlimit_nofile 16384; user root;
+daemon off; worker_processes 1; worker_rlimit_nofile 16384;
 pid {self.folder}/nginx.pid; error_log {self.folder}/error.log warn;
 events {{ worker_connections 8192; }}
 http {{
