@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator
 
+from asgiref.typing import WebSocketConnectEvent
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from media.engine import MediaError
 from portal import clientaddress
-from rooms import actions, entry, lobby, presence, services
+from rooms import actions, admission, chat, entry, lobby, presence, services
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
@@ -46,6 +46,46 @@ class RoomConsumer(AsyncWebsocketConsumer):
     idcheck_request: dict | None = None  # the agent's pending request to this participant
     idcheck_task: asyncio.Task | None = None
     limiter: Limiter  # this connection's token buckets (rooms/ratelimit.py)
+
+    # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
+    async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
+        try:
+            async with asyncio.timeout(settings.ROOM_HANDSHAKE_TIMEOUT):
+                await super().websocket_connect(message)
+        except TimeoutError:
+            # Bounded work per handshake: one that waited this long is refused, not queued on.
+            log.warning("room socket handshake over %.0f s: refused as busy (room=%s)",
+                        settings.ROOM_HANDSHAKE_TIMEOUT, getattr(self, "slug", "?"))
+            await self._refuse_busy(admission.ADMISSION.retry_after())
+            return
+        if self.pid and self.status == lobby.Status.ADMITTED:
+            # What was said while this participant was away (it drops what it already has).
+            said = await db(chat.replay)(self.pid)
+            if said:
+                await self._send({"type": "chat.replay", "messages": said})
+
+    async def _refuse_busy(self, retry_after: int) -> None:
+        log.info("room socket refused: busy, retry in %d s", retry_after)
+        if self.pid:  # presence.connect ran: undo it as a disconnect would
+            with contextlib.suppress(Exception):
+                await self.disconnect(CloseCode.BUSY)
+            self.pid = ""
+        if not self.accepted:
+            await self.accept()  # accept first so the browser gets the close code and its hint
+        # The hint goes in a message: Daphne drops a close frame's reason.
+        await self._send({"type": "busy", "retry_after": retry_after})
+        await self.close(CloseCode.BUSY)
+
+    accepted = False
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        self.accepted = True
+        await super().accept(subprotocol, headers)
+
+    async def close(self, code=None, reason=None) -> None:
+        # Daphne's autobahn refuses anything but an exact int (a CloseCode raised there, so
+        # the browser got 1011 or a reset instead of the decision).
+        await super().close(code.value if isinstance(code, CloseCode) else code, reason)
 
     # --- connection ---
     async def connect(self) -> None:
@@ -185,17 +225,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._broadcast(target, {"type": "participant.updated", "participant": participant.as_dict()})
 
     async def on_chat_send(self, message: dict) -> None:
-        participant = await db(presence.find)(self.slug, self.pid)
-        await self._broadcast(
-            room_group(self.slug),
-            {
-                "type": "chat.message",
-                "pid": self.pid,
-                "name": participant.name,
-                "text": message["text"],
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            },
-        )
+        # Stored first (rooms/chat.py): a copy sent again after a reconnect is not broadcast twice.
+        # The sender's own copy through the room's group is its acknowledgement; a copy
+        # sent again and not broadcast again is acknowledged directly.
+        stored, fresh = await db(chat.record)(self.pid, message.get("id"), message["text"])
+        if fresh:
+            try:
+                await self._broadcast(room_group(self.slug), stored.as_message())
+            except Exception:
+                await db(chat.undelivered)(stored)
+                raise
+        else:
+            await self._send({"type": "chat.ack", "id": stored.client_id})
 
     async def on_reaction_send(self, message: dict) -> None:
         # Admitted senders only (lobby.check_message): a waiting guest's reaction never

@@ -29,14 +29,23 @@ REACTIONS = ("thumbs_up", "clap", "heart", "laugh", "surprised", "thanks")
 
 
 class CloseCode(enum.IntEnum):
-    """The codes the server closes a room socket with: final decisions, the browser does not
-    reconnect. PROTOCOL.md ("Close codes") and rooms/static/rooms/js/codes.js name the same
-    numbers (tests/rooms/test_close_codes.py)."""
+    """The codes the server closes a room socket with: final decisions (the browser does not
+    reconnect), except those in RETRY. PROTOCOL.md ("Close codes") and
+    rooms/static/rooms/js/codes.js name the same numbers (tests/rooms/test_close_codes.py)."""
 
     NO_SESSION = 4401  # no valid join session for this room: back to the join page
     REFUSED = 4403  # refused or removed by a moderator
     ENDED = 4410  # room closed or meeting ended
     REPLACED = 4409  # the personal link was taken over by another device ("continuer ici")
+    BUSY = 4503  # this server takes no more connections now: retry after the hint (rooms/admission.py)
+
+
+# Server codes after which the browser comes back (BUSY: after the `busy` message's hint).
+RETRY = frozenset({CloseCode.BUSY})
+
+
+CLIENT_ID_LEN = 64  # a message id chosen by the browser (chat.send): letters, digits, - and _
+_CLIENT_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{CLIENT_ID_LEN}}}")
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "media.state": {"audio": Field(bool), "video": Field(bool), "screen": Field(bool, required=False)},
     "quality.set": {"audio_only": Field(bool)},
     "hand.set": {"raised": Field(bool)},
-    "chat.send": {"text": Field(str, max_len=MAX_CHAT)},
+    "chat.send": {"text": Field(str, max_len=MAX_CHAT), "id": Field(str, required=False, max_len=CLIENT_ID_LEN)},
     "name.set": {"name": Field(str, max_len=MAX_NAME)},
     "lobby.admit": {"pid": Field(str, max_len=PID_LEN)},
     "lobby.refuse": {"pid": Field(str, max_len=PID_LEN)},
@@ -170,6 +179,9 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
                 raise ProtocolError("bad_field", f"'{name}' of '{kind}' is empty.", ref=kind)
         if name == "name" and claims_role(value):
             raise ProtocolError("reserved_name", "A name cannot claim a role (agent, assistance, interpreter…).",
+                                ref=kind)
+        if name == "id" and not _CLIENT_ID.fullmatch(value):
+            raise ProtocolError("bad_field", f"'id' of '{kind}' is 1 to {CLIENT_ID_LEN} letters, digits, - or _.",
                                 ref=kind)
         if name == "pid":
             try:

@@ -8,6 +8,7 @@ test("only the server's decisions are final", () => {
   assert.deepEqual([...FINAL].sort(), [CLOSE.NO_SESSION, CLOSE.REFUSED, CLOSE.ENDED, CLOSE.REPLACED].sort());
   assert.ok(!FINAL.has(CLOSE.DROPPED));
   assert.ok(!FINAL.has(CLOSE.NORMAL));
+  assert.ok(!FINAL.has(CLOSE.BUSY), "BUSY: the browser comes back after the hint");
   assert.throws(() => { CLOSE.ENDED = 1; }, TypeError);
 });
 

@@ -8,6 +8,7 @@ export const CLOSE = Object.freeze({
   REFUSED: 4403, // refused or removed by a moderator
   ENDED: 4410, // room closed or meeting ended
   REPLACED: 4409, // the personal link continued on another device
+  BUSY: 4503, // the server is saturated: retry after the `busy` message's hint (not final)
 });
 
 // The server's final decisions: the browser does not reconnect after these.
