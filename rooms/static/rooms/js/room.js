@@ -36,7 +36,8 @@ const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
 const send = (m) => signal.send(m);
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
-const { showQuality, showSpeaker, speakers } = indicators({ state, call, stage });
+const { showQuality, showLink, showSpeaker, speakers } = indicators({
+  state, call, stage, send, autoAudioOnly: () => setAudioOnly(true) });
 const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
 const idcheck = moderator
   ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
@@ -172,6 +173,9 @@ const handlers = {
     if (m.participant.hand && !before?.hand && m.participant.pid !== state.me.pid) {
       announce(fmt(_("%(name)s raised their hand."), { name: m.participant.name }));
     }
+  },
+  "participant.link"(m) {
+    showLink(m);
   },
   "participant.left"(m) {
     const p = m.participant;
@@ -475,7 +479,7 @@ async function main() {
   report(await mine.start());
   signal.connect();
   state.timers = [
-    setInterval(showQuality, 2000),
+    setInterval(showQuality, 500),
     setInterval(showSpeaker, 400),
     setInterval(() => { if (state.me.status === STATUS.WAITING) signal.send({ type: "lobby.info" }); }, 15000),
   ];
@@ -492,6 +496,7 @@ globalThis.gvDebug = {
   people: () => [...state.people.values()],
   lobby: () => [...state.lobby.values()],
   speakers, // speaker view's choice: speaker, speaking, levels (speaker.js)
+  get link() { return state.stats; }, // the last link reading (linkquality.js)
 };
 
 main();

@@ -24,9 +24,11 @@ export class Stage {
         avatar: el("div", { class: "gv-avatar", "aria-hidden": "true" }),
         name: el("span", { class: "gv-tile__name" }),
         flags: el("span", { class: "gv-tile__flags" }),
+        link: el("span", { class: "gv-quality gv-tile__link", hidden: true }),
         audio: null,
       };
-      tile.node.append(video, tile.avatar, el("figcaption", { class: "gv-tile__caption" }, tile.name, tile.flags));
+      tile.node.append(video, tile.avatar,
+        el("figcaption", { class: "gv-tile__caption" }, tile.name, tile.flags, tile.link));
       this.tiles.set(pid, tile);
       if (self) this.root.prepend(tile.node);
       else this.root.append(tile.node);
@@ -49,6 +51,15 @@ export class Stage {
     );
     tile.node.classList.toggle("gv-tile--hand", Boolean(p.hand));
     tile.node.classList.toggle("gv-tile--nocam", p.video === false && !p.screen);
+  }
+
+  // A participant's link as their indicator measures it (participant.link).
+  setLink(pid, level, label) {
+    const tile = this.tiles.get(pid);
+    if (!tile) return;
+    tile.link.dataset.level = level;
+    tile.link.textContent = label;
+    tile.link.hidden = level === "unknown";
   }
 
   setVideo(pid, track, self = false) {
