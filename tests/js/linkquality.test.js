@@ -45,6 +45,7 @@ test("nothing arriving for 1 s is poor, even with the last RTT still in the stat
   const result = monitor.update(report(6000, frozen(6)));
   assert.equal(result.level, "poor");
   assert.deepEqual(result.reasons, ["silent"]);
+  assert.deepEqual(monitor.history.slice(-2).map((r) => r.silentMs), [500, 1000]);
 });
 
 test("alone in the call: the transport's silence counts, after 3 s", () => {
@@ -95,7 +96,7 @@ test("the snapshot sums every stream and ignores pairs not selected", () => {
   assert.deepEqual([s.inStreams, s.inPackets, s.pairRtt, s.at], [2, 300, 0.02, 2000]);
 });
 
-const reading = (level, reasons = []) => ({ level, reasons });
+const reading = (level, reasons = [], own = level) => ({ level, reasons, own });
 
 test("advice each time the level gets worse, not while it stays", () => {
   const policy = new LinkPolicy();
@@ -121,6 +122,16 @@ test("a good reading resets the sustained count", () => {
   for (let t = 0; t < 9; t++) policy.step(reading("poor"), t * 1000, false);
   policy.step(reading("average"), 9000, false);
   assert.equal(policy.step(reading("poor"), 10000, false).audioOnly, false);
+});
+
+test("the other side's bad link (freezes, concealment, our own hop clean) never switches us", () => {
+  const policy = new LinkPolicy();
+  for (let t = 0; t <= 60; t++) {
+    assert.equal(policy.step(reading("poor", ["freeze", "concealment"], "good"), t * 1000, false).audioOnly, false);
+  }
+  const monitor = new LinkMonitor();
+  const result = run(monitor, 3, (t) => ({ concealed: t * 50 * 960 * 0.1, freezes: t > 2 ? 2 : 0 }));
+  assert.deepEqual([result.level, result.own], ["poor", "good"]);
 });
 
 test("audio only after 3 freezes within 30 s", () => {

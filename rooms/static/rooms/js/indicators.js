@@ -81,5 +81,5 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
     }
   }
 
-  return { showQuality, showLink, showSpeaker, speakers: picker };
+  return { showQuality, showLink, showSpeaker, speakers: picker, linkHistory: () => monitor?.history ?? [] };
 }

@@ -68,6 +68,11 @@ export function snapshot(stats) {
   return s;
 }
 
+// What says something of this browser's own link (its hop to the media server, each way),
+// as opposed to freezes, delay and concealment, which the other side's link causes too:
+// the server forwards with its own sequence numbers, so "loss" is our hop only.
+const OWN_LINK = new Set(["silent", "loss", "rtt"]);
+
 const grade = (value, [average, poor]) => (value >= poor ? "poor" : value >= average ? "average" : "good");
 
 function worst(findings) {
@@ -85,6 +90,7 @@ export class LinkMonitor {
     this.lastPairAt = null;
     this.shown = "unknown";
     this.betterSince = null;
+    this.history = []; // the last readings (diagnostics and the browser tests)
   }
 
   update(stats) {
@@ -101,6 +107,8 @@ export class LinkMonitor {
     const receiving = cur.inPackets > 0;
     const lastIn = cur.lastIn ?? this.lastInAt;
     const lastPair = cur.lastPair ?? this.lastPairAt;
+    const last = receiving ? lastIn : lastPair;
+    const silentMs = last == null ? null : now - last;
     if (receiving && lastIn != null && now - lastIn >= SILENT_MEDIA_MS) {
       down.push({ what: "silent", level: "poor" });
     } else if (!receiving && lastPair != null && now - lastPair >= SILENT_TRANSPORT_MS) {
@@ -147,14 +155,19 @@ export class LinkMonitor {
       this.betterSince = null;
     }
     const reasons = [...down, ...up].filter((f) => f.level === "average" || f.level === "poor").map((f) => f.what);
-    return { level: this.shown, measured, down: worst(down), up: worst(up), reasons: [...new Set(reasons)] };
+    const own = worst([...down, ...up].filter((f) => OWN_LINK.has(f.what)));
+    const result = { level: this.shown, measured, own, down: worst(down), up: worst(up),
+      reasons: [...new Set(reasons)], at: now, silentMs };
+    this.history = [...this.history.slice(-19), result];
+    return result;
   }
 }
 
 // What to do about a reading: `advise` each time the shown level gets worse (to average or
-// poor), `audioOnly` once when the link stayed poor for `sustainedMs` or video froze
-// in `freezes` readings within `windowMs` while video was on. Counters start afresh while
-// audio only is on, so after the user brings video back a new episode is needed.
+// poor), `audioOnly` once when our own link (reading.own) stayed poor for `sustainedMs`, or
+// video froze in `freezes` readings within `windowMs` while our own link was not good —
+// audio only here cannot help when the other side's link is the cause. Counters start
+// afresh while audio only is on, so after the user brings video back a new episode is needed.
 export class LinkPolicy {
   constructor({ sustainedMs = 10000, freezes = 3, windowMs = 30000 } = {}) {
     this.sustainedMs = sustainedMs;
@@ -173,8 +186,9 @@ export class LinkPolicy {
       this.freezeTimes = [];
       return { advise, audioOnly: false };
     }
-    this.poorSince = reading.level === "poor" ? (this.poorSince ?? now) : null;
-    if (reading.reasons.includes("freeze")) this.freezeTimes.push(now);
+    const own = reading.own ?? reading.level;
+    this.poorSince = own === "poor" ? (this.poorSince ?? now) : null;
+    if (reading.reasons.includes("freeze") && own !== "good") this.freezeTimes.push(now);
     this.freezeTimes = this.freezeTimes.filter((t) => now - t < this.windowMs);
     const sustained = this.poorSince != null && now - this.poorSince >= this.sustainedMs;
     if (sustained || this.freezeTimes.length >= this.freezeLimit) {

@@ -36,7 +36,7 @@ const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
 const send = (m) => signal.send(m);
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
-const { showQuality, showLink, showSpeaker, speakers } = indicators({
+const { showQuality, showLink, showSpeaker, speakers, linkHistory } = indicators({
   state, call, stage, send, autoAudioOnly: () => setAudioOnly(true) });
 const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
 const idcheck = moderator
@@ -496,7 +496,7 @@ globalThis.gvDebug = {
   people: () => [...state.people.values()],
   lobby: () => [...state.lobby.values()],
   speakers, // speaker view's choice: speaker, speaking, levels (speaker.js)
-  get link() { return state.stats; }, // the last link reading (linkquality.js)
+  linkHistory, // the last link readings (linkquality.js)
 };
 
 main();

@@ -53,10 +53,10 @@ export class Stage {
     tile.node.classList.toggle("gv-tile--nocam", p.video === false && !p.screen);
   }
 
-  // A participant's link as their indicator measures it (participant.link).
+  // A participant's link as their indicator measures it (participant.link; it may come
+  // before participant.joined: the tile is made here then).
   setLink(pid, level, label) {
-    const tile = this.tiles.get(pid);
-    if (!tile) return;
+    const tile = this.tile(pid, false);
     tile.link.dataset.level = level;
     tile.link.textContent = label;
     tile.link.hidden = level === "unknown";
