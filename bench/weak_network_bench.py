@@ -55,6 +55,7 @@ COUNTERS = """async () => {
     }
   });
   o.level = window.gvDebug.linkHistory().at(-1)?.level ?? null;
+  o.audioOnly = document.querySelector("#gv-call .gv-audio-only")?.getAttribute("aria-pressed") === "true";
   return o;
 }"""
 TILE_LINK = "(pid) => document.querySelector(`figure[data-pid='${pid}'] .gv-tile__link`)?.dataset.level ?? null"
@@ -76,6 +77,7 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "audio_delay_ms": 1000 * (last["jbDelay"] - first["jbDelay"]) / emitted if emitted else None,
         "target_kbps": statistics.median(s["target"] for s in samples) / 1000,
         "levels": sorted({s["level"] for s in samples if s["level"]}),
+        "audio_only": any(s["audioOnly"] for s in samples),
     }
 
 
@@ -93,15 +95,20 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
         agent_view.add(agent_page.evaluate(TILE_LINK, citizen_pid) or "-")
     out = {name: summary(s[0], s[-1], s) for name, s in series.items()}
     out["agent_view"] = sorted(agent_view)
+    # The next profile starts with video: one tap back where the page switched itself.
+    for page in pages.values():
+        if page.get_attribute("#gv-call .gv-audio-only", "aria-pressed") == "true":
+            page.click("#gv-call .gv-audio-only")
     return out
 
 
 def wait_flowing(page, key: str, since: float, cap: float = 20.0) -> float | None:
-    """Seconds from `since` until `key` grows on this page (polled every 50 ms)."""
+    """Seconds from `since` until `key` moves on this page (polled every 50 ms; a new peer
+    connection after a reconnection counts from 0 again)."""
     before = sample(page)[key]
     while time.monotonic() - since < cap:
         time.sleep(0.05)
-        if sample(page)[key] > before:
+        if sample(page)[key] != before:
             return time.monotonic() - since
     return None
 
@@ -155,7 +162,7 @@ def main() -> None:
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
             print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped.")
             print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} "
-                  f"{'audio jb ms':>11} {'target kbit/s':>13}  levels (agent's view of the citizen)")
+                  f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
             for name in chosen:
                 result = results[name] = run_profile(emulator, agent_page, citizen, citizen_pid,
@@ -165,7 +172,8 @@ def main() -> None:
                     view = f" ({', '.join(result['agent_view'])})" if side == "agent" else ""
                     print(f"{name:22} {side:8} {r['fps']:5.1f} {r['size']:>8} {r['frozen']:8.1f} "
                           f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
-                          f"{r['target_kbps']:13.0f}  {', '.join(r['levels'])}{view}", flush=True)
+                          f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
+                          f"{', '.join(r['levels'])}{view}", flush=True)
             if not args.only or "outage" in args.only.split(","):
                 o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "
