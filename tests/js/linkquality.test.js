@@ -96,7 +96,7 @@ test("the snapshot sums every stream and ignores pairs not selected", () => {
   assert.deepEqual([s.inStreams, s.inPackets, s.pairRtt, s.at], [2, 300, 0.02, 2000]);
 });
 
-const reading = (level, reasons = [], own = level) => ({ level, reasons, own });
+const reading = (level, reasons = [], own = level, severe = own === "poor") => ({ level, reasons, own, severe });
 
 test("advice each time the level gets worse, not while it stays", () => {
   const policy = new LinkPolicy();
@@ -115,6 +115,15 @@ test("audio only after 10 s of poor quality, once; counted afresh after video is
   assert.equal(policy.step(reading("poor"), 12000, false).audioOnly, false);
   assert.equal(policy.step(reading("poor"), 21000, false).audioOnly, false);
   assert.equal(policy.step(reading("poor"), 22000, false).audioOnly, true);
+});
+
+test("10% loss is poor but not severe: video goes on; 20% is severe", () => {
+  const ten = run(new LinkMonitor(), 3, (t) => ({ upLost: t * 5 }));
+  assert.deepEqual([ten.level, ten.own, ten.severe], ["poor", "poor", false]);
+  const twenty = run(new LinkMonitor(), 3, (t) => ({ upLost: t * 10 }));
+  assert.equal(twenty.severe, true);
+  const policy = new LinkPolicy();
+  for (let t = 0; t <= 30; t++) assert.equal(policy.step(ten, t * 1000, false).audioOnly, false);
 });
 
 test("a good reading resets the sustained count", () => {

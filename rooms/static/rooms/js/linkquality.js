@@ -73,7 +73,13 @@ export function snapshot(stats) {
 // the server forwards with its own sequence numbers, so "loss" is our hop only.
 const OWN_LINK = new Set(["silent", "loss", "rtt"]);
 
+// Beyond "poor": what makes video pointless on our own hop (the automatic audio only).
+// 10% loss is poor, but FEC and NACK keep a picture going through it.
+export const SEVERE = { loss: 0.2, rtt: 1.0 };
+
 const grade = (value, [average, poor]) => (value >= poor ? "poor" : value >= average ? "average" : "good");
+
+const finding = (what, value) => ({ what, value, level: grade(value, THRESHOLDS[what]) });
 
 function worst(findings) {
   let level = "unknown";
@@ -119,7 +125,7 @@ export class LinkMonitor {
     if (prev) {
       const got = cur.inPackets - prev.inPackets;
       const lost = Math.max(0, cur.inLost - prev.inLost);
-      if (got + lost >= MIN_PACKETS) down.push({ what: "loss", level: grade(lost / (got + lost), THRESHOLDS.loss) });
+      if (got + lost >= MIN_PACKETS) down.push(finding("loss", lost / (got + lost)));
       const newFreezes = cur.freezes - prev.freezes;
       if (newFreezes > 0) down.push({ what: "freeze", level: newFreezes > 1 || cur.frozen - prev.frozen > 1 ? "poor" : "average" });
       const emitted = cur.jbEmitted - prev.jbEmitted;
@@ -130,12 +136,12 @@ export class LinkMonitor {
       }
       const sent = cur.outPackets - prev.outPackets;
       const upLost = Math.max(0, cur.upLost - prev.upLost);
-      if (sent >= MIN_PACKETS) up.push({ what: "loss", level: grade(upLost / sent, THRESHOLDS.loss) });
+      if (sent >= MIN_PACKETS) up.push(finding("loss", upLost / sent));
       // A round trip counts only when measured again since the last reading (no stale RTT).
       if (cur.remoteRttCount > prev.remoteRttCount && cur.remoteRtt != null) {
-        up.push({ what: "rtt", level: grade(cur.remoteRtt, THRESHOLDS.rtt) });
+        up.push(finding("rtt", cur.remoteRtt));
       } else if (cur.pairResponses > prev.pairResponses && cur.pairRtt != null) {
-        up.push({ what: "rtt", level: grade(cur.pairRtt, THRESHOLDS.rtt) });
+        up.push(finding("rtt", cur.pairRtt));
       }
     }
     if (cur.limited) up.push({ what: "bandwidth", level: "average" });
@@ -155,8 +161,10 @@ export class LinkMonitor {
       this.betterSince = null;
     }
     const reasons = [...down, ...up].filter((f) => f.level === "average" || f.level === "poor").map((f) => f.what);
-    const own = worst([...down, ...up].filter((f) => OWN_LINK.has(f.what)));
-    const result = { level: this.shown, measured, own, down: worst(down), up: worst(up),
+    const ownFindings = [...down, ...up].filter((f) => OWN_LINK.has(f.what));
+    const own = worst(ownFindings);
+    const severe = ownFindings.some((f) => f.what === "silent" || (f.value != null && f.value >= SEVERE[f.what]));
+    const result = { level: this.shown, measured, own, severe, down: worst(down), up: worst(up),
       reasons: [...new Set(reasons)], at: now, silentMs };
     this.history = [...this.history.slice(-19), result];
     return result;
@@ -164,7 +172,8 @@ export class LinkMonitor {
 }
 
 // What to do about a reading: `advise` each time the shown level gets worse (to average or
-// poor), `audioOnly` once when our own link (reading.own) stayed poor for `sustainedMs`, or
+// poor), `audioOnly` once when our own link stayed severely bad (reading.severe: silent,
+// ≥ 20% loss or ≥ 1 s RTT) for `sustainedMs`, or
 // video froze in `freezes` readings within `windowMs` while our own link was not good —
 // audio only here cannot help when the other side's link is the cause. Counters start
 // afresh while audio only is on, so after the user brings video back a new episode is needed.
@@ -187,7 +196,8 @@ export class LinkPolicy {
       return { advise, audioOnly: false };
     }
     const own = reading.own ?? reading.level;
-    this.poorSince = own === "poor" ? (this.poorSince ?? now) : null;
+    const severe = reading.severe ?? own === "poor";
+    this.poorSince = severe ? (this.poorSince ?? now) : null;
     if (reading.reasons.includes("freeze") && own !== "good") this.freezeTimes.push(now);
     this.freezeTimes = this.freezeTimes.filter((t) => now - t < this.windowMs);
     const sustained = this.poorSince != null && now - this.poorSince >= this.sustainedMs;
