@@ -9,10 +9,11 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
-        from notifications import receivers
+        from notifications import receivers, recontact
         from portal import events
 
         # portal.events are sent after commit; each receiver plans rows, then queues tasks.
         events.booked.connect(receivers.on_booked, dispatch_uid="notifications.booked")
         events.rescheduled.connect(receivers.on_rescheduled, dispatch_uid="notifications.rescheduled")
         events.cancelled.connect(receivers.on_cancelled, dispatch_uid="notifications.cancelled")
+        events.contact_changed.connect(recontact.on_contact_changed, dispatch_uid="notifications.contact_changed")

@@ -31,6 +31,29 @@ class State(models.TextChoices):
     VOIDED = "voided", _("not sent (no longer needed)")
 
 
+class ShortLink(models.Model):
+    """A short address for an SMS (/j/<code>) standing for one long link of one appointment
+    (notifications/shortlinks.py): the code is random (62^10), the target is stored, and it
+    resolves only while the appointment lasts."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="short_links", verbose_name=_("appointment")
+    )
+    target = models.CharField(_("target"), max_length=2000)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("short link")
+        verbose_name_plural = _("short links")
+        # One code per long link: the same message renders the same text every time (the
+        # SMS reconciliation after a timeout compares bodies).
+        constraints = [models.UniqueConstraint(fields=["appointment", "target"], name="one_short_link_per_target")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class Notification(models.Model):
     appointment = models.ForeignKey(
         Appointment, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("appointment")

@@ -34,12 +34,23 @@ def book(appointment: Appointment, by=None) -> str:
     return password
 
 
+CONTACT_FIELDS = ("citizen_email", "citizen_phone")
+
+
 @transaction.atomic
 def update(appointment: Appointment, previous_start: dt.datetime | None) -> None:
-    """Save edits; a moved start is announced so reminders are re-planned."""
+    """Save edits; a moved start is announced so reminders are re-planned, a corrected
+    email or phone so that the messages already sent go to the new address."""
+    saved = Appointment.objects.select_for_update().filter(pk=appointment.pk).values(*CONTACT_FIELDS).first() or {}
     appointment.save()
-    if previous_start is not None and previous_start != appointment.start and appointment.status == Status.SCHEDULED:
+    if appointment.status != Status.SCHEDULED:
+        return
+    if previous_start is not None and previous_start != appointment.start:
         _announce(events.rescheduled, appointment, previous_start=previous_start)
+    previous = {name: saved[name] for name in CONTACT_FIELDS
+                if name in saved and saved[name] != getattr(appointment, name)}
+    if previous:
+        _announce(events.contact_changed, appointment, previous=previous)
 
 
 def _transition(appointment: Appointment, to: str, allowed_from: tuple[str, ...]) -> bool:

@@ -10,3 +10,6 @@ from django.dispatch import Signal
 booked = Signal()
 rescheduled = Signal()  # also with `previous_start=<datetime>`
 cancelled = Signal()
+# The citizen's email or phone was corrected: also with `previous={"citizen_email": old, …}`
+# (only the fields that changed).
+contact_changed = Signal()

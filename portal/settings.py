@@ -293,6 +293,10 @@ AXES_CLIENT_IP_CALLABLE = "portal.clientaddress.from_request"
 AXES_LOCKOUT_CALLABLE = "portal.security.login_locked"
 # --- end of login throttling block ---
 
+# Requests for another time one citizen's link may send within a day (portal/citizen.py):
+# beyond, the page asks them to wait for the agent's answer or to call.
+CITIZEN_MAX_CHANGE_REQUESTS = env.int("CITIZEN_MAX_CHANGE_REQUESTS", default=3)
+
 # --- Join page brute-force limits ---
 JOIN_MAX_FAILURES_PER_ADDRESS = env.int("JOIN_MAX_FAILURES_PER_ADDRESS", default=5)
 JOIN_MAX_FAILURES_PER_ROOM = env.int("JOIN_MAX_FAILURES_PER_ROOM", default=20)
@@ -370,6 +374,10 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default=f"{SITE_URL}/notifications/twilio/status/")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # only for a local stand-in of Twilio's API
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10)
+# Recipients (E.164 prefixes) to which a structure's alphanumeric SMS sender is used: metropolitan
+# France. Overseas operators (+262, +590, +594, +596, +508, +687, +689, +269) do not all deliver
+# alphanumeric senders; those numbers get TWILIO_FROM_NUMBER / the messaging service's number.
+NOTIFICATIONS_SMS_ALPHANUMERIC_PREFIXES = env.list("NOTIFICATIONS_SMS_ALPHANUMERIC_PREFIXES", default=["+33"])
 NOTIFICATIONS_SMS_BACKEND = env.str(
     "NOTIFICATIONS_SMS_BACKEND",
     default="notifications.backends.console.ConsoleBackend"

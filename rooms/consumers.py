@@ -20,7 +20,7 @@ from django.conf import settings
 
 from media.engine import MediaError
 from portal import clientaddress
-from rooms import actions, lobby, presence, services
+from rooms import actions, entry, lobby, presence, services
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
@@ -53,14 +53,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session = self.scope.get("session")
         pid = session.get(presence.session_key(self.slug)) if session is not None else None
-        participant = await db(presence.find)(self.slug, pid)
-        refusal = (
-            CloseCode.NO_SESSION if participant is None
-            else CloseCode.REFUSED if participant.status in lobby.FINAL
-            else CloseCode.ENDED if not participant.room.is_open
-            else None
-        )
-        if refusal is not None:
+        decision, participant = await db(entry.on_connect)(self.slug, pid)  # who may enter, and where
+        if participant is None or decision.status is None:
+            refusal = decision.close_code
             log.info("room socket refused: room=%s code=%s address=%s", self.slug, refusal,
                      clientaddress.from_scope(self.scope))
             await self.accept()  # accept first so the browser gets the close code
@@ -69,7 +64,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room = participant.room
         self.pid = str(participant.pid)
         self.role = participant.role
-        participant = await db(presence.connect)(participant)
+        participant = await db(presence.connect)(participant, decision.status)
         self.status = participant.status
         # Subscribe before accepting: once the browser is connected it misses nothing.
         await self._join_group(personal_group(self.pid))

@@ -13,6 +13,7 @@ from notifications.models import Kind, Notification, State
 from portal import booking
 from portal.models import Channel
 from tests.notifications.conftest import CALLBACK_URL
+from tests.notifications.links import long_link
 from tests.notifications.servers import FROM_NUMBER
 
 PHONE = "+33612345678"
@@ -59,7 +60,8 @@ def test_reminder_goes_out_by_sms_at_its_time_only(providers, book):
     confirmation_sms, reminder_sms = twilio.sent_to(PHONE)
     assert "RDV visio confirmé" in confirmation_sms.body
     assert reminder_sms.sender == FROM_NUMBER and reminder_sms.status_callback == CALLBACK_URL
-    assert appointment.room.join_url in reminder_sms.body and appointment.room.password in reminder_sms.body
+    assert long_link(reminder_sms.body) == appointment.room.personal_url_for("sms")
+    assert appointment.room.password in reminder_sms.body
     reminder.refresh_from_db()
     assert reminder.status == State.SENT and reminder.provider_id == reminder_sms.sid
     assert reminder.recipient == PHONE and reminder.attempts == 1 and reminder.sent_at is not None
@@ -298,7 +300,7 @@ def test_reschedule_voids_the_old_reminder_and_plans_a_new_one(providers, book, 
     new = row(appointment, status=State.QUEUED)
     assert old.status == State.VOIDED and new.due_at == appointment.start - dt.timedelta(minutes=15)
     notice = row(appointment, Kind.RESCHEDULED)
-    assert notice.status == State.SENT and "est déplacé au" in twilio.sent_to(PHONE)[-1].body
+    assert notice.status == State.SENT and "RDV visio déplacé au" in twilio.sent_to(PHONE)[-1].body
     delivery.deliver([old.pk, new.pk], now=old.due_at)  # the old time: nothing
     assert delivery.deliver([old.pk, new.pk], now=new.due_at).sent == [new.pk]
     assert len([m for m in twilio.sent_to(PHONE) if "Code" in m.body]) == 1

@@ -1,6 +1,7 @@
 // The side panel (chat, participants, settings, share) and what it lists.
 import { _, fmt } from "./i18n.js";
 import { $, announce, el } from "./dom.js";
+import { roleLabel } from "./roles.js";
 
 const TITLES = {
   chat: () => _("Chat"),
@@ -65,6 +66,7 @@ export function chatLine({ name, text, at }, mine) {
 export function personRow(p, { self, moderator, act }) {
   const state = [];
   if (p.role === "moderator") state.push(_("agent"));
+  else if (roleLabel(p.role)) state.push(roleLabel(p.role));
   if (p.hand) state.push(_("hand raised"));
   if (p.audio === false) state.push(_("microphone off"));
   if (p.video === false) state.push(_("camera off"));
@@ -106,6 +108,7 @@ export function waitingRow(p, act) {
   });
   return el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: p.name }),
+    roleLabel(p.role) ? el("span", { class: "gv-person__state gv-person__role", text: roleLabel(p.role) }) : null,
     el("span", { class: "gv-person__actions" },
       el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": fmt(_("Admit %(name)s"), { name: p.name }),
         "data-act": "lobby.admit", onclick: () => act("lobby.admit", p) }, _("Admit")),

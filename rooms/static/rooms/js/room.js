@@ -19,6 +19,7 @@ import { Stage } from "./tiles.js";
 import { Panel, badge, chatLine, peopleLists } from "./panels.js";
 import { agentSide, citizenSide } from "./idcheck.js";
 import { beep } from "./tone.js";
+import { nameWithRole } from "./roles.js";
 import { CHANGE, RoomState, STATUS } from "./state.js";
 import { localMedia } from "./localmedia.js";
 import { indicators } from "./indicators.js";
@@ -125,7 +126,7 @@ const handlers = {
   },
   "lobby.waiting"(m) {
     state.waiting(m.participant);
-    announce(fmt(_("%(name)s is waiting to enter."), { name: m.participant.name }));
+    announce(fmt(_("%(name)s is waiting to enter."), { name: nameWithRole(m.participant) }));
     beep();
     renderPeople();
   },
@@ -164,7 +165,8 @@ const handlers = {
   },
   "participant.joined"(m) {
     changed(m.participant);
-    if (m.participant.pid !== state.me.pid) announce(fmt(_("%(name)s joined the call."), { name: m.participant.name }));
+    // A third party is named with its role: the citizen knows who joined (rooms/entry.py).
+    if (m.participant.pid !== state.me.pid) announce(fmt(_("%(name)s joined the call."), { name: nameWithRole(m.participant) }));
   },
   "participant.updated"(m) {
     const before = m.participant.pid === state.me.pid ? state.me : state.people.get(m.participant.pid);
