@@ -100,7 +100,8 @@ LAST_LEVEL = "() => window.gvDebug.linkHistory().at(-1)?.level"
 
 def test_the_indicator_says_poor_at_the_first_reading_after_1_s_without_packets(weak_link, weak_call):
     agent_page, citizen, _ = weak_call
-    citizen.wait_for_function(f"() => ({LAST_LEVEL})() === 'good'", timeout=WAIT)
+    # Not poor to begin with (a busy CI machine may make it "average": frames wait for the CPU).
+    citizen.wait_for_function(f"() => ['good', 'average'].includes(({LAST_LEVEL})())", timeout=WAIT)
     outage_at = time.time() * 1000
     weak_link.emulator.set_profile(Profile().with_outage(True))
     try:
@@ -120,8 +121,8 @@ def test_the_indicator_says_poor_at_the_first_reading_after_1_s_without_packets(
     assert all(r["level"] == "poor" for r in after[after.index(first_poor):])
     print(f"poor {first_poor['at'] - outage_at:.0f} ms after the outage began ({first_poor['reasons']}),"
           f" 'silent' at {after[first_silent]['at'] - outage_at:.0f} ms")
-    # After the outage the link is judged good again.
-    citizen.wait_for_function(f"() => ({LAST_LEVEL})() === 'good'", timeout=WAIT)
+    # After the outage the link is judged better again.
+    citizen.wait_for_function(f"() => ['good', 'average'].includes(({LAST_LEVEL})())", timeout=WAIT)
 
 
 def test_sustained_loss_switches_the_citizen_to_audio_only_and_both_sides_are_told(weak_link, weak_call):
