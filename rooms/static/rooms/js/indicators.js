@@ -37,7 +37,10 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
       const badge = $("#gv-quality");
       badge.dataset.level = reading.level;
       badge.textContent = labels[reading.level]();
-      const action = policy.step(reading, Date.now(), state.audioOnly);
+      // A connection being re-established (failover, reconnection) is not a reason to drop
+      // video: the policy only judges a connected link.
+      const connected = call.pc.connectionState === "connected";
+      const action = connected ? policy.step(reading, Date.now(), state.audioOnly) : { advise: false, audioOnly: false };
       if (action.audioOnly) {
         send({ type: "quality.set", link: reading.level, auto: true });
         sentLevel = reading.level;
