@@ -98,11 +98,14 @@ test("the snapshot sums every stream and ignores pairs not selected", () => {
 
 const reading = (level, reasons = [], own = level, severe = own === "poor") => ({ level, reasons, own, severe });
 
-test("advice each time the level gets worse, not while it stays", () => {
+test("advice each time the level gets worse, not while it stays, not twice within 15 s", () => {
   const policy = new LinkPolicy();
   const advised = ["good", "average", "average", "poor", "good", "poor", "unknown", "average"]
-    .map((level, i) => policy.step(reading(level), i * 1000, false).advise);
+    .map((level, i) => policy.step(reading(level), i * 15000, false).advise);
   assert.deepEqual(advised, [false, true, false, true, false, true, false, true]);
+  const flapping = new LinkPolicy();
+  const told = ["good", "poor", "good", "poor", "good", "poor"].map((level, i) => flapping.step(reading(level), i * 4000, false).advise);
+  assert.deepEqual(told, [false, true, false, false, false, true]); // at 4 s, then at 20 s
 });
 
 test("audio only after 10 s of poor quality, once; counted afresh after video is back", () => {

@@ -172,14 +172,16 @@ export class LinkMonitor {
 }
 
 // What to do about a reading: `advise` each time the shown level gets worse (to average or
-// poor), `audioOnly` once when our own link stayed severely bad (reading.severe: silent,
+// poor; not twice within `adviceGapMs`), `audioOnly` once when our own link stayed severely bad (reading.severe: silent,
 // ≥ 20% loss or ≥ 1 s RTT) for `sustainedMs`, or
 // video froze in `freezes` readings within `windowMs` while our own link was not good —
 // audio only here cannot help when the other side's link is the cause. Counters start
 // afresh while audio only is on, so after the user brings video back a new episode is needed.
 export class LinkPolicy {
-  constructor({ sustainedMs = 10000, freezes = 3, windowMs = 30000 } = {}) {
+  constructor({ sustainedMs = 10000, freezes = 3, windowMs = 30000, adviceGapMs = 15000 } = {}) {
     this.sustainedMs = sustainedMs;
+    this.adviceGapMs = adviceGapMs; // a flapping link is not told every few seconds
+    this.advisedAt = null;
     this.freezeLimit = freezes;
     this.windowMs = windowMs;
     this.level = "unknown";
@@ -188,7 +190,9 @@ export class LinkPolicy {
   }
 
   step(reading, now, audioOnly) {
-    const advise = rank(reading.level) > rank(this.level) && rank(reading.level) >= rank("average");
+    const worse = rank(reading.level) > rank(this.level) && rank(reading.level) >= rank("average");
+    const advise = worse && (this.advisedAt == null || now - this.advisedAt >= this.adviceGapMs);
+    if (advise) this.advisedAt = now;
     this.level = reading.level;
     if (audioOnly) {
       this.poorSince = null;
