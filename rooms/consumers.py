@@ -210,11 +210,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_quality_set(self, message: dict) -> None:
         if self.status != lobby.Status.ADMITTED:  # kept for later; the call hears nothing of the lobby
-            await db(presence.update_flags)(self.pid, audio_only=message["audio_only"])
+            if "audio_only" in message:
+                await db(presence.update_flags)(self.pid, audio_only=message["audio_only"])
             return
-        with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
-            await media().set_audio_only(self.slug, self.pid, message["audio_only"])
-        await self._update_and_broadcast(audio_only=message["audio_only"])
+        if "audio_only" in message:
+            with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
+                await media().set_audio_only(self.slug, self.pid, message["audio_only"])
+            await self._update_and_broadcast(audio_only=message["audio_only"])
+        if "link" in message:  # everyone in the call sees each one's link (not stored: it changes)
+            await self._broadcast(room_group(self.slug), {"type": "participant.link", "pid": self.pid,
+                                                          "link": message["link"], "auto": message.get("auto", False)})
 
     async def on_hand_set(self, message: dict) -> None:
         await self._update_and_broadcast(hand=message["raised"])

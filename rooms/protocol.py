@@ -58,12 +58,19 @@ class Field:
 
 # Client → server messages, with their fields. MODERATOR_ONLY (below) lists those only
 # moderators may send; LOBBY_ALLOWED those allowed before being admitted.
+LINK_LEVELS = ("unknown", "good", "average", "poor")
+
 CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "ping": {},
     "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP)},
     "rtc.answer": {"sdp": Field(str, max_len=MAX_SDP)},
     "media.state": {"audio": Field(bool), "video": Field(bool), "screen": Field(bool, required=False)},
-    "quality.set": {"audio_only": Field(bool)},
+    # audio_only: what this browser wants to receive; link: its connection as its indicator
+    # measures it (rooms/static/rooms/js/linkquality.js), `auto` when it switched itself to
+    # audio only for that reason. Each field optional: a browser sends what changed.
+    "quality.set": {"audio_only": Field(bool, required=False),
+                    "link": Field(str, required=False, max_len=10, choices=frozenset(LINK_LEVELS)),
+                    "auto": Field(bool, required=False)},
     "hand.set": {"raised": Field(bool)},
     "chat.send": {"text": Field(str, max_len=MAX_CHAT), "id": Field(str, required=False, max_len=CLIENT_ID_LEN)},
     "name.set": {"name": Field(str, max_len=MAX_NAME)},

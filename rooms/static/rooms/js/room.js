@@ -41,7 +41,8 @@ const send = (m) => signal.send(m);
 const outbox = new Outbox(); // chat sent but not yet acknowledged: sent again after a reconnect
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
-const { showQuality, showSpeaker, speakers } = indicators({ state, call, stage });
+const { showQuality, showLink, showSpeaker, speakers, linkHistory } = indicators({
+  state, call, stage, send, autoAudioOnly: () => setAudioOnly(true) });
 const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
 const idcheck = moderator
   ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
@@ -179,6 +180,9 @@ const handlers = {
     if (m.participant.hand && !before?.hand && m.participant.pid !== state.me.pid) {
       announce(fmt(_("%(name)s raised their hand."), { name: m.participant.name }));
     }
+  },
+  "participant.link"(m) {
+    showLink(m);
   },
   "participant.left"(m) {
     const p = m.participant;
@@ -497,7 +501,7 @@ async function main() {
   report(await mine.start());
   signal.connect();
   state.timers = [
-    setInterval(showQuality, 2000),
+    setInterval(showQuality, 500),
     setInterval(showSpeaker, 400),
     setInterval(() => { if (state.me.status === STATUS.WAITING) signal.send({ type: "lobby.info" }); }, 15000),
   ];
@@ -514,6 +518,7 @@ globalThis.gvDebug = {
   people: () => [...state.people.values()],
   lobby: () => [...state.lobby.values()],
   speakers, // speaker view's choice: speaker, speaking, levels (speaker.js)
+  linkHistory, // the last link readings (linkquality.js)
 };
 
 main();
