@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .formats import MrzFormat
+from .fr_id_1988 import check_digit
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
 from .normalise import LAYOUTS, alphanumeric_cells, normalise
 from .ocr import read_crop
@@ -41,6 +42,30 @@ def plausibility(fmt: MrzFormat, lines: Lines) -> float:
             hits += ch == "<" or (kind == "D" and ch.isdigit()) or (kind == "A" and ch.isalpha()) or (
                 kind == "X" and ch.isalnum())
     return hits / total if total else 0.0
+
+
+# (line, start) of each date field followed by its check digit: the reading that validates
+# them comes from the right orientation (a card flipped vertically keeps its '<' shapes and
+# reads as plausible-looking letters, but its dates do not check).
+DATE_FIELDS: dict[MrzFormat, tuple[tuple[int, int], ...]] = {
+    MrzFormat.TD1: ((1, 0), (1, 8)),
+    MrzFormat.TD3: ((1, 13), (1, 21)),
+    MrzFormat.FR_ID_1988: ((1, 27),),
+}
+
+
+def dates_checked(fmt: MrzFormat, lines: Lines) -> int:
+    """How many date fields of a normalised read match their check digit."""
+    hits = 0
+    for line, start in DATE_FIELDS[fmt]:
+        field, digit = lines[line][start:start + 6], lines[line][start + 6]
+        hits += field.isdigit() and digit.isdigit() and check_digit(field) == digit
+    return hits
+
+
+def orientation_score(fmt: MrzFormat, lines: Lines) -> float:
+    """Plausibility, plus a bonus per date that matches its check digit (see DATE_FIELDS)."""
+    return plausibility(fmt, lines) + 0.5 * dates_checked(fmt, normalise(fmt, lines))
 
 
 def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None:
@@ -95,6 +120,7 @@ class FrameReader:
         self._started: float | None = None
         self._best_sharpness = 0.0
         self._turn = 0  # orientation that worked last (see MrzCrop.oriented), tried first
+        self._turn_confirmed = False  # a date of a read in that orientation matched its check digit
         self._reads: dict[MrzFormat, list[Lines]] = {}
         self.frames_seen = 0
         self.frames_read = 0
@@ -171,16 +197,21 @@ class FrameReader:
         """Read the crop in the orientation that worked last; try the others (upside down,
         mirrored) while it reads as noise, and keep the most plausible reading."""
         best: tuple[MrzFormat, Lines] | None = None
-        best_score, best_turn = 0.0, self._turn
+        best_score, best_plausible, best_turn = 0.0, 0.0, self._turn
         for turn in [self._turn] + [t for t in range(4) if t != self._turn]:
             read = read_crop(crop.oriented(turn))
-            score = plausibility(*read) if read is not None else 0.0
-            if read is not None and score > best_score:
-                best, best_score, best_turn = read, score, turn
-            if best_score >= 0.9:
+            if read is None:
+                continue
+            score = orientation_score(*read)
+            if score > best_score:
+                best, best_score, best_plausible, best_turn = read, score, plausibility(*read), turn
+            # Stop once a date checks, or once the confirmed orientation reads plausibly.
+            if best_score >= 1.4 or (best_plausible >= 0.9 and self._turn_confirmed and best_turn == self._turn):
                 break
+        if best_score >= 1.4:
+            self._turn_confirmed = True
         self._turn = best_turn
-        return best if best_score >= 0.75 else None
+        return best if best_plausible >= 0.75 else None
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
         return vote(fmt, self._reads[fmt], self.min_agree)
