@@ -20,6 +20,7 @@ class MrzCrop:
     image: np.ndarray  # grey, straightened, lighting-flattened, upscaled crop of the MRZ lines
     lines: tuple[tuple[int, int, int, int], ...]  # (x, y, w, h) of each text line inside image
     angle: float  # degrees the frame was rotated to level the lines
+    chars: float = 0.0  # characters per line counted from the pitch (0: unknown)
 
     @property
     def line_count(self) -> int:
@@ -29,13 +30,13 @@ class MrzCrop:
         """The same crop turned 180 degrees (for a card shown upside down)."""
         h, w = self.image.shape
         lines = tuple((w - x - bw, h - y - bh, bw, bh) for x, y, bw, bh in reversed(self.lines))
-        return MrzCrop(np.ascontiguousarray(self.image[::-1, ::-1]), lines, self.angle + 180)
+        return MrzCrop(np.ascontiguousarray(self.image[::-1, ::-1]), lines, self.angle + 180, self.chars)
 
     def mirrored(self) -> MrzCrop:
         """The crop flipped left-right (front cameras may send the picture as a mirror)."""
         w = self.image.shape[1]
         lines = tuple((w - x - bw, y, bw, bh) for x, y, bw, bh in self.lines)
-        return MrzCrop(np.ascontiguousarray(self.image[:, ::-1]), lines, -self.angle)
+        return MrzCrop(np.ascontiguousarray(self.image[:, ::-1]), lines, -self.angle, self.chars)
 
     def oriented(self, turn: int) -> MrzCrop:
         """turn 0: as seen; 1: upside down; 2: mirrored; 3: mirrored and upside down."""
@@ -264,13 +265,12 @@ def _complete_group(small: np.ndarray, group: list[Box]) -> list[Box]:
     for extra in (below, above):
         if extra[1] < 0 or extra[1] + extra[3] > small.shape[0]:
             continue
-        # The missing line must repeat at the same pitch (a '<' run does too).
-        line_chars = chars_per_line(small, extra)
-        if abs(line_chars - chars) > 1.5:
+        # The missing line must repeat at the same pitch (a '<' run does too), clearly.
+        line_chars, strength = line_period(small, extra)
+        if abs(line_chars - chars) > 1.5 or strength < MIN_PERIODICITY:
             continue
-        ink = float(np.std(small[extra[1]:extra[1] + extra[3], extra[0]:extra[0] + extra[2]]))
-        if best is None or ink > best[0]:
-            best = (ink, extra)
+        if best is None or strength > best[0]:
+            best = (strength, extra)
     if best is None:
         return group
     return sorted([*group, best[1]], key=lambda b: b[1])
@@ -329,6 +329,7 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
         return None
     angle, group, level, mask = found
     group = _complete_group(level, group)
+    chars = float(np.median([chars_per_line(level, b) for b in group]))
     k = gray.shape[1] / small.shape[1]  # full-resolution pixels per search pixel
     corners = [_line_corners(mask, b) for b in group]
     # A blurred small line's blob is up to twice as tall as its glyphs; the character pitch
@@ -361,7 +362,7 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
         mid = ((c[0] + c[3]) / 2, (c[1] + c[2]) / 2) if c is not None else (
             np.array([b[0], b[1] + b[3] / 2]), np.array([b[0] + b[2], b[1] + b[3] / 2]))
         ys = cv2.perspectiveTransform(np.array([mid], np.float32), to_out)[0][:, 1]
-        h_out = min(hh, line_h * 1.3) * scale
+        h_out = min(hh, line_h) * scale
         lines_out.append((round(mx), round(float(ys.mean()) - h_out / 2), round(length), round(h_out)))
     source = gray
     shrink = scale / k  # output pixels per full-resolution pixel
@@ -373,7 +374,35 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     size = (round(length + 2 * mx), round(height + 2 * my))
     crop = cv2.warpPerspective(source, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     lines = tuple(lines_out)
-    return MrzCrop(_flatten(crop, char_height), lines, angle)
+    flat = _flatten(crop, char_height)
+    return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars)
+
+
+def _fit_lines_to_ink(image: np.ndarray, lines: tuple[Box, ...]) -> tuple[Box, ...]:
+    """Each line's top and bottom taken from the rectified image's own ink rows: the run of
+    inked rows around the predicted centre (blob halos and glare shift the prediction)."""
+    otsu, _ = cv2.threshold(image, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    out: list[Box] = []
+    for x, y, w, h in lines:
+        band = image[:, max(0, x):x + w] < otsu
+        rows = band.mean(axis=1)
+        lo, hi = max(0, y - h // 2), min(image.shape[0], y + h + h // 2)
+        window = rows[lo:hi]
+        if window.size == 0 or window.max() <= 0:
+            out.append((x, y, w, h))
+            continue
+        peak = lo + int(np.argmax(window[h // 4: window.size - h // 4])) + h // 4 if window.size > h // 2 else lo
+        floor = 0.25 * float(rows[peak])
+        top, bottom = peak, peak
+        while top > lo and rows[top - 1] >= floor:
+            top -= 1
+        while bottom < hi - 1 and rows[bottom + 1] >= floor:
+            bottom += 1
+        if bottom - top + 1 < h // 2:
+            out.append((x, y, w, h))
+        else:
+            out.append((x, int(top), w, int(bottom - top + 1)))
+    return tuple(out)
 
 
 def _flatten(crop: np.ndarray, char_height: int) -> np.ndarray:
