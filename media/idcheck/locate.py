@@ -6,7 +6,7 @@ spaced text lines on a card; that geometry is what is searched for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -21,6 +21,9 @@ class MrzCrop:
     lines: tuple[tuple[int, int, int, int], ...]  # (x, y, w, h) of each text line inside image
     angle: float  # degrees the frame was rotated to level the lines
     chars: float = 0.0  # characters per line counted from the pitch (0: unknown)
+    pitch_px: float = 0.0  # character pitch in the frame, full-resolution pixels (for guidance)
+    share: float = 0.0  # MRZ line length / frame width
+    glare: float = 0.0  # share of the band's pixels that are blown out (a reflection)
 
     @property
     def line_count(self) -> int:
@@ -30,13 +33,13 @@ class MrzCrop:
         """The same crop turned 180 degrees (for a card shown upside down)."""
         h, w = self.image.shape
         lines = tuple((w - x - bw, h - y - bh, bw, bh) for x, y, bw, bh in reversed(self.lines))
-        return MrzCrop(np.ascontiguousarray(self.image[::-1, ::-1]), lines, self.angle + 180, self.chars)
+        return replace(self, image=np.ascontiguousarray(self.image[::-1, ::-1]), lines=lines, angle=self.angle + 180)
 
     def mirrored(self) -> MrzCrop:
         """The crop flipped left-right (front cameras may send the picture as a mirror)."""
         w = self.image.shape[1]
         lines = tuple((w - x - bw, y, bw, bh) for x, y, bw, bh in self.lines)
-        return MrzCrop(np.ascontiguousarray(self.image[:, ::-1]), lines, -self.angle, self.chars)
+        return replace(self, image=np.ascontiguousarray(self.image[:, ::-1]), lines=lines, angle=-self.angle)
 
     def oriented(self, turn: int) -> MrzCrop:
         """turn 0: as seen; 1: upside down; 2: mirrored; 3: mirrored and upside down."""
@@ -375,7 +378,10 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     crop = cv2.warpPerspective(source, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     lines = tuple(lines_out)
     flat = _flatten(crop, char_height)
-    return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars)
+    line_px = float(np.hypot(*(quad[1] - quad[0])))
+    return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars,
+                   pitch_px=line_px * k / max(chars, 1.0), share=line_px / small.shape[1],
+                   glare=float(np.mean(crop >= 245)))
 
 
 def _fit_lines_to_ink(image: np.ndarray, lines: tuple[Box, ...]) -> tuple[Box, ...]:

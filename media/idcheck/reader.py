@@ -21,6 +21,7 @@ import numpy as np
 
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
+from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
 from .normalise import LAYOUTS, alphanumeric_cells, normalise
 from .ocr import read_crop
@@ -124,6 +125,7 @@ class FrameReader:
         self._reads: dict[MrzFormat, list[Lines]] = {}
         self.frames_seen = 0
         self.frames_read = 0
+        self.hint: Hint | None = None  # what the person should change, from the last frame (guidance.py)
         self.result: IdCheckResult | None = None
 
     @property
@@ -167,12 +169,14 @@ class FrameReader:
         # to frame instead of repeating, which is what makes the per-character vote work.
         crop = find_mrz(gray, OCR_CHAR_HEIGHTS[self.frames_read % len(OCR_CHAR_HEIGHTS)])
         if crop is None:
+            self.hint = hint_for(None, 0.0, self._best_sharpness)
             return
         # Sharpness of the MRZ band itself (at a fixed glyph size), not of the whole frame,
         # which depends on the background. Frames much blurrier than the best seen are
         # skipped: motion blur yields confident misreads.
         sharp = sharpness(crop.image)
         self._best_sharpness = max(self._best_sharpness, sharp)
+        self.hint = hint_for(crop, sharp, self._best_sharpness)
         if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
             return
         read = self._read_oriented(crop)
