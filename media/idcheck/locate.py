@@ -388,17 +388,18 @@ def _fit_lines_to_ink(image: np.ndarray, lines: tuple[Box, ...]) -> tuple[Box, .
     """Each line's top and bottom taken from the rectified image's own ink rows: the run of
     inked rows around the predicted centre (blob halos and glare shift the prediction)."""
     otsu, _ = cv2.threshold(image, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    centres = [y + h / 2 for _, y, _, h in lines]
     out: list[Box] = []
-    for x, y, w, h in lines:
-        band = image[:, max(0, x):x + w] < otsu
-        rows = band.mean(axis=1)
-        lo, hi = max(0, y - h // 2), min(image.shape[0], y + h + h // 2)
-        window = rows[lo:hi]
-        if window.size == 0 or window.max() <= 0:
+    for i, (x, y, w, h) in enumerate(lines):
+        rows = (image[:, max(0, x):x + w] < otsu).mean(axis=1)
+        # Never past half-way to the next line: blurred lines are joined by faint rows.
+        lo = max(0, y - h // 2) if i == 0 else max(0, round((centres[i - 1] + centres[i]) / 2))
+        hi = min(image.shape[0], y + h + h // 2) if i == len(lines) - 1 else round((centres[i] + centres[i + 1]) / 2)
+        if hi - lo < 3 or rows[lo:hi].max() <= 0:
             out.append((x, y, w, h))
             continue
-        peak = lo + int(np.argmax(window[h // 4: window.size - h // 4])) + h // 4 if window.size > h // 2 else lo
-        floor = 0.25 * float(rows[peak])
+        peak = lo + int(np.argmax(rows[lo:hi]))
+        floor = 0.35 * float(rows[peak])
         top, bottom = peak, peak
         while top > lo and rows[top - 1] >= floor:
             top -= 1
