@@ -6,7 +6,7 @@ spaced text lines on a card; that geometry is what is searched for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -20,6 +20,10 @@ class MrzCrop:
     image: np.ndarray  # grey, straightened, lighting-flattened, upscaled crop of the MRZ lines
     lines: tuple[tuple[int, int, int, int], ...]  # (x, y, w, h) of each text line inside image
     angle: float  # degrees the frame was rotated to level the lines
+    chars: float = 0.0  # characters per line counted from the pitch (0: unknown)
+    pitch_px: float = 0.0  # character pitch in the frame, full-resolution pixels (for guidance)
+    share: float = 0.0  # MRZ line length / frame width
+    glare: float = 0.0  # share of the band's pixels that are blown out (a reflection)
 
     @property
     def line_count(self) -> int:
@@ -29,13 +33,13 @@ class MrzCrop:
         """The same crop turned 180 degrees (for a card shown upside down)."""
         h, w = self.image.shape
         lines = tuple((w - x - bw, h - y - bh, bw, bh) for x, y, bw, bh in reversed(self.lines))
-        return MrzCrop(np.ascontiguousarray(self.image[::-1, ::-1]), lines, self.angle + 180)
+        return replace(self, image=np.ascontiguousarray(self.image[::-1, ::-1]), lines=lines, angle=self.angle + 180)
 
     def mirrored(self) -> MrzCrop:
         """The crop flipped left-right (front cameras may send the picture as a mirror)."""
         w = self.image.shape[1]
         lines = tuple((w - x - bw, y, bw, bh) for x, y, bw, bh in self.lines)
-        return MrzCrop(np.ascontiguousarray(self.image[:, ::-1]), lines, -self.angle)
+        return replace(self, image=np.ascontiguousarray(self.image[:, ::-1]), lines=lines, angle=-self.angle)
 
     def oriented(self, turn: int) -> MrzCrop:
         """turn 0: as seen; 1: upside down; 2: mirrored; 3: mirrored and upside down."""
@@ -85,25 +89,48 @@ def _text_mask(gray: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (5, 3)))
 
 
-def _dominant_angle(mask: np.ndarray) -> float | None:
-    """Tilt of the longest text-line blobs, in degrees (cv2 rotation convention)."""
+def _blob_angles(mask: np.ndarray) -> list[tuple[float, float]]:
+    """(tilt in degrees, length) of the long text-line blobs (cv2 rotation convention)."""
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    angles, weights = [], []
+    out: list[tuple[float, float]] = []
     for c in contours:
         (_, _), (w, h), a = cv2.minAreaRect(c)
         if w < h:
             w, h, a = h, w, a - 90
-        if w < mask.shape[1] * 0.25 or w < 6 * h:
+        if w < mask.shape[1] * 0.2 or w < 6 * h:
             continue
         a = (a + 90) % 180 - 90
         if abs(a) <= 30:
-            angles.append(a)
-            weights.append(w)
-    if not angles:
+            out.append((float(a), float(w)))
+    return out
+
+
+def _dominant_angle(mask: np.ndarray) -> float | None:
+    """Length-weighted median tilt of the long text-line blobs."""
+    found = _blob_angles(mask)
+    if not found:
         return None
+    angles = np.asarray([a for a, _ in found])
     order = np.argsort(angles)
-    cum = np.cumsum(np.asarray(weights)[order])
-    return float(np.asarray(angles)[order][np.searchsorted(cum, cum[-1] / 2)])
+    cum = np.cumsum(np.asarray([w for _, w in found])[order])
+    return float(angles[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def candidate_angles(mask: np.ndarray, most: int = 3) -> list[float]:
+    """Tilts worth trying: the dominant one, then other well-separated blob tilts, longest first.
+
+    Background text (a poster, a page on the desk) is often level while the card is not, so
+    the dominant tilt alone may be the background's; each candidate is tried and the most
+    MRZ-like group wins."""
+    found = sorted(_blob_angles(mask), key=lambda aw: -aw[1])
+    dominant = _dominant_angle(mask)
+    out = [dominant if dominant is not None else 0.0]
+    for a, _ in found:
+        if len(out) >= most:
+            break
+        if all(abs(a - b) > 1.5 for b in out):
+            out.append(a)
+    return out
 
 
 def _merge_row_pieces(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
@@ -124,24 +151,47 @@ def _merge_row_pieces(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int,
     return merged
 
 
-def _line_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+def _split_rows(gray: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """Cut a blob that holds two text lines (blur joined them) at the lightest row between them."""
+    x, y, w, h = box
+    if h < 12 or w >= 20 * h:
+        return [box]
+    rows = 255.0 - gray[y:y + h, x:x + w].astype(np.float32).mean(axis=1)
+    inner = rows[h // 4: h - h // 4]
+    cut = h // 4 + int(np.argmin(inner))
+    top, bottom = rows[:cut].max(), rows[cut:].max()
+    if rows[cut] > rows.min() + 0.5 * (min(top, bottom) - rows.min()) or cut < 4 or h - cut < 4:
+        return [box]
+    return _split_rows(gray, (x, y, w, cut)) + _split_rows(gray, (x, y + cut, w, h - cut))
+
+
+def _line_boxes(mask: np.ndarray, gray: np.ndarray | None = None) -> list[tuple[int, int, int, int]]:
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     pieces: list[tuple[int, int, int, int]] = []
     for c in contours:
         x, y, w, h = cv2.boundingRect(c)
         if 6 <= h <= mask.shape[0] * 0.1:
             pieces.append((int(x), int(y), int(w), int(h)))
-    boxes = [b for b in _merge_row_pieces(pieces) if b[2] >= mask.shape[1] * 0.25 and b[2] >= 8 * b[3]]
+    boxes = [b for b in _merge_row_pieces(pieces) if b[2] >= mask.shape[1] * 0.2 and b[2] >= 6 * b[3]]
+    if gray is not None:
+        boxes = [part for b in boxes for part in _split_rows(gray, b)]
     return sorted(boxes, key=lambda b: b[1])
 
 
-def _best_group(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """The 2-3 consecutive lines that look most like an MRZ (aligned, equal width, even spacing)."""
+MIN_PERIODICITY = 7.0  # an MRZ line's pitch peak stands 10-25x above its spectrum; text 2-7x
+
+
+def _best_group(boxes: list[tuple[int, int, int, int]],
+                gray: np.ndarray) -> tuple[list[tuple[int, int, int, int]], float]:
+    """The 2-3 consecutive lines that look most like an MRZ (aligned, equal width, even spacing,
+    monospaced at 26-48 characters), and how much so."""
+    periods = {b: line_period(gray, b) for b in boxes}
+    lines = [b for b in boxes if periods[b][1] >= MIN_PERIODICITY and 26 <= periods[b][0] <= 48]
     best: list[tuple[int, int, int, int]] = []
     best_score = -1.0
     for size in (3, 2):
-        for i in range(len(boxes) - size + 1):
-            group = boxes[i:i + size]
+        for i in range(len(lines) - size + 1):
+            group = lines[i:i + size]
             widths = [b[2] for b in group]
             lefts = [b[0] for b in group]
             heights = [b[3] for b in group]
@@ -149,51 +199,217 @@ def _best_group(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, 
             if max(widths) - min(widths) > 0.12 * w or max(lefts) - min(lefts) > 0.08 * w:
                 continue
             gaps = [group[k + 1][1] - group[k][1] for k in range(size - 1)]
-            if min(gaps) < 1.1 * h or max(gaps) > 3.0 * h or max(gaps) - min(gaps) > 0.35 * h:
+            if min(gaps) < 0.65 * h or max(gaps) > 3.0 * h or max(gaps) - min(gaps) > 0.35 * h:
                 continue
-            score = size * 10 + w / 100 - (max(widths) - min(widths)) / h
+            counts = [periods[b][0] for b in group]
+            if max(counts) - min(counts) > 3:
+                continue
+            # Three lines only for the 30-character TD1; a third line of a 36/44 format is not MRZ.
+            if size == 3 and line_count_for(float(np.median(counts))) != 3:
+                continue
+            # Thin boxes for their pitch: the tilt that levels the lines best.
+            pitch = w / float(np.median(counts))
+            score = size * 3 + float(np.mean([periods[b][1] for b in group])) + w / 100 - 2 * h / pitch
             if score > best_score:
                 best, best_score = group, score
-    return best
+    return best, best_score
+
+
+Box = tuple[int, int, int, int]
+
+
+def chars_per_line(gray: np.ndarray, box: Box) -> float:
+    return line_period(gray, box)[0]
+
+
+def line_period(gray: np.ndarray, box: Box) -> tuple[float, float]:
+    """Characters in a monospaced line, from the period of its column darkness profile.
+
+    OCR-B in an MRZ has a fixed pitch, so the line's darkness repeats once per cell; the
+    strongest period between 22 and 52 cells over the line's width gives the count. Text
+    in a proportional font has no such peak. This is what tells a 30-character TD1 line
+    from a 36- or 44-character one, whatever the number of lines the locator found."""
+    x, y, w, h = box
+    strip = gray[max(0, y):y + h, max(0, x):x + w].astype(np.float32)
+    if strip.size == 0 or strip.shape[1] < 40:
+        return 0.0, 0.0
+    profile = strip.mean(axis=0)
+    profile = profile - profile.mean()
+    xs = np.arange(profile.size, dtype=np.float32)
+    counts = np.arange(22.0, 52.0, 0.25)
+    # The box overhangs the glyphs by about a third of a cell (closing and blackhat kernels).
+    waves = np.exp(-2j * np.pi * np.outer((counts - 0.3) / profile.size, xs))
+    power = np.abs(waves @ profile)
+    peak = int(np.argmax(power))
+    # Strength: the peak against the typical power over the range (a flat spectrum gives ~2).
+    return float(counts[peak]), float(power[peak] / (np.median(power) + 1e-6))
+
+
+def line_count_for(chars: float) -> int:
+    """3 for a TD1 line length (30), 2 for the 36 and 44 of the two-line formats."""
+    return 3 if chars < 33 else 2
+
+
+def _complete_group(small: np.ndarray, group: list[Box]) -> list[Box]:
+    """Make the group's line count agree with its line length: a TD1 (30 characters) whose
+    third line was missed gets it back at the same spacing; a two-line format (36, 44) that
+    picked up a line of the visual zone above loses it."""
+    chars = float(np.median([chars_per_line(small, b) for b in group]))
+    want = line_count_for(chars)
+    if len(group) == want:
+        return group
+    if len(group) == 3:
+        return group[1:]  # the MRZ is the card's bottom block: the extra line is above it
+    gap = group[1][1] - group[0][1]
+    x, _, w, h = group[0]
+    below = (x, group[1][1] + gap, w, group[1][3])
+    above = (x, group[0][1] - gap, w, h)
+    best: tuple[float, Box] | None = None
+    for extra in (below, above):
+        if extra[1] < 0 or extra[1] + extra[3] > small.shape[0]:
+            continue
+        # The missing line must repeat at the same pitch (a '<' run does too), clearly.
+        line_chars, strength = line_period(small, extra)
+        if abs(line_chars - chars) > 1.5 or strength < MIN_PERIODICITY:
+            continue
+        if best is None or strength > best[0]:
+            best = (strength, extra)
+    if best is None:
+        return group
+    return sorted([*group, best[1]], key=lambda b: b[1])
+
+
+def _line_corners(mask: np.ndarray, box: Box) -> np.ndarray | None:
+    """The four corners (TL, TR, BR, BL) of the tilted rectangle around one line's ink."""
+    x, y, w, h = box
+    ys, xs = np.nonzero(mask[y:y + h, x:x + w])
+    if xs.size < 10:
+        return None
+    points = np.stack([xs + x, ys + y], axis=1).astype(np.float32)
+    corners = cv2.boxPoints(cv2.minAreaRect(points))
+    by_y = corners[np.argsort(corners[:, 1])]
+    top = by_y[:2][np.argsort(by_y[:2, 0])]
+    bottom = by_y[2:][np.argsort(by_y[2:, 0])]
+    return np.array([top[0], top[1], bottom[1], bottom[0]], np.float32)
+
+
+def _rotation(shape: tuple[int, ...], angle: float) -> np.ndarray:
+    h, w = shape[:2]
+    return cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+
+
+def _locate(small: np.ndarray) -> tuple[float, list[Box], np.ndarray, np.ndarray] | None:
+    """(tilt, MRZ lines, levelled image, its text mask) for the most MRZ-like group over the
+    candidate tilts, or None."""
+    best: tuple[float, float, list[Box], np.ndarray, np.ndarray] | None = None
+    for angle in candidate_angles(_text_mask(small)):
+        if abs(angle) > 0.3:
+            level = cv2.warpAffine(small, _rotation(small.shape, angle), small.shape[::-1],
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            angle, level = 0.0, small
+        mask = _text_mask(level)
+        group, score = _best_group(_line_boxes(mask, level), level)
+        if group and (best is None or score > best[0]):
+            best = (score, angle, group, level, mask)
+    if best is None:
+        return None
+    return best[1], best[2], best[3], best[4]
 
 
 def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | None:
-    """Locate, level and crop the MRZ; None when no MRZ-like block is in view.
+    """Locate the MRZ and cut it out rectified (rotation and perspective undone); None when no
+    MRZ-like block is in view.
 
-    The search runs on the frame at most WORK_WIDTH wide; the crop is cut from the frame
-    at full resolution, so a 1280x720 frame gives the OCR twice the pixels of a 640 one.
+    The search runs on the frame at most WORK_WIDTH wide; the band's corners (the first line's
+    top edge, the last line's bottom edge, each fitted on the line's own ink) are mapped back
+    to the frame at full resolution and warped to a rectangle, so a 1280x720 frame gives the
+    OCR twice the pixels of a 640 one and the lines come out level and evenly pitched.
     """
     small = work_size(gray)
-    mask = _text_mask(small)
-    angle = _dominant_angle(mask) or 0.0
-    h, w = small.shape
-    k = gray.shape[1] / w  # full-resolution pixels per search pixel
-    if abs(angle) > 0.3:
-        rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-        small = cv2.warpAffine(small, rot, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        mask = _text_mask(small)
-    group = _best_group(_line_boxes(mask))
-    if not group:
+    found = _locate(small)
+    if found is None:
         return None
-    line_h = float(np.median([b[3] for b in group]))
-    x0 = max(0, int(min(b[0] for b in group) - line_h))
-    x1 = min(w, int(max(b[0] + b[2] for b in group) + line_h))
-    y0 = max(0, int(group[0][1] - 0.7 * line_h))
-    y1 = min(h, int(group[-1][1] + group[-1][3] + 0.7 * line_h))
-    if k > 1.01:
-        # Rotate only the band's neighbourhood of the full frame, about the same centre.
-        rot = cv2.getRotationMatrix2D((gray.shape[1] / 2, gray.shape[0] / 2), angle, 1.0)
-        rot[:, 2] -= (x0 * k, y0 * k)
-        size = (int((x1 - x0) * k), int((y1 - y0) * k))
-        crop = cv2.warpAffine(gray, rot, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    angle, group, level, mask = found
+    group = _complete_group(level, group)
+    chars = float(np.median([chars_per_line(level, b) for b in group]))
+    k = gray.shape[1] / small.shape[1]  # full-resolution pixels per search pixel
+    corners = [_line_corners(mask, b) for b in group]
+    # A blurred small line's blob is up to twice as tall as its glyphs; the character pitch
+    # (monospaced, glyphs about as tall as a cell is wide) is not inflated by blur.
+    heights = [float(np.hypot(*(c[3] - c[0]))) if c is not None else float(b[3])
+               for c, b in zip(corners, group, strict=True)]
+    line_h = float(np.median(heights))
+    pitches = [b[2] / n for b in group if (n := chars_per_line(level, b)) > 0]
+    if pitches:
+        line_h = min(line_h, 1.25 * float(np.median(pitches)))
+    scale = char_height / line_h  # output pixels per levelled search pixel
+    first, last = corners[0], corners[-1]
+    if first is None or last is None:
+        x0, y0 = min(b[0] for b in group), group[0][1]
+        x1, y1 = max(b[0] + b[2] for b in group), group[-1][1] + group[-1][3]
+        quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
     else:
-        crop = small[y0:y1, x0:x1]
-        k = 1.0
-    scale = char_height / (line_h * k)
-    crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-    f = scale * k
-    lines = tuple((round((x - x0) * f), round((y - y0) * f), round(bw * f), round(bh * f)) for x, y, bw, bh in group)
-    return MrzCrop(_flatten(crop, char_height), lines, angle)
+        quad = np.array([first[0], first[1], last[2], last[3]], np.float32)
+    # Levelled search coordinates -> frame coordinates at full resolution.
+    inverse = cv2.invertAffineTransform(_rotation(small.shape, angle))
+    src = (cv2.transform(quad[None], inverse)[0] * k).astype(np.float32)
+    length = float(np.hypot(*(quad[1] - quad[0])) + np.hypot(*(quad[2] - quad[3]))) / 2 * scale
+    height = float(np.hypot(*(quad[3] - quad[0])) + np.hypot(*(quad[2] - quad[1]))) / 2 * scale
+    mx, my = float(char_height), 0.7 * char_height
+    dst = np.array([[mx, my], [mx + length, my], [mx + length, my + height], [mx, my + height]], np.float32)
+    # Each line's place in the output: its own centre line mapped like the band.
+    to_out = cv2.getPerspectiveTransform(quad, dst)
+    lines_out: list[Box] = []
+    for c, b, hh in zip(corners, group, heights, strict=True):
+        mid = ((c[0] + c[3]) / 2, (c[1] + c[2]) / 2) if c is not None else (
+            np.array([b[0], b[1] + b[3] / 2]), np.array([b[0] + b[2], b[1] + b[3] / 2]))
+        ys = cv2.perspectiveTransform(np.array([mid], np.float32), to_out)[0][:, 1]
+        h_out = min(hh, line_h) * scale
+        lines_out.append((round(mx), round(float(ys.mean()) - h_out / 2), round(length), round(h_out)))
+    source = gray
+    shrink = scale / k  # output pixels per full-resolution pixel
+    if shrink < 0.7:  # a big MRZ: average down first, a warp alone would alias
+        f = shrink * 1.4
+        source = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        src = src * f
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    size = (round(length + 2 * mx), round(height + 2 * my))
+    crop = cv2.warpPerspective(source, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    lines = tuple(lines_out)
+    flat = _flatten(crop, char_height)
+    line_px = float(np.hypot(*(quad[1] - quad[0])))
+    return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars,
+                   pitch_px=line_px * k / max(chars, 1.0), share=line_px / small.shape[1],
+                   glare=float(np.mean(crop >= 245)))
+
+
+def _fit_lines_to_ink(image: np.ndarray, lines: tuple[Box, ...]) -> tuple[Box, ...]:
+    """Each line's top and bottom taken from the rectified image's own ink rows: the run of
+    inked rows around the predicted centre (blob halos and glare shift the prediction)."""
+    otsu, _ = cv2.threshold(image, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    centres = [y + h / 2 for _, y, _, h in lines]
+    out: list[Box] = []
+    for i, (x, y, w, h) in enumerate(lines):
+        rows = (image[:, max(0, x):x + w] < otsu).mean(axis=1)
+        # Never past half-way to the next line: blurred lines are joined by faint rows.
+        lo = max(0, y - h // 2) if i == 0 else max(0, round((centres[i - 1] + centres[i]) / 2))
+        hi = min(image.shape[0], y + h + h // 2) if i == len(lines) - 1 else round((centres[i] + centres[i + 1]) / 2)
+        if hi - lo < 3 or rows[lo:hi].max() <= 0:
+            out.append((x, y, w, h))
+            continue
+        peak = lo + int(np.argmax(rows[lo:hi]))
+        floor = 0.35 * float(rows[peak])
+        top, bottom = peak, peak
+        while top > lo and rows[top - 1] >= floor:
+            top -= 1
+        while bottom < hi - 1 and rows[bottom + 1] >= floor:
+            bottom += 1
+        if bottom - top + 1 < h // 2:
+            out.append((x, y, w, h))
+        else:
+            out.append((x, int(top), w, int(bottom - top + 1)))
+    return tuple(out)
 
 
 def _flatten(crop: np.ndarray, char_height: int) -> np.ndarray:

@@ -29,9 +29,10 @@ LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
         "A" * 44,
         "X" * 9 + "D" + "AAA" + "DDDDDDD" + "A" + "DDDDDDD" + "X" * 14 + "DD",
     ),
-    # Department codes are digits except Corsica's 2A/2B, so only their first cell is a digit for sure.
+    # Department codes are digits except Corsica's 2A/2B, so only their first cell is a digit for
+    # sure; the office code after it is three digits.
     MrzFormat.FR_ID_1988: (
-        "A" * 30 + "DXX" + "XXX",
+        "A" * 30 + "DXX" + "DDD",
         "DDDD" + "DXX" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
     ),
 }

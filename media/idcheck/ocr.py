@@ -222,6 +222,12 @@ def read_crop(crop: MrzCrop, boxes: list[Box] | None = None) -> tuple[MrzFormat,
     formats = formats_for_line_count(crop.line_count)
     if not formats:
         return None
+    if crop.chars:
+        # The locator counted the characters from the line's pitch: 36 and 44 are far apart,
+        # Tesseract's box alignment alone can prefer the wrong grid on a blurred line.
+        closest = min(formats, key=lambda f: abs(f.line_length - crop.chars))
+        if abs(closest.line_length - crop.chars) <= 3:
+            formats = (closest,)
     image = isolate_lines(crop)
     boxes = tesseract_boxes(image) if boxes is None else boxes
     inks = [_ink_mask(image, level) for level in INK_LEVELS]

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from .formats import MrzFormat
+from .fr_id_1988 import check_digit
+from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
 from .normalise import LAYOUTS, alphanumeric_cells, normalise
 from .ocr import read_crop
@@ -41,6 +43,30 @@ def plausibility(fmt: MrzFormat, lines: Lines) -> float:
             hits += ch == "<" or (kind == "D" and ch.isdigit()) or (kind == "A" and ch.isalpha()) or (
                 kind == "X" and ch.isalnum())
     return hits / total if total else 0.0
+
+
+# (line, start) of each date field followed by its check digit: the reading that validates
+# them comes from the right orientation (a card flipped vertically keeps its '<' shapes and
+# reads as plausible-looking letters, but its dates do not check).
+DATE_FIELDS: dict[MrzFormat, tuple[tuple[int, int], ...]] = {
+    MrzFormat.TD1: ((1, 0), (1, 8)),
+    MrzFormat.TD3: ((1, 13), (1, 21)),
+    MrzFormat.FR_ID_1988: ((1, 27),),
+}
+
+
+def dates_checked(fmt: MrzFormat, lines: Lines) -> int:
+    """How many date fields of a normalised read match their check digit."""
+    hits = 0
+    for line, start in DATE_FIELDS[fmt]:
+        field, digit = lines[line][start:start + 6], lines[line][start + 6]
+        hits += field.isdigit() and digit.isdigit() and check_digit(field) == digit
+    return hits
+
+
+def orientation_score(fmt: MrzFormat, lines: Lines) -> float:
+    """Plausibility, plus a bonus per date that matches its check digit (see DATE_FIELDS)."""
+    return plausibility(fmt, lines) + 0.5 * dates_checked(fmt, normalise(fmt, lines))
 
 
 def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None:
@@ -66,7 +92,7 @@ def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None
 
 def number_agreed(fmt: MrzFormat, reads: list[Lines], voted: Lines, min_agree: int = 2) -> bool:
     """The document number (every alphanumeric cell) was read exactly as voted by `min_agree`
-    frames, and by more frames than read it any other way.
+    frames, and by at least three times as many frames as read it any other way.
 
     A per-character vote can assemble a number no single frame saw; alphanumeric cells are
     never corrected, so this is what stands between two misreads that cancel out under the
@@ -76,7 +102,10 @@ def number_agreed(fmt: MrzFormat, reads: list[Lines], voted: Lines, min_agree: i
     seen = Counter(alphanumeric_cells(fmt, r) for r in reads)
     agree = seen.pop(wanted, 0)
     others = sum(n for key, n in seen.items() if "?" not in key)
-    return agree >= min_agree and agree > others
+    # A dissenting complete reading needs three agreeing ones to outweigh it: the same pair
+    # of cells misread alike twice (H4YF9H91U read M4YF9M91U: H->M at two weight-7 cells
+    # changes the sum by 70) was seen to pass its check digit against one genuine read.
+    return agree >= max(min_agree, 3 * others)
 
 
 class FrameReader:
@@ -95,9 +124,11 @@ class FrameReader:
         self._started: float | None = None
         self._best_sharpness = 0.0
         self._turn = 0  # orientation that worked last (see MrzCrop.oriented), tried first
+        self._turn_confirmed = False  # a date of a read in that orientation matched its check digit
         self._reads: dict[MrzFormat, list[Lines]] = {}
         self.frames_seen = 0
         self.frames_read = 0
+        self.hint: Hint | None = None  # what the person should change, from the last frame (guidance.py)
         self.result: IdCheckResult | None = None
 
     @property
@@ -141,12 +172,14 @@ class FrameReader:
         # to frame instead of repeating, which is what makes the per-character vote work.
         crop = find_mrz(gray, OCR_CHAR_HEIGHTS[self.frames_read % len(OCR_CHAR_HEIGHTS)])
         if crop is None:
+            self.hint = hint_for(None, 0.0, self._best_sharpness)
             return
         # Sharpness of the MRZ band itself (at a fixed glyph size), not of the whole frame,
         # which depends on the background. Frames much blurrier than the best seen are
         # skipped: motion blur yields confident misreads.
         sharp = sharpness(crop.image)
         self._best_sharpness = max(self._best_sharpness, sharp)
+        self.hint = hint_for(crop, sharp, self._best_sharpness)
         if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
             return
         read = self._read_oriented(crop)
@@ -171,16 +204,21 @@ class FrameReader:
         """Read the crop in the orientation that worked last; try the others (upside down,
         mirrored) while it reads as noise, and keep the most plausible reading."""
         best: tuple[MrzFormat, Lines] | None = None
-        best_score, best_turn = 0.0, self._turn
+        best_score, best_plausible, best_turn = 0.0, 0.0, self._turn
         for turn in [self._turn] + [t for t in range(4) if t != self._turn]:
             read = read_crop(crop.oriented(turn))
-            score = plausibility(*read) if read is not None else 0.0
-            if read is not None and score > best_score:
-                best, best_score, best_turn = read, score, turn
-            if best_score >= 0.9:
+            if read is None:
+                continue
+            score = orientation_score(*read)
+            if score > best_score:
+                best, best_score, best_plausible, best_turn = read, score, plausibility(*read), turn
+            # Stop once a date checks, or once the confirmed orientation reads plausibly.
+            if best_score >= 1.4 or (best_plausible >= 0.9 and self._turn_confirmed and best_turn == self._turn):
                 break
+        if best_score >= 1.4:
+            self._turn_confirmed = True
         self._turn = best_turn
-        return best if best_score >= 0.75 else None
+        return best if best_plausible >= 0.75 else None
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
         return vote(fmt, self._reads[fmt], self.min_agree)

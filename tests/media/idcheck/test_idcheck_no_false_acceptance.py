@@ -95,9 +95,24 @@ def test_a_number_assembled_from_frames_that_disagree_is_not_accepted(number):
     # A fourth frame reading the wrong number again still leaves it in the minority.
     reads.append(reads[2])
     assert not number_agreed(fmt, reads, vote(fmt, reads) or voted)
-    # The genuine number read as such by two frames, more than any other reading, is accepted.
-    clean = [normalise(fmt, genuine)] * 2 + [reads[0]]
-    assert number_agreed(fmt, clean, genuine)
+    # The genuine number read as such by two frames and no other way is accepted; against a
+    # dissenting complete reading it takes three.
+    assert number_agreed(fmt, [normalise(fmt, genuine)] * 2, genuine)
+    assert not number_agreed(fmt, [normalise(fmt, genuine)] * 2 + [reads[0]], genuine)
+    assert number_agreed(fmt, [normalise(fmt, genuine)] * 3 + [reads[0]], genuine)
+
+
+def test_a_cancelling_pair_misread_alike_twice_is_not_accepted_against_one_true_read():
+    """Seen on the evaluation set: H4YF9H91U read M4YF9M91U by two frames (H->M at two
+    weight-7 cells: +70, the check digit still holds), H4YF9H91U by one."""
+    fmt = MrzFormat.TD1
+    genuine, wrong = _td1("H4YF9H91U"), _td1("H4YF9H91U")
+    wrong = (wrong[0][:5] + "M4YF9M91U" + wrong[0][14:],) + wrong[1:]
+    assert wrong[0][14] == genuine[0][14]  # the same check digit validates both
+    reads = [normalise(fmt, r) for r in (wrong, wrong, genuine)]
+    voted = vote(fmt, reads)
+    assert voted is not None and voted[0][5:14] == "M4YF9M91U"
+    assert not number_agreed(fmt, reads, voted)
 
 
 @pytest.mark.parametrize(("fmt", "number"), [(MrzFormat.TD1, n) for n in CONFUSABLE_NUMBERS]

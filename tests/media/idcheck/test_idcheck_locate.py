@@ -1,0 +1,80 @@
+"""The locator: MRZ lines told by their fixed pitch, line count from the line length,
+rotation and perspective undone before the OCR."""
+
+from datetime import date
+
+import cv2
+import numpy as np
+import pytest
+
+from media.idcheck import MrzFormat, Outcome, check_frames
+from media.idcheck.locate import _complete_group, _locate, chars_per_line, find_mrz, line_count_for, to_gray, work_size
+from media.idcheck.synthetic import card_frames, make_card, render_frame
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.mark.parametrize("fmt", list(MrzFormat))
+def test_characters_per_line_are_counted_from_the_pitch(fmt):
+    found = _locate(work_size(to_gray(render_frame(make_card(fmt, 3), 3, rotation=3.0))))
+    assert found is not None
+    _, group, level, _ = found
+    assert len(group) == fmt.line_count
+    for box in group:
+        assert abs(chars_per_line(level, box) - fmt.line_length) <= 1
+    assert line_count_for(fmt.line_length) == fmt.line_count
+
+
+def test_a_missed_td1_line_is_restored_at_the_same_spacing():
+    found = _locate(work_size(to_gray(render_frame(make_card(MrzFormat.TD1, 4), 4))))
+    assert found is not None
+    _, group, level, _ = found
+    assert len(group) == 3
+    for kept in (group[:2], group[1:]):
+        restored = _complete_group(level, list(kept))
+        assert len(restored) == 3
+        for got, want in zip(restored, group, strict=True):
+            assert abs(got[1] - want[1]) <= 0.5 * want[3]  # the same line, give or take its halo
+
+
+def test_a_visual_zone_line_above_a_two_line_mrz_is_dropped():
+    found = _locate(work_size(to_gray(render_frame(make_card(MrzFormat.TD3, 5), 5))))
+    assert found is not None
+    _, group, level, _ = found
+    assert len(group) == 2
+    x, y, w, h = group[0]
+    above = (x, y - (group[1][1] - y), w, h)  # a line of the same width above the MRZ
+    assert _complete_group(level, [above, *group]) == group
+
+
+def _perspective(frame: np.ndarray, jitter: float, seed: int) -> np.ndarray:
+    """The frame seen from the side: each corner moved by up to `jitter` of the width."""
+    h, w = frame.shape[:2]
+    rng = np.random.default_rng(seed)
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    dst = src + rng.uniform(-jitter, jitter, (4, 2)).astype(np.float32) * w
+    return cv2.warpPerspective(frame, cv2.getPerspectiveTransform(src, dst), (w, h),
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.mark.parametrize("fmt", list(MrzFormat))
+def test_a_card_seen_in_perspective_is_read(fmt):
+    card = make_card(fmt, 11)
+    frames = [_perspective(f, 0.05, k) for k, f in enumerate(card_frames(card, 11, 8, rotation=6.0))]
+    crop = find_mrz(to_gray(frames[0]))
+    assert crop is not None and crop.line_count == fmt.line_count
+    assert abs(crop.chars - fmt.line_length) <= 1
+    result = check_frames(frames, card.given_names, card.surname, today=TODAY, max_frames=8)
+    assert result.outcome is Outcome.VERIFIED
+    assert result.document_number == card.document_number and result.birth_date == card.birth_date
+
+
+def test_level_background_text_does_not_hide_a_tilted_card():
+    """The dominant tilt is the background's (long level lines): the card's own tilt is tried too."""
+    card = make_card(MrzFormat.TD1, 12)
+    frame = render_frame(card, 12, rotation=7.0, scale=0.7)
+    for k in range(6):  # a page of level text lines across the top of the picture
+        cv2.putText(frame, "Lorem ipsum dolor sit amet consectetur " * 2, (5, 20 + 16 * k),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
+    crop = find_mrz(to_gray(frame))
+    assert crop is not None and crop.line_count == 3 and abs(crop.chars - 30) <= 1
