@@ -25,13 +25,16 @@ PID_LEN = 36  # uuid4 text
 
 class CloseCode(enum.IntEnum):
     """The codes the server closes a room socket with: final decisions, the browser does not
-    reconnect. PROTOCOL.md ("Close codes") and rooms/static/rooms/js/codes.js name the same
+    reconnect, except RETRY. PROTOCOL.md ("Close codes") and rooms/static/rooms/js/codes.js name the same
     numbers (tests/rooms/test_close_codes.py)."""
 
     NO_SESSION = 4401  # no valid join session for this room: back to the join page
     REFUSED = 4403  # refused or removed by a moderator
     ENDED = 4410  # room closed or meeting ended
     REPLACED = 4409  # the personal link was taken over by another device ("continuer ici")
+    # Not final: come back at once (after a short random delay). The channel layer's Redis
+    # is unreachable; the participant keeps its place for the grace (PROTOCOL.md).
+    RETRY = 4504
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,17 @@
+"""Celery tasks of the rooms: the presence sweep (also run by every Daphne process's
+heartbeat, rooms/leases.py; this one covers the time no process is left to run it)."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from celery import shared_task
+
+from rooms import leases, presence
+
+
+@shared_task(name="rooms.sweep_presence")
+def sweep_presence() -> dict[str, int]:
+    swept = presence.sweep()
+    if swept.lost or swept.gone:
+        async_to_sync(leases.tell)(swept)
+    return {"lost": len(swept.lost), "gone": len(swept.gone)}
