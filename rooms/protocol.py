@@ -37,6 +37,10 @@ class CloseCode(enum.IntEnum):
     RETRY = 4504
 
 
+# The server's codes after which the browser comes back by itself (codes.js: not in FINAL).
+RETRY_CODES = frozenset({CloseCode.RETRY})
+
+
 @dataclass(frozen=True)
 class Field:
     kind: type

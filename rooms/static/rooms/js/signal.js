@@ -1,7 +1,7 @@
 // The room's WebSocket (rooms/PROTOCOL.md): JSON messages, reconnect with backoff.
 // The FINAL close codes (codes.js) are decisions of the server (no session, removed,
 // ended): no retry.
-import { CLOSE, FINAL, backoff } from "./codes.js";
+import { CLOSE, FINAL, backoff, retryDelay } from "./codes.js";
 
 const PING_EVERY = 20000;
 const PONG_WITHIN = 10000;
@@ -42,7 +42,7 @@ export class Signal {
         this.onFinal?.(event.code);
         return;
       }
-      const delay = backoff(this.attempt);
+      const delay = event.code === CLOSE.RETRY ? retryDelay(this.attempt) : backoff(this.attempt);
       this.attempt += 1;
       this.onDown?.(this.attempt, delay);
       this.retryTimer = setTimeout(() => this.connect(), delay);
