@@ -82,7 +82,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             # kept for the grace by disconnect(), which the close runs.
             log.warning("room socket: channel layer down, closing with RETRY (room=%s)", self.slug)
             await self.accept()
-            await self.close(CloseCode.RETRY)
+            await self.close(int(CloseCode.RETRY))  # autobahn takes a plain int
             return
         await self.accept()
         await announce_async(self.room, "connected")
