@@ -129,16 +129,16 @@ def test_a_redis_restart_during_a_call_closes_no_socket(room, moderator, citizen
         for ws in (agent, guest, newcomer):
             await ws.close()
 
-    with private_redis(port) as first:
-        with daphne_processes(1, env={**FAST, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as [(daphne_port, _p)]:
-            async def restart(while_down) -> None:
-                first.terminate()
-                await asyncio.to_thread(first.wait, 10)
-                await while_down()
-                again.enter_context(private_redis(port))
+    redis_env = {**FAST, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    with private_redis(port) as first, daphne_processes(1, env=redis_env) as [(daphne_port, _p)], \
+            contextlib.ExitStack() as again:
+        async def restart(while_down) -> None:
+            first.terminate()
+            await asyncio.to_thread(first.wait, 10)
+            await while_down()
+            again.enter_context(private_redis(port))
 
-            with contextlib.ExitStack() as again:
-                asyncio.run(scenario(daphne_port, restart))
+        asyncio.run(scenario(daphne_port, restart))
 
 
 @pytest.fixture
