@@ -157,8 +157,8 @@ else:
 # Each Daphne process renews its sockets' leases every HEARTBEAT and sweeps; a lease not
 # renewed for LEASE seconds belongs to a dead process. A lost connection keeps its place
 # for GRACE seconds. Celery beat sweeps too, every SWEEP seconds. PRESENCE_PROCESS_NAME
-# (one per process, e.g. web1) lets a restarted process clear its previous run's sockets
-# at once; unset, their leases run out.
+# (stable across restarts; default: host and Daphne's port) lets a restarted process clear
+# its previous run's sockets at once.
 PRESENCE_HEARTBEAT_SECONDS = env.float("PRESENCE_HEARTBEAT_SECONDS", default=5)
 PRESENCE_LEASE_SECONDS = env.float("PRESENCE_LEASE_SECONDS", default=15)
 PRESENCE_GRACE_SECONDS = env.float("PRESENCE_GRACE_SECONDS", default=20)

@@ -16,6 +16,7 @@ import contextvars
 import logging
 import os
 import socket
+import sys
 import uuid
 
 from django.conf import settings
@@ -26,9 +27,20 @@ from rooms.dbcall import db
 log = logging.getLogger("rooms.presence")
 
 
-def process_name() -> str:
-    """Stable across restarts when PRESENCE_PROCESS_NAME is set (web1, web2); else unique."""
-    return settings.PRESENCE_PROCESS_NAME or f"{socket.gethostname()}:{os.getpid()}"
+def process_name(argv: list[str] | None = None) -> str:
+    """Stable across restarts: PRESENCE_PROCESS_NAME, else this host and the port Daphne
+    listens on (`-p 8001`); else unique to this run (no clearing at start: leases run out)."""
+    if settings.PRESENCE_PROCESS_NAME:
+        return settings.PRESENCE_PROCESS_NAME
+    argv = sys.argv if argv is None else argv
+    for flag, value in zip(argv, argv[1:], strict=False):
+        if flag in ("-p", "--port"):
+            return f"{socket.gethostname()}:{value}"
+        if flag.startswith("--port="):
+            return f"{socket.gethostname()}:{flag.split('=', 1)[1]}"
+    if argv and argv[-1].startswith("--port="):
+        return f"{socket.gethostname()}:{argv[-1].split('=', 1)[1]}"
+    return f"{socket.gethostname()}:pid{os.getpid()}"
 
 
 # name/boot: a restart under the same name has another boot, so its old rows are told apart.

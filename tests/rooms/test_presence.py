@@ -170,3 +170,16 @@ def test_database_calls_give_their_pooled_connection_back(room, moderator):
     run(scenario())
     stats = connection.pool.get_stats()
     assert stats["pool_size"] - stats["pool_available"] <= 1, stats
+
+
+def test_a_process_is_named_by_its_host_and_port_across_restarts(settings):
+    import socket
+
+    from rooms.leases import process_name
+
+    host = socket.gethostname()
+    assert process_name(["daphne", "-b", "127.0.0.1", "-p", "8001", "portal.asgi:application"]) == f"{host}:8001"
+    assert process_name(["daphne", "--port=8002", "portal.asgi:application"]) == f"{host}:8002"
+    assert process_name(["celery", "-A", "portal", "worker"]).startswith(f"{host}:pid")
+    settings.PRESENCE_PROCESS_NAME = "web1"
+    assert process_name(["daphne", "-p", "8001"]) == "web1"
