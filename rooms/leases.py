@@ -44,7 +44,8 @@ def process_name(argv: list[str] | None = None) -> str:
 
 
 # name/boot: a restart under the same name has another boot, so its old rows are told apart.
-PROCESS = f"{process_name()}/{uuid.uuid4().hex[:8]}"
+NAME = process_name()
+PROCESS = f"{NAME}/{uuid.uuid4().hex[:8]}"
 _sockets: set[str] = set()  # channel names of the room sockets open in this process
 _heartbeats: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
 
@@ -78,7 +79,7 @@ async def tell(swept: presence.Swept) -> None:
 
 async def heartbeat() -> None:
     try:
-        await tell(presence.Swept(lost=await db(presence.clear_process)(process_name(), PROCESS), gone=[]))
+        await tell(presence.Swept(lost=await db(presence.clear_process)(NAME, PROCESS), gone=[]))
     except Exception:
         log.exception("presence: could not clear this process's previous sockets")
     while True:
