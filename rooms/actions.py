@@ -39,9 +39,9 @@ async def replaced(room: Room, old_pid: str, participant: dict) -> None:
 async def lost(participant: Participant) -> None:
     """Its connection is gone (closed, or its process dead): the call shows "connection
     lost" at once; it keeps its place for the grace (rooms/presence.py)."""
-    if participant.status == lobby.Status.ADMITTED:
-        await channel_layer().group_send(room_group(participant.room.slug), forward({
-            "type": "participant.updated", "participant": participant.as_dict()}))
+    group = room_group if participant.status == lobby.Status.ADMITTED else mods_group  # waiting: the agents
+    await channel_layer().group_send(group(participant.room.slug), forward({
+        "type": "participant.updated", "participant": participant.as_dict()}))
     await announce_async(participant.room, "disconnected")
 
 

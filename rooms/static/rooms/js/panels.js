@@ -103,6 +103,7 @@ export function waitingRow(p, act) {
   });
   return el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: p.name }),
+    p.online === false ? el("span", { class: "gv-person__state", text: _("connection lost") }) : null,
     el("span", { class: "gv-person__actions" },
       el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": fmt(_("Admit %(name)s"), { name: p.name }),
         "data-act": "lobby.admit", onclick: () => act("lobby.admit", p) }, _("Admit")),
