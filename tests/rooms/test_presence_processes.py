@@ -8,6 +8,7 @@ import contextlib
 import json
 import signal
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -144,3 +145,24 @@ def test_a_redis_restart_during_a_call_closes_no_socket(room, moderator, citizen
 @pytest.fixture
 def second_citizen(room):
     return presence.enter_as_guest(room, "Karim Benali")
+
+
+def test_sockets_coming_and_going_do_not_drain_the_connection_pool(room, moderator):
+    """Under Daphne, with a pool of 3 connections: 30 socket lives in a row (session,
+    user, presence, heartbeat) each get their state, then 30 pages are served; a connection
+    left checked out at each would have drained the pool after three."""
+    session = session_for(room.slug, moderator.pid)
+
+    async def scenario(port: int) -> None:
+        for _ in range(30):
+            agent = await open_ws(port, room.slug, session)
+            await expect(agent, "state")
+            await expect(agent, "participant.joined")
+            await agent.close()
+
+    small_pool = {**FAST, "DATABASE_POOL_MAX": "3", "DATABASE_POOL_TIMEOUT": "5"}
+    with daphne_processes(1, env=small_pool) as [(port, _process)]:
+        asyncio.run(scenario(port))
+        for _ in range(30):  # and pages (Django's own request cycle)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/r/{room.slug}/", timeout=10) as page:
+                assert page.status == 200
