@@ -28,9 +28,13 @@ class NotificationInline(_Inline):
     can_delete = False
     show_change_link = False
     verbose_name_plural = _("messages to the citizen")
-    fields = ("created_at", "kind", "channel", "recipient", "status", "attempts", "sent_at", "last_error")
+    fields = ("created_at", "kind", "channel", "recipient", "status", "attempts", "sent_at", "what_to_do", "last_error")
     readonly_fields = fields
     ordering = ["created_at", "id"]
+
+    @admin.display(description=_("problem and what to do"))
+    def what_to_do(self, notification: Notification) -> str:
+        return notification.explanation()
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if request.method == "POST":

@@ -5,9 +5,14 @@ Life cycle of a Notification row:
     queued ──claim──► (claimed) ──provider ok──► sent ──callback──► delivered
       ▲                   │ temporary error, time left before the start
       └──── release ◄─────┤
-                          ├── permanent error / no time left ──► failed (+ fallback on the other channel)
+                          ├── permanent error / no time left / temporary errors that
+                          │   call for the other channel (_switch_reason) ──► failed (+ fallback on the
+                          │   other channel; an address failed for good moves the following messages too)
                           └── cancelled, start passed, replaced ──► voided
-    callback failed/undelivered: sent ──► failed (+ fallback)
+    callback failed/undelivered: sent ──► failed (+ fallback, following messages moved)
+
+Every failure records a `problem` (notifications/problems.py): a French explanation for
+agents; credentials refused raise an operations alert (notifications/alerts.py).
 
 Guarantees:
 - Never twice: a row is sent only by whoever claimed it with a conditional UPDATE
@@ -39,9 +44,11 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from notifications import messages
+from notifications import messages, optout, problems
+from notifications.alerts import raise_alert
 from notifications.backends import DeliveryError, OutcomeUnknown, get_backend
 from notifications.models import Kind, Notification, State
+from notifications.problems import Problem
 from portal.models import Appointment, Channel, Status
 from portal.timezones import zone
 
@@ -61,6 +68,21 @@ def horizon() -> dt.timedelta:
     return dt.timedelta(seconds=settings.NOTIFICATIONS_SCHEDULE_HORIZON_SECONDS)
 
 
+def early_window() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.NOTIFICATIONS_EARLY_SECONDS)
+
+
+# Planned messages (not asked for by someone, never tried) may leave up to early_window()
+# before their due time: many due at the same minute are handed out ahead, spread so
+# that the last batch leaves on time (tasks.publish), instead of all queueing after it.
+MAY_GO_EARLY = Q(kind__in=[Kind.REMINDER, Kind.DAY_BEFORE], requested_by__isnull=True, attempts=0)
+
+
+def may_go_early(notification: Notification) -> bool:
+    return (notification.kind in (Kind.REMINDER, Kind.DAY_BEFORE) and not notification.requested_by_id
+            and not notification.attempts)
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """Exponential, capped, with jitter so that a provider outage does not end in a stampede."""
     base = settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
@@ -71,24 +93,59 @@ def backoff(attempts: int) -> dt.timedelta:
 # --------------------------------------------------------------------------- planning
 @dataclass
 class Dispatch:
-    """Rows to hand to the task queue once the transaction commits: (id, eta)."""
+    """Rows to hand to the task queue once the transaction commits: (id, due time), and
+    which of them may be handed out ahead (see MAY_GO_EARLY)."""
 
     items: list[tuple[int, dt.datetime]] = field(default_factory=list)
+    early: set[int] = field(default_factory=set)
 
     def add(self, notification: Notification) -> None:
         self.items.append((notification.pk, notification.due_at))
+        if may_go_early(notification):
+            self.early.add(notification.pk)
+
+
+# A STOP is not among them: SmsOptOut says it, and START lifts it.
+ADDRESS_PROBLEMS = [slug for slug, problem in problems.PROBLEMS.items() if problem.address and slug != "unsubscribed"]
+
+
+def _address(appointment: Appointment, channel: str) -> str:
+    return appointment.citizen_phone if channel == Channel.SMS else appointment.citizen_email
+
+
+def _other(channel: str) -> str:
+    return Channel.EMAIL if channel == Channel.SMS else Channel.SMS
+
+
+def blocked(appointment: Appointment, channel: str) -> str:
+    """Why `channel` cannot reach this citizen ('' if it can): no address, a STOP, or an
+    earlier message to this very address failed for good (invalid, undelivered, bounced)."""
+    address = _address(appointment, channel)
+    if not address:
+        return "no address"
+    if channel == Channel.SMS and optout.is_opted_out(appointment):
+        return "unsubscribed"
+    failed = Notification.objects.filter(
+        appointment=appointment, channel=channel, recipient=address, status=State.FAILED,
+        problem__in=ADDRESS_PROBLEMS)  # fmt: skip
+    return "address failed" if failed.exists() else ""
 
 
 def _other_address(appointment: Appointment, channel: str) -> tuple[str, str] | None:
-    if channel == Channel.EMAIL and appointment.citizen_phone:
-        return Channel.SMS, appointment.citizen_phone
-    if channel == Channel.SMS and appointment.citizen_email:
-        return Channel.EMAIL, appointment.citizen_email
-    return None
+    other = _other(channel)
+    return None if blocked(appointment, other) else (other, _address(appointment, other))
+
+
+def channel_for(appointment: Appointment) -> str:
+    """The citizen's choice, unless it cannot reach them and the other channel can."""
+    preferred = appointment.preferred_channel
+    if blocked(appointment, preferred) and not blocked(appointment, _other(preferred)):
+        return _other(preferred)
+    return preferred
 
 
 def _create(appointment: Appointment, kind: str, due_at: dt.datetime, **extra: Any) -> Notification:
-    channel = extra.pop("channel", appointment.preferred_channel)
+    channel = extra.pop("channel", None) or channel_for(appointment)
     return Notification.objects.create(appointment=appointment, kind=kind, channel=channel, due_at=due_at, **extra)
 
 
@@ -199,6 +256,20 @@ def on_cancelled(appointment_id: int, now: dt.datetime | None = None) -> Dispatc
 
 
 @transaction.atomic
+def on_channel_chosen(appointment_id: int) -> int:
+    """The citizen chose a channel on their page: choosing SMS there lifts an earlier STOP
+    to this structure (a new, explicit consent), and the queued messages not yet being sent
+    move to the channel that now applies. Returns how many moved."""
+    appointment = Appointment.objects.get(pk=appointment_id)
+    if appointment.preferred_channel == Channel.SMS and optout.is_opted_out(appointment):
+        optout.record(appointment.citizen_phone, [appointment.structure_id], False, "citizen page", "citizen page")
+    channel = channel_for(appointment)
+    return Notification.objects.filter(
+        appointment=appointment, status=State.QUEUED, claimed_at__isnull=True, fallback_of__isnull=True
+    ).exclude(channel=channel).update(channel=channel, updated_at=timezone.now())
+
+
+@transaction.atomic
 def resend_link(appointment: Appointment, by: AbstractBaseUser, now: dt.datetime | None = None) -> Notification | None:
     """The helpdesk/agent "resend the link" action: a reminder now, on the preferred channel."""
     now = now or timezone.now()
@@ -228,7 +299,8 @@ def claim(ids: Iterable[int], now: dt.datetime | None = None) -> Claim:
     result = Claim(token=uuid.uuid4().hex, now=now)
     if not ids:
         return result
-    Notification.objects.filter(id__in=ids, status=State.QUEUED, claimed_at__isnull=True, due_at__lte=now).update(
+    due = Q(due_at__lte=now) | Q(MAY_GO_EARLY, due_at__lte=now + early_window())
+    Notification.objects.filter(due, id__in=ids, status=State.QUEUED, claimed_at__isnull=True).update(
         claim_token=result.token,
         claimed_at=now,
         first_claimed_at=Coalesce(F("first_claimed_at"), now),
@@ -329,24 +401,61 @@ def _fallback(notification: Notification, now: dt.datetime, report: Report) -> N
     report.dispatch.add(fallback)
 
 
-def _fail(notification: Notification, token: str, error: str, now: dt.datetime, report: Report) -> None:
+def _move_following(notification: Notification) -> int:
+    """The address failed for good: the appointment's queued messages on that channel
+    (not yet claimed) go to the other one, if it can reach the citizen."""
+    other = _other_address(notification.appointment, notification.channel)
+    if other is None:
+        return 0
+    return Notification.objects.filter(
+        appointment=notification.appointment, channel=notification.channel, status=State.QUEUED,
+        claimed_at__isnull=True,
+    ).exclude(pk=notification.pk).update(channel=other[0], updated_at=timezone.now())  # fmt: skip
+
+
+def _after_failure(notification: Notification, problem: Problem, error: str, now: dt.datetime, report: Report,
+                   *, from_provider: bool = True) -> None:
+    """Log, alert, remember a STOP the provider told us about, fall back, move the rest."""
+    log.error("notification %s (%s by %s) failed [%s]: %s", notification.pk, notification.kind,
+              notification.channel, problem.slug, error)
+    if problem.alert:
+        raise_alert(problem, error)
+    appointment = notification.appointment
+    if from_provider and problem.slug == "unsubscribed" and appointment.citizen_phone:
+        optout.record(appointment.citizen_phone, [appointment.structure_id], True, "21610", "provider")
+    _fallback(notification, now, report)
+    if problem.address or problem.alert:
+        _move_following(notification)
+
+
+def _fail(notification: Notification, token: str, error: str, now: dt.datetime, report: Report,
+          problem: Problem | None = None, recipient: str = "", *, from_provider: bool = True) -> None:
+    problem = problem or problems.PROBLEMS["other"]
+    values: dict[str, Any] = {"status": State.FAILED, "last_error": error[:2000], "problem": problem.slug}
+    if recipient:
+        values["recipient"] = recipient
     with transaction.atomic():
-        if _finish(notification, token, status=State.FAILED, last_error=error[:2000]):
+        if _finish(notification, token, **values):
             report.failed.append(notification.pk)
-            _fallback(notification, now, report)
+            _after_failure(notification, problem, error, now, report, from_provider=from_provider)
 
 
 def _send_one(notification: Notification, token: str, maybe_sent: bool, clock: Callable[[], dt.datetime],
-              report: Report) -> None:
+              report: Report, stopped: bool = False) -> None:
     now = clock()
     reason = why_not(notification, now)
     if reason:
         if notification.status == State.QUEUED and _finish(notification, token, status=State.VOIDED, last_error=reason):
             report.voided.append(notification.pk)
         return
+    if stopped:  # the citizen answered STOP since this row was planned
+        _fail(notification, token, "the citizen opted out of SMS (STOP)", now, report,
+              problems.PROBLEMS["unsubscribed"], notification.appointment.citizen_phone, from_provider=False)
+        return
     message = messages.render(notification)
     if not message.to:
-        _fail(notification, token, f"no {notification.get_channel_display()} address", now, report)
+        _fail(notification, token, f"no {notification.get_channel_display()} address", now, report,
+              problems.PROBLEMS["no_address"])
         return
     backend = get_backend(notification.channel)
     if maybe_sent:
@@ -362,7 +471,7 @@ def _send_one(notification: Notification, token: str, maybe_sent: bool, clock: C
     try:
         provider_id = backend.send(message)
     except DeliveryError as error:
-        _handle_error(notification, token, error, now, report)
+        _handle_error(notification, token, error, now, report, message.to)
         return
     sent_at = clock()
     _finish(
@@ -373,23 +482,49 @@ def _send_one(notification: Notification, token: str, maybe_sent: bool, clock: C
         recipient=message.to,
         sent_at=sent_at,
         last_error="",
+        problem="",
         outcome_unknown=False,
     )
     report.sent.append(notification.pk)
 
 
+def _switch_reason(notification: Notification, now: dt.datetime, next_at: dt.datetime) -> str:
+    """Why to stop retrying this channel and use the other one now ('' to keep retrying):
+    NOTIFICATIONS_FALLBACK_AFTER_FAILURES temporary failures; a reminder with less than
+    NOTIFICATIONS_REMINDER_FALLBACK_MINUTES left; a confirmation whose next attempt would
+    come NOTIFICATIONS_CONFIRMATION_FALLBACK_MINUTES after its first."""
+    if notification.attempts >= settings.NOTIFICATIONS_FALLBACK_AFTER_FAILURES:
+        return f"{notification.attempts} temporary failures"
+    if notification.kind == Kind.REMINDER:
+        left = deadline(notification) - next_at
+        if left < dt.timedelta(minutes=settings.NOTIFICATIONS_REMINDER_FALLBACK_MINUTES):
+            return "too little time left before the start"
+    if notification.kind == Kind.CONFIRMATION:
+        first = notification.first_claimed_at or notification.created_at
+        if next_at - first >= dt.timedelta(minutes=settings.NOTIFICATIONS_CONFIRMATION_FALLBACK_MINUTES):
+            return "still failing after minutes"
+    return ""
+
+
 def _handle_error(notification: Notification, token: str, error: DeliveryError, now: dt.datetime,
-                  report: Report) -> None:
+                  report: Report, to: str = "") -> None:
     text = str(error)
-    if error.permanent:
-        _fail(notification, token, text, now, report)
+    problem = problems.for_error(notification.channel, error)
+    if error.permanent or problem.alert:  # credentials: never retried in a loop
+        _fail(notification, token, text, now, report, problem, to)
         return
     next_at = now + backoff(notification.attempts)
-    if next_at >= deadline(notification):
-        _fail(notification, token, f"{text} (still failing, no time left before the start)", now, report)
+    switch = _switch_reason(notification, now, next_at)
+    if switch and not notification.fallback_of_id and _other_address(notification.appointment, notification.channel):
+        other = _other(notification.channel)
+        _fail(notification, token, f"{text} ({switch}: sent by {other} instead)", now, report, problem, to)
         return
+    if next_at >= deadline(notification):
+        _fail(notification, token, f"{text} (still failing, no time left before the start)", now, report, problem, to)
+        return
+    log.warning("notification %s: temporary failure, retry at %s: %s", notification.pk, next_at, text)
     values: dict[str, Any] = {"claim_token": "", "claimed_at": None, "due_at": next_at, "dispatched_at": now,
-                              "last_error": text[:2000]}
+                              "last_error": text[:2000], "problem": problem.slug}
     if error.maybe_sent:
         values["outcome_unknown"] = True
     released = _finish(notification, token, **values)
@@ -400,18 +535,23 @@ def _handle_error(notification: Notification, token: str, error: DeliveryError, 
 def process(claimed: Claim) -> Report:
     """Send every row of `claimed`, reading each (and its appointment) from the database now."""
     report = Report()
-    rows = Notification.objects.filter(pk__in=list(claimed.ids), claim_token=claimed.token).select_related(
+    rows = list(Notification.objects.filter(pk__in=list(claimed.ids), claim_token=claimed.token).select_related(
         "appointment__structure", "appointment__room"
-    )
+    ))
     started = timezone.now()
 
     def clock() -> dt.datetime:  # the claim's clock (tests pass one), running
         return claimed.now + (timezone.now() - started)
 
+    stopped = optout.opted_out(
+        (n.appointment.citizen_phone, n.appointment.structure_id) for n in rows if n.channel == Channel.SMS)
     with _outcomes_without_fsync():
         for notification in rows:
+            appointment = notification.appointment
             try:
-                _send_one(notification, claimed.token, claimed.ids[notification.pk], clock, report)
+                _send_one(notification, claimed.token, claimed.ids[notification.pk], clock, report,
+                          notification.channel == Channel.SMS
+                          and (appointment.citizen_phone, appointment.structure_id) in stopped)
             except Exception as error:  # a bug or the database: keep the row, retry later
                 log.exception("notification %s: unexpected error", notification.pk)
                 try:
@@ -450,12 +590,16 @@ def record_status(provider_id: str, status: str, error_code: str = "") -> tuple[
             )
         elif status in PROVIDER_FAILED and notification.status in (State.SENT, State.DELIVERED):
             error = f"provider reported {status}" + (f" (error {error_code})" if error_code else "")
+            problem = problems.for_report(error_code)
             Notification.objects.filter(pk=notification.pk).update(
-                status=State.FAILED, last_error=error, updated_at=now
+                status=State.FAILED, last_error=error, problem=problem.slug, updated_at=now
             )
+            notification.status = State.FAILED
             report = Report()
             if notification.appointment.start > now:
-                _fallback(notification, now, report)
+                _after_failure(notification, problem, error, now, report)
+            else:
+                log.error("notification %s: %s", notification.pk, error)
             plan = report.dispatch
         notification.refresh_from_db()
     return notification, plan
@@ -476,10 +620,12 @@ def sweep(now: dt.datetime | None = None, limit: int | None = None) -> Dispatch:
     rows = list(
         Notification.objects.filter(needs_task, status=State.QUEUED)
         .order_by("due_at")
-        .values_list("id", "due_at")[:limit]
+        .values_list("id", "due_at", "kind", "requested_by_id", "attempts")[:limit]
     )
     plan = Dispatch()
     if rows:
-        Notification.objects.filter(id__in=[pk for pk, _due in rows]).update(dispatched_at=now)
-        plan.items = [(pk, max(due, now)) for pk, due in rows]
+        Notification.objects.filter(id__in=[row[0] for row in rows]).update(dispatched_at=now)
+        plan.items = [(pk, max(due, now)) for pk, due, *_rest in rows]
+        plan.early = {pk for pk, due, kind, by, attempts in rows
+                      if kind in (Kind.REMINDER, Kind.DAY_BEFORE) and by is None and not attempts and due > now}
     return plan

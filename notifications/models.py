@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import Appointment, Channel
+from portal.models import Appointment, Channel, Structure
 
 
 class Kind(models.TextChoices):
@@ -29,6 +29,29 @@ class State(models.TextChoices):
     DELIVERED = "delivered", _("delivered")
     FAILED = "failed", _("failed")
     VOIDED = "voided", _("not sent (no longer needed)")
+
+
+class ShortLink(models.Model):
+    """A short address for an SMS (/j/<code>) standing for one long link of one appointment
+    (notifications/shortlinks.py): the code is random (62^10), the target is stored, and it
+    resolves only while the appointment lasts."""
+
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="short_links", verbose_name=_("appointment")
+    )
+    target = models.CharField(_("target"), max_length=2000)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("short link")
+        verbose_name_plural = _("short links")
+        # One code per long link: the same message renders the same text every time (the
+        # SMS reconciliation after a timeout compares bodies).
+        constraints = [models.UniqueConstraint(fields=["appointment", "target"], name="one_short_link_per_target")]
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class Notification(models.Model):
@@ -53,6 +76,8 @@ class Notification(models.Model):
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     provider_id = models.CharField(_("provider message id"), max_length=998, blank=True, db_index=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # What went wrong, for people (notifications/problems.py): '' when nothing did.
+    problem = models.CharField(_("problem"), max_length=32, blank=True, default="")
     fallback_of = models.OneToOneField(
         "self",
         on_delete=models.SET_NULL,
@@ -92,3 +117,29 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_channel_display()}) — {self.get_status_display()}"
+
+    def explanation(self) -> str:
+        """The problem in words an agent can act on ('' when there is none)."""
+        from notifications.problems import explain
+
+        return explain(self.problem)
+
+
+class SmsOptOut(models.Model):
+    """A citizen's STOP (or START) to a structure's SMS, per phone number (E.164): while
+    `opted_out`, that structure's messages to that number go by email only."""
+
+    phone = models.CharField(_("phone number"), max_length=32)
+    structure = models.ForeignKey(Structure, on_delete=models.CASCADE, related_name="+", verbose_name=_("structure"))
+    opted_out = models.BooleanField(_("SMS refused"), default=True)
+    keyword = models.CharField(_("last keyword"), max_length=32, blank=True)
+    source = models.CharField(_("source"), max_length=16, blank=True)  # "inbound sms", "provider"
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SMS opt-out")
+        verbose_name_plural = _("SMS opt-outs")
+        constraints = [models.UniqueConstraint(fields=["phone", "structure"], name="one_opt_out_per_number")]
+
+    def __str__(self) -> str:
+        return f"{self.phone} — {self.structure_id}: {'STOP' if self.opted_out else 'START'}"

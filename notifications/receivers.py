@@ -1,4 +1,7 @@
-"""Receivers of portal.events: write the Notification rows, then queue their tasks."""
+"""Receivers of portal.events, called inside the action's transaction: the Notification
+rows are written with the booking (rolled back with it, committed with it); only the
+queueing of their tasks waits for the commit. Should the process die between the commit
+and the queueing, or the broker be down, the rows are there and the sweep queues them."""
 
 from __future__ import annotations
 
@@ -28,3 +31,7 @@ def on_rescheduled(sender: Any, appointment: Appointment, previous_start: Any = 
 
 def on_cancelled(sender: Any, appointment: Appointment, **kwargs: Any) -> None:
     _run(delivery.on_cancelled, appointment)
+
+
+def on_channel_chosen(sender: Any, appointment: Appointment, **kwargs: Any) -> None:
+    delivery.on_channel_chosen(appointment.pk)  # rows keep their tasks: nothing to queue

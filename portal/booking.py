@@ -1,6 +1,7 @@
 """Appointment actions: the only code that changes an appointment's life cycle.
 
-Each action runs in one transaction and announces itself after commit (portal.events).
+Each action runs in one transaction and announces itself inside it (portal.events): the
+receivers' rows commit or roll back with the action.
 Status changes are claims (`filter(status=...).update(...)`), so two agents clicking
 "cancel" at once, or an action racing an edit, change the row once.
 """
@@ -8,19 +9,19 @@ Status changes are claims (`filter(status=...).update(...)`), so two agents clic
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from portal import events
-from portal.models import Appointment, Status
+from portal.models import Appointment, Channel, Status
 from rooms import services as rooms
 from rooms.journey import announce as tell_day_view
 
 
 def _announce(signal, appointment: Appointment, **extra) -> None:
-    transaction.on_commit(partial(signal.send, sender=Appointment, appointment=appointment, **extra))
+    # Inside the action's transaction: receivers defer their side effects to on_commit.
+    signal.send(sender=Appointment, appointment=appointment, **extra)
 
 
 @transaction.atomic
@@ -34,12 +35,37 @@ def book(appointment: Appointment, by=None) -> str:
     return password
 
 
+CONTACT_FIELDS = ("citizen_email", "citizen_phone")
+
+
 @transaction.atomic
 def update(appointment: Appointment, previous_start: dt.datetime | None) -> None:
-    """Save edits; a moved start is announced so reminders are re-planned."""
+    """Save edits; a moved start is announced so reminders are re-planned, a corrected
+    email or phone so that the messages already sent go to the new address."""
+    saved = Appointment.objects.select_for_update().filter(pk=appointment.pk).values(*CONTACT_FIELDS).first() or {}
     appointment.save()
-    if previous_start is not None and previous_start != appointment.start and appointment.status == Status.SCHEDULED:
+    if appointment.status != Status.SCHEDULED:
+        return
+    if previous_start is not None and previous_start != appointment.start:
         _announce(events.rescheduled, appointment, previous_start=previous_start)
+    previous = {name: saved[name] for name in CONTACT_FIELDS
+                if name in saved and saved[name] != getattr(appointment, name)}
+    if previous:
+        _announce(events.contact_changed, appointment, previous=previous)
+
+
+@transaction.atomic
+def choose_channel(appointment: Appointment, channel: str) -> bool:
+    """The citizen's choice of email or SMS for the remaining messages. False (nothing
+    changed) if the appointment is not scheduled or that channel has no address."""
+    address = appointment.citizen_phone if channel == Channel.SMS else appointment.citizen_email
+    if channel not in Channel.values or not address:
+        return False
+    if not Appointment.objects.filter(pk=appointment.pk, status=Status.SCHEDULED).update(preferred_channel=channel):
+        return False
+    appointment.preferred_channel = channel
+    _announce(events.channel_chosen, appointment)
+    return True
 
 
 def _transition(appointment: Appointment, to: str, allowed_from: tuple[str, ...]) -> bool:

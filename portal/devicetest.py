@@ -27,6 +27,7 @@ from portal.citizen import appointment_of
 from portal.models import Appointment, Status
 from portal.phones import display as phone_display
 from portal.security import allow_capture
+from rooms import journey
 from rooms.ice import ice_servers_for
 from rooms.mediabridge import MediaError, MediaTimeout, MediaUnavailable, media, spawn
 
@@ -64,6 +65,8 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
     problem = usable(appointment)
     context: dict = {"problem": problem}
     if appointment is not None:
+        if not problem:
+            journey.allow_report(request.session, appointment.room.slug)  # the citizen's link, proven
         timezone.activate(appointment.structure.time_zone)
         structure = appointment.structure
         context.update(

@@ -125,12 +125,29 @@ class Alerts:
     beat_silent: bool
     no_worker: bool
     no_media_node: bool
+    # A provider refused our credentials within PROVIDER_ALERT_MINUTES (recorded by
+    # notifications/alerts.py as a Heartbeat named after the problem).
+    sms_credentials: bool = False
+    email_credentials: bool = False
 
     def __bool__(self) -> bool:
-        return self.beat_silent or self.no_worker or self.no_media_node
+        return (self.beat_silent or self.no_worker or self.no_media_node or self.sms_credentials
+                or self.email_credentials)
+
+
+PROVIDER_ALERTS = ("sms_credentials", "email_credentials")
+
+
+def provider_alerts(now: dt.datetime | None = None) -> set[str]:
+    from portal.models import Heartbeat
+
+    since = (now or timezone.now()) - dt.timedelta(minutes=settings.PROVIDER_ALERT_MINUTES)
+    return set(Heartbeat.objects.filter(name__in=PROVIDER_ALERTS, at__gte=since).values_list("name", flat=True))
 
 
 def alerts() -> Alerts:
     beat, worker = celery()
     no_media_node = settings.MEDIA_NODES == "remote" and not media_nodes().ok
-    return Alerts(beat_silent=not beat.ok, no_worker=beat.ok and not worker.ok, no_media_node=no_media_node)
+    refused = provider_alerts()
+    return Alerts(beat_silent=not beat.ok, no_worker=beat.ok and not worker.ok, no_media_node=no_media_node,
+                  sms_credentials="sms_credentials" in refused, email_credentials="email_credentials" in refused)

@@ -323,6 +323,10 @@ AXES_CLIENT_IP_CALLABLE = "portal.clientaddress.from_request"
 AXES_LOCKOUT_CALLABLE = "portal.security.login_locked"
 # --- end of login throttling block ---
 
+# Requests for another time one citizen's link may send within a day (portal/citizen.py):
+# beyond, the page asks them to wait for the agent's answer or to call.
+CITIZEN_MAX_CHANGE_REQUESTS = env.int("CITIZEN_MAX_CHANGE_REQUESTS", default=3)
+
 # --- Join page brute-force limits ---
 JOIN_MAX_FAILURES_PER_ADDRESS = env.int("JOIN_MAX_FAILURES_PER_ADDRESS", default=5)
 JOIN_MAX_FAILURES_PER_ROOM = env.int("JOIN_MAX_FAILURES_PER_ROOM", default=20)
@@ -398,8 +402,15 @@ TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="
 # signature is checked (so it must be exactly what Twilio calls). Default: SITE_URL + path;
 # set it empty to send no callback URL (a messaging service's own setting then applies).
 TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default=f"{SITE_URL}/notifications/twilio/status/")
+# Replies (STOP/START): the public URL of the inbound-SMS webhook, as configured on the Twilio
+# number ("A message comes in"), also the URL whose signature is checked.
+TWILIO_INBOUND_URL = env.str("TWILIO_INBOUND_URL", default=f"{SITE_URL}/notifications/twilio/inbound/")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # only for a local stand-in of Twilio's API
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10)
+# Recipients (E.164 prefixes) to which a structure's alphanumeric SMS sender is used: metropolitan
+# France. Overseas operators (+262, +590, +594, +596, +508, +687, +689, +269) do not all deliver
+# alphanumeric senders; those numbers get TWILIO_FROM_NUMBER / the messaging service's number.
+NOTIFICATIONS_SMS_ALPHANUMERIC_PREFIXES = env.list("NOTIFICATIONS_SMS_ALPHANUMERIC_PREFIXES", default=["+33"])
 NOTIFICATIONS_SMS_BACKEND = env.str(
     "NOTIFICATIONS_SMS_BACKEND",
     default="notifications.backends.console.ConsoleBackend"
@@ -409,6 +420,14 @@ NOTIFICATIONS_SMS_BACKEND = env.str(
 # Temporary errors are retried after base·2^(attempt−1) seconds (capped), until the start.
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=30)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=300)
+# Early fallback: after this many temporary failures, or when a reminder would have less
+# than .._REMINDER_FALLBACK_MINUTES left, or a confirmation would still be trying after
+# .._CONFIRMATION_FALLBACK_MINUTES, the message goes on the citizen's other channel.
+NOTIFICATIONS_FALLBACK_AFTER_FAILURES = env.int("NOTIFICATIONS_FALLBACK_AFTER_FAILURES", default=2)
+NOTIFICATIONS_REMINDER_FALLBACK_MINUTES = env.float("NOTIFICATIONS_REMINDER_FALLBACK_MINUTES", default=10)
+NOTIFICATIONS_CONFIRMATION_FALLBACK_MINUTES = env.float("NOTIFICATIONS_CONFIRMATION_FALLBACK_MINUTES", default=5)
+# A provider refusing our credentials shows in the back-office banner this long (portal/health.py).
+PROVIDER_ALERT_MINUTES = env.int("PROVIDER_ALERT_MINUTES", default=60)
 # A claim older than this belongs to a dead worker (longer than any provider timeout).
 NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS = env.float("NOTIFICATIONS_CLAIM_TIMEOUT_SECONDS", default=120)
 # Tasks are queued at most this far ahead (under the Redis visibility timeout, 1 h); the
@@ -419,6 +438,11 @@ NOTIFICATIONS_SWEEP_GRACE_SECONDS = env.float("NOTIFICATIONS_SWEEP_GRACE_SECONDS
 NOTIFICATIONS_SWEEP_SECONDS = env.float("NOTIFICATIONS_SWEEP_SECONDS", default=60)
 NOTIFICATIONS_SWEEP_LIMIT = env.int("NOTIFICATIONS_SWEEP_LIMIT", default=20000)
 NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=25)  # notifications per task
+# Many planned reminders due at the same time are handed out ahead, at this many messages
+# per second (about what the workers send), the last on time, none more than
+# NOTIFICATIONS_EARLY_SECONDS ahead (notifications/tasks.py, `batches`).
+NOTIFICATIONS_RELEASE_RATE = env.float("NOTIFICATIONS_RELEASE_RATE", default=100)
+NOTIFICATIONS_EARLY_SECONDS = env.float("NOTIFICATIONS_EARLY_SECONDS", default=120)
 # The day-before message (device-test link; off per structure) goes this long before the
 # start, unless the booking is so close that it would follow the confirmation within the gap.
 NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES = env.int("NOTIFICATIONS_DAY_BEFORE_MIN_GAP_MINUTES", default=120)

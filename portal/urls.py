@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
+from notifications import shortlinks
 from portal import citizen, day, devicetest, probes
 
 urlpatterns = [
@@ -22,4 +23,5 @@ urlpatterns = [
     path("rdv/<str:token>/test/", devicetest.page, name="device_test"),
     path("rdv/<str:token>/test/offer/", devicetest.offer, name="device_test_offer"),
     path("notifications/", include("notifications.urls")),
+    path("j/<str:code>", shortlinks.follow, name="short_link"),  # short links in SMS
 ]

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from media.engine import MediaError
 from portal import clientaddress
-from rooms import actions, leases, lobby, presence, services
+from rooms import actions, entry, leases, lobby, presence, services
 from rooms.dbcall import db
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
@@ -48,14 +48,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session = self.scope.get("session")
         pid = session.get(presence.session_key(self.slug)) if session is not None else None
-        participant = await db(presence.find)(self.slug, pid)
-        refusal = (
-            CloseCode.NO_SESSION if participant is None
-            else CloseCode.REFUSED if participant.status in lobby.FINAL
-            else CloseCode.ENDED if not participant.room.is_open
-            else None
-        )
-        if refusal is not None:
+        decision, participant = await db(entry.on_connect)(self.slug, pid)  # who may enter, and where
+        if participant is None or decision.status is None:
+            refusal = decision.close_code
             log.info("room socket refused: room=%s code=%s address=%s", self.slug, refusal,
                      clientaddress.from_scope(self.scope))
             await self.accept()  # accept first so the browser gets the close code
@@ -65,7 +60,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.pid = str(participant.pid)
         self.role = participant.role
         # Online with a lease that this process renews while the socket lives (rooms/leases.py).
-        participant = await db(presence.connect)(participant, leases.PROCESS, self.channel_name)
+        participant = await db(presence.connect)(participant, decision.status, process=leases.PROCESS,
+                                                 channel=self.channel_name)
         leases.attach(self.channel_name)
         self.status = participant.status
         try:
@@ -206,6 +202,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
             },
         )
 
+    async def on_reaction_send(self, message: dict) -> None:
+        # Admitted senders only (lobby.check_message): a waiting guest's reaction never
+        # reaches the call. Not stored; the pages show it on the sender's tile for a moment.
+        await self._broadcast(room_group(self.slug), {"type": "reaction", "pid": self.pid,
+                                                      "reaction": message["reaction"]})
+
     async def on_leave(self, message: dict) -> None:
         participant = await self._move(self.pid, lobby.Status.LEFT)
         await announce_async(self.room, "left")
@@ -259,6 +261,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._broadcast(
             room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
         )
+
+    async def on_mod_lower_hand(self, message: dict) -> None:
+        await self._require_present(message["pid"])
+        await self._hands_lowered(await db(presence.lower_hands)(self.room, message["pid"]))
+
+    async def on_mod_lower_hands(self, message: dict) -> None:
+        await self._hands_lowered(await db(presence.lower_hands)(self.room))
+
+    async def _hands_lowered(self, participants: list) -> None:
+        """Each lowered hand: its owner is told who lowered it (their button follows), the
+        call sees the tile change."""
+        for participant in participants:
+            await self._broadcast(personal_group(str(participant.pid)), {"type": "hand.lowered", "by": self.pid})
+            await self._broadcast(room_group(self.slug), {"type": "participant.updated",
+                                                          "participant": participant.as_dict()})
 
     async def on_mod_remove(self, message: dict) -> None:
         await self._send_away(message["pid"], lobby.Status.REMOVED, "removed",

@@ -14,6 +14,8 @@ class JoinForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
         help_text=_("The code received with the link (8 digits)."),
     )
+    # Shown to everyone in the call next to the name ("Interprète"): the agent admits knowingly.
+    interpreter = forms.BooleanField(label=_("I am coming as an interpreter"), required=False)
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()

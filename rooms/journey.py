@@ -11,7 +11,9 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
+from rooms import presence
 from rooms.groups import channel_layer
+from rooms.lobby import FINAL, Role
 from rooms.models import Room
 
 DEVICE_PROBLEMS = {"no_webrtc", "no_getusermedia", "insecure_context", "no_camera", "no_microphone",
@@ -44,6 +46,27 @@ def announce(room: Room, what: str) -> None:
 def link_opened(room: Room) -> None:
     if Room.objects.filter(pk=room.pk, link_opened_at=None).update(link_opened_at=timezone.now()):
         announce(room, "link_opened")
+
+
+def _report_grant(slug: str) -> str:
+    return f"gv.report.{slug}"
+
+
+def allow_report(session, slug: str) -> None:
+    """This browser opened the device test page with the citizen's own link: its check may
+    be reported for the room (portal/devicetest.py)."""
+    session[_report_grant(slug)] = True
+
+
+def may_report(session, slug: str) -> bool:
+    """Only the citizen's own browser reports a device check for the day view: its session
+    names a guest of the room (the room page, once the link's button or the code was used)
+    or opened the device test page with the citizen's link. The slug alone (the join page,
+    a scanner running its scripts, anyone with the link) reports nothing."""
+    participant = presence.find(slug, session.get(presence.session_key(slug)))
+    if participant is not None:
+        return participant.role == Role.GUEST and participant.status not in FINAL
+    return bool(session.get(_report_grant(slug)))
 
 
 def device_checked(room: Room, ok: bool, problems: list[str]) -> None:

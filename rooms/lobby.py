@@ -1,8 +1,8 @@
-"""Lobby rules: the statuses and their transitions, what each role may send in each status,
-where a (re)connecting participant lands, whether a locked room admits. No I/O.
+"""Lobby rules: the statuses and their transitions, what each role may send in each status.
+No I/O.
 
-Who is a moderator is not decided here: the room's entry views give the role
-(presence.enter_as_member for the agents, enter_as_guest for the citizen's link).
+Who enters, as whom and into which status is decided in rooms/entry.py (one decision for
+every way in); here, what happens once in.
 
 A participant's status moves along these transitions:
 
@@ -30,8 +30,12 @@ class Status(enum.StrEnum):
 
 
 class Role(enum.StrEnum):
-    MODERATOR = "moderator"
-    GUEST = "guest"
+    MODERATOR = "moderator"  # the appointment's agent, the structure's managers
+    GUEST = "guest"  # the citizen, or someone with the code
+    # Third parties, shown with their role to everyone in the call (rooms/entry.py):
+    AGENT = "agent"  # another agent of the structure
+    HELPDESK = "helpdesk"  # the structure's helpdesk ("Assistance France Services")
+    INTERPRETER = "interpreter"  # entered with the code as the citizen's interpreter
 
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -69,15 +73,6 @@ def check_transition(current: str, target: str) -> None:
         raise BadTransition(f"cannot go from {current} to {target}")
 
 
-def status_on_connect(role: str, current: str) -> Status:
-    """Where a (re)connecting participant lands: moderators enter directly; a guest who
-    had left goes back to the lobby; anyone else keeps the status they had."""
-    status = Status(current)
-    if status is Status.LEFT:
-        return Status.ADMITTED if role == Role.MODERATOR else Status.WAITING
-    return status
-
-
 def check_message(role: str, status: str, message_type: str) -> None:
     """Raise unless a participant with `role` and `status` may send `message_type`."""
     if message_type in MODERATOR_ONLY and role != Role.MODERATOR:
@@ -85,7 +80,3 @@ def check_message(role: str, status: str, message_type: str) -> None:
     if Status(status) is not Status.ADMITTED and message_type not in LOBBY_ALLOWED:
         raise NotAdmitted("Wait until the agent lets you in.")
 
-
-def may_admit(locked: bool) -> bool:
-    """A locked room keeps everyone new in the lobby."""
-    return not locked

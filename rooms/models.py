@@ -66,6 +66,12 @@ class Room(models.Model):
 
         return personal_url(self)
 
+    def personal_url_for(self, channel: str) -> str:
+        """The personal link as sent on `channel` ("email", "sms"): bound to that address."""
+        from rooms.tokens import personal_url
+
+        return personal_url(self, channel)
+
 
 class Participant(models.Model):
     """One browser session in a room. The database is the source of truth for presence and
@@ -75,7 +81,7 @@ class Participant(models.Model):
     pid = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     name = models.CharField(_("name"), max_length=60)
-    role = models.CharField(max_length=10, choices=[(r.value, r.value) for r in lobby.Role], default=lobby.Role.GUEST)
+    role = models.CharField(max_length=12, choices=[(r.value, r.value) for r in lobby.Role], default=lobby.Role.GUEST)
     status = models.CharField(
         max_length=10, choices=[(s.value, s.value) for s in lobby.Status], default=lobby.Status.WAITING
     )

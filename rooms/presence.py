@@ -45,23 +45,36 @@ def session_key(slug: str) -> str:
 
 
 # --- entering ---
-def enter_as_guest(room: Room, name: str, token_id: str = "") -> Participant:
+def enter_as_guest(room: Room, name: str, token_id: str = "", role: str = lobby.Role.GUEST) -> Participant:
     return Participant.objects.create(
-        room=room, name=name, role=lobby.Role.GUEST, status=lobby.Status.WAITING, token_id=token_id
+        room=room, name=name, role=role, status=lobby.Status.WAITING, token_id=token_id
     )
 
 
 def enter_as_member(room: Room, user, *, moderator: bool) -> Participant:
-    """An agent of the structure enters directly; the same user keeps the same pid."""
-    participant = Participant.objects.filter(room=room, user=user).first()
+    """A member straight into the call (tests' and benchmarks' shortcut; the agent's page
+    goes through rooms.entry, then place_member)."""
+    role = lobby.Role.MODERATOR if moderator else lobby.Role.AGENT
+    return place_member(room, user, Participant.objects.filter(room=room, user=user).first(), role=role,
+                        status=lobby.Status.ADMITTED)
+
+
+def place_member(room: Room, user, participant: Participant | None, *, role: str, status: str) -> Participant:
+    """A member of the structure enters with the role and status rooms.entry decided; the
+    same user keeps the same participant (and pid)."""
     name = user.get_full_name() or user.get_username()
-    role = lobby.Role.MODERATOR if moderator else lobby.Role.GUEST
+    admitted_at = timezone.now() if status == lobby.Status.ADMITTED else None
     if participant is None:
-        return Participant.objects.create(
-            room=room, user=user, name=name, role=role, status=lobby.Status.ADMITTED, admitted_at=timezone.now()
-        )
-    Participant.objects.filter(pk=participant.pk).update(role=role, status=lobby.Status.ADMITTED)
-    participant.role, participant.status = role, lobby.Status.ADMITTED
+        return Participant.objects.create(room=room, user=user, name=name, role=role, status=status,
+                                          admitted_at=admitted_at)
+    changes: dict = {"role": role, "status": status}
+    if status != participant.status:
+        changes["status_since"] = timezone.now()
+        if admitted_at:
+            changes["admitted_at"] = admitted_at
+    Participant.objects.filter(pk=participant.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(participant, field, value)
     return participant
 
 
@@ -101,11 +114,12 @@ def is_present(participant: Participant, now: dt.datetime | None = None) -> bool
         until >= (now or timezone.now()))
 
 
-def connect(participant: Participant, process: str = "", channel: str = "") -> Participant:
-    """Attach a socket (`channel` of `process`): online, with a fresh lease; a returning
-    participant lands where lobby.status_on_connect says (within the grace an admitted
-    participant is still admitted: back in the call)."""
-    status = lobby.status_on_connect(participant.role, participant.status)
+def connect(participant: Participant, status: str | None = None, *, process: str = "",
+            channel: str = "") -> Participant:
+    """Attach a socket (`channel` of `process`): online, with a fresh lease, in the status
+    rooms.entry decided (where a returning participant lands; None: the status it has).
+    Within the grace an admitted participant is still admitted: back in the call."""
+    status = status or participant.status
     changes = {"status": status, "online": True, "process": process, "channel": channel,
                "lease_until": timezone.now() + _seconds("PRESENCE_LEASE_SECONDS")}
     if status != participant.status:
@@ -236,6 +250,20 @@ def move(room: Room, pid: str, target: str) -> Participant:
 def update_flags(pid: str, **flags) -> Participant:
     Participant.objects.filter(pid=pid).update(**flags)
     return Participant.objects.get(pid=pid)
+
+
+@transaction.atomic
+def lower_hands(room: Room, pid: str | None = None) -> list[Participant]:
+    """The moderator lowers one participant's raised hand (`pid`), or every raised hand in
+    the call; returns those lowered (none when the hand was already down)."""
+    query = Participant.objects.select_for_update().filter(room=room, status=lobby.Status.ADMITTED, hand=True)
+    if pid is not None:
+        query = query.filter(pid=pid)
+    raised = list(query)
+    Participant.objects.filter(pk__in=[p.pk for p in raised]).update(hand=False)
+    for participant in raised:
+        participant.hand = False
+    return raised
 
 
 @transaction.atomic

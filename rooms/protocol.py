@@ -22,6 +22,11 @@ MAX_LOBBY_MESSAGE = 200
 MAX_NAME = 60
 PID_LEN = 36  # uuid4 text
 
+# Emoji reactions, by name (the browser draws the emoji and its label: reactions.js, which
+# lists the same names, tests/rooms/test_reactions.py). A fixed set: nothing free-form
+# reaches the others' screens.
+REACTIONS = ("thumbs_up", "clap", "heart", "laugh", "surprised", "thanks")
+
 
 class CloseCode(enum.IntEnum):
     """The codes the server closes a room socket with: final decisions, the browser does not
@@ -46,6 +51,7 @@ class Field:
     kind: type
     required: bool = True
     max_len: int | None = None
+    choices: frozenset[str] | None = None  # the only values accepted (bad_field otherwise)
 
 
 # Client → server messages, with their fields. MODERATOR_ONLY (below) lists those only
@@ -74,12 +80,15 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "idcheck.cancel": {"pid": Field(str, max_len=PID_LEN)},
     "idcheck.accept": {},
     "idcheck.refuse": {},
+    "reaction.send": {"reaction": Field(str, max_len=20, choices=frozenset(REACTIONS))},
+    "mod.lower_hand": {"pid": Field(str, max_len=PID_LEN)},
+    "mod.lower_hands": {},
 }
 MODERATOR_ONLY = frozenset(
     {
         "lobby.admit", "lobby.refuse", "lobby.message", "lobby.return",
         "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
-        "idcheck.start", "idcheck.cancel",
+        "idcheck.start", "idcheck.cancel", "mod.lower_hand", "mod.lower_hands",
     }
 )
 # Allowed while still waiting in the lobby (before being admitted).
@@ -159,6 +168,9 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
             raise ProtocolError("too_long", f"'{name}' of '{kind}' exceeds {field.max_len} characters.", ref=kind)
         if isinstance(value, str) and (_UNPRINTABLE_NAME if name == "name" else _UNPRINTABLE).search(value):
             raise ProtocolError("bad_field", f"'{name}' of '{kind}' contains control characters.", ref=kind)
+        if field.choices is not None and value not in field.choices:
+            raise ProtocolError("bad_field", f"'{name}' of '{kind}' must be one of {', '.join(sorted(field.choices))}.",
+                                ref=kind)
         if name in ("text", "name") and isinstance(value, str):  # free text: trimmed, never empty
             value = value.strip()
             if not value:

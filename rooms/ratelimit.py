@@ -27,6 +27,7 @@ LIMITS: dict[str, Limit] = {
     "hand.set": Limit(burst=6, rate=0.5),
     "lobby.message": Limit(burst=5, rate=0.2),
     "rtc.offer": Limit(burst=5, rate=0.2),
+    "reaction.send": Limit(burst=5, rate=0.5),
 }
 
 

@@ -26,7 +26,7 @@ def close(room: Room) -> bool:
 
 
 def closes_at(appointment) -> dt.datetime:
-    """When the room's link stops working (rooms.views.window_of's end): an ended meeting
+    """When the room's link stops working (rooms.entry.window_of's end): an ended meeting
     can be reopened until then."""
     return appointment.end + dt.timedelta(minutes=settings.ROOM_CLOSES_MINUTES_AFTER)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,34 +15,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from portal import access, clientaddress
+from portal import clientaddress
 from portal.models import Status
 from portal.phones import display as phone_display
 from portal.security import allow_capture
-from rooms import actions, joinlimits, journey, lobby, presence, services, tokens
+from rooms import actions, entry, joinlimits, journey, lobby, presence, services, tokens
+from rooms.entry import phase_of, window_of
 from rooms.forms import JoinForm
 from rooms.ice import ice_servers_for
-from rooms.models import Participant, Room
+from rooms.models import Room
 from rooms.presence import session_key
-from rooms.window import Phase, Window
+from rooms.window import Phase
 
 
 def _room(slug: str) -> Room:
     return get_object_or_404(Room.objects.select_related("appointment__structure", "appointment__agent"), slug=slug)
-
-
-def window_of(room: Room) -> Window:
-    appointment = room.appointment
-    return Window.around(
-        appointment.start, appointment.end, settings.ROOM_OPENS_MINUTES_BEFORE, settings.ROOM_CLOSES_MINUTES_AFTER
-    )
-
-
-def phase_of(room: Room) -> Phase:
-    status = room.appointment.status
-    ended = status in (Status.DONE, Status.NO_SHOW)
-    cancelled = status == Status.CANCELLED or (not room.is_open and not ended)
-    return window_of(room).phase(timezone.now(), cancelled=cancelled, ended=ended)
 
 
 # Dead for good: 410 Gone tells proxies and the browser (and the tests) so.
@@ -82,13 +68,15 @@ def join(request: HttpRequest, slug: str) -> HttpResponse:
             return entered
     form = JoinForm(request.POST if request.method == "POST" and not token else None)
     if request.method == "POST" and not token:
-        if room.locked:
+        role = lobby.Role.INTERPRETER if form.is_valid() and form.cleaned_data["interpreter"] else lobby.Role.GUEST
+        decision, _none = entry.enter(room, entry.Via.CODE, role)
+        if decision.refusal is entry.Refusal.LOCKED:
             form.add_error(None, _("The agent has locked the room: nobody new can enter."))
         elif form.is_valid():
             address = clientaddress.from_request(request)  # behind proxies: TRUSTED_PROXIES
             result = joinlimits.attempt(room, address, form.cleaned_data["password"])
             if result.entered:
-                participant = presence.enter_as_guest(room, form.cleaned_data["name"])
+                participant = presence.enter_as_guest(room, form.cleaned_data["name"], role=decision.role)
                 request.session.cycle_key()  # a fresh session id once the code is proven
                 request.session[session_key(slug)] = str(participant.pid)
                 return redirect("rooms:room", slug=slug)
@@ -117,8 +105,8 @@ def _personal_link(request: HttpRequest, room: Room, token: str, context: dict) 
         context["token_refused"] = True  # the page says why and offers the code instead
         return None
     mine = request.session.get(session_key(room.slug))
-    current = Participant.objects.filter(room=room, token_id=token_id).exclude(status=lobby.Status.LEFT).first()
-    if current is not None and current.status in lobby.FINAL:
+    decision, current = entry.enter(room, entry.Via.LINK, lobby.Role.GUEST, token_id=token_id)
+    if not decision.allowed:
         context["token_refused"] = True  # refused or removed: the link does not bring them back
         return None
     if current is not None and str(current.pid) == mine:
@@ -140,26 +128,30 @@ def _personal_link(request: HttpRequest, room: Room, token: str, context: dict) 
 
 @login_required
 def agent_room(request: HttpRequest, slug: str) -> HttpResponse:
-    """A member of the structure enters directly: agents and managers as moderators."""
+    """A member of the structure's way in: moderators into the call, third parties (other
+    agents, the helpdesk) into the waiting room (rooms/entry.py)."""
     room = _room(slug)
-    structure_id = room.appointment.structure_id
-    if not access.has_role(request.user, access.VIEWERS, structure_id):
+    role = entry.member_role(room, request.user)
+    if role is None:
         raise Http404  # another structure's room: not even its existence is confirmed
-    moderator = access.has_role(request.user, access.EDITORS, structure_id)
-    if not room.is_open:
+    decision, participant = entry.enter(room, entry.Via.MEMBER, role, user=request.user)
+    if decision.status is None:
         timezone.activate(room.appointment.structure.time_zone)
         phase = phase_of(room)
+        moderator = role is lobby.Role.MODERATOR
         # Ended by mistake? Its agents and managers can reopen it while the window lasts.
         can_reopen = (moderator and phase is Phase.ENDED and room.appointment.status == Status.DONE
                       and timezone.now() < services.closes_at(room.appointment))
         return render(
             request,
             "rooms/join.html",
-            _context(room, phase=phase.value, window=window_of(room), locked_out=False, retry_after_minutes=0,
-                     can_reopen=can_reopen),
-            status=410,
+            _context(room, phase=phase.value if phase in GONE else "refused", window=window_of(room),
+                     locked_out=False, retry_after_minutes=0, can_reopen=can_reopen,
+                     refusal=decision.refusal),
+            status=410 if phase in GONE else 403,
         )
-    participant = presence.enter_as_member(room, request.user, moderator=moderator)
+    participant = presence.place_member(room, request.user, participant, role=decision.role,
+                                        status=decision.status)
     request.session[session_key(slug)] = str(participant.pid)
     return redirect("rooms:room", slug=slug)
 
@@ -187,17 +179,21 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "rooms/room.html",
         _context(
-            room, participant=participant, is_moderator=moderator, join_url=config["join_url"], client_config=config
+            room, participant=participant, is_moderator=moderator, join_url=config["join_url"], client_config=config,
+            reports_devices=participant.role == lobby.Role.GUEST,
         ),
     )
 
 
 @require_POST
 def device_check(request: HttpRequest, slug: str) -> HttpResponse:
-    """The pre-join and device-test pages report their camera/microphone check here."""
+    """The room page (guests) and the device test page report their camera/microphone check
+    here, from the citizen's own session only (journey.may_report)."""
     room = _room(slug)
     if phase_of(room) in (*GONE, Phase.OVER):
         return JsonResponse({"error": "closed"}, status=410)
+    if not journey.may_report(request.session, slug):
+        return JsonResponse({"error": "no_session"}, status=403)
     try:
         report = json.loads(request.body or b"{}")
         ok, problems = report["ok"], report.get("problems", [])

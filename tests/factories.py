@@ -62,3 +62,16 @@ def appointment(structure: Structure, agent, *, start: dt.datetime | None = None
     obj.full_clean()
     booking.book(obj, by=agent)
     return obj
+
+
+def notification(appointment: Appointment, kind: str, channel: str = Channel.SMS, **fields):
+    """A message row of `kind` for `appointment`, due at its start unless told. Booking wrote
+    the planned ones already (in its transaction): a pending one of the same kind is voided
+    first, as a reschedule does (one pending planned message per kind)."""
+    from notifications.models import Notification, State
+
+    Notification.objects.filter(appointment=appointment, kind=kind, status=State.QUEUED).update(
+        status=State.VOIDED, last_error="replaced in a test"
+    )
+    fields.setdefault("due_at", appointment.start)
+    return Notification.objects.create(appointment=appointment, kind=kind, channel=channel, **fields)

@@ -11,6 +11,8 @@ class Attachment:
     filename: str
     content: bytes
     mimetype: str
+    # Content-Type parameters, e.g. (("method", "REQUEST"),) for an iCalendar invitation.
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,12 @@ class OutboundMessage:
     # Stable per notification: the email Message-ID, a key for providers that dedupe.
     idempotency_key: str = ""
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # Email: the HTML alternative of `body`, the sender's display name, where replies go.
+    html: str = ""
+    sender_name: str = ""
+    reply_to: str = ""
+    # SMS: the sender (an alphanumeric ID or a number); empty: the deployment's default.
+    sender: str = ""
 
 
 class DeliveryError(Exception):

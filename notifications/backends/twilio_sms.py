@@ -95,8 +95,9 @@ class TwilioBackend(Backend):
         params: dict[str, str] = {"to": message.to, "body": message.body}
         if self.service:
             params["messaging_service_sid"] = self.service
-        if self.sender:
-            params["from_"] = self.sender
+        if message.sender or self.sender:
+            # The structure's alphanumeric ID where it applies (notifications/messages.py), else ours.
+            params["from_"] = message.sender or self.sender
         if self.callback:
             params["status_callback"] = self.callback
         try:

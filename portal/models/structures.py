@@ -7,7 +7,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -54,6 +54,23 @@ class Structure(models.Model):
         _("day-before message time"),
         default=dt.time(10, 0),
         help_text=_("Local time (in the structure's time zone) at which the day-before message goes, on the eve."),
+    )
+    email_sender_name = models.CharField(
+        _("email sender name"),
+        max_length=100,
+        blank=True,
+        help_text=_("Shown as the sender of emails (the address stays the platform's); empty: the structure's name. "
+                    "Replies go to the helpdesk email."),
+    )
+    sms_sender_id = models.CharField(
+        _("SMS sender name"),
+        max_length=11,
+        blank=True,
+        validators=[RegexValidator(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$",
+                                   _("1 to 11 letters, digits or spaces, with at least one letter."))],
+        help_text=_("Shown instead of the platform's number on SMS to metropolitan mobiles, where the operator allows "
+                    "it (registered with the SMS provider). Citizens cannot reply to it, not even STOP: leave empty to "
+                    "keep a number. Overseas numbers always get the number."),
     )
     citizen_cancel_hours = models.PositiveSmallIntegerField(
         _("online cancellation until (hours before)"),

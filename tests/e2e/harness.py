@@ -191,25 +191,34 @@ def prepare_database() -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
-def make_appointment(start_in_minutes: int = 5):
-    """A structure, its agent (username returned) and an open room. Needs Django set up."""
-    import datetime as dt
+def make_member(structure, role: str, **fields):
+    """A member of `structure` who can sign in to the server with AGENT_PASSWORD (username
+    `<role>-<random>`). Needs Django set up."""
     import uuid
 
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    from tests import factories
+
+    user = factories.member(structure, role, username=f"{role}-{uuid.uuid4().hex[:8]}", **fields)
+    # The server hashes with its own settings (no MD5 as in the unit tests): a PBKDF2 hash
+    # it can check, with few iterations to stay fast.
+    user.password = PBKDF2PasswordHasher().encode(AGENT_PASSWORD, uuid.uuid4().hex, iterations=1000)
+    user.save(update_fields=["password"])
+    return user
+
+
+def make_appointment(start_in_minutes: int = 5):
+    """A structure, its agent (username returned) and an open room. Needs Django set up."""
+    import datetime as dt
+
     from django.utils import timezone
 
     from portal.models import Role
     from tests import factories
 
     structure = factories.StructureFactory(name="Mairie de Test")
-    agent = factories.member(
-        structure, Role.AGENT, username=f"agent-{uuid.uuid4().hex[:8]}", first_name="Alice", last_name="Agent"
-    )
-    # The server hashes with its own settings (no MD5 as in the unit tests): a PBKDF2 hash
-    # it can check, with few iterations to stay fast.
-    agent.password = PBKDF2PasswordHasher().encode(AGENT_PASSWORD, uuid.uuid4().hex, iterations=1000)
-    agent.save(update_fields=["password"])
+    agent = make_member(structure, Role.AGENT, first_name="Alice", last_name="Agent")
     appointment = factories.appointment(
         structure, agent, start=timezone.now() + dt.timedelta(minutes=start_in_minutes)
     )

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.e2e, ON_BOTH_MEDIA_SETUPS]
 
 
 def device_check_of(room, django_db_blocker, timeout: float = 5) -> bool:
-    """The pre-join's report as the agents' day view reads it, once it is in."""
+    """The room page's device report as the agents' day view reads it, once it is in."""
     with django_db_blocker.unblock():
         def report() -> bool | None:
             return Room.objects.values_list("device_ok", flat=True).get(pk=room.pk)
@@ -34,7 +34,6 @@ def test_agent_and_citizens_meet(server, booked, browsers, django_db_blocker):
 
     # The citizen opens the link, checks the devices, types a wrong code, then the right one.
     steps.citizen_prejoin(citizen, base, room)
-    assert device_check_of(room, django_db_blocker) is True  # reported for the agents' day view
     steps.submit_join(citizen, "Jeanne Dupont", "00000000" if room.password != "00000000" else "11111111")
     citizen.wait_for_selector("#gv-password-error", timeout=WAIT)
     assert citizen.get_attribute("#id_password", "aria-invalid") == "true"
@@ -42,6 +41,8 @@ def test_agent_and_citizens_meet(server, booked, browsers, django_db_blocker):
     assert citizen.input_value("#id_name") == "Jeanne Dupont"  # kept after the error
     steps.submit_join(citizen, "Jeanne Dupont", room.password)
     citizen_pid = steps.citizen_waits(citizen, room)
+    # Reported for the agents' day view from the citizen's own session (not the join page's slug).
+    assert device_check_of(room, django_db_blocker) is True
 
     # Waiting room: the citizen learns her place; the agent sends her a note, then lets her in.
     citizen.wait_for_function("() => document.getElementById('gv-lobby-info').textContent.length > 0")

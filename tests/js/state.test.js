@@ -182,14 +182,3 @@ test("a poor connection is told once", () => {
   assert.equal(state.stats.level, "poor");
   assert.equal(state.measured({ level: "poor" }), false);
 });
-
-test("the speaker: the loudest, held 1.5 s; else someone else; else me", () => {
-  const state = inCall();
-  const shown = new Set([ME, AGENT, OTHER]);
-  assert.equal(state.pickSpeaker(new Map(), shown, 0), AGENT, "nobody speaks: the first other tile");
-  assert.equal(state.pickSpeaker(new Map([[OTHER, 0.3], [AGENT, 0.1]]), shown, 2000), OTHER);
-  assert.equal(state.pickSpeaker(new Map([[AGENT, 0.5]]), shown, 3000), OTHER, "held");
-  assert.equal(state.pickSpeaker(new Map([[AGENT, 0.5]]), shown, 3600), AGENT);
-  assert.equal(state.pickSpeaker(new Map([[OTHER, 0.01]]), shown, 9000), AGENT, "too quiet to take over");
-  assert.equal(state.pickSpeaker(new Map(), new Map([[ME, {}]]), 9100), ME, "alone");
-});

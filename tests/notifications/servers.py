@@ -59,7 +59,7 @@ class FakeTwilio:
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     delay: float = 0.0
-    answers: dict[str, list[int]] = field(default_factory=dict)
+    answers: dict[str, list[int | tuple[int, int]]] = field(default_factory=dict)  # status or (status, code)
     messages: list[SentSms] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -103,9 +103,10 @@ class FakeTwilio:
                 with fake.lock:
                     fake.requests += 1
                 to = form.get("To", "")
-                status = fake.next_answer(to)
+                status, code = fake.next_answer(to)
                 if status >= 400:
-                    code, text = TWILIO_ERRORS.get(status, (20000 + status, "Error"))
+                    default_code, text = TWILIO_ERRORS.get(status, (20000 + status, "Error"))
+                    code = code or default_code
                     self._reply(status, {"code": code, "message": text, "more_info": "", "status": status})
                     return
                 if not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
@@ -164,12 +165,14 @@ class FakeTwilio:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def next_answer(self, to: str) -> int:
+    def next_answer(self, to: str) -> tuple[int, int]:
+        """(HTTP status, Twilio error code or 0 for the status's usual one)."""
         with self.lock:
             queue = self.answers.get(to)
             if not queue:
-                return 201
-            return queue.pop(0) if len(queue) > 1 else queue[0]
+                return 201, 0
+            answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            return answer if isinstance(answer, tuple) else (answer, 0)
 
     def resource(self, sms: SentSms) -> dict:
         created = format_datetime(dt.datetime.fromtimestamp(sms.created, tz=dt.UTC), usegmt=True)

@@ -14,6 +14,7 @@ from notifications.models import Kind, Notification, State
 from portal import booking
 from portal.models import Channel
 from tests import factories
+from tests.notifications.links import long_link
 
 EMAIL = "jeanne.dupont@example.org"
 
@@ -37,7 +38,8 @@ def test_planned_a_day_ahead_and_sent_then_with_the_test_and_manage_links(provid
     appointment = book(preferred_channel=Channel.EMAIL, start=timezone.now() + IN_3_DAYS)
     (planned,) = day_before(appointment)
     assert planned.status == State.QUEUED and planned.due_at == eve_at_ten(appointment.start)
-    assert delivery.deliver([planned.pk], now=planned.due_at - dt.timedelta(seconds=1)).sent == []
+    too_early = planned.due_at - delivery.early_window() - dt.timedelta(seconds=1)
+    assert delivery.deliver([planned.pk], now=too_early).sent == []
     assert delivery.deliver([planned.pk], now=planned.due_at).sent == [planned.pk]
     mail = next(m for m in smtp.to(EMAIL) if "demain" in m.message["Subject"])
     body = mail.message.get_body(("plain",)).get_content()
@@ -51,12 +53,12 @@ def test_planned_a_day_ahead_and_sent_then_with_the_test_and_manage_links(provid
 
 def test_sms_version_carries_the_test_page_which_links_to_cancel_or_move(structure_a, alice, client):
     appointment = factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(days=2))
-    notification = Notification.objects.create(appointment=appointment, kind=Kind.DAY_BEFORE,
-                                               channel=Channel.SMS, due_at=timezone.now())
+    notification = factories.notification(appointment, Kind.DAY_BEFORE, Channel.SMS, due_at=timezone.now())
     body = messages.render(notification).body
     assert body.startswith("Mairie A : RDV visio demain à ")
-    # Two links do not fit in two SMS segments: the test page leads on to cancel or move.
-    test_link = re.search(r"https://\S+/rdv/\S+/test/", body).group(0)
+    # One link (a short one), the test page leads on to cancel or move.
+    test_link = long_link(body)
+    assert re.fullmatch(r"https://\S+/rdv/\S+/test/", test_link)
     page = client.get(test_link.removeprefix("https://visio.example.fr")).content.decode()
     assert f'href="{test_link.removeprefix("https://visio.example.fr").removesuffix("test/")}"' in page
 

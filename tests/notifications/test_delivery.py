@@ -13,6 +13,7 @@ from notifications.models import Kind, Notification, State
 from portal import booking
 from portal.models import Channel
 from tests.notifications.conftest import CALLBACK_URL
+from tests.notifications.links import long_link
 from tests.notifications.servers import FROM_NUMBER
 
 PHONE = "+33612345678"
@@ -52,14 +53,16 @@ def test_reminder_goes_out_by_sms_at_its_time_only(providers, book):
     twilio, _smtp = providers
     appointment = book(preferred_channel=Channel.SMS)
     reminder = row(appointment)
-    early = delivery.deliver([reminder.pk], now=reminder.due_at - dt.timedelta(seconds=1))
+    # Not before its time (less the window in which a burst of reminders is handed out ahead).
+    early = delivery.deliver([reminder.pk], now=reminder.due_at - delivery.early_window() - dt.timedelta(seconds=1))
     assert early.sent == [] and row(appointment).status == State.QUEUED
     report = delivery.deliver([reminder.pk], now=reminder.due_at)
     assert report.sent == [reminder.pk]
     confirmation_sms, reminder_sms = twilio.sent_to(PHONE)
     assert "RDV visio confirmé" in confirmation_sms.body
     assert reminder_sms.sender == FROM_NUMBER and reminder_sms.status_callback == CALLBACK_URL
-    assert appointment.room.join_url in reminder_sms.body and appointment.room.password in reminder_sms.body
+    assert long_link(reminder_sms.body) == appointment.room.personal_url_for("sms")
+    assert appointment.room.password in reminder_sms.body
     reminder.refresh_from_db()
     assert reminder.status == State.SENT and reminder.provider_id == reminder_sms.sid
     assert reminder.recipient == PHONE and reminder.attempts == 1 and reminder.sent_at is not None
@@ -96,7 +99,7 @@ def test_duplicated_and_retried_tasks_send_once(providers, book):
 
 def test_twilio_5xx_and_429_are_retried_with_exponential_backoff(providers, book):
     twilio, _smtp = providers
-    appointment = book(preferred_channel=Channel.SMS)
+    appointment = book(preferred_channel=Channel.SMS, citizen_email="")  # no other channel to switch to
     reminder = row(appointment)
     twilio.answers[PHONE] = [500, 429, 201]
     now = reminder.due_at
@@ -125,7 +128,8 @@ def test_temporary_errors_stop_at_the_start_and_fall_back(providers, book):
     now = appointment.start - dt.timedelta(seconds=20)  # less than the next backoff
     report = delivery.deliver([reminder.pk], now=now)
     reminder.refresh_from_db()
-    assert reminder.status == State.FAILED and "no time left" in reminder.last_error
+    assert reminder.status == State.FAILED and "too little time left" in reminder.last_error
+    assert reminder.last_error.endswith("sent by email instead)") and reminder.problem == "provider_down"
     fallback = reminder.fallback
     assert fallback.channel == Channel.EMAIL and report.dispatch.items == [(fallback.pk, fallback.due_at)]
     delivery.deliver([fallback.pk], now=fallback.due_at)
@@ -250,8 +254,7 @@ def test_no_reminder_for_a_cancelled_appointment_and_a_notice_instead(providers,
     twilio, _smtp = providers
     appointment = book(preferred_channel=Channel.SMS)
     reminder = row(appointment)
-    booking.cancel(appointment)
-    delivery.on_cancelled(appointment.pk)
+    booking.cancel(appointment)  # the notice is written with the cancellation
     reminder.refresh_from_db()
     assert reminder.status == State.VOIDED and reminder.last_error == "appointment cancelled"
     delivery.deliver([reminder.pk], now=reminder.due_at)
@@ -266,9 +269,9 @@ def test_cancelled_while_the_reminder_is_claimed(providers, book):
     appointment = book(preferred_channel=Channel.SMS)
     reminder = row(appointment)
     claim = delivery.claim([reminder.pk], now=reminder.due_at)
-    booking.cancel(appointment)  # commits between the claim and the send
+    booking.cancel(appointment)  # commits between the claim and the send: voids it, claimed or not
     report = delivery.process(claim)
-    assert report.sent == [] and report.voided == [reminder.pk]
+    assert report.sent == [] and row(appointment).status == State.VOIDED
     assert not any("Code" in m.body for m in twilio.sent_to(PHONE))
 
 
@@ -298,7 +301,7 @@ def test_reschedule_voids_the_old_reminder_and_plans_a_new_one(providers, book, 
     new = row(appointment, status=State.QUEUED)
     assert old.status == State.VOIDED and new.due_at == appointment.start - dt.timedelta(minutes=15)
     notice = row(appointment, Kind.RESCHEDULED)
-    assert notice.status == State.SENT and "est déplacé au" in twilio.sent_to(PHONE)[-1].body
+    assert notice.status == State.SENT and "RDV visio déplacé au" in twilio.sent_to(PHONE)[-1].body
     delivery.deliver([old.pk, new.pk], now=old.due_at)  # the old time: nothing
     assert delivery.deliver([old.pk, new.pk], now=new.due_at).sent == [new.pk]
     assert len([m for m in twilio.sent_to(PHONE) if "Code" in m.body]) == 1
@@ -356,3 +359,37 @@ def test_sweep_queues_what_was_never_queued_and_what_was_lost(providers, book, s
     assert delivery.sweep(now=late).items == [(reminder.pk, late)]
     assert delivery.deliver([reminder.pk], now=late).sent == [reminder.pk]
     assert delivery.sweep(now=late + dt.timedelta(hours=1)).items == []
+
+
+def test_a_burst_of_reminders_is_handed_out_ahead_and_ends_on_time(settings):
+    """`batches`: 1,000 planned reminders due at the same second are spread before it at
+    NOTIFICATIONS_RELEASE_RATE, the last batch on time; a lone one and a confirmation go
+    at their time; nothing earlier than NOTIFICATIONS_EARLY_SECONDS."""
+    from notifications.tasks import batches
+
+    settings.NOTIFICATIONS_BATCH_SIZE, settings.NOTIFICATIONS_RELEASE_RATE = 25, 100
+    settings.NOTIFICATIONS_EARLY_SECONDS = 120
+    now = dt.datetime(2027, 1, 4, 9, 0, tzinfo=dt.UTC)
+    due = now + dt.timedelta(minutes=10)
+    burst = delivery.Dispatch([(pk, due) for pk in range(1000)], early=set(range(1000)))
+    burst.items.append((5000, due))  # e.g. a confirmation due then: on time, not early
+    planned = batches(burst, now)
+    assert sorted(pk for ids, _eta in planned for pk in ids) == [*range(1000), 5000]  # each once
+    etas = [eta for _ids, eta in planned]
+    assert etas == sorted(etas) and max(etas) == due and min(etas) == due - dt.timedelta(seconds=9.75)
+    assert [eta for ids, eta in planned if 5000 in ids] == [due]
+    huge = delivery.Dispatch([(pk, due) for pk in range(100_000)], early=set(range(100_000)))
+    assert min(eta for _ids, eta in batches(huge, now)) == due - dt.timedelta(seconds=120)
+    lone = delivery.Dispatch([(1, due)], early={1})
+    assert batches(lone, now) == [([1], due)]
+    assert batches(delivery.Dispatch([(1, now - dt.timedelta(seconds=5))], early={1}), now) == [([1], None)]
+
+
+def test_a_reminder_may_be_claimed_within_the_early_window_only_before_any_attempt(providers, book):
+    appointment = book(preferred_channel=Channel.SMS, citizen_email="")
+    reminder = row(appointment)
+    ahead = reminder.due_at - delivery.early_window() + dt.timedelta(seconds=1)
+    assert delivery.deliver([reminder.pk], now=ahead).sent == [reminder.pk]
+    link = delivery.resend_link(appointment, by=appointment.agent)  # asked for: never early
+    Notification.objects.filter(pk=link.pk).update(due_at=reminder.due_at)
+    assert delivery.deliver([link.pk], now=ahead).sent == []

@@ -92,17 +92,17 @@ def test_an_appointment_that_would_be_over_is_refused(post, alice, structure_a, 
     assert not Appointment.objects.exists()
 
 
-def test_moving_to_a_past_start_needs_the_same_confirmation(post, alice, structure_a, providers):
+def test_moving_to_a_past_start_needs_the_same_confirmation(post, alice, structure_a, providers, book):
     twilio, _smtp = providers
-    appointment = factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(days=2),
-                                        preferred_channel="sms")
+    appointment = book(start=timezone.now() + dt.timedelta(days=2), preferred_channel="sms")
+    twilio.messages.clear()  # the confirmation
     url = reverse("admin:portal_appointment_change", args=[appointment.pk])
     started = timezone.now() - dt.timedelta(minutes=5)
     assert "confirm_late" in errors(post(url, form_data(structure_a, alice, started)))
     response = post(url, form_data(structure_a, alice, started, confirm_late="on"))
     assert response.status_code == 302
     sent = Notification.objects.filter(appointment=appointment, kind=Kind.REMINDER, status=State.SENT)
-    assert sent.count() == 1 and len(twilio.sent_to(PHONE)) == 1
+    assert sent.count() == 1 and len(twilio.sent_to(PHONE)) == 1  # and nothing else
     assert not Notification.objects.filter(appointment=appointment, status=State.QUEUED).exists()
 
 

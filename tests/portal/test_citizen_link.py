@@ -70,3 +70,23 @@ def test_tampered_or_stale_links_are_refused(client, tomorrow):
     tomorrow.citizen_last_name = "Autre"
     tomorrow.save()
     assert client.get(f"/rdv/{token}/").status_code == 404
+
+
+def test_change_requests_are_limited_per_link(client, tomorrow, settings, structure_a, alice):
+    """20 requests from one link flooded the agent: CITIZEN_MAX_CHANGE_REQUESTS a day, then a
+    clear page (429) and nothing stored; another citizen's link is not concerned."""
+    settings.CITIZEN_MAX_CHANGE_REQUESTS = 3
+    for n in range(3):
+        response = client.post(url(tomorrow), {"action": "move", "message": f"Plutôt le {n + 10}"})
+        assert response.status_code == 200 and response.context["done"] == "moved"
+    refused = client.post(url(tomorrow), {"action": "move", "message": "Et encore"})
+    assert refused.status_code == 429 and refused.context["too_many"]
+    assert 'id="gv-too-many-requests"' in refused.content.decode()
+    assert ChangeRequest.objects.filter(appointment=tomorrow).count() == 3
+    page = client.get(url(tomorrow))  # the form is no longer offered, the page says why
+    assert page.context["too_many"] and 'name="message"' not in page.content.decode()
+    # A day later, the link may ask again.
+    ChangeRequest.objects.update(created_at=timezone.now() - dt.timedelta(days=1, minutes=1))
+    assert client.post(url(tomorrow), {"action": "move", "message": "Lundi"}).context["done"] == "moved"
+    other = factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(days=1))
+    assert client.post(url(other), {"action": "move", "message": "Mardi"}).context["done"] == "moved"

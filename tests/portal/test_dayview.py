@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 
 from portal import dayview
 from rooms import presence
+from rooms.models import Participant
 from tests import factories
 from tests.rooms.conftest import Client, run
 
@@ -25,10 +26,11 @@ def today(structure_a, alice):
 def test_row_follows_the_citizens_journey(client, today):
     assert dayview.row(today).presence == "" and dayview.row(today).link_opened is None
     client.get(f"/r/{today.room.slug}/")
+    client.post(f"/r/{today.room.slug}/", {"name": "Jeanne Martin", "password": today.room.password})
+    guest = presence.connect(Participant.objects.get(room=today.room))
     response = client.post(f"/r/{today.room.slug}/device-check/", json.dumps({"ok": False,
                            "problems": ["no_camera", "made_up"]}), content_type="application/json")
-    assert response.status_code == 200
-    guest = presence.connect(presence.enter_as_guest(today.room, "Jeanne Martin"))
+    assert response.status_code == 200  # from the room page, in the citizen's own session
     today.room.refresh_from_db()
     row = dayview.row(today)
     assert row.link_opened is not None and row.device_ok is False
@@ -49,18 +51,34 @@ def test_row_reads_live_presence_not_a_flag_a_crash_left(today):
     in the call; within the grace after a lost connection they still are."""
     from rooms.models import Participant
 
-    guest = presence.connect(presence.enter_as_guest(today.room, "Jeanne Martin"), "web1/x", "specific.x!1")
+    guest = presence.connect(presence.enter_as_guest(today.room, "Jeanne Martin"), process="web1/x",
+                             channel="specific.x!1")
     presence.move(today.room, str(guest.pid), "admitted")
     assert dayview.row(today).presence == "in_call"
     Participant.objects.filter(pk=guest.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
     assert Participant.objects.get(pk=guest.pk).online is True  # the ghost's flag
     assert dayview.row(today).presence == "left"
-    presence.connect(Participant.objects.get(pk=guest.pk), "web1/x", "specific.x!2")
+    presence.connect(Participant.objects.get(pk=guest.pk), process="web1/x", channel="specific.x!2")
     presence.disconnect(str(guest.pid), "specific.x!2")  # a lost connection: the grace runs
     assert dayview.row(today).presence == "in_call"
 
 
+def test_device_check_needs_the_citizens_own_session(client, client_of, today, alice):
+    """The slug alone (the join page, a scanner running it, anyone with the link) or an
+    agent's session cannot fake the day view's device result."""
+    report = json.dumps({"ok": True, "problems": []})
+    client.get(f"/r/{today.room.slug}/")  # the join page: a session, no participant
+    assert client.post(f"/r/{today.room.slug}/device-check/", report,
+                       content_type="application/json").status_code == 403
+    client_of(alice).get(f"/r/{today.room.slug}/agent/")  # the agent's own participant is no citizen
+    assert client.post(f"/r/{today.room.slug}/device-check/", report,
+                       content_type="application/json").status_code == 403
+    today.room.refresh_from_db()
+    assert today.room.device_ok is None
+
+
 def test_device_check_rejects_malformed_reports(client, today):
+    client.post(f"/r/{today.room.slug}/", {"name": "Jeanne Martin", "password": today.room.password})
     for body in ["nope", json.dumps({"ok": "yes"}), json.dumps({"problems": []}), json.dumps({"ok": True,
                                                                                             "problems": "x"})]:
         response = client.post(f"/r/{today.room.slug}/device-check/", body, content_type="application/json")

@@ -12,7 +12,7 @@ import aioice.ice
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
-from django.test import AsyncClient
+from django.test import AsyncClient, Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -42,6 +42,12 @@ def test_page_opens_with_the_signed_link_and_reports_to_the_day_view(client, tom
     answer = client.post(f"/r/{tomorrow.room.slug}/device-check/", json.dumps({"ok": True, "problems": []}),
                          content_type="application/json")
     assert answer.status_code == 200
+    tomorrow.room.refresh_from_db()
+    assert tomorrow.room.device_ok is True
+    # Another browser that never opened the citizen's link cannot report with the slug alone.
+    stranger = Client().post(f"/r/{tomorrow.room.slug}/device-check/", json.dumps({"ok": False, "problems": []}),
+                             content_type="application/json")
+    assert stranger.status_code == 403
     tomorrow.room.refresh_from_db()
     assert tomorrow.room.device_ok is True
 

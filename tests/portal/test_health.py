@@ -138,3 +138,19 @@ def test_the_back_office_shows_an_alert_while_something_is_silent(client_of, ali
     settings.MEDIA_REDIS_PREFIX = f"gvhealth{uuid.uuid4().hex[:8]}:"  # every node silent
     page = agent.get(path).content.decode()
     assert ALERT in page and "aucun serveur vidéo ne répond" in page
+
+
+def test_the_back_office_shows_refused_provider_credentials_for_an_hour(client_of, alice, media_prefix, settings):
+    from portal.models import Heartbeat
+
+    agent = client_of(alice)
+    announce(media_prefix, "node-a")
+    beats(beat_age=1, worker_age=1)
+    assert ALERT not in agent.get("/admin/").content.decode()
+    # As notifications/alerts.py records it when Twilio answers 401 (tests/notifications/test_fallback.py).
+    Heartbeat.objects.create(name="sms_credentials", at=timezone.now())
+    page = agent.get("/admin/").content.decode()
+    assert ALERT in page and "le fournisseur de SMS (Twilio) refuse nos identifiants" in page
+    Heartbeat.objects.filter(name="sms_credentials").update(
+        at=timezone.now() - dt.timedelta(minutes=settings.PROVIDER_ALERT_MINUTES + 1))
+    assert ALERT not in agent.get("/admin/").content.decode()

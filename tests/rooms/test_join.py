@@ -99,9 +99,10 @@ def test_agent_enters_directly_as_moderator(client, room, alice, hugo):
     assert mine.role == "moderator" and mine.status == "admitted"
     client.get(f"/r/{room.slug}/agent/")  # coming back keeps the same participant
     assert Participant.objects.filter(user=alice).count() == 1
-    client.force_login(hugo)  # helpdesk: enters, without moderator rights
+    client.force_login(hugo)  # helpdesk: a third party, through the waiting room, shown as such
     client.get(f"/r/{room.slug}/agent/")
-    assert Participant.objects.get(user=hugo).role == "guest"
+    helpdesk = Participant.objects.get(user=hugo)
+    assert helpdesk.role == "helpdesk" and helpdesk.status == "waiting"
 
 
 def test_agent_of_another_structure_gets_404(client, room, bob):

@@ -107,8 +107,8 @@ def test_the_sweep_clears_a_dead_process_sockets_then_their_place(room, moderato
     """A process killed with its sockets: their leases run out; the sweep marks them lost
     (the grace starts), then out of the room. A live one is untouched."""
     presence.move(room, str(citizen.pid), lobby.Status.ADMITTED)
-    presence.connect(Participant.objects.get(pid=citizen.pid), "web1/dead", "specific.dead!1")
-    presence.connect(Participant.objects.get(pid=moderator.pid), "web2/live", "specific.live!1")
+    presence.connect(Participant.objects.get(pid=citizen.pid), process="web1/dead", channel="specific.dead!1")
+    presence.connect(Participant.objects.get(pid=moderator.pid), process="web2/live", channel="specific.live!1")
     later = timezone.now() + dt.timedelta(seconds=settings.PRESENCE_LEASE_SECONDS + 1)
     # web2 goes on renewing; web1 is dead.
     Participant.objects.filter(pid=moderator.pid).update(lease_until=later + dt.timedelta(seconds=60))
@@ -130,7 +130,7 @@ def test_the_sweep_clears_a_dead_process_sockets_then_their_place(room, moderato
 def test_a_socket_taken_for_dead_comes_back_with_its_process_next_beat(room, citizen, settings):
     """The database was down longer than a lease: another process swept this one's live
     socket; this process's next beat puts it back online."""
-    presence.connect(Participant.objects.get(pid=citizen.pid), "web1/x", "specific.a!1")
+    presence.connect(Participant.objects.get(pid=citizen.pid), process="web1/x", channel="specific.a!1")
     presence.sweep(timezone.now() + dt.timedelta(seconds=settings.PRESENCE_LEASE_SECONDS + 1))
     assert Participant.objects.get(pid=citizen.pid).online is False
     assert [str(p.pid) for p in presence.renew(["specific.a!1"])] == [str(citizen.pid)]
@@ -139,8 +139,8 @@ def test_a_socket_taken_for_dead_comes_back_with_its_process_next_beat(room, cit
 
 
 def test_a_restarted_process_clears_its_previous_run_at_once(room, moderator, citizen):
-    presence.connect(Participant.objects.get(pid=citizen.pid), "web1/oldboot", "specific.old!1")
-    presence.connect(Participant.objects.get(pid=moderator.pid), "web2/boot", "specific.other!1")
+    presence.connect(Participant.objects.get(pid=citizen.pid), process="web1/oldboot", channel="specific.old!1")
+    presence.connect(Participant.objects.get(pid=moderator.pid), process="web2/boot", channel="specific.other!1")
     lost = presence.clear_process("web1", "web1/newboot")
     assert [str(p.pid) for p in lost] == [str(citizen.pid)]
     assert Participant.objects.get(pid=citizen.pid).online is False
@@ -151,8 +151,8 @@ def test_a_restarted_process_clears_its_previous_run_at_once(room, moderator, ci
 def test_a_late_disconnect_of_the_old_socket_does_not_unseat_the_new_one(room, citizen):
     """A reload's new socket may connect before the old one's disconnect runs."""
     row = Participant.objects.get(pid=citizen.pid)
-    presence.connect(row, "web1/a", "specific.old!1")
-    presence.connect(row, "web2/b", "specific.new!1")
+    presence.connect(row, process="web1/a", channel="specific.old!1")
+    presence.connect(row, process="web2/b", channel="specific.new!1")
     assert presence.disconnect(str(citizen.pid), "specific.old!1").online is True
     assert presence.disconnect(str(citizen.pid), "specific.new!1").online is False
 

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from rooms import presence
 from rooms.models import Participant
-from rooms.protocol import CLIENT_MESSAGES, MAX_MESSAGE_BYTES, Field
+from rooms.protocol import CLIENT_MESSAGES, MAX_MESSAGE_BYTES, REACTIONS, Field
 from tests import factories
 from tests.rooms.conftest import Client
 from tests.waiting import wait_until_async
@@ -87,6 +87,8 @@ def valid_value(name: str, field: Field, pids: list[str], sdp: str) -> st.Search
             st.just(sdp), st.just(sdp * 2), st.just(sdp.replace("a=fingerprint", "a=x")),
             st.just(sdp[: len(sdp) // 2]), st.text(max_size=200),
         )
+    if name == "reaction":
+        return st.one_of(st.sampled_from(REACTIONS), st.text(max_size=30))
     if name == "name":
         return st.one_of(st.sampled_from(["Jeanne D.", "Paul (agent)", "Interprète Léa", "Zoé"]), st.text(max_size=80))
     return st.text(min_size=1, max_size=field.max_len or 100)
@@ -304,6 +306,11 @@ def test_fuzz_with_a_fixed_seed(structure_a, alice, errors, offer_sdp):
 
 
 def test_fuzz_with_a_random_seed(structure_a, alice, errors, offer_sdp):
+    # Sessions end at random (leave, bad frames): a random run may fall short of the
+    # message budget, so another random run follows (bounded: the budget is met in one or two).
     sent.clear()
-    fuzz(structure_a, alice, errors, offer_sdp)()
+    for _ in range(4):
+        fuzz(structure_a, alice, errors, offer_sdp)()
+        if sum(sent) >= 2000:
+            break
     assert sum(sent) >= 2000

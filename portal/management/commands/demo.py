@@ -82,7 +82,9 @@ class Command(BaseCommand):
         out(f"Citizen link: {room.join_url}")
         out(f"Citizen's personal link (the code is filled in): {room.personal_url}")
         out(f"Room password: {password}")
-        out(f"Citizen's device test, and cancel or move: {test_url(appointment)} — {manage_url(appointment)}")
+        # As in the confirmation email (links are bound to the address they are sent to).
+        out(f"Citizen's device test, and cancel or move: {test_url(appointment, 'email')} — "
+            f"{manage_url(appointment, 'email')}")
         out(f"Agents' day view: {settings.SITE_URL}{reverse('day')}")
 
     def _user(self, username, first, last, structure, role):

@@ -1,11 +1,10 @@
 // The call's periodic indicators: connection quality (room.js runs it every 2 s) and the
-// active speaker (every 400 ms). What they remember lives in the RoomState (stats,
-// poorSaid, speaker, speakerSince).
+// active speaker (every 400 ms). The quality's memory lives in the RoomState (stats,
+// poorSaid); the speaker's in a SpeakerPicker (speaker.js: the rules, hysteresis).
 import { _ } from "./i18n.js";
 import { $, announce } from "./dom.js";
 import { measure } from "./stats.js";
-
-const SPEAKING = 0.05; // audio level that lights a tile's "speaking" border
+import { SpeakerPicker, audioLevels } from "./speaker.js";
 
 export function indicators({ state, call, stage }) {
   const labels = {
@@ -24,15 +23,25 @@ export function indicators({ state, call, stage }) {
     if (firstPoor) announce(_("Your connection is weak. In Settings, choose a lower quality or audio only."));
   }
 
-  function showSpeaker() {
-    const levels = new Map();
-    for (const [pid, tracks] of call.remote ?? []) {
-      const level = tracks.receiver?.getSynchronizationSources?.()[0]?.audioLevel ?? 0;
-      stage.setSpeaking(pid, level > SPEAKING);
-      levels.set(pid, level);
+  const picker = new SpeakerPicker(state.me.pid);
+  let totals = new Map();
+  let reading = false;
+
+  // The big tile and the "speaking" borders, from what each participant's audio carried
+  // since the last reading. Drawn even without a peer connection (alone: my own tile).
+  async function showSpeaker() {
+    if (reading) return; // a slow getStats: skip a beat rather than pile up
+    reading = true;
+    try {
+      const pc = call.pc;
+      const read = pc ? audioLevels(await pc.getStats(), call.remote, totals) : { levels: new Map(), totals };
+      totals = read.totals;
+      stage.setSpeaker(picker.update(read.levels, stage.tiles, Date.now()));
+      for (const pid of stage.tiles.keys()) stage.setSpeaking(pid, picker.speaking.has(pid));
+    } finally {
+      reading = false;
     }
-    stage.setSpeaker(state.pickSpeaker(levels, stage.tiles, Date.now()));
   }
 
-  return { showQuality, showSpeaker };
+  return { showQuality, showSpeaker, speakers: picker };
 }

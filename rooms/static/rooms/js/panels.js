@@ -1,6 +1,7 @@
 // The side panel (chat, participants, settings, share) and what it lists.
 import { _, fmt } from "./i18n.js";
 import { $, announce, el } from "./dom.js";
+import { roleLabel } from "./roles.js";
 
 const TITLES = {
   chat: () => _("Chat"),
@@ -65,6 +66,7 @@ export function chatLine({ name, text, at }, mine) {
 export function personRow(p, { self, moderator, act }) {
   const state = [];
   if (p.role === "moderator") state.push(_("agent"));
+  else if (roleLabel(p.role)) state.push(roleLabel(p.role));
   if (p.hand) state.push(_("hand raised"));
   if (p.audio === false) state.push(_("microphone off"));
   if (p.video === false) state.push(_("camera off"));
@@ -74,6 +76,9 @@ export function personRow(p, { self, moderator, act }) {
     state.length ? el("span", { class: "gv-person__state", text: state.join(", ") }) : null);
   if (moderator && !self && p.role !== "moderator") {
     row.append(el("span", { class: "gv-person__actions" },
+      p.hand ? el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
+        "aria-label": fmt(_("Lower the hand of %(name)s"), { name: p.name }), "data-act": "mod.lower_hand",
+        onclick: () => act("mod.lower_hand", p) }, _("Lower hand")) : null,
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
         "aria-label": fmt(_("Check ID of %(name)s"), { name: p.name }), "data-act": "idcheck.start",
         onclick: () => act("idcheck.start", p) }, _("Check ID")),
@@ -103,6 +108,7 @@ export function waitingRow(p, act) {
   });
   return el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: p.name }),
+    roleLabel(p.role) ? el("span", { class: "gv-person__state gv-person__role", text: roleLabel(p.role) }) : null,
     p.online === false ? el("span", { class: "gv-person__state", text: _("connection lost") }) : null,
     el("span", { class: "gv-person__actions" },
       el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": fmt(_("Admit %(name)s"), { name: p.name }),
@@ -137,6 +143,7 @@ export function peopleLists({ state, send, startIdcheck }) {
       render();
     }
   };
+  $("#gv-lower-hands")?.addEventListener("click", () => send({ type: "mod.lower_hands" }));
   function render() {
     const admitted = [...state.people.values()];
     $("#gv-people-list").replaceChildren(
@@ -144,6 +151,7 @@ export function peopleLists({ state, send, startIdcheck }) {
     );
     $("#gv-count").textContent = fmt(_("%(n)s in the call"), { n: admitted.length });
     if (state.moderator) {
+      $("#gv-lower-hands").hidden = !admitted.some((p) => p.hand);
       // Re-draw the waiting list only when it changed: a note being typed there survives.
       if (state.lobbyChanged()) {
         $("#gv-lobby-list").replaceChildren(...[...state.lobby.values()].map((p) => waitingRow(p, act)));

@@ -5,7 +5,7 @@
 // draws the result. The parts: signal.js (the socket), media.js (the peer connection),
 // localmedia.js (my microphone, camera, screen), tiles.js (the videos), panels.js (the
 // side panel and the people lists), indicators.js (quality, speaker), shortcuts.js,
-// idcheck.js, codes.js (close codes). Only the modules without DOM at import time
+// idcheck.js, reactions.js, speaker.js (who is big in speaker view), codes.js (close codes). Only the modules without DOM at import time
 // (state, codes, stats, media, i18n) are unit-tested under Node (tests/js).
 import { _, fmt, ngettext } from "./i18n.js";
 import { $, announce, el, setPressed } from "./dom.js";
@@ -19,10 +19,12 @@ import { Stage } from "./tiles.js";
 import { Panel, badge, chatLine, peopleLists } from "./panels.js";
 import { agentSide, citizenSide } from "./idcheck.js";
 import { beep } from "./tone.js";
+import { nameWithRole } from "./roles.js";
 import { CHANGE, RoomState, STATUS } from "./state.js";
 import { localMedia } from "./localmedia.js";
 import { indicators } from "./indicators.js";
 import { shortcuts } from "./shortcuts.js";
+import { reactionPicker, showReaction } from "./reactions.js";
 
 const cfg = JSON.parse($("#gv-config").textContent);
 const root = $("#gv-root");
@@ -35,7 +37,7 @@ const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
 const send = (m) => signal.send(m);
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
-const { showQuality, showSpeaker } = indicators({ state, call, stage });
+const { showQuality, showSpeaker, speakers } = indicators({ state, call, stage });
 const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
 const idcheck = moderator
   ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
@@ -123,7 +125,7 @@ const handlers = {
   },
   "lobby.waiting"(m) {
     state.waiting(m.participant);
-    announce(fmt(_("%(name)s is waiting to enter."), { name: m.participant.name }));
+    announce(fmt(_("%(name)s is waiting to enter."), { name: nameWithRole(m.participant) }));
     beep();
     renderPeople();
   },
@@ -162,7 +164,8 @@ const handlers = {
   },
   "participant.joined"(m) {
     changed(m.participant);
-    if (m.participant.pid !== state.me.pid) announce(fmt(_("%(name)s joined the call."), { name: m.participant.name }));
+    // A third party is named with its role: the citizen knows who joined (rooms/entry.py).
+    if (m.participant.pid !== state.me.pid) announce(fmt(_("%(name)s joined the call."), { name: nameWithRole(m.participant) }));
   },
   "participant.updated"(m) {
     const before = m.participant.pid === state.me.pid ? state.me : state.people.get(m.participant.pid);
@@ -185,6 +188,14 @@ const handlers = {
       badge($("#gv-unread"), state.unreadMessage());
       announce(fmt(_("Message from %(name)s: %(text)s"), { name: m.name, text: m.text }));
     }
+  },
+  reaction(m) {
+    showReaction(stage, m, state.people.get(m.pid)?.name ?? _("Participant"), m.pid === state.me.pid);
+  },
+  // A moderator lowered my hand (participant.updated follows for the tiles).
+  "hand.lowered"(m) {
+    handShown(false);
+    announce(fmt(_("%(name)s lowered your hand."), { name: state.people.get(m.by)?.name ?? _("the agent") }));
   },
   "rtc.answer"(m) {
     call.answered(m);
@@ -336,6 +347,10 @@ function sendState() {
 
 function setHand(raised) {
   signal.send({ type: "hand.set", raised });
+  handShown(raised);
+}
+
+function handShown(raised) {
   setPressed($("#gv-btn-hand"), raised, raised ? _("Lower hand") : _("Raise hand"));
   state.setHand(raised);
   stage.update(state.me, true);
@@ -378,11 +393,14 @@ function wire() {
   // Screen sharing exists on computers only (phones have no getDisplayMedia or no use for it).
   screenButton.hidden = !navigator.mediaDevices?.getDisplayMedia || matchMedia("(pointer: coarse)").matches;
   screenButton.addEventListener("click", () => mine.setScreen(!local.screen));
+  // The button says the mode the stage is in (not a toggle: its label changes).
   $("#gv-btn-view").addEventListener("click", (e) => {
     const view = state.toggleView();
     stage.setView(view);
-    setPressed(e.currentTarget, view === "speaker");
+    e.currentTarget.textContent = view === "speaker" ? _("View: speaker") : _("View: tiles");
+    announce(view === "speaker" ? _("Speaker view: the person speaking is shown large.") : _("Tile view: everyone is shown the same size."));
   });
+  reactionPicker({ send });
   for (const button of document.querySelectorAll('[data-action="leave"]')) {
     button.addEventListener("click", () => {
       signal.send({ type: "leave" });
@@ -475,6 +493,7 @@ globalThis.gvDebug = {
   get me() { return state.me; },
   people: () => [...state.people.values()],
   lobby: () => [...state.lobby.values()],
+  speakers, // speaker view's choice: speaker, speaking, levels (speaker.js)
 };
 
 main();

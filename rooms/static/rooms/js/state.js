@@ -39,8 +39,6 @@ export const CHANGE = Object.freeze({
   ELSEWHERE: "elsewhere", // not in the call before or after (waiting, refused…)
 });
 
-const SPEAKER_HOLD = 1500; // ms the big tile stays on a speaker, so it does not flicker
-const SPEAKING_FLOOR = 0.02; // audio level below which nobody is the speaker
 const ADVICE_AFTER = 3; // failed media tries before the failure box (advice, helpdesk)
 
 export class RoomState {
@@ -62,8 +60,6 @@ export class RoomState {
     this.mediaRetryPending = false;
     this.stats = {}; // the last quality measure (stats.js summarize)
     this.poorSaid = false;
-    this.speaker = null;
-    this.speakerSince = 0;
     this.lobbyKey = null; // who was drawn in the waiting list
     this.timers = []; // the page's intervals, stopped by finish()
   }
@@ -256,21 +252,5 @@ export class RoomState {
     if (stats.level !== "poor" || this.poorSaid) return false;
     this.poorSaid = true;
     return true;
-  }
-
-  // The big tile in speaker view: the loudest (levels: pid → audio level), held
-  // SPEAKER_HOLD ms; else someone else than me; else me. `shown`: the pids with a tile
-  // (a Set, or a Map keyed by pid).
-  pickSpeaker(levels, shown, now) {
-    let loudest = null;
-    let max = SPEAKING_FLOOR;
-    for (const [pid, level] of levels) if (level > max) [loudest, max] = [pid, level];
-    if (loudest && loudest !== this.speaker && now - this.speakerSince > SPEAKER_HOLD) {
-      [this.speaker, this.speakerSince] = [loudest, now];
-    }
-    if (!this.speaker || !shown.has(this.speaker)) {
-      this.speaker = [...shown.keys()].find((pid) => pid !== this.me.pid) ?? this.me.pid;
-    }
-    return this.speaker;
   }
 }

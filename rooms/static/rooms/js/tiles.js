@@ -1,6 +1,7 @@
 // The videos: one tile per admitted participant, tile view or speaker view.
 import { _ } from "./i18n.js";
 import { el } from "./dom.js";
+import { roleLabel } from "./roles.js";
 
 const initials = (name) => name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
 
@@ -23,10 +24,11 @@ export class Stage {
         video,
         avatar: el("div", { class: "gv-avatar", "aria-hidden": "true" }),
         name: el("span", { class: "gv-tile__name" }),
+        role: el("span", { class: "gv-tile__role" }),
         flags: el("span", { class: "gv-tile__flags" }),
         audio: null,
       };
-      tile.node.append(video, tile.avatar, el("figcaption", { class: "gv-tile__caption" }, tile.name, tile.flags));
+      tile.node.append(video, tile.avatar, el("figcaption", { class: "gv-tile__caption" }, tile.name, tile.role, tile.flags));
       this.tiles.set(pid, tile);
       if (self) this.root.prepend(tile.node);
       else this.root.append(tile.node);
@@ -39,6 +41,8 @@ export class Stage {
     const tile = this.tile(p.pid, self);
     tile.name.textContent = self ? `${p.name} (${_("you")})` : p.name;
     tile.avatar.textContent = initials(p.name || "?");
+    tile.role.textContent = roleLabel(p.role);
+    tile.role.hidden = !tile.role.textContent;
     const flags = [];
     if (p.hand) flags.push(["✋", _("hand raised")]);
     if (p.audio === false) flags.push(["🔇", _("microphone off")]);

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0006_join_limits_outcome_network_unlock'),
+        ('rooms', '0007_participant_third_party_roles'),
     ]
 
     operations = [
