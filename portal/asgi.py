@@ -8,11 +8,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # Django must be set up before anything imports models (consumers do).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal import routing as portal_routing  # noqa: E402
+from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
 
 # Each app declares its own routes: the portal's day view, the rooms' signalling.
@@ -22,8 +22,10 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # The routes are path() patterns of ASGI apps, which types-channels cannot tell from views'.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
-        ),
+        # Admission control first: a refused handshake costs no database call; the session and
+        # user are read in the thread pool, not in one thread for all (rooms/admission.py).
+        "websocket": admission.gate(AllowedHostsOriginValidator(
+            admission.auth_stack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+        )),
     }
 )

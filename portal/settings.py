@@ -281,6 +281,20 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # How long before the start a citizen's link opens, and after the end it stays open.
 ROOM_OPENS_MINUTES_BEFORE = env.int("ROOM_OPENS_MINUTES_BEFORE", default=30)
 ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
+# Admission control of room sockets, per Daphne process (rooms/admission.py): handshakes in
+# flight at once (each is a few database calls in the thread pool: about twice its threads),
+# open sockets at most, and how long a handshake may take before it is refused as BUSY: well
+# under Daphne's --websocket_connect_timeout (30 s in deploy/Procfile; 5 s by default), past
+# which Daphne resets the connection and nginx takes that Daphne for dead. Refused browsers
+# come back within the hint (1 to ROOM_BUSY_MAX_RETRY s; ROOM_SOCKETS_FULL_RETRY when the
+# sockets are full) plus jitter.
+ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
+ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
+ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
+ROOM_BUSY_MAX_RETRY = env.int("ROOM_BUSY_MAX_RETRY", default=10)
+ROOM_SOCKETS_FULL_RETRY = env.int("ROOM_SOCKETS_FULL_RETRY", default=30)
+# Chat replayed to a (re)connecting participant: its last messages since its admission.
+ROOM_CHAT_REPLAY = env.int("ROOM_CHAT_REPLAY", default=200)
 
 # One handler, on the root logger: every line is printed once. Django's own default config
 # adds a console handler to "django" (in DEBUG) that would print its lines a second time
@@ -464,6 +478,9 @@ CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {
     "task": "portal.heartbeat", "schedule": HEARTBEAT_SECONDS,
     "options": {"expires": HEARTBEAT_MAX_AGE},  # a worker back after an outage skips the old ones
 }
+# Chat retention (rooms/chat.py): beat purges the chat of appointments past their structure's
+# retention, once an hour.
+CELERY_BEAT_SCHEDULE["rooms-purge-chat"] = {"task": "rooms.purge_chat", "schedule": 3600.0}
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # --- end of operations block ---
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 from collections.abc import AsyncIterator
 
+from asgiref.typing import WebSocketConnectEvent
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from media.engine import MediaError
 from portal import clientaddress
-from rooms import actions, entry, leases, lobby, presence, services
+from rooms import actions, admission, chat, entry, leases, lobby, presence, services
 from rooms.dbcall import db
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
@@ -41,6 +41,46 @@ class RoomConsumer(AsyncWebsocketConsumer):
     idcheck_request: dict | None = None  # the agent's pending request to this participant
     idcheck_task: asyncio.Task | None = None
     limiter: Limiter  # this connection's token buckets (rooms/ratelimit.py)
+
+    # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
+    async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
+        try:
+            async with asyncio.timeout(settings.ROOM_HANDSHAKE_TIMEOUT):
+                await super().websocket_connect(message)
+        except TimeoutError:
+            # Bounded work per handshake: one that waited this long is refused, not queued on.
+            log.warning("room socket handshake over %.0f s: refused as busy (room=%s)",
+                        settings.ROOM_HANDSHAKE_TIMEOUT, getattr(self, "slug", "?"))
+            await self._refuse_busy(admission.ADMISSION.retry_after())
+            return
+        if self.pid and self.status == lobby.Status.ADMITTED:
+            # What was said while this participant was away (it drops what it already has).
+            said = await db(chat.replay)(self.pid)
+            if said:
+                await self._send({"type": "chat.replay", "messages": said})
+
+    async def _refuse_busy(self, retry_after: int) -> None:
+        log.info("room socket refused: busy, retry in %d s", retry_after)
+        if self.pid:  # presence.connect ran: undo it as a disconnect would
+            with contextlib.suppress(Exception):
+                await self.disconnect(CloseCode.BUSY)
+            self.pid = ""
+        if not self.accepted:
+            await self.accept()  # accept first so the browser gets the close code and its hint
+        # The hint goes in a message: Daphne drops a close frame's reason.
+        await self._send({"type": "busy", "retry_after": retry_after})
+        await self.close(CloseCode.BUSY)
+
+    accepted = False
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        self.accepted = True
+        await super().accept(subprotocol, headers)
+
+    async def close(self, code=None, reason=None) -> None:
+        # Daphne's autobahn refuses anything but an exact int (a CloseCode raised there, so
+        # the browser got 1011 or a reset instead of the decision).
+        await super().close(code.value if isinstance(code, CloseCode) else code, reason)
 
     # --- connection ---
     async def connect(self) -> None:
@@ -74,11 +114,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         except Exception as error:
             if not is_down(error):
                 raise
-            # Redis is unreachable: the browser comes back in a moment (RETRY), its place
+            # Redis is unreachable: the browser comes back in a moment (UNAVAILABLE), its place
             # kept for the grace by disconnect(), which the close runs.
-            log.warning("room socket: channel layer down, closing with RETRY (room=%s)", self.slug)
+            log.warning("room socket: channel layer down, closing with UNAVAILABLE (room=%s)", self.slug)
             await self.accept()
-            await self.close(int(CloseCode.RETRY))  # autobahn takes a plain int
+            await self.close(int(CloseCode.UNAVAILABLE))  # autobahn takes a plain int
             return
         await self.accept()
         await announce_async(self.room, "connected")
@@ -175,11 +215,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def on_quality_set(self, message: dict) -> None:
         if self.status != lobby.Status.ADMITTED:  # kept for later; the call hears nothing of the lobby
-            await db(presence.update_flags)(self.pid, audio_only=message["audio_only"])
+            if "audio_only" in message:
+                await db(presence.update_flags)(self.pid, audio_only=message["audio_only"])
             return
-        with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
-            await media().set_audio_only(self.slug, self.pid, message["audio_only"])
-        await self._update_and_broadcast(audio_only=message["audio_only"])
+        if "audio_only" in message:
+            with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
+                await media().set_audio_only(self.slug, self.pid, message["audio_only"])
+            await self._update_and_broadcast(audio_only=message["audio_only"])
+        if "link" in message:  # everyone in the call sees each one's link (not stored: it changes)
+            await self._broadcast(room_group(self.slug), {"type": "participant.link", "pid": self.pid,
+                                                          "link": message["link"], "auto": message.get("auto", False)})
 
     async def on_hand_set(self, message: dict) -> None:
         await self._update_and_broadcast(hand=message["raised"])
@@ -190,17 +235,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._broadcast(target, {"type": "participant.updated", "participant": participant.as_dict()})
 
     async def on_chat_send(self, message: dict) -> None:
-        participant = await db(presence.find)(self.slug, self.pid)
-        await self._broadcast(
-            room_group(self.slug),
-            {
-                "type": "chat.message",
-                "pid": self.pid,
-                "name": participant.name,
-                "text": message["text"],
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            },
-        )
+        # Stored first (rooms/chat.py): a copy sent again after a reconnect is not broadcast twice.
+        # The sender's own copy through the room's group is its acknowledgement; a copy
+        # sent again and not broadcast again is acknowledged directly.
+        stored, fresh = await db(chat.record)(self.pid, message.get("id"), message["text"])
+        if fresh:
+            try:
+                await self._broadcast(room_group(self.slug), stored.as_message())
+            except Exception:
+                await db(chat.undelivered)(stored)
+                raise
+        else:
+            await self._send({"type": "chat.ack", "id": stored.client_id})
 
     async def on_reaction_send(self, message: dict) -> None:
         # Admitted senders only (lobby.check_message): a waiting guest's reaction never

@@ -177,3 +177,31 @@ class IdentityCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ChatMessage(models.Model):
+    """A chat message of a room, kept so that a participant who reconnects (a network cut,
+    a restart of Redis or of a server process) gets what was said meanwhile, and so that a
+    message the browser sends again is delivered once (`client_id`, unique in the room).
+    Personal data of the citizen: purged with the structure's retention (rooms/chat.py)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="chat_messages")
+    client_id = models.CharField(max_length=64)  # chosen by the sending browser
+    pid = models.UUIDField()  # the sender (Participant.pid), kept if the participant row goes
+    name = models.CharField(max_length=60)  # the sender's name when it was said
+    text = models.TextField()
+    at = models.DateTimeField(default=timezone.now)
+    delivered = models.BooleanField(default=False)  # broadcast to the room at least once
+
+    class Meta:
+        verbose_name = _("chat message")
+        verbose_name_plural = _("chat messages")
+        constraints = [models.UniqueConstraint(fields=["room", "client_id"], name="chat_message_once_per_room")]
+        indexes = [models.Index(fields=["room", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.room_id} {self.at:%Y-%m-%d %H:%M} {self.name}"
+
+    def as_message(self) -> dict:
+        return {"type": "chat.message", "id": self.client_id, "pid": str(self.pid), "name": self.name,
+                "text": self.text, "at": self.at.isoformat(timespec="seconds")}

@@ -29,21 +29,26 @@ REACTIONS = ("thumbs_up", "clap", "heart", "laugh", "surprised", "thanks")
 
 
 class CloseCode(enum.IntEnum):
-    """The codes the server closes a room socket with: final decisions, the browser does not
-    reconnect, except RETRY. PROTOCOL.md ("Close codes") and rooms/static/rooms/js/codes.js name the same
-    numbers (tests/rooms/test_close_codes.py)."""
+    """The codes the server closes a room socket with: final decisions (the browser does not
+    reconnect), except those in RETRY. PROTOCOL.md ("Close codes") and
+    rooms/static/rooms/js/codes.js name the same numbers (tests/rooms/test_close_codes.py)."""
 
     NO_SESSION = 4401  # no valid join session for this room: back to the join page
     REFUSED = 4403  # refused or removed by a moderator
     ENDED = 4410  # room closed or meeting ended
     REPLACED = 4409  # the personal link was taken over by another device ("continuer ici")
-    # Not final: come back at once (after a short random delay). The channel layer's Redis
-    # is unreachable; the participant keeps its place for the grace (PROTOCOL.md).
-    RETRY = 4504
+    BUSY = 4503  # this server takes no more connections now: retry after the hint (rooms/admission.py)
+    # The channel layer's Redis is unreachable: come back (jittered backoff); the participant
+    # keeps its place for the grace (PROTOCOL.md "Channel layer outage").
+    UNAVAILABLE = 4504
 
 
-# The server's codes after which the browser comes back by itself (codes.js: not in FINAL).
-RETRY_CODES = frozenset({CloseCode.RETRY})
+# Server codes after which the browser comes back (BUSY: after the `busy` message's hint).
+RETRY = frozenset({CloseCode.BUSY, CloseCode.UNAVAILABLE})
+
+
+CLIENT_ID_LEN = 64  # a message id chosen by the browser (chat.send): letters, digits, - and _
+_CLIENT_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{CLIENT_ID_LEN}}}")
 
 
 @dataclass(frozen=True)
@@ -56,14 +61,21 @@ class Field:
 
 # Client → server messages, with their fields. MODERATOR_ONLY (below) lists those only
 # moderators may send; LOBBY_ALLOWED those allowed before being admitted.
+LINK_LEVELS = ("unknown", "good", "average", "poor")
+
 CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "ping": {},
     "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP)},
     "rtc.answer": {"sdp": Field(str, max_len=MAX_SDP)},
     "media.state": {"audio": Field(bool), "video": Field(bool), "screen": Field(bool, required=False)},
-    "quality.set": {"audio_only": Field(bool)},
+    # audio_only: what this browser wants to receive; link: its connection as its indicator
+    # measures it (rooms/static/rooms/js/linkquality.js), `auto` when it switched itself to
+    # audio only for that reason. Each field optional: a browser sends what changed.
+    "quality.set": {"audio_only": Field(bool, required=False),
+                    "link": Field(str, required=False, max_len=10, choices=frozenset(LINK_LEVELS)),
+                    "auto": Field(bool, required=False)},
     "hand.set": {"raised": Field(bool)},
-    "chat.send": {"text": Field(str, max_len=MAX_CHAT)},
+    "chat.send": {"text": Field(str, max_len=MAX_CHAT), "id": Field(str, required=False, max_len=CLIENT_ID_LEN)},
     "name.set": {"name": Field(str, max_len=MAX_NAME)},
     "lobby.admit": {"pid": Field(str, max_len=PID_LEN)},
     "lobby.refuse": {"pid": Field(str, max_len=PID_LEN)},
@@ -177,6 +189,9 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
                 raise ProtocolError("bad_field", f"'{name}' of '{kind}' is empty.", ref=kind)
         if name == "name" and claims_role(value):
             raise ProtocolError("reserved_name", "A name cannot claim a role (agent, assistance, interpreter…).",
+                                ref=kind)
+        if name == "id" and not _CLIENT_ID.fullmatch(value):
+            raise ProtocolError("bad_field", f"'id' of '{kind}' is 1 to {CLIENT_ID_LEN} letters, digits, - or _.",
                                 ref=kind)
         if name == "pid":
             try:

@@ -28,6 +28,7 @@ LIMITS: dict[str, Limit] = {
     "lobby.message": Limit(burst=5, rate=0.2),
     "rtc.offer": Limit(burst=5, rate=0.2),
     "reaction.send": Limit(burst=5, rate=0.5),
+    "quality.set": Limit(burst=10, rate=1.0),  # the link indicator sends a level when it changes
 }
 
 

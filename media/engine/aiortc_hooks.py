@@ -26,6 +26,12 @@ Passthrough needs two things aiortc has no public API for:
   (`negotiated_codecs`), the msid stream of a sender (`set_stream_id`), the ICE connection
   behind a gatherer (`cap_gathering`), aioice's host address list (`use_loopback_only`).
 - the transports' per-packet path: fast_path.py (its own contract, checked here too).
+- Opus parameters: aiortc's Opus codec (aiortc.codecs.CODECS) carries no fmtp, so its offers
+  and answers never say `useinbandfec=1`/`usedtx=1` and Chromium sends no in-band FEC. Both
+  are sender-side behaviours the receiver asks for: `announce_opus_parameters` gives the
+  shared codec entry the parameters, which aiortc copies into every offer and every answer
+  (find_common_codecs deep-copies the local codec). The engine forwards Opus payloads as
+  they are, so the FEC Chromium adds reaches the other browsers.
 
 `check_contract()` raises ContractError if any of this changed. It runs as a Django system
 check (rooms/checks.py: `manage.py check`, `check --deploy`, and every management command
@@ -48,6 +54,7 @@ import aioice.ice
 import aioice.turn
 import aiortc
 import aiortc.rate
+import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc import (
     RTCPeerConnection,
@@ -58,6 +65,7 @@ from aiortc import (
     RTCSessionDescription,
     sdp,
 )
+from aiortc.codecs import CODECS
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcicetransport import RTCIceGatherer
@@ -137,10 +145,29 @@ def _decoder_worker(loop: asyncio.AbstractEventLoop, input_q: Any, output_q: Any
     _ORIGINAL_DECODER_WORKER(loop, input_q, output_q, decode_error)
 
 
+# What the engine asks of Opus senders, in every offer and answer (RFC 7587 §6.1): in-band
+# FEC (a lost packet is rebuilt from the next one at a lower quality), DTX (silence sends
+# almost nothing, which leaves room on a weak uplink) and Chromium's own minimum ptime.
+OPUS_PARAMETERS: dict[str, int] = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
+
+
 def install() -> None:
     """Make the module's decoder worker skip passthrough receivers (idempotent)."""
     check_contract()
     receiver_module.decoder_worker = _decoder_worker
+    announce_opus_parameters()
+
+
+def _opus_codec() -> RTCRtpCodecParameters | None:
+    return next((c for c in CODECS["audio"] if c.mimeType.lower() == "audio/opus"), None)
+
+
+def announce_opus_parameters() -> None:
+    """Offer and answer Opus with OPUS_PARAMETERS, in this process (idempotent)."""
+    opus = _opus_codec()
+    if opus is None:
+        raise ContractError("aiortc.codecs.CODECS has no Opus codec")
+    opus.parameters.update(OPUS_PARAMETERS)
 
 
 def attach_receiver(
@@ -375,6 +402,23 @@ def _small_reads_contract() -> list[str]:
     return problems
 
 
+def _opus_contract() -> list[str]:
+    """What announce_opus_parameters relies on: a shared Opus entry whose parameters reach the SDP."""
+    problems: list[str] = []
+    opus = _opus_codec()
+    if opus is None or not isinstance(opus.parameters, dict):
+        problems.append("aiortc.codecs.CODECS has no Opus codec with a parameters dict")
+    if "CODECS[transceiver.kind][:]" not in inspect.getsource(RTCPeerConnection.createOffer):
+        problems.append("RTCPeerConnection.createOffer no longer offers aiortc.codecs.CODECS")
+    if "find_common_codecs(CODECS[media.kind]" not in inspect.getsource(RTCPeerConnection.setRemoteDescription):
+        problems.append("RTCPeerConnection.setRemoteDescription no longer answers from aiortc.codecs.CODECS")
+    if "codec = copy.deepcopy(codec)" not in inspect.getsource(aiortc.rtcpeerconnection.find_common_codecs):
+        problems.append("find_common_codecs no longer keeps the local codec's parameters")
+    if "parameters_to_sdp(codec.parameters)" not in inspect.getsource(sdp.MediaDescription.__str__):
+        problems.append("aiortc's SDP writer no longer writes fmtp from codec.parameters")
+    return problems
+
+
 def check_contract() -> None:
     """Raise ContractError if the aiortc internals this package relies on have changed."""
     problems: list[str] = []
@@ -405,6 +449,7 @@ def check_contract() -> None:
             problems.append(f"RTCRtpReceiver._handle_rtp_packet no longer contains {needle!r}")
     problems += _rate_contract()
     problems += _small_reads_contract()
+    problems += _opus_contract()
     problems += fast_path.check_contract()
     if "self.__encoder.target_bitrate = bitrate" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
         problems.append("RTCRtpSender._handle_rtcp_packet no longer hands REMB to its encoder")

@@ -16,6 +16,14 @@ few integer operations in one call; the throughput is summed per packet group ov
 window; the rate controller runs (and a REMB goes out) at most every 500 ms, or every
 200 ms while overusing. Audio receivers have no estimator (as in aiortc): the REMB covers
 the publisher's video SSRCs, which is what browsers use it for.
+
+Made robust to jitter (issue 25): the delay-based detector reads ±10 ms of jitter on a
+mobile link as a building queue and cut the REMB to 33-95 kbit/s where the link carried
+500. What the engine reports is therefore smoothed on the way down (each update moves
+`decrease_weight` of the way to a lower estimate; increases pass at once) and never below
+`floor_bps`. That is safe: Chromium's send-side estimate is the minimum of its own
+loss-based estimate and the REMB, so on a link that really is slower, loss still brings
+the sender down; the REMB only stops a false alarm from starving the picture.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ _BURST_DELTA_MS = 5
 WINDOW_MS = 1000  # throughput window, as aiortc's RateCounter(1000)
 FEEDBACK_INTERVAL_MS = 500  # AimdRateControl.feedback_interval() in aiortc
 REDUCE_INTERVAL_MS = 200  # libwebrtc's TimeToReduceFurther with aiortc's default 200 ms RTT
+FLOOR_BPS = 250_000  # 320x240-480x360 VP8 at 15-20 fps: the least a jittery link is told
+DECREASE_WEIGHT = 0.3  # share of a decrease applied per update (about 1 s to follow a real one)
 
 
 class _OveruseEstimator(OveruseEstimator):
@@ -59,7 +69,8 @@ class LightBitrateEstimator:
     """Drop-in for aiortc's RemoteBitrateEstimator: same `add()` call and return value."""
 
     def __init__(
-        self, *, feedback_interval_ms: int = FEEDBACK_INTERVAL_MS, reduce_interval_ms: int = REDUCE_INTERVAL_MS
+        self, *, feedback_interval_ms: int = FEEDBACK_INTERVAL_MS, reduce_interval_ms: int = REDUCE_INTERVAL_MS,
+        floor_bps: int = FLOOR_BPS, decrease_weight: float = DECREASE_WEIGHT,
     ) -> None:
         self.estimator = _OveruseEstimator()
         self.detector = OveruseDetector()
@@ -68,6 +79,9 @@ class LightBitrateEstimator:
         self.reduce_interval_ms = reduce_interval_ms
         self.ssrcs: dict[int, int] = {}  # ssrc -> last arrival, listed in every REMB
         self.updates = 0  # REMB values produced (for tests and stats)
+        self.floor_bps = floor_bps
+        self.decrease_weight = decrease_weight
+        self._reported: int | None = None  # the last REMB value sent
         # Current packet group: first and last send time (abs-send-time << 8), arrival, bytes.
         self._started = False
         self._first = self._last = self._arrival = self._size = 0
@@ -158,5 +172,9 @@ class LightBitrateEstimator:
         bitrate = self.rate_control.update(self.detector.state(), self.throughput(now_ms), now_ms)
         if bitrate is None:
             return None
+        if self._reported is not None and bitrate < self._reported:
+            bitrate = round(self._reported + self.decrease_weight * (bitrate - self._reported))
+        bitrate = max(bitrate, self.floor_bps)
+        self._reported = bitrate
         self.updates += 1
         return bitrate, list(self.ssrcs)

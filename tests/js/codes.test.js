@@ -2,13 +2,14 @@
 // PROTOCOL.md and the server is tests/rooms/test_close_codes.py.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CLOSE, FINAL, backoff, retryDelay } from "../../rooms/static/rooms/js/codes.js";
+import { CLOSE, FINAL, backoff } from "../../rooms/static/rooms/js/codes.js";
 
 test("only the server's decisions are final", () => {
   assert.deepEqual([...FINAL].sort(), [CLOSE.NO_SESSION, CLOSE.REFUSED, CLOSE.ENDED, CLOSE.REPLACED].sort());
   assert.ok(!FINAL.has(CLOSE.DROPPED));
   assert.ok(!FINAL.has(CLOSE.NORMAL));
-  assert.ok(!FINAL.has(CLOSE.RETRY)); // the server asks the browser to come back
+  assert.ok(!FINAL.has(CLOSE.BUSY), "BUSY: the browser comes back after the hint");
+  assert.ok(!FINAL.has(CLOSE.UNAVAILABLE), "UNAVAILABLE: the browser comes back (Redis down)");
   assert.throws(() => { CLOSE.ENDED = 1; }, TypeError);
 });
 
@@ -16,8 +17,3 @@ test("backoff: 1, 2, 4, 8, then 10 s", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 20].map(backoff), [1000, 2000, 4000, 8000, 10000, 10000, 10000]);
 });
 
-test("RETRY: back at once, spread over 0.5 s plus up to 1, 2, then 4 s", () => {
-  assert.deepEqual([0, 1, 2, 5].map((a) => retryDelay(a, () => 0)), [500, 500, 500, 500]);
-  assert.deepEqual([0, 1, 2, 5].map((a) => retryDelay(a, () => 1)), [1500, 2500, 4500, 4500]);
-  assert.equal(retryDelay(0, () => 0.5), 1000);
-});

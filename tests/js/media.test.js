@@ -1,7 +1,7 @@
 // The peer connection's pure helpers (rooms/static/rooms/js/media.js), under Node.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { lowEncodings, remoteTracks } from "../../rooms/static/rooms/js/media.js";
+import { lowEncodings, remoteTracks, withOpusParameters } from "../../rooms/static/rooms/js/media.js";
 
 const transceiver = (mid, currentDirection = "sendrecv") => ({
   mid, currentDirection, receiver: { track: { id: `track-${mid}` } },
@@ -30,4 +30,22 @@ test("low video: a quarter of the pixels at 150 kbit/s, then back", () => {
   const encodings = [{ active: true }];
   assert.deepEqual(lowEncodings(encodings, true), [{ active: true, maxBitrate: 150_000, scaleResolutionDownBy: 2 }]);
   assert.deepEqual(lowEncodings(encodings, false), [{ active: true, scaleResolutionDownBy: 1 }]);
+});
+
+test("Opus asks for in-band FEC and DTX, keeping what the browser wrote", () => {
+  const sdp = ["v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111 63", "a=rtpmap:111 opus/48000/2",
+    "a=fmtp:111 minptime=10;useinbandfec=1", "a=rtpmap:63 red/48000/2", "a=fmtp:63 111/111",
+    "m=video 9 UDP/TLS/RTP/SAVPF 96", "a=rtpmap:96 VP8/90000", ""].join("\r\n");
+  const out = withOpusParameters(sdp).split("\r\n");
+  assert.ok(out.includes("a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1"));
+  assert.ok(out.includes("a=fmtp:63 111/111")); // RED untouched
+  assert.equal(out.length, sdp.split("\r\n").length);
+  assert.equal(withOpusParameters(withOpusParameters(sdp)), withOpusParameters(sdp)); // idempotent
+});
+
+test("an Opus payload type without fmtp gets one; a refusal (usedtx=0) is kept", () => {
+  const sdp = "m=audio 9 RTP/AVP 96 97\na=rtpmap:96 OPUS/48000/2\na=rtpmap:97 opus/48000/2\na=fmtp:97 usedtx=0\n";
+  assert.equal(withOpusParameters(sdp),
+    "m=audio 9 RTP/AVP 96 97\na=rtpmap:96 OPUS/48000/2\na=fmtp:96 useinbandfec=1;usedtx=1\n" +
+    "a=rtpmap:97 opus/48000/2\na=fmtp:97 usedtx=0;useinbandfec=1\n");
 });

@@ -90,7 +90,7 @@ def _clients(port: int) -> int:
 
 def test_a_redis_restart_during_a_call_closes_no_socket(room, moderator, citizen, second_citizen):
     """Redis stops and comes back empty: the call's sockets stay open and get a fresh state,
-    the chat and the waiting room work again, a socket opened meanwhile is told RETRY, and
+    the chat and the waiting room work again, a socket opened meanwhile is told UNAVAILABLE, and
     the process holds no more Redis connections than before."""
     presence.move(room, str(citizen.pid), lobby.Status.ADMITTED)
     sessions = {who: session_for(room.slug, p.pid) for who, p in
@@ -109,19 +109,19 @@ def test_a_redis_restart_during_a_call_closes_no_socket(room, moderator, citizen
         await expect(guest, "chat.message", ignore=NEWS)
         before = _clients(port)
 
-        async def newcomer_told_retry() -> None:
+        async def newcomer_told_unavailable() -> None:
             newcomer = await open_ws(daphne_port, room.slug, sessions["newcomer"])
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await expect(newcomer, "never", timeout=20)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.RETRY
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.UNAVAILABLE
 
-        await restart(newcomer_told_retry)
+        await restart(newcomer_told_unavailable)
         # Back: both sockets are still open and caught up with a fresh state.
         assert (await expect(agent, "state", timeout=30, ignore=NEWS))["you"]["status"] == "admitted"
         assert (await expect(guest, "state", timeout=30, ignore=NEWS))["you"]["status"] == "admitted"
         await guest.send(json.dumps({"type": "chat.send", "text": "après"}))
         assert (await expect(agent, "chat.message", ignore=NEWS))["text"] == "après"
-        # The waiting room works again: the newcomer's browser comes back as RETRY asks.
+        # The waiting room works again: the newcomer's browser comes back (UNAVAILABLE is not final).
         newcomer = await open_ws(daphne_port, room.slug, sessions["newcomer"])
         await expect(newcomer, "state")
         waiting = await expect(agent, "lobby.waiting", ignore=(*NEWS, "chat.message"))

@@ -135,3 +135,19 @@ def test_lobby_and_chat_across_two_processes(room, moderator, citizen):
 
     with daphnes(2) as (port_a, port_b):
         asyncio.run(scenario(port_a, port_b))
+
+
+def test_real_daphne_sends_the_server_close_codes(room):
+    """Through Daphne (autobahn wants an exact int for a close code): a socket without a join
+    session is closed with 4401, not 1011 or a reset."""
+
+    async def scenario(port: int):
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/rooms/{room.slug}/",
+                                      additional_headers={"Origin": "http://127.0.0.1"}, open_timeout=10)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async with asyncio.timeout(10):
+                await ws.recv()
+        assert ws.close_code == 4401
+
+    with daphnes(1) as (port,):
+        asyncio.run(scenario(port))

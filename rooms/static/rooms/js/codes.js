@@ -8,7 +8,8 @@ export const CLOSE = Object.freeze({
   REFUSED: 4403, // refused or removed by a moderator
   ENDED: 4410, // room closed or meeting ended
   REPLACED: 4409, // the personal link continued on another device
-  RETRY: 4504, // the server cannot serve the socket now (Redis down): come back soon, place kept
+  BUSY: 4503, // the server is saturated: retry after the `busy` message's hint (not final)
+  UNAVAILABLE: 4504, // the server cannot serve the socket now (Redis down): come back, place kept
 });
 
 // The server's final decisions: the browser does not reconnect after these.
@@ -16,8 +17,3 @@ export const FINAL = new Set([CLOSE.NO_SESSION, CLOSE.REFUSED, CLOSE.ENDED, CLOS
 
 // Retry delay (ms) after `attempt` failures in a row: 1, 2, 4, 8, 10, 10… seconds.
 export const backoff = (attempt) => Math.min(10, 2 ** attempt) * 1000;
-
-// Delay (ms) before coming back after RETRY, `attempt` RETRYs in a row: at once but spread
-// (0.5 s plus up to 1, 2, then 4 s at random) so that a whole server's sockets do not
-// return in the same instant.
-export const retryDelay = (attempt, random = Math.random) => 500 + random() * Math.min(4, 2 ** attempt) * 1000;

@@ -1,12 +1,15 @@
-// The call's periodic indicators: connection quality (room.js runs it every 2 s) and the
-// active speaker (every 400 ms). The quality's memory lives in the RoomState (stats,
-// poorSaid); the speaker's in a SpeakerPicker (speaker.js: the rules, hysteresis).
-import { _ } from "./i18n.js";
+// The call's periodic indicators: connection quality (room.js runs it every 500 ms) and
+// the active speaker (every 400 ms). The quality's rules are in linkquality.js (what
+// arrives, both directions; advice; automatic audio only), the speaker's in a
+// SpeakerPicker (speaker.js: the rules, hysteresis).
+import { _, fmt } from "./i18n.js";
 import { $, announce } from "./dom.js";
-import { measure } from "./stats.js";
+import { LinkMonitor, LinkPolicy } from "./linkquality.js";
 import { SpeakerPicker, audioLevels } from "./speaker.js";
 
-export function indicators({ state, call, stage }) {
+// `send` carries our link level to the call (quality.set); `autoAudioOnly` switches this
+// page to audio only (room.js setAudioOnly) when the policy says so.
+export function indicators({ state, call, stage, send, autoAudioOnly }) {
   const labels = {
     good: () => _("Connection: good"),
     average: () => _("Connection: average"),
@@ -14,13 +17,51 @@ export function indicators({ state, call, stage }) {
     unknown: () => _("Connection: measuring…"),
   };
 
+  const advice = {
+    average: () => _("Your connection is unstable. If the picture freezes, choose a lower quality or audio only."),
+    poor: () => _("Your connection is weak. In Settings, choose a lower quality or audio only."),
+  };
+  const policy = new LinkPolicy();
+  let monitor = null;
+  let measuredPc = null;
+  let sentLevel = null;
+  let measuring = false;
+
   async function showQuality() {
-    if (!call.pc || $("#gv-call").hidden) return;
-    const firstPoor = state.measured(await measure(call.pc, state.stats));
-    const badge = $("#gv-quality");
-    badge.dataset.level = state.stats.level;
-    badge.textContent = labels[state.stats.level]();
-    if (firstPoor) announce(_("Your connection is weak. In Settings, choose a lower quality or audio only."));
+    if (!call.pc || $("#gv-call").hidden || measuring) return;
+    measuring = true;
+    try {
+      if (call.pc !== measuredPc) [measuredPc, monitor] = [call.pc, new LinkMonitor()]; // a new connection
+      const reading = monitor.update((await call.pc.getStats()).values());
+      state.stats = reading;
+      const badge = $("#gv-quality");
+      badge.dataset.level = reading.level;
+      badge.textContent = labels[reading.level]();
+      // A connection being re-established (failover, reconnection) is not a reason to drop
+      // video: the policy only judges a connected link.
+      const connected = call.pc.connectionState === "connected";
+      const action = connected ? policy.step(reading, Date.now(), state.audioOnly) : { advise: false, audioOnly: false };
+      if (action.audioOnly) {
+        send({ type: "quality.set", link: reading.level, auto: true });
+        sentLevel = reading.level;
+        await autoAudioOnly();
+        announce(_("Your connection is weak: switched to audio only. Tap “Audio only” again to bring the video back."));
+      } else if (reading.level !== sentLevel) {
+        send({ type: "quality.set", link: reading.level });
+        sentLevel = reading.level;
+        if (action.advise) announce(advice[reading.level]());
+      }
+    } finally {
+      measuring = false;
+    }
+  }
+
+  // Someone's link (participant.link): on their tile; said when one switched to audio only.
+  function showLink({ pid, link, auto }) {
+    if (pid === state.me.pid) return; // mine is the badge at the top
+    stage.setLink(pid, link, labels[link]?.() ?? "");
+    const name = state.people.get(pid)?.name;
+    if (auto && name) announce(fmt(_("%(name)s's connection is weak: they switched to audio only."), { name }));
   }
 
   const picker = new SpeakerPicker(state.me.pid);
@@ -43,5 +84,5 @@ export function indicators({ state, call, stage }) {
     }
   }
 
-  return { showQuality, showSpeaker, speakers: picker };
+  return { showQuality, showLink, showSpeaker, speakers: picker, linkHistory: () => monitor?.history ?? [] };
 }

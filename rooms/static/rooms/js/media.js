@@ -21,6 +21,39 @@ function gathered(pc, cap = GATHER_CAP) {
 
 // Pure helpers (tests/js/media.test.js) ------------------------------------------------
 
+// What this browser asks of Opus senders, in its own descriptions: in-band FEC (a lost
+// packet is rebuilt from the next one) and DTX (silence costs almost nothing on a weak
+// uplink). The engine asks the same in its descriptions (media/engine/aiortc_hooks.py), so
+// each Chromium sends FEC and DTX, and the engine forwards them as they are.
+const OPUS_ASKS = ["useinbandfec=1", "usedtx=1"];
+
+// The description with OPUS_ASKS added to every Opus payload type's fmtp line (created
+// if absent); parameters already there are kept.
+export function withOpusParameters(sdp) {
+  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
+  const lines = sdp.split(eol);
+  const opus = new Set();
+  for (const line of lines) {
+    const m = /^a=rtpmap:(\d+) opus\/48000/i.exec(line);
+    if (m) opus.add(m[1]);
+  }
+  const withFmtp = new Set();
+  const out = lines.map((line) => {
+    const m = /^a=fmtp:(\d+) (.*)$/.exec(line);
+    if (!m || !opus.has(m[1])) return line;
+    withFmtp.add(m[1]);
+    const params = m[2].split(";").filter(Boolean);
+    const names = new Set(params.map((p) => p.split("=")[0].trim()));
+    const added = OPUS_ASKS.filter((a) => !names.has(a.split("=")[0]));
+    return `a=fmtp:${m[1]} ${[...params, ...added].join(";")}`;
+  });
+  // An Opus payload type without fmtp: one after its rtpmap line.
+  return out.flatMap((line) => {
+    const m = /^a=rtpmap:(\d+) opus\/48000/i.exec(line);
+    return m && !withFmtp.has(m[1]) ? [line, `a=fmtp:${m[1]} ${OPUS_ASKS.join(";")}`] : [line];
+  }).join(eol);
+}
+
 // participant id → {audio, video, receiver}: the receiving transceivers named by the
 // server's `tracks` map (mid → {participant_id, kind}); our own sending transceivers
 // (`own`) and inactive ones are left out.
@@ -87,7 +120,8 @@ export class Call {
     return this.enqueue(async () => {
       // The browser's own offer: the server keeps its numbering in every later offer
       // (media/engine/numbering.py), whatever the browser (Chromium, Firefox, Safari).
-      await pc.setLocalDescription(await pc.createOffer());
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription({ type: "offer", sdp: withOpusParameters(offer.sdp) });
       await gathered(pc);
       this.send({ type: "rtc.offer", sdp: pc.localDescription.sdp });
     });
@@ -105,7 +139,8 @@ export class Call {
   offered({ sdp, tracks }) {
     return this.enqueue(async (pc) => {
       await pc.setRemoteDescription({ type: "offer", sdp });
-      await pc.setLocalDescription(await pc.createAnswer());
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription({ type: "answer", sdp: withOpusParameters(answer.sdp) });
       await gathered(pc);
       this.send({ type: "rtc.answer", sdp: pc.localDescription.sdp });
       this.tracks = tracks ?? {};

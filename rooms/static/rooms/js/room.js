@@ -5,14 +5,17 @@
 // draws the result. The parts: signal.js (the socket), media.js (the peer connection),
 // localmedia.js (my microphone, camera, screen), tiles.js (the videos), panels.js (the
 // side panel and the people lists), indicators.js (quality, speaker), shortcuts.js,
-// idcheck.js, reactions.js, speaker.js (who is big in speaker view), codes.js (close codes). Only the modules without DOM at import time
-// (state, codes, stats, media, i18n) are unit-tested under Node (tests/js).
+// idcheck.js, reactions.js, speaker.js (who is big in speaker view), codes.js (close codes),
+// backoff.js (when to reconnect), outbox.js (chat sent again until acknowledged). Only the
+// modules without DOM at import time (state, codes, backoff, outbox, stats, media, i18n) are
+// unit-tested under Node (tests/js).
 import { _, fmt, ngettext } from "./i18n.js";
 import { $, announce, el, setPressed } from "./dom.js";
 import { browserProblem, reportCheck } from "./checks.js";
 import { fillSelect, savedDevices, trackDevice } from "./devices.js";
 import { CLOSE } from "./codes.js";
 import { Signal } from "./signal.js";
+import { Outbox } from "./outbox.js";
 import { Call } from "./media.js";
 import { received } from "./stats.js";
 import { Stage } from "./tiles.js";
@@ -35,9 +38,11 @@ const stage = new Stage($("#gv-stage"), $("#gv-audio"), savedDevices().output);
 const panel = new Panel();
 const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
 const send = (m) => signal.send(m);
+const outbox = new Outbox(); // chat sent but not yet acknowledged: sent again after a reconnect
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
-const { showQuality, showSpeaker, speakers } = indicators({ state, call, stage });
+const { showQuality, showLink, showSpeaker, speakers, linkHistory } = indicators({
+  state, call, stage, send, autoAudioOnly: () => setAudioOnly(true) });
 const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
 const idcheck = moderator
   ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
@@ -88,13 +93,14 @@ function recovered() {
 
 function onOpen() {
   const connection = state.connectionOpened();
+  for (const message of outbox.unacknowledged()) signal.send(message);
   recovered();
   if (connection > 1) announce(_("Reconnected."));
   else $("#gv-status").textContent = ""; // "Connecting…" is over
 }
 
 function onDown(attempt, delay) {
-  announce(fmt(_("Connection lost. Reconnecting in %(s)s s…"), { s: delay / 1000 }));
+  announce(fmt(_("Connection lost. Reconnecting in %(s)s s…"), { s: Math.ceil(delay / 1000) }));
   if (attempt >= 4) failure(_("The connection to the server is lost. Reconnection attempts continue."));
 }
 
@@ -175,18 +181,23 @@ const handlers = {
       announce(fmt(_("%(name)s raised their hand."), { name: m.participant.name }));
     }
   },
+  "participant.link"(m) {
+    showLink(m);
+  },
   "participant.left"(m) {
     const p = m.participant;
     if (state.participantLeft(p.pid)) announce(fmt(_("%(name)s left the call."), { name: p.name }));
     stage.remove(p.pid);
     renderPeople();
   },
-  "chat.message"(m) {
+  "chat.message"(m, { replayed = false } = {}) {
+    if (m.pid === state.me.pid) outbox.acknowledged(m.id);
+    if (!outbox.firstSight(m)) return; // live and replayed copies of one message
     $("#gv-chat-log").append(chatLine(m, m.pid === state.me.pid));
     $("#gv-chat-log").lastElementChild.scrollIntoView({ block: "nearest" });
     if (panel.current !== "chat" && m.pid !== state.me.pid) {
       badge($("#gv-unread"), state.unreadMessage());
-      announce(fmt(_("Message from %(name)s: %(text)s"), { name: m.name, text: m.text }));
+      if (!replayed) announce(fmt(_("Message from %(name)s: %(text)s"), { name: m.name, text: m.text }));
     }
   },
   reaction(m) {
@@ -196,6 +207,12 @@ const handlers = {
   "hand.lowered"(m) {
     handShown(false);
     announce(fmt(_("%(name)s lowered your hand."), { name: state.people.get(m.by)?.name ?? _("the agent") }));
+  },
+  "chat.ack"(m) {
+    outbox.acknowledged(m.id);
+  },
+  "chat.replay"(m) {
+    for (const message of m.messages) handlers["chat.message"](message, { replayed: true });
   },
   "rtc.answer"(m) {
     call.answered(m);
@@ -242,6 +259,10 @@ const handlers = {
     else if (m.code === "rate_limited") announce(_("Too many messages at once: wait a moment, then try again."));
     else if (m.code === "reserved_name") announce(_("This name is reserved for the service's staff: choose another one."));
     else console.warn("server refused a message", m);
+    // Stored but not broadcast (the channel layer failed under it): the outbox sends it again.
+    if (m.code === "server_error" && m.ref === "chat.send") {
+      setTimeout(() => outbox.unacknowledged().forEach((message) => signal.send(message)), 2000);
+    }
   },
 };
 
@@ -419,7 +440,10 @@ function wire() {
     e.preventDefault();
     const input = $("#gv-chat-text");
     const text = input.value.trim();
-    if (text && signal.send({ type: "chat.send", text })) input.value = "";
+    if (!text) return;
+    // Kept until acknowledged: sent now if the socket is open, else after the reconnect.
+    signal.send(outbox.add({ type: "chat.send", text }));
+    input.value = "";
   });
   $("#gv-name-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -477,7 +501,7 @@ async function main() {
   report(await mine.start());
   signal.connect();
   state.timers = [
-    setInterval(showQuality, 2000),
+    setInterval(showQuality, 500),
     setInterval(showSpeaker, 400),
     setInterval(() => { if (state.me.status === STATUS.WAITING) signal.send({ type: "lobby.info" }); }, 15000),
   ];
@@ -494,6 +518,7 @@ globalThis.gvDebug = {
   people: () => [...state.people.values()],
   lobby: () => [...state.lobby.values()],
   speakers, // speaker view's choice: speaker, speaking, levels (speaker.js)
+  linkHistory, // the last link readings (linkquality.js)
 };
 
 main();

@@ -1,7 +1,8 @@
-// The room's WebSocket (rooms/PROTOCOL.md): JSON messages, reconnect with backoff.
-// The FINAL close codes (codes.js) are decisions of the server (no session, removed,
-// ended): no retry.
-import { CLOSE, FINAL, backoff, retryDelay } from "./codes.js";
+// The room's WebSocket (rooms/PROTOCOL.md): JSON messages, reconnect with jittered backoff
+// (backoff.js). The FINAL close codes (codes.js) are decisions of the server (no session,
+// removed, ended): no retry. BUSY (4503) comes after a `busy` message: its hint widens the wait.
+import { CLOSE, FINAL } from "./codes.js";
+import { retryDelay } from "./backoff.js";
 
 const PING_EVERY = 20000;
 const PONG_WITHIN = 10000;
@@ -31,6 +32,7 @@ export class Signal {
         return;
       }
       if (message.type === "pong") clearTimeout(this.pongTimer);
+      else if (message.type === "busy") this.hint = message.retry_after;
       else this.onMessage(message);
     };
     ws.onclose = (event) => {
@@ -42,7 +44,9 @@ export class Signal {
         this.onFinal?.(event.code);
         return;
       }
-      const delay = event.code === CLOSE.RETRY ? retryDelay(this.attempt) : backoff(this.attempt);
+      const hint = event.code === CLOSE.BUSY ? Number(this.hint) || 1 : 0;
+      this.hint = 0;
+      const delay = retryDelay(this.attempt, { hint });
       this.attempt += 1;
       this.onDown?.(this.attempt, delay);
       this.retryTimer = setTimeout(() => this.connect(), delay);

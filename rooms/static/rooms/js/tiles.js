@@ -26,9 +26,11 @@ export class Stage {
         name: el("span", { class: "gv-tile__name" }),
         role: el("span", { class: "gv-tile__role" }),
         flags: el("span", { class: "gv-tile__flags" }),
+        link: el("span", { class: "gv-quality gv-tile__link", hidden: true }),
         audio: null,
       };
-      tile.node.append(video, tile.avatar, el("figcaption", { class: "gv-tile__caption" }, tile.name, tile.role, tile.flags));
+      tile.node.append(video, tile.avatar,
+        el("figcaption", { class: "gv-tile__caption" }, tile.name, tile.role, tile.flags, tile.link));
       this.tiles.set(pid, tile);
       if (self) this.root.prepend(tile.node);
       else this.root.append(tile.node);
@@ -55,6 +57,15 @@ export class Stage {
     tile.node.classList.toggle("gv-tile--hand", Boolean(p.hand));
     tile.node.classList.toggle("gv-tile--lost", p.online === false);
     tile.node.classList.toggle("gv-tile--nocam", p.video === false && !p.screen);
+  }
+
+  // A participant's link as their indicator measures it (participant.link; it may come
+  // before participant.joined: the tile is made here then).
+  setLink(pid, level, label) {
+    const tile = this.tile(pid, false);
+    tile.link.dataset.level = level;
+    tile.link.textContent = label;
+    tile.link.hidden = level === "unknown";
   }
 
   setVideo(pid, track, self = false) {

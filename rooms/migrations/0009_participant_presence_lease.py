@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rooms', '0007_participant_third_party_roles'),
+        ('rooms', '0008_chat_message'),
     ]
 
     operations = [

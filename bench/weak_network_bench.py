@@ -1,0 +1,194 @@
+"""Calls on weak mobile networks (issue 25): the citizen's Chromium behind the user-space
+link emulator (tests/linkemu.py: delay, jitter, loss, a rate limit with a 300 ms queue,
+outage), the agent's Chromium unshaped, a real portal and engine; per profile of the
+issue's table, `getStats` every second on both sides.
+
+Printed per profile and per side (what the citizen receives / what the agent receives
+from the citizen): frames per second, resolution, time frozen, audio concealment; the
+publishers' target video bitrates (Chromium's own estimate at work); the link level each
+indicator shows. Then a 5 s outage: how long after the link is back audio and video flow
+again, and how soon the citizen's indicator said "poor". The clean profile is the
+baseline measured in the same run.
+
+    sudo .venv/bin/python bench/weak_network_bench.py [--seconds 40] [--only clean,outage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e import harness, steps  # noqa: E402
+from tests.linkemu import Profile, Shape, emulated_link  # noqa: E402
+
+PROFILES: dict[str, Profile] = {
+    "clean": Profile(),
+    "jitter ±10 ms": Profile.both(delay_ms=40, jitter_ms=10),
+    "3% loss, 40 ± 10 ms": Profile.both(delay_ms=40, jitter_ms=10, loss=0.03),
+    "10% loss, 80 ms": Profile.both(delay_ms=80, loss=0.10),
+    "downlink 400 kbit/s": Profile(down=Shape(rate_kbps=400)),
+    "uplink 300 kbit/s": Profile(up=Shape(rate_kbps=300)),
+}
+OUTAGE_S = 5.0
+
+# Counters of one page's connection (summed over streams), with the time of the reading.
+COUNTERS = """async () => {
+  const pc = window.gvDebug.pc;
+  const o = { at: Date.now(), frames: 0, frozen: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
+    concealed: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null };
+  if (!pc) return o;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") {
+      o.frames += r.framesDecoded ?? 0; o.frozen += r.totalFreezesDuration ?? 0; o.vPackets += r.packetsReceived ?? 0;
+      if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
+    } else if (r.type === "inbound-rtp" && r.kind === "audio") {
+      o.aPackets += r.packetsReceived ?? 0; o.concealed += r.concealedSamples ?? 0;
+      o.samples += r.totalSamplesReceived ?? 0; o.jbDelay += r.jitterBufferDelay ?? 0;
+      o.jbEmitted += r.jitterBufferEmittedCount ?? 0;
+    } else if (r.type === "outbound-rtp" && r.kind === "video") {
+      o.target += r.targetBitrate ?? 0;
+    }
+  });
+  o.level = window.gvDebug.linkHistory().at(-1)?.level ?? null;
+  o.audioOnly = document.querySelector("#gv-call .gv-audio-only")?.getAttribute("aria-pressed") === "true";
+  return o;
+}"""
+TILE_LINK = "(pid) => document.querySelector(`figure[data-pid='${pid}'] .gv-tile__link`)?.dataset.level ?? null"
+
+
+def sample(page) -> dict:
+    return page.evaluate(COUNTERS)
+
+
+def summary(first: dict, last: dict, samples: list[dict]) -> dict:
+    seconds = max(0.001, (last["at"] - first["at"]) / 1000)
+    samples_got = last["samples"] - first["samples"]
+    emitted = last["jbEmitted"] - first["jbEmitted"]
+    return {
+        "fps": (last["frames"] - first["frames"]) / seconds,
+        "size": f"{last['width']}x{last['height']}",
+        "frozen": last["frozen"] - first["frozen"],
+        "concealment": 100 * (last["concealed"] - first["concealed"]) / samples_got if samples_got else None,
+        "audio_delay_ms": 1000 * (last["jbDelay"] - first["jbDelay"]) / emitted if emitted else None,
+        "target_kbps": statistics.median(s["target"] for s in samples) / 1000,
+        "levels": sorted({s["level"] for s in samples if s["level"]}),
+        "audio_only": any(s["audioOnly"] for s in samples),
+    }
+
+
+def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profile, seconds: float) -> dict:
+    emulator.set_profile(profile)
+    time.sleep(3)  # the estimators see the new link before we count
+    pages = {"citizen": citizen, "agent": agent_page}
+    series: dict[str, list[dict]] = {name: [sample(page)] for name, page in pages.items()}
+    agent_view: set[str] = set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(1)
+        for name, page in pages.items():
+            series[name].append(sample(page))
+        agent_view.add(agent_page.evaluate(TILE_LINK, citizen_pid) or "-")
+    out = {name: summary(s[0], s[-1], s) for name, s in series.items()}
+    out["agent_view"] = sorted(agent_view)
+    # The next profile starts with video: one tap back where the page switched itself.
+    for page in pages.values():
+        if page.get_attribute("#gv-call .gv-audio-only", "aria-pressed") == "true":
+            page.click("#gv-call .gv-audio-only")
+    return out
+
+
+def wait_flowing(page, key: str, since: float, cap: float = 20.0) -> float | None:
+    """Seconds from `since` until `key` moves on this page (polled every 50 ms; a new peer
+    connection after a reconnection counts from 0 again)."""
+    before = sample(page)[key]
+    while time.monotonic() - since < cap:
+        time.sleep(0.05)
+        if sample(page)[key] != before:
+            return time.monotonic() - since
+    return None
+
+
+def run_outage(emulator, agent_page, citizen, citizen_pid: str) -> dict:
+    emulator.set_profile(Profile())
+    time.sleep(5)
+    emulator.set_profile(Profile().with_outage(True))
+    began = time.monotonic()
+    poor_after = None
+    while time.monotonic() - began < OUTAGE_S:
+        if poor_after is None and sample(citizen)["level"] == "poor":
+            poor_after = time.monotonic() - began
+        time.sleep(0.05)
+    emulator.set_profile(Profile())
+    back = time.monotonic()
+    out: dict[str, float | None] = {"poor_after": poor_after}
+    for name, page in (("citizen", citizen), ("agent", agent_page)):
+        out[f"{name}_audio"] = wait_flowing(page, "aPackets", back)
+        out[f"{name}_video"] = wait_flowing(page, "frames", back)
+    return out
+
+
+def fmt(value: float | None, pattern: str = "{:.1f}") -> str:
+    return "—" if value is None else pattern.format(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--only", default="", help="comma-separated profile names (and/or 'outage')")
+    args = parser.parse_args()
+    chosen = [name for name in PROFILES if not args.only or name in args.only.split(",")]
+    folder = harness.bench_environment()
+    from playwright.sync_api import sync_playwright
+
+    with emulated_link(Profile(), seed=25) as (space, emulator), harness.running_server(
+        folder / "bench.sqlite3", folder, host=space.host_ip,
+        extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]"},
+    ) as server, sync_playwright() as driver:
+        secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
+        agent, room = harness.make_appointment()
+        agent_context = harness.launch(driver, folder / "agent", extra_args=(secure,))
+        citizen_context = harness.launch(driver, folder / "citizen", extra_args=(secure,),
+                                         executable=space.wrapper(folder, harness.CHROMIUM))
+        try:
+            agent_page = agent_context.pages[0] if agent_context.pages else agent_context.new_page()
+            citizen = citizen_context.pages[0] if citizen_context.pages else citizen_context.new_page()
+            for page in (agent_page, citizen):
+                page.gv_errors = []
+            _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
+            print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped.")
+            print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} "
+                  f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
+            results = {}
+            for name in chosen:
+                result = results[name] = run_profile(emulator, agent_page, citizen, citizen_pid,
+                                                     PROFILES[name], args.seconds)
+                for side in ("citizen", "agent"):
+                    r = result[side]
+                    view = f" ({', '.join(result['agent_view'])})" if side == "agent" else ""
+                    print(f"{name:22} {side:8} {r['fps']:5.1f} {r['size']:>8} {r['frozen']:8.1f} "
+                          f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
+                          f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
+                          f"{', '.join(r['levels'])}{view}", flush=True)
+            if not args.only or "outage" in args.only.split(","):
+                o = run_outage(emulator, agent_page, citizen, citizen_pid)
+                print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "
+                      f"back after the link returns — citizen receives audio {fmt(o['citizen_audio'], '{:.2f}')} s, "
+                      f"video {fmt(o['citizen_video'], '{:.2f}')} s; agent receives audio "
+                      f"{fmt(o['agent_audio'], '{:.2f}')} s, video {fmt(o['agent_video'], '{:.2f}')} s")
+            if "clean" in results:
+                clean = results["clean"]["agent"]["fps"]
+                for name, result in results.items():
+                    print(f"ratio agent's fps vs clean, {name}: {result['agent']['fps'] / max(clean, 0.1):.2f}")
+            print("emulator:", emulator.counters)
+        finally:
+            citizen_context.close()
+            agent_context.close()
+
+
+if __name__ == "__main__":
+    main()

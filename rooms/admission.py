@@ -1,0 +1,170 @@
+"""Admission control for room sockets: each Daphne process takes a bounded number of
+handshakes at a time and refuses the rest at once, with a retry hint (close code 4503 BUSY).
+
+Why: a room handshake is several database calls in the thread pool (a handful of threads,
+a new PostgreSQL connection per call). Under a storm of connects the pool's queue grew
+without bound; handshakes waited longer than the browsers did, the browsers retried, and
+the abandoned handshakes still ran their queries (and Daphne killed them after its
+application_close_timeout, 10 s: "took too long to shut down"). Refusing early keeps the
+queue short, so every admitted handshake finishes in well under a second, and the
+refused browsers come back spread out by the hint and their jittered backoff.
+
+Measured (bench/signalling_load.py): what limits a storm is not the consumer but what runs
+before it. Channels' AuthMiddleware loads the session and the user with
+`database_sync_to_async`, thread-sensitive: one thread per process for every handshake. So
+the gate is an ASGI middleware outside the whole WebSocket stack (`gate`, portal/asgi.py): it
+counts a handshake from its first byte of work to the accept (or close) and refuses the rest
+before any database call. The consumer bounds its own part in time (ROOM_HANDSHAKE_TIMEOUT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from rooms.protocol import CloseCode
+
+
+@dataclass
+class Admission:
+    max_handshakes: int  # in flight at once in this process
+    max_sockets: int  # open at once in this process
+    clock: Callable[[], float] = time.monotonic
+    handshakes: int = 0
+    sockets: set[int] = field(default_factory=set)
+    # Per-second counts (this second and the one before) for the retry hint.
+    _second: int = 0
+    _refused: list[int] = field(default_factory=lambda: [0, 0])
+    _done: list[int] = field(default_factory=lambda: [0, 0])
+
+    def enter(self) -> bool:
+        """Start a handshake if there is room for it; False: refuse it now (BUSY)."""
+        self._tick()
+        if self.handshakes >= self.max_handshakes or len(self.sockets) >= self.max_sockets:
+            self._refused[1] += 1
+            return False
+        self.handshakes += 1
+        return True
+
+    def leave(self) -> None:
+        """The handshake finished (accepted, refused by the room's rules, failed, cancelled)."""
+        self._tick()
+        self.handshakes -= 1
+        self._done[1] += 1
+
+    def opened(self, key: int) -> None:
+        self.sockets.add(key)
+
+    def closed(self, key: int) -> None:
+        self.sockets.discard(key)
+
+    def retry_after(self) -> int:
+        """Seconds over which the refused browsers should come back (each picks a random
+        moment in them, rooms/static/rooms/js/backoff.js): the time this process needs, at
+        its recent pace, for the handshakes it has just refused."""
+        self._tick()
+        if len(self.sockets) >= self.max_sockets:
+            return settings.ROOM_SOCKETS_FULL_RETRY
+        refused = self._refused[0] + self._refused[1]
+        pace = max(self._done[0] + self._done[1], self.max_handshakes, 1)  # handshakes per ~2 s
+        return max(1, min(settings.ROOM_BUSY_MAX_RETRY, math.ceil(2 * refused / pace)))
+
+    def _tick(self) -> None:
+        second = int(self.clock())
+        if second != self._second:
+            gap = second - self._second
+            self._refused = [self._refused[1] if gap == 1 else 0, 0]
+            self._done = [self._done[1] if gap == 1 else 0, 0]
+            self._second = second
+
+
+async def refuse(receive, send, retry_after: int) -> None:
+    """Refuse a WebSocket handshake as BUSY without any other work: accept (so the browser
+    gets a close code), say `busy` with the hint (Daphne drops a close frame's reason), close."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await say_busy(send, retry_after)
+
+
+async def say_busy(send, retry_after: int) -> None:
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": json.dumps({"type": "busy", "retry_after": retry_after})})
+    await send({"type": "websocket.close", "code": CloseCode.BUSY.value})  # an int: autobahn refuses IntEnum
+
+
+def gate(inner):
+    """ASGI middleware: the WebSocket stack behind it gets at most `max_handshakes` handshakes
+    at once and `max_sockets` open sockets per process; the others are refused BUSY at once."""
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            await inner(scope, receive, send)
+            return
+        admission = ADMISSION
+        if not admission.enter():
+            await refuse(receive, send, admission.retry_after())
+            return
+        key, handshaking, refused = object(), True, False
+
+        async def watched(message) -> None:
+            nonlocal handshaking
+            if refused:
+                return  # refused as late (below): the socket is closed, the app's sends go nowhere
+            if handshaking and message["type"] in ("websocket.accept", "websocket.close"):
+                handshaking = False
+                admission.leave()
+                if message["type"] == "websocket.accept":
+                    admission.opened(id(key))
+            await send(message)
+
+        async def deadline() -> None:
+            # Daphne resets a handshake not accepted within its --websocket_connect_timeout
+            # (deploy/Procfile: 30 s; 5 s by default): refuse it cleanly before, whatever part
+            # of the stack holds it. The app carries on; Daphne's disconnect runs its cleanup.
+            nonlocal handshaking, refused
+            await asyncio.sleep(settings.ROOM_HANDSHAKE_TIMEOUT + 1)
+            if handshaking:
+                handshaking, refused = False, True
+                admission.leave()
+                await say_busy(send, admission.retry_after())
+
+        watchdog = asyncio.create_task(deadline())
+        try:
+            await inner(scope, receive, watched)
+        finally:  # however it ends (closed, failed, killed by Daphne): it no longer counts
+            watchdog.cancel()
+            if handshaking:
+                admission.leave()
+            admission.closed(id(key))
+
+    return app
+
+
+def auth_stack(inner):
+    """Channels' AuthMiddlewareStack, with the session and user read in the thread pool like
+    every other database call of a handshake: Channels reads them thread-sensitive, in one
+    thread per process for every handshake (the queue that never drained in a storm)."""
+    from channels.auth import AuthMiddleware, get_user
+    from channels.db import database_sync_to_async
+    from channels.sessions import CookieMiddleware, SessionMiddleware
+
+    read_user = database_sync_to_async(get_user.func, thread_sensitive=False)  # type: ignore[attr-defined]
+
+    class Auth(AuthMiddleware):
+        async def resolve_scope(self, scope) -> None:
+            scope["user"]._wrapped = await read_user(scope)
+
+    return CookieMiddleware(SessionMiddleware(Auth(inner)))
+
+
+def from_settings() -> Admission:
+    return Admission(max_handshakes=settings.ROOM_MAX_HANDSHAKES, max_sockets=settings.ROOM_MAX_SOCKETS)
+
+
+ADMISSION = from_settings()

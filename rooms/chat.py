@@ -1,0 +1,65 @@
+"""The room's chat, kept in the database: delivered once per message id, replayed to a
+participant who (re)connects, purged with the structure's retention.
+
+A browser gives each message an id and sends it again after a reconnect until the server
+acknowledges it (rooms/static/rooms/js/outbox.js): the (room, id) pair is unique, so a
+message sent twice is stored and broadcast once. A message whose broadcast did not happen
+(the channel layer was down) is broadcast when it is sent again (`delivered`).
+Plain synchronous functions: the consumer calls them through `database_sync_to_async`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.conf import settings
+from django.utils import timezone
+
+from rooms.models import ChatMessage, Participant
+
+
+def record(pid: str, client_id: str | None, text: str) -> tuple[ChatMessage, bool]:
+    """Store what participant `pid` said under `client_id` (a new id when the browser gave
+    none), as delivered: the caller broadcasts it now and calls `undelivered` if that fails
+    (one database call per message, not two). Returns the message and whether it is to be
+    broadcast (False: a copy of one already delivered)."""
+    sender = Participant.objects.values("room_id", "name").get(pid=pid)
+    message, created = ChatMessage.objects.get_or_create(
+        room_id=sender["room_id"], client_id=client_id or uuid.uuid4().hex,
+        defaults={"pid": pid, "name": sender["name"], "text": text, "delivered": True},
+    )
+    if created or message.delivered:
+        return message, created
+    ChatMessage.objects.filter(pk=message.pk).update(delivered=True)  # its broadcast failed: again now
+    return message, True
+
+
+def undelivered(message: ChatMessage) -> None:
+    """The broadcast failed (the channel layer is down): the copy sent again will be broadcast."""
+    ChatMessage.objects.filter(pk=message.pk).update(delivered=False)
+
+
+def replay(pid: str) -> list[dict]:
+    """What participant `pid` is sent when it (re)connects admitted: the room's last messages
+    since it was first admitted (nothing said before, nor while it waited), oldest first."""
+    participant = Participant.objects.values("room_id", "admitted_at").filter(pid=pid).first()
+    if participant is None or participant["admitted_at"] is None:
+        return []
+    recent = (ChatMessage.objects.filter(room_id=participant["room_id"], at__gte=participant["admitted_at"])
+              .order_by("-at", "-pk")[: settings.ROOM_CHAT_REPLAY])
+    return [message.as_message() for message in reversed(recent)]
+
+
+def purge_expired(now: dt.datetime | None = None) -> int:
+    """Delete the chat of appointments older than their structure's retention; the count."""
+    from portal.models import Structure
+
+    now = now or timezone.now()
+    deleted = 0
+    for structure_id, days in Structure.objects.values_list("pk", "retention_days"):
+        deleted += ChatMessage.objects.filter(
+            room__appointment__structure_id=structure_id,
+            room__appointment__start__lt=now - dt.timedelta(days=days),
+        ).delete()[0]
+    return deleted

@@ -1,0 +1,215 @@
+// An honest connection indicator (issue 25), from what actually arrives and what the
+// media server reports of what we send. Pure: LinkMonitor reads getStats values (plain
+// objects) and LinkPolicy decides advice and the automatic audio-only switch, so
+// tests/js/linkquality.test.js runs both under Node.
+//
+// Why not the round trip and the loss alone (stats.js summarize): when nothing arrives,
+// loss is 0/0 and the last RTT stays in the stats, so a dead link looked "good".
+
+export const LEVELS = ["unknown", "good", "average", "poor"];
+const rank = (level) => LEVELS.indexOf(level);
+
+// Media expected and nothing for this long: poor. Alone in the call only RTCP and consent
+// checks arrive (aiortc sends RTCP every 0.5-1.5 s), hence a longer wait on the transport.
+export const SILENT_MEDIA_MS = 1000;
+export const SILENT_TRANSPORT_MS = 3000;
+const MIN_PACKETS = 20; // fewer packets in a reading: no loss ratio from it
+const RECOVER_MS = 3000; // a better level is shown only once it held this long
+
+// [average, poor] thresholds.
+export const THRESHOLDS = {
+  rtt: [0.3, 0.6], // s, fresh measures only
+  loss: [0.02, 0.08], // ratio, each direction
+  jitterBuffer: [0.1, 0.3], // s, mean audio jitter-buffer delay over the reading
+  concealment: [0.03, 0.08], // ratio of audio samples concealed over the reading
+};
+
+// The counters of one getStats report that the assessment compares between readings.
+export function snapshot(stats) {
+  const s = {
+    at: 0, inStreams: 0, inPackets: 0, inLost: 0, lastIn: null,
+    freezes: 0, frozen: 0, jbDelay: 0, jbEmitted: 0, concealed: 0, samples: 0,
+    outPackets: 0, upLost: 0, remoteRtt: null, remoteRttCount: 0, limited: false,
+    pairRtt: null, pairResponses: 0, pairBytes: 0, lastPair: null,
+  };
+  const all = [...stats];
+  let pairId = null;
+  for (const r of all) if (r.type === "transport" && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+  for (const r of all) {
+    s.at = Math.max(s.at, r.timestamp ?? 0);
+    if (r.type === "inbound-rtp") {
+      s.inStreams += 1;
+      s.inPackets += r.packetsReceived ?? 0;
+      s.inLost += Math.max(0, r.packetsLost ?? 0);
+      if (r.lastPacketReceivedTimestamp != null) s.lastIn = Math.max(s.lastIn ?? 0, r.lastPacketReceivedTimestamp);
+      if (r.kind === "video") {
+        s.freezes += r.freezeCount ?? 0;
+        s.frozen += r.totalFreezesDuration ?? 0;
+      } else {
+        s.jbDelay += r.jitterBufferDelay ?? 0;
+        s.jbEmitted += r.jitterBufferEmittedCount ?? 0;
+        s.concealed += r.concealedSamples ?? 0;
+        s.samples += r.totalSamplesReceived ?? 0;
+      }
+    } else if (r.type === "outbound-rtp") {
+      s.outPackets += r.packetsSent ?? 0;
+      if (r.kind === "video" && r.qualityLimitationReason === "bandwidth") s.limited = true;
+    } else if (r.type === "remote-inbound-rtp") {
+      s.upLost += Math.max(0, r.packetsLost ?? 0);
+      s.remoteRttCount += r.roundTripTimeMeasurements ?? 0;
+      if (r.roundTripTime != null) s.remoteRtt = Math.max(s.remoteRtt ?? 0, r.roundTripTime);
+    } else if (r.type === "candidate-pair" && (r.id === pairId || (!pairId && r.nominated && r.state === "succeeded"))) {
+      s.pairRtt = r.currentRoundTripTime ?? null;
+      s.pairResponses = r.responsesReceived ?? 0;
+      s.pairBytes = r.bytesReceived ?? 0;
+      s.lastPair = r.lastPacketReceivedTimestamp ?? null;
+    }
+  }
+  return s;
+}
+
+// What says something of this browser's own link (its hop to the media server, each way),
+// as opposed to freezes, delay and concealment, which the other side's link causes too:
+// the server forwards with its own sequence numbers, so "loss" is our hop only.
+const OWN_LINK = new Set(["silent", "loss", "rtt"]);
+
+// Beyond "poor": what makes video pointless on our own hop (the automatic audio only).
+// 10% loss is poor, but FEC and NACK keep a picture going through it.
+export const SEVERE = { loss: 0.2, rtt: 1.0 };
+
+const grade = (value, [average, poor]) => (value >= poor ? "poor" : value >= average ? "average" : "good");
+
+const finding = (what, value) => ({ what, value, level: grade(value, THRESHOLDS[what]) });
+
+function worst(findings) {
+  let level = "unknown";
+  for (const f of findings) if (rank(f.level) > rank(level)) level = f.level;
+  return level;
+}
+
+// Reads successive reports; `update` returns {level, down, up, reasons} where down is what
+// arrives here, up what the server receives from us, reasons the findings not "good".
+export class LinkMonitor {
+  constructor() {
+    this.previous = null;
+    this.lastInAt = null; // when inbound packets were last seen to grow (browsers without lastPacketReceivedTimestamp)
+    this.lastPairAt = null;
+    this.shown = "unknown";
+    this.betterSince = null;
+    this.history = []; // the last readings (diagnostics and the browser tests)
+  }
+
+  update(stats) {
+    const cur = snapshot(stats);
+    const prev = this.previous;
+    this.previous = cur;
+    const now = cur.at;
+    if (!prev || cur.inPackets > prev.inPackets) this.lastInAt = cur.inPackets > 0 ? now : this.lastInAt;
+    if (!prev || cur.pairBytes > prev.pairBytes) this.lastPairAt = cur.pairBytes > 0 ? now : this.lastPairAt;
+    const down = [];
+    const up = [];
+
+    // Silence: the first thing a dead link shows, and the only one while it lasts.
+    const receiving = cur.inPackets > 0;
+    const lastIn = cur.lastIn ?? this.lastInAt;
+    const lastPair = cur.lastPair ?? this.lastPairAt;
+    const last = receiving ? lastIn : lastPair;
+    const silentMs = last == null ? null : now - last;
+    if (receiving && lastIn != null && now - lastIn >= SILENT_MEDIA_MS) {
+      down.push({ what: "silent", level: "poor" });
+    } else if (!receiving && lastPair != null && now - lastPair >= SILENT_TRANSPORT_MS) {
+      down.push({ what: "silent", level: "poor" });
+    } else if (receiving || lastPair != null) {
+      down.push({ what: "arriving", level: "good" });
+    }
+    if (prev) {
+      const got = cur.inPackets - prev.inPackets;
+      const lost = Math.max(0, cur.inLost - prev.inLost);
+      if (got + lost >= MIN_PACKETS) down.push(finding("loss", lost / (got + lost)));
+      const newFreezes = cur.freezes - prev.freezes;
+      if (newFreezes > 0) down.push({ what: "freeze", level: newFreezes > 1 || cur.frozen - prev.frozen > 1 ? "poor" : "average" });
+      const emitted = cur.jbEmitted - prev.jbEmitted;
+      if (emitted > 0) down.push({ what: "delay", level: grade((cur.jbDelay - prev.jbDelay) / emitted, THRESHOLDS.jitterBuffer) });
+      const samples = cur.samples - prev.samples;
+      if (samples > 0) {
+        down.push({ what: "concealment", level: grade((cur.concealed - prev.concealed) / samples, THRESHOLDS.concealment) });
+      }
+      const sent = cur.outPackets - prev.outPackets;
+      const upLost = Math.max(0, cur.upLost - prev.upLost);
+      if (sent >= MIN_PACKETS) up.push(finding("loss", upLost / sent));
+      // A round trip counts only when measured again since the last reading (no stale RTT).
+      if (cur.remoteRttCount > prev.remoteRttCount && cur.remoteRtt != null) {
+        up.push(finding("rtt", cur.remoteRtt));
+      } else if (cur.pairResponses > prev.pairResponses && cur.pairRtt != null) {
+        up.push(finding("rtt", cur.pairRtt));
+      }
+    }
+    if (cur.limited) up.push({ what: "bandwidth", level: "average" });
+
+    const measured = worst([...down, ...up]);
+    // Worse at once; better only once it held RECOVER_MS (no flapping badge); nothing
+    // measured is no news.
+    if (measured === "unknown") {
+      this.betterSince = null;
+    } else if (rank(measured) >= rank(this.shown)) {
+      this.shown = measured;
+      this.betterSince = null;
+    } else if (this.betterSince == null) {
+      this.betterSince = now;
+    } else if (now - this.betterSince >= RECOVER_MS) {
+      this.shown = measured;
+      this.betterSince = null;
+    }
+    const reasons = [...down, ...up].filter((f) => f.level === "average" || f.level === "poor").map((f) => f.what);
+    const ownFindings = [...down, ...up].filter((f) => OWN_LINK.has(f.what));
+    const own = worst(ownFindings);
+    const severe = ownFindings.some((f) => f.what === "silent" || (f.value != null && f.value >= SEVERE[f.what]));
+    const result = { level: this.shown, measured, own, severe, down: worst(down), up: worst(up),
+      reasons: [...new Set(reasons)], at: now, silentMs };
+    this.history = [...this.history.slice(-19), result];
+    return result;
+  }
+}
+
+// What to do about a reading: `advise` each time the shown level gets worse (to average or
+// poor; not twice within `adviceGapMs`), `audioOnly` once when our own link stayed severely bad (reading.severe: silent,
+// ≥ 20% loss or ≥ 1 s RTT) for `sustainedMs`, or
+// video froze in `freezes` readings within `windowMs` while our own link was not good —
+// audio only here cannot help when the other side's link is the cause. Counters start
+// afresh while audio only is on, so after the user brings video back a new episode is needed.
+export class LinkPolicy {
+  constructor({ sustainedMs = 10000, freezes = 3, windowMs = 30000, adviceGapMs = 15000 } = {}) {
+    this.sustainedMs = sustainedMs;
+    this.adviceGapMs = adviceGapMs; // a flapping link is not told every few seconds
+    this.advisedAt = null;
+    this.freezeLimit = freezes;
+    this.windowMs = windowMs;
+    this.level = "unknown";
+    this.poorSince = null;
+    this.freezeTimes = [];
+  }
+
+  step(reading, now, audioOnly) {
+    const worse = rank(reading.level) > rank(this.level) && rank(reading.level) >= rank("average");
+    const advise = worse && (this.advisedAt == null || now - this.advisedAt >= this.adviceGapMs);
+    if (advise) this.advisedAt = now;
+    this.level = reading.level;
+    if (audioOnly) {
+      this.poorSince = null;
+      this.freezeTimes = [];
+      return { advise, audioOnly: false };
+    }
+    const own = reading.own ?? reading.level;
+    const severe = reading.severe ?? own === "poor";
+    this.poorSince = severe ? (this.poorSince ?? now) : null;
+    if (reading.reasons.includes("freeze") && own !== "good") this.freezeTimes.push(now);
+    this.freezeTimes = this.freezeTimes.filter((t) => now - t < this.windowMs);
+    const sustained = this.poorSince != null && now - this.poorSince >= this.sustainedMs;
+    if (sustained || this.freezeTimes.length >= this.freezeLimit) {
+      this.poorSince = null;
+      this.freezeTimes = [];
+      return { advise, audioOnly: true };
+    }
+    return { advise, audioOnly: false };
+  }
+}

@@ -1,0 +1,155 @@
+// The connection indicator's logic (rooms/static/rooms/js/linkquality.js), under Node.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { LinkMonitor, LinkPolicy, snapshot } from "../../rooms/static/rooms/js/linkquality.js";
+
+// A getStats report at `at` ms: audio and video received, our audio sent, the server's
+// receiver report of it, the selected candidate pair.
+function report(at, o = {}) {
+  const audioIn = o.audioIn ?? at / 20; // 50 packets/s
+  return [
+    { type: "transport", timestamp: at, selectedCandidatePairId: "p" },
+    { type: "candidate-pair", id: "p", timestamp: at, currentRoundTripTime: o.pairRtt ?? 0.02,
+      responsesReceived: o.responses ?? Math.floor(at / 2500), bytesReceived: o.pairBytes ?? at * 100,
+      lastPacketReceivedTimestamp: o.lastPair ?? at },
+    { type: "inbound-rtp", kind: "audio", timestamp: at, packetsReceived: audioIn, packetsLost: o.audioLost ?? 0,
+      lastPacketReceivedTimestamp: o.lastIn ?? at, jitterBufferDelay: o.jbDelay ?? audioIn * 0.04,
+      jitterBufferEmittedCount: audioIn, concealedSamples: o.concealed ?? 0, totalSamplesReceived: audioIn * 960 },
+    { type: "inbound-rtp", kind: "video", timestamp: at, packetsReceived: o.videoIn ?? at / 10, packetsLost: 0,
+      lastPacketReceivedTimestamp: o.lastIn ?? at, freezeCount: o.freezes ?? 0, totalFreezesDuration: o.frozen ?? 0 },
+    { type: "outbound-rtp", kind: "audio", timestamp: at, packetsSent: o.sent ?? at / 20 },
+    { type: "remote-inbound-rtp", kind: "audio", timestamp: at, packetsLost: o.upLost ?? 0,
+      roundTripTime: o.rtt ?? 0.02, roundTripTimeMeasurements: o.rttCount ?? Math.floor(at / 1000) },
+  ];
+}
+
+// Feed readings every second from 1 s to `until` s; return the last result.
+function run(monitor, until, options = () => ({})) {
+  let result;
+  for (let t = 1; t <= until; t++) result = monitor.update(report(t * 1000, options(t)));
+  return result;
+}
+
+test("a clean link is good, both ways", () => {
+  const result = run(new LinkMonitor(), 5);
+  assert.deepEqual([result.level, result.down, result.up, result.reasons], ["good", "good", "good", []]);
+});
+
+test("nothing arriving for 1 s is poor, even with the last RTT still in the stats and 0/0 loss", () => {
+  const monitor = new LinkMonitor();
+  run(monitor, 5);
+  // Outage from 5 s: counters frozen, the stale RTT and its count unchanged.
+  const frozen = (t) => (t > 5 ? { audioIn: 250, videoIn: 500, lastIn: 5000, lastPair: 5000, pairBytes: 500000,
+    sent: 250 + (t - 5) * 50, rttCount: 5, responses: 2 } : {});
+  assert.equal(monitor.update(report(5500, frozen(6))).level, "good"); // 0.5 s: not yet
+  const result = monitor.update(report(6000, frozen(6)));
+  assert.equal(result.level, "poor");
+  assert.deepEqual(result.reasons, ["silent"]);
+  assert.deepEqual(monitor.history.slice(-2).map((r) => r.silentMs), [500, 1000]);
+});
+
+test("alone in the call: the transport's silence counts, after 3 s", () => {
+  const alone = (at, last) => [{ type: "candidate-pair", id: "p", nominated: true, state: "succeeded", timestamp: at,
+    currentRoundTripTime: 0.02, responsesReceived: 1, bytesReceived: last * 10, lastPacketReceivedTimestamp: last }];
+  const monitor = new LinkMonitor();
+  assert.equal(monitor.update(alone(1000, 1000)).level, "good");
+  assert.equal(monitor.update(alone(3500, 1000)).level, "good");
+  assert.equal(monitor.update(alone(4000, 1000)).level, "poor");
+});
+
+test("loss each way, from counters since the last reading", () => {
+  const down = run(new LinkMonitor(), 3, (t) => ({ audioLost: t * 5 })); // 5 lost per 50 received + 100 video
+  assert.equal(down.down, "average");
+  assert.deepEqual(down.reasons, ["loss"]);
+  const up = run(new LinkMonitor(), 3, (t) => ({ upLost: t * 10 })); // 10 of 50 sent
+  assert.deepEqual([up.up, up.down, up.level], ["poor", "good", "poor"]);
+});
+
+test("a round trip counts only when measured again", () => {
+  const monitor = new LinkMonitor();
+  run(monitor, 3);
+  // A huge RTT measured once long ago and never again: not used.
+  assert.equal(monitor.update(report(4000, { rtt: 0.9, rttCount: 3, responses: 1 })).level, "good");
+  assert.equal(monitor.update(report(5000, { rtt: 0.9, rttCount: 4 })).level, "poor");
+});
+
+test("freezes, jitter-buffer delay and concealment degrade the level", () => {
+  assert.equal(run(new LinkMonitor(), 3, (t) => ({ freezes: t > 2 ? 1 : 0 })).level, "average");
+  assert.equal(run(new LinkMonitor(), 3, (t) => ({ freezes: t > 2 ? 2 : 0 })).level, "poor");
+  // 150 ms mean audio delay (the 400 kbit/s link of the issue, once called "good").
+  const slow = run(new LinkMonitor(), 3, (t) => ({ jbDelay: t * 50 * 0.15 }));
+  assert.deepEqual([slow.level, slow.reasons], ["average", ["delay"]]);
+  const concealed = run(new LinkMonitor(), 3, (t) => ({ concealed: t * 50 * 960 * 0.1 }));
+  assert.deepEqual([concealed.level, concealed.reasons], ["poor", ["concealment"]]);
+});
+
+test("worse at once, better only after 3 s", () => {
+  const monitor = new LinkMonitor();
+  const lossy = (t) => ({ upLost: Math.min(t, 4) * 10 }); // 10 of 50 lost each second until 4 s
+  const levels = [];
+  for (let t = 1; t <= 9; t++) levels.push(monitor.update(report(t * 1000, lossy(t))).level);
+  assert.deepEqual(levels, ["good", "poor", "poor", "poor", "poor", "poor", "poor", "good", "good"]);
+});
+
+test("the snapshot sums every stream and ignores pairs not selected", () => {
+  const s = snapshot([...report(2000), { type: "candidate-pair", id: "q", currentRoundTripTime: 5 }]);
+  assert.deepEqual([s.inStreams, s.inPackets, s.pairRtt, s.at], [2, 300, 0.02, 2000]);
+});
+
+const reading = (level, reasons = [], own = level, severe = own === "poor") => ({ level, reasons, own, severe });
+
+test("advice each time the level gets worse, not while it stays, not twice within 15 s", () => {
+  const policy = new LinkPolicy();
+  const advised = ["good", "average", "average", "poor", "good", "poor", "unknown", "average"]
+    .map((level, i) => policy.step(reading(level), i * 15000, false).advise);
+  assert.deepEqual(advised, [false, true, false, true, false, true, false, true]);
+  const flapping = new LinkPolicy();
+  const told = ["good", "poor", "good", "poor", "good", "poor"].map((level, i) => flapping.step(reading(level), i * 4000, false).advise);
+  assert.deepEqual(told, [false, true, false, false, false, true]); // at 4 s, then at 20 s
+});
+
+test("audio only after 10 s of poor quality, once; counted afresh after video is back", () => {
+  const policy = new LinkPolicy();
+  const switched = [];
+  for (let t = 0; t <= 10; t++) switched.push(policy.step(reading("poor"), t * 1000, false).audioOnly);
+  assert.deepEqual(switched.map((s, t) => s && t).filter(Boolean), [10]);
+  assert.equal(policy.step(reading("poor"), 11000, true).audioOnly, false); // audio only now
+  // The user taps back to video: another 10 s of poor are needed.
+  assert.equal(policy.step(reading("poor"), 12000, false).audioOnly, false);
+  assert.equal(policy.step(reading("poor"), 21000, false).audioOnly, false);
+  assert.equal(policy.step(reading("poor"), 22000, false).audioOnly, true);
+});
+
+test("10% loss is poor but not severe: video goes on; 20% is severe", () => {
+  const ten = run(new LinkMonitor(), 3, (t) => ({ upLost: t * 5 }));
+  assert.deepEqual([ten.level, ten.own, ten.severe], ["poor", "poor", false]);
+  const twenty = run(new LinkMonitor(), 3, (t) => ({ upLost: t * 10 }));
+  assert.equal(twenty.severe, true);
+  const policy = new LinkPolicy();
+  for (let t = 0; t <= 30; t++) assert.equal(policy.step(ten, t * 1000, false).audioOnly, false);
+});
+
+test("a good reading resets the sustained count", () => {
+  const policy = new LinkPolicy();
+  for (let t = 0; t < 9; t++) policy.step(reading("poor"), t * 1000, false);
+  policy.step(reading("average"), 9000, false);
+  assert.equal(policy.step(reading("poor"), 10000, false).audioOnly, false);
+});
+
+test("the other side's bad link (freezes, concealment, our own hop clean) never switches us", () => {
+  const policy = new LinkPolicy();
+  for (let t = 0; t <= 60; t++) {
+    assert.equal(policy.step(reading("poor", ["freeze", "concealment"], "good"), t * 1000, false).audioOnly, false);
+  }
+  const monitor = new LinkMonitor();
+  const result = run(monitor, 3, (t) => ({ concealed: t * 50 * 960 * 0.1, freezes: t > 2 ? 2 : 0 }));
+  assert.deepEqual([result.level, result.own], ["poor", "good"]);
+});
+
+test("audio only after 3 freezes within 30 s", () => {
+  const policy = new LinkPolicy();
+  assert.equal(policy.step(reading("average", ["freeze"]), 0, false).audioOnly, false);
+  assert.equal(policy.step(reading("average", ["freeze"]), 20000, false).audioOnly, false);
+  assert.equal(policy.step(reading("average", ["freeze"]), 41000, false).audioOnly, false); // first one too old
+  assert.equal(policy.step(reading("average", ["freeze"]), 45000, false).audioOnly, true);
+});
