@@ -117,7 +117,10 @@ def row(appointment: Appointment, alerts: dict[int, Alert] | None = None) -> Row
     if guests is None:
         guests = list(room.participants.filter(role="guest").order_by("-created_at"))
     notifications = list(appointment.notifications.all())
-    live = [g for g in guests if g.status in ("waiting", "admitted") and g.online]
+    from rooms.presence import is_present
+
+    now = timezone.now()
+    live = [g for g in guests if is_present(g, now)]  # the lease, not a flag a crash leaves set
     presence, waiting_since, pid = "", None, None
     if appointment.status in (Status.DONE, Status.NO_SHOW, Status.CANCELLED):
         presence = ENDED

@@ -123,6 +123,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
     DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test.sqlite3")
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # One psycopg pool per process (Django's OPTIONS "pool"; persistent connections are not
+    # for ASGI: each thread would keep its own). Daphne runs database calls in its executor
+    # (ASGI_THREADS, default min(32, cores + 4)) plus one thread for the views: keep
+    # DATABASE_POOL_MAX at least that. A Celery worker child or beat uses one connection.
+    # Connections are checked before use, so a PostgreSQL restart costs no request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks a connection before lending it
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=0),  # none opened before use (Celery forks)
+        "max_size": env.int("DATABASE_POOL_MAX", default=12),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),  # waiting for a free connection
+        "max_idle": 300,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and Celery broker when REDIS_URL is set ---
@@ -130,12 +144,28 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis, surviving a Redis restart: it waits for Redis to come back and
+            # subscribes this process's groups again (rooms/layer.py).
+            "BACKEND": "rooms.layer.ResilientRedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="gv")},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Presence leases (rooms/presence.py; rooms/PROTOCOL.md, "Presence") ---
+# Each Daphne process renews its sockets' leases every HEARTBEAT and sweeps; a lease not
+# renewed for LEASE seconds belongs to a dead process. A lost connection keeps its place
+# for GRACE seconds. Celery beat sweeps too, every SWEEP seconds. PRESENCE_PROCESS_NAME
+# (stable across restarts; default: host and Daphne's port) lets a restarted process clear
+# its previous run's sockets at once.
+PRESENCE_HEARTBEAT_SECONDS = env.float("PRESENCE_HEARTBEAT_SECONDS", default=5)
+PRESENCE_LEASE_SECONDS = env.float("PRESENCE_LEASE_SECONDS", default=15)
+PRESENCE_GRACE_SECONDS = env.float("PRESENCE_GRACE_SECONDS", default=20)
+PRESENCE_SWEEP_SECONDS = env.float("PRESENCE_SWEEP_SECONDS", default=10)
+PRESENCE_PROCESS_NAME = env.str("PRESENCE_PROCESS_NAME", default="")
+if PRESENCE_LEASE_SECONDS < 2 * PRESENCE_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("PRESENCE_LEASE_SECONDS must be at least twice PRESENCE_HEARTBEAT_SECONDS.")
 
 # --- Celery: Redis in production; a filesystem broker on one machine (no server) ---
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -440,6 +470,10 @@ CELERY_BEAT_SCHEDULE = {
 # back-office shows an alert. /healthz and /readyz answer plain HTTP probes (no SSL redirect).
 HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=30)
 HEARTBEAT_MAX_AGE = env.float("HEARTBEAT_MAX_AGE", default=120)
+CELERY_BEAT_SCHEDULE["rooms-presence-sweep"] = {
+    "task": "rooms.sweep_presence", "schedule": PRESENCE_SWEEP_SECONDS,
+    "options": {"expires": PRESENCE_SWEEP_SECONDS},  # a late sweep is replaced by the next one
+}
 CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {
     "task": "portal.heartbeat", "schedule": HEARTBEAT_SECONDS,
     "options": {"expires": HEARTBEAT_MAX_AGE},  # a worker back after an outage skips the old ones

@@ -14,27 +14,22 @@ import logging
 from collections.abc import AsyncIterator
 
 from asgiref.typing import WebSocketConnectEvent
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from media.engine import MediaError
 from portal import clientaddress
-from rooms import actions, admission, chat, entry, lobby, presence, services
+from rooms import actions, admission, chat, entry, leases, lobby, presence, services
+from rooms.dbcall import db
 from rooms.groups import forward, mods_group, personal_group, room_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
+from rooms.layer import is_down
 from rooms.mediabridge import MediaUnavailable, media, spawn
 from rooms.protocol import CloseCode, ProtocolError, parse
 from rooms.ratelimit import Limiter
 
 log = logging.getLogger("rooms.signalling")
-
-
-def db(function):
-    """Run a presence function in the thread pool. Not thread-sensitive: rooms are
-    independent, so one room's database call need not wait behind another's."""
-    return database_sync_to_async(function, thread_sensitive=False)
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
@@ -104,14 +99,27 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.room = participant.room
         self.pid = str(participant.pid)
         self.role = participant.role
-        participant = await db(presence.connect)(participant, decision.status)
+        # Online with a lease that this process renews while the socket lives (rooms/leases.py).
+        participant = await db(presence.connect)(participant, decision.status, process=leases.PROCESS,
+                                                 channel=self.channel_name)
+        leases.attach(self.channel_name)
         self.status = participant.status
-        # Subscribe before accepting: once the browser is connected it misses nothing.
-        await self._join_group(personal_group(self.pid))
-        if self.role == lobby.Role.MODERATOR:
-            await self._join_group(mods_group(self.slug))
-        if self.status == lobby.Status.ADMITTED:
-            await self._join_group(room_group(self.slug))
+        try:
+            # Subscribe before accepting: once the browser is connected it misses nothing.
+            await self._join_group(personal_group(self.pid))
+            if self.role == lobby.Role.MODERATOR:
+                await self._join_group(mods_group(self.slug))
+            if self.status == lobby.Status.ADMITTED:
+                await self._join_group(room_group(self.slug))
+        except Exception as error:
+            if not is_down(error):
+                raise
+            # Redis is unreachable: the browser comes back in a moment (UNAVAILABLE), its place
+            # kept for the grace by disconnect(), which the close runs.
+            log.warning("room socket: channel layer down, closing with UNAVAILABLE (room=%s)", self.slug)
+            await self.accept()
+            await self.close(int(CloseCode.UNAVAILABLE))  # autobahn takes a plain int
+            return
         await self.accept()
         await announce_async(self.room, "connected")
         await self._send_state()
@@ -127,6 +135,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         # Every step runs even if one before it failed: a half cleanup leaves a ghost online.
+        leases.detach(self.channel_name)  # no longer renewed, whatever happens below
         async with self._step("stop the ID check"):
             await self._stop_idcheck()  # no frame is read once the citizen is gone
         for group in self.groups_joined:
@@ -139,14 +148,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._drop_media()
         participant = None
         async with self._step("mark offline"):
-            participant = await db(presence.disconnect)(self.pid)
-        async with self._step("announce"):
-            await announce_async(self.room, "disconnected")
-        if participant is not None and participant.status == lobby.Status.ADMITTED:
+            participant = await db(presence.disconnect)(self.pid, self.channel_name)
+        if participant is not None and not participant.online:  # else another socket took it over
             async with self._step("tell the room"):
-                await self._broadcast(
-                    room_group(self.slug), {"type": "participant.updated", "participant": participant.as_dict()}
-                )
+                await actions.lost(participant)  # "connection lost" now; out after the grace
 
     @contextlib.asynccontextmanager
     async def _step(self, what: str) -> AsyncIterator[None]:
@@ -427,6 +432,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "lobby.returned"})
         await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
 
+    async def layer_recovered(self, event: dict) -> None:
+        """The channel layer is back after a Redis outage (rooms/layer.py): what was
+        broadcast meanwhile is lost, a fresh state catches the browser up."""
+        if self.pid:
+            await self._send_state()
+
     async def control_close(self, event: dict) -> None:
         if not self.pid:
             return  # already closing with its own final word
@@ -440,7 +451,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """This socket is closing after a final status: offline now, nothing more to record."""
         pid, self.pid = self.pid, ""
         if pid:
-            await db(presence.disconnect)(pid)
+            await db(presence.disconnect)(pid, self.channel_name)
 
     async def _send(self, message: dict) -> None:
         await self.send(text_data=json.dumps(message))
@@ -449,8 +460,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_send(group, forward(message))
 
     async def _join_group(self, group: str) -> None:
+        self.groups_joined = (*self.groups_joined, group)  # discarded on disconnect, even if the add failed
         await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = (*self.groups_joined, group)
 
     async def _send_state(self) -> None:
         # Fresh TURN credentials at every (re)connection: the page uses them for its next offer.

@@ -85,7 +85,13 @@ class Participant(models.Model):
     status = models.CharField(
         max_length=10, choices=[(s.value, s.value) for s in lobby.Status], default=lobby.Status.WAITING
     )
+    # Presence (rooms/presence.py, "Presence leases"): `online` while a socket is attached;
+    # present while `lease_until` runs (renewed by the holding process's heartbeat; after a
+    # disconnect it is the grace for coming back). `process` and `channel` name the socket.
     online = models.BooleanField(default=False)
+    lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    process = models.CharField(max_length=100, blank=True)
+    channel = models.CharField(max_length=120, blank=True)
     hand = models.BooleanField(default=False)
     audio = models.BooleanField(default=True)
     video = models.BooleanField(default=True)

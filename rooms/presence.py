@@ -2,12 +2,34 @@
 
 Plain synchronous functions: views call them directly, the consumer through
 `database_sync_to_async`. Each returns what changed, so callers can broadcast it.
+
+Presence leases (rooms/PROTOCOL.md, "Presence"). A participant is *present* while its
+`lease_until` runs:
+- a socket attaches (`connect`): online, the lease set to PRESENCE_LEASE_SECONDS; the
+  process holding the socket renews the leases of all its sockets in one UPDATE every
+  PRESENCE_HEARTBEAT_SECONDS (`renew`, rooms/leases.py);
+- the socket goes without `leave` (`disconnect`): offline, "connection lost" for the
+  others, the lease becomes the grace (PRESENCE_GRACE_SECONDS) to come back in place;
+- a process dies (SIGKILL, crash): its leases are no longer renewed; `sweep` (every
+  process's heartbeat, and Celery beat) marks them lost like a disconnect, and when a
+  process restarts under the same PRESENCE_PROCESS_NAME it does so at once
+  (`clear_process`);
+- the grace ends offline: `sweep` moves the participant to `left` (out of tiles, list,
+  count; the personal link is free again). `leave`, a refusal, a removal or the end clear
+  the lease at once.
+The lease lives in the database, next to the status it qualifies, rather than in a Redis
+key with a TTL: a Redis restart (which the signalling tier survives) would wipe such keys,
+and presence would then be split over two stores. Renewing per process, not per socket,
+keeps the cost at one UPDATE per process per heartbeat whatever the number of sockets.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -62,7 +84,10 @@ def take_over(participant: Participant) -> str:
     it (its socket is closed with REPLACED by the caller). Returns the old pid."""
     old = str(participant.pid)
     participant.pid, participant.online = uuid.uuid4(), False
-    Participant.objects.filter(pk=participant.pk, pid=old).update(pid=participant.pid, online=False)
+    # The new device has the grace to connect before its place is given up.
+    participant.lease_until = timezone.now() + _seconds("PRESENCE_GRACE_SECONDS")
+    Participant.objects.filter(pk=participant.pk, pid=old).update(
+        pid=participant.pid, online=False, channel="", lease_until=participant.lease_until)
     return old
 
 
@@ -73,11 +98,30 @@ def find(slug: str, pid: str | None) -> Participant | None:
     return Participant.objects.select_related("room__appointment__structure").filter(room__slug=slug, pid=pid).first()
 
 
-def connect(participant: Participant, status: str | None = None) -> Participant:
-    """Mark online, in the status rooms.entry decided (where a returning participant lands;
-    None: the status it has)."""
+def _seconds(name: str) -> dt.timedelta:
+    return dt.timedelta(seconds=getattr(settings, name))
+
+
+def present(now: dt.datetime | None = None) -> Q:
+    """Who is present (online with a live lease, or within the grace after a lost
+    connection): the one reading of presence for the day view and the queue."""
+    return Q(lease_until__gte=now or timezone.now())
+
+
+def is_present(participant: Participant, now: dt.datetime | None = None) -> bool:
+    until = participant.lease_until
+    return participant.status in (lobby.Status.WAITING, lobby.Status.ADMITTED) and until is not None and (
+        until >= (now or timezone.now()))
+
+
+def connect(participant: Participant, status: str | None = None, *, process: str = "",
+            channel: str = "") -> Participant:
+    """Attach a socket (`channel` of `process`): online, with a fresh lease, in the status
+    rooms.entry decided (where a returning participant lands; None: the status it has).
+    Within the grace an admitted participant is still admitted: back in the call."""
     status = status or participant.status
-    changes = {"status": status, "online": True}
+    changes = {"status": status, "online": True, "process": process, "channel": channel,
+               "lease_until": timezone.now() + _seconds("PRESENCE_LEASE_SECONDS")}
     if status != participant.status:
         changes["status_since"] = timezone.now()
     Participant.objects.filter(pk=participant.pk).update(**changes)
@@ -86,9 +130,85 @@ def connect(participant: Participant, status: str | None = None) -> Participant:
     return participant
 
 
-def disconnect(pid: str) -> Participant | None:
-    Participant.objects.filter(pid=pid).update(online=False)
-    return Participant.objects.filter(pid=pid).first()
+def disconnect(pid: str, channel: str | None = None) -> Participant | None:
+    """The socket `channel` is gone. Unless another socket took the participant over
+    meanwhile (a reload can connect before the old socket's disconnect runs), it is offline
+    with the grace to come back; offline with no lease if it has no place to come back to.
+    Returns the participant as it is now (None if unknown)."""
+    found = Participant.objects.select_related("room__appointment").filter(pid=pid)
+    participant = found.first()
+    if participant is None or (channel is not None and participant.channel != channel):
+        return participant
+    waiting_or_in = participant.status in (lobby.Status.WAITING, lobby.Status.ADMITTED)
+    changes = {"online": False, "channel": "",
+               "lease_until": timezone.now() + _seconds("PRESENCE_GRACE_SECONDS") if waiting_or_in else None}
+    claimed = Participant.objects.filter(pk=participant.pk, channel=participant.channel).update(**changes)
+    if claimed:
+        for field, value in changes.items():
+            setattr(participant, field, value)
+        return participant
+    return found.first()
+
+
+def renew(channels: list[str]) -> list[Participant]:
+    """The heartbeat of a process: extend the leases of its open sockets (one UPDATE).
+    Returns those a sweep had taken for dead although their socket is open here (this
+    process could not renew for a while: the database was down): online again."""
+    if not channels:
+        return []
+    until = timezone.now() + _seconds("PRESENCE_LEASE_SECONDS")
+    Participant.objects.filter(channel__in=channels, online=True).update(lease_until=until)
+    back = Participant.objects.filter(channel__in=channels, online=False,
+                                      status__in=[lobby.Status.WAITING, lobby.Status.ADMITTED])
+    found = list(back.values_list("pk", flat=True))
+    if not found:
+        return []
+    Participant.objects.filter(pk__in=found, online=False).update(online=True, lease_until=until)
+    return list(Participant.objects.select_related("room__appointment").filter(pk__in=found))
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep changed, for the callers to tell the rooms (rooms/actions.py)."""
+
+    lost: list[Participant]  # their socket's process is dead: "connection lost", the grace runs
+    gone: list[Participant]  # the grace ended: out of the room (status left); as they were before
+
+
+def _mark_lost(rows, now: dt.datetime) -> list[Participant]:
+    """Offline with the grace, for rows (under a row lock) whose socket is taken for dead.
+    The channel stays: should the socket be alive after all, its process's next beat puts
+    it back online (`renew`)."""
+    with transaction.atomic():
+        found = list(rows.select_for_update(skip_locked=True).values_list("pk", flat=True)[:1000])
+        Participant.objects.filter(pk__in=found).update(
+            online=False, lease_until=now + _seconds("PRESENCE_GRACE_SECONDS"))
+    return list(Participant.objects.select_related("room__appointment").filter(pk__in=found))
+
+
+def clear_process(name: str, process: str) -> list[Participant]:
+    """At a process's start: the sockets its previous run (same `name`, another boot)
+    held are dead. Without a stable name (PRESENCE_PROCESS_NAME unset) nothing matches and
+    the leases run out instead."""
+    rows = Participant.objects.filter(online=True, process__startswith=f"{name}/").exclude(process=process)
+    return _mark_lost(rows, timezone.now())
+
+
+def sweep(now: dt.datetime | None = None) -> Swept:
+    """Repair presence (idempotent; every process and Celery beat may run it at once:
+    rows are claimed under a row lock, skipping those another sweeper holds)."""
+    now = now or timezone.now()
+    lost = _mark_lost(Participant.objects.filter(online=True).filter(
+        Q(lease_until__lt=now) | Q(lease_until=None)), now)
+    with transaction.atomic():
+        gone = list(
+            Participant.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("room__appointment")
+            .filter(online=False, status__in=[lobby.Status.WAITING, lobby.Status.ADMITTED], lease_until__lt=now)[:1000]
+        )
+        Participant.objects.filter(pk__in=[p.pk for p in gone]).update(
+            status=lobby.Status.LEFT, status_since=now, hand=False, lease_until=None, channel="")
+    return Swept(lost=lost, gone=gone)
 
 
 def state(room: Room, pid: str) -> dict:
@@ -121,8 +241,8 @@ def move(room: Room, pid: str, target: str) -> Participant:
         participant.admitted_at = timezone.now()
         fields.append("admitted_at")
     if target in (lobby.Status.LEFT, lobby.Status.REMOVED, lobby.Status.REFUSED):
-        participant.hand = False
-        fields.append("hand")
+        participant.hand, participant.lease_until = False, None  # no place to come back to
+        fields += ["hand", "lease_until"]
     participant.save(update_fields=fields)
     return participant
 
@@ -152,7 +272,7 @@ def end_meeting(room: Room) -> list[str]:
     room closed); returns the pids that were present."""
     present = Participant.objects.filter(room=room, status__in=[lobby.Status.ADMITTED, lobby.Status.WAITING])
     pids = [str(p) for p in present.values_list("pid", flat=True)]
-    present.update(status=lobby.Status.LEFT, hand=False, online=False)
+    present.update(status=lobby.Status.LEFT, hand=False, online=False, lease_until=None)
     meeting_ended.send(sender=Room, room=room)
     return pids
 
@@ -172,15 +292,16 @@ def record_identity_check(room: Room, checked_by_id: int | None, audit: dict) ->
 def queue_info(room: Room) -> dict:
     """What a waiting citizen is told: is the agent with someone else, and their place."""
     appointment = room.appointment
+    now = timezone.now()
     busy = (
-        Participant.objects.filter(user_id=appointment.agent_id, status=lobby.Status.ADMITTED, online=True)
+        Participant.objects.filter(present(now), user_id=appointment.agent_id, status=lobby.Status.ADMITTED)
         .exclude(room=room)
         .exists()
     )
     ahead = (
         Participant.objects.filter(
-            room__appointment__agent_id=appointment.agent_id, role=lobby.Role.GUEST,
-            status=lobby.Status.WAITING, online=True, room__appointment__start__lt=appointment.start,
+            present(now), room__appointment__agent_id=appointment.agent_id, role=lobby.Role.GUEST,
+            status=lobby.Status.WAITING, room__appointment__start__lt=appointment.start,
         )
         .exclude(room=room)
         .values("room")

@@ -38,10 +38,13 @@ class CloseCode(enum.IntEnum):
     ENDED = 4410  # room closed or meeting ended
     REPLACED = 4409  # the personal link was taken over by another device ("continuer ici")
     BUSY = 4503  # this server takes no more connections now: retry after the hint (rooms/admission.py)
+    # The channel layer's Redis is unreachable: come back (jittered backoff); the participant
+    # keeps its place for the grace (PROTOCOL.md "Channel layer outage").
+    UNAVAILABLE = 4504
 
 
 # Server codes after which the browser comes back (BUSY: after the `busy` message's hint).
-RETRY = frozenset({CloseCode.BUSY})
+RETRY = frozenset({CloseCode.BUSY, CloseCode.UNAVAILABLE})
 
 
 CLIENT_ID_LEN = 64  # a message id chosen by the browser (chat.send): letters, digits, - and _

@@ -63,3 +63,18 @@ def fresh_layer_and_engine():
     yield
     channel_layers.backends.clear()
     rooms.mediabridge.reset()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, then before it drops the test database: end the sessions that
+    pooled connections parked in finished event loops' sync threads still hold (they
+    would keep the database from being dropped)."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.utils import timezone
 
+from tests import factories
 from tests.deploy import stack
 from tests.e2e import harness
 from tests.notifications.conftest import database_url
@@ -71,9 +73,16 @@ def test_env_example_names_only_settings_the_portal_reads():
 
 
 @pytest.mark.services
-def test_beat_and_a_worker_start_on_a_fresh_checkout_with_redis(transactional_db, tmp_path):
+def test_beat_and_a_worker_start_on_a_fresh_checkout_with_redis(transactional_db, tmp_path, structure_a, alice):
     """var/celery/ does not exist yet: beat creates it for its schedule (it used to die
-    with FileNotFoundError: the folder was made only for the filesystem broker)."""
+    with FileNotFoundError: the folder was made only for the filesystem broker). Its
+    sweeps run: the presence sweep clears a ghost (online, its process dead)."""
+    from rooms import presence
+    from rooms.models import Participant
+
+    room = factories.appointment(structure_a, alice, start=timezone.now() + timezone.timedelta(minutes=5)).room
+    ghost = presence.enter_as_guest(room, "Jeanne Dupont")
+    Participant.objects.filter(pk=ghost.pk).update(online=True, lease_until=timezone.now(), channel="specific.x!1")
     var = tmp_path / "fresh" / "var"
     queue = f"gvbeat{uuid.uuid4().hex[:8]}"
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -81,7 +90,7 @@ def test_beat_and_a_worker_start_on_a_fresh_checkout_with_redis(transactional_db
            "PYTHONUNBUFFERED": "1", "DEBUG": "0", "DJANGO_SETTINGS_MODULE": "portal.settings",
            "SECRET_KEY": settings.SECRET_KEY, "ROOM_PASSWORD_KEY": settings.ROOM_PASSWORD_KEY.decode(),
            "DATABASE_URL": database_url(), "REDIS_URL": redis_url, "GV_VAR_DIR": str(var), "CELERY_QUEUE": queue,
-           "NOTIFICATIONS_SWEEP_SECONDS": "1"}
+           "NOTIFICATIONS_SWEEP_SECONDS": "1", "PRESENCE_SWEEP_SECONDS": "1"}
     commands = stack.procfile()
     logs = {name: tmp_path / f"{name}.log" for name in ("beat", "worker")}
     processes: dict[str, subprocess.Popen] = {}
@@ -98,6 +107,9 @@ def test_beat_and_a_worker_start_on_a_fresh_checkout_with_redis(transactional_db
         harness.wait_until(swept, 60, what="beat queuing the sweep and the worker running it")
         assert "Sending due task notifications-sweep" in read(logs["beat"])
         assert list((var / "celery").glob("beat*"))  # the schedule, where the settings say
+        harness.wait_until(lambda: not Participant.objects.get(pk=ghost.pk).online, 60,
+                           what="the presence sweep to clear the ghost")
+        assert "Sending due task rooms-presence-sweep" in read(logs["beat"])
     finally:
         for process in processes.values():
             harness.stop(process)

@@ -52,6 +52,7 @@ def e2e_db(tmp_path_factory, django_db_blocker) -> Iterator[Path | str]:
     saved = {**settings_dict, "OPTIONS": dict(settings_dict.get("OPTIONS", {}))}
     with django_db_blocker.unblock():
         connection.close()
+        _close_pool(connection)  # a pool keeps connecting to the database it was made for
         if connection.vendor == "sqlite":
             database: Path | str = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
             settings_dict.update(NAME=str(database))
@@ -66,10 +67,17 @@ def e2e_db(tmp_path_factory, django_db_blocker) -> Iterator[Path | str]:
             yield database
         finally:
             connection.close()
+            _close_pool(connection)
             settings_dict.clear()
             settings_dict.update(saved)
             if connection.vendor != "sqlite":
                 _postgres_admin(saved, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _close_pool(connection) -> None:
+    """PostgreSQL's connections are pooled (settings: DATABASES OPTIONS pool)."""
+    if connection.vendor == "postgresql":
+        connection.close_pool()
 
 
 def _postgres_admin(settings_dict: dict, *statements: str) -> None:

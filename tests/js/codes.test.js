@@ -9,9 +9,11 @@ test("only the server's decisions are final", () => {
   assert.ok(!FINAL.has(CLOSE.DROPPED));
   assert.ok(!FINAL.has(CLOSE.NORMAL));
   assert.ok(!FINAL.has(CLOSE.BUSY), "BUSY: the browser comes back after the hint");
+  assert.ok(!FINAL.has(CLOSE.UNAVAILABLE), "UNAVAILABLE: the browser comes back (Redis down)");
   assert.throws(() => { CLOSE.ENDED = 1; }, TypeError);
 });
 
 test("backoff: 1, 2, 4, 8, then 10 s", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 20].map(backoff), [1000, 2000, 4000, 8000, 10000, 10000, 10000]);
 });
+

@@ -166,6 +166,11 @@ test("the waiting list is redrawn only when it changed", () => {
   state.waiting({ ...person(OTHER, STATUS.WAITING), name: "Renamed" });
   assert.equal(state.lobbyChanged(), true);
   assert.equal(state.lobbyChanged(), false);
+  // Their connection is lost ("connexion perdue" in the list), then back.
+  state.participantChanged({ ...person(OTHER, STATUS.WAITING), name: "Renamed", online: false });
+  assert.equal(state.lobbyChanged(), true);
+  state.waiting({ ...person(OTHER, STATUS.WAITING), name: "Renamed", online: true });
+  assert.equal(state.lobbyChanged(), true);
   state.leftLobby(OTHER);
   assert.equal(state.lobbyChanged(), true);
 });

@@ -46,6 +46,23 @@ def test_row_follows_the_citizens_journey(client, today):
     assert dayview.row(today).presence == "left"
 
 
+def test_row_reads_live_presence_not_a_flag_a_crash_left(today):
+    """A citizen in the call whose process died (lease run out, not swept yet) is not shown
+    in the call; within the grace after a lost connection they still are."""
+    from rooms.models import Participant
+
+    guest = presence.connect(presence.enter_as_guest(today.room, "Jeanne Martin"), process="web1/x",
+                             channel="specific.x!1")
+    presence.move(today.room, str(guest.pid), "admitted")
+    assert dayview.row(today).presence == "in_call"
+    Participant.objects.filter(pk=guest.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    assert Participant.objects.get(pk=guest.pk).online is True  # the ghost's flag
+    assert dayview.row(today).presence == "left"
+    presence.connect(Participant.objects.get(pk=guest.pk), process="web1/x", channel="specific.x!2")
+    presence.disconnect(str(guest.pid), "specific.x!2")  # a lost connection: the grace runs
+    assert dayview.row(today).presence == "in_call"
+
+
 def test_device_check_needs_the_citizens_own_session(client, client_of, today, alice):
     """The slug alone (the join page, a scanner running it, anyone with the link) or an
     agent's session cannot fake the day view's device result."""

@@ -87,11 +87,13 @@ def test_environment_selects_postgres_and_redis():
         "print(s.CHANNEL_LAYERS['default']['BACKEND']);"
         "print(s.CELERY_BROKER_URL)"
     )
-    prod = run_manage("shell", "--no-imports", "-c", code, env=PRODUCTION)
+    prod = run_manage("shell", "--no-imports", "-c", code + ";print(s.DATABASES['default']['OPTIONS']['pool']"
+                      "['max_size'], s.DATABASES['default']['CONN_MAX_AGE'])", env=PRODUCTION)
     assert prod.stdout.split() == [
         "django.db.backends.postgresql",
-        "channels_redis.core.RedisChannelLayer",
+        "rooms.layer.ResilientRedisChannelLayer",
         "redis://127.0.0.1:6379/0",
+        "12", "0",  # one psycopg pool per process, no persistent connections (ASGI)
     ], prod.stderr
     embedded_env = {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "portal.settings"}
     embedded = run_manage("shell", "--no-imports", "-c", code, env=embedded_env)

@@ -34,16 +34,24 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def daphnes(count: int, *, redis: bool = True):
+def daphnes(count: int, *, redis: bool = True, env: dict[str, str] | None = None):
     """Start `count` Daphne processes on the test database; with `redis`, sharing Redis."""
+    with daphne_processes(count, redis=redis, env=env) as started:
+        yield [port for port, _proc in started]
+
+
+@contextlib.contextmanager
+def daphne_processes(count: int, *, redis: bool = True, env: dict[str, str] | None = None):
+    """As `daphnes`, yielding (port, process) pairs (to kill one); `env` adds settings."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url(),
         "CHANNELS_PREFIX": f"gvtest{uuid.uuid4().hex[:8]}",
+        **(env or {}),
     }
     if redis:
-        env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7")
+        env.setdefault("REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/7"))
     else:
         env.pop("REDIS_URL", None)
     ports = [free_port() for _ in range(count)]
@@ -59,10 +67,11 @@ def daphnes(count: int, *, redis: bool = True):
         for port, proc in zip(ports, procs, strict=True):
             wait_until(lambda port=port, proc=proc: listening(port, proc), 20, interval=0.1,
                        what=f"daphne to listen on port {port}")
-        yield ports
+        yield list(zip(ports, procs, strict=True))
     finally:
         for proc in procs:
-            proc.terminate()
+            if proc.poll() is None:
+                proc.terminate()
         for proc in procs:
             try:
                 proc.wait(timeout=10)

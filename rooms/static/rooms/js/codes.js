@@ -9,6 +9,7 @@ export const CLOSE = Object.freeze({
   ENDED: 4410, // room closed or meeting ended
   REPLACED: 4409, // the personal link continued on another device
   BUSY: 4503, // the server is saturated: retry after the `busy` message's hint (not final)
+  UNAVAILABLE: 4504, // the server cannot serve the socket now (Redis down): come back, place kept
 });
 
 // The server's final decisions: the browser does not reconnect after these.

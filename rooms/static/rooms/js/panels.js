@@ -109,6 +109,7 @@ export function waitingRow(p, act) {
   return el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: p.name }),
     roleLabel(p.role) ? el("span", { class: "gv-person__state gv-person__role", text: roleLabel(p.role) }) : null,
+    p.online === false ? el("span", { class: "gv-person__state", text: _("connection lost") }) : null,
     el("span", { class: "gv-person__actions" },
       el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": fmt(_("Admit %(name)s"), { name: p.name }),
         "data-act": "lobby.admit", onclick: () => act("lobby.admit", p) }, _("Admit")),

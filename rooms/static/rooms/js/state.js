@@ -239,7 +239,7 @@ export class RoomState {
   // The waiting list to draw: true if it changed since last drawn (a note being typed
   // in an unchanged list survives).
   lobbyChanged() {
-    const key = [...this.lobby.values()].map((p) => `${p.pid}:${p.name}`).join();
+    const key = [...this.lobby.values()].map((p) => `${p.pid}:${p.name}:${p.online}`).join();
     if (key === this.lobbyKey) return false;
     this.lobbyKey = key;
     return true;

@@ -49,11 +49,13 @@ export class Stage {
     if (p.hand) flags.push(["✋", _("hand raised")]);
     if (p.audio === false) flags.push(["🔇", _("microphone off")]);
     if (p.screen) flags.push(["🖥", _("sharing the screen")]);
+    if (p.online === false) flags.push(["⚠", _("connection lost")]); // back within the grace, else gone
     tile.flags.replaceChildren(
       ...flags.map(([icon, label]) => el("span", { class: "gv-flag", title: label },
         el("span", { "aria-hidden": "true", text: icon }), el("span", { class: "fr-sr-only", text: label }))),
     );
     tile.node.classList.toggle("gv-tile--hand", Boolean(p.hand));
+    tile.node.classList.toggle("gv-tile--lost", p.online === false);
     tile.node.classList.toggle("gv-tile--nocam", p.video === false && !p.screen);
   }
 
