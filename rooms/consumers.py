@@ -109,6 +109,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._join_group(personal_group(self.pid))
             if self.role == lobby.Role.MODERATOR:
                 await self._join_group(mods_group(self.slug))
+            if self.status != lobby.Status.ADMITTED:
+                # An admission that landed between reading the status and subscribing to the
+                # personal group was told to nobody: read the status again now that it is heard.
+                current = await db(presence.find)(self.slug, self.pid)
+                if current is not None and current.status == lobby.Status.ADMITTED:
+                    self.status, participant = lobby.Status.ADMITTED, current
             if self.status == lobby.Status.ADMITTED:
                 await self._join_group(room_group(self.slug))
         except Exception as error:

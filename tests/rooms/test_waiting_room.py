@@ -81,3 +81,37 @@ def test_only_moderators_message_or_send_back(room, moderator, citizen):
         await guest.close()
 
     run(scenario())
+
+
+def test_an_admission_landing_while_the_citizen_connects_is_not_lost(room, moderator, citizen, monkeypatch):
+    """The agent admits between the consumer's reading of the status and its subscription
+    to the personal group (the race the load bench showed): the citizen still gets in."""
+    from asgiref.sync import async_to_sync
+
+    from rooms import actions, consumers
+
+    real_connect = presence.connect
+
+    def connect_then_admitted(participant, *args, **kwargs):
+        connected = real_connect(participant, *args, **kwargs)
+        if connected.pid == citizen.pid:
+            async_to_sync(actions.admit)(room, str(citizen.pid))  # its control message reaches no one yet
+        return connected
+
+    monkeypatch.setattr(consumers.presence, "connect", connect_then_admitted)
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
+        guest = await Client(room.slug, citizen.pid).connect()
+        state = await guest.expect("state")
+        assert state["you"]["status"] == "admitted"
+        with guest.ignoring("participant.joined"):
+            await guest.send({"type": "chat.send", "text": "me voici"})
+            with agent.ignoring("participant.joined", "lobby.left"):
+                assert (await agent.expect("chat.message"))["text"] == "me voici"
+            assert (await guest.expect("chat.message"))["text"] == "me voici"
+        await guest.close()
+        await agent.close()
+
+    run(scenario())
