@@ -80,6 +80,7 @@ async def flood(client: Client, message: dict, reply: str | None, limit: int) ->
     ({"type": "hand.set", "raised": True}, "participant.updated"),
     ({"type": "name.set", "name": "Jeanne D."}, "participant.updated"),
     ({"type": "reaction.send", "reaction": "clap"}, "reaction"),
+    ({"type": "quality.set", "link": "poor"}, "participant.link"),
 ])
 def test_an_admitted_participant_is_rate_limited(room, moderator, citizen, message, reply):
     citizen.status = "admitted"
