@@ -133,9 +133,49 @@ async def admit(agent: Client, guest: Client, pid) -> dict:
     return state
 
 
+async def seated(slug: str, *pids) -> list[Client]:
+    """Connect these participants one after the other, each greeted, and read what each
+    arrival tells those already there: `participant.joined` to the call for someone
+    admitted, `lobby.waiting` to the moderators for someone waiting. The clients, in order."""
+    clients: list[Client] = []
+    in_call: list[Client] = []
+    moderators: list[Client] = []
+    for pid in pids:
+        client = await Client(slug, pid).connect()
+        you = (await client.greeted())["you"]
+        for other in in_call if you["status"] == "admitted" else moderators:
+            await other.expect("participant.joined" if you["status"] == "admitted" else "lobby.waiting")
+        if you["status"] == "admitted":
+            in_call.append(client)
+        if you["role"] == "moderator":
+            moderators.append(client)
+        clients.append(client)
+    return clients
+
+
+async def in_the_call(slug: str, moderator_pid, pid) -> tuple[Client, Client]:
+    """The moderator, then `pid` from the waiting room, admitted by it: both clients."""
+    agent, guest = await seated(slug, moderator_pid, pid)
+    await admit(agent, guest, pid)
+    return agent, guest
+
+
+def admitted(participant, hand: bool = False):
+    """This participant is already in the call (as if admitted earlier)."""
+    participant.status, participant.hand = "admitted", hand
+    participant.save()
+    return participant
+
+
 @pytest.fixture
 def moderator(room, alice):
     return presence.enter_as_member(room, alice, moderator=True)
+
+
+@pytest.fixture
+def in_call(room):
+    """Another citizen already admitted (no moderator rights: sees what the call sees)."""
+    return admitted(presence.enter_as_guest(room, "Paul Durand"))
 
 
 @pytest.fixture

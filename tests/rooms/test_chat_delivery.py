@@ -13,19 +13,9 @@ from django.utils import timezone
 from rooms import chat, presence
 from rooms.models import ChatMessage
 from tests import factories
-from tests.rooms.conftest import Client, admit, run
+from tests.rooms.conftest import Client, admit, in_the_call, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def in_the_call(room, moderator, citizen) -> tuple[Client, Client]:
-    agent = await Client(room.slug, moderator.pid).connect()
-    await agent.greeted()
-    guest = await Client(room.slug, citizen.pid).connect()
-    await guest.greeted()
-    await agent.expect("lobby.waiting")
-    await admit(agent, guest, citizen.pid)
-    return agent, guest
 
 
 async def back(room, pid) -> tuple[Client, dict, list[dict]]:
@@ -45,7 +35,7 @@ async def reconnect(room, pid) -> tuple[Client, list[dict]]:
 
 def test_chat_sent_again_after_a_reconnect_is_delivered_once(room, moderator, citizen):
     async def scenario():
-        agent, guest = await in_the_call(room, moderator, citizen)
+        agent, guest = await in_the_call(room.slug, moderator.pid, citizen.pid)
         with guest.ignoring("participant.joined"):
             await guest.send({"type": "chat.send", "text": "Bonjour", "id": "m-1"})
             for client in (agent, guest):
@@ -72,7 +62,7 @@ def test_a_stored_message_whose_broadcast_failed_is_broadcast_when_sent_again(ro
     """Stored, then the channel layer failed before the broadcast (a Redis restart): the
     copy the browser sends again is broadcast, once."""
     async def scenario():
-        agent, guest = await in_the_call(room, moderator, citizen)
+        agent, guest = await in_the_call(room.slug, moderator.pid, citizen.pid)
         await database_sync_to_async(ChatMessage.objects.create)(
             room=room, client_id="lost-1", pid=citizen.pid, name=citizen.name, text="Allô ?")
         with guest.ignoring("participant.joined"):
@@ -90,7 +80,7 @@ def test_a_stored_message_whose_broadcast_failed_is_broadcast_when_sent_again(ro
 
 def test_what_was_said_meanwhile_is_replayed_in_order(room, moderator, citizen):
     async def scenario():
-        agent, guest = await in_the_call(room, moderator, citizen)
+        agent, guest = await in_the_call(room.slug, moderator.pid, citizen.pid)
         with guest.ignoring("participant.joined"):
             await guest.close()
         await agent.expect("participant.updated")
@@ -187,7 +177,7 @@ def test_a_message_whose_broadcast_fails_is_answered_server_error_and_broadcast_
     monkeypatch.setattr(RoomConsumer, "_broadcast", broadcast)
 
     async def scenario():
-        agent, guest = await in_the_call(room, moderator, citizen)
+        agent, guest = await in_the_call(room.slug, moderator.pid, citizen.pid)
         with guest.ignoring("participant.joined"):
             await guest.send({"type": "chat.send", "text": "Vous m'entendez ?", "id": "r-1"})
             error = await guest.expect("error")

@@ -6,16 +6,9 @@ from __future__ import annotations
 import pytest
 
 from rooms import presence
-from rooms.models import Participant
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import admitted, run, seated
 
 db = pytest.mark.django_db(transaction=True)
-
-
-def admitted(participant: Participant) -> Participant:
-    participant.status = "admitted"
-    participant.save()
-    return participant
 
 
 @db
@@ -23,11 +16,7 @@ def test_a_participants_link_reaches_the_call_and_audio_only_is_untouched(room, 
     admitted(citizen)
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("participant.joined")
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
         await guest.send({"type": "quality.set", "link": "poor", "auto": True})
         expected = {"type": "participant.link", "pid": str(citizen.pid), "link": "poor", "auto": True}
         for client in (agent, guest):
@@ -53,14 +42,7 @@ def test_a_waiting_guests_link_reaches_nobody(room, moderator, citizen):
     paul = admitted(presence.enter_as_guest(room, "Paul Durand"))
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        in_call = await Client(room.slug, paul.pid).connect()
-        await in_call.greeted()
-        await agent.expect("participant.joined")
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("lobby.waiting")
+        agent, in_call, guest = await seated(room.slug, moderator.pid, paul.pid, citizen.pid)
         await guest.send({"type": "quality.set", "link": "poor"})
         await guest.quiet()
         await in_call.quiet()

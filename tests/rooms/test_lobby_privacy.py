@@ -3,20 +3,10 @@ reaches the people in the call."""
 
 import pytest
 
-from rooms import presence
 from rooms.protocol import LOBBY_ALLOWED
 from tests.rooms.conftest import Client, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def in_call(room):
-    """Another citizen already admitted (no moderator rights: sees what the call sees)."""
-    other = presence.enter_as_guest(room, "Paul Durand")
-    other.status = "admitted"
-    other.save()
-    return other
 
 
 def test_the_waiting_guest_state_names_nobody_in_the_call(room, moderator, citizen, in_call):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from rooms import lobby, presence, tokens
 from rooms.models import Participant
-from tests.rooms.conftest import Client, admit, run
+from tests.rooms.conftest import Client, in_the_call, run
 from tests.rooms.test_take_over import _enter_by_link
 from tests.waiting import wait_until
 
@@ -30,19 +30,9 @@ def short_grace(settings):
     return settings
 
 
-async def _in_call(room, moderator, pid) -> tuple[Client, Client]:
-    agent = await Client(room.slug, moderator.pid).connect()
-    await agent.greeted()
-    guest = await Client(room.slug, pid).connect()
-    await guest.greeted()
-    await agent.expect("lobby.waiting")
-    await admit(agent, guest, pid)
-    return agent, guest
-
-
 def test_leave_clears_presence(room, moderator, citizen):
     async def scenario():
-        agent, guest = await _in_call(room, moderator, citizen.pid)
+        agent, guest = await in_the_call(room.slug, moderator.pid, citizen.pid)
         with guest.ignoring("participant.joined"):
             await guest.send({"type": "leave"})
             await guest.closed_with()
@@ -61,7 +51,7 @@ def test_lost_connection_is_shown_at_once_then_gone_after_the_grace(room, modera
     _phone, pid = _enter_by_link(room)
 
     async def scenario():
-        agent, guest = await _in_call(room, moderator, pid)
+        agent, guest = await in_the_call(room.slug, moderator.pid, pid)
         await guest.close()
         lost = await agent.expect("participant.updated")
         assert lost["participant"]["pid"] == pid and lost["participant"]["online"] is False
@@ -79,7 +69,7 @@ def test_lost_connection_is_shown_at_once_then_gone_after_the_grace(room, modera
 
 def test_reload_within_the_grace_is_back_in_the_call(room, moderator, citizen, short_grace):
     async def scenario():
-        agent, guest = await _in_call(room, moderator, citizen.pid)
+        agent, guest = await in_the_call(room.slug, moderator.pid, citizen.pid)
         await guest.close()
         assert (await agent.expect("participant.updated"))["participant"]["online"] is False
         back = await Client(room.slug, citizen.pid).connect()  # the same session: no code

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rooms import presence
 from rooms.models import Participant
 from rooms.protocol import REACTIONS
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import admitted, run, seated
 
 ROOMS = Path(__file__).resolve().parents[2] / "rooms"
 
@@ -26,18 +25,6 @@ def test_the_browser_offers_exactly_the_reactions_the_server_accepts():
 db = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def in_call(room):
-    """A second citizen already admitted."""
-    return admitted(presence.enter_as_guest(room, "Paul Durand"))
-
-
-def admitted(participant: Participant, hand: bool = False) -> Participant:
-    participant.status, participant.hand = "admitted", hand
-    participant.save()
-    return participant
-
-
 def hand_of(participant: Participant) -> bool:
     participant.refresh_from_db()
     return participant.hand
@@ -48,11 +35,7 @@ def test_a_reaction_reaches_everyone_in_the_call_with_its_sender(room, moderator
     admitted(citizen)
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        paul = await Client(room.slug, in_call.pid).connect()
-        await paul.greeted()
-        await agent.expect("participant.joined")
+        agent, paul = await seated(room.slug, moderator.pid, in_call.pid)
         await paul.send({"type": "reaction.send", "reaction": "thumbs_up"})
         for client in (agent, paul):  # the sender's own page shows it on its tile too
             assert await client.expect("reaction") == {"type": "reaction", "pid": str(in_call.pid),
@@ -71,14 +54,7 @@ def test_a_reaction_reaches_everyone_in_the_call_with_its_sender(room, moderator
 @db
 def test_a_waiting_guest_reaction_never_reaches_the_call(room, moderator, citizen, in_call):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        paul = await Client(room.slug, in_call.pid).connect()
-        await paul.greeted()
-        await agent.expect("participant.joined")
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("lobby.waiting")
+        agent, paul, guest = await seated(room.slug, moderator.pid, in_call.pid, citizen.pid)
         await guest.send({"type": "reaction.send", "reaction": "clap"})
         error = await guest.expect("error")
         assert error["code"] == "not_admitted" and error["ref"] == "reaction.send"
@@ -96,15 +72,7 @@ def test_the_agent_lowers_one_hand(room, moderator, citizen, in_call):
     admitted(in_call, hand=True)
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        paul = await Client(room.slug, in_call.pid).connect()
-        await paul.greeted()
-        for _ in range(2):  # the guest, then Paul
-            await agent.expect("participant.joined")
-        await guest.expect("participant.joined")
+        agent, guest, paul = await seated(room.slug, moderator.pid, citizen.pid, in_call.pid)
         await agent.send({"type": "mod.lower_hand", "pid": str(citizen.pid)})
         # The owner is told who lowered it (its button follows); the call sees the tile change.
         news = await guest.expect_each("hand.lowered", "participant.updated")
@@ -135,15 +103,7 @@ def test_the_agent_lowers_all_hands(room, moderator, citizen, in_call):
     admitted(in_call, hand=True)
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        paul = await Client(room.slug, in_call.pid).connect()
-        await paul.greeted()
-        for _ in range(2):  # the guest, then Paul
-            await agent.expect("participant.joined")
-        await guest.expect("participant.joined")
+        agent, guest, paul = await seated(room.slug, moderator.pid, citizen.pid, in_call.pid)
         await agent.send({"type": "mod.lower_hands"})
         for client, me in ((guest, citizen), (paul, in_call)):
             got = [await client.recv() for _ in range(3)]  # its hand.lowered, two updates: any order
@@ -169,15 +129,7 @@ def test_a_guest_cannot_lower_hands(room, moderator, citizen, in_call, kind):
     admitted(in_call, hand=True)
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        paul = await Client(room.slug, in_call.pid).connect()
-        await paul.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        for _ in range(2):  # Paul, then the guest
-            await agent.expect("participant.joined")
-        await paul.expect("participant.joined")
+        agent, paul, guest = await seated(room.slug, moderator.pid, in_call.pid, citizen.pid)
         message = {"type": kind, "pid": str(in_call.pid)} if kind == "mod.lower_hand" else {"type": kind}
         await guest.send(message)
         error = await guest.expect("error")
