@@ -13,6 +13,11 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "False")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "False")
 os.environ["DEBUG"] = "False"
+# A room handshake refused as late (BUSY past ROOM_HANDSHAKE_TIMEOUT, 3 s in production) is
+# proved by tests/rooms/test_admission.py with its own values; elsewhere, a CI machine whose
+# two cores also run browsers and Daphnes must not turn a slow handshake into a refusal.
+# Set in the environment so that the Daphne processes the tests start inherit it.
+os.environ.setdefault("ROOM_HANDSHAKE_TIMEOUT", "20")
 
 from portal.settings import *  # noqa: E402,F403
 
