@@ -151,10 +151,11 @@ def auth_stack(inner):
     every other database call of a handshake: Channels reads them thread-sensitive, in one
     thread per process for every handshake (the queue that never drained in a storm)."""
     from channels.auth import AuthMiddleware, get_user
-    from channels.db import database_sync_to_async
     from channels.sessions import CookieMiddleware, SessionMiddleware
 
-    read_user = database_sync_to_async(get_user.func, thread_sensitive=False)  # type: ignore[attr-defined]
+    from rooms.dbcall import db
+
+    read_user = db(get_user.func)  # type: ignore[attr-defined]  # the connection back to the pool after
 
     class Auth(AuthMiddleware):
         async def resolve_scope(self, scope) -> None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from rooms import lobby, presence, tokens
 from rooms.models import Participant
+from tests import factories
 from tests.rooms.conftest import Client, in_the_call, run
 from tests.rooms.test_take_over import _enter_by_link
 from tests.waiting import wait_until
@@ -203,3 +204,27 @@ def test_a_waiting_guest_whose_connection_is_lost_leaves_the_waiting_list_after_
 
     run(scenario())
     assert Participant.objects.get(pid=citizen.pid).status == "left"
+
+
+
+def test_handshakes_leave_no_pooled_connection_checked_out(room, moderator, structure_a, alice):
+    """Every handshake's database calls (the session's user included) give their connection
+    back, whether the socket is kept, refused or left open when its event loop ends: the
+    pool does not drain test after test (it did: PoolTimeout, then BUSY everywhere)."""
+    from tests.rooms.test_end import _end_by_the_agent
+
+    def checked_out() -> int:
+        stats = connection.pool.get_stats()
+        return stats["pool_size"] - stats["pool_available"]
+
+    def one_meeting() -> None:
+        other = factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(minutes=5)).room
+        _end_by_the_agent(other, presence.enter_as_member(other, alice, moderator=True),
+                          presence.enter_as_guest(other, "Jeanne Dupont"))
+
+    one_meeting()
+    parked = checked_out()
+    for _ in range(4):  # a leak would add up
+        one_meeting()
+    wait_until(lambda: checked_out() <= parked, 10,
+               what=lambda: f"pooled connections back (at most {parked} out): {connection.pool.get_stats()}")
