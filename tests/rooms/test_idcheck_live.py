@@ -15,9 +15,11 @@ from av import VideoFrame
 from media.idcheck.formats import MrzFormat
 from media.idcheck.guidance import Hint
 from media.idcheck.synthetic import make_card, render_frame
+from media.nodes.registry import NodeRegistry
 from portal.models import Appointment
 from rooms.models import IdentityCheck
 from tests.rooms.conftest import Client, run
+from tests.rooms.test_media_nodes import REDIS_URL, media_nodes, remote_media, wait_for_nodes  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -215,3 +217,21 @@ def assert_guided(told, seen_by_agent, result, ended, citizen) -> None:
 def test_hints_guide_the_citizen_while_the_card_is_read(room, moderator, citizen, card_citizen):
     """In-process engine: a small mirrored card is asked closer; moved closer, it is read."""
     assert_guided(*run(guided_check(room, moderator, citizen, card_citizen)), citizen)
+
+
+@pytest.mark.services
+def test_hints_travel_from_a_media_node_too(room, moderator, citizen, card_citizen, remote_media):  # noqa: F811
+    """MEDIA_NODES=remote: the node sends each hint on the command's reply channel before its
+    reply (media.progress); the room consumer relays it as idcheck.hint."""
+
+    async def scenario():
+        registry = NodeRegistry(REDIS_URL, prefix=remote_media["MEDIA_REDIS_PREFIX"], max_age=2.0)
+        try:
+            await wait_for_nodes(registry, "node-g")
+            return await guided_check(room, moderator, citizen, card_citizen)
+        finally:
+            await registry.close()
+
+    with media_nodes(remote_media, ("node-g", 400)):
+        outcome = run(scenario())
+    assert_guided(*outcome, citizen)
