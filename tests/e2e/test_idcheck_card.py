@@ -66,9 +66,9 @@ def test_agent_reads_the_citizens_card_from_the_webcam(server, booked, browsers,
         assert "DUPONT" not in stored and card.document_number not in stored
 
 
-# Every text the citizen's hint line shows, kept as it changes (the line is a polite live region).
-RECORD_HINTS = """() => {
-  const line = document.getElementById("gv-idcheck-hint");
+# Every text a line shows, kept as it changes (the citizen's hint line is a polite live region).
+RECORD_HINTS = """(id) => {
+  const line = document.getElementById(id);
   window.gvHints = [];
   new MutationObserver(() => line.textContent && window.gvHints.push(line.textContent))
     .observe(line, { childList: true, characterData: true, subtree: true });
@@ -78,10 +78,10 @@ RECORD_HINTS = """() => {
 def test_a_small_mirrored_card_is_asked_closer_then_read(server, booked, browsers, tmp_path):
     """The front camera sends the card mirrored and far away: the citizen's page says
     "Rapprochez la carte"; the (scripted) citizen brings it closer and the check succeeds.
-    The video is that citizen: 3 s at 40% of the frame's width, then close (80%); Chromium
+    The video is that citizen: 2 s at 40% of the frame's width, then close (80%); Chromium
     plays it from its start when the camera is opened, which the check does on consent."""
     card = card_of_jeanne_dupont()
-    video = write_y4m_scenes(card, [(3.0, {"scale": 0.5, "mirrored": True}),
+    video = write_y4m_scenes(card, [(2.0, {"scale": 0.5, "mirrored": True}),
                                     (6.0, {"rotation": 2.0, "mirrored": True})], fps=10, out_dir=str(tmp_path))
     agent_page, citizen, citizen_pid = in_call_with_camera(server, booked, browsers, video)
     citizen.click("#gv-btn-cam")  # camera off: the check turns it on again, from the video's start
@@ -91,7 +91,8 @@ def test_a_small_mirrored_card_is_asked_closer_then_read(server, booked, browser
     citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])")
     hint = citizen.locator("#gv-idcheck-hint")
     assert (hint.get_attribute("role"), hint.get_attribute("aria-live")) == ("status", "polite")
-    citizen.evaluate(RECORD_HINTS)
+    citizen.evaluate(RECORD_HINTS, "gv-idcheck-hint")
+    agent_page.evaluate(RECORD_HINTS, "gv-idcheck-progress")
     citizen.click("#gv-idcheck-accept")
     citizen.wait_for_function("() => window.gvHints.includes('Rapprochez la carte')")
     # The agent sees what the citizen is told, and then the result.
@@ -100,8 +101,8 @@ def test_a_small_mirrored_card_is_asked_closer_then_read(server, booked, browser
     assert agent_page.locator("#gv-idcheck-result .fr-badge--success").count() == 1, result
     assert "DUPONT" in result and "JEANNE" in result
     hints = citizen.evaluate("window.gvHints")
-    print("HINTS", hints)
     assert "Rapprochez la carte" in hints, hints
     # Only changes are shown (and so read out): never the same words twice in a row.
     assert all(a != b for a, b in zip(hints, hints[1:], strict=False)), hints
     citizen.wait_for_selector("#gv-idcheck-ask", state="hidden")
+    assert "La personne voit : Rapprochez la carte" in agent_page.evaluate("window.gvHints")
