@@ -71,9 +71,7 @@ def server_env(database: Path | str, var_dir: Path, base: str) -> dict[str, str]
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "False",
         "PYTHONUNBUFFERED": "1",
-        # The default fake camera shows no card: "unreadable" comes after this; a card first
-        # asked closer (test_idcheck_card.py) is read within it on a busy machine.
-        "IDCHECK_TIMEOUT": "12",
+        "IDCHECK_TIMEOUT": "8",  # the default fake camera shows no card: "unreadable" comes after this
     }
     for name in ("DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"):  # the server runs on its own defaults
         env.pop(name, None)
