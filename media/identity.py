@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import cv2
@@ -19,7 +20,35 @@ import numpy as np
 
 from media.idcheck import FrameReader, IdCheckResult, NameMatch, Outcome
 
+log = logging.getLogger(__name__)
+
 STILL_WIDTH = 480  # enough for the agent to see the card, small enough for one message
+HINT_INTERVAL = 0.5  # seconds between two hints at most (2/s): a screen reader must keep up
+
+OnHint = Callable[[str], Awaitable[None]]
+
+
+class HintGate:
+    """Lets a hint through only when it differs from the last one sent and the last one
+    is at least `interval` seconds old (one frame's hint flickering must not flood the page).
+
+    A change dropped for coming too soon is not lost: the next frame that still shows it
+    passes once the interval is over.
+    """
+
+    def __init__(self, interval: float = HINT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval, self._clock = interval, clock
+        self.sent: str | None = None
+        self._sent_at = float("-inf")
+
+    def admit(self, hint: str | None) -> bool:
+        if hint is None or hint == self.sent:
+            return False
+        now = self._clock()
+        if now - self._sent_at < self.interval:
+            return False
+        self.sent, self._sent_at = hint, now
+        return True
 
 
 def still_of(frame: np.ndarray) -> str:
@@ -52,9 +81,15 @@ def describe(result: IdCheckResult, first_name: str, last_name: str) -> dict[str
 
 
 async def run_check(frames: AsyncGenerator[np.ndarray, None], first_name: str, last_name: str, *,
-                    timeout: float = 20.0, fps: float = 4.0, max_frames: int = 60) -> tuple[IdCheckResult, str]:
-    """Read frames until the reader decides or `timeout` passes; returns (result, still)."""
+                    timeout: float = 20.0, fps: float = 4.0, max_frames: int = 60,
+                    on_hint: OnHint | None = None) -> tuple[IdCheckResult, str]:
+    """Read frames until the reader decides or `timeout` passes; returns (result, still).
+
+    `on_hint(code)` is awaited with the reader's current hint (guidance.Hint) each time it
+    changes, at most every HINT_INTERVAL seconds; a failing callback never stops the check.
+    """
     reader = FrameReader(first_name, last_name, max_frames=max_frames, timeout_s=timeout)
+    gate = HintGate()
     interval, last_taken, still_frame = 1.0 / fps, 0.0, None
     try:
         async with asyncio.timeout(timeout + 5):  # the reader's own budget, plus a slow last frame
@@ -69,6 +104,11 @@ async def run_check(frames: AsyncGenerator[np.ndarray, None], first_name: str, l
                     still_frame = frame  # the latest frame where an MRZ was read
                 if result is not None:
                     break
+                if on_hint is not None and gate.admit(reader.hint):
+                    try:
+                        await on_hint(str(reader.hint))
+                    except Exception:  # the page missing a hint must not end the check
+                        log.exception("idcheck: hint could not be sent")
     except TimeoutError:
         pass  # no frames (camera off, peer gone): the reader says "unreadable"
     finally:
@@ -80,9 +120,11 @@ async def run_check(frames: AsyncGenerator[np.ndarray, None], first_name: str, l
 
 
 async def check_participant(engine: Any, room_id: str, participant_id: str, first_name: str, last_name: str,
-                            *, timeout: float = 20.0) -> dict[str, Any]:
-    """Run a check on a participant's video in `engine`; a plain dict for any transport."""
-    result, still = await run_check(engine.frames(room_id, participant_id), first_name, last_name, timeout=timeout)
+                            *, timeout: float = 20.0, on_hint: OnHint | None = None) -> dict[str, Any]:
+    """Run a check on a participant's video in `engine`; a plain dict for any transport.
+    `on_hint`: see run_check (live guidance while it reads)."""
+    result, still = await run_check(engine.frames(room_id, participant_id), first_name, last_name, timeout=timeout,
+                                    on_hint=on_hint)
     return {
         "view": describe(result, first_name, last_name),
         "still": still,

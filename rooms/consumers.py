@@ -382,7 +382,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         appointment = self.room.appointment
         try:
             report = await media().id_check(self.slug, self.pid, appointment.citizen_first_name,
-                                            appointment.citizen_last_name, timeout=settings.IDCHECK_TIMEOUT)
+                                            appointment.citizen_last_name, timeout=settings.IDCHECK_TIMEOUT,
+                                            on_hint=self._send_idcheck_hint)
         except MediaError as error:
             log.info("idcheck could not run for %s: %s", self.pid, error)
             report = {"view": {"outcome": "unreadable", "reasons": ["no_video"]}, "still": "",
@@ -393,6 +394,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
                                                       **report["view"], "still": report["still"]})
         await self._send({"type": "idcheck.ended", "outcome": report["view"]["outcome"]})
         self.idcheck_request = self.idcheck_task = None
+
+    async def _send_idcheck_hint(self, hint: str) -> None:
+        """Live guidance (media/identity.py bounds the rate): the citizen, and the agents, see it."""
+        await self._send({"type": "idcheck.hint", "hint": hint})
+        await self._broadcast(mods_group(self.slug), {"type": "idcheck.hint", "pid": self.pid, "hint": hint})
 
     async def _stop_idcheck(self) -> None:
         task, self.idcheck_task, self.idcheck_request = self.idcheck_task, None, None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
@@ -20,9 +20,10 @@ from django.conf import settings
 # MediaError, MediaTimeout and spawn are re-exported: the portal reaches media through this module only.
 from media.engine import ContractError, MediaEngine, MediaError, MediaTimeout, aiortc_hooks
 from media.engine.background import spawn as spawn  # tasks that drive media: kept referenced, failures logged
-from media.identity import check_participant
+from media.idcheck.guidance import Hint
+from media.identity import OnHint, check_participant
 from media.network import announce_public_address, parse_port_range, restrict_udp_ports
-from media.nodes.commands import node_channel
+from media.nodes.commands import PROGRESS, node_channel
 from media.nodes.registry import NODES_KEY, NodeRegistry, NoNodeAvailable, live, parse_nodes
 from rooms.groups import channel_layer, personal_group
 from rooms.ice import ice_servers_for
@@ -114,8 +115,10 @@ class InProcessMedia:
     async def close_room(self, room: str) -> None:
         await self.engine.close_room(room)
 
-    async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float) -> dict:
-        return await check_participant(self.engine, room, pid, first_name, last_name, timeout=timeout)
+    async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float,
+                       on_hint: OnHint | None = None) -> dict:
+        return await check_participant(self.engine, room, pid, first_name, last_name, timeout=timeout,
+                                       on_hint=on_hint)
 
     async def shutdown(self) -> None:
         await self.engine.shutdown()
@@ -128,7 +131,8 @@ class RemoteMedia:
         self.registry, self.timeout = registry, timeout
 
     async def _call(self, op: str, room: str, pid: str | None = None, *, place: bool = True,
-                    timeout: float | None = None, **args) -> Any:
+                    timeout: float | None = None,
+                    on_progress: Callable[[dict], Awaitable[None]] | None = None, **args) -> Any:
         try:
             node = await self.registry.place(room) if place else await self.registry.assigned(room)
         except NoNodeAvailable as error:
@@ -144,6 +148,10 @@ class RemoteMedia:
         try:
             async with asyncio.timeout(timeout or self.timeout):
                 reply = await layer.receive(reply_to)
+                while reply.get("type") == PROGRESS:  # a long command's news before its reply
+                    if on_progress is not None:
+                        await on_progress(reply)
+                    reply = await layer.receive(reply_to)
         except TimeoutError:
             raise MediaUnavailable(f"media node {node} did not answer") from None
         if not reply["ok"]:
@@ -169,8 +177,14 @@ class RemoteMedia:
         await self._call("close_room", room, place=False)
         await self.registry.forget(room)
 
-    async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float) -> dict:
-        return await self._call("idcheck", room, pid, place=False, timeout=timeout + 15,
+    async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float,
+                       on_hint: OnHint | None = None) -> dict:
+        async def progress(message: dict) -> None:
+            hint = message.get("hint")
+            if on_hint is not None and hint in {h.value for h in Hint}:  # only the codes the page knows how to word
+                await on_hint(hint)
+
+        return await self._call("idcheck", room, pid, place=False, timeout=timeout + 15, on_progress=progress,
                                 first_name=first_name, last_name=last_name, timeout_s=timeout)
 
 

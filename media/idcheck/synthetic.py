@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
@@ -141,13 +141,13 @@ def _card_image(card: SyntheticCard, px_per_mm: float, rnd: random.Random) -> np
 
 def render_frame(card: SyntheticCard, seed: int = 0, *, rotation: float = 0.0, blur: float = 0.0,
                  lighting: float = 0.0, noise: float = 0.0, scale: float = 1.0, upside_down: bool = False,
-                 hidden: float = 0.0) -> np.ndarray:
+                 hidden: float = 0.0, mirrored: bool = False) -> np.ndarray:
     """One 640x480 BGR camera frame showing the card.
 
     rotation in degrees, blur as Gaussian sigma (px, for a TD1 card; scaled to the
     document's glyph size for the others), lighting in 0..1 (strength of a
     light gradient), noise as sensor noise sigma, hidden as the fraction of the MRZ
-    width covered by a thumb.
+    width covered by a thumb, mirrored as front cameras send the picture.
     """
     rnd = random.Random(f"frame-{seed}")
     cv2.setRNGSeed(rnd.randrange(2**31))  # cv2.randn is much faster than numpy's normal()
@@ -182,7 +182,7 @@ def render_frame(card: SyntheticCard, seed: int = 0, *, rotation: float = 0.0, b
         frame += grain
     rgb = np.clip(frame, 0, 255).astype(np.uint8)
     bgr: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    return bgr
+    return cv2.flip(bgr, 1) if mirrored else bgr
 
 
 @lru_cache(maxsize=1)
@@ -227,6 +227,7 @@ class Conditions(TypedDict, total=False):
     scale: float
     upside_down: bool
     hidden: float
+    mirrored: bool
 
 
 def card_frames(card: SyntheticCard, seed: int, count: int, **conditions: Unpack[Conditions]) -> Iterator[np.ndarray]:
@@ -244,11 +245,19 @@ def write_y4m(card: SyntheticCard, seconds: float = 3.0, fps: int = 10, out_dir:
 
     Written to a temporary directory (never in the repository); returns the file path.
     """
+    return write_y4m_scenes(card, [(seconds, conditions)], fps, out_dir, seed)
+
+
+def write_y4m_scenes(card: SyntheticCard, scenes: Sequence[tuple[float, Conditions]], fps: int = 10,
+                     out_dir: str | None = None, seed: int = 0) -> Path:
+    """A y4m video of the card in successive scenes of (seconds, conditions): a citizen who
+    holds it far away, then closer, for instance. Chromium plays the file from its start when
+    the camera is opened, and loops it."""
     target = Path(out_dir or tempfile.mkdtemp(prefix="idcheck-y4m-")) / f"card-{card.fmt.value}-{seed}.y4m"
-    count = max(1, int(seconds * fps))
     cmd = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
            "-s", f"{FRAME_W}x{FRAME_H}", "-r", str(fps), "-i", "-",
            "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(target)]
-    raw = b"".join(f.tobytes() for f in card_frames(card, seed, count, **conditions))
+    raw = b"".join(f.tobytes() for n, (seconds, conditions) in enumerate(scenes)
+                   for f in card_frames(card, seed + 7919 * n, max(1, int(seconds * fps)), **conditions))
     subprocess.run(cmd, input=raw, check=True, capture_output=True)  # noqa: S603 - fixed argv, no shell
     return target

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from media.engine import MediaEngine, MediaError
 from media.identity import check_participant
 from media.network import announce_public_address
-from media.nodes.commands import OPS, node_channel
+from media.nodes.commands import OPS, PROGRESS, node_channel
 from media.nodes.registry import NodeRegistry
 
 log = logging.getLogger("media.node")
@@ -94,8 +94,14 @@ class MediaNode:
         if op == "leave":
             return await self.engine.leave(room, pid)
         if op == "idcheck":
+            reply_to = message.get("reply_to")
+
+            async def send_hint(hint: str) -> None:  # live guidance, on the reply's own path
+                if reply_to:
+                    await self.layer.send(reply_to, {"type": PROGRESS, "hint": hint})
+
             return await check_participant(self.engine, room, pid, args["first_name"], args["last_name"],
-                                           timeout=float(args.get("timeout_s", 20)))
+                                           timeout=float(args.get("timeout_s", 20)), on_hint=send_hint)
         if op == "set_audio_only":
             return await self.engine.set_audio_only(room, pid, bool(args["audio_only"]))
         raise MediaError(f"media command {op!r} is not handled")

@@ -8,10 +8,19 @@ import pytest
 from mrz.generator.td1 import TD1CodeGenerator
 
 from media.idcheck.formats import MrzFormat
-from media.idcheck.synthetic import SyntheticCard, write_y4m
-from tests.e2e import steps
+from media.idcheck.synthetic import SyntheticCard, write_y4m, write_y4m_scenes
+from tests.e2e import harness, steps
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(e2e_db, tmp_path_factory):
+    """This module's portal: a check may read for 16 s, time for a card first held too far
+    on a busy machine (the package's server gives 8 s: its fake camera shows no card)."""
+    with harness.running_server(e2e_db, tmp_path_factory.mktemp("e2e-idcheck"),
+                                extra_env={"IDCHECK_TIMEOUT": "16"}) as live:
+        yield live
 
 
 def card_of_jeanne_dupont() -> SyntheticCard:
@@ -23,10 +32,10 @@ def card_of_jeanne_dupont() -> SyntheticCard:
                          birth, expiry, number)
 
 
-def test_agent_reads_the_citizens_card_from_the_webcam(server, booked, browsers, django_db_blocker, tmp_path):
+def in_call_with_camera(server, booked, browsers, video):
+    """Agent and citizen in the call, the citizen's fake camera playing `video`, the agent
+    receiving it: (agent's page, citizen's page, citizen's pid)."""
     agent, room = booked
-    card = card_of_jeanne_dupont()
-    video = write_y4m(card, seconds=3.0, fps=10, out_dir=str(tmp_path), rotation=2.0)
     agent_page = browsers.open("agent")
     citizen = browsers.open("citizen", extra_args=(f"--use-file-for-fake-video-capture={video}",))
     steps.agent_enters(agent_page, server.base, agent, room)
@@ -36,6 +45,14 @@ def test_agent_reads_the_citizens_card_from_the_webcam(server, booked, browsers,
     steps.admit(agent_page, citizen_pid)
     citizen.wait_for_selector("#gv-call:not([hidden])")
     steps.wait_receiving(agent_page, [citizen_pid], frames=10)
+    return agent_page, citizen, citizen_pid
+
+
+def test_agent_reads_the_citizens_card_from_the_webcam(server, booked, browsers, django_db_blocker, tmp_path):
+    room = booked[1]
+    card = card_of_jeanne_dupont()
+    video = write_y4m(card, seconds=3.0, fps=10, out_dir=str(tmp_path), rotation=2.0)
+    agent_page, citizen, citizen_pid = in_call_with_camera(server, booked, browsers, video)
 
     agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='idcheck.start']")
     citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])")
@@ -56,3 +73,45 @@ def test_agent_reads_the_citizens_card_from_the_webcam(server, booked, browsers,
         assert (audit.outcome, audit.document_type, audit.number_last4) == ("verified", "ID", "PFW4")
         stored = " ".join(str(v) for v in IdentityCheck.objects.filter(pk=audit.pk).values().get().values())
         assert "DUPONT" not in stored and card.document_number not in stored
+
+
+# Every text a line shows, kept as it changes (the citizen's hint line is a polite live region).
+RECORD_HINTS = """(id) => {
+  const line = document.getElementById(id);
+  window.gvHints = [];
+  new MutationObserver(() => line.textContent && window.gvHints.push(line.textContent))
+    .observe(line, { childList: true, characterData: true, subtree: true });
+}"""
+
+
+def test_a_small_mirrored_card_is_asked_closer_then_read(server, booked, browsers, tmp_path):
+    """The front camera sends the card mirrored and far away: the citizen's page says
+    "Rapprochez la carte"; the (scripted) citizen brings it closer and the check succeeds.
+    The video is that citizen: 2 s at 40% of the frame's width, then close (80%); Chromium
+    plays it from its start when the camera is opened, which the check does on consent."""
+    card = card_of_jeanne_dupont()
+    video = write_y4m_scenes(card, [(2.0, {"scale": 0.5, "mirrored": True}),
+                                    (12.0, {"rotation": 2.0, "mirrored": True})], fps=10, out_dir=str(tmp_path))
+    agent_page, citizen, citizen_pid = in_call_with_camera(server, booked, browsers, video)
+    citizen.click("#gv-btn-cam")  # camera off: the check turns it on again, from the video's start
+    citizen.wait_for_selector("#gv-btn-cam[aria-pressed='true']")
+
+    agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='idcheck.start']")
+    citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])")
+    hint = citizen.locator("#gv-idcheck-hint")
+    assert (hint.get_attribute("role"), hint.get_attribute("aria-live")) == ("status", "polite")
+    citizen.evaluate(RECORD_HINTS, "gv-idcheck-hint")
+    agent_page.evaluate(RECORD_HINTS, "gv-idcheck-progress")
+    citizen.click("#gv-idcheck-accept")
+    citizen.wait_for_function("() => window.gvHints.includes('Rapprochez la carte')")
+    # The agent sees what the citizen is told, and then the result.
+    agent_page.wait_for_selector("#gv-idcheck-result .fr-badge", timeout=25_000)
+    result = agent_page.inner_text("#gv-idcheck-result")
+    assert agent_page.locator("#gv-idcheck-result .fr-badge--success").count() == 1, result
+    assert "DUPONT" in result and "JEANNE" in result
+    hints = citizen.evaluate("window.gvHints")
+    assert "Rapprochez la carte" in hints, hints
+    # Only changes are shown (and so read out): never the same words twice in a row.
+    assert all(a != b for a, b in zip(hints, hints[1:], strict=False)), hints
+    citizen.wait_for_selector("#gv-idcheck-ask", state="hidden")
+    assert "La personne voit : Rapprochez la carte" in agent_page.evaluate("window.gvHints")

@@ -3,18 +3,23 @@ from the citizen's live video (aiortc client sending a synthetic card), only an 
 
 import asyncio
 import fractions
+import itertools
 
 import aioice.ice
+import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from av import VideoFrame
 
 from media.idcheck.formats import MrzFormat
+from media.idcheck.guidance import Hint
 from media.idcheck.synthetic import make_card, render_frame
+from media.nodes.registry import NodeRegistry
 from portal.models import Appointment
 from rooms.models import IdentityCheck
 from tests.rooms.conftest import Client, run
+from tests.rooms.test_media_nodes import REDIS_URL, media_nodes, remote_media, wait_for_nodes  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,6 +42,22 @@ class CardCamera(VideoStreamTrack):
         frame.pts, frame.time_base = self.count, fractions.Fraction(1, 10)
         self.count += 1
         return frame
+
+
+def mirrored(frame):
+    """As a front camera sends it."""
+    return np.ascontiguousarray(frame[:, ::-1])
+
+
+class MovingCardCamera(CardCamera):
+    """A front camera; the citizen holds the card far away until `move_closer()`."""
+
+    def __init__(self, far, near):
+        super().__init__(far)
+        self.near = near
+
+    def move_closer(self) -> None:
+        self.image = self.near
 
 
 async def join_media(client: Client, track) -> RTCPeerConnection:
@@ -83,8 +104,9 @@ def test_agent_reads_the_card_and_only_an_audit_line_is_kept(room, moderator, ci
             assert (await agent.expect("idcheck.status"))["state"] == "requested"
             await guest.send({"type": "idcheck.accept"})
             assert (await agent.expect("idcheck.status"))["state"] == "running"
-            result = await agent.expect("idcheck.result", timeout=40)
-            ended = await guest.expect("idcheck.ended", timeout=5)
+            # Live guidance (idcheck.hint) comes to both while it reads: not this test's subject.
+            result = await agent.expect("idcheck.result", timeout=40, ignore=("idcheck.hint",))
+            ended = await guest.expect("idcheck.ended", timeout=5, ignore=("idcheck.hint",))
             return result, ended
         finally:
             await pc.close()
@@ -142,3 +164,74 @@ def test_no_video_ends_unreadable_not_a_crash(room, moderator, citizen, card_cit
     result = run(scenario())
     assert result["outcome"] == "unreadable" and result["still"] == ""
     assert IdentityCheck.objects.get().outcome == "unreadable"
+
+
+async def guided_check(room, moderator, citizen, card) -> tuple[list[str], list[dict], dict, dict]:
+    """The citizen shows the card mirrored and small, moves it closer when told to; returns
+    the hints the citizen got, those the agent got, the agent's result and the citizen's end."""
+    agent, guest = await in_the_room(room, moderator, citizen)
+    camera = MovingCardCamera(mirrored(render_frame(card, seed=3, scale=0.5)),
+                              mirrored(render_frame(card, seed=3, rotation=2.0)))
+    pc = await join_media(guest, camera)
+    try:
+        await agent.send({"type": "idcheck.start", "pid": str(citizen.pid)})
+        await guest.expect("idcheck.requested")
+        assert (await agent.expect("idcheck.status"))["state"] == "requested"
+        await guest.send({"type": "idcheck.accept"})
+        assert (await agent.expect("idcheck.status"))["state"] == "running"
+        told: list[str] = []
+        while Hint.CLOSER not in told:  # the scripted citizen waits to be told
+            told.append((await guest.expect("idcheck.hint", timeout=20))["hint"])
+        camera.move_closer()
+        while True:
+            message = await guest.recv(40)
+            if message["type"] == "idcheck.ended":
+                break
+            assert message["type"] == "idcheck.hint", message
+            told.append(message["hint"])
+        ended = message
+        seen_by_agent: list[dict] = []
+        while True:
+            message = await agent.recv(5)
+            if message["type"] == "idcheck.result":
+                return told, seen_by_agent, message, ended
+            assert message["type"] == "idcheck.hint", message
+            seen_by_agent.append(message)
+    finally:
+        await pc.close()
+        await agent.close()
+        await guest.close()
+
+
+def assert_guided(told, seen_by_agent, result, ended, citizen) -> None:
+    assert Hint.CLOSER in told and set(told) <= {h.value for h in Hint}, told
+    # Only changes are sent: never the same hint twice in a row.
+    assert all(a != b for a, b in itertools.pairwise(told)), told
+    assert result["outcome"] == "verified", result
+    assert ended["outcome"] == "verified"
+    # The agent saw what the citizen was told, in the same order, about that citizen.
+    assert [m["hint"] for m in seen_by_agent] == told
+    assert {m["pid"] for m in seen_by_agent} == {str(citizen.pid)}
+
+
+def test_hints_guide_the_citizen_while_the_card_is_read(room, moderator, citizen, card_citizen):
+    """In-process engine: a small mirrored card is asked closer; moved closer, it is read."""
+    assert_guided(*run(guided_check(room, moderator, citizen, card_citizen)), citizen)
+
+
+@pytest.mark.services
+def test_hints_travel_from_a_media_node_too(room, moderator, citizen, card_citizen, remote_media):  # noqa: F811
+    """MEDIA_NODES=remote: the node sends each hint on the command's reply channel before its
+    reply (media.progress); the room consumer relays it as idcheck.hint."""
+
+    async def scenario():
+        registry = NodeRegistry(REDIS_URL, prefix=remote_media["MEDIA_REDIS_PREFIX"], max_age=2.0)
+        try:
+            await wait_for_nodes(registry, "node-g")
+            return await guided_check(room, moderator, citizen, card_citizen)
+        finally:
+            await registry.close()
+
+    with media_nodes(remote_media, ("node-g", 400)):
+        outcome = run(scenario())
+    assert_guided(*outcome, citizen)

@@ -54,3 +54,32 @@ def test_a_reflection_on_the_lines_is_named():
 def test_a_blurred_frame_after_a_sharp_one_asks_to_hold_still():
     card = make_card(MrzFormat.FR_ID_1988, 4)
     assert _hint(render_frame(card, 4), render_frame(card, 4, blur=3.0)) is Hint.HOLD_STILL
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_hints_pass_only_when_they_change_and_at_most_twice_a_second():
+    from media.identity import HintGate
+
+    clock = FakeClock()
+    gate = HintGate(0.5, clock)
+    assert gate.admit("closer")  # the first one at once
+    assert not gate.admit("closer")  # the same again: nothing to say
+    clock.now += 0.2
+    assert not gate.admit("glare")  # a change too soon after the last one waits
+    clock.now += 0.3
+    assert gate.admit("glare")  # still true once the interval is over: not lost
+    assert not gate.admit(None)  # no frame read yet: nothing
+    sent = []
+    gate = HintGate(0.5, clock)
+    for k in range(20):  # a hint flickering every frame (10 fps) for 2 s
+        clock.now += 0.1
+        if gate.admit("reading" if k % 2 else "glare"):
+            sent.append(clock.now)
+    assert len(sent) <= 5 and all(b - a >= 0.5 - 1e-9 for a, b in zip(sent, sent[1:], strict=False))

@@ -16,6 +16,19 @@ const REASONS = {
   no_video: () => _("no video from the citizen"),
   no_consistent_read: () => _("no steady reading of the card (hold it closer, flat, in good light)"),
 };
+// Live guidance while the card is read (`idcheck.hint`, codes of media/idcheck/guidance.py).
+export const HINTS = {
+  show_mrz: () => _("Show the lines at the bottom of the card"),
+  closer: () => _("Bring the card closer"),
+  glare: () => _("Avoid reflections"),
+  hold_still: () => _("Hold still"),
+  straighten: () => _("Hold the card straight"),
+  reading: () => _("Reading…"),
+};
+
+// The words for a hint code; an unknown code (a newer server) says nothing rather than a code.
+export const hintText = (code) => (Object.hasOwn(HINTS, code) ? HINTS[code]() : "");
+
 const STATES = {
   requested: () => _("Waiting for %(name)s to accept…"),
   running: () => _("Reading the card of %(name)s…"),
@@ -31,6 +44,14 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
   const accept = $("#gv-idcheck-accept");
   const stop = $("#gv-idcheck-refuse");
   const flip = $("#gv-idcheck-flip");
+  // A status region (polite live region): read out when the hint changes, which the server
+  // bounds (only on change, at most 2 per second), never once per frame.
+  const hint = $("#gv-idcheck-hint");
+  const showHint = (code) => {
+    const words = hintText(code);
+    hint.hidden = !words;
+    if (hint.textContent !== words) hint.textContent = words;
+  };
   // Phones have a front and a rear camera: the rear one sees the card better.
   flip.addEventListener("click", () => switchCamera());
   const offerFlip = async () => {
@@ -55,12 +76,17 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
         { name: by || _("the agent") },
       );
       accept.hidden = false;
+      showHint(null);
       stop.textContent = _("Refuse");
       box.hidden = false;
       offerFlip();
       accept.focus();
     },
+    hint({ hint: code }) {
+      if (!box.hidden) showHint(code);
+    },
     ended() {
+      showHint(null);
       box.hidden = true;
       announce(_("The identity check is over. The agent will tell you the result."));
     },
@@ -83,8 +109,15 @@ export function agentSide({ send, panel, nameOf }) {
   $("#gv-idcheck-cancel").addEventListener("click", () => {
     if (current) send({ type: "idcheck.cancel", pid: current });
   });
+  // What the citizen is being told now: shown to the agent, not read out (the state line is).
+  const progress = (text) => {
+    const line = $("#gv-idcheck-progress");
+    line.textContent = text ? fmt(_("The citizen sees: %(hint)s"), { hint: text }) : "";
+    line.hidden = !text;
+  };
   const state = (pid, text, running) => {
     current = running ? pid : null;
+    progress("");
     $("#gv-idcheck-state").textContent = text;
     $("#gv-idcheck-cancel").hidden = !running;
     if (panel.current !== "idcheck") panel.open("idcheck");
@@ -99,6 +132,9 @@ export function agentSide({ send, panel, nameOf }) {
     status({ pid, state: s }) {
       const text = STATES[s] ? fmt(STATES[s](), { name: nameOf(pid) }) : s;
       state(pid, text, s === "requested" || s === "running");
+    },
+    hint({ pid, hint: code }) {
+      if (pid === current) progress(hintText(code));
     },
     result(r) {
       const outcome = OUTCOMES[r.outcome]?.() ?? r.outcome;

@@ -248,6 +248,9 @@ const handlers = {
   "idcheck.ended"(m) {
     idcheck.ended?.(m);
   },
+  "idcheck.hint"(m) {
+    idcheck.hint?.(m);
+  },
   "idcheck.status"(m) {
     idcheck.status?.(m);
   },
