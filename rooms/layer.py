@@ -23,6 +23,7 @@ import random
 from collections import defaultdict
 
 import redis.exceptions
+from channels.exceptions import ChannelFull
 from channels_redis.core import RedisChannelLayer
 
 log = logging.getLogger("rooms.layer")
@@ -81,6 +82,11 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         for channel in channels:  # each consumer sends its browser a fresh state
             try:
                 await super().send(channel, {"type": "layer.recovered"})
+            except ChannelFull:
+                # This process's inbox is full (settings: capacity): this socket misses the
+                # catch-up, the others still get theirs. Raised out of here, it would end
+                # every consumer of the process waiting on this task (all sockets closed).
+                log.warning("channel layer: inbox full, %s not told that Redis is back", channel)
             except DOWN as error:
                 self.went_down(error)
                 return

@@ -32,3 +32,22 @@ def test_a_burst_to_one_process_s_sockets_is_not_dropped():
         return received
 
     assert [m["n"] for m in asyncio.run(scenario())] == list(range(SOCKETS))
+
+
+def test_a_full_inbox_at_recovery_does_not_end_the_process_s_consumers(settings, caplog):
+    """Redis is back and the process tells each of its sockets: an inbox full past the
+    capacity costs the catch-up of the sockets beyond it, not a failed recovery (every
+    consumer waiting on it would end, their sockets closed)."""
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] + "-full"
+    layer = ResilientRedisChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix, capacity=2)
+
+    async def scenario() -> None:
+        for _ in range(5):
+            await layer.group_add("call", await layer.new_channel())
+        try:
+            await layer._recover()  # as after an outage: memberships again, then each told
+        finally:
+            await layer.flush()
+
+    asyncio.run(scenario())
+    assert sum("not told that Redis is back" in r.getMessage() for r in caplog.records) == 3
