@@ -610,6 +610,7 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
     async def fault(label: str, action) -> None:
         mark = bench.stats.mark()
         connects_before = len(bench.stats.connects)
+        errors_before = collections.Counter(bench.stats.errors)
         began = time.monotonic()
         bench.phase = label
         for c in bench.clients:
@@ -624,7 +625,8 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
               f"{after(took, args.recover_timeout)}: "
               f"{len(times)}/{len(live)} back, per participant {ms(times)}")
         print(f"         reconnections {now[0] - mark[0]} ({ms(bench.stats.connects[connects_before:])}), "
-              f"drops {now[3] - mark[3]}, handshake failures {now[1] - mark[1]}, BUSY {now[2] - mark[2]}")
+              f"drops {now[3] - mark[3]}, handshake failures {now[1] - mark[1]}, BUSY {now[2] - mark[2]}, "
+              f"errors {dict(collections.Counter(bench.stats.errors) - errors_before) or 'none'}")
         await asyncio.sleep(args.settle)
 
     if "redis" in phases:
