@@ -285,11 +285,11 @@ class Client:
                 await asyncio.sleep(retry_delay(attempt))
                 attempt += 1
                 continue
+            attempt = 0  # as the page (signal.js, onopen): a socket refused BUSY was open, its hint spreads
             pinger = asyncio.create_task(self.keep_alive(self.ws))
             try:
                 async for raw in self.ws:
-                    if self.handle(json.loads(raw)):
-                        attempt = 0
+                    self.handle(json.loads(raw))
             except Exception:  # noqa: S110  (a drop: the close code says what comes next)
                 pass
             finally:
