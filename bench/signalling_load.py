@@ -21,7 +21,7 @@ Prints connect / admit / chat percentiles, recovery times, messages lost, ghosts
 slope, PostgreSQL and Redis connection counts.
 
 Usage: .venv/bin/python bench/signalling_load.py [--n 60] [--steady 20] [--phases storm,steady,redis,postgres,kill]
-(defaults: a quick run; README's figures: --n 600 --steady 600).
+(defaults: a quick run; the issue's target run: --n 600 --steady 600; README's: --n 600 --steady 150).
 """
 
 from __future__ import annotations
