@@ -21,7 +21,7 @@ Prints connect / admit / chat percentiles, recovery times, messages lost, ghosts
 slope, PostgreSQL and Redis connection counts.
 
 Usage: .venv/bin/python bench/signalling_load.py [--n 60] [--steady 20] [--phases storm,steady,redis,postgres,kill]
-(defaults: a quick run; README's figures: --n 600 --steady 600).
+(defaults: a quick run; the issue's target run: --n 600 --steady 600; README's: --n 600 --steady 150).
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ class Stats:
     drops: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     lobby_replays: int = 0  # chat replayed to someone waiting: must stay 0
-    sent: dict[str, tuple[str, Client]] = field(default_factory=dict)  # chat id -> (room slug, sender)
+    sent: dict[str, tuple[str, Client, str]] = field(default_factory=dict)  # chat id -> (room, sender, phase)
 
     def mark(self) -> tuple[int, int, int, int]:
         return len(self.connects), self.handshake_failures, self.busy, self.drops
@@ -285,11 +285,11 @@ class Client:
                 await asyncio.sleep(retry_delay(attempt))
                 attempt += 1
                 continue
+            attempt = 0  # as the page (signal.js, onopen): a socket refused BUSY was open, its hint spreads
             pinger = asyncio.create_task(self.keep_alive(self.ws))
             try:
                 async for raw in self.ws:
-                    if self.handle(json.loads(raw)):
-                        attempt = 0
+                    self.handle(json.loads(raw))
             except Exception:  # noqa: S110  (a drop: the close code says what comes next)
                 pass
             finally:
@@ -408,7 +408,7 @@ class Client:
         chat_id = f"{self.pid[:8]}-{self.count}"
         message = {"type": "chat.send", "id": chat_id, "text": f"message {self.count}"}
         self.outbox[chat_id] = (message, time.monotonic())
-        self.stats.sent[chat_id] = (self.slug, self)
+        self.stats.sent[chat_id] = (self.slug, self, self.bench.phase)
         if probe:
             self.probe_id = chat_id
         await self.send(message)
@@ -447,6 +447,7 @@ class Bench:
         self.clients: list[Client] = []
         self.admit_asked: dict[str, float] = {}
         self.chatting = False
+        self.phase = "storm"  # the phase a chat was sent in, for the count of losses
 
     async def open(self, slug: str, session: str):
         import websockets
@@ -593,7 +594,7 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
           f"(hints {pct(bench.stats.busy_hints, 0.5):.0f}-{max(bench.stats.busy_hints, default=0):.0f} s)")
 
     # --- steady ---
-    bench.chatting = True
+    bench.chatting, bench.phase = True, "steady"
     if "steady" in phases:
         rtt_before = len(bench.stats.chat_rtt)
         rss_from = [len(s) for s in sampler.rss]
@@ -609,7 +610,9 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
     async def fault(label: str, action) -> None:
         mark = bench.stats.mark()
         connects_before = len(bench.stats.connects)
+        errors_before = collections.Counter(bench.stats.errors)
         began = time.monotonic()
+        bench.phase = label
         for c in bench.clients:
             if not c.gone:
                 c.probe_since, c.probe_id, c.recovered = began, None, None
@@ -622,7 +625,8 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
               f"{after(took, args.recover_timeout)}: "
               f"{len(times)}/{len(live)} back, per participant {ms(times)}")
         print(f"         reconnections {now[0] - mark[0]} ({ms(bench.stats.connects[connects_before:])}), "
-              f"drops {now[3] - mark[3]}, handshake failures {now[1] - mark[1]}, BUSY {now[2] - mark[2]}")
+              f"drops {now[3] - mark[3]}, handshake failures {now[1] - mark[1]}, BUSY {now[2] - mark[2]}, "
+              f"errors {dict(collections.Counter(bench.stats.errors) - errors_before) or 'none'}")
         await asyncio.sleep(args.settle)
 
     if "redis" in phases:
@@ -661,10 +665,13 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
         if c.status == "admitted" and not c.gone:
             recipients.setdefault(c.slug, []).append(c)
     unacked = sum(len(c.outbox) for c in bench.clients if not c.gone)
-    lost = sum(1 for chat_id, (slug, sender) in bench.stats.sent.items()
-               if not sender.gone and any(chat_id not in c.seen for c in recipients.get(slug, [])))
+    lost_in: collections.Counter[str] = collections.Counter(
+        phase for chat_id, (slug, sender, phase) in bench.stats.sent.items()
+        if not sender.gone and any(chat_id not in c.seen for c in recipients.get(slug, [])))
+    lost = sum(lost_in.values())
     print(f"[chat] {len(bench.stats.sent)} messages sent; lost (not seen by every admitted participant of the room "
-          f"still there): {lost}; never acknowledged to their sender: {unacked}; round trip overall "
+          f"still there): {lost} {dict(lost_in) if lost else ''}; never acknowledged to their sender: {unacked}; "
+          f"round trip overall "
           f"{ms(bench.stats.chat_rtt)}; replays to waiting guests: {bench.stats.lobby_replays}")
 
     # --- everyone hangs up ---

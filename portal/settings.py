@@ -147,7 +147,13 @@ if REDIS_URL:
             # channels_redis, surviving a Redis restart: it waits for Redis to come back and
             # subscribes this process's groups again (rooms/layer.py).
             "BACKEND": "rooms.layer.ResilientRedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="gv")},
+            # capacity: channels_redis queues every socket of a process in ONE Redis key (the
+            # process's inbox) and drops what is sent to it past `capacity` (100 by default:
+            # "channels over capacity" in the log). A storm of connects in a busy process went
+            # past 100 and lost admissions and chat (bench/signalling_load.py): room for
+            # the bursts of a process's few thousand sockets (messages still expire after 60 s).
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="gv"),
+                       "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=10000)},
         }
     }
 else:

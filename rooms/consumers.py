@@ -53,11 +53,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                         settings.ROOM_HANDSHAKE_TIMEOUT, getattr(self, "slug", "?"))
             await self._refuse_busy(admission.ADMISSION.retry_after())
             return
-        if self.pid and self.status == lobby.Status.ADMITTED:
-            # What was said while this participant was away (it drops what it already has).
-            said = await db(chat.replay)(self.pid)
-            if said:
-                await self._send({"type": "chat.replay", "messages": said})
+        await self._replay_chat()
 
     async def _refuse_busy(self, retry_after: int) -> None:
         log.info("room socket refused: busy, retry in %d s", retry_after)
@@ -446,9 +442,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def layer_recovered(self, event: dict) -> None:
         """The channel layer is back after a Redis outage (rooms/layer.py): what was
-        broadcast meanwhile is lost, a fresh state catches the browser up."""
+        broadcast meanwhile is lost, a fresh state and the chat's replay catch the browser
+        up (another process's broadcasts reach a group only once this process has added
+        its members again: a chat said in between was stored, not heard here)."""
         if self.pid:
             await self._send_state()
+            await self._replay_chat()
 
     async def control_close(self, event: dict) -> None:
         if not self.pid:
@@ -474,6 +473,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _join_group(self, group: str) -> None:
         self.groups_joined = (*self.groups_joined, group)  # discarded on disconnect, even if the add failed
         await self.channel_layer.group_add(group, self.channel_name)
+
+    async def _replay_chat(self) -> None:
+        """What was said while this participant was not hearing the room (it drops what it
+        already has); an admitted participant only."""
+        if self.pid and self.status == lobby.Status.ADMITTED:
+            said = await db(chat.replay)(self.pid)
+            if said:
+                await self._send({"type": "chat.replay", "messages": said})
 
     async def _send_state(self) -> None:
         # Fresh TURN credentials at every (re)connection: the page uses them for its next offer.

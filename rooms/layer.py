@@ -7,7 +7,8 @@ Here a process waits for Redis instead, sockets stay open:
   which probes Redis with a jittered backoff (one probe per process, not one per socket);
 - the recovery adds this process's group memberships again (a Redis restarted without
   persistence forgot them), then tells each local channel `layer.recovered`: the consumer
-  sends its browser a fresh `state`, so what was broadcast during the outage is caught up;
+  sends its browser a fresh `state` and the chat's replay, so what was broadcast during the
+  outage (or by another process before this one's groups were back) is caught up;
 - `group_add` records the membership before asking Redis, `group_discard` forgets it first
   and does not fail on a Redis that is down (the membership expires there by itself).
 `send`/`group_send` still raise while Redis is down: the caller decides (the consumer
@@ -23,6 +24,7 @@ import random
 from collections import defaultdict
 
 import redis.exceptions
+from channels.exceptions import ChannelFull
 from channels_redis.core import RedisChannelLayer
 
 log = logging.getLogger("rooms.layer")
@@ -81,6 +83,11 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         for channel in channels:  # each consumer sends its browser a fresh state
             try:
                 await super().send(channel, {"type": "layer.recovered"})
+            except ChannelFull:
+                # This process's inbox is full (settings: capacity): this socket misses the
+                # catch-up, the others still get theirs. Raised out of here, it would end
+                # every consumer of the process waiting on this task (all sockets closed).
+                log.warning("channel layer: inbox full, %s not told that Redis is back", channel)
             except DOWN as error:
                 self.went_down(error)
                 return

@@ -15,7 +15,7 @@ import pytest
 import redis
 import websockets
 
-from rooms import lobby, presence
+from rooms import chat, lobby, presence
 from rooms.models import Participant
 from rooms.protocol import CloseCode
 from tests.e2e.harness import free_port
@@ -89,8 +89,9 @@ def _clients(port: int) -> int:
 
 
 def test_a_redis_restart_during_a_call_closes_no_socket(room, moderator, citizen, second_citizen):
-    """Redis stops and comes back empty: the call's sockets stay open and get a fresh state,
-    the chat and the waiting room work again, a socket opened meanwhile is told UNAVAILABLE, and
+    """Redis stops and comes back empty: the call's sockets stay open and get a fresh state
+    and the chat's replay (with what another process stored meanwhile, which its broadcast
+    could not bring here), the chat and the waiting room work again, a socket opened meanwhile is told UNAVAILABLE, and
     the process holds no more Redis connections than before."""
     presence.move(room, str(citizen.pid), lobby.Status.ADMITTED)
     sessions = {who: session_for(room.slug, p.pid) for who, p in
@@ -114,11 +115,15 @@ def test_a_redis_restart_during_a_call_closes_no_socket(room, moderator, citizen
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await expect(newcomer, "never", timeout=20)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.UNAVAILABLE
+            # Another process stores a chat while this one's groups are not back in Redis.
+            await asyncio.to_thread(chat.record, str(citizen.pid), "pendant", "pendant")
 
         await restart(newcomer_told_unavailable)
         # Back: both sockets are still open and caught up with a fresh state.
-        assert (await expect(agent, "state", timeout=30, ignore=NEWS))["you"]["status"] == "admitted"
-        assert (await expect(guest, "state", timeout=30, ignore=NEWS))["you"]["status"] == "admitted"
+        for ws in (agent, guest):
+            assert (await expect(ws, "state", timeout=30, ignore=NEWS))["you"]["status"] == "admitted"
+            replayed = await expect(ws, "chat.replay", ignore=NEWS)
+            assert [m["text"] for m in replayed["messages"]] == ["avant", "pendant"]
         await guest.send(json.dumps({"type": "chat.send", "text": "après"}))
         assert (await expect(agent, "chat.message", ignore=NEWS))["text"] == "après"
         # The waiting room works again: the newcomer's browser comes back (UNAVAILABLE is not final).
