@@ -43,6 +43,15 @@ def citizen_follows_link(page, url: str) -> None:
     page.click("#gv-enter")
 
 
+def citizen_enters_without_the_code(page, url: str, room) -> str:
+    """The personal link, on a device no scanner or preview spoiled: no "already open
+    elsewhere", no code asked, one click to the waiting room. The citizen's pid."""
+    page.goto(url)
+    assert page.query_selector("#gv-held-elsewhere") is None and page.query_selector("#id_password") is None
+    page.click("#gv-enter")
+    return citizen_waits(page, room)
+
+
 def citizen_waits(page, room) -> str:
     """After the right password: the room page shows the waiting room. The citizen's pid."""
     page.wait_for_url(f"**/r/{room.slug}/room/", timeout=WAIT)
