@@ -14,19 +14,14 @@ from portal import dayview
 from portal.models import Appointment, Status
 from rooms import presence, tokens
 from rooms.models import Participant, Room
-from tests.rooms.conftest import Client, admit, run
+from tests.rooms.conftest import Client, in_the_call, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _end_by_the_agent(room, moderator, citizen) -> None:
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("lobby.waiting")
-        await admit(agent, guest, citizen.pid)
+        agent, guest = await in_the_call(room.slug, moderator.pid, citizen.pid)
         with guest.ignoring("participant.joined"):
             await agent.send({"type": "mod.end"})
             await guest.expect("ended")

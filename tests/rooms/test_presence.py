@@ -15,7 +15,7 @@ from django.utils import timezone
 from rooms import lobby, presence, tokens
 from rooms.models import Participant
 from tests import factories
-from tests.rooms.conftest import Client, in_the_call, run
+from tests.rooms.conftest import Client, in_the_call, run, seated
 from tests.rooms.test_take_over import _enter_by_link
 from tests.waiting import wait_until
 
@@ -189,11 +189,7 @@ def test_a_process_is_named_by_its_host_and_port_across_restarts(settings):
 def test_a_waiting_guest_whose_connection_is_lost_leaves_the_waiting_list_after_the_grace(
         room, moderator, citizen, short_grace):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("lobby.waiting")
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
         await guest.close()
         lost = await agent.expect("participant.updated")  # the agents only: "connexion perdue"
         assert lost["participant"]["status"] == "waiting" and lost["participant"]["online"] is False
