@@ -100,6 +100,10 @@ def merge(state: bytes, update: bytes) -> Merged:
         raise NotesError("bad_update", "The notes update cannot be decoded (not a Yjs update).") from None
     if set(doc.keys()) != {ROOT}:
         raise NotesError("bad_update", "The notes hold one text named 'notes' and nothing else.")
+    after = doc.get_update()
+    # Checked on the document as it will be read back from storage: a crafted update can
+    # leave the live document reading otherwise than its encoding (found by fuzzing).
+    _doc, text = _load(after)
     chunks = text.diff()
     if any(not isinstance(insert, str) or attributes for insert, attributes in chunks):
         raise NotesError("bad_update", "The notes are plain text: no formatting, no embedded objects.")
@@ -108,7 +112,6 @@ def merge(state: bytes, update: bytes) -> Merged:
         raise NotesError("too_large", f"The notes would exceed {MAX_TEXT} characters.")
     if _UNPRINTABLE.search(content):
         raise NotesError("bad_update", "The notes cannot contain control characters.")
-    after = doc.get_update()
     if len(after) > MAX_STATE:
         raise NotesError("too_large", f"The notes document would exceed {MAX_STATE} bytes.")
     return Merged(state=after, text=content, changed=after != before)

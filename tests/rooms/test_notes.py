@@ -6,13 +6,17 @@ oversized updates are refused with a clear error, a guest cannot write read-only
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from channels.db import database_sync_to_async
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycrdt import Doc, Text
 
 from rooms.notes import crdt
 from rooms.notes.models import NotesDocument, NotesTemplate
+from rooms.protocol import CLIENT_MESSAGES, ProtocolError, parse
 from tests.rooms.conftest import Client, in_the_call, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -186,3 +190,60 @@ def test_someone_waiting_gets_no_notes(room, moderator, citizen):
         await guest.close()
 
     run(scenario())
+
+
+# --- fuzzing: whatever arrives, the server answers with a document or a clear refusal ---
+_BASE = crdt.seed("Pièces à fournir :\n- [ ] passeport\n")
+
+
+def _valid_update() -> bytes:
+    browser = Browser()
+    browser.doc.apply_update(_BASE)
+    before = browser.doc.get_state()
+    browser.text.insert(3, "ajouté ")
+    del browser.text[0:2]
+    return browser.doc.get_update(before)
+
+
+_UPDATE = _valid_update()
+
+
+@given(st.one_of(
+    st.binary(max_size=3000),
+    # A real update with bytes changed, cut or added: the decoder's edge cases.
+    st.builds(lambda at, byte: _UPDATE[:at] + bytes([byte]) + _UPDATE[at + 1:],
+              st.integers(0, len(_UPDATE) - 1), st.integers(0, 255)),
+    st.builds(lambda cut: _UPDATE[:cut], st.integers(0, len(_UPDATE))),
+    st.builds(lambda extra: _UPDATE + extra, st.binary(max_size=50)),
+))
+@settings(max_examples=1500, deadline=None)
+def test_any_bytes_as_an_update_merge_or_are_refused_clearly(data):
+    try:
+        merged = crdt.merge(_BASE, data)
+    except crdt.NotesError as error:
+        assert error.code in {"bad_update", "too_large"} and error.message
+        return
+    assert len(merged.text) <= crdt.MAX_TEXT and "\x00" not in merged.text
+    assert crdt.text_of(merged.state) == merged.text  # what is stored reads back the same
+
+
+@given(st.dictionaries(st.sampled_from(["type", "sv", "update", "read_only", "other"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=80),
+                                 st.sampled_from(["notes.sync", "notes.update", "notes.lock"]),
+                                 st.binary(max_size=60).map(lambda b: base64.b64encode(b).decode())),
+                       max_size=4))
+@settings(max_examples=1500, deadline=None)
+def test_any_notes_message_parses_or_is_refused_clearly(message):
+    try:
+        clean = parse(json.dumps(message))
+    except ProtocolError as error:
+        assert error.code and error.message
+        return
+    if clean["type"].startswith("notes."):
+        for name, field in CLIENT_MESSAGES[clean["type"]].items():
+            assert name in clean or not field.required
+        if "sv" in clean or "update" in clean:
+            try:
+                crdt.missing(_BASE, crdt.decode(clean.get("sv") or clean.get("update", ""), 10**6, "test"))
+            except crdt.NotesError as error:
+                assert error.code in {"bad_update", "too_large"}
