@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import urllib.error
-from itertools import zip_longest
 import urllib.request
+from itertools import zip_longest
 from urllib.parse import urlsplit
 
 import pytest
@@ -185,7 +185,8 @@ def test_notes_together_offline_late_joiner_summary_and_restart(e2e_db, booked, 
         assert get(base + forged)[0] == 404
         assert get(base + forged.replace("/compte-rendu/", "/compte-rendu.pdf"))[0] == 404
         with django_db_blocker.unblock():
-            sent = list(VisitSummary.objects.filter(appointment=room.appointment).values_list("sent_by_name", flat=True))
+            sent = list(VisitSummary.objects.filter(appointment=room.appointment)
+                        .values_list("sent_by_name", flat=True))
         assert sent == ["Alice Agent", "Alice Agent"]
 
     # Every browser closed, the portal restarted.
@@ -200,7 +201,8 @@ def test_notes_together_offline_late_joiner_summary_and_restart(e2e_db, booked, 
         status, pdf, kind = get(second.base + token_path.replace("/compte-rendu/", "/compte-rendu.pdf"))
         assert status == 200 and kind == "application/pdf" and pdf.startswith(b"%PDF-")
         back_office = browsers.open("agent-again")
-        login_agent(back_office, second.base, agent.username, f"/admin/portal/appointment/{room.appointment.pk}/change/")
+        change_page = f"/admin/portal/appointment/{room.appointment.pk}/change/"
+        login_agent(back_office, second.base, agent.username, change_page)
         back_office.wait_for_selector("#gv-admin-notes", timeout=WAIT)
         assert "Hors ligne: facture EDF." in back_office.inner_text("#gv-admin-notes")
         # Someone opening the room now gets the notes from the server: no other browser is alive.
