@@ -15,6 +15,7 @@ import { checklistAt, fromBase64, shiftPosition, textChange, toBase64 } from "./
 const REMOTE = "remote";
 const LOCAL = "local";
 const FLUSH_MS = 150;
+const RESYNC_MS = 30_000;
 
 export function start({ send, moderator, pid }) {
   document.head.append(Object.assign(document.createElement("link"),
@@ -122,8 +123,8 @@ export function start({ send, moderator, pid }) {
 
   function receive(m) {
     if (m.type === "notes.state") {
-      Y.applyUpdate(doc, fromBase64(m.update), REMOTE);
-      area.value = text.toString();
+      Y.applyUpdate(doc, fromBase64(m.update), REMOTE); // the observer shows it, the caret kept
+      if (area.value !== text.toString()) area.value = text.toString(); // after a reset to the server's copy
       // What this page typed while the server could not hear it (offline), once.
       const missing = Y.encodeStateAsUpdate(doc, fromBase64(m.sv));
       pending = [];
@@ -147,6 +148,9 @@ export function start({ send, moderator, pid }) {
   fresh();
   editable();
   sync();
+  // A broadcast lost while the server's channel layer was down (rooms/layer.py) reaches this
+  // page at the next sync: one every 30 s costs a state vector each way when nothing is missing.
+  setInterval(sync, RESYNC_MS);
   // Diagnostics for the browser tests.
   globalThis.gvNotes = { get text() { return text.toString(); }, get synced() { return synced; } };
   return {
