@@ -110,6 +110,11 @@ def test_notes_together_offline_late_joiner_summary_and_restart(e2e_db, booked, 
             agent_page.keyboard.type(mine)
             citizen.keyboard.type(theirs)
         same_notes([agent_page, citizen], "Agent: passeport.", "Citoyenne: RIB.")
+        # The agent's checklist button starts a box on a new line, typing goes on after it.
+        agent_page.keyboard.press("Control+End")
+        agent_page.click("#gv-notes-checklist")
+        agent_page.keyboard.type("carte vitale")
+        same_notes([agent_page, citizen], "\n- [ ] carte vitale")
 
         # The citizen's network goes (the socket with it), she types; the agent types too.
         citizen.context.set_offline(True)
@@ -140,8 +145,12 @@ def test_notes_together_offline_late_joiner_summary_and_restart(e2e_db, booked, 
         late_pid = steps.citizen_waits(late, room)
         steps.admit(agent_page, late_pid)
         late.wait_for_selector("#gv-call:not([hidden])", timeout=WAIT)
+        late.set_viewport_size({"width": 390, "height": 844})  # a phone
         open_notes(late)
         assert same_notes([late, agent_page, citizen]) == text
+        box = late.locator("#gv-notes-text").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] > 100
+        assert serious_violations(late) == [], "notes on a phone"
 
         # The agent reads it over and sends it: by email first (the citizen's channel).
         agent_page.click("#gv-btn-notes")  # admitting showed the participants
@@ -172,6 +181,7 @@ def test_notes_together_offline_late_joiner_summary_and_restart(e2e_db, booked, 
         citizen.goto(short)
         citizen.wait_for_selector("#gv-summary-text", timeout=WAIT)
         assert "Hors ligne: facture EDF." in citizen.inner_text("#gv-summary-text")
+        assert "☐ à faire : carte vitale" in " ".join(citizen.inner_text("#gv-summary-text").split())
         assert citizen.inner_text("#gv-summary-until")  # how long it stays available
         assert serious_violations(citizen) == [], "summary page"
         with citizen.expect_download() as download:
