@@ -68,8 +68,9 @@ def seed(text: str) -> bytes:
     """A new document holding `text` (a template), made once by the server."""
     doc: Doc = Doc()
     root = doc.get(ROOT, type=Text)
+    text = _UNPRINTABLE.sub("", text)[:MAX_TEXT]  # a template with a stray control character must not lock the notes
     if text:
-        root += text[:MAX_TEXT]
+        root += text
     return doc.get_update()
 
 

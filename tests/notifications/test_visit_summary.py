@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pycrdt import Doc, Text
 
 from notifications import shortlinks
 from notifications import summary as summaries
@@ -109,7 +110,7 @@ def test_only_the_structures_editors_send_and_never_empty_notes(client, book, al
     assert send_as(client, bob, appointment).status_code == 404  # another structure's
     assert send_as(client, hugo, appointment).status_code == 404  # the helpdesk changes nothing
     answer = send_as(client, alice, appointment)  # no notes written
-    assert answer.status_code == 409 and answer.json()["sent"] is False and "empty" in answer.json()["message"]
+    assert answer.status_code == 409 and answer.json()["sent"] is False and "vides" in answer.json()["message"]
     assert not VisitSummary.objects.exists()
     client.logout()
     assert client.post(reverse("send_summary", args=[appointment.pk])).status_code == 302  # to the sign-in
@@ -136,3 +137,23 @@ def test_any_notes_text_reads_as_one_block_per_written_line(text):
     assert len([b for b in read if b.kind != "blank"]) == len([line for line in lines if line.strip()])
     assert all("\n" not in b.text and "\r" not in b.text for b in read)
     assert not read or read[-1].kind != "blank"
+
+
+@pytest.mark.django_db
+@given(st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1, max_size=200))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_token_opens_nothing(client, token):
+    for name in ("visit_summary", "visit_summary_pdf"):
+        assert client.get(reverse(name, args=[token])).status_code == 404
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_any_template_text_seeds_notes_that_can_be_edited(text):
+    state = crdt.seed(text)
+    browser: Doc = Doc()
+    notes = browser.get("notes", type=Text)
+    browser.apply_update(state)
+    before = browser.get_state()
+    notes.insert(0, "x")
+    assert crdt.merge(state, browser.get_update(before)).text == "x" + crdt.text_of(state)
