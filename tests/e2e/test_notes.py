@@ -152,6 +152,9 @@ def test_notes_together_offline_late_joiner_summary_and_restart(e2e_db, booked, 
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] > 100
         assert serious_violations(late) == [], "notes on a phone"
 
+        for page in (agent_page, citizen, late):
+            assert steps.csp_errors(page) == [] and steps.foreign_requests(page, base) == []
+
         # The agent reads it over and sends it: by email first (the citizen's channel).
         agent_page.click("#gv-btn-notes")  # admitting showed the participants
         agent_page.click("#gv-notes-review")
