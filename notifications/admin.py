@@ -31,6 +31,8 @@ class NotificationInline(_Inline):
     fields = ("created_at", "kind", "channel", "recipient", "status", "attempts", "sent_at", "what_to_do", "last_error")
     readonly_fields = fields
     ordering = ["created_at", "id"]
+    # Django's tabular template with its two empty column headers named (axe, RGAA 5.6).
+    template = "admin/notifications/notification_inline.html"
 
     @admin.display(description=_("problem and what to do"))
     def what_to_do(self, notification: Notification) -> str:
@@ -41,6 +43,8 @@ class NotificationInline(_Inline):
             # Read-only rows post nothing; left out of POSTs, the appointment form does not
             # require this inline's management form.
             return False
+        if obj is None:
+            return False  # the add form: no message exists yet, so no empty table to show
         # Rights come from memberships: whoever sees the appointment sees its messages.
         return access.has_role(request.user, access.VIEWERS, None if obj is None else obj.structure_id)
 

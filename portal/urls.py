@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from notifications import shortlinks
-from portal import citizen, day, devicetest, probes
+from portal import citizen, day, devicetest, legal, probes
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -23,5 +23,7 @@ urlpatterns = [
     path("rdv/<str:token>/test/", devicetest.page, name="device_test"),
     path("rdv/<str:token>/test/offer/", devicetest.offer, name="device_test_offer"),
     path("notifications/", include("notifications.urls")),
+    path("accessibilite/", legal.accessibility, name="accessibility"),
+    path("donnees-personnelles/", legal.privacy, name="privacy"),
     path("j/<str:code>", shortlinks.follow, name="short_link"),  # short links in SMS
 ]

@@ -21,7 +21,7 @@ import { received } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { Panel, badge, chatLine, peopleLists } from "./panels.js";
 import { agentSide, citizenSide } from "./idcheck.js";
-import { beep } from "./tone.js";
+import { beep, setToneLevel, toneLevel } from "./tone.js";
 import { nameWithRole } from "./roles.js";
 import { CHANGE, RoomState, STATUS } from "./state.js";
 import { localMedia } from "./localmedia.js";
@@ -58,9 +58,18 @@ const idcheck = moderator
 
 // ---- screens -------------------------------------------------------------------------
 
+// Where the keyboard goes when a screen replaces another (RGAA 12.8): never the top of the page.
+const LANDING = { "gv-lobby": ["#gv-lobby-title"], "gv-call": ["#gv-btn-mic:not(:disabled)", "#gv-btn-cam"] };
+
 function show(screen) {
+  const active = document.activeElement;
   for (const id of ["gv-lobby", "gv-call", "gv-end"]) $(`#${id}`).hidden = id !== screen;
   document.body.classList.toggle("gv-in-call", screen === "gv-call");
+  // The focused control went with the old screen (or nothing had the focus): land on the new one.
+  if (!active || active === document.body || active.checkVisibility?.() === false) {
+    const target = (LANDING[screen] ?? []).map((sel) => $(sel)).find(Boolean);
+    target?.focus();
+  }
 }
 
 function finish(title, text, { rejoin = false } = {}) {
@@ -375,7 +384,7 @@ function setHand(raised) {
 }
 
 function handShown(raised) {
-  setPressed($("#gv-btn-hand"), raised, raised ? _("Lower hand") : _("Raise hand"));
+  setPressed($("#gv-btn-hand"), raised);
   state.setHand(raised);
   stage.update(state.me, true);
 }
@@ -404,7 +413,7 @@ async function setAudioOnly(on) {
 function setLocked(locked) {
   $("#gv-locked").hidden = !locked;
   const button = $("#gv-lock");
-  if (button) setPressed(button, locked, locked ? _("Unlock the room") : _("Lock the room"));
+  if (button) setPressed(button, locked);
 }
 
 // ---- wiring --------------------------------------------------------------------------
@@ -453,6 +462,15 @@ function wire() {
     const name = $("#gv-name").value.trim();
     if (name) signal.send({ type: "name.set", name }); // said once the server has taken it (participant.updated)
   });
+  const tone = $("#gv-tone");
+  if (tone) { // moderators: the tone that says someone is waiting, its volume or off
+    tone.value = toneLevel();
+    tone.addEventListener("change", () => {
+      setToneLevel(tone.value);
+      announce(tone.value === "0" ? _("Alert tone off.") : _("Alert tone volume changed."));
+    });
+    $("#gv-tone-try").addEventListener("click", () => beep(tone.value));
+  }
   $("#gv-quality-select").addEventListener("change", (e) => setQuality(e.target.value));
   document.querySelectorAll(".gv-audio-only").forEach((b) => b.addEventListener("click", () => setAudioOnly(!state.audioOnly)));
   $("#gv-set-camera").addEventListener("change", (e) => mine.pickDevice("video", e.target.value));
@@ -494,8 +512,8 @@ async function main() {
   // Guests who came by their personal link skipped the join page's check: report it here.
   const report = (problems) => reportCheck(root.dataset.reportUrl, problems);
   const problem = browserProblem();
-  if (problem) {
-    report([problem.code]);
+  if (problem) report([problem.code]);
+  if (problem?.blocking) { // an in-app browser may still work: it tries (it was warned on the first page)
     finish(problem.title, problem.text);
     return;
   }
