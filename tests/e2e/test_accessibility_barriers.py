@@ -23,8 +23,14 @@ COUNT_TONES = """(() => {
   window.gvTones = [];
   const start = OscillatorNode.prototype.start;
   const connect = OscillatorNode.prototype.connect;
-  OscillatorNode.prototype.connect = function (node, ...rest) { this.gvGain = node.gain?.value ?? 1; return connect.call(this, node, ...rest); };
-  OscillatorNode.prototype.start = function (...args) { window.gvTones.push(this.gvGain ?? 1); return start.apply(this, args); };
+  OscillatorNode.prototype.connect = function (node, ...rest) {
+    this.gvGain = node.gain?.value ?? 1;
+    return connect.call(this, node, ...rest);
+  };
+  OscillatorNode.prototype.start = function (...args) {
+    window.gvTones.push(this.gvGain ?? 1);
+    return start.apply(this, args);
+  };
 })();"""
 ACTIVE = "() => { const a = document.activeElement; return a && a !== document.body ? (a.id || a.tagName) : null; }"
 FOCUS_VISIBLE = """() => { const a = document.activeElement; if (!a || a === document.body) return false;
@@ -67,7 +73,8 @@ def test_id_check_on_a_small_screen_and_at_200_percent_zoom_is_a_modal_dialog(se
         video = rect(citizen, ".gv-tile--self video")
         assert video["height"] >= 120 and video["width"] >= 120, (size, video)
         assert inside_viewport(citizen, video), (size, video)
-        frame = citizen.evaluate("""() => { const s = getComputedStyle(document.querySelector('.gv-tile--self'), '::after');
+        frame = citizen.evaluate("""() => {
+            const s = getComputedStyle(document.querySelector('.gv-tile--self'), '::after');
             return {content: s.content, border: s.borderTopStyle, width: parseFloat(s.width)}; }""")
         assert frame["content"] != "none" and frame["border"] == "dashed" and frame["width"] > 50, frame
         # No sideways scrolling (WCAG 1.4.10), and the dialog's buttons on screen when reached.
