@@ -56,6 +56,9 @@ const idcheck = moderator
       switchCamera: mine.switchCamera,
     });
 
+// Resolved once the first getUserMedia has answered (tracks, or none: the call goes on without).
+let mediaReady = new Promise(() => {});
+
 // ---- screens -------------------------------------------------------------------------
 
 // Where the keyboard goes when a screen replaces another (RGAA 12.8): never the top of the page.
@@ -302,7 +305,7 @@ function byStatus() {
   switch (state.me.status) {
     case STATUS.WAITING:
       show("gv-lobby");
-      $("#gv-lobby-preview").srcObject = local.stream;
+      mediaReady.then(() => { $("#gv-lobby-preview").srcObject = local.stream; });
       signal.send({ type: "lobby.info" });
       break;
     case STATUS.ADMITTED:
@@ -325,13 +328,20 @@ function enterCall() {
   show("gv-call");
   state.enteredCall();
   for (const p of state.people.values()) stage.update(p, p.pid === state.me.pid);
-  stage.setVideo(state.me.pid, state.outgoingVideo, true);
   renderPeople();
   if (first) announce(_("You are in the call."));
-  if (state.offerDue()) {
-    call.start({ audio: local.audio, video: state.outgoingVideo });
-    sendState();
-  }
+  // The socket opened while the camera was starting: the offer waits for our tracks, and is
+  // dropped if this connection was replaced meanwhile (the new one offers).
+  const offer = state.offerDue();
+  const connection = state.connection;
+  mediaReady.then(() => {
+    if (state.finished || $("#gv-call").hidden) return;
+    stage.setVideo(state.me.pid, state.outgoingVideo, true);
+    if (offer && state.connection === connection) {
+      call.start({ audio: local.audio, video: state.outgoingVideo });
+      sendState();
+    }
+  });
 }
 
 // ---- media ---------------------------------------------------------------------------
@@ -519,7 +529,9 @@ async function main() {
   }
   wire();
   announce(_("Connecting…"));
-  report(await mine.start());
+  // The WebSocket opens alongside getUserMedia (issue 21): the waiting room or the call is
+  // known while the camera starts; what needs the tracks waits for `mediaReady`.
+  mediaReady = mine.start().then(report);
   signal.connect();
   state.timers = [
     setInterval(showQuality, 500),
