@@ -145,6 +145,7 @@ export function peopleLists({ state, send, startIdcheck }) {
       return;
     }
     send({ type, pid: p.pid });
+    if (type === "lobby.admit") performance.mark("gv:admit-sent"); // bench/first_frame_bench.py
     if (type === "lobby.admit" || type === "lobby.refuse") {
       state.leftLobby(p.pid);
       render();

@@ -67,6 +67,7 @@ const LANDING = { "gv-lobby": ["#gv-lobby-title"], "gv-call": ["#gv-btn-mic:not(
 function show(screen) {
   const active = document.activeElement;
   for (const id of ["gv-lobby", "gv-call", "gv-end"]) $(`#${id}`).hidden = id !== screen;
+  performance.mark(`${screen}:shown`); // the page's own clock, read by bench/first_frame_bench.py
   document.body.classList.toggle("gv-in-call", screen === "gv-call");
   // The focused control went with the old screen (or nothing had the focus): land on the new one.
   if (!active || active === document.body || active.checkVisibility?.() === false) {
@@ -105,6 +106,7 @@ function recovered() {
 
 function onOpen() {
   const connection = state.connectionOpened();
+  performance.mark("gv:ws-open");
   for (const message of outbox.unacknowledged()) signal.send(message);
   recovered();
   if (connection > 1) announce(_("Reconnected."));
@@ -338,6 +340,7 @@ function enterCall() {
     if (state.finished || $("#gv-call").hidden) return;
     stage.setVideo(state.me.pid, state.outgoingVideo, true);
     if (offer && state.connection === connection) {
+      performance.mark("gv:offer");
       call.start({ audio: local.audio, video: state.outgoingVideo });
       sendState();
     }
@@ -531,7 +534,7 @@ async function main() {
   announce(_("Connecting…"));
   // The WebSocket opens alongside getUserMedia (issue 21): the waiting room or the call is
   // known while the camera starts; what needs the tracks waits for `mediaReady`.
-  mediaReady = mine.start().then(report);
+  mediaReady = mine.start().then((problems) => { performance.mark("gv:media-ready"); report(problems); });
   signal.connect();
   state.timers = [
     setInterval(showQuality, 500),
