@@ -43,8 +43,6 @@ class NotificationInline(_Inline):
             # Read-only rows post nothing; left out of POSTs, the appointment form does not
             # require this inline's management form.
             return False
-        if obj is None:
-            return False  # the add form: no message exists yet, so no empty table to show
         # Rights come from memberships: whoever sees the appointment sees its messages.
         return access.has_role(request.user, access.VIEWERS, None if obj is None else obj.structure_id)
 
