@@ -46,16 +46,6 @@ export function setPressed(button, pressed) {
   button.setAttribute("aria-pressed", String(pressed));
 }
 
-// Focus that would fall to the top of the page when the focused control goes away
-// (RGAA 12.8): `fallback` gets it, if the control had it or nobody has it.
-export function keepFocusOn(lost, fallback) {
-  const active = document.activeElement;
-  if (!fallback) return;
-  if (active === document.body || active === null || (lost && lost.contains(active)) || !active.isConnected) {
-    fallback.focus();
-  }
-}
-
 // Replace the rows of a list (rows with data-pid, buttons with data-act) without losing the
 // keyboard focus: the same button of the same row, else the same button of the row now at
 // that place, else `fallback`.
