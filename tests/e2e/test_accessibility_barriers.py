@@ -169,16 +169,19 @@ def test_toggles_keep_their_label_and_notices_cover_no_control(server, booked, b
     agent, room = booked
     agent_page = browsers.open("agent")
     citizen = browsers.open("citizen", viewport=PHONE_320)
-    steps.meet(agent_page, citizen, server.base, agent, room)
+    _agent_pid, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
 
+    # The hand goes through the server: each press waits for the agent to see it.
+    hand_seen = {True: f".gv-tile--hand[data-pid='{citizen_pid}']",
+                 False: f".gv-tile[data-pid='{citizen_pid}']:not(.gv-tile--hand)"}
     for button in ("#gv-btn-mic", "#gv-btn-cam", "#gv-btn-hand"):
         label = citizen.text_content(button)
-        citizen.click(button)
-        expect(citizen.locator(button)).to_have_attribute("aria-pressed", "true", timeout=WAIT)
-        assert citizen.text_content(button) == label
-        citizen.click(button)
-        expect(citizen.locator(button)).to_have_attribute("aria-pressed", "false", timeout=WAIT)
-        assert citizen.text_content(button) == label
+        for pressed in (True, False):
+            citizen.click(button)
+            expect(citizen.locator(button)).to_have_attribute("aria-pressed", str(pressed).lower(), timeout=WAIT)
+            assert citizen.text_content(button) == label
+            if button == "#gv-btn-hand":
+                agent_page.wait_for_selector(hand_seen[pressed], timeout=WAIT)
 
     # A notice in the call at 320 px: it covers none of the controls…
     citizen.click("#gv-btn-view")
