@@ -33,6 +33,7 @@ PROBLEM_LABELS = {
     "no_microphone": _("no microphone"), "camera_denied": _("camera permission refused"),
     "microphone_denied": _("microphone permission refused"), "camera_busy": _("camera used by another app"),
     "no_connection": _("cannot reach the video service"),
+    "in_app_browser": _("opened inside another app (told to open a browser)"), "old_browser": _("iOS too old"),
 }
 
 

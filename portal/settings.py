@@ -497,3 +497,12 @@ Path(CELERY_BEAT_SCHEDULE_FILENAME).parent.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # The Twilio SDK logs every API request's headers at INFO: keep that out of the logs.
 LOGGING["loggers"]["twilio.http_client"] = {"level": env.str("TWILIO_LOG_LEVEL", default="WARNING")}
+
+# Legal pages every citizen page links to (portal/legal.py): who publishes the service, and
+# where to write about accessibility (RGAA statement) and personal data (RGPD art. 13).
+# Empty contacts: the pages send citizens to the structure that gave the appointment.
+PUBLISHER_NAME = env.str("PUBLISHER_NAME", default="")
+ACCESSIBILITY_CONTACT = env.str("ACCESSIBILITY_CONTACT", default="")
+PRIVACY_CONTACT = env.str("PRIVACY_CONTACT", default="")
+# Date of the last accessibility self-audit (docs/accessibility-audit.md), shown on the statement.
+ACCESSIBILITY_AUDIT_DATE = env.str("ACCESSIBILITY_AUDIT_DATE", default="2026-11-28")

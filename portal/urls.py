@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from notifications import shortlinks
-from portal import citizen, day, devicetest, probes, summary
+from portal import citizen, day, devicetest, jscatalog, legal, probes, summary
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("readyz", probes.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("jsi18n/<str:language>/<str:digest>.js", jscatalog.catalog, name="javascript-catalog-static"),
     path("admin/day/", admin.site.admin_view(day.day_page), name="day"),
     path("admin/day/<int:pk>/row/", admin.site.admin_view(day.day_row), name="day_row"),
     path("admin/day/<int:pk>/admit/", admin.site.admin_view(day.day_admit), name="day_admit"),
@@ -26,5 +27,7 @@ urlpatterns = [
     path("compte-rendu/<int:pk>/envoyer/", summary.send, name="send_summary"),  # the agent's button
     path("rdv/<str:token>/test/offer/", devicetest.offer, name="device_test_offer"),
     path("notifications/", include("notifications.urls")),
+    path("accessibilite/", legal.accessibility, name="accessibility"),
+    path("donnees-personnelles/", legal.privacy, name="privacy"),
     path("j/<str:code>", shortlinks.follow, name="short_link"),  # short links in SMS
 ]

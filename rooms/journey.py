@@ -17,7 +17,8 @@ from rooms.lobby import FINAL, Role
 from rooms.models import Room
 
 DEVICE_PROBLEMS = {"no_webrtc", "no_getusermedia", "insecure_context", "no_camera", "no_microphone",
-                   "camera_denied", "microphone_denied", "camera_busy", "no_connection"}
+                   "camera_denied", "microphone_denied", "camera_busy", "no_connection",
+                   "in_app_browser", "old_browser"}
 
 
 def day_group(structure_id: int) -> str:

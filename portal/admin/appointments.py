@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Q
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -109,6 +111,10 @@ class AppointmentAdmin(ScopedAdmin):
     autocomplete_fields = ["structure", "agent"]
     actions = ["cancel_selected", "mark_done", "mark_no_show", "resend_link"]
     inlines = [NotificationInline, VisitSummaryInline]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[InlineModelAdmin]]:
+        # The add form: no message exists yet; an empty table there only has empty headers.
+        return [] if obj is None else list(self.inlines)
     list_per_page = 50
     readonly_fields = ["status_badge", "join_link", "room_password", "open_room_button", "shared_notes",
                        "notes_and_send"]

@@ -25,7 +25,7 @@ def test_citizen_pages_request_only_the_portal(server, booked, browsers):
 
     requested = citizen.gv_requests
     # The log really holds the page's assets: the check below is about something.
-    assert any("/static/dsfr/dsfr.min.css" in url for url in requested)
+    assert any("/static/dsfr/dsfr.citizen.min.css" in url for url in requested)
     assert any(url.endswith(".woff2") for url in requested)
     assert any("/jsi18n/" in url for url in requested)
     assert any(url.startswith("ws://") and "/ws/rooms/" in url for url in requested)

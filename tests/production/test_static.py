@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.services]
 def test_collectstatic_with_the_production_storage_finds_every_reference(collected):
     manifest = json.loads((collected.static_root / "staticfiles.json").read_text())["paths"]
     # Every url() of the DSFR CSS was resolved to a hashed, existing file.
-    css = (collected.static_root / manifest["dsfr/dsfr.min.css"]).read_text()
+    css = (collected.static_root / manifest["dsfr/dsfr.citizen.min.css"]).read_text()
     referenced = set(re.findall(r"url\(\s*[\"']?([^)\"']+)", css))
     assert referenced, "the DSFR CSS references fonts and icons"
     for url in referenced:
@@ -27,7 +27,7 @@ def test_collectstatic_with_the_production_storage_finds_every_reference(collect
         assert target.is_file(), url
         assert re.search(r"\.[0-9a-f]{12}\.", target.name), f"{url} is not the hashed name"
     # Compressed once here, so WhiteNoise serves them without compressing per request.
-    hashed_css = collected.static_root / manifest["dsfr/dsfr.min.css"]
+    hashed_css = collected.static_root / manifest["dsfr/dsfr.citizen.min.css"]
     assert hashed_css.with_name(hashed_css.name + ".gz").is_file()
     assert hashed_css.with_name(hashed_css.name + ".br").is_file()
 
@@ -96,7 +96,7 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
         visit(agent_browser, "/jsi18n/")
 
         # Every page links hashed static names, each served compressed and cached for good.
-        assert any("dsfr.min." in url for url in assets) and any("/admin/" in url for url in assets)
+        assert any("dsfr.citizen.min." in url for url in assets) and any("/admin/" in url for url in assets)
         for url in sorted(assets):
             assert re.search(r"\.[0-9a-f]{12}\.\w+$", url), f"{url}: not a hashed name"
             answer = citizen.get(url, **{"Accept-Encoding": "br, gzip"})
@@ -105,13 +105,13 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
             assert "immutable" in answer.header("Cache-Control"), url
             if url.endswith((".css", ".js")):
                 assert answer.header("Content-Encoding") == "br", url
-        css = next(url for url in assets if "dsfr.min." in url)
+        css = next(url for url in assets if "dsfr.citizen.min." in url)
         gzip_only = citizen.get(css, **{"Accept-Encoding": "gzip"})
         assert gzip_only.header("Content-Encoding") == "gzip" and gzip_only.body[:2] == b"\x1f\x8b"
         plain = citizen.get(css)
         assert plain.header("Content-Encoding") == "" and len(plain.body) > len(gzip_only.body)
         # An unhashed name is served too, but never cached for good (it can change).
-        unhashed = citizen.get("/static/dsfr/dsfr.min.css")
+        unhashed = citizen.get("/static/dsfr/dsfr.citizen.min.css")
         assert unhashed.status == 200 and "immutable" not in unhashed.header("Cache-Control")
         assert len(seen) == 11
         capture = {path for path, value in policies.items() if "camera=(self)" in value}

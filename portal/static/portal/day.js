@@ -7,6 +7,10 @@ const alertBox = document.getElementById("gv-day-alert");
 const live = document.getElementById("gv-day-live");
 const gettext = window.gettext || ((text) => text);  // Django's JavaScript catalog
 
+const focusables = (row) => [...row.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea")];
+// What names a control across redraws: its form's action and its name/value, or its link.
+const controlKey = (c) => `${c.tagName}|${c.form?.getAttribute("action") ?? ""}|${c.getAttribute("href") ?? ""}|${c.name ?? ""}|${c.textContent.trim()}`;
+
 async function refresh(id) {
   const url = table.dataset.rowUrl.replace("/0/", `/${id}/`);
   const response = await fetch(url, { credentials: "same-origin" });
@@ -18,7 +22,18 @@ async function refresh(id) {
   const wasWaiting = old && old.dataset.presence === "waiting";
   const joinAlert = (row) => row?.querySelector("[data-join-alert]")?.dataset.joinAlert || "";
   const wasAlert = joinAlert(old);
+  // The row is replaced while the agent may be on one of its links or buttons: the focus
+  // goes to the same control of the new row (else its first one), never to the page's top.
+  const active = document.activeElement;
+  const focusedAt = old && old.contains(active) ? focusables(old).indexOf(active) : -1;
+  const focusedKey = focusedAt >= 0 ? controlKey(active) : null;
   if (old) old.replaceWith(fresh); else table.tBodies[0].append(fresh);
+  if (focusedAt >= 0) {
+    const controls = focusables(fresh);
+    const target = controls.find((c) => controlKey(c) === focusedKey) ?? controls[Math.min(focusedAt, controls.length - 1)];
+    if (target) target.focus();
+    else { fresh.tabIndex = -1; fresh.focus(); }
+  }
   if (fresh.dataset.presence === "waiting" && !wasWaiting) {
     alertBox.textContent = `${fresh.dataset.citizen} — ${gettext("is waiting for you")}`;
     alertBox.hidden = false;

@@ -58,16 +58,49 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
     const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
     flip.hidden = cameras.length < 2;
   };
+  // A modal dialog (RGAA 7.1, ARIA alertdialog): the rest of the call is inert while it is
+  // open, Escape refuses (or stops), and the focus goes back where it was when it closes.
+  let opener = null;
+  const INERT = ".gv-topbar, .gv-body, #gv-reactions, .gv-toolbar";
+  const open = () => {
+    if (box.hidden) opener = document.activeElement;
+    box.hidden = false;
+    document.body.classList.add("gv-idcheck-open");
+    document.querySelectorAll(INERT).forEach((node) => { node.inert = true; });
+  };
+  const close = () => {
+    const hadFocus = box.contains(document.activeElement) || document.activeElement === document.body;
+    box.hidden = true;
+    document.body.classList.remove("gv-idcheck-open");
+    document.querySelectorAll(INERT).forEach((node) => { node.inert = false; });
+    if (!hadFocus) return;
+    const back = opener?.isConnected && opener.checkVisibility?.() !== false && opener !== document.body ? opener : $("#gv-btn-mic");
+    back.focus();
+  };
+  box.addEventListener("keydown", (e) => {
+    if (box.hidden) return;
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      stop.click();
+    } else if (e.key === "Tab") { // Tab and Shift+Tab go round the dialog's own controls
+      const controls = [...box.querySelectorAll("button, a[href]")].filter((c) => c.checkVisibility?.() ?? !c.hidden);
+      const [first, last] = [controls[0], controls[controls.length - 1]];
+      if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+      else if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+    }
+  });
   accept.addEventListener("click", async () => {
     await ensureCamera();
     send({ type: "idcheck.accept" });
     text.textContent = _("Hold the card still, close to the camera, the side with the lines of characters towards it.");
     accept.hidden = true;
     stop.textContent = _("Stop");
+    stop.focus(); // "I am ready" goes away: the focus stays in the dialog
   });
   stop.addEventListener("click", () => {
     send({ type: "idcheck.refuse" });
-    box.hidden = true;
+    close();
   });
   return {
     requested({ by }) {
@@ -78,7 +111,7 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
       accept.hidden = false;
       showHint(null);
       stop.textContent = _("Refuse");
-      box.hidden = false;
+      open();
       offerFlip();
       accept.focus();
     },
@@ -87,7 +120,7 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
     },
     ended() {
       showHint(null);
-      box.hidden = true;
+      close();
       announce(_("The identity check is over. The agent will tell you the result."));
     },
   };

@@ -24,7 +24,7 @@ export function localMedia({ state, call, stage, changed }) {
       old?.stop();
     }
     if (!local.screen) stage.setVideo(state.me.pid, track, true);
-    setPressed($("#gv-btn-cam"), !track, track ? _("Stop camera") : _("Start camera"));
+    setPressed($("#gv-btn-cam"), !track);
   }
 
   // Open a camera with `open()`; on failure the user is told and nothing changes.
@@ -52,14 +52,14 @@ export function localMedia({ state, call, stage, changed }) {
       announce(mediaErrorText(error));
     }
     if (!local.audio) $("#gv-btn-mic").disabled = true;
-    if (!local.camera) setPressed($("#gv-btn-cam"), true, _("Start camera"));
+    if (!local.camera) setPressed($("#gv-btn-cam"), true);
     return problems;
   }
 
   function setMic(on) {
     if (!local.audio) return;
     local.audio.enabled = on;
-    setPressed($("#gv-btn-mic"), !on, on ? _("Mute") : _("Unmute"));
+    setPressed($("#gv-btn-mic"), !on);
     changed();
   }
 
@@ -93,7 +93,7 @@ export function localMedia({ state, call, stage, changed }) {
     }
     await call.setVideo(state.outgoingVideo);
     stage.setVideo(state.me.pid, state.outgoingVideo, true);
-    setPressed($("#gv-btn-screen"), on, on ? _("Stop sharing") : _("Share screen"));
+    setPressed($("#gv-btn-screen"), on);
     announce(on ? _("You are sharing your screen.") : _("You stopped sharing your screen."));
     changed();
   }

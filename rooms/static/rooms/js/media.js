@@ -110,7 +110,10 @@ export class Call {
     pc.addEventListener("track", () => this.remap(pc));
     pc.addEventListener("connectionstatechange", () => {
       if (pc !== this.pc) return;
-      if (pc.connectionState === "connected") clearTimeout(this.connectTimer);
+      if (pc.connectionState === "connected") {
+        clearTimeout(this.connectTimer);
+        globalThis.performance?.mark?.("gv:pc-connected"); // bench/first_frame_bench.py
+      }
       this.onConnection?.(pc.connectionState);
     });
     // On a network that drops UDP the state may never reach "failed": give up after a while.

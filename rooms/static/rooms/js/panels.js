@@ -1,6 +1,6 @@
 // The side panel (chat, participants, settings, share) and what it lists.
-import { _, fmt } from "./i18n.js";
-import { $, announce, el } from "./dom.js";
+import { _, fmt, ngettext } from "./i18n.js";
+import { $, announce, el, replaceRows } from "./dom.js";
 import { roleLabel } from "./roles.js";
 
 const TITLES = {
@@ -119,10 +119,17 @@ export function waitingRow(p, act) {
     form);
 }
 
-// A count on a toolbar button (unread messages, people waiting); hidden at 0.
-export function badge(node, n) {
+// A count on a toolbar button (unread messages, people waiting); hidden at 0. The figure
+// is shown; what it counts is said to screen readers ("Chat, 1 unread message").
+export const COUNTS = {
+  unread: (n) => ngettext("%(n)s unread message", "%(n)s unread messages", n),
+  waiting: (n) => ngettext("%(n)s person waiting", "%(n)s people waiting", n),
+};
+
+export function badge(node, n, kind = node.id === "gv-waiting" ? "waiting" : "unread") {
   node.hidden = n === 0;
-  node.textContent = n ? ` ${n}` : "";
+  node.replaceChildren(...(n ? [el("span", { "aria-hidden": "true", text: ` ${n}` }),
+    el("span", { class: "fr-sr-only", text: `, ${fmt(COUNTS[kind](n), { n })}` })] : []));
 }
 
 // The participants panel drawn from the RoomState: who is in the call and, for
@@ -139,6 +146,7 @@ export function peopleLists({ state, send, startIdcheck }) {
       return;
     }
     send({ type, pid: p.pid });
+    if (type === "lobby.admit") performance.mark("gv:admit-sent"); // bench/first_frame_bench.py
     if (type === "lobby.admit" || type === "lobby.refuse") {
       state.leftLobby(p.pid);
       render();
@@ -147,15 +155,20 @@ export function peopleLists({ state, send, startIdcheck }) {
   $("#gv-lower-hands")?.addEventListener("click", () => send({ type: "mod.lower_hands" }));
   function render() {
     const admitted = [...state.people.values()];
-    $("#gv-people-list").replaceChildren(
-      ...admitted.map((p) => personRow(p, { self: p.pid === state.me.pid, moderator: state.moderator, act })),
-    );
+    // Rows are redrawn; the focus stays on the same button, or goes to the panel's title.
+    replaceRows($("#gv-people-list"),
+      admitted.map((p) => personRow(p, { self: p.pid === state.me.pid, moderator: state.moderator, act })),
+      $("#gv-panel-title"));
     $("#gv-count").textContent = fmt(_("%(n)s in the call"), { n: admitted.length });
     if (state.moderator) {
       $("#gv-lower-hands").hidden = !admitted.some((p) => p.hand);
       // Re-draw the waiting list only when it changed: a note being typed there survives.
       if (state.lobbyChanged()) {
-        $("#gv-lobby-list").replaceChildren(...[...state.lobby.values()].map((p) => waitingRow(p, act)));
+        // "Admit" pressed: its row goes; the focus moves to the next person waiting, or to
+        // "Nobody is waiting" (never to the top of the page).
+        $("#gv-lobby-empty").hidden = state.lobby.size > 0;
+        replaceRows($("#gv-lobby-list"), [...state.lobby.values()].map((p) => waitingRow(p, act)),
+          state.lobby.size ? null : $("#gv-lobby-empty"));
       }
       $("#gv-lobby-empty").hidden = state.lobby.size > 0;
       badge($("#gv-waiting"), state.lobby.size);

@@ -18,11 +18,28 @@ function report(problems) {
   document.dispatchEvent(new CustomEvent("gv:checked", { detail: { problems, stream } }));
 }
 
-function showProblem({ title, text }, severity = "error") {
+function showProblem({ title, text, copyLink = false }, severity = "error") {
   const box = $("#gv-check");
   box.classList.add(`fr-alert--${severity}`);
   $("#gv-check-title").textContent = title;
   $("#gv-check-text").textContent = text;
+  // The link to open elsewhere, to copy (a personal link works on one device at a time: the
+  // other browser takes it over).
+  const copy = $("#gv-check-copy");
+  if (copy && copyLink) {
+    $("#gv-check-url").value = location.href;
+    $("#gv-check-copy-btn").addEventListener("click", async () => {
+      const url = $("#gv-check-url");
+      url.select();
+      try {
+        await navigator.clipboard.writeText(url.value);
+        $("#gv-check-copied").textContent = _("Link copied. Paste it in the address bar of your browser.");
+      } catch {
+        $("#gv-check-copied").textContent = _("Select the link above and copy it.");
+      }
+    });
+    copy.hidden = false;
+  }
   box.hidden = false;
 }
 
@@ -66,7 +83,10 @@ async function start() {
       : !fresh.getAudioTracks().length ? _("No microphone: the agent will not hear you.") : "";
     // The page says what "working" leads to (the device test, a day ahead, does not say "join now").
     message.textContent = missing || $("#gv-prejoin").dataset.readyText || _("Camera and microphone work. You can join the appointment.");
+    // The button goes; its focus goes to what happened (read out), next to the next step.
+    const hadFocus = document.activeElement === button;
     button.hidden = true;
+    if (hadFocus) message.focus();
     report([!fresh.getVideoTracks().length && "no_camera", !fresh.getAudioTracks().length && "no_microphone"]
       .filter(Boolean));
   } catch (error) {
@@ -90,9 +110,9 @@ function init() {
     ?.focus?.();
   const problem = browserProblem();
   if (problem) {
-    showProblem(problem);
+    showProblem(problem, problem.blocking ? "error" : "warning");
     report([problem.code]);
-    return;
+    if (problem.blocking) return;
   }
   $("#gv-prejoin").hidden = false;
   $("#gv-allow").addEventListener("click", allow);

@@ -21,7 +21,7 @@ import { received } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { Panel, badge, chatLine, peopleLists } from "./panels.js";
 import { agentSide, citizenSide } from "./idcheck.js";
-import { beep } from "./tone.js";
+import { beep, setToneLevel, toneLevel } from "./tone.js";
 import { nameWithRole } from "./roles.js";
 import { CHANGE, RoomState, STATUS } from "./state.js";
 import { localMedia } from "./localmedia.js";
@@ -59,11 +59,24 @@ const idcheck = moderator
       switchCamera: mine.switchCamera,
     });
 
+// Resolved once the first getUserMedia has answered (tracks, or none: the call goes on without).
+let mediaReady = new Promise(() => {});
+
 // ---- screens -------------------------------------------------------------------------
 
+// Where the keyboard goes when a screen replaces another (RGAA 12.8): never the top of the page.
+const LANDING = { "gv-lobby": ["#gv-lobby-title"], "gv-call": ["#gv-btn-mic:not(:disabled)", "#gv-btn-cam"] };
+
 function show(screen) {
+  const active = document.activeElement;
   for (const id of ["gv-lobby", "gv-call", "gv-end"]) $(`#${id}`).hidden = id !== screen;
+  performance.mark(`${screen}:shown`); // the page's own clock, read by bench/first_frame_bench.py
   document.body.classList.toggle("gv-in-call", screen === "gv-call");
+  // The focused control went with the old screen (or nothing had the focus): land on the new one.
+  if (!active || active === document.body || active.checkVisibility?.() === false) {
+    const target = (LANDING[screen] ?? []).map((sel) => $(sel)).find(Boolean);
+    target?.focus();
+  }
 }
 
 function finish(title, text, { rejoin = false } = {}) {
@@ -96,6 +109,7 @@ function recovered() {
 
 function onOpen() {
   const connection = state.connectionOpened();
+  performance.mark("gv:ws-open");
   for (const message of outbox.unacknowledged()) signal.send(message);
   notes?.then((n) => n.reconnected());
   recovered();
@@ -298,7 +312,7 @@ function byStatus() {
   switch (state.me.status) {
     case STATUS.WAITING:
       show("gv-lobby");
-      $("#gv-lobby-preview").srcObject = local.stream;
+      mediaReady.then(() => { $("#gv-lobby-preview").srcObject = local.stream; });
       signal.send({ type: "lobby.info" });
       break;
     case STATUS.ADMITTED:
@@ -321,13 +335,21 @@ function enterCall() {
   show("gv-call");
   state.enteredCall();
   for (const p of state.people.values()) stage.update(p, p.pid === state.me.pid);
-  stage.setVideo(state.me.pid, state.outgoingVideo, true);
   renderPeople();
   if (first) announce(_("You are in the call."));
-  if (state.offerDue()) {
-    call.start({ audio: local.audio, video: state.outgoingVideo });
-    sendState();
-  }
+  // The socket opened while the camera was starting: the offer waits for our tracks, and is
+  // dropped if this connection was replaced meanwhile (the new one offers).
+  const offer = state.offerDue();
+  const connection = state.connection;
+  mediaReady.then(() => {
+    if (state.finished || $("#gv-call").hidden) return;
+    stage.setVideo(state.me.pid, state.outgoingVideo, true);
+    if (offer && state.connection === connection) {
+      performance.mark("gv:offer");
+      call.start({ audio: local.audio, video: state.outgoingVideo });
+      sendState();
+    }
+  });
 }
 
 // ---- media ---------------------------------------------------------------------------
@@ -380,7 +402,7 @@ function setHand(raised) {
 }
 
 function handShown(raised) {
-  setPressed($("#gv-btn-hand"), raised, raised ? _("Lower hand") : _("Raise hand"));
+  setPressed($("#gv-btn-hand"), raised);
   state.setHand(raised);
   stage.update(state.me, true);
 }
@@ -409,7 +431,7 @@ async function setAudioOnly(on) {
 function setLocked(locked) {
   $("#gv-locked").hidden = !locked;
   const button = $("#gv-lock");
-  if (button) setPressed(button, locked, locked ? _("Unlock the room") : _("Lock the room"));
+  if (button) setPressed(button, locked);
 }
 
 // ---- wiring --------------------------------------------------------------------------
@@ -458,6 +480,15 @@ function wire() {
     const name = $("#gv-name").value.trim();
     if (name) signal.send({ type: "name.set", name }); // said once the server has taken it (participant.updated)
   });
+  const tone = $("#gv-tone");
+  if (tone) { // moderators: the tone that says someone is waiting, its volume or off
+    tone.value = toneLevel();
+    tone.addEventListener("change", () => {
+      setToneLevel(tone.value);
+      announce(tone.value === "0" ? _("Alert tone off.") : _("Alert tone volume changed."));
+    });
+    $("#gv-tone-try").addEventListener("click", () => beep(tone.value));
+  }
   $("#gv-quality-select").addEventListener("change", (e) => setQuality(e.target.value));
   document.querySelectorAll(".gv-audio-only").forEach((b) => b.addEventListener("click", () => setAudioOnly(!state.audioOnly)));
   $("#gv-set-camera").addEventListener("change", (e) => mine.pickDevice("video", e.target.value));
@@ -500,14 +531,16 @@ async function main() {
   // Guests who came by their personal link skipped the join page's check: report it here.
   const report = (problems) => reportCheck(root.dataset.reportUrl, problems);
   const problem = browserProblem();
-  if (problem) {
-    report([problem.code]);
+  if (problem) report([problem.code]);
+  if (problem?.blocking) { // an in-app browser may still work: it tries (it was warned on the first page)
     finish(problem.title, problem.text);
     return;
   }
   wire();
   announce(_("Connecting…"));
-  report(await mine.start());
+  // The WebSocket opens alongside getUserMedia (issue 21): the waiting room or the call is
+  // known while the camera starts; what needs the tracks waits for `mediaReady`.
+  mediaReady = mine.start().then((problems) => { performance.mark("gv:media-ready"); report(problems); });
   signal.connect();
   state.timers = [
     setInterval(showQuality, 500),

@@ -16,7 +16,8 @@ export function shortcuts(panel) {
     p: () => panel.toggle("people"),
   };
   document.addEventListener("keydown", (e) => {
-    if (!toggle.checked || e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || $("#gv-call").hidden) return;
+    if (!toggle.checked || e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || $("#gv-call").hidden ||
+      document.body.classList.contains("gv-idcheck-open")) return; // the ID check dialog is modal
     const action = keys[e.key.toLowerCase()];
     if (action) {
       e.preventDefault();

@@ -74,6 +74,12 @@ export class Stage {
     if (current === track) return;
     tile.video.srcObject = track ? new MediaStream([track]) : null;
     tile.node.classList.toggle("gv-tile--novideo", !track);
+    // For bench/first_frame_bench.py: the page's own clock of the first remote picture.
+    if (track && !self && !performance.getEntriesByName("gv:first-remote-frame").length) {
+      tile.video.requestVideoFrameCallback?.(() => {
+        if (!performance.getEntriesByName("gv:first-remote-frame").length) performance.mark("gv:first-remote-frame");
+      });
+    }
   }
 
   setAudio(pid, track) {
