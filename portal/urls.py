@@ -23,5 +23,6 @@ urlpatterns = [
     path("rdv/<str:token>/test/", devicetest.page, name="device_test"),
     path("rdv/<str:token>/test/offer/", devicetest.offer, name="device_test_offer"),
     path("notifications/", include("notifications.urls")),
+    path("phone/", include("rooms.phone.urls")),  # Twilio's voice webhooks
     path("j/<str:code>", shortlinks.follow, name="short_link"),  # short links in SMS
 ]
