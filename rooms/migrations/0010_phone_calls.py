@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0009_structure_voice_dial_out_structure_voice_number'),
+        ('portal', '0009_structure_voice'),
         ('rooms', '0009_participant_presence_lease'),
     ]
 

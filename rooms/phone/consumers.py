@@ -79,6 +79,7 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
             self.echoes_marks = True
             self.marks_played += 1
         elif event.kind == "stop":
+            await self._leave()  # hung up
             await self.close()
 
     # --- entering ---
@@ -111,6 +112,7 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
 
     async def _cut(self) -> None:
         log.info("phone call %s cut: past the appointment's end and margin", self.pid)
+        await self._leave()
         await self.close()
 
     # --- the room's events (the same a browser's socket gets) ---
@@ -175,6 +177,10 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
 
     # --- leaving ---
     async def disconnect(self, code: int) -> None:
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Hung up, cut, or the socket dropped: a phone has no way back, it left (once)."""
         leases.detach(self.channel_name)
         with contextlib.suppress(Exception):
             self.watchdog.cancel()
