@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from aiortc import RTCRtpCodecParameters, RTCRtpTransceiver
+from aiortc.codecs import CODECS
 
 from media.engine.encoded import OPUS, EncodedFrame
 from media.engine.fanout import Fanout, ForwardedTrack
@@ -47,9 +48,15 @@ MAX_FRAMES = 8
 # The phone's voice: a pause longer than this in Twilio's frames moves the Opus timestamps
 # on by the real time elapsed, so the browsers' jitter buffers see the gap as a gap.
 GAP_FRAMES = 3
-# Chromium's Opus as negotiated by browsers: the phone's track offers exactly this codec.
-OPUS_CODEC = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111,
-                                   parameters={"minptime": 10, "useinbandfec": 1})
+
+
+def opus_codec() -> RTCRtpCodecParameters:
+    """Opus as aiortc negotiates it with browsers (its own parameters, as the engine's hooks
+    set them, and the payload type browsers use): what a web publisher's audio publication
+    has, so the phone's track is offered alike."""
+    codec = next(c for c in CODECS["audio"] if c.mimeType.lower() == "audio/opus")
+    return RTCRtpCodecParameters(mimeType=codec.mimeType, clockRate=codec.clockRate, channels=codec.channels,
+                                 payloadType=111, parameters=dict(codec.parameters))
 
 
 def waiting_chime(frames: int = 200) -> list[np.ndarray]:
@@ -68,9 +75,9 @@ class PhonePublication:
     """The phone's voice as an engine publication: Opus packets in a passthrough fan-out."""
 
     kind = "audio"
-    codec = OPUS_CODEC
 
     def __init__(self) -> None:
+        self.codec = opus_codec()
         self.fanout = Fanout("audio", lambda: None)  # audio: no keyframes to ask for
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PassthroughForward:
