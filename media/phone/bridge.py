@@ -42,9 +42,12 @@ Send = Callable[[bytes], Awaitable[None]]
 TICK = FRAME_MS / 1000
 # Jitter buffer of each web voice, in 20 ms frames: play once 2 are there (40 ms of delay
 # absorbs the network's and the event loop's jitter); past 8 the oldest go (late frames
-# would only add delay on a phone line).
+# would only add delay on a phone line); and a buffer that stays above 3 (a burst that
+# arrived together, then a steady flow: the delay would stay) is brought back to 2.
 START_FRAMES = 2
+HIGH_FRAMES = 3
 MAX_FRAMES = 8
+HIGH_TICKS = 25  # 0.5 s above HIGH_FRAMES: not a passing burst
 # The phone's voice: a pause longer than this in Twilio's frames moves the Opus timestamps
 # on by the real time elapsed, so the browsers' jitter buffers see the gap as a gap.
 GAP_FRAMES = 3
@@ -99,6 +102,8 @@ class _Voice:
         self.pending = np.zeros(0, dtype=np.int16)
         self.frames: deque[np.ndarray] = deque()
         self.playing = False
+        self.high_ticks = 0  # consecutive mixes that found the buffer above HIGH_FRAMES
+        self.trimmed = 0
         self.task: asyncio.Task[None] | None = None
 
     def push(self, samples: np.ndarray) -> None:
@@ -117,6 +122,15 @@ class _Voice:
         if not self.frames:
             self.playing = False  # ran dry: build up the buffer again before playing on
             return None
+        if len(self.frames) > HIGH_FRAMES:
+            self.high_ticks += 1
+            if self.high_ticks >= HIGH_TICKS:
+                while len(self.frames) > START_FRAMES:
+                    self.frames.popleft()
+                    self.trimmed += 1
+                self.high_ticks = 0
+        else:
+            self.high_ticks = 0
         return self.frames.popleft()
 
 

@@ -56,33 +56,39 @@ class MuLaw:
 
 
 class Uplink:
-    """The phone's voice for the web: 8 kHz PCM → 48 kHz → Opus, 20 ms packets."""
+    """The phone's voice for the web: 8 kHz PCM → Opus, 20 ms packets. libopus takes 8 kHz
+    input as is (narrow band); the packets decode at 48 kHz like any (RTP clock 48 kHz)."""
 
     def __init__(self) -> None:
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE, frame_size=OPUS_FRAME)
+        self._pending = np.zeros(0, dtype=np.int16)
         self._encoder = av.CodecContext.create("libopus", "w")
-        self._encoder.sample_rate = OPUS_RATE
+        self._encoder.sample_rate = PHONE_RATE
         self._encoder.format = "s16"
         self._encoder.layout = "mono"
         self._encoder.bit_rate = OPUS_BITRATE
         self._encoder.options = {"application": "voip", "frame_duration": str(FRAME_MS)}
-        self._encoder.time_base = fractions.Fraction(1, OPUS_RATE)
+        self._encoder.time_base = fractions.Fraction(1, PHONE_RATE)
 
     def encode(self, samples: np.ndarray) -> list[bytes]:
         """Opus packets (20 ms each) for these 8 kHz samples; none while the encoder fills up."""
         packets: list[bytes] = []
-        for frame in self._resampler.resample(_pcm_frame(samples, PHONE_RATE)):
-            packets.extend(bytes(p) for p in self._encoder.encode(frame))
+        # The encoder takes exact 20 ms frames: the rest waits for the next call.
+        pending = np.concatenate((self._pending, samples)) if len(self._pending) else samples
+        whole = len(pending) - len(pending) % PHONE_FRAME
+        for at in range(0, whole, PHONE_FRAME):
+            packets.extend(bytes(p) for p in self._encoder.encode(_pcm_frame(pending[at:at + PHONE_FRAME], PHONE_RATE)))
+        self._pending = pending[whole:]
         return packets
 
 
 class Downlink:
-    """A web participant's voice for the phone: Opus → 48 kHz PCM → 8 kHz mono."""
+    """A web participant's voice for the phone: Opus → 48 kHz mono PCM (FFmpeg's libopus
+    decodes at 48 kHz whatever is asked) → 8 kHz."""
 
     def __init__(self) -> None:
         self._decoder = av.CodecContext.create("libopus", "r")
         self._decoder.sample_rate = OPUS_RATE
-        self._decoder.layout = "stereo"
+        self._decoder.layout = "mono"  # what the phone gets: half the samples to resample
         self._decoder.format = "s16"
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=PHONE_RATE)
 
