@@ -43,6 +43,7 @@ def _context(room: Room, **extra) -> dict:
         "appointment": room.appointment,
         "structure": structure,
         "helpdesk_phone_display": phone_display(structure.helpdesk_phone),
+        "voice_number_display": phone_display(structure.voice_number),  # joining by telephone
         **extra,
     }
 

@@ -98,3 +98,19 @@ def test_the_status_callback_is_signed_and_recorded(client, twilio, room, voice)
     good = client.post("/phone/status/", urlencode(form),
                        headers={"X-Twilio-Signature": signature(voice.PHONE_STATUS_URL, form)}, **post)
     assert good.status_code == 200 and PhoneCall.objects.get(call_sid=call.sid).status == "completed"
+
+
+def test_the_join_page_gives_the_number_only_when_the_structure_has_one(client, room, structure_a):
+    page = client.get(f"/r/{room.slug}/").content.decode()
+    assert 'id="gv-phone"' not in page
+    structure_a.voice_number = NUMBER
+    structure_a.save()
+    page = client.get(f"/r/{room.slug}/").content.decode()
+    assert 'href="tel:+33180000000"' in page and "01 80 00 00 00" in page
+    assert room.password not in page  # the code stays in the citizen's message
+
+
+def test_the_back_office_sets_the_number_in_international_format(structure_a):
+    structure_a.voice_number = "01 80 00 00 00"
+    structure_a.full_clean()
+    assert structure_a.voice_number == NUMBER
