@@ -337,6 +337,16 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
         await media().close_room(self.slug)
 
+    async def on_phone_call(self, message: dict) -> None:
+        from rooms.phone import dialout  # the Twilio SDK's REST client, only when used
+
+        try:
+            call = await db(dialout.place)(self.room, message.get("number", ""))
+        except dialout.DialOutError as error:
+            raise ProtocolError("dial_out", str(error), ref="phone.call") from None
+        await self._broadcast(mods_group(self.slug), {"type": "phone.status", "status": call.status,
+                                                      "number": f"··{call.number_tail}"})
+
     async def on_room_lock(self, message: dict) -> None:
         await db(presence.set_locked)(self.room, message["locked"])
         event = {"type": "room.locked", "locked": message["locked"]}

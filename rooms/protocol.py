@@ -95,12 +95,13 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "reaction.send": {"reaction": Field(str, max_len=20, choices=frozenset(REACTIONS))},
     "mod.lower_hand": {"pid": Field(str, max_len=PID_LEN)},
     "mod.lower_hands": {},
+    "phone.call": {"number": Field(str, required=False, max_len=30)},
 }
 MODERATOR_ONLY = frozenset(
     {
         "lobby.admit", "lobby.refuse", "lobby.message", "lobby.return",
         "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
-        "idcheck.start", "idcheck.cancel", "mod.lower_hand", "mod.lower_hands",
+        "idcheck.start", "idcheck.cancel", "mod.lower_hand", "mod.lower_hands", "phone.call",
     }
 )
 # Allowed while still waiting in the lobby (before being admitted).

@@ -135,7 +135,11 @@ def enter(call: PhoneCall) -> tuple[entry.Decision, Participant | None]:
     and the phone participant where they land: the lobby."""
     room = call.room
     assert room is not None
-    decision, _ = entry.enter(room, entry.Via.CODE, lobby.Role.GUEST)
+    # A new participant each call. Dialled out, the citizen was invited as by the personal
+    # link (a locked room still takes them); dialled in, as with the code.
+    via = entry.Via.LINK if call.direction == PhoneCall.Direction.OUT else entry.Via.CODE
+    decision = entry.decide(entry.Situation(via=via, role=lobby.Role.GUEST, current=None,
+                                            phase=entry.phase_of(room), locked=room.locked))
     if not decision.allowed:
         return decision, None
     participant = Participant.objects.create(room=room, name=phone_name(call.number_tail), role=lobby.Role.GUEST,

@@ -109,6 +109,8 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
         self.cutoff = asyncio.get_running_loop().call_later(seconds, lambda: asyncio.ensure_future(self._cut()))
         await announce_async(self.room, "connected")
         await self._broadcast(mods_group(self.slug), {"type": "lobby.waiting", "participant": participant.as_dict()})
+        if call.direction == call.Direction.OUT:
+            await actions.admit(self.room, self.pid)  # the agent called: already invited
 
     async def _cut(self) -> None:
         log.info("phone call %s cut: past the appointment's end and margin", self.pid)

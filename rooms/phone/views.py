@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
+from rooms.groups import channel_layer, forward, mods_group
 from rooms.phone import calls, twiml
 
 log = logging.getLogger("rooms.phone")
@@ -83,5 +85,9 @@ def status(request: HttpRequest) -> HttpResponse:
     value = request.POST.get("CallStatus", "")
     if value not in CALL_STATUSES:
         return HttpResponseBadRequest("CallStatus expected")
-    calls.record_status(sid, value)
+    call = calls.record_status(sid, value)
+    if call is not None and call.room is not None and call.direction == call.Direction.OUT:
+        # The agents see the call they placed ring, answer, fail (the room's moderators).
+        async_to_sync(channel_layer().group_send)(mods_group(call.room.slug), forward({
+            "type": "phone.status", "status": value, "number": f"··{call.number_tail}"}))
     return HttpResponse(status=200)  # unknown calls too: Twilio stops retrying
