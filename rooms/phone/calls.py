@@ -161,7 +161,8 @@ def record_status(call_sid: str, status: str) -> PhoneCall | None:
 def leave(pid: str) -> Participant | None:
     """The phone hung up (or the room sent it away): it has no way back, it left. Returns
     the participant as it was before (its status: where the room must take it out of)."""
-    participant = Participant.objects.filter(pid=pid).select_related("room").first()
+    # With its appointment: the day view is told (journey.announce_async) from the event loop.
+    participant = Participant.objects.filter(pid=pid).select_related("room__appointment").first()
     if participant is None:
         return None
     before = participant.status

@@ -18,7 +18,7 @@ import websockets
 
 from tests.e2e import harness, steps
 from tests.e2e.conftest import WAIT
-from tests.notifications.servers import AUTH_TOKEN
+from tests.notifications.servers import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.notifications.voice import RATE, FakeTwilioVoice, MediaSession, dominant_frequency, tone_frames
 from tests.waiting import wait_until
 
@@ -64,10 +64,18 @@ ANALYSE = """async ([pid, local]) => {
 
 
 @pytest.fixture(scope="module")
-def server(e2e_db, tmp_path_factory):
-    """The portal with Twilio's auth token, so the caller's signatures check out."""
-    with harness.running_server(e2e_db, tmp_path_factory.mktemp("phone-server"),
-                                extra_env={"TWILIO_AUTH_TOKEN": AUTH_TOKEN}) as live:
+def twilio_api():
+    """Twilio's REST API (calls.create for dial-out), local."""
+    fake = FakeTwilio().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def server(e2e_db, tmp_path_factory, twilio_api):
+    """The portal with Twilio's credentials (the caller's signatures check out) and API."""
+    env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": twilio_api.url}
+    with harness.running_server(e2e_db, tmp_path_factory.mktemp("phone-server"), extra_env=env) as live:
         yield live
 
 
@@ -189,6 +197,50 @@ def test_a_phone_dials_in_waits_is_admitted_and_both_sides_hear_each_other(serve
         assert phone.closed.wait(10) and phone.error is None, phone.error
         agent_page.wait_for_function("(pid) => !window.gvDebug.people().some((p) => p.pid === pid)",
                                      arg=phone_pid, timeout=WAIT)
+    finally:
+        phone.hang_up.set()
+        phone.join(10)
+
+
+def test_the_agent_calls_the_citizen_into_the_room(server, booked, browsers, django_db_blocker, twilio_api):
+    """Dial-out: "Appeler l'usager" → Twilio's Calls API; the answered call streams into the
+    room, the citizen is in the call at once and heard; the agent sees the status."""
+    import xml.etree.ElementTree as ET
+
+    from tests.notifications.voice import Call
+
+    agent, room = booked
+    with django_db_blocker.unblock():
+        structure = room.appointment.structure
+        structure.voice_number, structure.voice_dial_out = NUMBER, True
+        structure.save()
+    agent_page = browsers.open("agent", extra_args=AUTOPLAY)
+    steps.agent_enters(agent_page, server.base, agent, room)
+    agent_page.click("#gv-btn-info")
+    agent_page.click("#gv-call-citizen")
+    agent_page.wait_for_function(
+        "() => document.getElementById('gv-call-status').textContent.includes('··78')", timeout=WAIT)
+    assert "appel en cours" in agent_page.text_content("#gv-call-status")
+    wait_until(lambda: len(twilio_api.calls) == 1, 10, what="the call placed")
+    placed = twilio_api.calls[0]
+    assert placed.to == "+33612345678" and placed.sender == NUMBER
+    stream = ET.fromstring(placed.twiml).find("Connect/Stream")  # noqa: S314  (ours)
+    assert stream is not None
+    call = Call(sid=placed.sid, stream_url=stream.get("url", ""),
+                parameters={p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")})
+    phone = Phone(call.stream_url, call)
+    phone.start()
+    try:
+        # Already invited: in the call without the waiting room, heard at 440 Hz.
+        agent_page.wait_for_function(
+            "() => window.gvDebug.people().some((p) => p.name === 'Téléphone ··78')", timeout=WAIT)
+        phone_pid = agent_page.evaluate(
+            "() => window.gvDebug.people().find((p) => p.name === 'Téléphone ··78').pid")
+        handle = agent_page.wait_for_function(
+            f"""([pid]) => {{ ({ANALYSE})([pid, false]).then((r) => {{ window.gvPhoneHeard = r; }});
+                 const r = window.gvPhoneHeard; return r && r.rms > 0.01 && r; }}""",
+            arg=[phone_pid], timeout=WAIT, polling=250)
+        assert abs(handle.json_value()["freq"] - 440) <= 20
     finally:
         phone.hang_up.set()
         phone.join(10)

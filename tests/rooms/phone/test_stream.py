@@ -43,7 +43,7 @@ async def started(call) -> Stream:
     return stream
 
 
-def test_the_phone_waits_in_the_lobby_hears_the_chime_is_admitted_and_hangs_up(dialed, room, moderator):
+def test_the_phone_waits_in_the_lobby_hears_the_chime_is_admitted_and_hangs_up(dialed, room, moderator, caplog):
     async def scenario():
         agent = await Client(room.slug, moderator.pid).connect()
         await agent.greeted()
@@ -77,6 +77,7 @@ def test_the_phone_waits_in_the_lobby_hears_the_chime_is_admitted_and_hangs_up(d
         await agent.close()
 
     run(scenario())
+    assert "could not record" not in caplog.text  # the day view was told too
 
 
 def test_the_agent_refuses_the_phone_and_the_stream_ends(dialed, room, moderator):
