@@ -125,8 +125,14 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
         await self._join_group(room_group(self.slug))
         await self.send(text_data=stream.outgoing_clear(self.stream_sid))  # the chime stops at once
         assert self.leg is not None
+        try:
+            await media().attach_phone(self.slug, self.leg)
+        except MediaError as error:
+            log.error("phone %s admitted but its audio cannot join the room: %s", self.pid, error)
+            await self._leave()
+            await self.close()
+            return
         self.leg.attached = True
-        await media().attach_phone(self.slug, self.leg)
 
     async def control_returned(self, event: dict) -> None:
         if not self.pid or self.status != lobby.Status.ADMITTED:

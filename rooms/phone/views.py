@@ -54,6 +54,11 @@ def voice(request: HttpRequest) -> HttpResponse:
     sid = _checked(request, settings.PHONE_VOICE_URL)
     if isinstance(sid, HttpResponse):
         return sid
+    if settings.MEDIA_NODES == "remote":
+        # The phone's audio leg lives in the engine of the Daphne holding its stream: media
+        # on separate nodes cannot bridge it yet (README, Joining by telephone).
+        log.warning("phone call refused: joining by telephone needs MEDIA_NODES=inprocess")
+        return _twiml(twiml.goodbye("no_service"))
     call = calls.incoming(sid, request.POST.get("From", "")[:32], request.POST.get("To", "")[:32])
     if call is None:
         return _twiml(twiml.goodbye("no_service"))

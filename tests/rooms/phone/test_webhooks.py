@@ -114,3 +114,10 @@ def test_the_back_office_sets_the_number_in_international_format(structure_a):
     structure_a.voice_number = "01 80 00 00 00"
     structure_a.full_clean()
     assert structure_a.voice_number == NUMBER
+
+
+def test_with_media_on_separate_nodes_the_caller_is_told_and_nothing_is_recorded(twilio, room, voice):
+    voice.MEDIA_NODES = "remote"
+    call = twilio.dial(NUMBER, digits=[room.password])
+    assert call.hung_up and not call.stream_url and "ne permet pas" in call.said[-1]
+    assert not PhoneCall.objects.exists()
