@@ -176,6 +176,7 @@ class MediaSession:
     marks: list[str] = field(default_factory=list)
     clears: int = 0
     media_messages: int = 0
+    echo_marks: bool = True  # False: a caller whose playback fell behind (marks not played yet)
 
     def _next(self) -> str:
         self.sequence += 1
@@ -216,6 +217,8 @@ class MediaSession:
             self.received.extend(base64.b64decode(message["media"]["payload"]))
         elif event == "mark":
             self.marks.append(message["mark"]["name"])
+            if not self.echo_marks:
+                return
             # Played at once (this caller has no playback queue): echoed, as Twilio does.
             await self.send(json.dumps({"event": "mark", "sequenceNumber": self._next(),
                                         "streamSid": self.stream_sid, "mark": message["mark"]}))

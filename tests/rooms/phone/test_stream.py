@@ -203,3 +203,43 @@ def test_outgoing_frames_follow_twilios_framing():
     message = json.loads(outgoing_media("MZ" + "0" * 32, b"\xff" * 160))
     assert message["event"] == "media" and set(message) == {"event", "streamSid", "media"}
     assert asyncio.iscoroutinefunction(Stream.open)
+
+
+def test_audio_queued_too_long_at_twilio_is_cleared(dialed, room):
+    """Marks come back once played; when more than 2 s are still unplayed, the stream sends
+    `clear` (what Twilio buffered only adds delay)."""
+    async def scenario():
+        stream = await started(dialed)
+        await stream.until(lambda: len(stream.session.marks) >= 1)  # Twilio plays and echoes
+        stream.session.echo_marks = False  # then falls behind
+        await stream.until(lambda: stream.session.clears >= 1, timeout=15)
+        assert len(stream.session.marks) >= 5
+        await stream.close()
+
+    run(scenario())
+
+
+def test_feeding_any_bytes_keeps_the_leg_going():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from media.phone.bridge import PhoneLeg
+
+    @given(st.lists(st.binary(max_size=500), max_size=20))
+    @settings(max_examples=60, deadline=None)
+    def feed(chunks):
+        async def scenario():
+            async def discard(_: bytes) -> None:
+                return None
+
+            leg = PhoneLeg("phone", send=discard)
+            leg.attached = True
+            track = leg.publication.fanout.subscribe(max_queue=10**4)
+            for chunk in chunks:
+                leg.feed(chunk)
+            assert len(track._queue) == sum(len(c) for c in chunks) // 160
+            await leg.close()
+
+        asyncio.run(scenario())
+
+    feed()
