@@ -96,12 +96,14 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "mod.lower_hand": {"pid": Field(str, max_len=PID_LEN)},
     "mod.lower_hands": {},
     "phone.call": {"number": Field(str, required=False, max_len=30)},
+    "mod.rename": {"pid": Field(str, max_len=PID_LEN), "name": Field(str, max_len=MAX_NAME)},
 }
 MODERATOR_ONLY = frozenset(
     {
         "lobby.admit", "lobby.refuse", "lobby.message", "lobby.return",
         "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
         "idcheck.start", "idcheck.cancel", "mod.lower_hand", "mod.lower_hands", "phone.call",
+        "mod.rename",
     }
 )
 # Allowed while still waiting in the lobby (before being admitted).

@@ -174,6 +174,12 @@ def test_a_phone_dials_in_waits_is_admitted_and_both_sides_hear_each_other(serve
             agent_page.click("#gv-btn-people")
         item = agent_page.wait_for_selector("#gv-lobby-list li:has-text('Téléphone ··78')", timeout=WAIT)
         phone_pid = item.get_attribute("data-pid")
+        assert "au téléphone" in item.text_content()
+        # The agent knows who it is: renamed from the waiting list.
+        agent_page.once("dialog", lambda dialog: dialog.accept("Mme Dupont"))
+        agent_page.click(f"#gv-lobby-list li[data-pid='{phone_pid}'] [data-act='mod.rename']")
+        agent_page.wait_for_selector(f"#gv-lobby-list li[data-pid='{phone_pid}']:has-text('Mme Dupont')",
+                                     timeout=WAIT)
         wait_until(lambda: phone.session is not None and phone.session.media_messages > 25, 10,
                    what="the waiting chime")
         steps.admit(agent_page, phone_pid)

@@ -243,3 +243,22 @@ def test_feeding_any_bytes_keeps_the_leg_going():
         asyncio.run(scenario())
 
     feed()
+
+
+def test_the_agent_renames_the_phone_and_nobody_else(dialed, room, moderator, citizen):
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
+        stream = await started(dialed)
+        pid = (await agent.expect("lobby.waiting"))["participant"]["pid"]
+        await agent.send({"type": "mod.rename", "pid": pid, "name": "Mme Dupont"})
+        assert (await agent.expect("participant.updated"))["participant"]["name"] == "Mme Dupont"
+        await agent.send({"type": "mod.rename", "pid": pid, "name": "Agent Smith"})
+        assert (await agent.expect("error"))["code"] == "reserved_name"
+        await agent.send({"type": "mod.rename", "pid": str(citizen.pid), "name": "Autre"})
+        assert (await agent.expect("error"))["code"] == "unknown_participant"
+        await stream.close()
+        await agent.close()
+
+    run(scenario())
+    assert Participant.objects.get(by_phone=True).name == "Mme Dupont"
