@@ -133,6 +133,9 @@ def context(
         "reminder_minutes": structure.reminder_minutes,
         "helpdesk_phone": _phone_display(structure.helpdesk_phone, structure.phone_region_code()),
         "helpdesk_email": structure.helpdesk_email,
+        # Joining by telephone (rooms/phone/): only when the structure has a voice number.
+        "voice_number": _phone_display(structure.voice_number, structure.phone_region_code()),
+        "voice_code": _grouped(room.password) if room and notification.kind == Kind.REMINDER else "",
         **summary,
     }
 
@@ -152,6 +155,11 @@ def summary_context(notification: Notification, for_sms: bool) -> dict[str, Any]
         "summary_url": short_url(appointment, url, expires_at=until) if for_sms else url,
         "summary_until": until.astimezone(zone(appointment.structure.time_zone)),
     }
+
+
+def _grouped(code: str) -> str:
+    """"12345678" → "1234 5678": read and typed more easily from a message."""
+    return " ".join(code[i:i + 4] for i in range(0, len(code), 4))
 
 
 # SMS budget, in segments: the aim for every kind, and what no message may exceed.

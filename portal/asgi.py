@@ -14,6 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from portal import routing as portal_routing  # noqa: E402
 from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
+from rooms.phone import routing as phone_routing  # noqa: E402
 
 # Each app declares its own routes: the portal's day view, the rooms' signalling.
 websocket_urlpatterns = rooms_routing.websocket_urlpatterns + portal_routing.websocket_urlpatterns
@@ -24,8 +25,11 @@ application = ProtocolTypeRouter(
         # The routes are path() patterns of ASGI apps, which types-channels cannot tell from views'.
         # Admission control first: a refused handshake costs no database call; the session and
         # user are read in the thread pool, not in one thread for all (rooms/admission.py).
-        "websocket": admission.gate(AllowedHostsOriginValidator(
-            admission.auth_stack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
-        )),
+        # Twilio's Media Streams have no Origin and no session: their own route (token in `start`).
+        "websocket": admission.gate(phone_routing.split(
+            URLRouter(phone_routing.websocket_urlpatterns),  # type: ignore[arg-type]
+            AllowedHostsOriginValidator(
+                admission.auth_stack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+            ))),
     }
 )

@@ -52,6 +52,7 @@ class Row:
     requests: list  # the citizen's unhandled requests (cancel, another time)
     join_alert: Alert | None = None  # room under attack, someone locked out (rooms/joinlimits)
     can_reopen: bool = False  # ended (by mistake?) and still within the room's window
+    by_phone: bool = False  # the citizen present is a telephone (rooms/phone/)
 
     @property
     def phone(self) -> str:
@@ -149,4 +150,5 @@ def row(appointment: Appointment, alerts: dict[int, Alert] | None = None) -> Row
                   or r.kind == "cancel"],
         join_alert=alert,
         can_reopen=booking.reopenable(appointment),
+        by_phone=any(g.by_phone for g in live),
     )

@@ -427,6 +427,22 @@ TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default=f"{SI
 TWILIO_INBOUND_URL = env.str("TWILIO_INBOUND_URL", default=f"{SITE_URL}/notifications/twilio/inbound/")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")  # only for a local stand-in of Twilio's API
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10)
+# Telephone (rooms/phone/, README "Telephone"): a structure's voice number (back-office) calls
+# PHONE_VOICE_URL ("A call comes in", POST); the code typed goes to PHONE_CODE_URL, Twilio's
+# call status reports to PHONE_STATUS_URL; these are also the URLs whose signature is checked
+# (exactly what Twilio calls). The caller's audio streams to PHONE_STREAM_URL (wss://).
+PHONE_VOICE_URL = env.str("PHONE_VOICE_URL", default=f"{SITE_URL}/phone/voice/")
+PHONE_CODE_URL = env.str("PHONE_CODE_URL", default=f"{SITE_URL}/phone/voice/code/")
+PHONE_STATUS_URL = env.str("PHONE_STATUS_URL", default=f"{SITE_URL}/phone/status/")
+PHONE_STREAM_URL = env.str(
+    "PHONE_STREAM_URL", default=SITE_URL.replace("https://", "wss://").replace("http://", "ws://") + "/ws/phone/stream/"
+)
+PHONE_TOKEN_SECONDS = env.int("PHONE_TOKEN_SECONDS", default=60)  # TwiML issued → stream opened
+PHONE_CODE_ATTEMPTS = env.int("PHONE_CODE_ATTEMPTS", default=3)  # wrong codes before goodbye
+PHONE_START_SECONDS = env.float("PHONE_START_SECONDS", default=10)  # stream opened → valid `start`
+PHONE_CALL_MARGIN_MINUTES = env.int("PHONE_CALL_MARGIN_MINUTES", default=30)  # cut after the end + this
+if not (PHONE_VOICE_URL.startswith(("http://", "https://")) and PHONE_STREAM_URL.startswith(("ws://", "wss://"))):
+    raise ImproperlyConfigured("PHONE_VOICE_URL is http(s)://…, PHONE_STREAM_URL is ws(s)://….")
 # Recipients (E.164 prefixes) to which a structure's alphanumeric SMS sender is used: metropolitan
 # France. Overseas operators (+262, +590, +594, +596, +508, +687, +689, +269) do not all deliver
 # alphanumeric senders; those numbers get TWILIO_FROM_NUMBER / the messaging service's number.

@@ -29,5 +29,6 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("accessibilite/", legal.accessibility, name="accessibility"),
     path("donnees-personnelles/", legal.privacy, name="privacy"),
+    path("phone/", include("rooms.phone.urls")),  # Twilio's voice webhooks
     path("j/<str:code>", shortlinks.follow, name="short_link"),  # short links in SMS
 ]

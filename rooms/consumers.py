@@ -338,6 +338,25 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
             )
         await media().close_room(self.slug)
 
+    async def on_mod_rename(self, message: dict) -> None:
+        target = await db(presence.find)(self.slug, message["pid"])
+        if target is None or not target.by_phone or target.status not in (lobby.Status.WAITING,
+                                                                          lobby.Status.ADMITTED):
+            raise ProtocolError("unknown_participant", "No telephone participant with this id.", ref=message["pid"])
+        participant = await db(presence.update_flags)(message["pid"], name=message["name"])
+        group = room_group(self.slug) if participant.status == lobby.Status.ADMITTED else mods_group(self.slug)
+        await self._broadcast(group, {"type": "participant.updated", "participant": participant.as_dict()})
+
+    async def on_phone_call(self, message: dict) -> None:
+        from rooms.phone import dialout  # the Twilio SDK's REST client, only when used
+
+        try:
+            call = await db(dialout.place)(self.room, message.get("number", ""))
+        except dialout.DialOutError as error:
+            raise ProtocolError("dial_out", str(error), ref="phone.call") from None
+        await self._broadcast(mods_group(self.slug), {"type": "phone.status", "status": call.status,
+                                                      "number": f"··{call.number_tail}"})
+
     async def on_room_lock(self, message: dict) -> None:
         await db(presence.set_locked)(self.room, message["locked"])
         event = {"type": "room.locked", "locked": message["locked"]}

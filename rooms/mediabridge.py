@@ -120,6 +120,13 @@ class InProcessMedia:
         return await check_participant(self.engine, room, pid, first_name, last_name, timeout=timeout,
                                        on_hint=on_hint)
 
+    async def attach_phone(self, room: str, leg: Any) -> None:
+        """A phone leg (media/phone/) joins the room's media: its voice out, the room's in."""
+        self.engine.attach_local(room, leg)
+
+    async def detach_phone(self, room: str, pid: str) -> None:
+        self.engine.detach_local(room, pid)
+
     async def shutdown(self) -> None:
         await self.engine.shutdown()
 
@@ -176,6 +183,14 @@ class RemoteMedia:
     async def close_room(self, room: str) -> None:
         await self._call("close_room", room, place=False)
         await self.registry.forget(room)
+
+    async def attach_phone(self, room: str, leg: Any) -> None:
+        # The phone's stream reaches this Daphne process; its leg would have to live on the
+        # room's node, fed through the channel layer: not built yet (README, Telephone).
+        raise MediaUnavailable("joining by telephone needs MEDIA_NODES=inprocess for now")
+
+    async def detach_phone(self, room: str, pid: str) -> None:
+        return None
 
     async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float,
                        on_hint: OnHint | None = None) -> dict:

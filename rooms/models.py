@@ -98,6 +98,7 @@ class Participant(models.Model):
     screen = models.BooleanField(default=False)
     audio_only = models.BooleanField(default=False)
     token_id = models.CharField(max_length=32, blank=True, db_index=True)  # entered with the personal link
+    by_phone = models.BooleanField(default=False)  # a telephone (rooms/phone/): audio only, no page
     created_at = models.DateTimeField(auto_now_add=True)
     status_since = models.DateTimeField(default=timezone.now)  # "waiting since" in the day view
     admitted_at = models.DateTimeField(null=True, blank=True)
@@ -121,6 +122,7 @@ class Participant(models.Model):
             "video": self.video,
             "screen": self.screen,
             "audio_only": self.audio_only,
+            "phone": self.by_phone,
         }
 
 
@@ -206,4 +208,9 @@ class ChatMessage(models.Model):
         return {"type": "chat.message", "id": self.client_id, "pid": str(self.pid), "name": self.name,
                 "text": self.text, "at": self.at.isoformat(timespec="seconds")}
 
-from rooms.notes.models import NotesDocument, NotesTemplate  # noqa: E402,F401 - the notes models belong to this app
+
+from rooms.notes.models import NotesDocument, NotesTemplate  # noqa: E402 - the notes models belong to this app
+from rooms.phone.models import PhoneCall  # noqa: E402  (registered with the rooms app)
+
+__all__ = ["ChatMessage", "IdentityCheck", "JoinAttempt", "NotesDocument", "NotesTemplate", "Participant", "PhoneCall",
+           "Room"]

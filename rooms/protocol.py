@@ -101,13 +101,15 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "notes.sync": {"sv": Field(str, required=False, max_len=MAX_VECTOR_B64)},
     "notes.update": {"update": Field(str, max_len=MAX_UPDATE_B64)},
     "notes.lock": {"read_only": Field(bool)},
+    "phone.call": {"number": Field(str, required=False, max_len=30)},
+    "mod.rename": {"pid": Field(str, max_len=PID_LEN), "name": Field(str, max_len=MAX_NAME)},
 }
 MODERATOR_ONLY = frozenset(
     {
         "lobby.admit", "lobby.refuse", "lobby.message", "lobby.return",
         "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
-        "idcheck.start", "idcheck.cancel", "mod.lower_hand", "mod.lower_hands",
-        "notes.lock",
+        "idcheck.start", "idcheck.cancel", "mod.lower_hand", "mod.lower_hands", "phone.call",
+        "mod.rename", "notes.lock",
     }
 )
 # Allowed while still waiting in the lobby (before being admitted).

@@ -43,6 +43,7 @@ def _context(room: Room, **extra) -> dict:
         "appointment": room.appointment,
         "structure": structure,
         "helpdesk_phone_display": phone_display(structure.helpdesk_phone),
+        "voice_number_display": phone_display(structure.voice_number),  # joining by telephone
         **extra,
     }
 
@@ -181,6 +182,9 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
         _context(
             room, participant=participant, is_moderator=moderator, join_url=config["join_url"], client_config=config,
             reports_devices=participant.role == lobby.Role.GUEST,
+            # "Call the citizen" (rooms/phone/dialout.py): the structure's number allows it.
+            dial_out=moderator and bool(room.appointment.structure.voice_number
+                                        and room.appointment.structure.voice_dial_out),
         ),
     )
 

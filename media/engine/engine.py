@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCIceServer, RTCRtpTransceiver, RTCSessionDescription
@@ -32,6 +32,17 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["passthrough", "relay"]
 IceServer = RTCIceServer | dict[str, Any] | str
+
+
+class LocalParticipant(Protocol):
+    """What the engine needs of a participant living in this process (media/phone/)."""
+
+    participant_id: str
+    publications: dict[str, Any]
+
+    def add_source(self, participant_id: str, publication: Any) -> None: ...
+    def remove_source(self, participant_id: str) -> None: ...
+    def clear_sources(self) -> None: ...
 
 
 def stream_id(participant_id: str) -> str:
@@ -86,6 +97,9 @@ class MediaEngine:
             raise ValueError(f"unknown REMB mode {remb!r}")
         self._relay = MediaRelay() if mode == "relay" else None
         self._rooms: dict[str, dict[str, Peer]] = {}
+        # Participants with no peer connection, inside this process (a phone leg,
+        # media/phone/): they publish like a peer and hear the others' audio publications.
+        self._locals: dict[str, dict[str, LocalParticipant]] = {}
 
     # --- joining and leaving -----------------------------------------------------------------
 
@@ -138,6 +152,9 @@ class MediaEngine:
                 if self._forward_all(other, peer):
                     self._renegotiate(other)
                 self._forward_all(peer, other)
+        for local in self._locals.get(room_id, {}).values():
+            self._forward_all(peer, local)  # type: ignore[arg-type]  # publications and an id are all it reads
+            local.add_source(participant_id, peer.publications.get("audio"))
         if peer.forwards:
             self._renegotiate(peer)  # its task first runs after this method has returned
         return {"type": "answer", "sdp": sdp, "tracks": {}}
@@ -157,11 +174,36 @@ class MediaEngine:
         for other in room.values():
             if self._unforward_all(other, participant_id):
                 self._renegotiate(other)
+        for local in self._locals.get(room_id, {}).values():
+            local.remove_source(participant_id)
         await peer.close()
+
+    def attach_local(self, room_id: str, local: LocalParticipant) -> None:
+        """A participant without a peer connection joins the room's media (see LocalParticipant)."""
+        if self.mode != "passthrough":
+            raise MediaError("a local participant needs the passthrough mode")
+        self._locals.setdefault(room_id, {})[local.participant_id] = local
+        for peer in self._rooms.get(room_id, {}).values():
+            local.add_source(peer.participant_id, peer.publications.get("audio"))
+            if self._forward_all(peer, local):  # type: ignore[arg-type]
+                self._renegotiate(peer)
+
+    def detach_local(self, room_id: str, participant_id: str) -> None:
+        local = self._locals.get(room_id, {}).pop(participant_id, None)
+        if local is None:
+            return
+        if not self._locals[room_id]:
+            self._locals.pop(room_id)
+        local.clear_sources()
+        for peer in self._rooms.get(room_id, {}).values():
+            if self._unforward_all(peer, participant_id):
+                self._renegotiate(peer)
 
     async def close_room(self, room_id: str) -> None:
         """Close every connection of a room, without renegotiating anything."""
         peers = list(self._rooms.pop(room_id, {}).values())
+        for local in self._locals.pop(room_id, {}).values():
+            local.clear_sources()
         await asyncio.gather(*(peer.close() for peer in peers), return_exceptions=True)
 
     async def shutdown(self) -> None:

@@ -72,6 +72,18 @@ class Structure(models.Model):
                     "it (registered with the SMS provider). Citizens cannot reply to it, not even STOP: leave empty to "
                     "keep a number. Overseas numbers always get the number."),
     )
+    voice_number = models.CharField(
+        _("phone number for joining by telephone"),
+        max_length=20,
+        blank=True,
+        help_text=_("The Twilio number citizens call to join with the room code (international format, +33…); "
+                    "empty: no joining by telephone. Its voice webhook is set in Twilio (README, Telephone)."),
+    )
+    voice_dial_out = models.BooleanField(
+        _("agents may call the citizen into the room"),
+        default=False,
+        help_text=_("The room's \"Call the citizen\" button places a Twilio call from the number above."),
+    )
     citizen_cancel_hours = models.PositiveSmallIntegerField(
         _("online cancellation until (hours before)"),
         default=2,
@@ -97,6 +109,11 @@ class Structure(models.Model):
                 self.helpdesk_phone = phones.to_e164(self.helpdesk_phone, self.phone_region_code())
             except ValidationError as error:
                 raise ValidationError({"helpdesk_phone": error}) from None
+        if self.voice_number:
+            try:
+                self.voice_number = phones.to_e164(self.voice_number, self.phone_region_code())
+            except ValidationError as error:
+                raise ValidationError({"voice_number": error}) from None
 
 
 class Role(models.TextChoices):

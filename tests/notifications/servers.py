@@ -1,7 +1,8 @@
 """Local servers speaking the providers' protocols, for tests and the benchmark.
 
-- FakeTwilio: an HTTP server answering Twilio's Messages API (create, list) as the real
-  SDK calls it, with Basic auth; told per number to answer 500, 429 or 400 (with
+- FakeTwilio: an HTTP server answering Twilio's Messages API (create, list) and the Calls
+  API's create (dial-out: the call placed, its TwiML kept) as the real SDK calls them,
+  with Basic auth; told per number to answer 500, 429 or 400 (with
   Twilio's error JSON), or to be slow.
 - SmtpServer: a real SMTP server (aiosmtpd) on 127.0.0.1 recording what it accepts, told
   per address to answer 450 or 550 at RCPT.
@@ -52,6 +53,16 @@ class SentSms:
 
 
 @dataclass
+class PlacedCall:
+    sid: str
+    to: str
+    sender: str
+    twiml: str
+    status_callback: str
+    time_limit: str
+
+
+@dataclass
 class FakeTwilio:
     """Twilio's Messages API on 127.0.0.1. `answers[number]`: statuses to answer, in turn
     (the last one repeats), e.g. [500, 201] fails once then accepts."""
@@ -61,6 +72,7 @@ class FakeTwilio:
     delay: float = 0.0
     answers: dict[str, list[int | tuple[int, int]]] = field(default_factory=dict)  # status or (status, code)
     messages: list[SentSms] = field(default_factory=list)
+    calls: list[PlacedCall] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,7 +102,8 @@ class FakeTwilio:
                 return True
 
             def _path_ok(self, path: str) -> bool:
-                if path != f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json":
+                if path not in (f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json",
+                                f"/2010-04-01/Accounts/{fake.account_sid}/Calls.json"):
                     self._reply(404, {"code": 20404, "message": "Not found", "status": 404})
                     return False
                 return True
@@ -102,6 +115,9 @@ class FakeTwilio:
                     return
                 with fake.lock:
                     fake.requests += 1
+                if urlsplit(self.path).path.endswith("/Calls.json"):
+                    self._place_call(form)
+                    return
                 to = form.get("To", "")
                 status, code = fake.next_answer(to)
                 if status >= 400:
@@ -125,6 +141,24 @@ class FakeTwilio:
                 if fake.delay:  # accepted, but the answer is slow (or lost if the client gives up)
                     time.sleep(fake.delay)
                 self._reply(201, fake.resource(sms))
+
+            def _place_call(self, form: dict[str, str]) -> None:
+                status, code = fake.next_answer(form.get("To", ""))
+                if status >= 400:
+                    default_code, text = TWILIO_ERRORS.get(status, (20000 + status, "Error"))
+                    self._reply(status, {"code": code or default_code, "message": text, "status": status})
+                    return
+                if not form.get("To") or not form.get("From") or not (form.get("Twiml") or form.get("Url")):
+                    self._reply(400, {"code": 21205, "message": "Url or Twiml is required.", "status": 400})
+                    return
+                call = PlacedCall(sid="CA" + uuid.uuid4().hex, to=form["To"], sender=form["From"],
+                                  twiml=form.get("Twiml", ""), status_callback=form.get("StatusCallback", ""),
+                                  time_limit=form.get("TimeLimit", ""))
+                with fake.lock:
+                    fake.calls.append(call)
+                self._reply(201, {"sid": call.sid, "account_sid": fake.account_sid, "to": call.to,
+                                  "from": call.sender, "status": "queued", "direction": "outbound-api",
+                                  "uri": f"/2010-04-01/Accounts/{fake.account_sid}/Calls/{call.sid}.json"})
 
             def do_GET(self):
                 parts = urlsplit(self.path)

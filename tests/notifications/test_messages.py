@@ -160,3 +160,23 @@ def test_reminder_link_enters_without_code_and_confirmation_links_to_cancel_or_m
     assert re.fullmatch(r"https://\S+/rdv/\S+/", manage)
     page = client.get(manage.removeprefix("https://visio.example.fr"))
     assert page.status_code == 200 and page.context["appointment"] == winter and page.context["can_cancel"]
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_reminder_gives_the_phone_path_only_when_the_structure_has_a_number(winter, structure_a, language):
+    code = winter.room.password
+    grouped = f"{code[:4]} {code[4:]}#"
+    for channel in (Channel.SMS, Channel.EMAIL):
+        without = messages.render(notification(winter, channel=channel, language=language))
+        assert grouped not in without.body and "internet" not in without.body.lower()
+    structure_a.voice_number = "+33180000000"
+    structure_a.save()
+    winter.refresh_from_db()
+    sms_message = messages.render(notification(winter, language=language))
+    email = messages.render(notification(winter, channel=Channel.EMAIL, language=language))
+    assert f"01 80 00 00 00 {'puis' if language == 'fr' else 'then'} {grouped}" in sms_message.body
+    assert sms.is_gsm(sms_message.body) and sms.segments(sms_message.body) <= 2
+    assert ("Pas de connexion ? Appelez le 01 80 00 00 00, puis tapez " if language == "fr"
+            else "No connection? Call 01 80 00 00 00, then type ") + grouped in email.body
+    confirmation = messages.render(notification(winter, kind=Kind.CONFIRMATION, language=language))
+    assert grouped not in confirmation.body  # the code goes in the reminder only, as on the web

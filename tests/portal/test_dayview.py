@@ -143,3 +143,16 @@ def test_day_socket_needs_login(db):
         return connected, code
 
     assert run(scenario()) == (False, 4401)
+
+
+def test_a_citizen_on_the_telephone_is_shown_so(client_of, alice, today):
+    from rooms.phone import calls
+
+    phone = Participant.objects.create(room=today.room, name=calls.phone_name("78"), by_phone=True, video=False)
+    presence.connect(phone, process="web1/x", channel="specific.x!1")
+    presence.move(today.room, str(phone.pid), "admitted")
+    row = dayview.row(today)
+    assert row.presence == "in_call" and row.by_phone
+    with translation.override("fr"):
+        page = client_of(alice).get(reverse("day_row", args=[today.pk]), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "(au téléphone)" in page  # French first

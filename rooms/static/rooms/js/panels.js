@@ -68,9 +68,10 @@ export function personRow(p, { self, moderator, act }) {
   const state = [];
   if (p.role === "moderator") state.push(_("agent"));
   else if (roleLabel(p.role)) state.push(roleLabel(p.role));
+  if (p.phone) state.push(_("by phone"));
   if (p.hand) state.push(_("hand raised"));
   if (p.audio === false) state.push(_("microphone off"));
-  if (p.video === false) state.push(_("camera off"));
+  if (p.video === false && !p.phone) state.push(_("camera off"));
   if (p.online === false) state.push(_("connection lost"));
   const row = el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: self ? `${p.name} (${_("you")})` : p.name }),
@@ -80,7 +81,7 @@ export function personRow(p, { self, moderator, act }) {
       p.hand ? el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
         "aria-label": fmt(_("Lower the hand of %(name)s"), { name: p.name }), "data-act": "mod.lower_hand",
         onclick: () => act("mod.lower_hand", p) }, _("Lower hand")) : null,
-      el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
+      p.phone ? renameButton(p, act) : el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
         "aria-label": fmt(_("Check ID of %(name)s"), { name: p.name }), "data-act": "idcheck.start",
         onclick: () => act("idcheck.start", p) }, _("Check ID")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary",
@@ -92,6 +93,13 @@ export function personRow(p, { self, moderator, act }) {
         "aria-label": fmt(_("Remove %(name)s"), { name: p.name }), "data-act": "mod.remove", onclick: () => act("mod.remove", p) }, _("Remove"))));
   }
   return row;
+}
+
+// A telephone participant ("Téléphone ··78"): the agent may give it a name.
+function renameButton(p, act) {
+  return el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--secondary",
+    "aria-label": fmt(_("Rename %(name)s"), { name: p.name }), "data-act": "mod.rename",
+    onclick: () => act("mod.rename", p) }, _("Rename"));
 }
 
 // Someone waiting: let in, refuse, or send a short note ("5 minutes").
@@ -110,12 +118,14 @@ export function waitingRow(p, act) {
   return el("li", { class: "gv-person", "data-pid": p.pid },
     el("span", { class: "gv-person__name", text: p.name }),
     roleLabel(p.role) ? el("span", { class: "gv-person__state gv-person__role", text: roleLabel(p.role) }) : null,
+    p.phone ? el("span", { class: "gv-person__state", text: _("by phone") }) : null,
     p.online === false ? el("span", { class: "gv-person__state", text: _("connection lost") }) : null,
     el("span", { class: "gv-person__actions" },
       el("button", { type: "button", class: "fr-btn fr-btn--sm", "aria-label": fmt(_("Admit %(name)s"), { name: p.name }),
         "data-act": "lobby.admit", onclick: () => act("lobby.admit", p) }, _("Admit")),
       el("button", { type: "button", class: "fr-btn fr-btn--sm fr-btn--tertiary", "aria-label": fmt(_("Refuse %(name)s"), { name: p.name }),
-        "data-act": "lobby.refuse", onclick: () => act("lobby.refuse", p) }, _("Refuse"))),
+        "data-act": "lobby.refuse", onclick: () => act("lobby.refuse", p) }, _("Refuse")),
+      p.phone ? renameButton(p, act) : null),
     form);
 }
 
@@ -139,6 +149,11 @@ export function peopleLists({ state, send, startIdcheck }) {
     if (type === "mod.remove" && !confirm(fmt(_("Remove %(name)s from the call?"), { name: p.name }))) return;
     if (type === "idcheck.start") {
       startIdcheck(p);
+      return;
+    }
+    if (type === "mod.rename") {
+      const name = prompt(fmt(_("New name for %(name)s:"), { name: p.name }), "")?.trim();
+      if (name) send({ type, pid: p.pid, name });
       return;
     }
     if (type === "lobby.message") {

@@ -260,6 +260,10 @@ const handlers = {
     $("#gv-password").textContent = m.password;
     $("#gv-password-box").hidden = false;
   },
+  "phone.status"(m) {
+    const status = $("#gv-call-status");
+    if (status) status.textContent = fmt(_("Call to %(number)s: %(status)s"), { number: m.number, status: callStatus(m.status) });
+  },
   "idcheck.requested"(m) {
     idcheck.requested?.(m);
   },
@@ -279,6 +283,7 @@ const handlers = {
     if (m.code === "media_unavailable") mediaLost(_("The video service is unavailable for now."));
     else if (m.code === "rate_limited") announce(_("Too many messages at once: wait a moment, then try again."));
     else if (m.code === "reserved_name") announce(_("This name is reserved for the service's staff: choose another one."));
+    else if (m.code === "dial_out" && $("#gv-call-status")) $("#gv-call-status").textContent = m.message;
     else console.warn("server refused a message", m);
     // Stored but not broadcast (the channel layer failed under it): the outbox sends it again.
     if (m.code === "server_error" && m.ref === "chat.send") {
@@ -286,6 +291,15 @@ const handlers = {
     }
   },
 };
+
+// Twilio's call statuses, as the agent reads them (rooms/phone/dialout.py).
+function callStatus(status) {
+  return {
+    queued: _("calling…"), initiated: _("calling…"), ringing: _("ringing…"), "in-progress": _("in the call"),
+    completed: _("call ended"), busy: _("busy"), "no-answer": _("no answer"), failed: _("call failed"),
+    canceled: _("call cancelled"),
+  }[status] ?? status;
+}
 
 function onMessage(m) {
   if (m.type.startsWith("notes.") || m.ref?.startsWith?.("notes.")) notes?.then((n) => n.receive(m));
@@ -513,6 +527,12 @@ function wire() {
     $("#gv-new-password").addEventListener("click", () => signal.send({ type: "room.password" }));
     $("#gv-lock").addEventListener("click", (e) => {
       signal.send({ type: "room.lock", locked: e.currentTarget.getAttribute("aria-pressed") !== "true" });
+    });
+    $("#gv-call-citizen")?.addEventListener("click", () => {
+      const number = $("#gv-call-number").value.trim();
+      // Another number than the appointment's: said back before Twilio dials it.
+      if (number && !confirm(fmt(_("Call %(number)s?"), { number }))) return;
+      signal.send(number ? { type: "phone.call", number } : { type: "phone.call" });
     });
     $("#gv-end-all").addEventListener("click", () => {
       if (confirm(_("End the meeting for everyone?"))) signal.send({ type: "mod.end" });
