@@ -9,6 +9,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from portal import access
@@ -150,16 +151,19 @@ class MembershipAdmin(ScopedAdmin):
 
     @admin.display(description=_("account"))
     def account_state(self, obj: Membership) -> str:
+        """The account's state in words, and as `data-account-state` (deactivated, active,
+        pending, expired, revoked)."""
         if not obj.active:
-            return str(_("deactivated"))
-        invitation = getattr(obj.user, "invitation", None)
-        if invitation is None:
-            return str(_("account active"))
-        state = invitation.state()
-        if state == InvitationState.PENDING:
-            return str(_("invitation sent, valid until %(until)s")
-                       % {"until": date_format(timezone.localtime(invitation.expires_at()), "SHORT_DATETIME_FORMAT")})
-        return str(state.label)
+            state, text = "deactivated", str(_("deactivated"))
+        elif (invitation := getattr(obj.user, "invitation", None)) is None \
+                or invitation.state() == InvitationState.ACCEPTED:
+            state, text = "active", str(_("account active"))
+        elif invitation.state() == InvitationState.PENDING:
+            until = date_format(timezone.localtime(invitation.expires_at()), "SHORT_DATETIME_FORMAT")
+            state, text = "pending", str(_("invitation sent, valid until %(until)s") % {"until": until})
+        else:
+            state, text = str(invitation.state()), str(invitation.state().label)
+        return format_html('<span data-account-state="{}">{}</span>', state, text)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

@@ -124,7 +124,8 @@ def test_a_deactivated_member_is_signed_out_everywhere_at_once(client_of, struct
     assert not membership.active and not alice.is_active  # no other structure: the account is off
     assert password_step(HttpClient(), "alice").status_code == 200  # cannot sign in again
     assert not UserSession.objects.filter(user=alice).exists()
-    assert "deactivated" in manager.get(reverse("admin:portal_membership_changelist")).content.decode()
+    members_list = manager.get(reverse("admin:portal_membership_changelist")).content.decode()
+    assert 'data-account-state="deactivated"' in members_list
 
     members.reactivate(membership)
     alice.refresh_from_db()
