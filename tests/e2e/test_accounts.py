@@ -20,6 +20,7 @@ from portal.models import Membership, Role
 from tests import factories
 from tests.e2e import harness
 from tests.e2e.conftest import WAIT, Browsers
+from tests.e2e.test_accessibility import serious_violations
 from tests.notifications.servers import SmtpServer
 from tests.waiting import wait_until
 
@@ -111,6 +112,7 @@ def test_invited_agent_sets_a_password_enrols_and_reaches_the_day_view(portal, s
     # The agent chooses a password from the email's link (which then stops working).
     agent = pages.open("agent")
     agent.goto(link)
+    assert serious_violations(agent) == [], "invitation page"
     agent.fill("#id_new_password1", NEW_PASSWORD)
     agent.fill("#id_new_password2", NEW_PASSWORD)
     agent.click("#gv-invitation [type=submit]")
@@ -124,6 +126,7 @@ def test_invited_agent_sets_a_password_enrols_and_reaches_the_day_view(portal, s
     agent.click("input[type=submit]")
     agent.wait_for_selector("#gv-enrol", timeout=WAIT)
     expect(agent.locator("#gv-qr svg")).to_be_visible()
+    assert serious_violations(agent) == [], "enrolment page"
     secret = typed_secret(agent)
     right = code_for(secret)
     agent.fill("#id_code", "000000" if right != "000000" else "111111")  # a wrong code first
@@ -135,6 +138,7 @@ def test_invited_agent_sets_a_password_enrols_and_reaches_the_day_view(portal, s
     agent.click("#gv-enrol [type=submit]")
     agent.wait_for_selector("#gv-recovery-codes", timeout=WAIT)
     assert agent.locator("#gv-recovery-codes li").count() == 10
+    assert serious_violations(agent) == [], "recovery codes page"
     agent.click("#gv-continue")
     agent.wait_for_url("**/admin/day/", timeout=WAIT)
     agent.wait_for_function("() => document.getElementById('gv-day-live').textContent.includes('actives')",
@@ -160,11 +164,15 @@ def test_a_wrong_code_is_refused_and_counted_then_the_right_one_signs_in(portal,
     page.click("#gv-second-factor [type=submit]")
     expect(page.locator("#gv-code-error")).to_be_visible()
     assert "/comptes/second-facteur/" in page.url
+    assert serious_violations(page) == [], "second factor page with an error"
     with django_db_blocker.unblock():
         assert failures(agent.username) == 1
     page.fill("#id_code", right)
     page.click("#gv-second-factor [type=submit]")
     page.wait_for_url("**/admin/day/", timeout=WAIT)
+    page.click("#gv-my-security")
+    page.wait_for_selector("#gv-sessions", timeout=WAIT)
+    assert serious_violations(page) == [], "my security page"
 
 
 def test_password_reset_by_email_end_to_end(portal, smtp, structure, pages, django_db_blocker):
