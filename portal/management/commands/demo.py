@@ -49,8 +49,8 @@ class Command(BaseCommand):
         agent = self._user("agent", "Camille", "Martin", structure, Role.AGENT)
         manager = self._user("manager", "Dominique", "Bernard", structure, Role.MANAGER)
         helpdesk = self._user("helpdesk", "Alex", "Petit", structure, Role.HELPDESK)
-        for user in (agent, manager, helpdesk):
-            device = self._second_factor(user)
+        for user in (helpdesk, manager, agent):
+            device = self._second_factor(user)  # the same key for the three; printed with the agent's label
         codes = self._recovery_codes(agent, manager, helpdesk)
         start = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=16)
         appointment = (
