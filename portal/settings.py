@@ -230,6 +230,8 @@ OTP_TOTP_ISSUER = "Guichet Visio"
 # portal/accounts/secondfactor.py), not by django-otp's own per-device delays on top.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# django-otp's admin pages (superusers) never show a device's secret, QR code or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]

@@ -34,3 +34,20 @@ def reactivate(membership: Membership) -> None:
     if not membership.user.is_active:
         membership.user.is_active = True
         membership.user.save(update_fields=["is_active"])
+
+
+@transaction.atomic
+def reset_second_factor(membership: Membership, by) -> None:
+    """The person lost their phone and recovery codes: their app, codes and remembered
+    browsers are dropped and their sessions ended; at their next sign-in (with their own
+    password, which nobody else knows) they enrol a new app."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if membership.user_id == getattr(by, "pk", None):
+        raise ValueError("nobody resets their own second factor here")
+    user = membership.user
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    secondfactor.forget_browsers(user)
+    sessions.end_all(user, reason=f"second factor reset by user {getattr(by, 'pk', None)}")

@@ -41,11 +41,14 @@ def record(request: HttpRequest, user) -> None:
         "address": clientaddress.from_request(request)[:64], "last_seen": timezone.now()})
 
 
+SEEN = "gv_seen"  # when this session last refreshed its row (in the session: no query per request)
+
+
 def touch(request: HttpRequest) -> None:
-    key = request.session.session_key
-    if key:
-        UserSession.objects.filter(session_key=key, last_seen__lt=timezone.now() - TOUCH_EVERY).update(
-            last_seen=timezone.now())
+    key, now = request.session.session_key, timezone.now()
+    if key and now.timestamp() - request.session.get(SEEN, 0) > TOUCH_EVERY.total_seconds():
+        UserSession.objects.filter(session_key=key).update(last_seen=now)
+        request.session[SEEN] = now.timestamp()
 
 
 def forget(session_key: str | None) -> None:

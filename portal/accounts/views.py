@@ -71,6 +71,11 @@ class LoginView(auth_views.LoginView):
     def get_default_redirect_url(self):
         return reverse("admin:index")
 
+    def get(self, request, *args, **kwargs):
+        if admin.site.has_permission(request):  # signed in already (both factors): where they were going
+            return HttpResponseRedirect(self.get_success_url())
+        return super().get(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(admin.site.each_context(self.request), title=_("Log in"),

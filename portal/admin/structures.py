@@ -140,6 +140,15 @@ def reactivate_members(modeladmin, request, queryset):
     modeladmin.message_user(request, _("Members reactivated: %(count)d.") % {"count": count}, messages.SUCCESS)
 
 
+@admin.action(description=_("Reset the second factor (lost phone: they set up a new app at their next sign-in)"))
+def reset_second_factors(modeladmin, request, queryset):
+    count = 0
+    for membership in _managed(request, queryset).select_related("user"):
+        members.reset_second_factor(membership, by=request.user)
+        count += 1
+    modeladmin.message_user(request, _("Second factors reset: %(count)d.") % {"count": count}, messages.SUCCESS)
+
+
 @admin.register(Membership)
 class MembershipAdmin(ScopedAdmin):
     edit_roles = MANAGERS
@@ -147,7 +156,7 @@ class MembershipAdmin(ScopedAdmin):
     list_filter = ["role", "active"]
     list_select_related = ["user", "structure", "user__invitation"]
     search_fields = ["user__username", "user__last_name", "user__first_name"]
-    actions = [resend_invitations, revoke_invitations, deactivate_members, reactivate_members]
+    actions = [resend_invitations, revoke_invitations, deactivate_members, reactivate_members, reset_second_factors]
 
     @admin.display(description=_("account"))
     def account_state(self, obj: Membership) -> str:

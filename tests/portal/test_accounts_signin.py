@@ -167,3 +167,22 @@ def test_an_exempted_helpdesk_signs_in_with_the_password(client, structure_a, hu
     structure_a.save()
     answer = password_step(client, "hugo", next_path="/admin/day/")
     assert answer["Location"] == "/admin/day/" and client.get("/admin/day/").status_code == 200
+
+
+def test_a_manager_resets_a_lost_second_factor_and_the_person_enrols_again(client_of, alice, maude):
+    factories.totp_device(alice)
+    secondfactor.new_recovery_codes(alice)
+    lost = factories.signed_in(HttpClient(), alice)
+    membership = Membership.objects.get(user=alice)
+    answer = client_of(maude).post("/admin/portal/membership/", {"action": "reset_second_factors",
+                                                                 "_selected_action": [membership.pk]})
+    assert answer.status_code == 302
+    assert not TOTPDevice.objects.filter(user=alice).exists() and secondfactor.remaining_recovery_codes(alice) == 0
+    assert lost.get("/admin/day/").status_code == 302  # the session verified by the lost phone is over
+    assert password_step(HttpClient(), "alice")["Location"] == ENROL  # her own password, then a new app
+
+
+def test_the_sign_in_page_sends_someone_signed_in_on(client_of, alice):
+    client = client_of(alice)
+    answer = client.get("/admin/login/?next=/admin/day/")
+    assert answer.status_code == 302 and answer["Location"] == "/admin/day/"
