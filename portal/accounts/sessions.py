@@ -24,6 +24,7 @@ from rooms.groups import ACCOUNT_CLOSED, channel_layer, session_group, user_grou
 
 log = logging.getLogger("portal.accounts")
 TOUCH_EVERY = dt.timedelta(minutes=5)  # last_seen is refreshed at most this often (one UPDATE)
+SEEN = "gv_seen"  # when this session last refreshed its row (in the session: no query per request)
 
 
 def _store():
@@ -32,6 +33,7 @@ def _store():
 
 def record(request: HttpRequest, user) -> None:
     """After a complete sign-in (the session key is the new one)."""
+    request.session[SEEN] = timezone.now().timestamp()
     key = request.session.session_key
     if key is None:
         request.session.save()
@@ -41,13 +43,11 @@ def record(request: HttpRequest, user) -> None:
         "address": clientaddress.from_request(request)[:64], "last_seen": timezone.now()})
 
 
-SEEN = "gv_seen"  # when this session last refreshed its row (in the session: no query per request)
-
-
 def touch(request: HttpRequest) -> None:
-    key, now = request.session.session_key, timezone.now()
-    if key and now.timestamp() - request.session.get(SEEN, 0) > TOUCH_EVERY.total_seconds():
-        UserSession.objects.filter(session_key=key).update(last_seen=now)
+    """Refresh the session's row now and then (only sessions made by `record` have one)."""
+    seen, now = request.session.get(SEEN), timezone.now()
+    if seen is not None and now.timestamp() - seen > TOUCH_EVERY.total_seconds():
+        UserSession.objects.filter(session_key=request.session.session_key).update(last_seen=now)
         request.session[SEEN] = now.timestamp()
 
 
