@@ -31,6 +31,7 @@ from django.utils import timezone  # noqa: E402
 from portal.models import Appointment, Membership, Role, Structure  # noqa: E402
 from rooms import secrets  # noqa: E402
 from rooms.models import Room  # noqa: E402
+from tests import factories  # noqa: E402
 
 
 def grow_to(total: int, structure: Structure, agent) -> None:
@@ -74,7 +75,7 @@ def main() -> None:
         agent = get_user_model().objects.create_user("agent", password="x", is_staff=True)
         Membership.objects.create(user=agent, structure=structure, role=Role.AGENT)
         client = Client()
-        client.force_login(agent)
+        factories.signed_in(client, agent)
         url = reverse("admin:portal_appointment_changelist") + "?day=all"
         results = {}
         for size in (50, 5000):

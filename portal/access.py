@@ -23,7 +23,7 @@ def roles(user) -> dict[int, str]:
         return {}
     cached = getattr(user, _CACHE, None)
     if cached is None:
-        cached = dict(Membership.objects.filter(user=user).values_list("structure_id", "role"))
+        cached = dict(Membership.objects.filter(user=user, active=True).values_list("structure_id", "role"))
         setattr(user, _CACHE, cached)
     return cached
 
@@ -50,4 +50,5 @@ def scope(queryset: QuerySet, user, field: str = "structure", allowed: Iterable[
 
 
 def is_member(user_id: int, structure_id: int, allowed: Iterable[str] = EDITORS) -> bool:
-    return Membership.objects.filter(user_id=user_id, structure_id=structure_id, role__in=list(allowed)).exists()
+    return Membership.objects.filter(user_id=user_id, structure_id=structure_id, role__in=list(allowed),
+                                     active=True).exists()

@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal import routing as portal_routing  # noqa: E402
+from portal.accounts.middleware import verified_user  # noqa: E402
 from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
 from rooms.phone import routing as phone_routing  # noqa: E402
@@ -29,7 +30,8 @@ application = ProtocolTypeRouter(
         "websocket": admission.gate(phone_routing.split(
             URLRouter(phone_routing.websocket_urlpatterns),  # type: ignore[arg-type]
             AllowedHostsOriginValidator(
-                admission.auth_stack(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
+                # The second factor's rule holds for sockets as for pages.
+                admission.auth_stack(URLRouter(websocket_urlpatterns), vet=verified_user)  # type: ignore[arg-type]
             ))),
     }
 )

@@ -78,6 +78,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_otp",  # second factor (portal/accounts/): TOTP, and recovery codes as static tokens
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +93,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # A signed-in staff member without a second factor is anonymous everywhere (portal/accounts/).
+    "portal.accounts.middleware.SecondFactorMiddleware",
     "portal.middleware.StructureTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -204,6 +210,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Agents' accounts (portal/accounts/, docs/accounts.md) ---
+# An invitation's link sets the new member's own password, once, within INVITATION_HOURS;
+# a reset link within PASSWORD_RESET_MINUTES. Reset requests: at most
+# PASSWORD_RESET_MAX_PER_ADDRESS per client address and PASSWORD_RESET_MAX_PER_EMAIL per
+# email address per hour (beyond, the same answer and no email).
+INVITATION_HOURS = env.int("INVITATION_HOURS", default=72)
+PASSWORD_RESET_TIMEOUT = 60 * env.int("PASSWORD_RESET_MINUTES", default=60)
+PASSWORD_RESET_MAX_PER_ADDRESS = env.int("PASSWORD_RESET_MAX_PER_ADDRESS", default=10)
+PASSWORD_RESET_MAX_PER_EMAIL = env.int("PASSWORD_RESET_MAX_PER_EMAIL", default=3)
+# A browser remembered after a second factor asks for the password only, this many days at most.
+REMEMBER_BROWSER_DAYS = env.int("REMEMBER_BROWSER_DAYS", default=30)
+if not 0 <= REMEMBER_BROWSER_DAYS <= 90:
+    raise ImproperlyConfigured("REMEMBER_BROWSER_DAYS is between 0 (never remember) and 90.")
+# Between the password and the second factor, at most this long.
+SECOND_FACTOR_STEP_SECONDS = env.int("SECOND_FACTOR_STEP_SECONDS", default=300)
+OTP_TOTP_ISSUER = "Guichet Visio"
+# Wrong codes are throttled by Axes with wrong passwords (one count per user and per address,
+# portal/accounts/secondfactor.py), not by django-otp's own per-device delays on top.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# django-otp's admin pages (superusers) never show a device's secret, QR code or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]

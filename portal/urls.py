@@ -5,6 +5,7 @@ from django.views.i18n import JavaScriptCatalog
 
 from notifications import shortlinks
 from portal import citizen, day, devicetest, jscatalog, legal, probes, summary
+from portal.accounts import views as accounts
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -18,6 +19,11 @@ urlpatterns = [
     path("admin/day/<int:pk>/admit/", admin.site.admin_view(day.day_admit), name="day_admit"),
     path("admin/day/<int:pk>/unlock/", admin.site.admin_view(day.day_unlock), name="day_unlock"),
     path("admin/day/<int:pk>/reopen/", admin.site.admin_view(day.day_reopen), name="day_reopen"),
+    # Sign-in in two steps (password, then second factor) instead of the admin's own view.
+    path("admin/login/", accounts.login, name="login"),
+    # The name the admin's login template links to ("Forgotten your login credentials?").
+    path("comptes/mot-de-passe/", accounts.ResetView.as_view(), name="admin_password_reset"),
+    path("comptes/", include("portal.accounts.urls")),
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
     path("rdv/<str:token>/", citizen.manage, name="manage_appointment"),

@@ -146,16 +146,22 @@ def gate(inner):
     return app
 
 
-def auth_stack(inner):
+def auth_stack(inner, vet=None):
     """Channels' AuthMiddlewareStack, with the session and user read in the thread pool like
     every other database call of a handshake: Channels reads them thread-sensitive, in one
-    thread per process for every handshake (the queue that never drained in a storm)."""
+    thread per process for every handshake (the queue that never drained in a storm).
+    `vet(session, user)` (sync, same thread) may replace the user: the portal's second
+    factor rule (portal/accounts/middleware.py), given by portal/asgi.py."""
     from channels.auth import AuthMiddleware, get_user
     from channels.sessions import CookieMiddleware, SessionMiddleware
 
     from rooms.dbcall import db
 
-    read_user = db(get_user.func)  # type: ignore[attr-defined]  # the connection back to the pool after
+    def read(scope):
+        user = get_user.func(scope)  # type: ignore[attr-defined]
+        return vet(scope.get("session"), user) if vet is not None else user
+
+    read_user = db(read)  # the connection back to the pool after
 
     class Auth(AuthMiddleware):
         async def resolve_scope(self, scope) -> None:

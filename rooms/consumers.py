@@ -21,7 +21,7 @@ from media.engine import MediaError
 from portal import clientaddress
 from rooms import actions, admission, chat, entry, leases, lobby, presence, services
 from rooms.dbcall import db
-from rooms.groups import forward, mods_group, personal_group, room_group
+from rooms.groups import forward, mods_group, personal_group, room_group, session_group, user_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
 from rooms.layer import is_down
@@ -104,6 +104,12 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         try:
             # Subscribe before accepting: once the browser is connected it misses nothing.
             await self._join_group(personal_group(self.pid))
+            # A member's socket closes when their session is closed or they are deactivated.
+            if participant.user_id is not None:
+                await self._join_group(user_group(participant.user_id))
+            user = self.scope.get("user")
+            if session is not None and session.session_key and getattr(user, "is_authenticated", False):
+                await self._join_group(session_group(session.session_key))
             if self.role == lobby.Role.MODERATOR:
                 await self._join_group(mods_group(self.slug))
             if self.status != lobby.Status.ADMITTED:
@@ -468,6 +474,15 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         if self.pid:
             await self._send_state()
             await self._replay_chat()
+
+    async def account_closed(self, event: dict) -> None:
+        """The member's session was closed or their membership deactivated
+        (portal/accounts/sessions.py): the call goes on without them, as after a lost
+        connection; their browser is told the session is over."""
+        if not self.pid:
+            return
+        log.info("room socket closed: account session ended (room=%s pid=%s)", self.slug, self.pid)
+        await self.close(CloseCode.NO_SESSION)
 
     async def control_close(self, event: dict) -> None:
         if not self.pid:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
@@ -28,6 +29,20 @@ def mods_group(slug: str) -> str:
 def personal_group(pid: str) -> str:
     """One participant, whichever process holds its socket."""
     return f"p.{pid}"
+
+
+# A person's account was deactivated or one of their sessions closed: their sockets close.
+ACCOUNT_CLOSED = "account.closed"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket a signed-in person opened (day view, rooms), in any process."""
+    return f"account.user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The sockets opened with one session (a hash: the key itself stays out of Redis)."""
+    return f"account.session.{hashlib.sha256(session_key.encode()).hexdigest()[:40]}"
 
 
 def forward(message: dict[str, Any]) -> dict[str, Any]:

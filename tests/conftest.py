@@ -45,8 +45,7 @@ def hugo(structure_a):
 @pytest.fixture
 def client_of(client):
     def login(user):
-        client.force_login(user)
-        return client
+        return factories.signed_in(client, user)  # both factors (tests/factories.py)
 
     return login
 

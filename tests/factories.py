@@ -45,6 +45,63 @@ def member(structure: Structure, role: str = Role.AGENT, **user_fields):
     return user
 
 
+TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test secret (hex), for every test device
+
+
+def totp_device(user):
+    """The user's confirmed authenticator app (one per user), with the tests' known secret."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True,
+                                                 defaults={"name": "test app", "key": TOTP_KEY})
+    return device
+
+
+def totp_code(device, at: float | None = None) -> str:
+    """The code the app shows at time `at` (now by default), computed from the shared secret."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() if at is None else at
+    return f"{totp.token():0{device.digits}d}"
+
+
+def next_totp_code(user) -> str:
+    """A code the server accepts now for `user`'s app: TOTP codes are single-use (django-otp
+    keeps the last time step used), so after a step was used the next one is taken (the
+    server accepts one step ahead), waiting for the clock only when that is used up too."""
+    import time
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.waiting import wait_until
+
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+
+    def step_now() -> int:
+        return int((time.time() - device.t0) // device.step)
+
+    wanted = max(step_now(), device.last_t + 1)
+    wait_until(lambda: step_now() >= wanted - device.tolerance, timeout=2 * device.step + 5, interval=0.5,
+               what="the authenticator's next time step")
+    return totp_code(device, at=device.t0 + wanted * device.step + 1)
+
+
+def signed_in(client, user):
+    """A Django test client signed in as `user` with both factors: the session is logged in
+    and verified with the user's TOTP device, as the sign-in's second step leaves it
+    (django_otp.login). `force_login` alone is anonymous for staff (portal/accounts/middleware.py)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+    session.save()
+    return client
+
+
 def appointment(structure: Structure, agent, *, start: dt.datetime | None = None, **fields) -> Appointment:
     """A booked appointment (room created through the real action)."""
     values = {

@@ -72,7 +72,7 @@ class AgentFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         from django.contrib.auth import get_user_model
 
-        users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS))
+        users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS), memberships__active=True)
         if not request.user.is_superuser:
             users = users.filter(memberships__structure_id__in=access.structure_ids(request.user))
         return [(str(u.pk), u.get_full_name() or u.get_username()) for u in users.distinct().order_by("last_name")]

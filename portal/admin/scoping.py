@@ -54,7 +54,8 @@ class ScopedAdmin(admin.ModelAdmin):
         if db_field.name == "structure":
             kwargs["queryset"] = access.scope(Structure.objects.all(), request.user, "id", self.edit_roles)
         elif db_field.name == "agent":
-            users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS))
+            users = get_user_model().objects.filter(memberships__role__in=list(access.EDITORS),
+                                                    memberships__active=True)
             kwargs["queryset"] = access.scope(users, request.user, "memberships__structure", self.edit_roles).distinct()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from portal import access
+from portal.accounts import invitations, members
 from portal.admin.scoping import ScopedAdmin
-from portal.models import Membership, Role, Structure
+from portal.models import InvitationState, Membership, Role, Structure
 
 MANAGERS = frozenset({Role.MANAGER})
 
@@ -31,18 +35,15 @@ class StructureAdmin(ScopedAdmin):
 
 
 class NewMemberForm(forms.ModelForm):
-    """A manager adds a colleague: an existing account by username, or a new one."""
+    """A manager adds a colleague: an existing account by username, or a new one, invited by
+    email to choose their own password (portal/accounts/invitations.py). The manager never
+    sees nor types a password."""
 
     username = forms.CharField(label=_("username"), max_length=150)
     first_name = forms.CharField(label=_("first name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("last name"), max_length=150, required=False)
-    email = forms.EmailField(label=_("email"), required=False)
-    password = forms.CharField(
-        label=_("password"),
-        required=False,
-        widget=forms.PasswordInput,
-        help_text=_("Only for a new account."),
-    )
+    email = forms.EmailField(label=_("email"), required=False,
+                             help_text=_("For a new account: the invitation to choose a password goes there."))
 
     class Meta:
         model = Membership
@@ -54,13 +55,12 @@ class NewMemberForm(forms.ModelForm):
         User = get_user_model()
         self.existing_user = User.objects.filter(username=cleaned.get("username")).first()
         if self.existing_user is None and "username" in cleaned:
-            if not cleaned.get("password"):
-                self.add_error("password", _("A password is needed to create a new account."))
-            else:
-                try:
-                    validate_password(cleaned["password"])
-                except forms.ValidationError as error:
-                    self.add_error("password", error)
+            try:
+                UnicodeUsernameValidator()(cleaned["username"])
+            except forms.ValidationError as error:
+                self.add_error("username", error)
+            if not cleaned.get("email"):
+                self.add_error("email", _("An email address is needed to invite a new account."))
         elif (
             self.existing_user is not None
             and cleaned.get("structure") is not None
@@ -72,11 +72,12 @@ class NewMemberForm(forms.ModelForm):
     @transaction.atomic
     def save(self, commit=True):
         user = self.existing_user
+        self.new_account = user is None
         if user is None:
             data = self.cleaned_data
             user = get_user_model().objects.create_user(
                 username=data["username"],
-                password=data["password"],
+                password=None,  # unusable: the person chooses theirs from the invitation
                 email=data["email"],
                 first_name=data["first_name"],
                 last_name=data["last_name"],
@@ -88,13 +89,90 @@ class NewMemberForm(forms.ModelForm):
         return super().save(commit=commit)
 
 
+def _managed(request, queryset):
+    """The selected memberships of structures the user manages, never their own."""
+    return access.scope(queryset, request.user, "structure", MANAGERS).exclude(user=request.user)
+
+
+@admin.action(description=_("Send the invitation again (new link)"))
+def resend_invitations(modeladmin, request, queryset):
+    sent = failed = 0
+    for membership in _managed(request, queryset).select_related("user__invitation", "structure"):
+        invitation = getattr(membership.user, "invitation", None)
+        if invitation is None or invitation.state() == InvitationState.ACCEPTED:
+            continue
+        if invitations.resend(invitation, request.user, membership.structure.name):
+            sent += 1
+        else:
+            failed += 1
+    modeladmin.message_user(request, _("Invitations sent: %(sent)d.") % {"sent": sent}, messages.SUCCESS)
+    if failed:
+        modeladmin.message_user(request, _("Invitations that could not be sent (mail server): %(failed)d. "
+                                           "Try again later.") % {"failed": failed}, messages.ERROR)
+
+
+@admin.action(description=_("Revoke the invitation"))
+def revoke_invitations(modeladmin, request, queryset):
+    count = 0
+    for membership in _managed(request, queryset).select_related("user__invitation"):
+        invitation = getattr(membership.user, "invitation", None)
+        if invitation is not None and invitation.state() in (InvitationState.PENDING, InvitationState.EXPIRED):
+            invitations.revoke(invitation)
+            count += 1
+    modeladmin.message_user(request, _("Invitations revoked: %(count)d.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.action(description=_("Deactivate now (ends their sessions)"))
+def deactivate_members(modeladmin, request, queryset):
+    count = 0
+    for membership in _managed(request, queryset).filter(active=True).select_related("user"):
+        members.deactivate(membership, by=request.user)
+        count += 1
+    modeladmin.message_user(request, _("Members deactivated: %(count)d.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.action(description=_("Reactivate"))
+def reactivate_members(modeladmin, request, queryset):
+    count = 0
+    for membership in _managed(request, queryset).filter(active=False).select_related("user"):
+        members.reactivate(membership)
+        count += 1
+    modeladmin.message_user(request, _("Members reactivated: %(count)d.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.action(description=_("Reset the second factor (lost phone: they set up a new app at their next sign-in)"))
+def reset_second_factors(modeladmin, request, queryset):
+    count = 0
+    for membership in _managed(request, queryset).select_related("user"):
+        members.reset_second_factor(membership, by=request.user)
+        count += 1
+    modeladmin.message_user(request, _("Second factors reset: %(count)d.") % {"count": count}, messages.SUCCESS)
+
+
 @admin.register(Membership)
 class MembershipAdmin(ScopedAdmin):
     edit_roles = MANAGERS
-    list_display = ["user", "structure", "role"]
-    list_filter = ["role"]
-    list_select_related = ["user", "structure"]
+    list_display = ["user", "structure", "role", "account_state"]
+    list_filter = ["role", "active"]
+    list_select_related = ["user", "structure", "user__invitation"]
     search_fields = ["user__username", "user__last_name", "user__first_name"]
+    actions = [resend_invitations, revoke_invitations, deactivate_members, reactivate_members, reset_second_factors]
+
+    @admin.display(description=_("account"))
+    def account_state(self, obj: Membership) -> str:
+        """The account's state in words, and as `data-account-state` (deactivated, active,
+        pending, expired, revoked)."""
+        if not obj.active:
+            state, text = "deactivated", str(_("deactivated"))
+        elif (invitation := getattr(obj.user, "invitation", None)) is None \
+                or invitation.state() == InvitationState.ACCEPTED:
+            state, text = "active", str(_("account active"))
+        elif invitation.state() == InvitationState.PENDING:
+            until = date_format(timezone.localtime(invitation.expires_at()), "SHORT_DATETIME_FORMAT")
+            state, text = "pending", str(_("invitation sent, valid until %(until)s") % {"until": until})
+        else:
+            state, text = str(invitation.state()), str(invitation.state().label)
+        return format_html('<span data-account-state="{}">{}</span>', state, text)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -104,11 +182,22 @@ class MembershipAdmin(ScopedAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["structure", "role", "username", "first_name", "last_name", "email", "password"]
+            return ["structure", "role", "username", "first_name", "last_name", "email"]
         return ["user", "structure", "role"]
 
     def get_readonly_fields(self, request, obj=None):
         return ["user", "structure"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and getattr(form, "new_account", False):
+            _invitation, sent = invitations.invite(obj.user, request.user, obj.structure.name)
+            if sent:
+                self.message_user(request, _("An invitation to choose a password was sent to %(email)s.")
+                                  % {"email": obj.user.email}, messages.SUCCESS)
+            else:
+                self.message_user(request, _("The invitation could not be sent (mail server): send it again "
+                                             "from the members list."), messages.ERROR)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "structure":

@@ -14,7 +14,17 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class ColleagueAdmin(UserAdmin):
+    """No password of someone else is ever typed or shown here: accounts are created by
+    inviting members (portal/admin/structures.py) and people set or reset their own."""
+
     search_fields = ["username", "first_name", "last_name", "email"]
+    fieldsets = [(f, {**o, "fields": tuple(x for x in o["fields"] if x != "password")})
+                 for f, o in UserAdmin.fieldsets]  # type: ignore[union-attr]
+
+    def user_change_password(self, request, id, form_url=""):
+        from django.http import Http404
+
+        raise Http404  # one's own password: "change my password" (old one asked) or the reset link
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -33,7 +43,7 @@ class ColleagueAdmin(UserAdmin):
         return self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def has_add_permission(self, request):
-        return request.user.is_superuser
+        return False  # new accounts are invited as members of a structure (they choose their password)
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_superuser

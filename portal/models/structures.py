@@ -91,6 +91,13 @@ class Structure(models.Model):
         help_text=_("Citizens may cancel from their message up to this many hours before the start."),
     )
 
+    helpdesk_second_factor = models.BooleanField(
+        _("second factor for helpdesk accounts"),
+        default=True,
+        help_text=_("Agents and managers, who see identity checks, always sign in with a second factor; "
+                    "this only lets the structure's helpdesk accounts sign in without one."),
+    )
+
     class Meta:
         verbose_name = _("structure")
         verbose_name_plural = _("structures")
@@ -135,6 +142,8 @@ class Membership(models.Model):
         Structure, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("structure")
     )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.AGENT)
+    # A deactivated member keeps their history (appointments, audit lines) and has no rights.
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("membership")

@@ -172,9 +172,7 @@ def browsers(playwright_driver, tmp_path, server) -> Iterator[Browsers]:
                 context.close()
 
 
-def login_agent(page, base: str, username: str, next_path: str) -> None:
-    """Sign in by posting the back-office's login form, which then goes to next_path."""
-    page.goto(f"{base}/admin/login/?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", harness.AGENT_PASSWORD)
-    page.click("input[type=submit], button[type=submit]")
+def login_agent(page, base: str, user, next_path: str) -> None:
+    """Sign in through the back-office's form, both steps (password, then the code of the
+    user's authenticator app), which then goes to next_path."""
+    harness.sign_in(page, base, user, next_path)

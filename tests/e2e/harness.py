@@ -205,7 +205,27 @@ def make_member(structure, role: str, **fields):
     # it can check, with few iterations to stay fast.
     user.password = PBKDF2PasswordHasher().encode(AGENT_PASSWORD, uuid.uuid4().hex, iterations=1000)
     user.save(update_fields=["password"])
+    factories.totp_device(user)  # their authenticator app: sign_in types its codes
     return user
+
+
+def second_factor(page, user, timeout: float = 20_000) -> None:
+    """The sign-in's second step: type the code the user's app shows (computed from the
+    shared secret, tests/factories.py)."""
+    from tests import factories
+
+    page.wait_for_selector("#gv-second-factor", timeout=timeout)
+    page.fill("#id_code", factories.next_totp_code(user))
+    page.click("#gv-second-factor [type=submit]")
+
+
+def sign_in(page, base: str, user, next_path: str, timeout: float = 20_000) -> None:
+    """The back-office's sign-in, both steps (password, then the app's code), then next_path."""
+    page.goto(f"{base}/admin/login/?next={next_path}")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", AGENT_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    second_factor(page, user, timeout)
 
 
 def make_appointment(start_in_minutes: int = 5):
@@ -243,9 +263,6 @@ def bench_environment() -> Path:
 
 def enter_as_agent(page, base: str, agent, room, timeout: float = 20_000) -> None:
     """Sign in through the back-office form and open the room (redirected to the call)."""
-    page.goto(f"{base}/admin/login/?next=/r/{room.slug}/agent/")
-    page.fill("#id_username", agent.username)
-    page.fill("#id_password", AGENT_PASSWORD)
-    page.click("input[type=submit], button[type=submit]")
+    sign_in(page, base, agent, f"/r/{room.slug}/agent/", timeout)
     page.wait_for_url(f"**/r/{room.slug}/room/", timeout=timeout)
     page.wait_for_selector("#gv-call:not([hidden])", timeout=timeout)

@@ -9,7 +9,7 @@ from tests.e2e.conftest import WAIT, login_agent
 
 def agent_enters(page, base: str, agent, room) -> str:
     """The agent signs in and opens the room: the agent's pid."""
-    login_agent(page, base, agent.username, f"/r/{room.slug}/agent/")
+    login_agent(page, base, agent, f"/r/{room.slug}/agent/")
     page.wait_for_url(f"**/r/{room.slug}/room/", timeout=WAIT)
     page.wait_for_selector("#gv-call:not([hidden])", timeout=WAIT)
     return page.evaluate("JSON.parse(document.getElementById('gv-config').textContent).pid")

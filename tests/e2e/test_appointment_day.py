@@ -38,7 +38,7 @@ def personal_path(room) -> str:
 
 def open_day_view(page, base: str, agent) -> None:
     page.add_init_script(COUNT_BEEPS)
-    login_agent(page, base, agent.username, "/admin/day/")
+    login_agent(page, base, agent, "/admin/day/")
     page.wait_for_url("**/admin/day/", timeout=WAIT)
     page.wait_for_function("() => document.getElementById('gv-day-live').textContent.includes('actives')",
                            timeout=WAIT)

@@ -37,7 +37,7 @@ def test_the_helpdesk_waits_then_the_citizen_sees_assistance_join_and_the_agent_
 
     # The helpdesk's way in is the members' page: it lands in the waiting room, not the call.
     desk = browsers.open("helpdesk")
-    login_agent(desk, base, helpdesk.username, f"/r/{room.slug}/agent/")
+    login_agent(desk, base, helpdesk, f"/r/{room.slug}/agent/")
     helpdesk_pid = steps.citizen_waits(desk, room)
     # The agent sees who waits, with the role; the citizen sees nobody new yet.
     agent_page.wait_for_selector(f"#gv-lobby-list li[data-pid='{helpdesk_pid}']", timeout=WAIT)

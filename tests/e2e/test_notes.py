@@ -215,7 +215,7 @@ def test_notes_together_offline_late_joiner_summary_and_restart(e2e_db, booked, 
         assert status == 200 and kind == "application/pdf" and pdf.startswith(b"%PDF-")
         back_office = browsers.open("agent-again")
         change_page = f"/admin/portal/appointment/{room.appointment.pk}/change/"
-        login_agent(back_office, second.base, agent.username, change_page)
+        login_agent(back_office, second.base, agent, change_page)
         back_office.wait_for_selector("#gv-admin-notes", timeout=WAIT)
         assert "Hors ligne: facture EDF." in back_office.inner_text("#gv-admin-notes")
         # Someone opening the room now gets the notes from the server: no other browser is alive.

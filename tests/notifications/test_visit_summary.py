@@ -24,6 +24,7 @@ from portal.models import Channel, Status
 from rooms.notes import crdt, store
 from rooms.notes.models import NotesDocument
 from rooms.notes.text import blocks
+from tests import factories
 from tests.notifications.links import long_link
 
 EMAIL = "jeanne.dupont@example.org"
@@ -38,7 +39,7 @@ def write_notes(appointment, text: str = NOTES) -> None:
 
 
 def send_as(client, user, appointment, json: bool = True):
-    client.force_login(user)
+    factories.signed_in(client, user)  # both factors
     headers = {"Accept": "application/json"} if json else {}
     return client.post(reverse("send_summary", args=[appointment.pk]), headers=headers)
 

@@ -106,7 +106,7 @@ def test_live_update_and_admit_from_the_day_view(transactional_db, structure_a, 
     appointment = factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(minutes=10))
     guest = presence.enter_as_guest(appointment.room, "Jeanne Dupont")
     http = HttpClient()
-    http.force_login(alice)
+    factories.signed_in(http, alice)
     cookie = f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
 
     async def scenario():

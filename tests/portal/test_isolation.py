@@ -104,14 +104,14 @@ def test_agent_room_page_of_other_structure_is_404(client_of, alice, b_appointme
 
 def test_superuser_sees_all(client, a_appointment, b_appointment):
     admin = factories.UserFactory(is_superuser=True)
-    client.force_login(admin)
+    factories.signed_in(client, admin)
     page = client.get(reverse("admin:portal_appointment_changelist") + "?day=all").content.decode()
     assert "Visibledea" in page and "Secretdeb" in page
 
 
 def test_user_without_membership_sees_nothing(client, a_appointment):
     nobody = factories.UserFactory()
-    client.force_login(nobody)
+    factories.signed_in(client, nobody)
     assert client.get(reverse("admin:portal_appointment_changelist")).status_code == 403
     assert client.get(reverse("admin:portal_appointment_change", args=[a_appointment.pk])).status_code in (403, 404)
 

@@ -11,14 +11,23 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from tests import factories
 from tests.e2e.harness import AGENT_PASSWORD  # UserFactory's password
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/?next=/admin/"
 
 
+SECOND_STEP = "/comptes/second-facteur/"
+
+
 def sign_in(client, username: str, password: str, address: str = "203.0.113.7"):
     return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def second_step(client, user, address: str = "203.0.113.7"):
+    """The password was right: the code of the user's app completes the sign-in."""
+    return client.post(SECOND_STEP, {"code": factories.next_totp_code(user)}, REMOTE_ADDR=address)
 
 
 def test_a_user_is_locked_after_the_limit_even_with_the_right_password_until_cool_off(client, alice, caplog):
@@ -38,9 +47,14 @@ def test_a_user_is_locked_after_the_limit_even_with_the_right_password_until_coo
     assert sign_in(client, "alice", AGENT_PASSWORD, address="198.51.100.9").status_code == 429
     assert "_auth_user_id" not in client.session
 
-    # Once the cool-off has passed since the last failure, the right password works again.
+    # Once the cool-off has passed since the last failure, the right password works again
+    # (then the second factor).
+    factories.totp_device(alice)
     AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - dt.timedelta(seconds=1))
     answer = sign_in(client, "alice", AGENT_PASSWORD, address="198.51.100.9")
+    assert answer.status_code == 302 and answer["Location"] == SECOND_STEP
+    assert "_auth_user_id" not in client.session  # not signed in before the second factor
+    answer = second_step(client, alice, address="198.51.100.9")
     assert answer.status_code == 302 and answer["Location"] == "/admin/"
     assert client.session["_auth_user_id"] == str(alice.pk)
 
@@ -56,9 +70,13 @@ def test_an_address_trying_many_users_is_locked(client, alice, maude, hugo):
 
 
 def test_a_success_before_the_limit_resets_the_count(client, alice):
+    factories.totp_device(alice)
     for attempt in range(settings.AXES_FAILURE_LIMIT - 1):
         sign_in(client, "alice", f"wrong-{attempt}")
     assert sign_in(client, "alice", AGENT_PASSWORD).status_code == 302
+    assert AccessAttempt.objects.filter(username="alice").exists()  # the password alone resets nothing
+    assert second_step(client, alice).status_code == 302  # signed in: both factors
+    assert not AccessAttempt.objects.filter(username="alice").exists()
     client.logout()
     assert sign_in(client, "alice", "wrong-again").status_code == 200  # counting from zero
 

@@ -44,14 +44,16 @@ def test_manager_adds_a_new_agent_who_can_then_book(client_of, maude, structure_
             "username": "newbie",
             "first_name": "Nina",
             "last_name": "Nouvelle",
-            "email": "",
-            "password": "Long-Enough-Pass-42",
+            "email": "nina@mairie-a.example.fr",
+            "password": "Long-Enough-Pass-42",  # not a field any more: ignored
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     membership = Membership.objects.get(user__username="newbie")
     assert membership.structure == structure_a and membership.role == Role.AGENT and membership.user.is_staff
-    client.force_login(membership.user)
+    # Invited: the account has no password until its owner chooses one (tests/portal/test_accounts.py).
+    assert not membership.user.has_usable_password()
+    factories.signed_in(client, membership.user)
     response = client.post(reverse("admin:portal_appointment_add"), form_data(structure_a, membership.user))
     assert response.status_code == 302
     assert Appointment.objects.filter(agent=membership.user).exists()

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.db import connection
 
+from tests import factories
 from tests.e2e.harness import AGENT_PASSWORD, make_appointment
 from tests.production.server import daphne, production_env
 
@@ -83,6 +84,12 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
             "csrfmiddlewaretoken": agent_browser.cookies["csrftoken"],
             "username": agent.username, "password": AGENT_PASSWORD,
         })
+        # The password, then the second factor: a code of the agent's app, from the shared secret.
+        assert login.status == 302 and login.header("Location") == "/comptes/second-facteur/", (
+            login.status, login.text[:500])
+        visit(agent_browser, "/comptes/second-facteur/")
+        login = agent_browser.post_form("/comptes/second-facteur/", {
+            "csrfmiddlewaretoken": agent_browser.cookies["csrftoken"], "code": factories.next_totp_code(agent)})
         assert login.status == 302 and login.header("Location") == "/admin/day/", (login.status, login.text[:500])
         session_cookie = next(c for c in login.headers.get_all("Set-Cookie") if c.startswith("sessionid="))
         assert "Secure" in session_cookie and "HttpOnly" in session_cookie, session_cookie
@@ -113,7 +120,7 @@ def test_every_page_answers_under_the_production_static_storage(collected, tmp_p
         # An unhashed name is served too, but never cached for good (it can change).
         unhashed = citizen.get("/static/dsfr/dsfr.citizen.min.css")
         assert unhashed.status == 200 and "immutable" not in unhashed.header("Cache-Control")
-        assert len(seen) == 11
+        assert len(seen) == 12  # with the sign-in's second-factor page
         capture = {path for path, value in policies.items() if "camera=(self)" in value}
         assert capture == {f"/r/{room.slug}/", f"/r/{room.slug}/?t={tokens.make(room)}", f"/r/{room.slug}/room/",
                            f"/rdv/{token}/test/"}, policies

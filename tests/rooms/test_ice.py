@@ -44,7 +44,7 @@ def assert_fresh_credentials(servers: list[dict], user: str, ttl: int = 1800) ->
 
 @TURN
 def test_room_page_gives_the_participant_its_own_credentials_never_the_secret(client, room, alice):
-    client.force_login(alice)
+    factories.signed_in(client, alice)
     client.get(f"/r/{room.slug}/agent/")
     page = client.get(f"/r/{room.slug}/room/").content.decode()
     config = config_of(page)
@@ -86,7 +86,7 @@ def test_device_test_page_gets_credentials_of_a_random_name(client, structure_a,
 
 def test_without_turn_urls_browsers_get_ice_servers_only(client, room, alice):
     with override_settings(ICE_SERVERS=[STUN], TURN_URLS=[], TURN_SECRET=SECRET):
-        client.force_login(alice)
+        factories.signed_in(client, alice)
         client.get(f"/r/{room.slug}/agent/")
         assert config_of(client.get(f"/r/{room.slug}/room/").content.decode())["ice_servers"] == [STUN]
 

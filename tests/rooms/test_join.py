@@ -92,21 +92,21 @@ def test_room_page_needs_the_join_session(client, room):
 
 
 def test_agent_enters_directly_as_moderator(client, room, alice, hugo):
-    client.force_login(alice)
+    factories.signed_in(client, alice)
     response = client.get(f"/r/{room.slug}/agent/")
     assert response.status_code == 302 and response["Location"] == f"/r/{room.slug}/room/"
     mine = Participant.objects.get(user=alice)
     assert mine.role == "moderator" and mine.status == "admitted"
     client.get(f"/r/{room.slug}/agent/")  # coming back keeps the same participant
     assert Participant.objects.filter(user=alice).count() == 1
-    client.force_login(hugo)  # helpdesk: a third party, through the waiting room, shown as such
+    factories.signed_in(client, hugo)  # helpdesk: a third party, through the waiting room, shown as such
     client.get(f"/r/{room.slug}/agent/")
     helpdesk = Participant.objects.get(user=hugo)
     assert helpdesk.role == "helpdesk" and helpdesk.status == "waiting"
 
 
 def test_agent_of_another_structure_gets_404(client, room, bob):
-    client.force_login(bob)
+    factories.signed_in(client, bob)
     assert client.get(f"/r/{room.slug}/agent/").status_code == 404
     assert not Participant.objects.exists()
 

@@ -120,7 +120,7 @@ def test_personal_link_works_during_an_attack_and_from_a_locked_address(client, 
 
 def test_agent_entry_works_during_an_attack(client, room, alice):
     attack(client, room, 40)
-    client.force_login(alice)
+    factories.signed_in(client, alice)
     response = client.get(f"/r/{room.slug}/agent/", REMOTE_ADDR="198.18.0.1")
     assert response.status_code == 302 and Participant.objects.get(user=alice).status == "admitted"
 
@@ -168,7 +168,7 @@ def test_day_view_shows_the_citizen_locked_out_and_unlock_lets_them_in(client, r
         post(client, room, wrong_code(room))  # the citizen mistypes, or a neighbour on the same address
     assert post(client, room, room.password).status_code == 429
     helpdesk = HttpClient()
-    helpdesk.force_login(hugo)
+    factories.signed_in(helpdesk, hugo)
     row = day_row(helpdesk, appointment)
     assert 'data-join-alert="refused"' in row and "bon code" in row
     assert "1 connexion bloquée" in row and reverse("day_unlock", args=[appointment.pk]) in row
@@ -183,7 +183,7 @@ def test_day_view_shows_the_citizen_locked_out_and_unlock_lets_them_in(client, r
 def test_day_view_shows_a_room_under_attack_and_unlock_keeps_it_slowed(client, room, alice):
     attack(client, room, 25)
     agent = HttpClient()
-    agent.force_login(alice)
+    factories.signed_in(agent, alice)
     row = day_row(agent, room.appointment)
     assert 'data-join-alert="attack"' in row and "25 codes erronés depuis 25 adresse" in row
     assert post(client, room, wrong_code(room), address="198.18.0.1").status_code == 429
@@ -201,13 +201,13 @@ def test_unlock_is_for_the_structure_only(client, room, bob, structure_a, struct
     stranger_helpdesk = factories.member(structure_b, Role.HELPDESK)
     for outsider in (bob, stranger_helpdesk):
         other = HttpClient()
-        other.force_login(outsider)
+        factories.signed_in(other, outsider)
         assert other.post(url).status_code == 404
         assert "data-join-alert" not in other.get(reverse("day")).content.decode()
     assert HttpClient().post(url).status_code == 302  # anonymous: to the login page
     assert not JoinAttempt.objects.exclude(cleared_at=None).exists()
     colleague = HttpClient()
-    colleague.force_login(factories.member(structure_a, Role.AGENT))  # another agent of the structure
+    factories.signed_in(colleague, factories.member(structure_a, Role.AGENT))  # another agent of the structure
     assert colleague.get(url).status_code == 405
     assert colleague.post(url).status_code == 302
     assert not JoinAttempt.objects.filter(cleared_at=None).exists()
@@ -243,7 +243,7 @@ def test_the_day_view_hears_when_a_right_code_is_refused(transactional_db, struc
     for _ in range(5):
         joinlimits.attempt(room, "203.0.113.7", wrong_code(room))
     http = HttpClient()
-    http.force_login(hugo)
+    factories.signed_in(http, hugo)
     cookie = f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
 
     async def scenario():

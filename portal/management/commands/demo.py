@@ -14,12 +14,18 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import booking
+from portal.accounts import secondfactor
 from portal.citizen import manage_url, test_url
 from portal.models import Appointment, Channel, Membership, Role, Status, Structure
 
 DEMO_PASSWORD = "demo-guichet-2026"  # noqa: S105  (printed demo credentials, DEBUG only)
+# The demo users' authenticator secret (printed, as the password is): add it to an app
+# (FreeOTP, Aegis…) or use a printed recovery code at the second step of the sign-in.
+DEMO_TOTP_KEY = "6465" * 10  # hex, 20 bytes
 
 
 class Command(BaseCommand):
@@ -41,8 +47,11 @@ class Command(BaseCommand):
             },
         )
         agent = self._user("agent", "Camille", "Martin", structure, Role.AGENT)
-        self._user("manager", "Dominique", "Bernard", structure, Role.MANAGER)
-        self._user("helpdesk", "Alex", "Petit", structure, Role.HELPDESK)
+        manager = self._user("manager", "Dominique", "Bernard", structure, Role.MANAGER)
+        helpdesk = self._user("helpdesk", "Alex", "Petit", structure, Role.HELPDESK)
+        for user in (helpdesk, manager, agent):
+            device = self._second_factor(user)  # the same key for the three; printed with the agent's label
+        codes = self._recovery_codes(agent, manager, helpdesk)
         start = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=16)
         appointment = (
             Appointment.objects.filter(
@@ -77,6 +86,9 @@ class Command(BaseCommand):
         out(f"  agent    : agent / {DEMO_PASSWORD}")
         out(f"  manager  : manager / {DEMO_PASSWORD}")
         out(f"  helpdesk : helpdesk / {DEMO_PASSWORD}")
+        out("  second factor (every demo user): the code of an authenticator app set up with")
+        out(f"    secret {secondfactor.secret_of(device)} (or scan {device.config_url}),")
+        out(f"    or a recovery code, each usable once: {' '.join(codes)}")
         local = appointment.local_start().strftime("%H:%M")
         out(f"Appointment at {local} ({structure.time_zone}) with Jeanne Dupont")
         out(f"Citizen link: {room.join_url}")
@@ -86,6 +98,20 @@ class Command(BaseCommand):
         out(f"Citizen's device test, and cancel or move: {test_url(appointment, 'email')} — "
             f"{manage_url(appointment, 'email')}")
         out(f"Agents' day view: {settings.SITE_URL}{reverse('day')}")
+
+    def _second_factor(self, user) -> TOTPDevice:
+        device, _ = TOTPDevice.objects.update_or_create(
+            user=user, name="demo", defaults={"key": DEMO_TOTP_KEY, "confirmed": True})
+        return device
+
+    def _recovery_codes(self, *users) -> list[str]:
+        """Fresh recovery codes at each start, the same for the demo users (each usable once per user)."""
+        codes = [StaticToken.random_token() for _ in range(3)]
+        for user in users:
+            StaticDevice.objects.filter(user=user).delete()
+            static = StaticDevice.objects.create(user=user, name="demo", confirmed=True)
+            StaticToken.objects.bulk_create(StaticToken(device=static, token=code) for code in codes)
+        return codes
 
     def _user(self, username, first, last, structure, role):
         User = get_user_model()

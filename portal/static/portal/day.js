@@ -5,6 +5,7 @@ import { beep } from "../rooms/js/tone.js";
 const table = document.querySelector(".gv-day");
 const alertBox = document.getElementById("gv-day-alert");
 const live = document.getElementById("gv-day-live");
+const SIGNED_OUT = 4401;  // portal/consumers.py: the session ended, do not reconnect
 const gettext = window.gettext || ((text) => text);  // Django's JavaScript catalog
 
 const focusables = (row) => [...row.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea")];
@@ -53,7 +54,15 @@ function connect(delay = 1000) {
     const message = JSON.parse(event.data);
     if (message.type === "day.changed") refresh(message.appointment);
   });
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (event) => {
+    if (event.code === SIGNED_OUT) {
+      // The session ended (closed from another browser, or the account deactivated): no retry.
+      live.textContent = gettext("Session ended: sign in again to see live updates.");
+      live.dataset.state = "signed-out";
+      alertBox.textContent = gettext("Your session has ended. Sign in again.");
+      alertBox.hidden = false;
+      return;
+    }
     live.textContent = gettext("Live updates: reconnecting…");
     setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
   });
