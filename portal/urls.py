@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from notifications import shortlinks
-from portal import citizen, day, devicetest, probes
+from portal import citizen, citizendata_views, day, devicetest, probes, statistics_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -17,6 +17,8 @@ urlpatterns = [
     path("admin/day/<int:pk>/admit/", admin.site.admin_view(day.day_admit), name="day_admit"),
     path("admin/day/<int:pk>/unlock/", admin.site.admin_view(day.day_unlock), name="day_unlock"),
     path("admin/day/<int:pk>/reopen/", admin.site.admin_view(day.day_reopen), name="day_reopen"),
+    path("admin/citizen-data/", admin.site.admin_view(citizendata_views.page), name="citizen_data"),
+    path("admin/statistics/", admin.site.admin_view(statistics_views.page), name="statistics"),
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
     path("rdv/<str:token>/", citizen.manage, name="manage_appointment"),
