@@ -90,7 +90,7 @@ def _metrics(appointment: Mapping[str, Any], guests: list[Any], messages: list[A
         state = MESSAGE_STATES.get(row["status"])
         if state is None:
             continue  # queued or voided: never left
-        if state in ("sent", "delivered"):
+        if state == "delivered":  # delivered messages were sent too
             counts[f"msg:{row['channel']}:sent"] += row["n"]
         counts[f"msg:{row['channel']}:{state}"] += row["n"]
         counts["sms_segments"] += row["segments"] or 0
