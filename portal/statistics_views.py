@@ -113,7 +113,8 @@ def page(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _csv(structure, first, last)
     result = statistics.report(structure, first, last)
-    context.update(structure=structure, first=first, last=last, charts=build(result), agents=agent_rows(result),
+    context.update(title=f"{_('Statistics')} — {structure.name}", structure=structure, first=first, last=last,
+                   charts=build(result), agents=agent_rows(result),
                    agent_columns=[_("agent"), _("booked"), _("held"), _("cancelled"), _("no-show"), _("moved"),
                                   _("median wait (min)"), _("90th percentile wait (min)")])
     return render(request, "portal/statistics.html", context)
