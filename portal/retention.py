@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from notifications.backends import get_backend
+from notifications.backends import DeliveryError, get_backend
 from notifications.models import Notification, ShortLink, SmsOptOut
 from portal import statistics
 from portal.models import Appointment, ChangeRequest, Channel, Structure
@@ -171,13 +171,18 @@ def _anonymise_notifications(ids: list[int]) -> int:
 
 
 def _forget_at_provider(ids: list[int]) -> int:
-    """Delete the SMS provider's copies one by one; a provider error stops the run (the
-    rows not yet done are tried again next time)."""
-    done = 0
-    for pk, provider_id in Notification.objects.filter(pk__in=ids).values_list("pk", "provider_id"):
-        get_backend(Channel.SMS).forget(provider_id)
-        done += Notification.objects.filter(pk=pk).update(provider_purged_at=timezone.now())
-    return done
+    """Delete the SMS provider's copies one by one (its API deletes one message per call);
+    those deleted are marked even when the provider fails midway (then the error goes up:
+    the rest is tried again at the next run)."""
+    done: list[int] = []
+    backend = get_backend(Channel.SMS)
+    try:
+        for pk, provider_id in Notification.objects.filter(pk__in=ids).values_list("pk", "provider_id"):
+            backend.forget(provider_id)
+            done.append(pk)
+    finally:
+        Notification.objects.filter(pk__in=done).update(provider_purged_at=timezone.now())
+    return len(done)
 
 
 register(Kind(
@@ -294,6 +299,7 @@ class Result:
     dry_run: bool
     counted: int = 0  # appointments added to the statistics
     purged: dict[str, int] = field(default_factory=dict)  # kind -> rows deleted or anonymised
+    deferred: dict[str, str] = field(default_factory=dict)  # kind -> why it stopped (provider down): next run
 
     def add(self, kind: str, n: int) -> None:
         if n:
@@ -309,7 +315,11 @@ def _kinds(names: Iterable[str] | None) -> list[Kind]:
     return [REGISTRY[name] for name in names]
 
 
-def _purge_rows(kind: Kind, rows: QuerySet, batch_size: int, max_batches: int | None) -> tuple[int, int]:
+Progress = Callable[[str, int], None]  # (kind, rows purged so far), after each batch
+
+
+def _purge_rows(kind: Kind, rows: QuerySet, batch_size: int, max_batches: int | None,
+                progress: Progress | None = None) -> tuple[int, int]:
     """Purge `rows` in batches; returns (rows purged, batches run)."""
     purged = batches = 0
     while max_batches is None or batches < max_batches:
@@ -319,12 +329,14 @@ def _purge_rows(kind: Kind, rows: QuerySet, batch_size: int, max_batches: int | 
                 break
             purged += kind.purge(ids)
         batches += 1
+        if progress is not None:
+            progress(kind.name, purged)
     return purged, batches
 
 
 def run(now: dt.datetime | None = None, *, dry_run: bool = False, kinds: Iterable[str] | None = None,
         structures: Iterable[Structure] | None = None, batch_size: int | None = None,
-        max_batches: int | None = None) -> Result:
+        max_batches: int | None = None, progress: Progress | None = None) -> Result:
     """Count settled appointments, then purge every kind past its delay (see the module's
     docstring). `max_batches` stops after that many batches per kind and structure (a run
     cut short, as by a worker's time limit)."""
@@ -339,20 +351,22 @@ def run(now: dt.datetime | None = None, *, dry_run: bool = False, kinds: Iterabl
             result.counted += statistics.count_settled(structure, now, size)
         for kind in selected:
             if kind.per_structure:
-                _run_kind(kind, structure, now, dry_run, size, max_batches, result)
+                _run_kind(kind, structure, now, dry_run, size, max_batches, result, progress)
     for kind in selected:
         if not kind.per_structure:
-            _run_kind(kind, None, now, dry_run, size, max_batches, result)
+            _run_kind(kind, None, now, dry_run, size, max_batches, result, progress)
     if "sign_in_addresses" in {kind.name for kind in selected}:
         result.add("sign_in_addresses", _axes_attempts_and_failures(now, dry_run))
     summary = ", ".join(f"{name} {n}" for name, n in result.purged.items()) or "nothing"
+    if result.deferred:
+        summary += "; deferred: " + ", ".join(result.deferred)
     log.info("retention purge%s: %d appointment(s) counted in the statistics; %s %s",
              " (dry run)" if dry_run else "", result.counted, "would purge" if dry_run else "purged", summary)
     return result
 
 
 def _run_kind(kind: Kind, structure: Structure | None, now: dt.datetime, dry_run: bool, size: int,
-              max_batches: int | None, result: Result) -> None:
+              max_batches: int | None, result: Result, progress: Progress | None) -> None:
     rows = kind.due(structure, now)
     if dry_run:
         # The appointments a real run would count first are purgeable too.
@@ -362,7 +376,15 @@ def _run_kind(kind: Kind, structure: Structure | None, now: dt.datetime, dry_run
                 | Q(**{f"{kind._appointment_path()}start__lt": statistics.settled_before(now)}))
         result.add(kind.name, rows.count())
         return
-    purged, _batches = _purge_rows(kind, rows, size, max_batches)
+    if kind.name in result.deferred:
+        return  # the provider failed for an earlier structure in this run
+    try:
+        purged, _batches = _purge_rows(kind, rows, size, max_batches, progress)
+    except DeliveryError as error:
+        # The SMS provider is down or refuses: the other kinds go on, this one resumes next run.
+        result.deferred[kind.name] = str(error)
+        log.warning("retention purge: %s deferred to the next run: %s", kind.name, error)
+        return
     result.add(kind.name, purged)
 
 
