@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -106,6 +106,22 @@ def _by_appointment(rows: Iterable[Any], key: str = "appointment_id") -> dict[in
     return grouped
 
 
+def _add(structure_id: int, totals: Counter[tuple[int | None, dt.date, str]]) -> None:
+    """Add to the counters in one statement per 500: INSERT … ON CONFLICT DO UPDATE (value =
+    value + the batch's), on PostgreSQL and SQLite alike."""
+    table = connection.ops.quote_name(WeeklyCount._meta.db_table)
+    items = list(totals.items())
+    with connection.cursor() as cursor:
+        for first in range(0, len(items), 500):
+            chunk = items[first:first + 500]
+            cursor.execute(
+                f"INSERT INTO {table} (structure_id, agent_id, week, metric, value) VALUES "  # noqa: S608  (no input)
+                + ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+                + f" ON CONFLICT (structure_id, agent_id, week, metric) DO UPDATE SET value = {table}.value"
+                " + excluded.value",
+                [v for (agent_id, week, metric), value in chunk for v in (structure_id, agent_id, week, metric, value)])
+
+
 def _count_batch(structure: Structure, ids: list[int], now: dt.datetime) -> int:
     """Count these appointments of `structure` (in the caller's transaction, the structure
     row locked so that two runs never write the same counter at once)."""
@@ -126,18 +142,7 @@ def _count_batch(structure: Structure, ids: list[int], now: dt.datetime) -> int:
         week = week_of(row["start"], structure.time_zone)
         for metric, value in _metrics(row, guests[row["pk"]], messages[row["pk"]], checks[row["pk"]]).items():
             totals[(row["agent_id"], week, metric)] += value
-    existing = {(c.agent_id, c.week, c.metric): c for c in WeeklyCount.objects.filter(
-        structure=structure, week__in={week for _, week, _ in totals}, metric__in={m for _, _, m in totals})}
-    changed, new = [], []
-    for (agent_id, week, metric), value in totals.items():
-        counter = existing.get((agent_id, week, metric))
-        if counter is None:
-            new.append(WeeklyCount(structure=structure, agent_id=agent_id, week=week, metric=metric, value=value))
-        else:
-            counter.value += value
-            changed.append(counter)
-    WeeklyCount.objects.bulk_update(changed, ["value"], batch_size=1000)
-    WeeklyCount.objects.bulk_create(new, batch_size=1000)
+    _add(structure.pk, totals)
     Appointment.objects.filter(pk__in=ids).update(counted_at=now)
     return len(ids)
 
