@@ -15,7 +15,6 @@ import time_machine
 from django.apps import apps
 from django.core.management import call_command
 from django.db import models
-from django.utils import timezone
 
 from notifications.models import Notification
 from portal import retention, statistics
@@ -209,9 +208,23 @@ def test_a_kind_is_registered_once():
         retention.register(kind)
 
 
-def test_the_beat_schedule_runs_the_purge(settings):
+def test_beat_runs_the_purge_task(settings, structure_a, alice, django_capture_on_commit_callbacks):
     from portal.tasks import purge
 
-    assert any(entry["task"] == "portal.purge" for entry in settings.CELERY_BEAT_SCHEDULE.values())
-    assert purge.name == "portal.purge"
-    assert timezone.now()  # the task runs retention.run() with the real clock
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "portal.purge")
+    assert entry["schedule"] == settings.RETENTION_PURGE_SECONDS
+    with time_machine.travel(T0, tick=False):
+        live(structure_a, alice, T0 + dt.timedelta(hours=2), django_capture_on_commit_callbacks)
+    with time_machine.travel(T0 + dt.timedelta(days=400), tick=False):
+        done = purge.apply().get()
+    assert done["counted"] == 1 and done["appointments"] == 1
+    assert not scan(CITIZEN)
+
+
+def test_the_structure_page_says_what_is_kept_how_long(structure_a, maude, client_of, settings):
+    settings.RETENTION_ADDRESS_DAYS = 3
+    page = client_of(maude).get(f"/admin/portal/structure/{structure_a.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "3 days" in text or "3 jours" in text
+    assert "Twilio" in text
