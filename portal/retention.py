@@ -210,7 +210,7 @@ register(Kind(
 register(Kind(
     name="sms_provider", model=Notification, delay=sms_provider_retention,
     kept=_("Copies of SMS at the provider (Twilio keeps the text and the number): deleted through its API "
-           "RETENTION_SMS_PROVIDER_DAYS days after sending."),
+           "%(sms_provider_days)d days after sending."),
     pending=_of_structure(Notification, Q(channel=Channel.SMS, provider_purged_at=None) & ~Q(provider_id="")),
     older_than=_field_before("sent_at"), purge=_forget_at_provider, about=_of_appointments(Notification),
 ))
@@ -235,14 +235,14 @@ register(Kind(
 ))
 register(Kind(
     name="join_attempts", model=JoinAttempt, delay=address_retention,
-    kept=_("Room codes typed, with the address they came from: deleted RETENTION_ADDRESS_DAYS days after."),
+    kept=_("Room codes typed, with the address they came from: deleted %(address_days)d days after."),
     pending=_of_structure(JoinAttempt), older_than=_field_before("at"), purge=_delete(JoinAttempt),
     about=_of_appointments(JoinAttempt),
 ))
 register(Kind(
     name="identity_checks", model=IdentityCheck, delay=idcheck_retention,
     kept=_("ID-check audit lines (who checked, outcome, last 4 digits of the document): deleted "
-           "RETENTION_IDCHECK_DAYS days after the check; outcomes are kept in the statistics."),
+           "%(idcheck_days)d days after the check; outcomes are kept in the statistics."),
     pending=_of_structure(IdentityCheck), older_than=_field_before("at"), purge=_delete(IdentityCheck),
     about=_of_appointments(IdentityCheck), needs_counting=True,
 ))
@@ -289,7 +289,7 @@ def _axes_attempts_and_failures(now: dt.datetime, dry_run: bool) -> int:
 
 register(Kind(
     name="sign_in_addresses", model=AccessLog, delay=address_retention, per_structure=False,
-    kept=_("Back-office sign-in attempts, with their address: deleted RETENTION_ADDRESS_DAYS days after."),
+    kept=_("Back-office sign-in attempts, with their address: deleted %(address_days)d days after."),
     pending=_axes_pending, older_than=_axes_older, purge=_axes_purge,
 ))
 
@@ -410,13 +410,6 @@ def erase(appointment_ids: list[int], now: dt.datetime | None = None) -> dict[st
 
 def kept_how_long() -> list[tuple[str, str]]:
     """(kind, what is kept how long) for help texts, with the deployment's delays filled in."""
-    values = {"RETENTION_SMS_PROVIDER_DAYS": settings.RETENTION_SMS_PROVIDER_DAYS,
-              "RETENTION_ADDRESS_DAYS": settings.RETENTION_ADDRESS_DAYS,
-              "RETENTION_IDCHECK_DAYS": settings.RETENTION_IDCHECK_DAYS}
-    lines = []
-    for kind in REGISTRY.values():
-        text = str(kind.kept)
-        for name, value in values.items():
-            text = text.replace(f"{name} days", str(_("%(days)d days") % {"days": value}))
-        lines.append((kind.name, text))
-    return lines
+    values = {"sms_provider_days": settings.RETENTION_SMS_PROVIDER_DAYS,
+              "address_days": settings.RETENTION_ADDRESS_DAYS, "idcheck_days": settings.RETENTION_IDCHECK_DAYS}
+    return [(kind.name, str(kind.kept) % values) for kind in REGISTRY.values()]
