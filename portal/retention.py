@@ -132,6 +132,9 @@ def _of_appointments(model: type[models.Model]) -> Callable[[QuerySet, list[int]
 
 
 def _delete(model: type[models.Model]) -> Callable[[list[int]], int]:
+    """A plain DELETE of the batch, without Django's collector (no row is loaded: flat memory);
+    only for models no other model points at (else `_delete_cascading`)."""
+
     def purge(ids: list[int]) -> int:
         return model._default_manager.filter(pk__in=ids)._raw_delete(
             model._default_manager.db)

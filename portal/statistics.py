@@ -156,7 +156,7 @@ def count(structure: Structure, appointments: Q, now: dt.datetime | None = None,
     pending = Appointment.objects.filter(appointments, structure=structure, counted_at=None).order_by("pk")
     while True:
         with transaction.atomic():
-            Structure.objects.select_for_update().filter(pk=structure.pk).exists()
+            list(Structure.objects.select_for_update().filter(pk=structure.pk).values_list("pk", flat=True))
             ids = list(pending.values_list("pk", flat=True)[:size])
             if not ids:
                 return done
