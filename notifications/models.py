@@ -98,7 +98,7 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    # Retention and statistics (portal/retention.py, portal/statistics.py): the SMS segments
+    # Retention and statistics (portal/retention.py, portal/stats/counters.py): the SMS segments
     # billed, and when the provider's copy (Twilio's message record, with body and number)
     # was deleted.
     segments = models.PositiveSmallIntegerField(_("SMS segments"), default=0)

@@ -7,7 +7,7 @@ anonymised (`purge`), and, for people, what it keeps how long (`kept`). A later 
 that stores personal data (shared notes, telephone calls) adds one `register(Kind(...))`.
 
 `run` (beat's `portal.purge` task, `manage.py purge`) first counts the settled appointments
-into the statistics (portal/statistics.py), then purges each kind, structure by structure,
+into the statistics (portal/stats/counters.py), then purges each kind, structure by structure,
 in batches of RETENTION_BATCH_SIZE rows, one transaction per batch: purged rows no longer
 match `pending`, so a second run changes nothing and an interrupted run resumes where it
 stopped. `dry_run` counts the same rows without touching them. It logs counts only, never
@@ -34,8 +34,8 @@ from django_stubs_ext import StrOrPromise
 
 from notifications.backends import DeliveryError, get_backend
 from notifications.models import Notification, ShortLink, SmsOptOut
-from portal import statistics
 from portal.models import Appointment, ChangeRequest, Channel, Structure
+from portal.stats import counters as statistics
 from rooms.models import ChatMessage, IdentityCheck, JoinAttempt, Participant
 
 log = logging.getLogger("portal.retention")

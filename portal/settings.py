@@ -486,7 +486,7 @@ CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {
 }
 # Retention purge (portal/retention.py, `manage.py purge`): beat runs it every
 # RETENTION_PURGE_SECONDS; the structure's retention_days covers the appointments' personal
-# fields, these deployment-wide delays the rest. Statistics counters (portal/statistics.py)
+# fields, these deployment-wide delays the rest. Statistics counters (portal/stats/counters.py)
 # count an appointment STATISTICS_SETTLE_HOURS after its end, before anything of it is purged.
 RETENTION_ADDRESS_DAYS = env.int("RETENTION_ADDRESS_DAYS", default=7)  # join attempts, sign-in attempts
 RETENTION_IDCHECK_DAYS = env.int("RETENTION_IDCHECK_DAYS", default=365)  # ID-check audit lines

@@ -4,7 +4,8 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from notifications import shortlinks
-from portal import citizen, citizendata_views, day, devicetest, probes, statistics_views
+from portal import citizen, citizendata_views, day, devicetest, probes
+from portal.stats import views as statistics_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

@@ -1,4 +1,4 @@
-"""The structures' statistics, stored as counters (portal/statistics.py fills and reads them).
+"""The structures' statistics, stored as counters (portal/stats/counters.py fills and reads them).
 
 Each ended appointment is counted once into the counters of the week of its start (in the
 structure's time zone) and of its agent; the statistics page then reads a few aggregates

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.e2e
 def manager_with_history(e2e_db, django_db_blocker):
     from django.utils import timezone
 
-    from portal import statistics
     from portal.models import Role
+    from portal.stats import counters as statistics
     from tests import factories
     from tests.retention.history import generate
 

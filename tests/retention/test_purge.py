@@ -17,8 +17,9 @@ from django.core.management import call_command
 from django.db import models
 
 from notifications.models import Notification
-from portal import retention, statistics
+from portal import retention
 from portal.models import Appointment, WeeklyCount
+from portal.stats import counters as statistics
 from rooms.models import ChatMessage, IdentityCheck, JoinAttempt
 from tests import factories
 from tests.retention.conftest import ADDRESS, EMAIL, FIRST, LAST, NATIONAL, PHONE, WRONG_ADDRESS, call, live, remind

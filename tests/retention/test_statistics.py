@@ -16,8 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal import booking, statistics
+from portal import booking
 from portal.models import Appointment, Role, Status, WeeklyCount
+from portal.stats import counters as statistics
 from tests import factories
 from tests.retention.conftest import call, live, remind
 from tests.retention.test_purge import T0

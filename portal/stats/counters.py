@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -222,26 +223,17 @@ def weeks_between(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def report(structure: Structure, first: dt.date, last: dt.date) -> Report:
-    """Two queries whatever the number of appointments: sums per (week, metric) and per
-    (agent, metric) over the structure's counters of those weeks."""
+    """Three queries whatever the number of appointments: sums per (week, metric) and per
+    (agent, metric) over the structure's counters of those weeks, and the agents' names."""
     result = Report(weeks=weeks_between(first, last))
     counters = WeeklyCount.objects.filter(structure=structure, week__gte=result.weeks[0], week__lte=result.weeks[-1])
     for row in counters.values("week", "metric").annotate(total=Sum("value")).order_by():
         result.by_week.setdefault(row["week"], Counter())[row["metric"]] += row["total"]
-    for agent in (counters.values("agent_id", "agent__first_name", "agent__last_name", "agent__username", "metric")
-                  .annotate(total=Sum("value")).order_by()):
+    for agent in counters.values("agent_id", "metric").annotate(total=Sum("value")).order_by():
         result.by_agent.setdefault(agent["agent_id"], Counter())[agent["metric"]] += agent["total"]
-        name = f"{agent['agent__first_name'] or ''} {agent['agent__last_name'] or ''}".strip()
-        result.agent_names[agent["agent_id"]] = name or agent["agent__username"] or "—"
+    users = get_user_model().objects.filter(pk__in=[pk for pk in result.by_agent if pk is not None])
+    for pk, first_name, last_name, username in users.values_list("pk", "first_name", "last_name", "username"):
+        result.agent_names[pk] = f"{first_name} {last_name}".strip() or username
+    for agent_id in result.by_agent:
+        result.agent_names.setdefault(agent_id, "—")  # an account deleted since
     return result
-
-
-def csv_rows(result: Report) -> Iterable[list[str]]:
-    """Long format: one line per week, agent and metric (what the counters hold)."""
-    yield ["week", "agent", "metric", "value"]
-    for week in result.weeks:
-        for metric, value in sorted(result.by_week.get(week, Counter()).items()):
-            yield [week.isoformat(), "", metric, str(value)]
-    for agent_id, counts in sorted(result.by_agent.items(), key=lambda item: result.agent_names[item[0]]):
-        for metric, value in sorted(counts.items()):
-            yield ["", result.agent_names[agent_id], metric, str(value)]

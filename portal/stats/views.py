@@ -1,4 +1,4 @@
-"""The managers' statistics page (portal/statistics.py's counters, portal/charts.py's SVG)
+"""The managers' statistics page (the counters of `counters.py`, the SVG of `charts.py`)
 and its CSV export: a constant number of queries whatever the history."""
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from notifications.models import Notification
-from portal import access, charts, statistics
+from portal import access
 from portal.dayview import PROBLEM_LABELS
 from portal.models import Role, Structure, WeeklyCount
+from portal.stats import charts
+from portal.stats import counters as statistics
 from portal.timezones import zone
 from rooms.models import IdentityCheck
 
