@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'weekly counter',
                 'verbose_name_plural': 'weekly counters',
                 'indexes': [models.Index(fields=['structure', 'week'], name='weekly_count_structure_week')],
-                'constraints': [models.UniqueConstraint(fields=('structure', 'agent', 'week', 'metric'), name='one_weekly_count', nulls_distinct=False)],
+                'constraints': [models.UniqueConstraint(fields=('structure', 'agent', 'week', 'metric'), name='one_weekly_count')],
             },
         ),
     ]

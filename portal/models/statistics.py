@@ -26,8 +26,10 @@ class WeeklyCount(models.Model):
     class Meta:
         verbose_name = _("weekly counter")
         verbose_name_plural = _("weekly counters")
+        # The upsert's arbiter (portal/stats/counters.py). Counting always has an agent (an
+        # appointment's is required); rows left without one by a deleted account are summed.
         constraints = [models.UniqueConstraint(fields=["structure", "agent", "week", "metric"],
-                                               name="one_weekly_count", nulls_distinct=False)]
+                                               name="one_weekly_count")]
         indexes = [models.Index(fields=["structure", "week"], name="weekly_count_structure_week")]
 
     def __str__(self) -> str:
