@@ -325,12 +325,17 @@ def _purge_rows(kind: Kind, rows: QuerySet, batch_size: int, max_batches: int | 
                 progress: Progress | None = None) -> tuple[int, int]:
     """Purge `rows` in batches; returns (rows purged, batches run)."""
     purged = batches = 0
+    last = None
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
-            ids = list(rows.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            # Keyset: each batch starts after the last one (walking the primary key), not
+            # again from the first row past rows already anonymised (quadratic on a big table).
+            page = rows if last is None else rows.filter(pk__gt=last)
+            ids = list(page.order_by("pk").values_list("pk", flat=True)[:batch_size])
             if not ids:
                 break
             purged += kind.purge(ids)
+            last = ids[-1]
         batches += 1
         if progress is not None:
             progress(kind.name, purged)
