@@ -34,4 +34,6 @@ class Command(BaseCommand):
         verb = "would purge" if dry_run else "purged"
         self.stdout.write(f"appointments counted in the statistics: {result.counted}")
         for name in kinds or retention.REGISTRY:
-            self.stdout.write(f"{name}: {verb} {result.purged.get(name, 0)}")
+            self.stdout.write(f"{name}: {verb} {result.purged.get(name, 0)} ({retention.REGISTRY[name].action})")
+        for name, why in result.deferred.items():
+            self.stderr.write(f"{name}: deferred to the next run: {why}")
