@@ -19,6 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e import harness  # noqa: E402
 
 TARGET_KB = 150
+# What opening the shared notes panel loads (issue 17).
+NOTES_FILES = ("rooms/js/notes.js", "rooms/js/notestext.js", "rooms/vendor/yjs/yjs.min.js", "rooms/css/notes.css")
+
+
+def journey_urls(*lists: list[str]) -> list[str]:
+    return sorted({url for urls in lists for url in urls})
 
 
 def is_code(url: str, kind: str) -> bool:
@@ -62,9 +68,18 @@ def main() -> None:
 
         join, room_page = list(dict.fromkeys(join)), list(dict.fromkeys(room_page))
         sizes = measure(sorted(set(join) | set(room_page)))
+        notes = [f"{server.base}/static/{path}" for path in NOTES_FILES]
+        sizes.update(measure(notes))
         baseline = sizes.get(f"{server.base}/static/dsfr/dsfr.min.css") or measure(
             [f"{server.base}/static/dsfr/dsfr.min.css"]
         )[f"{server.base}/static/dsfr/dsfr.min.css"]
+
+    # The shared notes load only when their panel opens (rooms/static/rooms/js/notes.js): none
+    # of their files may be in the journey; their weight is what opening them adds.
+    early = [u for u in journey_urls(join, room_page) if any(part in u for part in NOTES_FILES)]
+    if early:
+        print(f"notes files loaded before the panel opened: {early}")
+        sys.exit(1)
 
     def total(urls: list[str]) -> tuple[int, int]:
         return sum(sizes[u][0] for u in urls), sum(sizes[u][1] for u in urls)
@@ -76,6 +91,9 @@ def main() -> None:
     for label, urls in (("join page", join), ("room page", room_page), ("citizen journey (each file once)", journey)):
         raw, packed = total(urls)
         print(f"{label:40} raw {raw / 1024:7.1f} KB   gzip {packed / 1024:6.1f} KB")
+    notes_raw, notes_packed = total(notes)
+    print(f"{'shared notes, when opened (not in the journey)':40} raw {notes_raw / 1024:7.1f} KB   "
+          f"gzip {notes_packed / 1024:6.1f} KB")
     raw, packed = total(journey)
     own_raw, own_packed = raw - baseline[0], packed - baseline[1]
     print(f"baseline: dsfr.min.css alone{'':12} raw {baseline[0] / 1024:7.1f} KB   gzip {baseline[1] / 1024:6.1f} KB")

@@ -337,6 +337,10 @@ def why_not(notification: Notification, now: dt.datetime) -> str:
     appointment = notification.appointment
     if notification.status != State.QUEUED:
         return "no longer queued"
+    if notification.kind == Kind.SUMMARY:  # after the appointment, while its page lasts
+        if appointment.status == Status.CANCELLED:
+            return "appointment cancelled"
+        return "summary no longer available" if now >= deadline(notification) else ""
     if notification.kind == Kind.CANCELLED:
         if appointment.status != Status.CANCELLED:
             return "appointment not cancelled"
@@ -355,6 +359,10 @@ def deadline(notification: Notification) -> dt.datetime:
     """No message after the start; a link resent by the helpdesk, or sent at a late booking
     (on behalf of the agent who booked), is useful until the end."""
     appointment = notification.appointment
+    if notification.kind == Kind.SUMMARY:
+        from notifications.summary import available_until
+
+        return available_until(appointment)
     return appointment.end if notification.requested_by_id else appointment.start
 
 

@@ -103,6 +103,9 @@ def context(
     def link(url: str) -> str:
         return short_url(appointment, url) if for_sms and url else url
 
+    summary: dict[str, Any] = {}
+    if notification.kind == Kind.SUMMARY:
+        summary = summary_context(notification, for_sms)
     # The reminder carries the personal link (fills in the code); others the plain one. The
     # citizen's links are bound to the address they go to (rooms/tokens.py).
     channel = notification.channel
@@ -130,6 +133,24 @@ def context(
         "reminder_minutes": structure.reminder_minutes,
         "helpdesk_phone": _phone_display(structure.helpdesk_phone, structure.phone_region_code()),
         "helpdesk_email": structure.helpdesk_email,
+        **summary,
+    }
+
+
+def summary_context(notification: Notification, for_sms: bool) -> dict[str, Any]:
+    """The visit summary's text (email), its page's link (bound to the address it goes to;
+    short in an SMS, resolving as long as the page lasts) and until when."""
+    from notifications.summary import available_until, of_notification
+    from portal.citizen import summary_url
+
+    appointment = notification.appointment
+    summary = of_notification(notification)
+    until = available_until(appointment)
+    url = summary_url(appointment, notification.channel)
+    return {
+        "summary_text": summary.text if summary else "",
+        "summary_url": short_url(appointment, url, expires_at=until) if for_sms else url,
+        "summary_until": until.astimezone(zone(appointment.structure.time_zone)),
     }
 
 

@@ -21,6 +21,7 @@ class Kind(models.TextChoices):
     DAY_BEFORE = "day_before", _("day-before message")
     RESCHEDULED = "rescheduled", _("new time")
     CANCELLED = "cancelled", _("cancellation")
+    SUMMARY = "summary", _("visit summary")  # notifications/summary.py
 
 
 class State(models.TextChoices):
@@ -41,6 +42,8 @@ class ShortLink(models.Model):
         Appointment, on_delete=models.CASCADE, related_name="short_links", verbose_name=_("appointment")
     )
     target = models.CharField(_("target"), max_length=2000)
+    # Resolves until then instead of the room's closing (the visit summary's page).
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -148,3 +151,33 @@ class SmsOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} — {self.structure_id}: {'STOP' if self.opted_out else 'START'}"
+
+
+class VisitSummary(models.Model):
+    """A visit summary ("compte rendu") as sent to the citizen: the notes' text at that moment,
+    who sent it, when and how (the audit). The citizen's page and PDF show the latest one until
+    `notifications.summary.available_until`. Personal data: purged with the appointment's
+    retention (issue 18)."""
+
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="visit_summaries", verbose_name=_("appointment")
+    )
+    text = models.TextField(_("summary"))
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("sent by"),
+    )
+    sent_by_name = models.CharField(_("sent by (name)"), max_length=150)  # kept if the account goes
+    sent_at = models.DateTimeField(_("sent at"))
+    notification = models.OneToOneField(
+        Notification, on_delete=models.SET_NULL, null=True, blank=True, related_name="visit_summary",
+        verbose_name=_("message"),
+    )
+
+    class Meta:
+        verbose_name = _("visit summary")
+        verbose_name_plural = _("visit summaries")
+        ordering = ["-sent_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.appointment_id} {self.sent_at:%Y-%m-%d %H:%M} {self.sent_by_name}"

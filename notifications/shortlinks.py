@@ -41,14 +41,16 @@ def expires_at(appointment: Appointment) -> dt.datetime:
     return appointment.end + dt.timedelta(minutes=settings.ROOM_CLOSES_MINUTES_AFTER)
 
 
-def short_url(appointment: Appointment, target: str) -> str:
-    """The short address of `target` for `appointment`: the same one every time."""
+def short_url(appointment: Appointment, target: str, expires_at: dt.datetime | None = None) -> str:
+    """The short address of `target` for `appointment`: the same one every time. It resolves
+    until the room closes, or until `expires_at` (the visit summary's page)."""
     for _ in range(5):
         link = ShortLink.objects.filter(appointment=appointment, target=target).first()
         if link is None:
             try:
                 with transaction.atomic():
-                    link = ShortLink.objects.create(appointment=appointment, target=target, code=new_code())
+                    link = ShortLink.objects.create(appointment=appointment, target=target, code=new_code(),
+                                                    expires_at=expires_at)
             except IntegrityError:  # a concurrent render made it (or, once in 10^17, the code exists)
                 continue
         return f"{settings.SITE_URL}{reverse('short_link', kwargs={'code': link.code})}"
@@ -63,7 +65,8 @@ def target_of(code: str, now: dt.datetime | None = None) -> str | None:
     if link is None:
         return None
     appointment = link.appointment
-    if appointment.status == Status.CANCELLED or (now or timezone.now()) >= expires_at(appointment):
+    until = link.expires_at or expires_at(appointment)
+    if appointment.status == Status.CANCELLED or (now or timezone.now()) >= until:
         return None
     target: str = link.target
     return target

@@ -45,6 +45,11 @@ def test_url(appointment: Appointment, channel: str | None = None) -> str:
     return settings.SITE_URL + reverse("device_test", kwargs={"token": make_token(appointment, channel)})
 
 
+def summary_url(appointment: Appointment, channel: str | None = None) -> str:
+    """The visit summary's page (portal/summary.py), with the same token."""
+    return settings.SITE_URL + reverse("visit_summary", kwargs={"token": make_token(appointment, channel)})
+
+
 def appointment_of(token: str) -> Appointment | None:
     try:
         payload = signing.Signer(salt=SALT).unsign_object(token)

@@ -114,7 +114,8 @@ class Found:
 
 def _values(rows: models.QuerySet) -> list[dict[str, Any]]:
     label = rows.model._meta.label
-    names = [f.attname for f in rows.model._meta.concrete_fields if f.attname not in HIDDEN.get(label, set())]
+    names = [f.attname for f in rows.model._meta.concrete_fields
+             if f.attname not in HIDDEN.get(label, set()) and not isinstance(f, models.BinaryField)]  # (its text is)
     return list(rows.order_by("pk").values(*names))
 
 

@@ -33,10 +33,11 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from notifications.backends import DeliveryError, get_backend
-from notifications.models import Notification, ShortLink, SmsOptOut
+from notifications.models import Notification, ShortLink, SmsOptOut, VisitSummary
 from portal.models import Appointment, ChangeRequest, Channel, Structure
 from portal.stats import counters as statistics
 from rooms.models import ChatMessage, IdentityCheck, JoinAttempt, Participant
+from rooms.notes.models import NotesDocument
 
 log = logging.getLogger("portal.retention")
 ANONYMOUS = ""  # what an anonymised text field holds
@@ -94,7 +95,7 @@ REGISTRY: dict[str, Kind] = {}
 PATHS: dict[type[models.Model], str] = {
     Notification: "appointment__", ShortLink: "appointment__", ChangeRequest: "appointment__",
     IdentityCheck: "appointment__", ChatMessage: "room__appointment__", Participant: "room__appointment__",
-    JoinAttempt: "room__appointment__",
+    JoinAttempt: "room__appointment__", NotesDocument: "appointment__", VisitSummary: "appointment__",
 }
 
 
@@ -228,6 +229,19 @@ register(Kind(
     kept=_("The call's chat: deleted with the appointment's personal data."),
     pending=_of_structure(ChatMessage), older_than=_ended(ChatMessage), purge=_delete(ChatMessage),
     about=_of_appointments(ChatMessage),
+))
+register(Kind(
+    name="notes", model=NotesDocument, delay=appointment_retention,
+    kept=_("The call's shared notes: deleted with the appointment's personal data."),
+    pending=_of_structure(NotesDocument), older_than=_ended(NotesDocument), purge=_delete_cascading(NotesDocument),
+    about=_of_appointments(NotesDocument),
+))
+register(Kind(
+    name="visit_summaries", model=VisitSummary, delay=appointment_retention,
+    kept=_("Visit summaries sent to the citizen (the text, who sent it, when): deleted with the appointment's "
+           "personal data."),
+    pending=_of_structure(VisitSummary), older_than=_ended(VisitSummary), purge=_delete_cascading(VisitSummary),
+    about=_of_appointments(VisitSummary),
 ))
 register(Kind(
     name="participants", model=Participant, delay=appointment_retention,

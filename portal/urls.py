@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from notifications import shortlinks
-from portal import citizen, citizendata_views, day, devicetest, probes
+from portal import citizen, citizendata_views, day, devicetest, probes, summary
 from portal.stats import views as statistics_views
 
 urlpatterns = [
@@ -24,6 +24,9 @@ urlpatterns = [
     path("r/", include("rooms.urls")),
     path("rdv/<str:token>/", citizen.manage, name="manage_appointment"),
     path("rdv/<str:token>/test/", devicetest.page, name="device_test"),
+    path("rdv/<str:token>/compte-rendu/", summary.page, name="visit_summary"),
+    path("rdv/<str:token>/compte-rendu.pdf", summary.pdf, name="visit_summary_pdf"),
+    path("compte-rendu/<int:pk>/envoyer/", summary.send, name="send_summary"),  # the agent's button
     path("rdv/<str:token>/test/offer/", devicetest.offer, name="device_test_offer"),
     path("notifications/", include("notifications.urls")),
     path("j/<str:code>", shortlinks.follow, name="short_link"),  # short links in SMS

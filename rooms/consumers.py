@@ -26,13 +26,14 @@ from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
 from rooms.layer import is_down
 from rooms.mediabridge import MediaUnavailable, media, spawn
+from rooms.notes.consumer import NotesHandlers
 from rooms.protocol import CloseCode, ProtocolError, parse
 from rooms.ratelimit import Limiter
 
 log = logging.getLogger("rooms.signalling")
 
 
-class RoomConsumer(AsyncWebsocketConsumer):
+class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
     slug: str
     pid: str = ""  # set once connected; the handlers run only after that
     role: str = lobby.Role.GUEST

@@ -205,3 +205,5 @@ class ChatMessage(models.Model):
     def as_message(self) -> dict:
         return {"type": "chat.message", "id": self.client_id, "pid": str(self.pid), "name": self.name,
                 "text": self.text, "at": self.at.isoformat(timespec="seconds")}
+
+from rooms.notes.models import NotesDocument, NotesTemplate  # noqa: E402,F401 - the notes models belong to this app

@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from rooms.notes.crdt import MAX_UPDATE_B64, MAX_VECTOR_B64
+
 MAX_MESSAGE_BYTES = 64 * 1024  # an SDP with many m-lines stays well under this
 MAX_SDP = 60 * 1024
 MAX_CHAT = 1000
@@ -95,12 +97,17 @@ CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "reaction.send": {"reaction": Field(str, max_len=20, choices=frozenset(REACTIONS))},
     "mod.lower_hand": {"pid": Field(str, max_len=PID_LEN)},
     "mod.lower_hands": {},
+    # Shared notes (rooms/notes/): Yjs state vector and update, base64.
+    "notes.sync": {"sv": Field(str, required=False, max_len=MAX_VECTOR_B64)},
+    "notes.update": {"update": Field(str, max_len=MAX_UPDATE_B64)},
+    "notes.lock": {"read_only": Field(bool)},
 }
 MODERATOR_ONLY = frozenset(
     {
         "lobby.admit", "lobby.refuse", "lobby.message", "lobby.return",
         "mod.mute", "mod.remove", "mod.end", "room.lock", "room.password",
         "idcheck.start", "idcheck.cancel", "mod.lower_hand", "mod.lower_hands",
+        "notes.lock",
     }
 )
 # Allowed while still waiting in the lobby (before being admitted).

@@ -29,6 +29,9 @@ LIMITS: dict[str, Limit] = {
     "rtc.offer": Limit(burst=5, rate=0.2),
     "reaction.send": Limit(burst=5, rate=0.5),
     "quality.set": Limit(burst=10, rate=1.0),  # the link indicator sends a level when it changes
+    # The notes page sends what was typed at most every 150 ms, and everything at a reconnect.
+    "notes.update": Limit(burst=40, rate=10.0),
+    "notes.sync": Limit(burst=5, rate=0.5),
 }
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from notifications.admin import NotificationInline
 from portal import access, booking
+from portal.admin.notes import VisitSummaryInline, notes_field
 from portal.admin.scoping import ScopedAdmin
 from portal.forms import AppointmentForm
 from portal.models import Appointment, ChangeRequest, Slot, Status
@@ -104,12 +105,13 @@ class AppointmentAdmin(ScopedAdmin):
     list_display_links = ["local_start", "citizen"]
     list_filter = [DayFilter, AgentFilter, "status"]
     list_select_related = ["structure", "agent", "room"]
-    search_fields = ["citizen_last_name", "citizen_first_name"]
+    search_fields = ["citizen_last_name", "citizen_first_name", "notes__text"]  # the shared notes too
     autocomplete_fields = ["structure", "agent"]
     actions = ["cancel_selected", "mark_done", "mark_no_show", "resend_link"]
-    inlines = [NotificationInline]
+    inlines = [NotificationInline, VisitSummaryInline]
     list_per_page = 50
-    readonly_fields = ["status_badge", "join_link", "room_password", "open_room_button"]
+    readonly_fields = ["status_badge", "join_link", "room_password", "open_room_button", "shared_notes",
+                       "notes_and_send"]
     fieldsets = [
         (
             _("Citizen"),
@@ -128,7 +130,19 @@ class AppointmentAdmin(ScopedAdmin):
     room_fieldset = (_("Room"), {"fields": ["status_badge", "join_link", "room_password", "open_room_button"]})
 
     def get_fieldsets(self, request, obj=None):
-        return [*self.fieldsets, self.room_fieldset] if obj else self.fieldsets
+        if not obj:
+            return self.fieldsets
+        # The structure's editors get the notes with the "send the summary" button.
+        notes = "notes_and_send" if access.has_role(request.user, access.EDITORS, obj.structure_id) else "shared_notes"
+        return [*self.fieldsets, self.room_fieldset, (_("Shared notes"), {"fields": [notes]})]
+
+    @admin.display(description=_("notes"))
+    def shared_notes(self, obj: Appointment) -> str:
+        return notes_field(obj, send=False)
+
+    @admin.display(description=_("notes"))
+    def notes_and_send(self, obj: Appointment) -> str:
+        return notes_field(obj, send=True)
 
     def get_changeform_initial_data(self, request):
         initial: dict[str, Any] = super().get_changeform_initial_data(request)

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 
-from notifications import tasks
+from notifications import summary, tasks
 from portal import booking
 from portal.models import Appointment, ChangeRequest, Channel, Role
 from rooms import chat, joinlimits, journey, lobby, presence
+from rooms.notes import crdt
+from rooms.notes.models import NotesDocument
 from tests import factories
 from tests.notifications.conftest import _fresh_backends, smtp, twilio  # noqa: F401  (fixtures)
 
@@ -65,11 +67,15 @@ def call(history: History, agent, capture, *, held=True, checked=True) -> None:
         return
     presence.move(room, str(guest.pid), lobby.Status.ADMITTED)
     chat.record(str(guest.pid), None, f"Je suis {name}, {appointment.citizen_email}, {appointment.citizen_phone}")
+    state = crdt.seed(f"# Notes\n- {name}, rappeler au {appointment.citizen_phone}")
+    NotesDocument.objects.create(appointment=appointment, state=state, text=crdt.text_of(state))
     if checked:
         presence.record_identity_check(room, agent.pk, {"outcome": "verified", "document_type": "ID",
                                                         "number_last4": "1234"})
     with capture(execute=True):
         booking.end(appointment)
+    with capture(execute=True):  # the visit summary, sent by the citizen's channel
+        summary.send(appointment, f"Compte rendu pour {name} ({appointment.citizen_email})", agent)
 
 
 @pytest.fixture

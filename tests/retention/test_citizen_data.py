@@ -91,7 +91,7 @@ def test_helpdesk_finds_and_exports_every_row_about_the_number_and_nothing_from_
     assert about_a and about_a <= keys, about_a - keys
     for table in ("portal.Appointment", "notifications.Notification", "portal.ChangeRequest", "rooms.ChatMessage",
                   "rooms.Participant", "rooms.JoinAttempt", "rooms.IdentityCheck", "notifications.SmsOptOut",
-                  "admin.LogEntry"):
+                  "admin.LogEntry", "rooms.NotesDocument", "notifications.VisitSummary"):
         assert payload["tables"].get(table), table
     text = json.dumps(payload)
     assert "Personne" not in text and "autre.personne" not in text

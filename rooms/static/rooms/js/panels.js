@@ -9,6 +9,7 @@ const TITLES = {
   settings: () => _("Settings"),
   info: () => _("Share and moderate"),
   idcheck: () => _("Identity check"),
+  notes: () => _("Notes"),
 };
 
 export class Panel {

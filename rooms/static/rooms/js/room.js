@@ -39,6 +39,9 @@ const panel = new Panel();
 const signal = new Signal(cfg.ws_path, { onMessage, onOpen, onDown, onFinal });
 const send = (m) => signal.send(m);
 const outbox = new Outbox(); // chat sent but not yet acknowledged: sent again after a reconnect
+// Shared notes: notes.js and Yjs load only when the notes panel first opens.
+let notes = null;
+const openNotes = () => (notes ??= import("./notes.js").then((m) => m.start({ send, moderator, pid: cfg.pid })));
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
 const { showQuality, showLink, showSpeaker, speakers, linkHistory } = indicators({
@@ -94,6 +97,7 @@ function recovered() {
 function onOpen() {
   const connection = state.connectionOpened();
   for (const message of outbox.unacknowledged()) signal.send(message);
+  notes?.then((n) => n.reconnected());
   recovered();
   if (connection > 1) announce(_("Reconnected."));
   else $("#gv-status").textContent = ""; // "Connecting…" is over
@@ -270,7 +274,8 @@ const handlers = {
 };
 
 function onMessage(m) {
-  handlers[m.type]?.(m);
+  if (m.type.startsWith("notes.") || m.ref?.startsWith?.("notes.")) notes?.then((n) => n.receive(m));
+  else handlers[m.type]?.(m);
 }
 
 // A participant's news: who is where.
@@ -458,6 +463,7 @@ function wire() {
   $("#gv-set-camera").addEventListener("change", (e) => mine.pickDevice("video", e.target.value));
   $("#gv-set-mic").addEventListener("change", (e) => mine.pickDevice("audio", e.target.value));
   panel.onChange = (name) => {
+    if (name === "notes") openNotes();
     if (name === "chat") badge($("#gv-unread"), state.chatOpened());
     if (name === "settings") {
       fillSelect($("#gv-set-camera"), "videoinput", trackDevice(local.camera), _("Camera"));

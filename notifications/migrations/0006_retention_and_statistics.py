@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0004_problem_and_sms_opt_out'),
+        ('notifications', '0005_visit_summary'),
     ]
 
     operations = [
