@@ -44,9 +44,9 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from notifications import messages, optout, problems
+from notifications import messages, optout, problems, sms
 from notifications.alerts import raise_alert
-from notifications.backends import DeliveryError, OutcomeUnknown, get_backend
+from notifications.backends import DeliveryError, OutboundMessage, OutcomeUnknown, get_backend
 from notifications.models import Kind, Notification, State
 from notifications.problems import Problem
 from portal.models import Appointment, Channel, Status
@@ -448,6 +448,11 @@ def _fail(notification: Notification, token: str, error: str, now: dt.datetime, 
             _after_failure(notification, problem, error, now, report, from_provider=from_provider)
 
 
+def _segments(message: OutboundMessage) -> int:
+    """SMS segments billed (kept for the statistics, the body itself is not stored)."""
+    return sms.segments(message.body) if message.channel == Channel.SMS else 0
+
+
 def _send_one(notification: Notification, token: str, maybe_sent: bool, clock: Callable[[], dt.datetime],
               report: Report, stopped: bool = False) -> None:
     now = clock()
@@ -473,7 +478,8 @@ def _send_one(notification: Notification, token: str, maybe_sent: bool, clock: C
         except OutcomeUnknown:
             provider_id = None  # cannot ask: send again, with the same idempotency key
         if provider_id:
-            _finish(notification, token, status=State.SENT, provider_id=provider_id, recipient=message.to, sent_at=now)
+            _finish(notification, token, status=State.SENT, provider_id=provider_id, recipient=message.to, sent_at=now,
+                    segments=_segments(message))
             report.sent.append(notification.pk)
             return
     try:
@@ -489,6 +495,7 @@ def _send_one(notification: Notification, token: str, maybe_sent: bool, clock: C
         provider_id=provider_id,
         recipient=message.to,
         sent_at=sent_at,
+        segments=_segments(message),
         last_error="",
         problem="",
         outcome_unknown=False,

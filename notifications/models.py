@@ -101,6 +101,11 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Retention and statistics (portal/retention.py, portal/stats/counters.py): the SMS segments
+    # billed, and when the provider's copy (Twilio's message record, with body and number)
+    # was deleted.
+    segments = models.PositiveSmallIntegerField(_("SMS segments"), default=0)
+    provider_purged_at = models.DateTimeField(_("deleted at the provider"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("notification")

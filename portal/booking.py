@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal import events
@@ -47,6 +48,7 @@ def update(appointment: Appointment, previous_start: dt.datetime | None) -> None
     if appointment.status != Status.SCHEDULED:
         return
     if previous_start is not None and previous_start != appointment.start:
+        Appointment.objects.filter(pk=appointment.pk).update(moves=F("moves") + 1)  # for the statistics
         _announce(events.rescheduled, appointment, previous_start=previous_start)
     previous = {name: saved[name] for name in CONTACT_FIELDS
                 if name in saved and saved[name] != getattr(appointment, name)}

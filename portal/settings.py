@@ -528,9 +528,20 @@ CELERY_BEAT_SCHEDULE["portal-heartbeat"] = {
     "task": "portal.heartbeat", "schedule": HEARTBEAT_SECONDS,
     "options": {"expires": HEARTBEAT_MAX_AGE},  # a worker back after an outage skips the old ones
 }
-# Chat retention (rooms/chat.py): beat purges the chat of appointments past their structure's
-# retention, once an hour.
-CELERY_BEAT_SCHEDULE["rooms-purge-chat"] = {"task": "rooms.purge_chat", "schedule": 3600.0}
+# Retention purge (portal/retention.py, `manage.py purge`): beat runs it every
+# RETENTION_PURGE_SECONDS; the structure's retention_days covers the appointments' personal
+# fields, these deployment-wide delays the rest. Statistics counters (portal/stats/counters.py)
+# count an appointment STATISTICS_SETTLE_HOURS after its end, before anything of it is purged.
+RETENTION_ADDRESS_DAYS = env.int("RETENTION_ADDRESS_DAYS", default=7)  # join attempts, sign-in attempts
+RETENTION_IDCHECK_DAYS = env.int("RETENTION_IDCHECK_DAYS", default=365)  # ID-check audit lines
+RETENTION_SMS_PROVIDER_DAYS = env.int("RETENTION_SMS_PROVIDER_DAYS", default=7)  # Twilio's message records
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=500)
+RETENTION_PURGE_SECONDS = env.float("RETENTION_PURGE_SECONDS", default=3600)
+STATISTICS_SETTLE_HOURS = env.int("STATISTICS_SETTLE_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["portal-retention-purge"] = {
+    "task": "portal.purge", "schedule": RETENTION_PURGE_SECONDS,
+    "options": {"expires": RETENTION_PURGE_SECONDS},  # a late purge is replaced by the next one
+}
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # --- end of operations block ---
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celery" / "beat"))

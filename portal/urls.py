@@ -4,8 +4,9 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from notifications import shortlinks
-from portal import citizen, day, devicetest, jscatalog, legal, probes, summary
+from portal import citizen, citizendata_views, day, devicetest, jscatalog, legal, probes, summary
 from portal.accounts import views as accounts
+from portal.stats import views as statistics_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -24,6 +25,8 @@ urlpatterns = [
     # The name the admin's login template links to ("Forgotten your login credentials?").
     path("comptes/mot-de-passe/", accounts.ResetView.as_view(), name="admin_password_reset"),
     path("comptes/", include("portal.accounts.urls")),
+    path("admin/citizen-data/", admin.site.admin_view(citizendata_views.page), name="citizen_data"),
+    path("admin/statistics/", admin.site.admin_view(statistics_views.page), name="statistics"),
     path("admin/", admin.site.urls),
     path("r/", include("rooms.urls")),
     path("rdv/<str:token>/", citizen.manage, name="manage_appointment"),

@@ -1,5 +1,5 @@
 """The room's chat, kept in the database: delivered once per message id, replayed to a
-participant who (re)connects, purged with the structure's retention.
+participant who (re)connects, purged with the structure's retention (portal/retention.py).
 
 A browser gives each message an id and sends it again after a reconnect until the server
 acknowledges it (rooms/static/rooms/js/outbox.js): the (room, id) pair is unique, so a
@@ -10,11 +10,9 @@ Plain synchronous functions: the consumer calls them through `database_sync_to_a
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.conf import settings
-from django.utils import timezone
 
 from rooms.models import ChatMessage, Participant
 
@@ -49,17 +47,3 @@ def replay(pid: str) -> list[dict]:
     recent = (ChatMessage.objects.filter(room_id=participant["room_id"], at__gte=participant["admitted_at"])
               .order_by("-at", "-pk")[: settings.ROOM_CHAT_REPLAY])
     return [message.as_message() for message in reversed(recent)]
-
-
-def purge_expired(now: dt.datetime | None = None) -> int:
-    """Delete the chat of appointments older than their structure's retention; the count."""
-    from portal.models import Structure
-
-    now = now or timezone.now()
-    deleted = 0
-    for structure_id, days in Structure.objects.values_list("pk", "retention_days"):
-        deleted += ChatMessage.objects.filter(
-            room__appointment__structure_id=structure_id,
-            room__appointment__start__lt=now - dt.timedelta(days=days),
-        ).delete()[0]
-    return deleted

@@ -185,7 +185,7 @@ class ChatMessage(models.Model):
     """A chat message of a room, kept so that a participant who reconnects (a network cut,
     a restart of Redis or of a server process) gets what was said meanwhile, and so that a
     message the browser sends again is delivered once (`client_id`, unique in the room).
-    Personal data of the citizen: purged with the structure's retention (rooms/chat.py)."""
+    Personal data of the citizen: purged with the structure's retention (portal/retention.py)."""
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="chat_messages")
     client_id = models.CharField(max_length=64)  # chosen by the sending browser

@@ -1,25 +1,13 @@
-"""Celery tasks of the rooms: the chat's retention purge (beat runs it daily) and the
-presence sweep (also run by every Daphne process's heartbeat, rooms/leases.py; this one
-covers the time no process is left to run it)."""
+"""Celery tasks of the rooms: the presence sweep (also run by every Daphne process's
+heartbeat, rooms/leases.py; this one covers the time no process is left to run it). The
+chat's retention is part of the portal's purge (portal/retention.py)."""
 
 from __future__ import annotations
-
-import logging
 
 from asgiref.sync import async_to_sync
 from celery import shared_task
 
-from rooms import chat, leases, presence
-
-PURGE_CHAT_TASK = "rooms.purge_chat"
-log = logging.getLogger("rooms.chat")
-
-
-@shared_task(name=PURGE_CHAT_TASK, ignore_result=True)
-def purge_chat() -> None:
-    deleted = chat.purge_expired()
-    if deleted:
-        log.info("chat purge: %d messages past their structure's retention deleted", deleted)
+from rooms import leases, presence
 
 
 @shared_task(name="rooms.sweep_presence")

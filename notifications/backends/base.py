@@ -70,3 +70,10 @@ class Backend:
         when the provider offers no way to ask (then the message is sent again, with the
         same idempotency key)."""
         raise OutcomeUnknown(type(self).__name__)
+
+    def forget(self, provider_id: str) -> None:
+        """The retention purge (portal/retention.py): delete the provider's copy of a sent
+        message (its body and recipient), or do nothing if the provider keeps none. A copy
+        already gone is no error; raise DeliveryError when the provider cannot be asked now
+        (the purge stops and tries again at its next run)."""
+

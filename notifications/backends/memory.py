@@ -36,3 +36,7 @@ class MemoryBackend(Backend):
                 if sent.idempotency_key == message.idempotency_key:
                     return provider_id
         return None
+
+    def forget(self, provider_id: str) -> None:
+        with _lock:
+            outbox[:] = [(pid, sent) for pid, sent in outbox if pid != provider_id]

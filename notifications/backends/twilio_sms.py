@@ -121,3 +121,15 @@ class TwilioBackend(Backend):
         except (TwilioException, requests.RequestException, OSError) as error:
             raise OutcomeUnknown(repr(error)) from error
         return None
+
+    def forget(self, provider_id: str) -> None:
+        # DELETE /Messages/{sid}: Twilio then keeps neither the body nor the number. A
+        # message still in flight cannot be deleted (409): retried at the next purge.
+        try:
+            self._client().messages(provider_id).delete()
+        except TwilioRestException as error:
+            if error.status == 404:
+                return  # already gone
+            raise classify(error) from error
+        except (TwilioException, requests.RequestException, OSError) as error:
+            raise classify(error) from error

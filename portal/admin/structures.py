@@ -9,7 +9,8 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from portal import access
@@ -26,6 +27,13 @@ class StructureAdmin(ScopedAdmin):
     edit_roles = MANAGERS
     list_display = ["name", "time_zone", "helpdesk_phone", "helpdesk_email", "retention_days"]
     search_fields = ["name"]
+    readonly_fields = ["kept_how_long"]
+
+    @admin.display(description=_("What is kept how long"))
+    def kept_how_long(self, obj=None):
+        from portal import retention  # the registry, with this deployment's delays
+
+        return format_html_join(mark_safe("<br>"), "{}", ((text,) for _name, text in retention.kept_how_long()))
 
     def has_add_permission(self, request):
         return request.user.is_superuser  # structures are opened by the platform's admins

@@ -66,6 +66,14 @@ class Appointment(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Statistics and retention (portal/stats/counters.py, portal/retention.py): how many times the
+    # start was moved; when the appointment was added to the structure's weekly counters (once,
+    # after it ended); when its citizen's personal fields were anonymised.
+    moves = models.PositiveSmallIntegerField(_("times moved"), default=0, editable=False)
+    counted_at = models.DateTimeField(_("counted in statistics at"), null=True, blank=True, editable=False)
+    personal_data_purged_at = models.DateTimeField(
+        _("personal data purged at"), null=True, blank=True, editable=False, db_index=True
+    )
 
     class Meta:
         verbose_name = _("appointment")

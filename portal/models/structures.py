@@ -37,7 +37,11 @@ class Structure(models.Model):
         _("data retention (days)"),
         default=90,
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
-        help_text=_("Citizens' personal data is purged this many days after the appointment."),
+        help_text=_("Days after the end of an appointment after which the citizen's name, phone number, email "
+                    "address and subject are erased from it, with their requests' messages, the call's chat and "
+                    "participant names, and the addresses and errors of the messages sent. The statistics (counts "
+                    "without names) are kept. Addresses of join attempts, ID-check lines and the SMS provider's "
+                    "copies have their own, shorter delays: see \"What is kept how long\" below."),
     )
     reminder_minutes = models.PositiveSmallIntegerField(
         _("reminder (minutes before)"),

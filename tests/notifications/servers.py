@@ -1,7 +1,7 @@
 """Local servers speaking the providers' protocols, for tests and the benchmark.
 
-- FakeTwilio: an HTTP server answering Twilio's Messages API (create, list) and the Calls
-  API's create (dial-out: the call placed, its TwiML kept) as the real SDK calls them,
+- FakeTwilio: an HTTP server answering Twilio's Messages API (create, list, delete) and the
+  Calls API's create (dial-out: the call placed, its TwiML kept) as the real SDK calls them,
   with Basic auth; told per number to answer 500, 429 or 400 (with
   Twilio's error JSON), or to be slow.
 - SmtpServer: a real SMTP server (aiosmtpd) on 127.0.0.1 recording what it accepts, told
@@ -74,6 +74,8 @@ class FakeTwilio:
     messages: list[SentSms] = field(default_factory=list)
     calls: list[PlacedCall] = field(default_factory=list)
     requests: int = 0
+    deleted: list[str] = field(default_factory=list)  # sids deleted through the API
+    delete_answers: list[int] = field(default_factory=list)  # statuses to answer DELETE, in turn
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> FakeTwilio:
@@ -182,6 +184,32 @@ class FakeTwilio:
                         "uri": self.path,
                     },
                 )
+
+            def do_DELETE(self):
+                # DELETE /2010-04-01/Accounts/{sid}/Messages/{MessageSid}.json: 204, or 404
+                # for an unknown sid (Twilio's answers); `delete_answers` forces others.
+                path = urlsplit(self.path).path
+                prefix = f"/2010-04-01/Accounts/{fake.account_sid}/Messages/"
+                if not self._authorised():
+                    return
+                if not (path.startswith(prefix) and path.endswith(".json")):
+                    self._reply(404, {"code": 20404, "message": "Not found", "status": 404})
+                    return
+                sid = path[len(prefix):-len(".json")]
+                with fake.lock:
+                    forced = fake.delete_answers.pop(0) if fake.delete_answers else 0
+                    found = [m for m in fake.messages if m.sid == sid]
+                    if not forced and found:
+                        fake.messages.remove(found[0])
+                        fake.deleted.append(sid)
+                status = forced or (204 if found else 404)
+                if status == 204:
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                text = {404: "The requested resource was not found", 409: "Cannot delete message in flight"}
+                self._reply(status, {"code": 20000 + status, "message": text.get(status, "Error"), "status": status})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
