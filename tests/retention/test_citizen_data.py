@@ -185,7 +185,7 @@ def test_parse_accepts_a_number_or_an_address_or_says_why(raw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.text(max_size=60), st.from_regex(r"\+?[0-9 .()-]{0,20}", fullmatch=True), st.emails()))
 def test_the_search_page_never_fails_on_what_is_typed(structure_a, hugo, client, raw):
-    client.force_login(hugo)
+    factories.signed_in(client, hugo)
     page = client.post(URL, {"structure": structure_a.pk, "term": raw, "action": "search"})
     assert page.status_code == 200
 
