@@ -44,9 +44,16 @@ def replay(pid: str) -> list[dict]:
     """What participant `pid` is sent when it (re)connects admitted: the room's last messages
     since it was first admitted (nothing said before, nor while it waited), oldest first."""
     participant = Participant.objects.values("room_id", "admitted_at").filter(pid=pid).first()
-    if participant is None or participant["admitted_at"] is None:
+    if participant is None:
         return []
-    recent = (ChatMessage.objects.filter(room_id=participant["room_id"], at__gte=participant["admitted_at"])
+    return replay_since(participant["room_id"], participant["admitted_at"])
+
+
+def replay_since(room_id: int, admitted_at: dt.datetime | None) -> list[dict]:
+    """`replay` for a participant already read (the handshake has it): one query."""
+    if admitted_at is None:
+        return []
+    recent = (ChatMessage.objects.filter(room_id=room_id, at__gte=admitted_at)
               .order_by("-at", "-pk")[: settings.ROOM_CHAT_REPLAY])
     return [message.as_message() for message in reversed(recent)]
 

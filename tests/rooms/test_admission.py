@@ -90,13 +90,13 @@ def test_a_slow_handshake_is_abandoned_as_busy_and_undone(room, citizen, monkeyp
     settings.ROOM_HANDSHAKE_TIMEOUT = 0.5
     gate = Admission(max_handshakes=5, max_sockets=100)
     monkeypatch.setattr(admission, "ADMISSION", gate)
-    slow_state = presence.state
+    slow_state = presence.state_of  # the handshake's state (rooms/handshake.py)
 
     def state(room, pid):
         time.sleep(1.0)
         return slow_state(room, pid)
 
-    monkeypatch.setattr(presence, "state", state)
+    monkeypatch.setattr(presence, "state_of", state)
 
     async def scenario():
         client = await Client(room.slug, citizen.pid).connect()
