@@ -445,9 +445,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
         broadcast meanwhile is lost, a fresh state and the chat's replay catch the browser
         up (another process's broadcasts reach a group only once this process has added
         its members again: a chat said in between was stored, not heard here)."""
-        if self.pid:
-            await self._send_state()
-            await self._replay_chat()
+        if not self.pid:
+            return
+        greeting = await db(handshake.greet)(self.room, self.pid)  # state and replay: one call
+        if greeting.status == lobby.Status.ADMITTED and self.status != lobby.Status.ADMITTED:
+            await self.control_admitted({})  # admitted during the outage: that notice was lost
+            return
+        await self._send_state(greeting.state)
+        self.replay = greeting.replay
+        await self._replay_chat()
 
     async def control_close(self, event: dict) -> None:
         if not self.pid:
