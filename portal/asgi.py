@@ -14,8 +14,11 @@ from channels.sessions import CookieMiddleware  # noqa: E402
 from django.urls import URLPattern  # noqa: E402
 
 from portal import routing as portal_routing  # noqa: E402
+from portal.daphne_tuning import defer_autobahn_debug_formatting  # noqa: E402
 from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
+
+defer_autobahn_debug_formatting()  # a debug line formatted at every connection, written or not
 
 # Each app declares its own routes: the portal's day view, the rooms' signalling. The day
 # view reads the signed-in user (session and user, in the thread pool: rooms/admission.py);
