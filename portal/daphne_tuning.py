@@ -39,4 +39,4 @@ def defer_autobahn_debug_formatting() -> None:
         return pprint.pformat(self._timings)
 
     protocol.Timings.__str__ = timings_text  # type: ignore[method-assign]
-    protocol.pformat = LazyPformat  # type: ignore[assignment]
+    setattr(protocol, "pformat", LazyPformat)  # noqa: B010  (a module global of autobahn)
