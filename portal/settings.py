@@ -156,7 +156,7 @@ if REDIS_URL:
                        "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=10000),
                        # Redis connections per process, at most (rooms/layer.py: channels_redis's
                        # own pool opened one per command in flight and kept them all).
-                       "pool_size": env.int("CHANNEL_LAYER_POOL", default=16)},
+                       "pool_size": env.int("CHANNEL_LAYER_POOL", default=64)},
         }
     }
 else:

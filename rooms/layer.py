@@ -14,11 +14,13 @@ Here a process waits for Redis instead, sockets stay open:
 `send`/`group_send` still raise while Redis is down: the caller decides (the consumer
 answers the sender with an error; a new socket is closed with RETRY, PROTOCOL.md).
 
-Redis connections: a process holds at most `pool_size` (CHANNEL_LAYER_POOL) per event loop,
-reconnected in place after a restart. channels_redis's pool is unbounded: every command in
+Redis connections: a process holds at most `pool_size` (CHANNEL_LAYER_POOL, 64) per event
+loop, reconnected in place after a restart. channels_redis's pool is unbounded: every command in
 flight at once took a connection of its own and kept it, idle, for good (a burst of chats or
 the commands failing during an outage: 35 connections became 563 in
-bench/signalling_load.py, 222 left after); here a command waits for a free one.
+bench/signalling_load.py, 222 left after); here a command waits for a free one (PoolBusy
+after POOL_TIMEOUT: not an outage). 16 was too few on a starved machine: the event loop read
+the replies late, commands queued for the pool past 10 s and were taken for an outage.
 
 Round trips (bench/handshake_cost.py): a handshake's groups are added in one pipeline
 (`group_add_all`), a socket's groups left in one (`group_discard_all`), `group_send` takes two
@@ -65,7 +67,22 @@ for i = 1, #popped, 2 do
 end
 return popped
 """
-POOL_TIMEOUT = 10.0  # seconds a command waits for a free connection of the pool
+POOL_TIMEOUT = 30.0  # seconds a command waits for a free connection of the pool
+
+
+class PoolBusy(redis.exceptions.RedisError):
+    """Every connection of the pool stayed in use for POOL_TIMEOUT: a starved process, not
+    a Redis that is down (taken for an outage, it set off a recovery: more work)."""
+
+
+class BoundedPool(aioredis.BlockingConnectionPool):
+    async def get_connection(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return await super().get_connection(*args, **kwargs)
+        except redis.exceptions.ConnectionError as error:
+            if isinstance(error.__cause__, TimeoutError):  # its wait for a free one, not a connect
+                raise PoolBusy(f"no free Redis connection within {self.timeout} s") from error
+            raise
 
 # One round trip for a group's message to all its members' inboxes (channels_redis's own
 # script, plus the expiry of old messages it did in a round trip before): for each inbox,
@@ -92,7 +109,7 @@ def is_down(error: BaseException) -> bool:
 
 
 class ResilientRedisChannelLayer(RedisChannelLayer):
-    def __init__(self, *args, pool_size: int = 16, **kwargs) -> None:
+    def __init__(self, *args, pool_size: int = 64, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if pool_size < 2:  # one is held by the blocking receive
             raise ValueError("the channel layer's pool_size must be at least 2")
@@ -206,7 +223,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         host = dict(self.hosts[index])
         if "address" not in host:
             raise ValueError("ResilientRedisChannelLayer takes its hosts as URLs")
-        return aioredis.BlockingConnectionPool.from_url(
+        return BoundedPool.from_url(
             host.pop("address"), max_connections=self.pool_size, timeout=POOL_TIMEOUT, **host)
 
     async def _ping(self) -> None:

@@ -15,7 +15,8 @@ import pytest
 import redis
 from redis.asyncio.connection import Connection
 
-from rooms.layer import RECEIVE_BATCH, ResilientRedisChannelLayer
+from rooms import layer as layer_module
+from rooms.layer import RECEIVE_BATCH, PoolBusy, ResilientRedisChannelLayer
 from tests.e2e.harness import free_port
 from tests.rooms.test_presence_processes import private_redis
 
@@ -150,3 +151,26 @@ def test_a_process_reads_a_burst_from_its_inbox_in_batches(settings, round_trips
     assert got.pop("round trips")[0] <= 2 * (300 // RECEIVE_BATCH + 1)  # was 4 per message
     for k, (channel, numbers) in enumerate(got.items()):
         assert numbers == list(range(k, 300, 30)), channel
+
+
+def test_a_pool_kept_busy_is_not_taken_for_an_outage(settings, monkeypatch):
+    """Every connection stays in use (a starved process): a command waiting past
+    POOL_TIMEOUT fails with PoolBusy, and no recovery starts (it resubscribed every group and
+    told every socket: more work for a process already behind)."""
+    monkeypatch.setattr(layer_module, "POOL_TIMEOUT", 0.2)
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] + "-busy"
+    layer = ResilientRedisChannelLayer(hosts=[settings.REDIS_URL], prefix=prefix, pool_size=2)
+
+    async def scenario() -> None:
+        channel = await layer.new_channel()
+        holders = [asyncio.create_task(layer.connection(0).blpop([f"{prefix}-nothing-{i}"], timeout=2))
+                   for i in range(2)]  # both connections held
+        await asyncio.sleep(0.1)
+        with pytest.raises(PoolBusy):
+            await layer.group_add("room.x", channel)
+        await asyncio.gather(*holders)
+        await layer.group_add("room.x", channel)  # free again: works
+        await layer.flush()
+
+    asyncio.run(scenario())
+    assert layer.outages == 0
