@@ -76,7 +76,7 @@ class PoolBusy(redis.exceptions.RedisError):
 
 
 class BoundedPool(aioredis.BlockingConnectionPool):
-    async def get_connection(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def get_connection(self, *args, **kwargs):
         try:
             return await super().get_connection(*args, **kwargs)
         except redis.exceptions.ConnectionError as error:
