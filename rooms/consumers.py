@@ -43,6 +43,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
     limiter: Limiter  # this connection's token buckets (rooms/ratelimit.py)
     replay: list[dict] | None = None  # the chat to replay once connected, read by the handshake
 
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Daphne kills a consumer that does not end within its application_close_timeout
+            # (a starved process): disconnect() never ran. Its lease is no longer renewed (the
+            # sweep then takes it for lost, no ghost) and its groups are left, so the group
+            # messages stop piling up in this process's buffers for a channel nobody reads.
+            channel = getattr(self, "channel_name", "")
+            if channel:
+                leases.detach(channel)
+                if self.groups_joined:
+                    groups, self.groups_joined = self.groups_joined, ()
+                    spawn(self._leave_groups(groups), name=f"leave groups of {channel}")
+
     # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
     async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
         try:

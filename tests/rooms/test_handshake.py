@@ -106,3 +106,38 @@ def test_admitted_between_enter_and_greet_joins_the_call(room, moderator, citize
         await guest.close()
 
     run(scenario())
+
+
+def test_a_consumer_killed_by_daphne_leaves_its_lease_and_its_groups(room, moderator):
+    """Daphne kills (cancels) a consumer that does not end within application_close_timeout
+    on a starved process: its disconnect() never runs. Its lease must no longer be renewed
+    (else a ghost) and its groups left (else their messages pile up for nobody)."""
+    import asyncio
+    import contextlib
+
+    from channels.layers import get_channel_layer
+
+    from rooms import leases
+
+    layer = get_channel_layer()
+
+    def member(channel: str) -> bool:
+        return any(channel in members for members in getattr(layer, "memberships", {}).values())
+
+    async def scenario() -> None:
+        before = set(leases._sockets)
+        agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
+        (channel,) = leases._sockets - before
+        assert member(channel) or not hasattr(layer, "memberships")
+        agent.ws.future.cancel()  # as Daphne kills it
+        with contextlib.suppress(asyncio.CancelledError):
+            await agent.ws.future
+        for _ in range(200):  # the groups are left by a task of their own
+            if not member(channel):
+                break
+            await asyncio.sleep(0.01)
+        assert channel not in leases._sockets
+        assert not member(channel)
+
+    run(scenario())
