@@ -34,7 +34,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable
 
 import redis.exceptions
@@ -50,23 +50,6 @@ DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, Connect
 # low (at 2 s, a process noticed a restarted Redis up to 3 s late).
 PROBE_FIRST, PROBE_MAX = 0.2, 1.0
 RESUBSCRIBE_BATCH = 500  # memberships added again per round trip after an outage
-RECEIVE_BATCH = 100  # messages a process takes from its inbox per round trip
-
-# The process's inbox, read in batches: what a cancelled read had taken back first (as
-# channels_redis's cleanup script does), then up to ARGV[1] messages moved to the backup
-# (KEYS[2]) and returned; the backup is emptied once they are in the consumers' buffers.
-POP_BATCH = """
-local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-for i = #backed_up, 1, -2 do
-    redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
-end
-redis.call('DEL', KEYS[2])
-local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
-for i = 1, #popped, 2 do
-    redis.call('ZADD', KEYS[2], popped[i + 1], popped[i])
-end
-return popped
-"""
 POOL_TIMEOUT = 30.0  # seconds a command waits for a free connection of the pool
 
 
@@ -115,7 +98,6 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             raise ValueError("the channel layer's pool_size must be at least 2")
         self.pool_size = pool_size
         self.memberships: defaultdict[str, set[str]] = defaultdict(set)  # group → this process's channels
-        self.prefetched: defaultdict[str, deque[tuple[str | list[str], dict]]] = defaultdict(deque)
         self._recoveries: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
         self.outages = 0  # seen since the start (tests, logs)
 
@@ -127,48 +109,6 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
                 return await super().receive(channel)
             except DOWN as error:
                 self.went_down(error)
-
-    async def receive_single(self, channel: str) -> tuple[str | list[str], dict]:
-        """The next message of the process's inbox. channels_redis reads one per four round
-        trips (cleanup script, blocking pop, backup, cleanup), one after the other for all
-        the sockets of a process: under a burst (a storm's broadcasts, the chat sent again
-        after an outage) the inbox drained more slowly than it filled. Here one round trip
-        takes what waits (up to RECEIVE_BATCH), one more empties their backup; the rest are
-        handed out from memory in order, one per call, as receive() expects."""
-        if "!" not in channel:
-            return await super().receive_single(channel)
-        assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
-        key = self.prefix + channel
-        waiting = self.prefetched[key]
-        if waiting:
-            return waiting.popleft()
-        backup = self._backup_channel_name(key)
-        connection = self.connection(self.consistent_hash(channel))
-        await self.receive_clean_locks.acquire(key)  # the previous batch's backup is emptied
-        try:
-            popped = await connection.eval(POP_BATCH, 2, key, backup, RECEIVE_BATCH)
-            members = popped[0::2]
-            while not members:  # nothing waiting: block for the next one, as channels_redis does
-                result = await connection.bzpopmin(key, timeout=self.brpop_timeout)
-                if result is not None:
-                    _, member, score = result
-                    await connection.zadd(backup, {member: float(score)})
-                    members = [member]
-            cleaner = asyncio.ensure_future(connection.delete(backup))
-        except BaseException:
-            self.receive_clean_locks.release(key)
-            raise
-        self.receive_cleaners.append(cleaner)
-
-        def cleaned(task: asyncio.Future) -> None:
-            self.receive_cleaners.remove(task)
-            self.receive_clean_locks.release(key)
-
-        cleaner.add_done_callback(cleaned)
-        for member in members:
-            message = self.deserialize(member)
-            waiting.append((message.pop("__asgi_channel__", channel), message))
-        return waiting.popleft()
 
     def went_down(self, error: BaseException) -> None:
         """Start the recovery of this event loop's process, if not under way."""
