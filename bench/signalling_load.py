@@ -238,6 +238,8 @@ class Stats:
     connects: list[float] = field(default_factory=list)  # wanting a socket -> state received
     admits: list[float] = field(default_factory=list)
     chat_rtt: list[float] = field(default_factory=list)
+    chat_at: list[float] = field(default_factory=list)  # when each round trip ended (timeline)
+    chat_phase: list[str] = field(default_factory=list)  # the phase each was sent in
     handshake_failures: int = 0
     busy: int = 0
     busy_hints: list[float] = field(default_factory=list)
@@ -258,7 +260,7 @@ class Client:
         self.connected = False
         self.status = "waiting"
         self.seen: set[str] = set()
-        self.outbox: dict[str, tuple[dict, float]] = {}  # chat id -> (message, first sent at)
+        self.outbox: dict[str, tuple[dict, float, str]] = {}  # chat id -> (message, first sent at, phase)
         self.count = 0
         self.want_since: float | None = None
         self.hint = 0.0
@@ -339,7 +341,7 @@ class Client:
                 self.stats.connects.append(now - self.want_since)
                 self.want_since = None
             self.status = m["you"]["status"]
-            for message, _ in self.outbox.values():  # what was not acknowledged, again
+            for message, _, _ in self.outbox.values():  # what was not acknowledged, again
                 asyncio.create_task(self.send(message))
             # The agent admits who it sees waiting and present, as on the page.
             if self.moderator and self.admit_pid and any(p["pid"] == self.admit_pid and p["online"]
@@ -377,7 +379,7 @@ class Client:
 
     async def resend_later(self) -> None:
         await asyncio.sleep(random.uniform(1, 2))  # noqa: S311
-        for message, _ in list(self.outbox.values()):
+        for message, _, _ in list(self.outbox.values()):
             await self.send(message)
 
     def saw(self, m: dict, now: float) -> None:
@@ -389,6 +391,8 @@ class Client:
         pending = self.outbox.pop(chat_id, None)
         if pending is not None:
             self.stats.chat_rtt.append(now - pending[1])
+            self.stats.chat_at.append(now)
+            self.stats.chat_phase.append(pending[2])
         if chat_id == self.probe_id:
             self.recover(now)
 
@@ -407,7 +411,7 @@ class Client:
         self.count += 1
         chat_id = f"{self.pid[:8]}-{self.count}"
         message = {"type": "chat.send", "id": chat_id, "text": f"message {self.count}"}
-        self.outbox[chat_id] = (message, time.monotonic())
+        self.outbox[chat_id] = (message, time.monotonic(), self.bench.phase)
         self.stats.sent[chat_id] = (self.slug, self, self.bench.phase)
         if probe:
             self.probe_id = chat_id
@@ -418,10 +422,14 @@ class Client:
         a fault, a probe as soon as connected (chat if admitted, ping if waiting)."""
         next_chat = time.monotonic() + random.uniform(0, chat_every)  # noqa: S311
         next_info = time.monotonic() + random.uniform(0, LOBBY_INFO_EVERY)  # noqa: S311
-        hand = False
+        hand = chatting = False
         while not self.stop and not self.gone:
             await asyncio.sleep(0.5)
             now = time.monotonic()
+            if self.bench.chatting and not chatting:
+                # The steady traffic starts spread over a period, not with everyone at once.
+                next_chat = now + random.uniform(0, chat_every)  # noqa: S311
+            chatting = self.bench.chatting
             if not self.connected:
                 continue
             if self.probe_since is not None and self.probe_id is None:
@@ -477,6 +485,20 @@ def ms(values: list[float]) -> str:
             f"max {max(values) * 1000:.0f} ms (n={len(values)})")
 
 
+def windows(at: list[float], values: list[float], width: float) -> str:
+    """p95 of `values` per `width`-second window of `at` (spikes show where they are)."""
+    if not at:
+        return "n=0"
+    start, out = at[0], collections.defaultdict(list)
+    for t, v in zip(at, values, strict=True):
+        out[int((t - start) // width)].append(v)
+    return " ".join(f"{pct(out[k], 0.95) * 1000:.0f}" for k in sorted(out)) + " ms"
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def after(took: float | None, timeout: float) -> str:
     return f"{took:.1f} s" if took is not None else f"NOT within {timeout:g} s"
 
@@ -486,6 +508,55 @@ def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
         return float("nan")
     xs, ys = [t / 60 for t, _ in samples], [v for _, v in samples]
     return statistics.linear_regression(xs, ys).slope
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """CPU time (user + system) of a process, with its reaped children's if asked."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent by each part of the tier (the two Daphne, PostgreSQL, Redis, nginx,
+    this client): per handshake or per chat, a cost that the machine's load from other jobs
+    changes much less than it changes latencies."""
+
+    def __init__(self, daphnes: Daphnes, pg: Postgres, redis_server: Redis, proxy: Nginx):
+        self.daphnes, self.pg, self.redis_server, self.proxy = daphnes, pg, redis_server, proxy
+        self.dead: float = 0.0  # CPU of Daphne processes killed meanwhile (read just before)
+
+    def read(self) -> dict[str, float]:
+        postmaster = int((self.pg.folder / "postmaster.pid").read_text().split()[0])
+        daphne = sum(cpu_seconds(p.pid) for p in self.daphnes.procs if p and p.poll() is None) + self.dead
+        nginx = cpu_seconds(self.proxy.proc.pid) + sum(cpu_seconds(c) for c in children_of(self.proxy.proc.pid))
+        redis_pid = self.redis_server.proc.pid if self.redis_server.proc else 0
+        postgres = cpu_seconds(postmaster, children=True) + sum(cpu_seconds(c) for c in children_of(postmaster))
+        return {"daphne": daphne, "postgres": postgres,
+                "redis": cpu_seconds(redis_pid) if redis_pid else 0.0, "nginx": nginx,
+                "client": cpu_seconds(os.getpid())}
+
+    @staticmethod
+    def per(before: dict[str, float], after: dict[str, float], count: int, unit: str) -> str:
+        if count <= 0:
+            return "n=0"
+        parts = {k: max(0.0, after[k] - before[k]) * 1000 / count for k in after}  # a restarted Redis: 0
+        server = sum(v for k, v in parts.items() if k != "client")
+        return (f"CPU per {unit}: server {server:.1f} ms (" + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+                + f" ms; n={count})")
 
 
 class Sampler:
@@ -516,6 +587,14 @@ class Sampler:
         while True:
             await asyncio.to_thread(self.sample)
             await asyncio.sleep(every)
+
+
+def redis_clients_by_command(url: str) -> dict[str, int]:
+    import redis
+
+    with contextlib.suppress(Exception), contextlib.closing(redis.Redis.from_url(url, socket_timeout=2)) as client:
+        return dict(collections.Counter(c["cmd"] for c in client.client_list()).most_common(6))
+    return {}
 
 
 def make_rooms(n: int, waiting_share: float) -> list[tuple[str, str, str, str, str, bool]]:
@@ -561,7 +640,7 @@ async def until(condition, timeout: float, every: float = 0.2) -> float | None:
 
 
 async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_server: Redis,
-                   sampler: Sampler, rooms) -> None:
+                   sampler: Sampler, meter: CpuMeter, rooms) -> None:
     from asgiref.sync import sync_to_async
 
     for slug, apid, asession, cpid, csession, admitted in rooms:
@@ -570,6 +649,7 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
     n = len(bench.clients)
     sampling = asyncio.create_task(sampler.run())
     t0 = time.monotonic() + 0.5
+    cpu = meter.read()
     runs = [asyncio.create_task(c.run(t0 + random.random() * args.storm_spread)) for c in bench.clients]  # noqa: S311
     traffic = [asyncio.create_task(c.traffic(args.chat_every)) for c in bench.clients]
     phases = args.phases.split(",")
@@ -591,19 +671,25 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
     print(f"         connect {ms(bench.stats.connects)}")
     print(f"         admit   {ms(bench.stats.admits)}")
     print(f"         handshake failures {bench.stats.handshake_failures}, BUSY refusals {bench.stats.busy} "
-          f"(hints {pct(bench.stats.busy_hints, 0.5):.0f}-{max(bench.stats.busy_hints, default=0):.0f} s)")
+          f"(hints {pct(bench.stats.busy_hints, 0.5):.0f}-{max(bench.stats.busy_hints, default=0):.0f} s); "
+          f"load average {load_average()}")
+    print(f"         {meter.per(cpu, meter.read(), len(bench.stats.connects), 'connection')}")
 
     # --- steady ---
     bench.chatting, bench.phase = True, "steady"
     if "steady" in phases:
         rtt_before = len(bench.stats.chat_rtt)
         rss_from = [len(s) for s in sampler.rss]
+        cpu, sent = meter.read(), len(bench.stats.sent)
         await asyncio.sleep(args.steady)
+        print(f"         {meter.per(cpu, meter.read(), len(bench.stats.sent) - sent, 'chat')}")
         rtts = bench.stats.chat_rtt[rtt_before:]
+        timeline = windows(bench.stats.chat_at[rtt_before:], rtts, 15)
         warm = [s[f + (len(s) - f) // 3:] for s, f in zip(sampler.rss, rss_from, strict=True)]
         slopes = ", ".join(f"{slope_mb_per_min(w):+.2f}" for w in warm)
         print(f"[steady] {args.steady:g} s, a chat every ~{args.chat_every:g} s per admitted participant: "
               f"chat round trip {ms(rtts)}")
+        print(f"         p95 per 15 s: {timeline}; load average {load_average()}")
         print(f"         RSS {', '.join(f'{s[-1][1]:.0f}' for s in sampler.rss if s)} MB; slope after warm-up "
               f"{slopes} MB/min; errors {bench.stats.errors or 'none'}")
 
@@ -612,6 +698,7 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
         connects_before = len(bench.stats.connects)
         errors_before = collections.Counter(bench.stats.errors)
         began = time.monotonic()
+        cpu = meter.read()
         bench.phase = label
         for c in bench.clients:
             if not c.gone:
@@ -626,7 +713,10 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
               f"{len(times)}/{len(live)} back, per participant {ms(times)}")
         print(f"         reconnections {now[0] - mark[0]} ({ms(bench.stats.connects[connects_before:])}), "
               f"drops {now[3] - mark[3]}, handshake failures {now[1] - mark[1]}, BUSY {now[2] - mark[2]}, "
-              f"errors {dict(collections.Counter(bench.stats.errors) - errors_before) or 'none'}")
+              f"errors {dict(collections.Counter(bench.stats.errors) - errors_before) or 'none'}; "
+              f"load average {load_average()}")
+        if now[0] > mark[0]:
+            print(f"         {meter.per(cpu, meter.read(), now[0] - mark[0], 'reconnection')} (with the traffic)")
         await asyncio.sleep(args.settle)
 
     if "redis" in phases:
@@ -643,6 +733,7 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
             c.gone = True
 
         def kill() -> None:
+            meter.dead += cpu_seconds(daphnes.procs[0].pid)  # type: ignore[union-attr]
             daphnes.kill(0)
             for c in leavers:
                 if c.ws is not None:
@@ -673,6 +764,12 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
           f"still there): {lost} {dict(lost_in) if lost else ''}; never acknowledged to their sender: {unacked}; "
           f"round trip overall "
           f"{ms(bench.stats.chat_rtt)}; replays to waiting guests: {bench.stats.lobby_replays}")
+    by_phase: dict[str, list[float]] = collections.defaultdict(list)
+    for phase, rtt in zip(bench.stats.chat_phase, bench.stats.chat_rtt, strict=True):
+        by_phase[phase].append(rtt)
+    print("         round trip by the phase it was sent in: " + "; ".join(
+        f"{phase} p50 {pct(v, 0.5) * 1000:.0f} / p95 {pct(v, 0.95) * 1000:.0f} ms (n={len(v)})"
+        for phase, v in by_phase.items()))
 
     # --- everyone hangs up ---
     for c in bench.clients:
@@ -689,6 +786,7 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
     await asyncio.to_thread(sampler.sample)
     print(f"[connections] PostgreSQL backends: max {max(sampler.db, default=0)}, last {sampler.db[-1:]}; "
           f"Redis clients: max {max(sampler.redis, default=0)}, last {sampler.redis[-1:]}")
+    print(f"[connections] Redis clients by their last command: {redis_clients_by_command(redis_server.url)}")
     print(f"[daphne logs] {daphnes.log_counts()}")
 
 
@@ -745,11 +843,14 @@ def main() -> None:
         connection.close()
         daphnes = Daphnes(folder, env, args.backlog, args.websocket_connect_timeout)
         proxy = Nginx(folder, daphnes.ports)
+        print(f"[setup] Daphne pids {[p.pid for p in daphnes.procs if p]}, ports {daphnes.ports}", flush=True)
         bench = Bench(proxy.port)
         sampler = Sampler(daphnes, pg.url, redis_server.url)
+        meter = CpuMeter(daphnes, pg, redis_server, proxy)
 
         async def bounded() -> None:
-            await asyncio.wait_for(scenario(args, bench, daphnes, pg, redis_server, sampler, rooms), args.deadline)
+            await asyncio.wait_for(scenario(args, bench, daphnes, pg, redis_server, sampler, meter, rooms),
+                                   args.deadline)
 
         asyncio.run(bounded())
     finally:

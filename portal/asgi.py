@@ -10,28 +10,38 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
+from django.urls import URLPattern  # noqa: E402
 
 from portal import routing as portal_routing  # noqa: E402
 from portal.accounts.middleware import verified_user  # noqa: E402
+from portal.daphne_tuning import defer_autobahn_debug_formatting  # noqa: E402
 from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
 from rooms.phone import routing as phone_routing  # noqa: E402
 
-# Each app declares its own routes: the portal's day view, the rooms' signalling.
-websocket_urlpatterns = rooms_routing.websocket_urlpatterns + portal_routing.websocket_urlpatterns
+defer_autobahn_debug_formatting()  # a debug line formatted at every connection, written or not
+
+# Each app declares its own routes: the portal's day view, the rooms' signalling. The day
+# view reads the signed-in user (session and user, in the thread pool: rooms/admission.py);
+# a room socket only reads its session's participant, in its own first database call
+# (rooms/handshake.py), so it gets the cookies and nothing read before.
+websocket_urlpatterns = [
+    *[URLPattern(route.pattern, CookieMiddleware(route.callback), name=route.name)
+      for route in rooms_routing.websocket_urlpatterns],
+    *[URLPattern(route.pattern, admission.auth_stack(route.callback, vet=verified_user), name=route.name)
+      for route in portal_routing.websocket_urlpatterns],
+]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # The routes are path() patterns of ASGI apps, which types-channels cannot tell from views'.
-        # Admission control first: a refused handshake costs no database call; the session and
-        # user are read in the thread pool, not in one thread for all (rooms/admission.py).
+        # Admission control first: a refused handshake costs no database call.
         # Twilio's Media Streams have no Origin and no session: their own route (token in `start`).
         "websocket": admission.gate(phone_routing.split(
             URLRouter(phone_routing.websocket_urlpatterns),  # type: ignore[arg-type]
-            AllowedHostsOriginValidator(
-                # The second factor's rule holds for sockets as for pages.
-                admission.auth_stack(URLRouter(websocket_urlpatterns), vet=verified_user)  # type: ignore[arg-type]
-            ))),
+            AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),  # type: ignore[arg-type]
+        )),
     }
 )

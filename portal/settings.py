@@ -159,7 +159,10 @@ if REDIS_URL:
             # past 100 and lost admissions and chat (bench/signalling_load.py): room for
             # the bursts of a process's few thousand sockets (messages still expire after 60 s).
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="gv"),
-                       "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=10000)},
+                       "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=10000),
+                       # Redis connections per process, at most (rooms/layer.py: channels_redis's
+                       # own pool opened one per command in flight and kept them all).
+                       "pool_size": env.int("CHANNEL_LAYER_POOL", default=64)},
         }
     }
 else:

@@ -42,6 +42,11 @@ class Admission:
     _second: int = 0
     _refused: list[int] = field(default_factory=lambda: [0, 0])
     _done: list[int] = field(default_factory=lambda: [0, 0])
+    # Handshakes done in the busiest full second this process was saturated (it refused some):
+    # what it can do, where the last two seconds only say what it did (a crowd arriving at
+    # once, after a quiet while, got the longest hint while the process had room: SIGKILL of
+    # the other process, bench/signalling_load.py).
+    peak: int = 0
 
     def enter(self) -> bool:
         """Start a handshake if there is room for it; False: refuse it now (BUSY)."""
@@ -72,13 +77,15 @@ class Admission:
         if len(self.sockets) >= self.max_sockets:
             return settings.ROOM_SOCKETS_FULL_RETRY
         refused = self._refused[0] + self._refused[1]
-        pace = max(self._done[0] + self._done[1], self.max_handshakes, 1)  # handshakes per ~2 s
-        return max(1, min(settings.ROOM_BUSY_MAX_RETRY, math.ceil(2 * refused / pace)))
+        per_second = max((self._done[0] + self._done[1]) / 2, self.peak, self.max_handshakes / 2, 0.5)
+        return max(1, min(settings.ROOM_BUSY_MAX_RETRY, math.ceil(refused / per_second)))
 
     def _tick(self) -> None:
         second = int(self.clock())
         if second != self._second:
             gap = second - self._second
+            if self._refused[1]:  # the second that ended was saturated: its pace is a capacity
+                self.peak = max(self.peak, self._done[1])
             self._refused = [self._refused[1] if gap == 1 else 0, 0]
             self._done = [self._done[1] if gap == 1 else 0, 0]
             self._second = second

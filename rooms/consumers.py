@@ -19,7 +19,7 @@ from django.conf import settings
 
 from media.engine import MediaError
 from portal import clientaddress
-from rooms import actions, admission, chat, entry, leases, lobby, presence, services
+from rooms import actions, admission, chat, handshake, leases, lobby, presence, services
 from rooms.dbcall import db
 from rooms.groups import forward, mods_group, personal_group, room_group, session_group, user_group
 from rooms.ice import ice_servers_for
@@ -42,6 +42,22 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
     idcheck_request: dict | None = None  # the agent's pending request to this participant
     idcheck_task: asyncio.Task | None = None
     limiter: Limiter  # this connection's token buckets (rooms/ratelimit.py)
+    replay: list[dict] | None = None  # the chat to replay once connected, read by the handshake
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Daphne kills a consumer that does not end within its application_close_timeout
+            # (a starved process): disconnect() never ran. Its lease is no longer renewed (the
+            # sweep then takes it for lost, no ghost) and its groups are left, so the group
+            # messages stop piling up in this process's buffers for a channel nobody reads.
+            channel = getattr(self, "channel_name", "")
+            if channel:
+                leases.detach(channel)
+                if self.groups_joined:
+                    groups, self.groups_joined = self.groups_joined, ()
+                    spawn(self._leave_groups(groups), name=f"leave groups of {channel}")
 
     # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
     async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
@@ -81,12 +97,14 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
 
     # --- connection ---
     async def connect(self) -> None:
+        """Two database calls (rooms/handshake.py) with the groups subscribed in one round
+        trip between them: who this is and online, then what it is told first."""
         self.limiter = Limiter()
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
-        session = self.scope.get("session")
-        pid = session.get(presence.session_key(self.slug)) if session is not None else None
-        decision, participant = await db(entry.on_connect)(self.slug, pid)  # who may enter, and where
-        if participant is None or decision.status is None:
+        session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
+        decision, participant = await db(handshake.enter)(self.slug, session_key, process=leases.PROCESS,
+                                                          channel=self.channel_name)
+        if participant is None:
             refusal = decision.close_code
             log.info("room socket refused: room=%s code=%s address=%s", self.slug, refusal,
                      clientaddress.from_scope(self.scope))
@@ -96,30 +114,29 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         self.room = participant.room
         self.pid = str(participant.pid)
         self.role = participant.role
-        # Online with a lease that this process renews while the socket lives (rooms/leases.py).
-        participant = await db(presence.connect)(participant, decision.status, process=leases.PROCESS,
-                                                 channel=self.channel_name)
-        leases.attach(self.channel_name)
         self.status = participant.status
+        leases.attach(self.channel_name)  # online with a lease this process renews (rooms/leases.py)
         try:
-            # Subscribe before accepting: once the browser is connected it misses nothing.
-            await self._join_group(personal_group(self.pid))
-            # A member's socket closes when their session is closed or they are deactivated.
+            # Subscribe before reading the state: once the browser has it, it misses nothing.
+            groups = [personal_group(self.pid)]
             if participant.user_id is not None:
-                await self._join_group(user_group(participant.user_id))
-            user = self.scope.get("user")
-            if session is not None and session.session_key and getattr(user, "is_authenticated", False):
-                await self._join_group(session_group(session.session_key))
+                # A member's socket closes when their session is closed or they are deactivated
+                # (portal/accounts/sessions.py).
+                groups.append(user_group(participant.user_id))
+                if session_key:
+                    groups.append(session_group(session_key))
             if self.role == lobby.Role.MODERATOR:
-                await self._join_group(mods_group(self.slug))
-            if self.status != lobby.Status.ADMITTED:
-                # An admission that landed between reading the status and subscribing to the
-                # personal group was told to nobody: read the status again now that it is heard.
-                current = await db(presence.find)(self.slug, self.pid)
-                if current is not None and current.status == lobby.Status.ADMITTED:
-                    self.status, participant = lobby.Status.ADMITTED, current
+                groups.append(mods_group(self.slug))
             if self.status == lobby.Status.ADMITTED:
-                await self._join_group(room_group(self.slug))
+                groups.append(room_group(self.slug))
+            await self._join_groups(groups)
+            greeting = await db(handshake.greet)(self.room, self.pid)
+            if self.status != lobby.Status.ADMITTED and greeting.status == lobby.Status.ADMITTED:
+                # Admitted before this socket heard its personal group: the call's group, then
+                # the state again (what the call said meanwhile is in it).
+                self.status = lobby.Status.ADMITTED
+                await self._join_groups([room_group(self.slug)])
+                greeting = await db(handshake.greet)(self.room, self.pid)
         except Exception as error:
             if not is_down(error):
                 raise
@@ -131,25 +148,23 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
             return
         await self.accept()
         await announce_async(self.room, "connected")
-        await self._send_state()
+        await self._send_state(greeting.state)
+        you = greeting.state["you"]
         if self.status == lobby.Status.ADMITTED:
-            await self._broadcast(
-                room_group(self.slug), {"type": "participant.joined", "participant": participant.as_dict()}
-            )
+            self.replay = greeting.replay  # sent once connected (websocket_connect)
+            await self._broadcast(room_group(self.slug), {"type": "participant.joined", "participant": you})
         else:
-            await self._broadcast(
-                mods_group(self.slug), {"type": "lobby.waiting", "participant": participant.as_dict()}
-            )
-            await self._send({"type": "lobby.info", **await db(presence.queue_info)(self.room)})
+            await self._broadcast(mods_group(self.slug), {"type": "lobby.waiting", "participant": you})
+            await self._send({"type": "lobby.info", **(greeting.queue or {})})
 
     async def disconnect(self, code: int) -> None:
         # Every step runs even if one before it failed: a half cleanup leaves a ghost online.
         leases.detach(self.channel_name)  # no longer renewed, whatever happens below
         async with self._step("stop the ID check"):
             await self._stop_idcheck()  # no frame is read once the citizen is gone
-        for group in self.groups_joined:
-            async with self._step(f"leave group {group}"):
-                await self.channel_layer.group_discard(group, self.channel_name)
+        if self.groups_joined:
+            async with self._step(f"leave groups {self.groups_joined}"):
+                await self._leave_groups(self.groups_joined)
         self.groups_joined = ()
         if not self.pid:
             return
@@ -471,9 +486,15 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         broadcast meanwhile is lost, a fresh state and the chat's replay catch the browser
         up (another process's broadcasts reach a group only once this process has added
         its members again: a chat said in between was stored, not heard here)."""
-        if self.pid:
-            await self._send_state()
-            await self._replay_chat()
+        if not self.pid:
+            return
+        greeting = await db(handshake.greet)(self.room, self.pid)  # state and replay: one call
+        if greeting.status == lobby.Status.ADMITTED and self.status != lobby.Status.ADMITTED:
+            await self.control_admitted({})  # admitted during the outage: that notice was lost
+            return
+        await self._send_state(greeting.state)
+        self.replay = greeting.replay
+        await self._replay_chat()
 
     async def account_closed(self, event: dict) -> None:
         """The member's session was closed or their membership deactivated
@@ -506,20 +527,40 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         await self.channel_layer.group_send(group, forward(message))
 
     async def _join_group(self, group: str) -> None:
-        self.groups_joined = (*self.groups_joined, group)  # discarded on disconnect, even if the add failed
-        await self.channel_layer.group_add(group, self.channel_name)
+        await self._join_groups([group])
+
+    async def _join_groups(self, groups: list[str]) -> None:
+        """In one round trip with the Redis layer (rooms/layer.py)."""
+        self.groups_joined = (*self.groups_joined, *groups)  # discarded on disconnect, even if the add failed
+        layer = self.channel_layer
+        if hasattr(layer, "group_add_all"):
+            await layer.group_add_all(groups, self.channel_name)
+        else:  # the in-memory layer (development, tests without Redis)
+            for group in groups:
+                await layer.group_add(group, self.channel_name)
+
+    async def _leave_groups(self, groups: tuple[str, ...]) -> None:
+        layer = self.channel_layer
+        if hasattr(layer, "group_discard_all"):
+            await layer.group_discard_all(groups, self.channel_name)
+        else:
+            for group in groups:
+                await layer.group_discard(group, self.channel_name)
 
     async def _replay_chat(self) -> None:
         """What was said while this participant was not hearing the room (it drops what it
-        already has); an admitted participant only."""
+        already has); an admitted participant only. Read by the handshake when it just ran."""
+        said, self.replay = self.replay, None
         if self.pid and self.status == lobby.Status.ADMITTED:
-            said = await db(chat.replay)(self.pid)
+            if said is None:
+                said = await db(chat.replay)(self.pid)
             if said:
                 await self._send({"type": "chat.replay", "messages": said})
 
-    async def _send_state(self) -> None:
+    async def _send_state(self, state: dict | None = None) -> None:
         # Fresh TURN credentials at every (re)connection: the page uses them for its next offer.
-        state = await db(presence.state)(self.room, self.pid)
+        if state is None:
+            state = await db(presence.state)(self.room, self.pid)
         if self.status != lobby.Status.ADMITTED:
             state["participants"] = []  # a waiting guest learns their place, not who is in the call
         await self._send({"type": "state", **state, "ice_servers": ice_servers_for(self.pid)})

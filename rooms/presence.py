@@ -213,6 +213,11 @@ def sweep(now: dt.datetime | None = None) -> Swept:
 
 def state(room: Room, pid: str) -> dict:
     """What a (re)connecting participant is told: itself, who is in, who waits, the lock."""
+    return state_of(room, pid)[0]
+
+
+def state_of(room: Room, pid: str) -> tuple[dict, Participant]:
+    """`state`, and the participant `pid` as read with it (one query)."""
     people = list(
         Participant.objects.filter(room=room)
         .filter(Q(status__in=[lobby.Status.ADMITTED, lobby.Status.WAITING]) | Q(pid=pid))
@@ -225,7 +230,7 @@ def state(room: Room, pid: str) -> dict:
         "lobby": [p.as_dict() for p in people if p.status == lobby.Status.WAITING] if you.role == lobby.Role.MODERATOR
         else [],  # only agents see who waits
         "locked": you.room.locked,
-    }
+    }, you
 
 
 @transaction.atomic

@@ -67,6 +67,29 @@ def test_the_hint_grows_with_what_was_refused_against_the_pace_and_is_bounded(se
     assert gate.retry_after() == 1
 
 
+def test_a_crowd_arriving_at_once_is_spread_over_what_the_process_can_do():
+    """The other process was killed: its sockets all arrive within a second. The hint is
+    their number over the pace this process showed when it was last saturated, not over the
+    few it finished in the first moment of the crowd (which gave everyone the maximum)."""
+    clock = Clock()
+    gate = Admission(max_handshakes=10, max_sockets=10_000, clock=clock)
+    for _ in range(60):  # a saturated second: 60 done, some refused
+        assert gate.enter()
+        gate.leave()
+    for _ in range(10):
+        gate.enter()
+    assert not gate.enter()
+    for _ in range(10):
+        gate.leave()
+    clock.now += 30  # a quiet while
+    assert gate.retry_after() == 1
+    for _ in range(10):
+        gate.enter()
+    for _ in range(300):  # the crowd, in its first second: 300 refused, none done yet
+        assert not gate.enter()
+    assert gate.retry_after() == 5  # 300 / 70 per second, not ROOM_BUSY_MAX_RETRY
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_saturated_process_refuses_with_busy_and_4503_without_marking_anyone_online(room, citizen, monkeypatch):
     gate = Admission(max_handshakes=0, max_sockets=100)
@@ -90,13 +113,13 @@ def test_a_slow_handshake_is_abandoned_as_busy_and_undone(room, citizen, monkeyp
     settings.ROOM_HANDSHAKE_TIMEOUT = 0.5
     gate = Admission(max_handshakes=5, max_sockets=100)
     monkeypatch.setattr(admission, "ADMISSION", gate)
-    slow_state = presence.state
+    slow_state = presence.state_of  # the handshake's state (rooms/handshake.py)
 
     def state(room, pid):
         time.sleep(1.0)
         return slow_state(room, pid)
 
-    monkeypatch.setattr(presence, "state", state)
+    monkeypatch.setattr(presence, "state_of", state)
 
     async def scenario():
         client = await Client(room.slug, citizen.pid).connect()

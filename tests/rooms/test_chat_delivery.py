@@ -194,3 +194,22 @@ def test_a_message_whose_broadcast_fails_is_answered_server_error_and_broadcast_
     run(scenario())
     assert failures == ["r-1"]
     assert ChatMessage.objects.get(client_id="r-1").delivered is True
+
+
+def test_a_new_message_is_stored_in_one_statement_and_a_copy_is_not_stored_again(room, moderator):
+    """On every chat's path: the ORM's get_or_create took five round trips (sender, lookup,
+    a transaction around the insert); the sender's room and name are read inside the insert."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as new:
+        message, fresh = chat.record(str(moderator.pid), "c-1", "bonjour")
+    assert fresh and len(new.captured_queries) == 1
+    stored = ChatMessage.objects.get(client_id="c-1")
+    assert (stored.pk, stored.room_id, stored.name, stored.text, str(stored.pid), stored.delivered) == (
+        message.pk, room.pk, moderator.name, "bonjour", str(moderator.pid), True)
+    assert message.as_message() == stored.as_message()
+    again, fresh = chat.record(str(moderator.pid), "c-1", "bonjour")
+    assert not fresh and again.pk == message.pk and ChatMessage.objects.count() == 1
+    with pytest.raises(type(moderator).DoesNotExist):
+        chat.record("00000000-0000-4000-8000-000000000000", "c-2", "personne")

@@ -1,0 +1,22 @@
+"""autobahn's per-connection debug line is pretty-printed only when written (portal/daphne_tuning.py)."""
+
+from __future__ import annotations
+
+import pprint
+
+from autobahn.websocket import protocol
+
+from portal import asgi  # noqa: F401  (applies the tuning, as Daphne loading the application does)
+
+
+def test_autobahn_s_debug_formatting_is_deferred_with_the_same_text(monkeypatch):
+    config = [("openHandshakeTimeout", 5, "WebSocketServerFactory"), ("utf8validateIncoming", True, "X")]
+    deferred = protocol.pformat(config)
+    assert f"\n{deferred}" == "\n" + pprint.pformat(config)  # as the log line formats it, when written
+    calls = []
+    monkeypatch.setattr(pprint.PrettyPrinter, "pformat", lambda self, value: calls.append(value) or "")
+    protocol.pformat(config)  # at every connection: nothing pretty-printed
+    assert calls == []
+    timings = protocol.Timings()
+    timings.track("onOpen")
+    assert isinstance(str(timings), str)
