@@ -105,7 +105,7 @@ def test_every_page_passes_every_rule(server, booked, browsers):
     check(citizen, "end of the call")
 
     back = browsers.open("back-office")
-    login_agent(back, base, agent.username, "/admin/day/")
+    login_agent(back, base, agent, "/admin/day/")
     back.wait_for_url("**/admin/day/", timeout=WAIT)
     check(back, "day view")
     for path, name in (("/admin/", "back-office home"), ("/admin/portal/appointment/", "appointment list"),

@@ -149,7 +149,7 @@ def test_focus_never_falls_to_the_top_of_the_page(server, booked, browsers):
 def test_day_view_keeps_the_focus_when_a_row_is_redrawn_and_has_a_title(server, booked, browsers):
     agent, room = booked
     day = browsers.open("agent")
-    login_agent(day, server.base, agent.username, "/admin/day/")
+    login_agent(day, server.base, agent, "/admin/day/")
     day.wait_for_url("**/admin/day/", timeout=WAIT)
     day.wait_for_function("() => document.getElementById('gv-day-live').textContent.includes('actives')", timeout=WAIT)
     assert re.match(r"^Rendez-vous du jour \| ", day.title()), day.title()

@@ -37,7 +37,7 @@ def manager_with_history(e2e_db, django_db_blocker):
 def test_a_manager_sees_the_charts_and_axe_is_clean(server, manager_with_history, browsers):
     manager, structure = manager_with_history
     page = browsers.open("manager")
-    login_agent(page, server.base, manager.username, "/admin/")
+    login_agent(page, server.base, manager, "/admin/")
     page.click("a[href='/admin/statistics/']")
     page.wait_for_selector("svg.gv-chart")
     assert page.locator("h1").inner_text().endswith(structure.name)
@@ -60,7 +60,7 @@ def test_a_manager_sees_the_charts_and_axe_is_clean(server, manager_with_history
 def test_the_citizen_data_page_is_axe_clean_with_results(server, manager_with_history, browsers):
     manager, _structure = manager_with_history
     page = browsers.open("manager")
-    login_agent(page, server.base, manager.username, "/admin/citizen-data/")
+    login_agent(page, server.base, manager, "/admin/citizen-data/")
     page.fill("#id_term", "06 10 00 00 05")  # a generated citizen (tests/retention/history.py)
     page.click("button[value=search]")
     page.wait_for_selector("button[value=json]")
