@@ -24,14 +24,14 @@ from .fr_id_1988 import check_digit
 from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
 from .normalise import LAYOUTS, alphanumeric_cells, normalise
-from .ocr import read_crop
+from .grid import read_crop
 from .parse import ParsedMrz, parse
 from .result import IdCheckResult, Outcome, names_match
 
 log = logging.getLogger(__name__)
 
 Lines = tuple[str, ...]
-OCR_CHAR_HEIGHTS = (24, 30)
+GRID_CHAR_HEIGHT = 24  # rectified glyph height the grid reader works at (see grid.py)
 
 
 def plausibility(fmt: MrzFormat, lines: Lines) -> float:
@@ -168,9 +168,7 @@ class FrameReader:
         gray = to_gray(frame)
         if gray is None:
             return
-        # Alternate the OCR scale between frames: Tesseract's mistakes then differ from frame
-        # to frame instead of repeating, which is what makes the per-character vote work.
-        crop = find_mrz(gray, OCR_CHAR_HEIGHTS[self.frames_read % len(OCR_CHAR_HEIGHTS)])
+        crop = find_mrz(gray, GRID_CHAR_HEIGHT)
         if crop is None:
             self.hint = hint_for(None, 0.0, self._best_sharpness)
             return
@@ -206,9 +204,10 @@ class FrameReader:
         best: tuple[MrzFormat, Lines] | None = None
         best_score, best_plausible, best_turn = 0.0, 0.0, self._turn
         for turn in [self._turn] + [t for t in range(4) if t != self._turn]:
-            read = read_crop(crop.oriented(turn))
-            if read is None:
+            found = read_crop(crop.oriented(turn))
+            if found is None:
                 continue
+            read = found[:2]
             score = orientation_score(*read)
             if score > best_score:
                 best, best_score, best_plausible, best_turn = read, score, plausibility(*read), turn
