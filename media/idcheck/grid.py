@@ -47,7 +47,7 @@ def templates(pitch_q: int, blur_q: int, face: str = OCRB_FACE) -> np.ndarray:
     top0 = min(font.getbbox(c)[1] for c in "0O<")
     bottom0 = max(font.getbbox(c)[3] for c in "0OQJ")
     pad = round(0.12 * pitch * _SUPER)
-    height = bottom0 - top0 + 2 * pad
+    height = round(bottom0 - top0) + 2 * pad
     out = []
     for ch in MRZ_ALPHABET:
         img = Image.new("L", (cell_w, height), 255)
@@ -188,7 +188,7 @@ def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
             formats = (closest,)
     best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
     for fmt in formats:
-        blurs = BLUR_LEVELS
+        blurs: tuple[int, ...] = BLUR_LEVELS
         cells: list[np.ndarray] = []
         total = 0.0
         for box in crop.lines:

@@ -21,10 +21,10 @@ import numpy as np
 
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
+from .grid import read_crop
 from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
 from .normalise import LAYOUTS, alphanumeric_cells, normalise
-from .grid import read_crop
 from .parse import ParsedMrz, parse
 from .result import IdCheckResult, Outcome, names_match
 
