@@ -173,6 +173,19 @@ def decide(scores: np.ndarray, layout: str) -> str:
     return "".join(out)
 
 
+QUICK_BLUR = 12
+
+
+def first_line_score(crop: MrzCrop) -> float:
+    """Mean best score of the crop's first line at one softening: a cheap measure of how well
+    an orientation matches OCR-B (a flipped or mirrored line matches clearly worse)."""
+    if not crop.lines:
+        return 0.0
+    n = round(crop.chars) if crop.chars else 30
+    read = read_line(crop.image, crop.lines[0], max(2, n), (QUICK_BLUR,))
+    return read[1] / max(2, n) if read is not None else 0.0
+
+
 def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
     """(format, lines, mean best score per cell) of a rectified MRZ crop, or None.
 
