@@ -7,6 +7,7 @@ spaced text lines on a card; that geometry is what is searched for.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -235,14 +236,22 @@ def line_period(gray: np.ndarray, box: Box) -> tuple[float, float]:
         return 0.0, 0.0
     profile = strip.mean(axis=0)
     profile = profile - profile.mean()
-    xs = np.arange(profile.size, dtype=np.float32)
-    counts = np.arange(22.0, 52.0, 0.25)
-    # The box overhangs the glyphs by about a third of a cell (closing and blackhat kernels).
-    waves = np.exp(-2j * np.pi * np.outer((counts - 0.3) / profile.size, xs))
-    power = np.abs(waves @ profile)
+    power = np.abs(_waves(profile.size) @ profile)
     peak = int(np.argmax(power))
     # Strength: the peak against the typical power over the range (a flat spectrum gives ~2).
-    return float(counts[peak]), float(power[peak] / (np.median(power) + 1e-6))
+    return float(_COUNTS[peak]), float(power[peak] / (np.median(power) + 1e-6))
+
+
+_COUNTS = np.arange(22.0, 52.0, 0.25)
+
+
+@lru_cache(maxsize=128)
+def _waves(size: int) -> np.ndarray:
+    """The complex waves of 22-52 cells over `size` columns (computing them was most of the
+    locator's time; line widths repeat from frame to frame, so they are kept)."""
+    xs = np.arange(size, dtype=np.float32)
+    # The box overhangs the glyphs by about a third of a cell (closing and blackhat kernels).
+    return np.exp(-2j * np.pi * np.outer((_COUNTS - 0.3) / size, xs)).astype(np.complex64)
 
 
 def line_count_for(chars: float) -> int:

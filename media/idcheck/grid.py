@@ -1,0 +1,226 @@
+"""Fixed-pitch grid reader: every MRZ cell classified against OCR-B drawings at the line's own scale.
+
+An MRZ is monospaced OCR-B, so once the locator has rectified a line, its characters sit in
+equal cells along a straight line. Each of the 37 MRZ glyphs is drawn (in memory, from the
+OCR-B faces) at the line's pitch, softened to the line's blur, and matched over the whole
+line by normalised correlation (`cv2.matchTemplate`); the grid (origin and pitch) is the one
+along which the best matches add up to the most; each cell then reads as its best glyph,
+with the margin over the runner-up as its confidence.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .formats import MrzFormat, formats_for_line_count
+from .locate import MrzCrop
+from .normalise import LAYOUTS, layout_for
+
+MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
+OCRB_FACE = "/usr/share/fonts/opentype/ocr-b/OCRB.otf"  # Debian fonts-ocr-b
+_SUPER = 4  # templates are drawn this many times larger, then averaged down (sub-pixel shapes)
+# Gaussian sigma of the template softening, in hundredths of the pitch: focus, webcam blur
+# and the upscaling of a small line soften glyphs by different amounts; the best fit is kept.
+BLUR_LEVELS = (0, 12, 22)
+
+
+@lru_cache(maxsize=8)
+def _face(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=256)
+def templates(pitch_q: int, blur_q: int, face: str = OCRB_FACE) -> np.ndarray:
+    """The 37 glyphs drawn one cell wide at a pitch of pitch_q/4 px, dark on white (float32,
+    shape (37, height, width)), softened by blur_q/100 of the pitch. All share one vertical
+    frame, so OCR-B's taller digits (0) stay told from capitals (O) by their height too."""
+    pitch = pitch_q / 4
+    probe = _face(face, 200)
+    size = max(4, round(200 * pitch * _SUPER / probe.getlength("0")))
+    font = _face(face, size)
+    cell_w = round(pitch * _SUPER)
+    # Vertical frame shared by all glyphs (digits stand taller than capitals: keep it).
+    top0 = min(font.getbbox(c)[1] for c in "0O<")
+    bottom0 = max(font.getbbox(c)[3] for c in "0OQJ")
+    pad = round(0.12 * pitch * _SUPER)
+    height = round(bottom0 - top0) + 2 * pad
+    out = []
+    for ch in MRZ_ALPHABET:
+        img = Image.new("L", (cell_w, height), 255)
+        ImageDraw.Draw(img).text((0, pad - top0), ch, fill=0, font=font)
+        arr = np.asarray(img, np.float32)
+        small = cv2.resize(arr, (max(1, round(cell_w / _SUPER)), max(1, round(height / _SUPER))),
+                           interpolation=cv2.INTER_AREA)
+        sigma = blur_q / 100 * pitch
+        if sigma > 0.3:
+            small = cv2.GaussianBlur(small, (0, 0), sigma)
+        out.append(small)
+    return np.stack(out)
+
+
+def _responses(strip: np.ndarray, tpl: np.ndarray) -> np.ndarray:
+    """Best correlation of each glyph at each x over the strip's rows: (37, positions)."""
+    return np.stack([cv2.matchTemplate(strip, t, cv2.TM_CCOEFF_NORMED).max(axis=0) for t in tpl])
+
+
+def _strip(image: np.ndarray, box: tuple[int, int, int, int], th: int, pitch: float) -> np.ndarray:
+    """The line's band with one pitch of margin each side, white-padded past the image's edges."""
+    x, y, w, h = box
+    cy = y + h / 2
+    y0, y1 = int(cy - th / 2 - 0.35 * h), int(cy + th / 2 + 0.35 * h) + 1
+    x0, x1 = int(x - pitch), int(x + w + pitch)
+    strip = image[max(0, y0):max(0, min(image.shape[0], y1)), max(0, x0):max(0, min(image.shape[1], x1))]
+    return cv2.copyMakeBorder(strip.astype(np.float32), max(0, -y0), max(0, y1 - image.shape[0]),
+                              max(0, -x0), max(0, x1 - image.shape[1]), cv2.BORDER_CONSTANT, value=255.0)
+
+
+def read_line(image: np.ndarray, box: tuple[int, int, int, int], n: int,
+              blurs: tuple[int, ...] = BLUR_LEVELS) -> tuple[np.ndarray, float, int] | None:
+    """Scores of the n cells of the rectified line whose ink band is box (x, y, w, h) in image.
+
+    Returns (scores, total, blur): scores[i, c] is the best correlation of glyph c around cell
+    i (-1..1), total the summed best scores along the chosen grid, blur the template softening
+    that fitted best (worth reusing for the crop's other lines)."""
+    x, y, w, h = box
+    if n < 2 or w < n * 3 or h < 4:
+        return None
+    pitch = w / n  # the band spans the line's ink, about n cells
+    best: tuple[np.ndarray, float, int] | None = None
+    for blur in blurs:
+        tpl = templates(max(8, round(pitch * 4)), blur)
+        th, tw = tpl.shape[1:]
+        strip = _strip(image, box, th, pitch)
+        if strip.shape[0] < th or strip.shape[1] < tw + n:
+            return None
+        # resp[c, j]: glyph c drawn with its cell starting at strip column j, best over rows.
+        resp = np.stack([cv2.matchTemplate(strip, t, cv2.TM_CCOEFF_NORMED).max(axis=0) for t in tpl])
+        top = resp.max(axis=0)
+        positions = _cell_positions(top, n, pitch)
+        if positions is None:
+            continue
+        total = float(top[positions].sum())
+        if best is None or total > best[1]:
+            # A cell's glyph may sit a pixel off the fitted start (rounding, residual warp).
+            scores = np.stack([resp[:, max(0, c - 1):c + 2].max(axis=1) for c in positions])
+            best = (scores, total, blur)
+    return best
+
+
+GAP_SLACK = 0.14  # a cell may be this much wider or narrower than the mean pitch (a residual perspective)
+GAP_PENALTY = 0.05  # score lost by a gap off the pitch by a tenth of it (squared)
+
+
+def _cell_positions(top: np.ndarray, n: int, pitch: float) -> np.ndarray | None:
+    """Start x of each of the n cells maximising the summed best match, consecutive cells about
+    one pitch apart (dynamic programming; the rectification leaves a slight perspective, so the
+    pitch drifts along a line and a single straight grid slips by a cell at one end)."""
+    width = top.size
+    lo, hi = max(1, int(np.floor(pitch * (1 - GAP_SLACK)))), int(np.ceil(pitch * (1 + GAP_SLACK)))
+    if width < n * lo:
+        return None
+    gaps = np.arange(lo, hi + 1)
+    cost = GAP_PENALTY * ((gaps - pitch) / (0.1 * pitch)) ** 2
+    score = top.astype(np.float64).copy()
+    # The first cell starts within two pitches of the strip's left end (one pitch of margin).
+    score[int(2 * pitch) + 1:] = -np.inf
+    back = np.zeros((n, width), np.int32)
+    for i in range(1, n):
+        best = np.full(width, -np.inf)
+        arg = np.zeros(width, np.int32)
+        for g, c in zip(gaps, cost, strict=True):
+            cand = np.full(width, -np.inf)
+            cand[g:] = score[:-g] - c
+            better = cand > best
+            best[better] = cand[better]
+            arg[better] = g
+        score = best + top
+        back[i] = arg
+    end = int(np.argmax(score))
+    if not np.isfinite(score[end]):
+        return None
+    out = np.zeros(n, np.int64)
+    out[-1] = end
+    for i in range(n - 1, 0, -1):
+        out[i - 1] = out[i] - back[i][out[i]]
+    return out
+
+
+_LETTERS = np.array([c.isalpha() or c == "<" for c in MRZ_ALPHABET])
+_DIGITS = np.array([c.isdigit() or c == "<" for c in MRZ_ALPHABET])
+# An alphanumeric cell (document number, optional data) is left unsure unless its best glyph
+# beats the runner-up by this much: a doubtful O/0 there is never guessed (see normalise.py).
+ALNUM_MARGIN = 0.03
+UNSURE = "?"
+
+
+def decide(scores: np.ndarray, layout: str) -> str:
+    """One line's text from its cell scores and the format's field kinds (normalise.LAYOUTS):
+    a digit-only cell reads as the best digit, a letter cell as the best letter, both by
+    shape; an alphanumeric cell as the best glyph only when it is clearly the best."""
+    out: list[str] = []
+    for row, kind in zip(scores, layout, strict=True):
+        if kind == "D":
+            out.append(MRZ_ALPHABET[int(np.argmax(np.where(_DIGITS, row, -np.inf)))])
+        elif kind == "A":
+            out.append(MRZ_ALPHABET[int(np.argmax(np.where(_LETTERS, row, -np.inf)))])
+        else:
+            order = np.argsort(row)[::-1]
+            out.append(MRZ_ALPHABET[order[0]] if row[order[0]] - row[order[1]] >= ALNUM_MARGIN else UNSURE)
+    return "".join(out)
+
+
+QUICK_BLUR = 12
+
+
+def first_line_score(crop: MrzCrop) -> float:
+    """Mean best score of the crop's first line at one softening: a cheap measure of how well
+    an orientation matches OCR-B (a flipped or mirrored line matches clearly worse)."""
+    if not crop.lines:
+        return 0.0
+    n = round(crop.chars) if crop.chars else 30
+    read = read_line(crop.image, crop.lines[0], max(2, n), (QUICK_BLUR,))
+    return read[1] / max(2, n) if read is not None else 0.0
+
+
+def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
+    """(format, lines, mean best score per cell) of a rectified MRZ crop, or None.
+
+    The format comes from the line count and the locator's character count (30: TD1; 36 and
+    44 are far apart); when the count is unknown, the two-line format whose grid fits best.
+    The template softening is chosen on the first line and reused for the others."""
+    formats = formats_for_line_count(crop.line_count)
+    if not formats:
+        return None
+    if crop.chars:
+        closest = min(formats, key=lambda f: abs(f.line_length - crop.chars))
+        if abs(closest.line_length - crop.chars) <= 3:
+            formats = (closest,)
+    best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
+    for fmt in formats:
+        blurs: tuple[int, ...] = BLUR_LEVELS
+        cells: list[np.ndarray] = []
+        total = 0.0
+        for box in crop.lines:
+            read = read_line(crop.image, box, fmt.line_length, blurs)
+            if read is None:
+                break
+            scores, line_total, blur = read
+            blurs = (blur,)
+            cells.append(scores)
+            total += line_total
+        else:
+            mean = total / (fmt.line_count * fmt.line_length)
+            if best is None or mean > best[0]:
+                # The first line says whose document it is (a French passport's number has
+                # digit and letter cells): decide it first, then the others by that layout.
+                first = decide(cells[0], LAYOUTS[fmt][0])
+                layouts = layout_for(fmt, (first,) + ("",) * (fmt.line_count - 1))
+                lines = tuple(decide(sc, layout) for sc, layout in zip(cells, layouts, strict=True))
+                best = (mean, fmt, lines)
+    if best is None:
+        return None
+    return best[1], best[2], best[0]
