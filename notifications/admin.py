@@ -31,8 +31,6 @@ class NotificationInline(_Inline):
     fields = ("created_at", "kind", "channel", "recipient", "status", "attempts", "sent_at", "what_to_do", "last_error")
     readonly_fields = fields
     ordering = ["created_at", "id"]
-    # Django's tabular template with its two empty column headers named (axe, RGAA 5.6).
-    template = "admin/notifications/notification_inline.html"
 
     @admin.display(description=_("problem and what to do"))
     def what_to_do(self, notification: Notification) -> str:

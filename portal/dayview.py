@@ -67,16 +67,24 @@ class Row:
         return [str(PROBLEM_LABELS.get(p, p)) for p in self.device_problems]
 
 
+AROUND_NOW = dt.timedelta(hours=2)
+
+
 def appointments_for(user, day: dt.date | None = None) -> QuerySet:
     """The day's appointments a user follows: an agent its own, helpdesk and managers the structure's."""
     from rooms.models import Participant
 
-    day = day or timezone.localdate()
+    today = timezone.localdate()
+    day = day or today
     zone = timezone.get_current_timezone()
     start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
-    queryset = access.scope(Appointment.objects.all(), user).filter(
-        start__gte=start, start__lt=start + dt.timedelta(days=1)
-    )
+    end = start + dt.timedelta(days=1)
+    if day == today:
+        # Around midnight the day's bounds would hide the call still going on (started at
+        # 23:30) or the one about to start (at 00:05): the view also keeps the hours around now.
+        now = timezone.now()
+        start, end = min(start, now - AROUND_NOW), max(end, now + AROUND_NOW)
+    queryset = access.scope(Appointment.objects.all(), user).filter(start__gte=start, start__lt=end)
     roles = access.roles(user)
     if not user.is_superuser and roles and set(roles.values()) == {"agent"}:
         queryset = queryset.filter(agent=user)

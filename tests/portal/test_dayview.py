@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import pytest
+import time_machine
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client as HttpClient
@@ -156,3 +157,19 @@ def test_a_citizen_on_the_telephone_is_shown_so(client_of, alice, today):
     with translation.override("fr"):
         page = client_of(alice).get(reverse("day_row", args=[today.pk]), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "(au téléphone)" in page  # French first
+
+
+@pytest.mark.parametrize("now_paris, start_paris, shown", [
+    ("2026-11-28 23:55", "2026-11-29 00:05", True),   # about to start, tomorrow by the date
+    ("2026-11-29 00:10", "2026-11-28 23:30", True),   # still going on, yesterday by the date
+    ("2026-11-28 23:55", "2026-11-29 10:00", False),  # tomorrow's day
+    ("2026-11-29 09:00", "2026-11-28 23:30", False),  # yesterday's, long over
+    ("2026-03-29 01:55", "2026-03-29 03:05", True),   # across the spring DST change (02:00 → 03:00)
+])
+def test_the_day_view_keeps_the_hours_around_now(structure_a, alice, now_paris, start_paris, shown):
+    paris = timezone.get_current_timezone()
+    at = dt.datetime.fromisoformat(now_paris).replace(tzinfo=paris)
+    start = dt.datetime.fromisoformat(start_paris).replace(tzinfo=paris)
+    with time_machine.travel(at, tick=False):
+        appointment = factories.appointment(structure_a, alice, start=start)
+        assert dayview.appointments_for(alice).filter(pk=appointment.pk).exists() is shown
