@@ -45,7 +45,9 @@ def two_structures(structure_a, structure_b, alice, twilio, smtp, django_capture
 
 
 def post(client, structure, term, action="search", **extra):
-    return client.post(URL, {"structure": structure.pk, "term": term, "action": action, **extra})
+    # In English: the assertions read the page's words.
+    return client.post(URL, {"structure": structure.pk, "term": term, "action": action, **extra},
+                       HTTP_ACCEPT_LANGUAGE="en")
 
 
 def exported_keys(payload: dict) -> set[tuple[str, int]]:
