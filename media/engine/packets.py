@@ -325,6 +325,24 @@ class Rewriter:
             return None
         return (out_seq - self._seq_offset) & 0xFFFF
 
+    def timestamp_at(self, now: float) -> int | None:
+        """This subscriber's RTP timestamp for the wall-clock time `now` (None before any packet)."""
+        if self._last_time is None:
+            return None
+        return (self._last_ts + int((now - self._last_time) * self.clock_rate)) & 0xFFFFFFFF
+
+    def sent_sequence(self, sequence: int) -> int | None:
+        """The output sequence number of an input one the subscriber's stream has passed
+        (a hole in what it received), None otherwise."""
+        if not self.started:
+            return None
+        out = (sequence + self._seq_offset) & 0xFFFF
+        return None if newer(out, self._max_seq) else out
+
+    @property
+    def last_timestamp(self) -> int:
+        return self._last_ts
+
     def output_timestamp(self, timestamp: int) -> int | None:
         """An input RTP timestamp in this subscriber's timeline (sender reports)."""
         return (timestamp + self._ts_offset) & 0xFFFFFFFF if self.started else None
@@ -335,6 +353,12 @@ def rewrite(view: RtpView, ssrc: int, payload_type: int, sequence: int, timestam
     first = 0x90 if extensions else 0x80
     header = _HEADER.pack(first, (view.marker << 7) | payload_type, sequence, timestamp, ssrc)
     return b"".join((header, extensions, memoryview(view.data)[view.start:view.end]))
+
+
+def padding_packet(ssrc: int, payload_type: int, sequence: int, timestamp: int, extensions: bytes) -> bytes:
+    """A packet with no media, only padding: it fills a sequence number (RFC 3550 §5.1)."""
+    first = 0xB0 if extensions else 0xA0
+    return _HEADER.pack(first, payload_type, sequence, timestamp, ssrc) + extensions + b"\x00\x00\x00\x04"
 
 
 def unwrap_rtx(view: RtpView, ssrc: int, payload_type: int) -> RtpView | None:
