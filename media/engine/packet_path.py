@@ -229,7 +229,13 @@ class PacketPublication:
             self._new_stream(view.ssrc)
         if tcc is None and self._estimator is not None and self._abs_id is not None:
             self._estimate(view)
-        if self.stats.add(view.sequence) and self.video:
+        if pt == self._rtx_pt:
+            # Repaired: no longer missing, but not counted as received on the media stream
+            # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
+            # its link's real loss, the figure its connection indicator grades.
+            self.stats.missing.discard(view.sequence)
+            self._nacks.pop(view.sequence, None)
+        elif self.stats.add(view.sequence) and self.video:
             self._nack_missing()
         elif self._nacks:
             self._nacks.pop(view.sequence, None)

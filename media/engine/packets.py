@@ -405,7 +405,8 @@ class ReceiveStats:
         self.missing: set[int] = set()
 
     def add(self, sequence: int) -> int:
-        """Count a packet; returns how many packets it revealed as missing."""
+        """Count a packet of the media stream (not a retransmission); returns how many packets
+        it revealed as missing."""
         self.received += 1
         if self._base is None:
             self._base = self._max = sequence
