@@ -171,7 +171,7 @@ class ExtensionMapper:
     this track, written in every packet (browsers route bundled packets by it).
     """
 
-    __slots__ = ("_abs_id", "_copy", "_mid", "_mid_id")
+    __slots__ = ("_abs_head", "_abs_id", "_copy", "_heads", "_mid", "_mid_element", "_mid_id")
 
     def __init__(self, publisher: dict[int, str], subscriber: dict[int, str], mid: str | None) -> None:
         by_uri = {uri: eid for eid, uri in subscriber.items()}
@@ -180,8 +180,38 @@ class ExtensionMapper:
         self._mid_id = by_uri.get(MID_URI) if mid else None
         self._mid = mid.encode() if mid else b""
         self._abs_id = by_uri.get(ABS_SEND_TIME_URI)
+        # The usual case, precomputed: every id fits the one-byte form (RFC 8285 §4.2).
+        ids = [*self._copy.values(), self._mid_id or 1, self._abs_id or 1]
+        one_byte = all(0 < eid < 15 for eid in ids) and len(self._mid) <= 16
+        self._heads = {eid: out << 4 for eid, out in self._copy.items()} if one_byte else None
+        self._mid_element = (bytes(((self._mid_id << 4) | (len(self._mid) - 1),)) + self._mid
+                             if one_byte and self._mid_id is not None and self._mid else b"")
+        self._abs_head = bytes(((self._abs_id << 4) | 2,)) if self._abs_id is not None and one_byte else b""
 
     def block(self, extensions: list[tuple[int, bytes]], ntp_time: int) -> bytes:
+        heads = self._heads
+        if heads is None:
+            return self._generic(extensions, ntp_time)
+        parts = []
+        for eid, value in extensions:
+            head = heads.get(eid)
+            if head is not None:
+                size = len(value)
+                if not 0 < size <= 16:
+                    return self._generic(extensions, ntp_time)
+                parts.append(bytes((head | (size - 1),)))
+                parts.append(value)
+        parts.append(self._mid_element)
+        if self._abs_head:
+            parts.append(self._abs_head)
+            parts.append(((ntp_time >> 14) & 0xFFFFFF).to_bytes(3, "big"))
+        body = b"".join(parts)
+        if not body:
+            return b""
+        padding = -len(body) % 4
+        return _EXT_HEADER.pack(_ONE_BYTE_PROFILE, (len(body) + padding) // 4) + body + _PADDING[padding]
+
+    def _generic(self, extensions: list[tuple[int, bytes]], ntp_time: int) -> bytes:
         copy = self._copy
         out = [(copy[eid], value) for eid, value in extensions if eid in copy]
         if self._mid_id is not None:
@@ -189,6 +219,9 @@ class ExtensionMapper:
         if self._abs_id is not None:
             out.append((self._abs_id, abs_send_time(ntp_time)))
         return build_extensions(out)
+
+
+_PADDING = (b"", b"\x00", b"\x00\x00", b"\x00\x00\x00")
 
 
 def is_keyframe_start(codec: str, payload: bytes) -> bool:

@@ -205,6 +205,22 @@ def test_rewrite_sets_the_subscribers_header_and_keeps_the_payload() -> None:
     assert out.extensions.transport_sequence_number is None  # per transport: never forwarded
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.integers(1, 7), st.binary(min_size=1, max_size=16), max_size=5),
+       st.sampled_from([1, 2, 15, 16, 200]), st.text("ab01", max_size=20), st.integers(0, (1 << 64) - 1))
+def test_property_extension_block_fast_form_equals_the_generic_one(
+        values: dict[int, bytes], mid_id: int, mid: str, ntp: int) -> None:
+    """Subscriber ids 8-14 for the copied ones; mid's id sometimes too large for the one-byte form."""
+    elements = list(values.items())
+    publisher = {eid: f"urn:x:{eid}" for eid in values}
+    subscriber = {eid + 7: f"urn:x:{eid}" for eid in values} | {mid_id: MID_URI, 3: ABS_SEND_TIME_URI}
+    mapper = ExtensionMapper(publisher, subscriber, mid or None)
+    block = mapper.block(elements, ntp)
+    assert block == mapper._generic(elements, ntp)
+    expected = len(elements) + bool(mid) + 1  # copied ones, mid (when there is one), abs-send-time
+    assert len(parse_rtp(rewrite(parse_rtp(rtp(1)), 1, 96, 1, 1, block)).extensions) == expected
+
+
 def test_extension_ids_are_mapped_by_uri() -> None:
     data = rtp(1, ids={2: AUDIO_LEVEL_URI})
     packet = RtpPacket.parse(data, extensions_map({2: AUDIO_LEVEL_URI}))
