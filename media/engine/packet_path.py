@@ -78,6 +78,7 @@ from .packets import (
     rtcp_pli,
     rtcp_remb,
     rtcp_rr,
+    rtx_packet,
     unwrap_rtx,
 )
 
@@ -421,6 +422,7 @@ class SenderState:
                                  first_ts=random.randint(0, 0xFFFFFFFF))
         self.forward: PacketForward | None = None
         self.remote_bitrate: int | None = None  # last REMB from the subscriber
+        self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
         self.packets = 0
         self.octets = 0
 
@@ -501,6 +503,8 @@ class PacketForward:
         self._send: Any = None  # protect-and-send, once the subscriber's transport is ready
         self._ssrc = self.sender._ssrc
         self._pt = -1
+        self._rtx_pt: int | None = None
+        self._rtx_ssrc: int = self.sender._rtx_ssrc
         self._mapper: ExtensionMapper | None = None
         publication.forwards.append(self)
 
@@ -518,6 +522,10 @@ class PacketForward:
         if pt is None:
             return False
         self._pt = pt
+        # Retransmissions go as RTX where negotiated: the subscriber's browser then counts
+        # its own hop's loss on the media stream (its connection indicator grades it).
+        self._rtx_pt = next((c.payloadType for c in aiortc_hooks.negotiated_codecs(self.transceiver)
+                             if is_rtx(c) and c.parameters.get("apt") == pt), None)
         self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
                                        self.transceiver.mid)
         self._send = send
@@ -587,9 +595,20 @@ class PacketForward:
             if view is None:
                 continue
             mapped = rewriter.map(view.sequence, view.timestamp, view.keyframe, now)
-            if mapped is not None and mapped[0] == out_seq:
-                self.retransmitted += 1
+            if mapped is None or mapped[0] != out_seq:
+                continue
+            self.retransmitted += 1
+            if self._rtx_pt is None:
                 self._emit(view, mapped, ntp)
+                continue
+            assert self._mapper is not None
+            state = self.state
+            state.rtx_seq = (state.rtx_seq + 1) & 0xFFFF
+            try:
+                self._send(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq, mapped[1], out_seq,
+                                      self._mapper.block(view.extensions, ntp)))
+            except (ConnectionError, pylibsrtp.Error):
+                self.dropped += 1
 
     def update_sender_report(self, publisher: tuple[int, int, float] | None) -> None:
         """Sender report figures: the publisher's NTP/RTP pair in this subscriber's timeline."""

@@ -336,6 +336,15 @@ class Rewriter:
                 self._ts_offset = (self._last_ts + elapsed - timestamp) & 0xFFFFFFFF
             self._base = self._highest = sequence
             self.started = True
+        elif not self.keyframes:
+            # Audio: numbered on without gaps, late packets dropped (no NACK for audio):
+            # the subscriber's own loss figures are then its own hop's (Opus PLC and FEC
+            # cover the publisher's), as with the frame-level path's packetizer.
+            ahead = (sequence - self._highest) & 0xFFFF
+            if not ahead or ahead >= _SEQ_HALF:
+                return None
+            self._highest = sequence
+            self._seq_offset = (self._max_seq + 1 - sequence) & 0xFFFF
         else:
             ahead = (sequence - self._highest) & 0xFFFF
             if ahead and ahead < _SEQ_HALF:
@@ -386,6 +395,14 @@ def rewrite(view: RtpView, ssrc: int, payload_type: int, sequence: int, timestam
     first = 0x90 if extensions else 0x80
     header = _HEADER.pack(first, (view.marker << 7) | payload_type, sequence, timestamp, ssrc)
     return b"".join((header, extensions, memoryview(view.data)[view.start:view.end]))
+
+
+def rtx_packet(view: RtpView, ssrc: int, payload_type: int, sequence: int, timestamp: int, original: int,
+               extensions: bytes) -> bytes:
+    """A retransmission in RTX form (RFC 4588): own SSRC and numbering, the original number first."""
+    first = 0x90 if extensions else 0x80
+    header = _HEADER.pack(first, (view.marker << 7) | payload_type, sequence, timestamp, ssrc)
+    return b"".join((header, extensions, original.to_bytes(2, "big"), memoryview(view.data)[view.start:view.end]))
 
 
 def padding_packet(ssrc: int, payload_type: int, sequence: int, timestamp: int, extensions: bytes) -> bytes:

@@ -42,6 +42,7 @@ from media.engine.packets import (
     rtcp_pli,
     rtcp_remb,
     rtcp_rr,
+    rtx_packet,
     unwrap_rtx,
 )
 
@@ -167,9 +168,15 @@ def test_a_switch_continues_numbering_and_timestamps_at_the_next_keyframe() -> N
     assert forward(r, [(6999, 997_000, False)], now=10.6) == []  # from before the start
 
 
+def test_audio_is_numbered_without_gaps_and_late_packets_are_dropped() -> None:
+    r = Rewriter(48000, keyframes=False, first_seq=10)
+    out = forward(r, [(100, 0, False), (101, 960, False), (104, 3840, False), (103, 2880, False), (105, 4800, False)])
+    assert out == [(10, 0), (11, 960), (12, 3840), (13, 4800)]  # timestamps keep the gap (concealment)
+
+
 def test_late_packets_too_old_are_not_placed() -> None:
-    r = Rewriter(48000, keyframes=False)
-    forward(r, [(s, 0, False) for s in range(0, 1500)])
+    r = Rewriter(90000, keyframes=True)
+    forward(r, [(s, 0, s == 0) for s in range(0, 1500)])
     assert forward(r, [(100, 0, False)]) == []
     assert forward(r, [(1400, 0, False)]) == [(1400, 0)]
 
@@ -179,9 +186,9 @@ def test_late_packets_too_old_are_not_placed() -> None:
 def test_property_output_is_an_offset_of_input_after_the_start(offsets: list[int], base: int,
                                                                  rnd: random.Random) -> None:
     """Whatever the loss and reordering: one mapping, so gaps and order are those of the input."""
-    r = Rewriter(90000, keyframes=False, first_seq=rnd.randint(0, 0xFFFF))
+    r = Rewriter(90000, keyframes=True, first_seq=rnd.randint(0, 0xFFFF))
     seqs = [(base + o) & 0xFFFF for o in offsets]
-    out = forward(r, [(s, s * 3000, False) for s in seqs])
+    out = forward(r, [(s, s * 3000, i == 0) for i, s in enumerate(seqs)])
     first = seqs[0]
     accepted = [s for s in seqs if (s - first) & 0xFFFF < 0x8000]
     assert len(out) == len(accepted)
@@ -239,6 +246,10 @@ def test_rtx_is_unwrapped_to_the_original_packet() -> None:
     assert original is not None
     assert (original.sequence, original.ssrc, original.payload_type, original.payload) == (41, 1, 96, b"frame")
     assert unwrap_rtx(parse_rtp(rtp(901, payload=b"", pt=97)), 1, 96) is None  # padding probe
+    wrapped = parse_rtp(rtx_packet(original, ssrc=7, payload_type=99, sequence=5, timestamp=6, original=41,
+                                   extensions=b""))
+    again = unwrap_rtx(wrapped, ssrc=1, payload_type=96)
+    assert again is not None and (again.sequence, again.payload, wrapped.ssrc) == (41, b"frame", 7)
 
 
 # --- keyframes ---------------------------------------------------------------------------------
