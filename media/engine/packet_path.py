@@ -556,17 +556,26 @@ class PacketForward:
         state.octets += view.end - view.start
 
     def skip_lost(self, sequences: list[int]) -> None:
-        """Input packets that will never come: padding in their place, restart at a keyframe."""
+        """Input packets that will never come: padding in their place, restart at a keyframe.
+
+        Every hole of the ending mapping is filled, not only the ones given up: the others
+        (still NACKed upstream) could not be placed after the restart either, and a gap
+        left open would count in the subscriber's loss as its own link's (its connection
+        indicator would grade the publisher's uplink loss, and switch it to audio only).
+        """
         rewriter = self.state.rewriter
         if self._send is None or self.paused or not rewriter.started:
             return
         assert self._mapper is not None
         extensions = self._mapper.block([], _ntp_now())
         history = self.publication.history
-        for sequence in sequences:
-            out = rewriter.sent_sequence(sequence)
-            if out is None:
-                continue
+        if history is None:
+            holes = [out for out in map(rewriter.sent_sequence, sequences) if out is not None]
+        else:
+            holes = rewriter.holes(lambda s: history.get(s) is not None, history.size)
+        for out in holes:
+            sequence = rewriter.input_sequence(out)
+            assert sequence is not None
             # The timestamp of the packet after the hole: the padding joins that frame in a
             # receiver that groups packets by timestamp (alone, it would be an empty frame).
             timestamp = rewriter.last_timestamp

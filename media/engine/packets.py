@@ -23,7 +23,7 @@ Plain Python over bytes, no aiortc: the reference implementation of the per-pack
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _SEQ_HALF = 0x8000
@@ -380,6 +380,25 @@ class Rewriter:
             return None
         out = (sequence + self._seq_offset) & 0xFFFF
         return None if newer(out, self._max_seq) else out
+
+    def holes(self, received: Callable[[int], bool], window: int) -> list[int]:
+        """Output sequence numbers, oldest first, of this mapping's input packets (the last
+        `window` of them) that `received` says never arrived: the gaps the subscriber sees.
+
+        Filled (padding) before a restart: once the mapping ends, a repair could no longer
+        be placed, and an unfilled gap would stay in the subscriber's loss figures as if
+        its own link had lost the packet (the publisher's uplink loss, not its own).
+        """
+        if not self.started:
+            return []
+        span = min((self._highest - self._base) & 0xFFFF, window - 1)
+        first = (self._highest - span) & 0xFFFF
+        out = []
+        for step in range(span):
+            sequence = (first + step) & 0xFFFF
+            if not received(sequence):
+                out.append((sequence + self._seq_offset) & 0xFFFF)
+        return out
 
     @property
     def last_timestamp(self) -> int:

@@ -387,3 +387,61 @@ def test_property_feedback_round_trips(arrivals: list[tuple[int, int]]) -> None:
 def test_fuzzed_feedback_parses_or_raises_malformed(data: bytes) -> None:
     with contextlib.suppress(MalformedPacket):
         parse_transport_feedback(b"\x8f\xcd" + data)
+
+
+def subscriber_view(inputs: list[int], publisher_lost: set[int], own_lost: set[int],
+                    first_seq: int) -> tuple[Rewriter, History, list[int], set[int]]:
+    """Forward `inputs` (the first a keyframe) minus what the publisher's uplink lost, then
+    give up on those holes as the packet path does: what the subscriber has, padding included,
+    and the output numbers its own link lost."""
+    r = Rewriter(90000, keyframes=True, first_seq=first_seq)
+    history = History()
+    received: list[int] = []
+    own: set[int] = set()
+    for i, seq in enumerate(inputs):
+        if seq in publisher_lost:
+            continue
+        history.add(parse_rtp(rtp(seq, 3000 * i)))
+        mapped = r.map(seq, 3000 * i, i == 0, 0.0)
+        assert mapped is not None
+        (own.add if seq in own_lost else received.append)(mapped[0])
+    received += r.holes(lambda s: history.get(s) is not None, history.size)  # padding in their place
+    return r, history, received, own
+
+
+def test_a_hole_given_up_upstream_is_filled_and_the_subscribers_own_loss_stays_its_own() -> None:
+    inputs = list(range(50, 71))
+    r, history, received, own = subscriber_view(inputs, publisher_lost={54, 55, 61}, own_lost={58},
+                                                first_seq=1000)
+    # The publisher's losses are filled: the only gap the subscriber sees is its own hop's.
+    assert sorted(received + sorted(own)) == list(range(1000, 1021))
+    assert own == {1008}
+    # ...which its NACK repairs from the history, at the same number.
+    sequence = r.input_sequence(1008)
+    assert sequence == 58
+    view = history.get(sequence)
+    assert view is not None and r.map(view.sequence, view.timestamp, False, 0.1) == (1008, 3000 * 8)
+    # The next mapping (at a keyframe) numbers on from there: no gap either.
+    r.restart()
+    assert r.map(80, 90_000, True, 0.2) == (1021, r.last_timestamp)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(2, 300), st.randoms())
+def test_property_subscriber_sees_only_its_own_losses(base: int, first_seq: int, count: int,
+                                                      rnd: random.Random) -> None:
+    inputs = [(base + i) & 0xFFFF for i in range(count)]
+    publisher_lost = {s for s in inputs[1:-1] if rnd.random() < 0.3}
+    own_lost = {s for s in inputs if s not in publisher_lost and rnd.random() < 0.1}
+    r, history, received, own = subscriber_view(inputs, publisher_lost, own_lost, first_seq)
+    window = min(count, history.size)  # older holes were given up (and filled) long before
+    expected = {(first_seq + i) & 0xFFFF for i in range(count - window, count)}
+    have = set(received) | own
+    assert expected <= have and len(received) + len(own) == len(have)  # each number once
+    for out in own:  # the subscriber's own losses: repaired by NACK from the history
+        sequence = r.input_sequence(out)
+        assert sequence is not None
+        view = history.get(sequence)
+        if (inputs[-1] - sequence) & 0xFFFF < history.size:
+            assert view is not None and r.map(view.sequence, view.timestamp, False, 0.1) is not None
+            assert r.map(view.sequence, view.timestamp, False, 0.1)[0] == out  # type: ignore[index]
