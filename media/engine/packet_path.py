@@ -71,6 +71,7 @@ from .packets import (
     RtpView,
     TransportFeedback,
     is_keyframe_start,
+    newer,
     padding_packet,
     parse_rtp,
     rewrite,
@@ -189,6 +190,7 @@ class PacketPublication:
         self._feedback: _FeedbackLoop | None = None
         self._sender_report: tuple[int, int, float] | None = None  # publisher's NTP, RTP, when received
         self._nacks: dict[int, int] = {}  # missing sequence -> tries
+        self._next: int | None = None  # video: next sequence number to forward, in order
         self._nack_handle: asyncio.TimerHandle | None = None
         self._tap: AudioAssembler | VideoAssembler | None = None
         self._tap_stale: bool | None = None  # None: frames() never called
@@ -246,7 +248,9 @@ class PacketPublication:
             self.history.add(view)
         else:
             view.keyframe = True
-        if self.forwards:
+        if self.video:
+            self._release(view.sequence)
+        elif self.forwards:
             now = time.monotonic()
             ntp = _ntp_now()
             for forward in self.forwards:
@@ -254,12 +258,43 @@ class PacketPublication:
         if self._tap_stale is not None:
             self._feed_tap(view)
 
+    def _release(self, arrived: int) -> None:
+        """Video is forwarded in sequence order: packets behind a hole wait (in the history)
+        until it is repaired or given up, as the frame-level path waited for whole frames.
+        A subscriber's sequence numbers then have no gap from the publisher's uplink: a
+        gap it sees is its own hop's, the loss its connection indicator grades."""
+        history = self.history
+        assert history is not None
+        if self._next is None:
+            self._next = arrived
+        elif newer(self._next, arrived):
+            return  # already forwarded, or behind a hole given up
+        elif (arrived - self._next) & 0xFFFF >= history.size // 2:
+            self._skip_to(arrived)  # a hole nobody repairs any more (too old to NACK)
+        if history.get(self._next) is None:
+            return
+        now = time.monotonic()
+        ntp = _ntp_now()
+        while (view := history.get(self._next)) is not None:
+            for forward in self.forwards:
+                forward.send(view, now, ntp)
+            self._next = (self._next + 1) & 0xFFFF
+
+    def _skip_to(self, sequence: int) -> None:
+        """Forward on from `sequence`: what is missing before it will never be sent.
+        Subscribers resume at a keyframe, numbered on (no gap)."""
+        self._next = sequence
+        for forward in self.forwards:
+            forward.restart()
+        self.request_keyframe()
+
     def _new_stream(self, ssrc: int) -> None:
         if self.media_ssrc is not None:
             for forward in self.forwards:
                 forward.restart()  # the publisher restarted its stream: new numbering upstream
             self.stats = ReceiveStats()
             self._nacks.clear()
+            self._next = None
             if self.history is not None:
                 self.history = History()
             self.fanout.new_stream()
@@ -329,6 +364,14 @@ class PacketPublication:
             for forward in self.forwards:
                 forward.skip_lost(given_up)
             self.request_keyframe()
+            if self._next is not None and self.history is not None:
+                # Past the holes now given up, to the next packet that arrived.
+                first = self._next
+                while self.history.get(self._next) is None and newer(self.stats.highest & 0xFFFF, self._next):
+                    self._next = (self._next + 1) & 0xFFFF
+                    if self._next == first:
+                        break
+                self._release(self._next)
         if self._nacks:
             self._nack_handle = self._loop.call_later(NACK_RETRY, self._send_nacks)
 

@@ -96,6 +96,59 @@ def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back() -> N
     run(body)
 
 
+def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering() -> None:
+    """Alice's uplink loses packets, some repaired, some never: bob's sequence numbers have no
+    gap (his loss figures are his own hop's), and his picture comes back."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = video_publication(room, "alice")
+            forward, = publication.forwards
+            real = forward._send
+            sent: list[int] = []
+
+            def record(packet: bytes) -> None:
+                if packet[1] & 0x7F != forward._rtx_pt:
+                    sent.append(int.from_bytes(packet[2:4]))
+                real(packet)
+
+            forward._send = record
+            handlers = handlers_of(room, "alice")
+            counter = itertools.count()
+            lost_for_good: set[int] = set()
+
+            def lossy(data: bytes) -> None:
+                n = next(counter)
+                sequence = int.from_bytes(data[2:4])
+                if data[1] & 0x7F == publication._rtx_pt:
+                    original = int.from_bytes(parse_rtp(data).payload[:2])  # RTX: the original number first
+                    if original in lost_for_good:
+                        return
+                elif n % 7 == 3:  # one in seven lost; the first three of them never repaired
+                    if len(lost_for_good) < 3:
+                        lost_for_good.add(sequence)
+                    return
+                publication.on_rtp(data)
+
+            for ssrc, handler in list(handlers.items()):
+                if handler == publication.on_rtp:
+                    handlers[ssrc] = lossy
+            fast_path._packet_receivers[publication._receiver] = lossy
+            await wait_until_async(lambda: room.engine.stats()["loss_skips"] >= 1, 8, what="holes given up on")
+            frames = bob.frames_from("alice", "video")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 8,
+                                   what="bob's picture through the loss")
+            assert len(sent) > 5 and lost_for_good
+            steps = {(b - a) & 0xFFFF for a, b in itertools.pairwise(sent)}
+            assert steps == {1}  # continuous: no hole from alice's uplink reaches bob
+        finally:
+            await room.close()
+
+    run(body)
+
+
 def test_a_subscribers_nack_is_answered_from_the_history() -> None:
     async def body() -> None:
         room = Room("passthrough")
