@@ -68,8 +68,10 @@ slower path with our handlers: NACK answered from history, PLI/FIR relayed, send
 in each subscriber's timeline, receiver reports and NACKs to publishers, transport-cc
 feedback to a publisher whose browser numbers its packets (accepted per connection by
 `aiortc_hooks.accept_transport_cc`) with the subscribers' lowest REMB as a cap, the REMB
-estimator below only for the others; a hole NACK cannot repair is padded in each
-subscriber's stream and the stream resumes at the keyframe asked for). Frames are
+estimator below only for the others; video goes out in sequence order, packets behind a
+publisher's hole waiting until NACK repairs it or it is given up, when each subscriber's
+stream resumes, numbered on, at the keyframe asked for: a subscriber never sees the
+publisher's uplink loss as its own). Frames are
 assembled only while `frames()` is read. `packets=False` keeps the frame-level path:
 
 Frame-level passthrough (modules): `assembler` (complete frames at their marker bit; a hole not

@@ -357,8 +357,8 @@ class PacketPublication:
         if given_up:
             # A hole that stays: every decoder behind it needs a keyframe; ask now rather
             # than after each subscriber's own timeout and PLI round trip. Each subscriber's
-            # hole is filled with padding (its jitter buffer stops waiting for it) and its
-            # stream resumes, numbered on, at that keyframe: continuous across the loss.
+            # stream resumes, numbered on, at that keyframe: continuous across the loss
+            # (the packets held behind the hole are dropped until then).
             missing.difference_update(given_up)
             self.holes_given_up += 1
             for forward in self.forwards:
