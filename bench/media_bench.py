@@ -3,7 +3,8 @@
     .venv/bin/python bench/media_bench.py                     # sizes 1,10,25, 20 s each
     .venv/bin/python bench/media_bench.py --sizes 1,2 --seconds 5
 
-For each mode (passthrough, then the relay baseline) and each size, a fresh engine runs in
+For each mode (passthrough, then the relay baseline; `frames`: passthrough on the
+frame-level path, packets=False) and each size, a fresh engine runs in
 its own process (`--serve`), so its CPU (/proc/PID/stat) and RSS are its own. That process
 runs as a production media node does by default (`media.nodes.eventloop`: uvloop; the
 engine's default REMB estimator, media/engine/remb.py; the short transport path with UDP
@@ -72,6 +73,8 @@ async def serve(mode: str, remb: str | None, fast_path: bool, gso: bool) -> None
             w.write(json.dumps({"op": "offer", "room": room, "pid": pid, "payload": payload}).encode() + b"\n")
 
     options: dict[str, Any] = {} if remb is None else {"remb": remb}  # None: the engine's default
+    if mode == "frames":  # passthrough on the frame-level path (assembler, packetizer, aiortc senders)
+        mode, options["packets"] = "passthrough", False
     engine = MediaEngine(mode=mode, ice_servers=[], on_server_offer=on_offer, fast_path=fast_path, gso=gso,
                          udp_buffer=int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)), **options)
     done = asyncio.Event()
@@ -100,6 +103,7 @@ async def serve(mode: str, remb: str | None, fast_path: bool, gso: bool) -> None
         asyncio.ensure_future(report_lag("server"))
     server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 22)
     path = ("fast+gso" if gso else "fast") if engine._fast_path else "stock"
+    path = ("packets+" if engine._packets else "frames+") + path
     print("PORT", server.sockets[0].getsockname()[1], eventloop.loop_name(), engine._remb, path, flush=True)
     await done.wait()
     server.close()
@@ -389,7 +393,7 @@ async def run_case(
             "mode": mode,
             "size": size,
             "loop": server_loop,
-            "remb": server_remb if mode == "passthrough" else "aiortc",  # relay: aiortc's receivers
+            "remb": server_remb if mode != "relay" else "aiortc",  # relay: aiortc's receivers
             "path": server_path,
             "cpu": (cpu1 - cpu0) / elapsed,
             "sys_share": (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
@@ -447,6 +451,11 @@ async def bench(args: argparse.Namespace) -> None:
             if args.verbose:
                 print("   engine stats:", result["engine"], flush=True)
         row = {r["mode"]: r for r in results if r["size"] == size}
+        if "passthrough" in row and "frames" in row and row["passthrough"]["cpu"] > 0:
+            pt, fr = row["passthrough"], row["frames"]
+            print(f"ratio at {size} appts: frame-level / packet-level passthrough server CPU "
+                  f"{fr['cpu'] / pt['cpu']:.2f}x ({fr['cpu_per_frame'] / pt['cpu_per_frame']:.2f}x per delivered "
+                  f"video frame)", flush=True)
         if "passthrough" in row and "relay" in row and row["passthrough"]["cpu"] > 0:
             pt, rl = row["passthrough"], row["relay"]
             print(f"ratio at {size} appts: relay / passthrough server CPU {rl['cpu'] / pt['cpu']:.1f}x "
@@ -485,7 +494,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,10,25", help="appointment counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window per case")
-    parser.add_argument("--modes", default="passthrough,relay")
+    parser.add_argument("--modes", default="passthrough,relay",
+                        help="passthrough (packet level), frames (passthrough, frame level), relay")
     parser.add_argument("--remb", choices=aiortc_hooks.REMB_MODES,
                         help="server REMB estimator in passthrough (default: the engine's default, light)")
     parser.add_argument("--no-uvloop", action="store_true",

@@ -16,7 +16,8 @@ API (all coroutines run on one event loop)::
                                                        # light/off)
                          udp_buffer=4 << 20,           # ICE socket receive buffer (process-wide)
                          fast_path=True,               # short per-packet transport path (fast_path)
-                         gso=True)                     # a frame's packets in one sendmsg (Linux)
+                         gso=True,                     # a frame's packets in one sendmsg (Linux)
+                         packets=True)                 # packet-level forwarding (needs fast_path)
     reply = await engine.join(room_id, participant_id, offer_sdp)
         # -> {"type": "answer", "sdp": str, "tracks": {}}
     await engine.answer(room_id, participant_id, answer_sdp)   # answer to a server offer
@@ -55,7 +56,25 @@ No trickle ICE: SDPs carry all candidates. Each publisher's audio and video shar
 msid stream (the browser lip-syncs them), but use the `tracks` map, not stream ids, to
 name participants.
 
-Passthrough (modules): `assembler` (complete frames at their marker bit; a hole not
+Passthrough forwards packets (`packets=True`, the default, with the fast path): `packets`
+(the per-packet work in plain Python over bytes: RTP parse, the per-subscriber `Rewriter`
+of SSRC, payload type, sequence numbers and timestamps, continuous across a change of
+publisher, a pause or a loss given up on; header extension ids mapped by URI, mid and
+abs-send-time rewritten; keyframe start; NACK history; receive statistics;
+transport-cc feedback) and `packet_path` (per publisher track, the packets of its SSRCs
+come from the socket callback, unprotected once, rewritten, protected and batched for each
+subscriber, with no frame, packetizer, sender loop or task per packet; RTCP on aiortc's
+slower path with our handlers: NACK answered from history, PLI/FIR relayed, sender reports
+in each subscriber's timeline, receiver reports and NACKs to publishers, transport-cc
+feedback to a publisher whose browser numbers its packets (accepted per connection by
+`aiortc_hooks.accept_transport_cc`) with the subscribers' lowest REMB as a cap, the REMB
+estimator below only for the others; video goes out in sequence order, packets behind a
+publisher's hole waiting until NACK repairs it or it is given up, when each subscriber's
+stream resumes, numbered on, at the keyframe asked for: a subscriber never sees the
+publisher's uplink loss as its own). Frames are
+assembled only while `frames()` is read. `packets=False` keeps the frame-level path:
+
+Frame-level passthrough (modules): `assembler` (complete frames at their marker bit; a hole not
 repaired by NACK/RTX within 0.3 s is skipped), `fanout` (bounded queue per viewer,
 keyframe start, PLI relay at most one per 500 ms), `aiortc_hooks` (the only place that
 touches aiortc internals, with `fast_path`; pinned to aiortc 1.16.0, checked by

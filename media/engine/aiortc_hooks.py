@@ -54,11 +54,14 @@ import aioice.ice
 import aioice.turn
 import aiortc
 import aiortc.rate
+import aiortc.rtcdtlstransport
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver as receiver_module
+import aiortc.rtp
 from aiortc import (
     RTCPeerConnection,
     RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
@@ -70,6 +73,7 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcicetransport import RTCIceGatherer
 from aiortc.rtcpeerconnection import create_media_description_for_transceiver as _media_description
+from aiortc.rtcrtpparameters import RTCRtcpFeedback
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unpack_remb_fci
 
 from . import fast_path
@@ -291,6 +295,110 @@ class Packetizer:
         self.remote_bitrate = bitrate
 
 
+# --- packet path (packet_path.py) ---------------------------------------------------------
+
+TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+
+def accept_transport_cc(pc: RTCPeerConnection, offer_sdp: str) -> int:
+    """Answer the browser's offer with transport-wide congestion control where it offered it.
+
+    aiortc answers only what its shared lists know (no transport-cc). After aiortc's
+    setRemoteDescription(offer), and before its answer is written from each transceiver's
+    `_codecs` and `_headerExtensions`, this adds the browser's transport-wide sequence
+    number extension (its id) and the `transport-cc` feedback to the codecs that offered it:
+    the browser then numbers its packets and runs its own send-side estimator on the
+    feedback the packet path sends. Only this connection changes; server offers never add
+    it (forwarded packets carry no transport-wide number: subscribers keep sending REMB).
+    Returns how many m-lines accepted it.
+    """
+    description = sdp.SessionDescription.parse(offer_sdp)
+    by_mid = {t.mid: t for t in pc.getTransceivers() if t.mid is not None}
+    accepted = 0
+    for media in description.media:
+        transceiver = by_mid.get(media.rtp.muxId)
+        ext = next((e for e in media.rtp.headerExtensions if e.uri == TRANSPORT_CC_URI), None)
+        if transceiver is None or ext is None or not transceiver._codecs:
+            continue
+        offered = {c.payloadType for c in media.rtp.codecs
+                   if any(fb.type == "transport-cc" for fb in c.rtcpFeedback)}
+        codecs = [c for c in transceiver._codecs if c.payloadType in offered]
+        if not codecs:
+            continue
+        for codec in codecs:
+            if not any(fb.type == "transport-cc" for fb in codec.rtcpFeedback):
+                codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
+        if all(e.uri != TRANSPORT_CC_URI for e in transceiver._headerExtensions):
+            transceiver._headerExtensions.append(RTCRtpHeaderExtensionParameters(id=ext.id, uri=ext.uri))
+        accepted += 1
+    return accepted
+
+
+def header_extensions(transceiver: RTCRtpTransceiver) -> dict[int, str]:
+    """{id: uri} of the header extensions a transceiver negotiated."""
+    return {ext.id: ext.uri for ext in transceiver._headerExtensions}
+
+
+def sender_started(sender: RTCRtpSender) -> bool:
+    """Whether the sender's parameters are negotiated (its answer applied)."""
+    return bool(sender._RTCRtpSender__started)  # type: ignore[attr-defined]  # mangled private, in the contract
+
+
+def set_sender_report(sender: RTCRtpSender, ntp_time: int, rtp_timestamp: int, packets: int, octets: int) -> None:
+    """What the sender's next RTCP sender report says (its RTCP loop sends it)."""
+    sender._RTCRtpSender__ntp_timestamp = ntp_time  # type: ignore[attr-defined]  # mangled private, in the contract
+    sender._RTCRtpSender__rtp_timestamp = rtp_timestamp  # type: ignore[attr-defined]  # mangled private, in the contract
+    sender._RTCRtpSender__packet_count = packets  # type: ignore[attr-defined]  # mangled private, in the contract
+    sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]  # mangled private, in the contract
+
+
+def receiver_rtcp_ssrc(receiver: RTCRtpReceiver) -> int | None:
+    """The SSRC the receiver's RTCP (reports, NACK, PLI, REMB) is sent from."""
+    ssrc: int | None = receiver._RTCRtpReceiver__rtcp_ssrc  # type: ignore[attr-defined]  # mangled private, in the contract
+    return ssrc
+
+
+def intercept_rtcp(owner: RTCRtpSender | RTCRtpReceiver, handler: Callable[[Any], bool]) -> None:
+    """RTCP routed to `owner` goes to `handler` first; what it does not consume, to aiortc."""
+    stock = owner._handle_rtcp_packet
+
+    async def handle(packet: Any) -> None:
+        if not handler(packet):
+            await stock(packet)
+
+    owner._handle_rtcp_packet = handle  # type: ignore[method-assign]  # the hook: shadows the method, in the contract
+
+
+def _packet_path_contract() -> list[str]:
+    problems: list[str] = []
+    sender_init = inspect.getsource(RTCRtpSender.__init__)
+    for attr in ("self.__ntp_timestamp", "self.__rtp_timestamp", "self.__octet_count", "self.__packet_count",
+                 "self.__started"):
+        if attr not in sender_init:
+            problems.append(f"RTCRtpSender.__init__ no longer sets {attr}")
+    rtcp_src = inspect.getsource(RTCRtpSender._run_rtcp)
+    for needle in ("ntp_timestamp=self.__ntp_timestamp", "rtp_timestamp=self.__rtp_timestamp",
+                   "packet_count=self.__packet_count", "octet_count=self.__octet_count"):
+        if needle not in rtcp_src:
+            problems.append(f"RTCRtpSender._run_rtcp no longer contains {needle!r}")
+    if "self.__rtcp_ssrc" not in inspect.getsource(RTCRtpReceiver.__init__):
+        problems.append("RTCRtpReceiver.__init__ no longer sets self.__rtcp_ssrc")
+    if "await recipient._handle_rtcp_packet(packet)" not in inspect.getsource(
+            aiortc.rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data):
+        problems.append("RTCDtlsTransport._handle_rtcp_data no longer calls recipient._handle_rtcp_packet")
+    remote_src = inspect.getsource(RTCPeerConnection.setRemoteDescription)
+    if "transceiver._headerExtensions = find_common_header_extensions(" not in remote_src:
+        problems.append("RTCPeerConnection.setRemoteDescription no longer sets transceiver._headerExtensions")
+    answer_src = inspect.getsource(RTCPeerConnection.createAnswer)
+    if "create_media_description_for_transceiver(" not in answer_src:
+        problems.append("RTCPeerConnection.createAnswer no longer writes m-lines from the transceivers")
+    if "headerExtensions=transceiver._headerExtensions" not in inspect.getsource(_media_description):
+        problems.append("create_media_description_for_transceiver no longer writes transceiver._headerExtensions")
+    if "transport_sequence_number" not in inspect.getsource(aiortc.rtp.HeaderExtensionsMap.configure):
+        problems.append("aiortc no longer knows the transport-wide sequence number extension")
+    return problems
+
+
 def attach_sender(sender: RTCRtpSender, packetizer: Packetizer, on_keyframe_request: Callable[[], None]) -> None:
     """Make `sender` pack encoded frames and forward PLI/FIR to `on_keyframe_request`."""
     if sender._RTCRtpSender__encoder is not None:  # type: ignore[attr-defined]  # mangled private, in the contract
@@ -450,6 +558,7 @@ def check_contract() -> None:
     problems += _rate_contract()
     problems += _small_reads_contract()
     problems += _opus_contract()
+    problems += _packet_path_contract()
     problems += fast_path.check_contract()
     if "self.__encoder.target_bitrate = bitrate" not in inspect.getsource(RTCRtpSender._handle_rtcp_packet):
         problems.append("RTCRtpSender._handle_rtcp_packet no longer hands REMB to its encoder")

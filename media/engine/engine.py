@@ -24,6 +24,7 @@ from .modes import (
     main_codec,
     prepare_passthrough_sender,
 )
+from .packet_path import PacketPublication, prepare_packet_sender
 from .peer import OfferCallback, Peer
 from .sdp_check import check_description
 from .udp_batch import GSO_SUPPORTED
@@ -73,6 +74,7 @@ class MediaEngine:
         udp_buffer: int | None = 4 << 20,
         fast_path: bool = True,
         gso: bool = GSO_SUPPORTED,
+        packets: bool = True,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -84,6 +86,9 @@ class MediaEngine:
                 fast_path_hooks.install_clock()  # process-wide, same values
         # The relay baseline keeps aiortc's stock path throughout.
         self._fast_path = fast_path and mode == "passthrough"
+        # Packet-level forwarding (packet_path) needs the short transport path; without it, or
+        # with packets=False, passthrough forwards assembled frames (the frame-level path).
+        self._packets = packets and self._fast_path
         self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
         # A list, or a function of the participant id giving its own (fresh TURN credentials).
@@ -126,6 +131,8 @@ class MediaEngine:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             except Exception as exc:
                 raise SdpError(f"offer rejected: {type(exc).__name__}: {exc}")
+            if self._packets:
+                aiortc_hooks.accept_transport_cc(pc, offer_sdp)  # before the answer is written
             # No await between setRemoteDescription and here: receivers are not started yet.
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is not None and transceiver.kind not in peer.publications:
@@ -259,6 +266,8 @@ class MediaEngine:
 
     def _publish(self, transceiver: RTCRtpTransceiver) -> Publication:
         if self.mode == "passthrough":
+            if self._packets:
+                return PacketPublication(transceiver, remb=self._remb)
             return PassthroughPublication(transceiver, remb=self._remb)
         assert self._relay is not None
         return RelayPublication(transceiver, self._relay)
@@ -291,7 +300,9 @@ class MediaEngine:
                 subscriber.idle.remove(transceiver)
                 return transceiver
         transceiver = subscriber.pc.addTransceiver(kind, direction="sendonly")
-        if self.mode == "passthrough":
+        if self._packets:
+            prepare_packet_sender(transceiver)
+        elif self.mode == "passthrough":
             prepare_passthrough_sender(transceiver)
         return transceiver
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
+import socket
 import time
 import weakref
 from collections.abc import Callable, Coroutine
@@ -36,10 +38,10 @@ from typing import Any, Protocol
 import aioice
 import pylibsrtp
 from aioice.ice import StunProtocol
-from aiortc import RTCPeerConnection, clock
+from aiortc import RTCPeerConnection, RTCRtpReceiver, clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
-from aiortc.rtp import is_rtcp
+from aiortc.rtp import RtpPacket, is_rtcp
 
 from .udp_batch import Batcher
 
@@ -47,11 +49,23 @@ logger = logging.getLogger(__name__)
 
 NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
 _STOCK_CLOCK = (clock.current_ms, clock.current_ntp_time)
+DRAIN_MAX = 64  # datagrams read per wake-up on asyncio's loop (uvloop reads its own batches)
+DRAIN_SIZE = 4096  # larger than any datagram WebRTC sends (MTU-sized)
 
 # Handlers that did have to wait: kept referenced until they finish (the loop holds weak ones).
 _unfinished: set[asyncio.Task[None]] = set()
 # Each attached ICE connection's route: [nominated pair, its Batcher] (read by sent()).
 _routes: weakref.WeakKeyDictionary[aioice.Connection, list[Any]] = weakref.WeakKeyDictionary()
+# ... and its synchronous send (the packet path protects and sends without a coroutine).
+_direct: weakref.WeakKeyDictionary[aioice.Connection, Callable[[bytes], None]] = weakref.WeakKeyDictionary()
+
+PacketHandler = Callable[[bytes], None]
+# Packet path: receivers whose packets bypass aiortc, and per DTLS transport the SSRCs seen.
+_packet_receivers: weakref.WeakKeyDictionary[Any, PacketHandler] = weakref.WeakKeyDictionary()
+_rtp_handlers: weakref.WeakKeyDictionary[RTCDtlsTransport, dict[int, PacketHandler]] = weakref.WeakKeyDictionary()
+_NO_HANDLERS: dict[int, PacketHandler] = {}
+# Authentic packets of unknown SSRCs dropped before any handler (process-wide, for tests and stats).
+dropped = {"malformed": 0, "unrouted": 0}
 
 
 class _Send(Protocol):
@@ -88,13 +102,15 @@ def attach(pc: RTCPeerConnection, gso: bool) -> int:
         connection = ice._connection
         if connection in _routes:  # set by _sender: already attached
             continue
+        receivers: list[_Receiver] = []
         for protocol in connection._protocols:
             if type(protocol) is StunProtocol:
                 # The hook itself: an instance attribute shadows the method. Our UDP sockets only
                 # receive bytes (aioice's `bytes | str` covers its TCP framing).
-                protocol.datagram_received = _Receiver(  # type: ignore[method-assign,assignment]
-                    dtls, protocol.datagram_received)
-        ice._send = _sender(connection, gso)
+                receiver = _Receiver(dtls, protocol, protocol.datagram_received)
+                protocol.datagram_received = receiver  # type: ignore[method-assign,assignment]
+                receivers.append(receiver)
+        ice._send = _sender(connection, gso, receivers)
         attached += 1
     return attached
 
@@ -126,17 +142,32 @@ def _transports(pc: RTCPeerConnection) -> list[RTCDtlsTransport]:
 
 
 class _Receiver:
-    """Stands in for a StunProtocol's datagram_received (uvloop and asyncio look it up per datagram)."""
+    """Stands in for a StunProtocol's datagram_received (uvloop and asyncio look it up per datagram).
 
-    __slots__ = ("_dtls", "_loop", "_stock", "direct")
+    asyncio's own loop hands over one datagram per loop pass, and a batcher flushes at the
+    next pass: a burst (a video frame's packets) forwarded packet by packet would then leave
+    one system call per packet. So, on that loop, the datagrams already waiting in the
+    socket are read at once (as uvloop does itself), and the burst leaves in one sendmsg.
+    """
 
-    def __init__(self, dtls: RTCDtlsTransport, stock: Callable[[bytes, tuple[Any, ...]], None]) -> None:
+    __slots__ = ("_dtls", "_drain", "_loop", "_protocol", "_socket", "_stock", "direct")
+
+    def __init__(self, dtls: RTCDtlsTransport, protocol: StunProtocol,
+                 stock: Callable[[bytes, tuple[Any, ...]], None]) -> None:
         self._dtls = dtls
+        self._protocol = protocol
         self._stock = stock
         self._loop = asyncio.get_running_loop()
+        self._drain = not type(self._loop).__module__.startswith("uvloop")
+        self._socket: socket.socket | None = None
         self.direct = 0  # datagrams that took the short path
 
     def __call__(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self._dispatch(data, addr)
+        if self._drain:
+            self._read_waiting()
+
+    def _dispatch(self, data: bytes, addr: tuple[Any, ...]) -> None:
         dtls = self._dtls
         if data and 127 < data[0] < 192 and dtls._state is State.CONNECTED and dtls._rx_srtp is not None:
             self.direct += 1
@@ -144,20 +175,105 @@ class _Receiver:
         else:
             self._stock(data, addr)
 
+    def _read_waiting(self) -> None:
+        sock = self._socket
+        if sock is None:
+            transport = self._protocol.transport
+            if transport is None or transport.is_closing():
+                return
+            try:
+                sock = self._socket = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
+            except (AttributeError, OSError):
+                self._drain = False
+                return
+            sock.setblocking(False)
+        for _ in range(DRAIN_MAX):
+            try:
+                data, addr = sock.recvfrom(DRAIN_SIZE)
+            except OSError:  # nothing waiting (EAGAIN), or an ICMP error: the loop's own read reports it
+                return
+            self._dispatch(data, addr)
+
+    def close(self) -> None:
+        self._drain = False
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
 
 def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes) -> None:
     # RTCDtlsTransport._recv_next's SRTP branch, without the queue.
     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]  # mangled private, in the contract
     dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]  # mangled private, in the contract
-    arrival_time_ms = clock.current_ms()
     try:
         if is_rtcp(data):
             handler = dtls._handle_rtcp_data(dtls._rx_srtp.unprotect_rtcp(data))
         else:
-            handler = dtls._handle_rtp_data(dtls._rx_srtp.unprotect(data), arrival_time_ms=arrival_time_ms)
+            plain = dtls._rx_srtp.unprotect(data)
+            # Packet path: a publisher stream's packets go straight to its handler, no task.
+            packet_handler = _rtp_handlers.get(dtls, _NO_HANDLERS).get(int.from_bytes(plain[8:12]))
+            if packet_handler is not None:
+                _call(packet_handler, plain)
+                return
+            if _packet_receivers:
+                _claim(loop, dtls, plain)
+                return
+            handler = dtls._handle_rtp_data(plain, arrival_time_ms=clock.current_ms())
     except pylibsrtp.Error:
-        return  # what aiortc does: a packet that fails authentication is dropped
+        return  # what aiortc does: a packet that fails authentication (forged, replayed) is dropped
     run_eagerly(loop, handler)
+
+
+def _call(handler: PacketHandler, plain: bytes) -> None:
+    try:
+        handler(plain)
+    except Exception:  # a bad packet or a bug costs that packet, never the transport
+        logger.warning("a media packet handler failed", exc_info=True)
+
+
+def _claim(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, plain: bytes) -> None:
+    """A packet of an SSRC not seen yet: aiortc's router names its receiver (by SSRC, mid or
+    payload type, as RTCDtlsTransport._handle_rtp_data does); a packet-path receiver's
+    handler then takes this SSRC's packets from the socket callback on."""
+    try:
+        packet = RtpPacket.parse(plain, dtls._rtp_header_extensions_map)
+    except ValueError:
+        dropped["malformed"] += 1
+        return  # what aiortc does with an unparsable packet
+    receiver = dtls._rtp_router.route_rtp(packet)
+    if receiver is None:
+        dropped["unrouted"] += 1
+        return  # an SSRC and payload type nobody negotiated: dropped, as aiortc does
+    handler = _packet_receivers.get(receiver)
+    if handler is None:
+        run_eagerly(loop, receiver._handle_rtp_packet(packet, arrival_time_ms=clock.current_ms()))
+        return
+    handlers = _rtp_handlers.get(dtls)
+    if handlers is None:
+        handlers = _rtp_handlers[dtls] = {}
+    handlers[packet.ssrc] = handler
+    _call(handler, plain)
+
+
+def register_packet_receiver(receiver: RTCRtpReceiver, handler: PacketHandler) -> None:
+    """Hand every RTP packet `receiver` would get to `handler(unprotected bytes)` instead."""
+    _packet_receivers[receiver] = handler
+
+
+def forget_packet_receiver(receiver: RTCRtpReceiver, handler: PacketHandler) -> None:
+    """Stop dispatching to `handler` (its publication ended)."""
+    _packet_receivers.pop(receiver, None)
+    handlers = _rtp_handlers.get(receiver.transport) if receiver.transport is not None else None
+    if handlers:
+        for ssrc in [s for s, h in handlers.items() if h == handler]:
+            del handlers[ssrc]
+
+
+def direct_sender(dtls: RTCDtlsTransport) -> Callable[[bytes], None] | None:
+    """The attached transport's synchronous send (a datagram to the batcher), None if not attached."""
+    ice = dtls.transport
+    connection = getattr(ice, "_connection", None)
+    return _direct.get(connection) if connection is not None else None
 
 
 def run_eagerly(loop: asyncio.AbstractEventLoop, handler: Coroutine[Any, Any, None]) -> None:
@@ -181,12 +297,12 @@ def _report(task: asyncio.Task[None]) -> None:
         logger.warning("a media packet handler failed", exc_info=exc)
 
 
-def _sender(connection: aioice.Connection, gso: bool) -> _Send:
+def _sender(connection: aioice.Connection, gso: bool, receivers: list[_Receiver]) -> _Send:
     nominated = connection._nominated
     loop = asyncio.get_running_loop()
     route: list[Any] = [None, None]  # the nominated pair, the Batcher for its socket and address
 
-    async def send(data: bytes) -> None:
+    def send_now(data: bytes) -> None:
         # aioice Connection.send -> sendto -> StunProtocol.send_data, batched per loop pass.
         pair = nominated.get(1)
         if pair is None:  # before nomination (or after a restart): what aioice raises, aiortc expects it
@@ -197,12 +313,18 @@ def _sender(connection: aioice.Connection, gso: bool) -> _Send:
             route[:] = [pair, Batcher(loop, pair.protocol.transport, pair.remote_addr, gso=gso)]
         route[1].send(data)
 
+    async def send(data: bytes) -> None:
+        send_now(data)
+
     _routes[connection] = route  # read by sent(), marks the connection as attached
+    _direct[connection] = send_now
     stock_close = connection.close
 
     async def close() -> None:
         if route[1] is not None:
             route[1].close()  # what is queued goes out first, the duplicate socket is released
+        for receiver in receivers:
+            receiver.close()  # the duplicate sockets read from
         await stock_close()
 
     connection.close = close  # type: ignore[method-assign]  # flushes our batcher first
@@ -227,6 +349,11 @@ def check_contract() -> list[str]:
         "data = self._rx_srtp.unprotect(data)",
         "await self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)",
         "except pylibsrtp.Error",
+    ))
+    expect(RTCDtlsTransport._handle_rtp_data, (
+        "packet = RtpPacket.parse(data, self._rtp_header_extensions_map)",
+        "receiver = self._rtp_router.route_rtp(packet)",
+        "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)",
     ))
     expect(RTCDtlsTransport.start, ("self._setup_srtp()", "self._set_state(State.CONNECTED)"))
     expect(RTCIceTransport.__init__, ("self._send = self._connection.send",))

@@ -1,0 +1,701 @@
+"""Packet-level passthrough: a publisher's RTP packets forwarded one by one, no frames.
+
+For each publisher track (`PacketPublication`), the transports' short path (fast_path)
+hands every unprotected RTP packet of its SSRCs to `on_rtp`, called from the socket
+callback: parsed once (packets.py), unwrapped if RTX, counted for receiver reports and
+NACKs, recorded for transport-cc, kept in a short history; then, for each subscriber
+(`PacketForward`), its header is rewritten (SSRC, payload type, sequence number and
+timestamp from the subscriber's `Rewriter`, extensions by the subscriber's ids), the
+packet is protected with the subscriber's SRTP context and queued to its transport's
+batcher (one system call per burst with GSO). No frame assembly, no packetizer, no
+sender loop, no task per packet.
+
+RTCP stays on aiortc's slower path (parse, route), with our handlers in front:
+- from a subscriber: NACK answered from the publication's history, PLI/FIR relayed to the
+  publisher (rate-limited by the Fanout), REMB kept as that subscriber's cap;
+- to a subscriber: the aiortc sender's own RTCP loop sends its sender reports, with the
+  publisher's NTP/RTP pair rewritten in the subscriber's timeline (lip-sync) and our counts;
+- to a publisher: receiver reports and NACKs from what arrived, PLI, transport-cc feedback
+  every 100 ms when its browser numbers packets (its own estimator then sets its bitrate),
+  and a REMB: the light server-side estimate where there is no transport-cc, or only the
+  subscribers' lowest REMB as a cap where there is.
+
+The aiortc sender of each subscriber transceiver stays (negotiation, SSRC, sender
+reports), given a track that never yields a frame, so its RTP loop sleeps. Pixels are
+made only on demand (`frames()`, the ID check): packets then also go to an assembler and
+the Fanout that framegrab reads, as in the frame-level path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import numpy as np
+import pylibsrtp
+from aiortc import RTCDtlsTransport, RTCRtpSender, RTCRtpTransceiver
+from aiortc.codecs import depayload, is_rtx
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcdtlstransport import State
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    unpack_remb_fci,
+)
+
+from . import aiortc_hooks, fast_path
+from .assembler import AudioAssembler, VideoAssembler
+from .encoded import EncodedFrame, codec_key, is_keyframe
+from .fanout import Fanout
+from .framegrab import decoded_frames
+from .packets import (
+    ABS_SEND_TIME_URI,
+    TRANSPORT_CC_URI,
+    ExtensionMapper,
+    History,
+    MalformedPacket,
+    ReceiveStats,
+    Rewriter,
+    RtpView,
+    TransportFeedback,
+    is_keyframe_start,
+    newer,
+    padding_packet,
+    parse_rtp,
+    rewrite,
+    rtcp_nack,
+    rtcp_pli,
+    rtcp_remb,
+    rtcp_rr,
+    rtx_packet,
+    unwrap_rtx,
+)
+
+logger = logging.getLogger(__name__)
+
+REPORT_INTERVAL = 1.0  # receiver reports to publishers, sender report figures to subscribers
+FEEDBACK_INTERVAL = 0.1  # transport-cc feedback (libwebrtc sends it every 50-250 ms)
+NACK_RETRY = 0.1  # a missing packet is asked for again after this long...
+NACK_TRIES = 4  # ...this many times, then given up on (about the frame path's 0.3 s)
+MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
+
+
+def _ntp_now() -> int:
+    return fast_path.current_ntp_time()
+
+
+class _Transport:
+    """A DTLS transport's synchronous protect-and-send (None while not usable)."""
+
+    @staticmethod
+    def sender(dtls: RTCDtlsTransport | None, rtcp: bool) -> Any:
+        if dtls is None or dtls._state is not State.CONNECTED or dtls._tx_srtp is None:
+            return None
+        send = fast_path.direct_sender(dtls)
+        if send is None:
+            return None
+        protect = dtls._tx_srtp.protect_rtcp if rtcp else dtls._tx_srtp.protect
+
+        def protect_and_send(data: bytes) -> None:
+            send(protect(data))
+
+        return protect_and_send
+
+
+def _send_rtcp(dtls: RTCDtlsTransport | None, data: bytes) -> None:
+    send = _Transport.sender(dtls, rtcp=True)
+    if send is None:
+        return
+    try:
+        send(data)
+    except (ConnectionError, pylibsrtp.Error) as exc:
+        logger.debug("RTCP not sent: %s", exc)
+
+
+class _FeedbackLoop:
+    """transport-cc feedback for one publisher connection (its audio and video together)."""
+
+    def __init__(self, dtls: RTCDtlsTransport, sender_ssrc: int) -> None:
+        self._dtls = weakref.ref(dtls)
+        self.feedback = TransportFeedback(sender_ssrc)
+        self._handle: asyncio.TimerHandle | None = None
+        self.sent = 0  # feedback packets (tests, stats)
+
+    def add(self, sequence: int, arrival_us: int, ssrc: int) -> None:
+        self.feedback.add(sequence, arrival_us, ssrc)
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(FEEDBACK_INTERVAL, self._flush)
+
+    def _flush(self) -> None:
+        self._handle = None
+        dtls = self._dtls()
+        for packet in self.feedback.build():
+            _send_rtcp(dtls, packet)
+            self.sent += 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+_feedback_loops: weakref.WeakKeyDictionary[RTCDtlsTransport, _FeedbackLoop] = weakref.WeakKeyDictionary()
+
+
+def feedback_sent(dtls: RTCDtlsTransport) -> int:
+    """How many transport-cc feedback packets went to this publisher connection."""
+    loop = _feedback_loops.get(dtls)
+    return loop.sent if loop is not None else 0
+
+
+class PacketPublication:
+    """One publisher track on the packet path (the engine's Publication protocol)."""
+
+    def __init__(self, transceiver: RTCRtpTransceiver, *, remb: aiortc_hooks.RembMode) -> None:
+        self.kind = transceiver.kind
+        codecs = aiortc_hooks.negotiated_codecs(transceiver)
+        self.codec: RTCRtpCodecParameters | None = next((c for c in codecs if not is_rtx(c)), None)
+        self._codec_name = codec_key(self.codec.mimeType) if self.codec else ""
+        self._media_pt: int = self.codec.payloadType if self.codec and self.codec.payloadType is not None else -1
+        self._rtx_pt = next((c.payloadType for c in codecs if is_rtx(c) and self.codec is not None
+                             and c.parameters.get("apt") == self._media_pt), -1)
+        self._clock_rate = self.codec.clockRate if self.codec else 90000
+        self.extensions = aiortc_hooks.header_extensions(transceiver)
+        by_uri = {uri: eid for eid, uri in self.extensions.items()}
+        self._tcc_id = by_uri.get(TRANSPORT_CC_URI)
+        self._abs_id = by_uri.get(ABS_SEND_TIME_URI)
+        self._receiver = transceiver.receiver
+        self._rtcp_ssrc = transceiver.sender._ssrc  # what aiortc sends this receiver's RTCP from
+        self.fanout = Fanout(self.kind, self._send_pli)  # PLI rate limit, and the frame tap's viewers
+        self.forwards: list[PacketForward] = []
+        self.video = self.kind == "video"
+        self.history = History() if self.video else None
+        self.stats = ReceiveStats()
+        self.media_ssrc: int | None = None
+        self.malformed = 0  # packets dropped as malformed (after SRTP authentication)
+        self.holes_given_up = 0  # losses NACKs did not repair
+        self._estimator: Any = None  # the server-side REMB estimator (browsers without transport-cc)
+        self._feedback: _FeedbackLoop | None = None
+        self._sender_report: tuple[int, int, float] | None = None  # publisher's NTP, RTP, when received
+        self._nacks: dict[int, int] = {}  # missing sequence -> tries
+        self._next: int | None = None  # video: next sequence number to forward, in order
+        self._nack_handle: asyncio.TimerHandle | None = None
+        self._tap: AudioAssembler | VideoAssembler | None = None
+        self._tap_stale: bool | None = None  # None: frames() never called
+        self._loop = asyncio.get_running_loop()
+        self._report_handle = self._loop.call_later(REPORT_INTERVAL, self._report)
+        self._ended = False
+        # No decoder ever: the stock receive path gets no packet, its decoder worker returns.
+        aiortc_hooks.attach_receiver(self._receiver, AudioAssembler() if self.kind == "audio" else VideoAssembler(),
+                                     aiortc_hooks.EncodedSink(lambda codec, batch: None, lambda: None), remb=remb)
+        # aiortc's (or the light) estimator object, fed here: aiortc's receive path never runs.
+        self._estimator = aiortc_hooks.bitrate_estimator(self._receiver)
+        aiortc_hooks.intercept_rtcp(self._receiver, self._on_rtcp)
+        fast_path.register_packet_receiver(self._receiver, self.on_rtp)
+
+    # --- the per-packet path ---------------------------------------------------------------
+
+    def on_rtp(self, data: bytes) -> None:
+        try:
+            view = parse_rtp(data)
+        except MalformedPacket:
+            self.malformed += 1
+            return
+        # Per packet, as libwebrtc does: one with a transport-wide number is reported in
+        # transport-cc feedback, one without feeds the server-side REMB estimator.
+        tcc = view.extension(self._tcc_id) if self._tcc_id is not None else None
+        if tcc is not None and len(tcc) == 2:
+            self._transport_feedback().add(int.from_bytes(tcc), time.monotonic_ns() // 1000, view.ssrc)
+        pt = view.payload_type
+        if pt == self._rtx_pt:
+            if self.media_ssrc is None:
+                return
+            unwrapped = unwrap_rtx(view, self.media_ssrc, self._media_pt)
+            if unwrapped is None:
+                return  # padding used as a bandwidth probe
+            view = unwrapped
+        elif pt != self._media_pt:
+            return  # a payload type this track did not negotiate (never forwarded)
+        elif view.ssrc != self.media_ssrc:
+            self._new_stream(view.ssrc)
+        if tcc is None and self._estimator is not None and self._abs_id is not None:
+            self._estimate(view)
+        if pt == self._rtx_pt:
+            # Repaired: no longer missing, but not counted as received on the media stream
+            # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
+            # its link's real loss, the figure its connection indicator grades.
+            self.stats.missing.discard(view.sequence)
+            self._nacks.pop(view.sequence, None)
+        elif self.stats.add(view.sequence) and self.video:
+            self._nack_missing()
+        elif self._nacks:
+            self._nacks.pop(view.sequence, None)
+        if self.video:
+            view.keyframe = is_keyframe_start(self._codec_name, view.payload)
+            assert self.history is not None
+            self.history.add(view)
+        else:
+            view.keyframe = True
+        if self.video:
+            self._release(view.sequence)
+        elif self.forwards:
+            now = time.monotonic()
+            ntp = _ntp_now()
+            for forward in self.forwards:
+                forward.send(view, now, ntp)
+        if self._tap_stale is not None:
+            self._feed_tap(view)
+
+    def _release(self, arrived: int) -> None:
+        """Video is forwarded in sequence order: packets behind a hole wait (in the history)
+        until it is repaired or given up, as the frame-level path waited for whole frames.
+        A subscriber's sequence numbers then have no gap from the publisher's uplink: a
+        gap it sees is its own hop's, the loss its connection indicator grades."""
+        history = self.history
+        assert history is not None
+        if self._next is None:
+            self._next = arrived
+        elif newer(self._next, arrived):
+            return  # already forwarded, or behind a hole given up
+        elif (arrived - self._next) & 0xFFFF >= history.size // 2:
+            self._skip_to(arrived)  # a hole nobody repairs any more (too old to NACK)
+        if history.get(self._next) is None:
+            return
+        now = time.monotonic()
+        ntp = _ntp_now()
+        while (view := history.get(self._next)) is not None:
+            for forward in self.forwards:
+                forward.send(view, now, ntp)
+            self._next = (self._next + 1) & 0xFFFF
+
+    def _skip_to(self, sequence: int) -> None:
+        """Forward on from `sequence`: what is missing before it will never be sent.
+        Subscribers resume at a keyframe, numbered on (no gap)."""
+        self._next = sequence
+        for forward in self.forwards:
+            forward.restart()
+        self.request_keyframe()
+
+    def _new_stream(self, ssrc: int) -> None:
+        if self.media_ssrc is not None:
+            for forward in self.forwards:
+                forward.restart()  # the publisher restarted its stream: new numbering upstream
+            self.stats = ReceiveStats()
+            self._nacks.clear()
+            self._next = None
+            if self.history is not None:
+                self.history = History()
+            self.fanout.new_stream()
+        self.media_ssrc = ssrc
+
+    def _transport_feedback(self) -> _FeedbackLoop:
+        if self._feedback is None:
+            dtls = self._receiver.transport
+            loop = _feedback_loops.get(dtls)
+            if loop is None:
+                loop = _feedback_loops[dtls] = _FeedbackLoop(dtls, self._rtcp_ssrc)
+            self._feedback = loop
+        return self._feedback
+
+    def _estimate(self, view: RtpView) -> None:
+        assert self._estimator is not None
+        value = view.extension(self._abs_id)
+        if value is None or len(value) != 3:
+            return
+        remb = self._estimator.add(time.monotonic_ns() // 1_000_000, int.from_bytes(value),
+                                   view.end - view.start, view.ssrc)
+        if remb is not None:
+            bitrate, ssrcs = remb
+            cap = self.viewers_bitrate()
+            self._send_rtcp(rtcp_remb(self._rtcp_ssrc, min(bitrate, cap) if cap else bitrate, ssrcs))
+
+    # --- RTCP to and from the publisher ----------------------------------------------------------
+
+    def _send_rtcp(self, data: bytes) -> None:
+        _send_rtcp(self._receiver.transport, data)
+
+    def _on_rtcp(self, packet: Any) -> bool:
+        if isinstance(packet, RtcpSrPacket) and packet.ssrc == self.media_ssrc:
+            info = packet.sender_info
+            self._sender_report = (info.ntp_timestamp, info.rtp_timestamp, time.monotonic())
+        return False  # aiortc keeps its statistics
+
+    def _send_pli(self) -> None:
+        if self.media_ssrc is not None:
+            self._send_rtcp(rtcp_pli(self._rtcp_ssrc, self.media_ssrc))
+
+    def request_keyframe(self) -> None:
+        self.fanout.request_keyframe()  # at most one PLI per 500 ms reaches the publisher
+
+    def _nack_missing(self) -> None:
+        for sequence in self.stats.missing:
+            self._nacks.setdefault(sequence, 0)
+        self._send_nacks()
+
+    def _send_nacks(self) -> None:
+        self._nack_handle = None
+        if self.media_ssrc is None or not self._nacks:
+            return
+        missing = self.stats.missing
+        lost = [s for s in self._nacks if s in missing and self._nacks[s] < NACK_TRIES]
+        given_up = [s for s in self._nacks if s in missing and self._nacks[s] >= NACK_TRIES]
+        self._nacks = {s: self._nacks[s] + 1 for s in lost}
+        if lost:
+            self._send_rtcp(rtcp_nack(self._rtcp_ssrc, self.media_ssrc, lost))
+        if given_up:
+            # A hole that stays: every decoder behind it needs a keyframe; ask now rather
+            # than after each subscriber's own timeout and PLI round trip. Each subscriber's
+            # stream resumes, numbered on, at that keyframe: continuous across the loss
+            # (the packets held behind the hole are dropped until then).
+            missing.difference_update(given_up)
+            self.holes_given_up += 1
+            for forward in self.forwards:
+                forward.skip_lost(given_up)
+            self.request_keyframe()
+            if self._next is not None and self.history is not None:
+                # Past the holes now given up, to the next packet that arrived.
+                first = self._next
+                while self.history.get(self._next) is None and newer(self.stats.highest & 0xFFFF, self._next):
+                    self._next = (self._next + 1) & 0xFFFF
+                    if self._next == first:
+                        break
+                self._release(self._next)
+        if self._nacks:
+            self._nack_handle = self._loop.call_later(NACK_RETRY, self._send_nacks)
+
+    def _report(self) -> None:
+        """Every second: a receiver report (and the subscribers' cap) to the publisher; SR figures to subscribers."""
+        if self._ended:
+            return
+        self._report_handle = self._loop.call_later(REPORT_INTERVAL, self._report)
+        if self.media_ssrc is None:
+            return
+        fraction, lost = self.stats.report()
+        lsr = dlsr = 0
+        if self._sender_report is not None:
+            ntp, _, received = self._sender_report
+            lsr = (ntp >> 16) & 0xFFFFFFFF
+            dlsr = int((time.monotonic() - received) * 65536)
+        data = rtcp_rr(self._rtcp_ssrc, [(self.media_ssrc, fraction, lost, self.stats.highest, lsr, dlsr)])
+        if self.video and self._feedback is not None:
+            cap = self.viewers_bitrate()
+            if cap:  # transport-cc sets the rate; the subscribers' REMB still bounds it
+                data += rtcp_remb(self._rtcp_ssrc, cap, [self.media_ssrc])
+        self._send_rtcp(data)
+        for forward in self.forwards:
+            forward.update_sender_report(self._sender_report)
+
+    # --- subscribers --------------------------------------------------------------------------
+
+    def viewers_bitrate(self) -> int | None:
+        """The lowest bitrate a video viewer reported (REMB), if any reported."""
+        known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate]
+        return min(known) if known else None
+
+    def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PacketForward:
+        return PacketForward(self, transceiver, paused)
+
+    @property
+    def loss_skips(self) -> int:
+        return self.holes_given_up
+
+    @property
+    def keyframe_requests(self) -> int:
+        return self.fanout.pli_sent
+
+    # --- frames, only on demand --------------------------------------------------------------
+
+    def frames(self) -> AsyncGenerator[np.ndarray, None]:
+        self._tap_stale = True  # a fresh assembler at the first packet a viewer is there for
+        return decoded_frames(self.fanout)
+
+    def _feed_tap(self, view: RtpView) -> None:
+        if not self.fanout.subscribers:
+            self._tap_stale = True  # nobody reads frames now: assemble nothing
+            return
+        if self._tap_stale or self._tap is None:
+            self._tap = VideoAssembler() if self.video else AudioAssembler()
+            self._tap_stale = False
+        assert self.codec is not None
+        packet = RtpPacket(payload_type=view.payload_type, marker=view.marker, sequence_number=view.sequence,
+                           timestamp=view.timestamp, ssrc=view.ssrc, payload=view.payload)
+        try:
+            packet._data = depayload(self.codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]  # what the assembler reads
+        except ValueError:
+            return
+        _, batch = self._tap.add(packet)
+        if batch is not None:
+            stream = self.fanout.stream
+            frames = [EncodedFrame(self._codec_name, data, ts, is_keyframe(self._codec_name, data), stream)
+                      for data, ts in batch.frames]
+            self.fanout.push(self._codec_name, frames, batch.lost)
+
+    def end(self) -> None:
+        self._ended = True
+        self._report_handle.cancel()
+        if self._nack_handle is not None:
+            self._nack_handle.cancel()
+        fast_path.forget_packet_receiver(self._receiver, self.on_rtp)
+        dtls = self._receiver.transport
+        loop = _feedback_loops.pop(dtls, None) if dtls is not None else None
+        if loop is not None:
+            loop.close()
+        self.fanout.end()
+        for forward in list(self.forwards):
+            forward.detach()
+
+
+class SenderState:
+    """What outlives one forward on a subscriber's sender: its numbering, counts and REMB."""
+
+    def __init__(self, clock_rate: int, video: bool) -> None:
+        self.rewriter = Rewriter(clock_rate, keyframes=video, first_seq=random.randint(0, 0xFFFF),
+                                 first_ts=random.randint(0, 0xFFFFFFFF))
+        self.forward: PacketForward | None = None
+        self.remote_bitrate: int | None = None  # last REMB from the subscriber
+        self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
+        self.packets = 0
+        self.octets = 0
+
+
+_sender_states: weakref.WeakKeyDictionary[RTCRtpSender, SenderState] = weakref.WeakKeyDictionary()
+
+
+class _SilentTrack(MediaStreamTrack):
+    """Keeps a packet-path sender's RTP loop asleep: no frame ever comes from it."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self._stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def recv(self) -> Any:
+        await self._stopped
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        if not self._stopped.done():
+            self._stopped.set_result(None)
+
+
+def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
+    """A new sendonly transceiver for the packet path: state, a silent track, our RTCP handler."""
+    sender = transceiver.sender
+    kind = transceiver.kind
+    state = SenderState(90000 if kind == "video" else 48000, kind == "video")
+    _sender_states[sender] = state
+    sender.replaceTrack(_SilentTrack(kind))
+    ssrc = sender._ssrc
+
+    def on_rtcp(packet: Any) -> bool:
+        forward = state.forward
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            if forward is not None:
+                forward.retransmit(packet.lost)
+            return True
+        if isinstance(packet, RtcpPsfbPacket):
+            if packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+                if forward is not None:
+                    forward.publication.request_keyframe()
+                return True
+            if packet.fmt == RTCP_PSFB_APP:
+                try:
+                    bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                except ValueError:
+                    return True
+                if ssrc in ssrcs:
+                    state.remote_bitrate = bitrate
+                return True
+        return False  # receiver reports: aiortc's statistics
+
+    aiortc_hooks.intercept_rtcp(sender, on_rtcp)
+    return state
+
+
+class PacketForward:
+    """One publisher track going to one subscriber's transceiver (the engine's Forward protocol)."""
+
+    reusable = True  # its transceiver can carry another publisher's track of the same codec
+
+    def __init__(self, publication: PacketPublication, transceiver: RTCRtpTransceiver, paused: bool) -> None:
+        self.publication = publication
+        self.transceiver = transceiver
+        self.sender = transceiver.sender
+        state = _sender_states.get(self.sender)
+        if state is None:
+            state = prepare_packet_sender(transceiver)
+        self.state = state
+        state.forward = self
+        state.rewriter.restart()
+        self.paused = paused
+        self.dropped = 0  # packets that could not be sent (transport not ready)
+        self.retransmitted = 0
+        self._send: Any = None  # protect-and-send, once the subscriber's transport is ready
+        self._ssrc = self.sender._ssrc
+        self._pt = -1
+        self._rtx_pt: int | None = None
+        self._rtx_ssrc: int = self.sender._rtx_ssrc
+        self._mapper: ExtensionMapper | None = None
+        publication.forwards.append(self)
+
+    def _prepare(self) -> bool:
+        """Ready once the subscriber answered (negotiated numbers) and its transport is connected."""
+        if not aiortc_hooks.sender_started(self.sender):
+            return False
+        send = _Transport.sender(self.sender.transport, rtcp=False)
+        codec = self.publication.codec
+        if send is None or codec is None:
+            return False
+        mime = codec.mimeType.lower()
+        pt = next((c.payloadType for c in aiortc_hooks.negotiated_codecs(self.transceiver)
+                   if c.mimeType.lower() == mime), None)
+        if pt is None:
+            return False
+        self._pt = pt
+        # Retransmissions go as RTX where negotiated: the subscriber's browser then counts
+        # its own hop's loss on the media stream (its connection indicator grades it).
+        self._rtx_pt = next((c.payloadType for c in aiortc_hooks.negotiated_codecs(self.transceiver)
+                             if is_rtx(c) and c.parameters.get("apt") == pt), None)
+        self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
+                                       self.transceiver.mid)
+        self._send = send
+        self.publication.request_keyframe()  # start the picture now that it can be shown
+        return True
+
+    def send(self, view: RtpView, now: float, ntp: int) -> None:
+        if self.paused or (self._send is None and not self._prepare()):
+            return
+        state = self.state
+        mapped = state.rewriter.map(view.sequence, view.timestamp, view.keyframe, now)
+        if mapped is None:
+            if state.rewriter.waiting:
+                self.publication.request_keyframe()
+            return
+        self._emit(view, mapped, ntp)
+
+    def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int) -> None:
+        assert self._mapper is not None
+        packet = rewrite(view, self._ssrc, self._pt, mapped[0], mapped[1], self._mapper.block(view.extensions, ntp))
+        try:
+            self._send(packet)
+        except (ConnectionError, pylibsrtp.Error):
+            self.dropped += 1
+            return
+        state = self.state
+        state.packets += 1
+        state.octets += view.end - view.start
+
+    def skip_lost(self, sequences: list[int]) -> None:
+        """Input packets that will never come: padding in their place, restart at a keyframe.
+
+        Every hole of the ending mapping is filled, not only the ones given up: the others
+        (still NACKed upstream) could not be placed after the restart either, and a gap
+        left open would count in the subscriber's loss as its own link's (its connection
+        indicator would grade the publisher's uplink loss, and switch it to audio only).
+        """
+        rewriter = self.state.rewriter
+        if self._send is None or self.paused or not rewriter.started:
+            return
+        assert self._mapper is not None
+        extensions = self._mapper.block([], _ntp_now())
+        history = self.publication.history
+        if history is None:
+            holes = [out for out in map(rewriter.sent_sequence, sequences) if out is not None]
+        else:
+            holes = rewriter.holes(lambda s: history.get(s) is not None, history.size)
+        for out in holes:
+            sequence = rewriter.input_sequence(out)
+            assert sequence is not None
+            # The timestamp of the packet after the hole: the padding joins that frame in a
+            # receiver that groups packets by timestamp (alone, it would be an empty frame).
+            timestamp = rewriter.last_timestamp
+            for step in range(1, 64):
+                after = history.get((sequence + step) & 0xFFFF) if history is not None else None
+                if after is not None:
+                    timestamp = rewriter.output_timestamp(after.timestamp) or timestamp
+                    break
+            try:
+                self._send(padding_packet(self._ssrc, self._pt, out, timestamp, extensions))
+            except (ConnectionError, pylibsrtp.Error):
+                self.dropped += 1
+        rewriter.restart()
+
+    def retransmit(self, lost: list[int]) -> None:
+        """Answer a subscriber's NACK from the publication's history."""
+        history = self.publication.history
+        if history is None or self._send is None or self.paused:
+            return
+        rewriter = self.state.rewriter
+        ntp = _ntp_now()
+        now = time.monotonic()
+        for out_seq in lost[:MAX_NACKED]:
+            sequence = rewriter.input_sequence(out_seq)
+            view = history.get(sequence) if sequence is not None else None
+            if view is None:
+                continue
+            mapped = rewriter.map(view.sequence, view.timestamp, view.keyframe, now)
+            if mapped is None or mapped[0] != out_seq:
+                continue
+            self.retransmitted += 1
+            if self._rtx_pt is None:
+                self._emit(view, mapped, ntp)
+                continue
+            assert self._mapper is not None
+            state = self.state
+            state.rtx_seq = (state.rtx_seq + 1) & 0xFFFF
+            try:
+                self._send(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq, mapped[1], out_seq,
+                                      self._mapper.block(view.extensions, ntp)))
+            except (ConnectionError, pylibsrtp.Error):
+                self.dropped += 1
+
+    def update_sender_report(self, publisher: tuple[int, int, float] | None) -> None:
+        """Sender report figures: the publisher's NTP/RTP pair in this subscriber's timeline."""
+        state = self.state
+        rewriter = state.rewriter
+        mapped: int | None
+        if publisher is not None:
+            ntp, rtp_ts, _ = publisher
+            mapped = rewriter.output_timestamp(rtp_ts)
+        else:  # before the publisher's first report: our clock and where our timeline is now
+            ntp, mapped = _ntp_now(), rewriter.timestamp_at(time.monotonic())
+        if mapped is None:
+            return
+        aiortc_hooks.set_sender_report(self.sender, ntp, mapped, state.packets & 0xFFFFFFFF,
+                                       state.octets & 0xFFFFFFFF)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self.state.rewriter.restart()
+            if self.publication.video:
+                self.publication.request_keyframe()
+
+    def restart(self) -> None:
+        self.state.rewriter.restart()
+
+    def detach(self) -> None:
+        if self in self.publication.forwards:
+            self.publication.forwards.remove(self)
+        if self.state.forward is self:
+            self.state.forward = None
+
+    def close(self) -> None:
+        self.detach()
+

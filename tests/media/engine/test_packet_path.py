@@ -1,0 +1,360 @@
+"""The packet-level path between real aiortc peers on loopback: what reaches whom, and RTCP."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import struct
+from typing import Any
+
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, RtcpSrPacket, is_rtcp, pack_remb_fci
+
+from media.engine import fast_path
+from media.engine.packet_path import PacketPublication, feedback_sent
+from media.engine.packets import TRANSPORT_CC_URI, build_extensions, parse_rtp, parse_transport_feedback, rewrite
+from tests.waiting import stays_true_until_async, wait_until_async
+
+from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run
+from .test_forwarding import frames_go_by, two_people
+
+
+def video_publication(room: Room, name: str) -> PacketPublication:
+    publication = room.engine._peer("r1", name).publications["video"]
+    assert isinstance(publication, PacketPublication)
+    return publication
+
+
+def server_dtls(room: Room, name: str) -> RTCDtlsTransport:
+    return video_publication(room, name)._receiver.transport
+
+
+def client_dtls(client: Client) -> RTCDtlsTransport:
+    return next(t.sender.transport for t in client.pc.getTransceivers() if isinstance(t.sender.track, ColorVideo))
+
+
+def viewer_receiver(viewer: Client, publisher: str) -> Any:
+    return next(t.receiver for t in viewer.pc.getTransceivers()
+                if viewer.tracks.get(t.mid) == {"participant_id": publisher, "kind": "video"})
+
+
+def handlers_of(room: Room, name: str) -> dict[int, Any]:
+    return fast_path._rtp_handlers[server_dtls(room, name)]
+
+
+def test_packets_are_forwarded_one_by_one_without_frames() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = video_publication(room, "alice")
+            forward, = publication.forwards
+            assert forward.state.packets > 0  # rewritten and sent by the packet path
+            assert publication._tap is None  # nothing assembled: nobody asked for frames
+            assert publication.on_rtp in handlers_of(room, "alice").values()
+            assert colour_close(bob.colour_from("alice"), COLORS["alice"])
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back() -> None:
+    """Drop a burst of alice's video at the server, and every retransmission: bob's picture comes back."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = video_publication(room, "alice")
+            handlers = handlers_of(room, "alice")
+            loop = asyncio.get_running_loop()
+            outage_until = loop.time() + 0.3
+            dropped: list[int] = []
+
+            def lossy(data: bytes) -> None:
+                if loop.time() < outage_until or data[1] & 0x7F == publication._rtx_pt:
+                    dropped.append(int.from_bytes(data[2:4]))
+                    return  # lost, and so is every retransmission
+                publication.on_rtp(data)
+
+            for ssrc, handler in list(handlers.items()):
+                if handler == publication.on_rtp:
+                    handlers[ssrc] = lossy
+            fast_path._packet_receivers[publication._receiver] = lossy  # the RTX SSRC, once it shows up
+            requests = publication.keyframe_requests
+            await wait_until_async(lambda: room.engine.stats()["loss_skips"] >= 1, 5, what="the hole to be given up on")
+            frames = bob.frames_from("alice", "video")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 10,
+                                   8, what="bob's picture to resume")
+            assert dropped and publication.keyframe_requests > requests
+            assert colour_close(bob.colour_from("alice"), COLORS["alice"])
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering() -> None:
+    """Alice's uplink loses packets, some repaired, some never: bob's sequence numbers have no
+    gap (his loss figures are his own hop's), and his picture comes back."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = video_publication(room, "alice")
+            forward, = publication.forwards
+            real = forward._send
+            sent: list[int] = []
+
+            def record(packet: bytes) -> None:
+                if packet[1] & 0x7F != forward._rtx_pt:
+                    sent.append(int.from_bytes(packet[2:4]))
+                real(packet)
+
+            forward._send = record
+            handlers = handlers_of(room, "alice")
+            counter = itertools.count()
+            lost_for_good: set[int] = set()
+
+            def lossy(data: bytes) -> None:
+                n = next(counter)
+                sequence = int.from_bytes(data[2:4])
+                if data[1] & 0x7F == publication._rtx_pt:
+                    original = int.from_bytes(parse_rtp(data).payload[:2])  # RTX: the original number first
+                    if original in lost_for_good:
+                        return
+                elif n % 7 == 3:  # one in seven lost; the first three of them never repaired
+                    if len(lost_for_good) < 3:
+                        lost_for_good.add(sequence)
+                    return
+                publication.on_rtp(data)
+
+            for ssrc, handler in list(handlers.items()):
+                if handler == publication.on_rtp:
+                    handlers[ssrc] = lossy
+            fast_path._packet_receivers[publication._receiver] = lossy
+            await wait_until_async(lambda: room.engine.stats()["loss_skips"] >= 1, 8, what="holes given up on")
+            frames = bob.frames_from("alice", "video")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 8,
+                                   what="bob's picture through the loss")
+            assert len(sent) > 5 and lost_for_good
+            steps = {(b - a) & 0xFFFF for a, b in itertools.pairwise(sent)}
+            assert steps == {1}  # continuous: no hole from alice's uplink reaches bob
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_a_subscribers_nack_is_answered_from_the_history() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            forward, = video_publication(room, "alice").forwards
+            real = forward._send
+            skipped: list[int] = []
+
+            def lose_one(packet: bytes) -> None:
+                if len(skipped) < 2:
+                    skipped.append(int.from_bytes(packet[2:4]))
+                    return
+                real(packet)
+
+            forward._send = lose_one
+            await wait_until_async(lambda: len(skipped) == 2, 5, what="two packets lost on the way to bob")
+            # bob's NACK names the subscriber's sequence numbers; the server finds them in its history.
+            await wait_until_async(lambda: forward.retransmitted >= 2, 5, what="bob's NACK answered")
+            frames = bob.frames_from("alice", "video")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 5, what="bob's picture")
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_sender_reports_carry_the_publishers_clock_in_the_subscribers_timeline() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            sent: list[tuple[int, int]] = []  # alice's video SRs: (NTP, RTP)
+            video_ssrc = next(t.sender._ssrc for t in alice.pc.getTransceivers()
+                              if isinstance(t.sender.track, ColorVideo))
+            dtls = client_dtls(alice)
+            real_send = dtls._send_rtp
+
+            async def spy_send(data: bytes) -> None:
+                if is_rtcp(data):
+                    for packet in RtcpPacket.parse(data):
+                        if isinstance(packet, RtcpSrPacket) and packet.ssrc == video_ssrc:
+                            sent.append((packet.sender_info.ntp_timestamp, packet.sender_info.rtp_timestamp))
+                await real_send(data)
+
+            dtls._send_rtp = spy_send  # type: ignore[method-assign]
+            received: list[tuple[int, int, int]] = []
+            receiver = viewer_receiver(bob, "alice")
+            real_handle = receiver._handle_rtcp_packet
+
+            async def spy_handle(packet: Any) -> None:
+                if isinstance(packet, RtcpSrPacket):
+                    info = packet.sender_info
+                    received.append((info.ntp_timestamp, info.rtp_timestamp, info.packet_count))
+                await real_handle(packet)
+
+            receiver._handle_rtcp_packet = spy_handle
+            await wait_until_async(lambda: any(ntp in dict(sent) for ntp, _, _ in received), 10,
+                                   what="bob to get a sender report made from one of alice's")
+            forward, = video_publication(room, "alice").forwards
+            ntp, rtp_ts, packets = next(r for r in received if r[0] in dict(sent))
+            assert rtp_ts == forward.state.rewriter.output_timestamp(dict(sent)[ntp])
+            assert 0 < packets <= forward.state.packets
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_forged_replayed_wrong_ssrc_and_malformed_packets_are_dropped() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = video_publication(room, "alice")
+            dtls = client_dtls(alice)
+            ice_send = dtls.transport._send
+            captured: list[bytes] = []
+
+            async def capture(data: bytes) -> None:
+                if not captured and 127 < data[0] < 192 and not is_rtcp(data):
+                    captured.append(data)
+                await ice_send(data)
+
+            dtls.transport._send = capture
+            await wait_until_async(lambda: captured, 5, what="one of alice's SRTP packets")
+            received_before = publication.stats.received
+            malformed = fast_path.dropped["malformed"]
+            await ice_send(captured[0])  # replayed: libsrtp refuses it
+            forged = bytearray(captured[0])
+            forged[-1] ^= 0xFF  # authentication tag broken
+            await ice_send(bytes(forged))
+            await ice_send(struct.pack("!BBHII", 0x80, 96, 1, 2, 3) + os.urandom(40))  # never protected
+            # Authentic (alice's own keys) but wrong: an SSRC with a payload type nobody negotiated...
+            await dtls._send_rtp(struct.pack("!BBHII", 0x80, 55, 1, 2, 0x0BADBAD0) + b"x" * 20)
+            # ...and malformed inside: padding longer than the packet (her video's payload type, so
+            # aiortc's router gives this new SSRC to her video publication).
+            bad = struct.pack("!BBHII", 0xA0, publication._media_pt, 1, 0, 0x0BADF00D) + b"\x00" * 10 + b"\xff"
+            await dtls._send_rtp(bad)
+            await wait_until_async(lambda: fast_path.dropped["malformed"] > malformed, 5,
+                                   what="the malformed packet refused")
+            frames = bob.frames_from("alice", "video")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 10, 5,
+                                   what="bob's picture to go on")
+            assert publication.stats.received > received_before
+            assert 0x0BADBAD0 not in handlers_of(room, "alice")
+        finally:
+            await room.close()
+
+    run(body)
+
+
+# --- transport-cc ------------------------------------------------------------------------------
+
+TCC_ID = 9
+
+
+class TransportCcClient(Client):
+    """An aiortc client made to look like Chromium: offers transport-cc and numbers its packets."""
+
+    async def join(self) -> dict[str, Any]:
+        real_join = self.engine.join
+
+        async def join_with_tcc(room: str, name: str, sdp: str) -> dict[str, Any]:
+            return await real_join(room, name, offer_with_transport_cc(sdp))
+
+        self.engine.join = join_with_tcc  # type: ignore[method-assign]
+        try:
+            reply = await super().join()
+        finally:
+            del self.engine.join
+        self.answer_sdp = reply["sdp"]
+        dtls = client_dtls(self)
+        real_send = dtls._send_rtp
+        self.numbers = itertools.count()
+        self.sent: dict[int, float] = {}
+        self.feedback: list[bytes] = []
+
+        async def numbered(data: bytes) -> None:
+            if not is_rtcp(data):
+                view = parse_rtp(data)
+                seq = next(self.numbers) & 0xFFFF
+                self.sent[seq] = asyncio.get_running_loop().time()
+                ext = build_extensions([*view.extensions, (TCC_ID, seq.to_bytes(2, "big"))])
+                data = rewrite(view, view.ssrc, view.payload_type, view.sequence, view.timestamp, ext)
+            await real_send(data)
+
+        dtls._send_rtp = numbered  # type: ignore[method-assign]
+        real_rtcp = dtls._handle_rtcp_data
+
+        async def spy(data: bytes) -> None:
+            pos = 0
+            while pos + 4 <= len(data):
+                length = 4 * (int.from_bytes(data[pos + 2:pos + 4]) + 1)
+                if data[pos + 1] == 205 and data[pos] & 0x1F == 15:
+                    self.feedback.append(data[pos:pos + length])
+                pos += length
+            await real_rtcp(data)
+
+        dtls._handle_rtcp_data = spy  # type: ignore[method-assign]
+        return reply
+
+
+def offer_with_transport_cc(sdp: str) -> str:
+    out = []
+    for line in sdp.splitlines():
+        out.append(line)
+        if line.startswith("a=mid:"):
+            out.append(f"a=extmap:{TCC_ID} {TRANSPORT_CC_URI}")
+        if line.startswith("a=rtpmap:") and "rtx" not in line:
+            out.append(f"a=rtcp-fb:{line[9:].split()[0]} transport-cc")
+    return "\r\n".join(out) + "\r\n"
+
+
+def test_transport_cc_is_negotiated_fed_back_and_replaces_the_server_estimate() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice = TransportCcClient(room.engine, room.room, "alice")
+            room.clients["alice"] = alice
+            await alice.join()
+            assert f"a=extmap:{TCC_ID} {TRANSPORT_CC_URI}" in alice.answer_sdp
+            assert "transport-cc" in alice.answer_sdp
+            bob = await room.join("bob")
+            rembs = remb_to(alice, bob)
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > 5, 15, what="bob to see alice")
+            await wait_until_async(lambda: len(alice.feedback) >= 5, 5, what="transport-cc feedback to alice")
+            reported: dict[int, int] = {}
+            for packet in alice.feedback:
+                report = parse_transport_feedback(packet)
+                reported.update({s: t for s, t in report.arrivals.items() if t is not None})
+            # Every packet alice numbered before the last feedback is reported as received (loopback).
+            last = max(reported)
+            assert set(reported) == {s for s in alice.sent if s <= last}
+            assert feedback_sent(server_dtls(room, "alice")) >= len(alice.feedback)
+            # Her browser's own estimator sets her rate: no server-side estimate is sent...
+            await stays_true_until_async(lambda: rembs == [], until=frames_go_by(bob, "alice"),
+                                         what="no server REMB while transport-cc runs")
+            # ...but her viewers' lowest REMB still caps her.
+            receiver = viewer_receiver(bob, "alice")
+            ssrc = receiver.getSynchronizationSources()[0].source
+            await receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=receiver._RTCRtpReceiver__rtcp_ssrc,
+                                                     media_ssrc=0, fci=pack_remb_fci(300_000, [ssrc])))
+            await wait_until_async(lambda: rembs != [], 5, what="the viewers' cap sent to alice")
+            assert rembs[-1] == 300_000
+        finally:
+            await room.close()
+
+    run(body)
