@@ -118,6 +118,10 @@ class PassthroughPublication:
     def frames(self) -> AsyncGenerator[np.ndarray, None]:
         return decoded_frames(self.fanout)
 
+    def encoded(self, max_queue: int) -> ForwardedTrack:
+        """The track's encoded frames for a reader in the engine (the telephone's bridge)."""
+        return self.fanout.subscribe(max_queue=max_queue)
+
     def end(self) -> None:
         self.fanout.end()
 
@@ -129,7 +133,13 @@ class PassthroughForward:
         self.transceiver = transceiver
         self.fanout = fanout
         self.track: ForwardedTrack = fanout.subscribe()
-        self.track.packetizer = aiortc_hooks.sender_packetizer(transceiver.sender)
+        packetizer = aiortc_hooks.sender_packetizer(transceiver.sender)
+        if packetizer is None:
+            # A transceiver made for the packet path (packet_path.py) carrying frames, e.g. the
+            # telephone's voice: it gets the frame path's packetizer, and is not reused after.
+            packetizer = prepare_passthrough_sender(transceiver)
+            self.reusable = False
+        self.track.packetizer = packetizer
         if paused:
             self.track.pause()
         transceiver.sender.replaceTrack(self.track)

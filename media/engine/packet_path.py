@@ -58,7 +58,7 @@ from aiortc.rtp import (
 from . import aiortc_hooks, fast_path
 from .assembler import AudioAssembler, VideoAssembler
 from .encoded import EncodedFrame, codec_key, is_keyframe
-from .fanout import Fanout
+from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames
 from .packets import (
     ABS_SEND_TIME_URI,
@@ -420,6 +420,12 @@ class PacketPublication:
     def frames(self) -> AsyncGenerator[np.ndarray, None]:
         self._tap_stale = True  # a fresh assembler at the first packet a viewer is there for
         return decoded_frames(self.fanout)
+
+    def encoded(self, max_queue: int) -> ForwardedTrack:
+        """The track's encoded frames for a reader in the engine (the telephone's bridge):
+        assembled from the packets while it reads, like frames()."""
+        self._tap_stale = True
+        return self.fanout.subscribe(max_queue=max_queue)
 
     def _feed_tap(self, view: RtpView) -> None:
         if not self.fanout.subscribers:

@@ -80,8 +80,13 @@ class PhonePublication:
     kind = "audio"
 
     def __init__(self) -> None:
-        self.codec = opus_codec()
         self.fanout = Fanout("audio", lambda: None)  # audio: no keyframes to ask for
+
+    @property
+    def codec(self) -> RTCRtpCodecParameters:
+        # Read when a subscriber is offered it: the engine's hooks set Opus's parameters in
+        # aiortc's shared table, which a subscriber's codec preferences must match exactly.
+        return opus_codec()
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PassthroughForward:
         return PassthroughForward(self.fanout, transceiver, paused)
@@ -194,10 +199,10 @@ class PhoneLeg:
 
     def add_source(self, participant_id: str, publication: Any) -> None:
         """A web participant's audio publication: heard by the phone from now on."""
-        fanout = getattr(publication, "fanout", None)
-        if participant_id in self._voices or fanout is None or publication.kind != "audio":
+        encoded = getattr(publication, "encoded", None)
+        if participant_id in self._voices or encoded is None or publication.kind != "audio":
             return  # only passthrough audio has encoded frames to read
-        voice = _Voice(fanout.subscribe(max_queue=MAX_FRAMES * 2))
+        voice = _Voice(encoded(max_queue=MAX_FRAMES * 2))
         voice.task = asyncio.get_running_loop().create_task(self._listen(voice), name=f"phone hears {participant_id}")
         self._voices[participant_id] = voice
 

@@ -28,6 +28,9 @@ class WebVoice:
         self.at = 0
         self.ts = 0
 
+    def encoded(self, max_queue: int):
+        return self.fanout.subscribe(max_queue=max_queue)
+
     def speak(self, frames: int = 1) -> None:
         from media.engine.encoded import EncodedFrame
 
