@@ -130,9 +130,9 @@ def test_mark_done_and_no_show(client_of, alice, structure_a):
 def test_list_defaults_to_today_and_shows_link_and_status(client_of, alice, structure_a):
     from django.utils import timezone
 
-    today = factories.appointment(
-        structure_a, alice, start=timezone.now() + dt.timedelta(minutes=5), citizen_last_name="Aujourdhui"
-    )
+    # Noon of today, Paris time (in five minutes would be tomorrow's list just before midnight).
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    today = factories.appointment(structure_a, alice, start=noon, citizen_last_name="Aujourdhui")
     factories.appointment(structure_a, alice, start=timezone.now() + dt.timedelta(days=3), citizen_last_name="Plustard")
     client = client_of(alice)
     page = client.get(LIST_URL).content.decode()

@@ -162,7 +162,8 @@ def test_sockets_coming_and_going_do_not_drain_the_connection_pool(room, moderat
         for _ in range(30):
             agent = await open_ws(port, room.slug, session)
             await expect(agent, "state")
-            await expect(agent, "participant.joined")
+            # The previous socket's leaving may be broadcast after this one joined the call.
+            await expect(agent, "participant.joined", ignore=("participant.updated",))
             await agent.close()
 
     small_pool = {**FAST, "DATABASE_POOL_MAX": "3", "DATABASE_POOL_TIMEOUT": "5"}
