@@ -13,33 +13,17 @@ is reconciled by listing the recipient's recent messages (find_sent).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-from urllib.request import getproxies
 
 import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from notifications.backends.base import Backend, DeliveryError, OutboundMessage, OutcomeUnknown
+from portal import twilioapi
 
 # Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
 PERMANENT_CODES = {21211, 21408, 21610, 21612, 21614, 21617, 21635, 30003, 30004, 30005, 30006, 30007}
-
-
-class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type information
-    """Sends the SDK's requests to `base_url` instead of https://*.twilio.com."""
-
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base = urlsplit(base_url)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        parts = urlsplit(url)
-        url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment))
-        return super().request(method, url, *args, **kwargs)
 
 
 def classify(error: Exception) -> DeliveryError:
@@ -73,18 +57,7 @@ class TwilioBackend(Backend):
         ]
         self.client: Client | None = None
         if not self.missing:
-            kwargs = {"timeout": settings.TWILIO_TIMEOUT_SECONDS}
-            http = (
-                BaseUrlHttpClient(settings.TWILIO_API_BASE_URL, **kwargs)
-                if settings.TWILIO_API_BASE_URL
-                else TwilioHttpClient(**kwargs)
-            )
-            # Proxies from the environment, read once: with trust_env, requests re-reads the
-            # environment (and ~/.netrc) on every call, a third of an SMS's CPU time.
-            http.proxy = {k: v for k, v in getproxies().items() if k in ("http", "https")}
-            if http.session is not None:
-                http.session.trust_env = False
-            self.client = Client(self.sid, self.token, http_client=http)
+            self.client = Client(self.sid, self.token, http_client=twilioapi.http_client())
 
     def _client(self) -> Client:
         if self.client is None:

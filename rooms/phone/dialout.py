@@ -12,35 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from portal import phones
+from portal import phones, twilioapi
 from rooms.models import PhoneCall, Room
 from rooms.phone import calls, twiml
 
 RING_SECONDS = 30  # Twilio's Timeout: unanswered after this → no-answer
-
-
-class BaseUrlHttpClient(TwilioHttpClient):
-    """The SDK's requests to TWILIO_API_BASE_URL (a local stand-in of Twilio's API). The same
-    as notifications' (rooms may not import notifications: pyproject's import contracts)."""
-
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base = urlsplit(base_url)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        parts = urlsplit(url)
-        url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment))
-        return super().request(method, url, *args, **kwargs)
 
 
 class DialOutError(Exception):
@@ -50,10 +33,7 @@ class DialOutError(Exception):
 def _client() -> Client:
     if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
         raise DialOutError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN).")
-    kwargs = {"timeout": settings.TWILIO_TIMEOUT_SECONDS}
-    http = (BaseUrlHttpClient(settings.TWILIO_API_BASE_URL, **kwargs) if settings.TWILIO_API_BASE_URL
-            else TwilioHttpClient(**kwargs))
-    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http)
+    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=twilioapi.http_client())
 
 
 def number_to_call(room: Room, typed: str) -> str:
