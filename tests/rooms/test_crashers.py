@@ -80,7 +80,7 @@ def test_a_send_before_ice_nomination_is_the_connection_error_aiortc_expects():
     # them as "Task exception was never retrieved".
     async def scenario():
         connection = aioice.Connection(ice_controlling=True)
-        send = fast_path._sender(connection, gso=False)
+        send = fast_path._sender(connection, gso=False, receivers=[])
         try:
             with pytest.raises(ConnectionError):
                 await send(b"\x80" * 20)
