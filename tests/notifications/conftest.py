@@ -113,7 +113,13 @@ def redis_broker():
     celery_app._after_fork()  # drop pooled connections to the previous broker
     import redis
 
-    redis.Redis.from_url(REDIS_URL).ping()  # Redis down: fail here, loudly
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # Redis down: fail here, loudly
+    # Start from an empty broker: a task left by an earlier run (a killed worker's unacked
+    # ETA tasks come back after the visibility timeout) names rows by ids that a fresh test
+    # database gives again, e.g. a reminder then claimed ahead of its time.
+    celery_app.control.purge()
+    client.delete("unacked", "unacked_index", "unacked_mutex")
     try:
         yield REDIS_URL
     finally:
