@@ -61,8 +61,7 @@ def measure(client: Client, url: str, repeat: int = 11) -> tuple[int, float]:
 
 
 def statistics_page(structure: Structure, agents: list, manager, sizes: tuple[int, int], now: dt.datetime) -> bool:
-    client = Client()
-    client.force_login(manager)
+    client = factories.signed_in(Client(), manager)  # both factors, as a manager signs in
     first = (now - dt.timedelta(days=364)).date()
     url = f"/admin/statistics/?structure={structure.pk}&first={first}&last={now.date()}"
     results = {}
