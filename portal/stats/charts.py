@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import count
 
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#000091", "#c9191e", "#68a532", "#a558a0", "#b34000", "#417dc4", "#7f7f7f", "#fcc63a")
@@ -36,14 +36,17 @@ class Chart:
     legend: list[tuple[str, str]] = field(default_factory=list)  # (colour, label)
 
     def table(self) -> SafeString:
-        """The data table (built here rather than in the template: a year is ~400 cells a chart)."""
-        head = format_html_join("", '<th scope="col">{}</th>', ((c,) for c in self.columns))
-        body = mark_safe("".join(  # noqa: S308  (format_html escapes each cell)
-            str(format_html('<tr><th scope="row">{}</th>{}</tr>', row[0],
-                            format_html_join("", "<td>{}</td>", ((v,) for v in row[1:]))))
-            for row in self.rows))
-        return format_html("<table><caption>{}</caption><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
-                           self.title, head, body)
+        """The data table (built here rather than in the template: a year is ~400 cells a chart,
+        escaped cell by cell with `escape` rather than `format_html`, a third of the page's time)."""
+        head = "".join(f'<th scope="col">{escape(c)}</th>' for c in self.columns)
+        body = "".join(_table_row(row) for row in self.rows)
+        return mark_safe(  # noqa: S308  (every cell escaped above)
+            f"<table><caption>{escape(self.title)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _table_row(row: list[str]) -> str:
+    cells = "".join(f"<td>{escape(v)}</td>" for v in row[1:])
+    return f'<tr><th scope="row">{escape(row[0])}</th>{cells}</tr>'
 
 
 def _number(value: float | None, decimals: int = 0) -> str:
@@ -104,8 +107,9 @@ def stacked_bars(title: str, x_name: str, labels: Sequence[str], series: Sequenc
             h = plot_h * (s.values[i] or 0) / top
             if h > 0:
                 y -= h
-                body.append(str(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>',
-                                            _f(LEFT + i * slot + (slot - bar) / 2), _f(y), _f(bar), _f(h), colour)))
+                # numbers and a palette constant only: nothing to escape (format_html costs 10x more)
+                body.append(f'<rect x="{_f(LEFT + i * slot + (slot - bar) / 2)}" y="{_f(y)}" width="{_f(bar)}" '
+                            f'height="{_f(h)}" fill="{colour}"/>')
     body += _x_labels(labels, lambda i: LEFT + i * slot + slot / 2, max(1, len(labels) // 8))
     description = ", ".join(f"{s.label}: {_number(sum(v or 0 for v in s.values))}" for s in series)
     return Chart(title, description, _frame(chart_id, title, description, body, top, unit),
@@ -131,8 +135,7 @@ def lines(title: str, x_name: str, labels: Sequence[str], series: Sequence[Serie
         if points:
             body.append(str(format_html('<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>', colour,
                                         " ".join(f"{x:.1f},{y:.1f}" for x, y in points))))
-            body += [str(format_html('<circle cx="{}" cy="{}" r="2.5" fill="{}"/>', _f(x), _f(y), colour))
-                     for x, y in points]
+            body += [f'<circle cx="{_f(x)}" cy="{_f(y)}" r="2.5" fill="{colour}"/>' for x, y in points]
     body += _x_labels(labels, x_of, max(1, len(labels) // 8))
     description = "; ".join(
         f"{s.label}: {_number(min(vals), decimals)}–{_number(max(vals), decimals)}{unit}" if vals else f"{s.label}: —"

@@ -157,3 +157,15 @@ def test_moving_counts_as_moved(structure_a, alice, django_capture_on_commit_cal
         appointment.start = previous + dt.timedelta(days=1)
         booking.update(appointment, previous)
     assert Appointment.objects.get(pk=appointment.pk).moves == 1
+
+
+def test_chart_tables_and_svg_escape_what_they_show():
+    """Titles, labels and values come from the database and the catalogs: markup in them is text."""
+    from portal.stats import charts
+
+    evil = '<img src=x onerror="alert(1)">&'
+    chart = charts.stacked_bars(evil, evil, [evil, "w2"], [charts.Series(evil, [3, None])])
+    html = str(chart.table()) + str(chart.svg)
+    assert "<img" not in html
+    assert html.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;") >= 4  # caption, header, row, title
+    assert '<tr><th scope="row">w2</th><td>—</td></tr>' in html
