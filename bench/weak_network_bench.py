@@ -102,15 +102,20 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
     return out
 
 
-def wait_flowing(page, key: str, since: float, cap: float = 20.0) -> float | None:
-    """Seconds from `since` until `key` moves on this page (polled every 50 ms; a new peer
-    connection after a reconnection counts from 0 again)."""
-    before = sample(page)[key]
-    while time.monotonic() - since < cap:
+def wait_flowing(pages: dict, keys: tuple[str, ...], since: float, cap: float = 20.0) -> dict[str, float | None]:
+    """Seconds from `since` until each counter (`key` of each page) moves, all polled
+    together (about every 50 ms): one after the other, a counter polled late would count
+    the wait for the ones before it (a new peer connection counts from 0 again)."""
+    before = {name: sample(page) for name, page in pages.items()}
+    out: dict[str, float | None] = {f"{name}_{key}": None for name in pages for key in keys}
+    while time.monotonic() - since < cap and None in out.values():
         time.sleep(0.05)
-        if sample(page)[key] != before:
-            return time.monotonic() - since
-    return None
+        for name, page in pages.items():
+            now = sample(page)
+            for key in keys:
+                if out[f"{name}_{key}"] is None and now[key] != before[name][key]:
+                    out[f"{name}_{key}"] = time.monotonic() - since
+    return out
 
 
 def run_outage(emulator, agent_page, citizen, citizen_pid: str) -> dict:
@@ -125,10 +130,11 @@ def run_outage(emulator, agent_page, citizen, citizen_pid: str) -> dict:
         time.sleep(0.05)
     emulator.set_profile(Profile())
     back = time.monotonic()
+    flowing = wait_flowing({"citizen": citizen, "agent": agent_page}, ("aPackets", "frames"), back)
     out: dict[str, float | None] = {"poor_after": poor_after}
-    for name, page in (("citizen", citizen), ("agent", agent_page)):
-        out[f"{name}_audio"] = wait_flowing(page, "aPackets", back)
-        out[f"{name}_video"] = wait_flowing(page, "frames", back)
+    for name in ("citizen", "agent"):
+        out[f"{name}_audio"] = flowing[f"{name}_aPackets"]
+        out[f"{name}_video"] = flowing[f"{name}_frames"]
     return out
 
 
