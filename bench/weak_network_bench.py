@@ -10,7 +10,7 @@ indicator shows. Then a 5 s outage: how long after the link is back audio and vi
 again, and how soon the citizen's indicator said "poor". The clean profile is the
 baseline measured in the same run.
 
-    sudo .venv/bin/python bench/weak_network_bench.py [--seconds 40] [--only clean,outage]
+    sudo .venv/bin/python bench/weak_network_bench.py [--seconds 40] [--only 'clean;10% loss;outage']
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.speech_like import write_wav  # noqa: E402
 from tests.e2e import harness, steps  # noqa: E402
 from tests.linkemu import Profile, Shape, emulated_link  # noqa: E402
 
@@ -145,9 +146,13 @@ def fmt(value: float | None, pattern: str = "{:.1f}") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=40)
-    parser.add_argument("--only", default="", help="comma-separated profile names (and/or 'outage')")
+    parser.add_argument("--only", default="", help="';'-separated starts of profile names (and/or 'outage')")
+    parser.add_argument("--audio", choices=("speech", "beep"), default="speech",
+                        help="the fake microphones: a speech-like signal (bench/speech_like.py) or Chromium's beep")
     args = parser.parse_args()
-    chosen = [name for name in PROFILES if not args.only or name in args.only.split(",")]
+    # Profile names hold commas: the choice is by the start of each name, ';' between.
+    only = [token.strip() for token in args.only.split(";") if token.strip()]
+    chosen = [name for name in PROFILES if not only or any(name.startswith(token) for token in only)]
     folder = harness.bench_environment()
     from playwright.sync_api import sync_playwright
 
@@ -156,9 +161,12 @@ def main() -> None:
         extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
+        voice: tuple[str, ...] = ()
+        if args.audio == "speech":
+            voice = (f"--use-file-for-fake-audio-capture={write_wav(folder / 'speech.wav')}",)
         agent, room = harness.make_appointment()
-        agent_context = harness.launch(driver, folder / "agent", extra_args=(secure,))
-        citizen_context = harness.launch(driver, folder / "citizen", extra_args=(secure,),
+        agent_context = harness.launch(driver, folder / "agent", extra_args=(secure, *voice))
+        citizen_context = harness.launch(driver, folder / "citizen", extra_args=(secure, *voice),
                                          executable=space.wrapper(folder, harness.CHROMIUM))
         try:
             agent_page = agent_context.pages[0] if agent_context.pages else agent_context.new_page()
@@ -166,7 +174,8 @@ def main() -> None:
             for page in (agent_page, citizen):
                 page.gv_errors = []
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
-            print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped.")
+            print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
+                  f"microphones: {args.audio}.")
             print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
@@ -180,7 +189,7 @@ def main() -> None:
                           f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
                           f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
                           f"{', '.join(r['levels'])}{view}", flush=True)
-            if not args.only or "outage" in args.only.split(","):
+            if not only or "outage" in only:
                 o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "
                       f"back after the link returns — citizen receives audio {fmt(o['citizen_audio'], '{:.2f}')} s, "
