@@ -41,7 +41,7 @@ OUTAGE_S = 5.0
 COUNTERS = """async () => {
   const pc = window.gvDebug.pc;
   const o = { at: Date.now(), frames: 0, frozen: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
-    concealed: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null };
+    concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null };
   if (!pc) return o;
   (await pc.getStats()).forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
@@ -49,6 +49,7 @@ COUNTERS = """async () => {
       if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
     } else if (r.type === "inbound-rtp" && r.kind === "audio") {
       o.aPackets += r.packetsReceived ?? 0; o.concealed += r.concealedSamples ?? 0;
+      o.silent += r.silentConcealedSamples ?? 0;
       o.samples += r.totalSamplesReceived ?? 0; o.jbDelay += r.jitterBufferDelay ?? 0;
       o.jbEmitted += r.jitterBufferEmittedCount ?? 0;
     } else if (r.type === "outbound-rtp" && r.kind === "video") {
@@ -75,6 +76,9 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "size": f"{last['width']}x{last['height']}",
         "frozen": last["frozen"] - first["frozen"],
         "concealment": 100 * (last["concealed"] - first["concealed"]) / samples_got if samples_got else None,
+        # What could be heard: concealment of silence (pauses, DTX) is not.
+        "audible": 100 * (last["concealed"] - last["silent"] - first["concealed"] + first["silent"]) / samples_got
+        if samples_got else None,
         "audio_delay_ms": 1000 * (last["jbDelay"] - first["jbDelay"]) / emitted if emitted else None,
         "target_kbps": statistics.median(s["target"] for s in samples) / 1000,
         "levels": sorted({s["level"] for s in samples if s["level"]}),
@@ -176,7 +180,7 @@ def main() -> None:
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
             print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
                   f"microphones: {args.audio}.")
-            print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} "
+            print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
             for name in chosen:
@@ -186,7 +190,8 @@ def main() -> None:
                     r = result[side]
                     view = f" ({', '.join(result['agent_view'])})" if side == "agent" else ""
                     print(f"{name:22} {side:8} {r['fps']:5.1f} {r['size']:>8} {r['frozen']:8.1f} "
-                          f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
+                          f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audible'], '{:.2f}'):>9} "
+                          f"{fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
                           f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
                           f"{', '.join(r['levels'])}{view}", flush=True)
             if not only or "outage" in only:
