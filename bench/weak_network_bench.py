@@ -10,7 +10,7 @@ indicator shows. Then a 5 s outage: how long after the link is back audio and vi
 again, and how soon the citizen's indicator said "poor". The clean profile is the
 baseline measured in the same run.
 
-    sudo .venv/bin/python bench/weak_network_bench.py [--seconds 40] [--only clean,outage]
+    sudo .venv/bin/python bench/weak_network_bench.py [--seconds 40] [--only 'clean;10% loss;outage']
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.speech_like import write_wav  # noqa: E402
 from tests.e2e import harness, steps  # noqa: E402
 from tests.linkemu import Profile, Shape, emulated_link  # noqa: E402
 
@@ -40,7 +41,7 @@ OUTAGE_S = 5.0
 COUNTERS = """async () => {
   const pc = window.gvDebug.pc;
   const o = { at: Date.now(), frames: 0, frozen: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
-    concealed: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null };
+    concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null };
   if (!pc) return o;
   (await pc.getStats()).forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
@@ -48,6 +49,7 @@ COUNTERS = """async () => {
       if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
     } else if (r.type === "inbound-rtp" && r.kind === "audio") {
       o.aPackets += r.packetsReceived ?? 0; o.concealed += r.concealedSamples ?? 0;
+      o.silent += r.silentConcealedSamples ?? 0;
       o.samples += r.totalSamplesReceived ?? 0; o.jbDelay += r.jitterBufferDelay ?? 0;
       o.jbEmitted += r.jitterBufferEmittedCount ?? 0;
     } else if (r.type === "outbound-rtp" && r.kind === "video") {
@@ -74,6 +76,9 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "size": f"{last['width']}x{last['height']}",
         "frozen": last["frozen"] - first["frozen"],
         "concealment": 100 * (last["concealed"] - first["concealed"]) / samples_got if samples_got else None,
+        # What could be heard: concealment of silence (pauses, DTX) is not.
+        "audible": 100 * (last["concealed"] - last["silent"] - first["concealed"] + first["silent"]) / samples_got
+        if samples_got else None,
         "audio_delay_ms": 1000 * (last["jbDelay"] - first["jbDelay"]) / emitted if emitted else None,
         "target_kbps": statistics.median(s["target"] for s in samples) / 1000,
         "levels": sorted({s["level"] for s in samples if s["level"]}),
@@ -102,15 +107,20 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
     return out
 
 
-def wait_flowing(page, key: str, since: float, cap: float = 20.0) -> float | None:
-    """Seconds from `since` until `key` moves on this page (polled every 50 ms; a new peer
-    connection after a reconnection counts from 0 again)."""
-    before = sample(page)[key]
-    while time.monotonic() - since < cap:
+def wait_flowing(pages: dict, keys: tuple[str, ...], since: float, cap: float = 20.0) -> dict[str, float | None]:
+    """Seconds from `since` until each counter (`key` of each page) moves, all polled
+    together (about every 50 ms): one after the other, a counter polled late would count
+    the wait for the ones before it (a new peer connection counts from 0 again)."""
+    before = {name: sample(page) for name, page in pages.items()}
+    out: dict[str, float | None] = {f"{name}_{key}": None for name in pages for key in keys}
+    while time.monotonic() - since < cap and None in out.values():
         time.sleep(0.05)
-        if sample(page)[key] != before:
-            return time.monotonic() - since
-    return None
+        for name, page in pages.items():
+            now = sample(page)
+            for key in keys:
+                if out[f"{name}_{key}"] is None and now[key] != before[name][key]:
+                    out[f"{name}_{key}"] = time.monotonic() - since
+    return out
 
 
 def run_outage(emulator, agent_page, citizen, citizen_pid: str) -> dict:
@@ -125,10 +135,11 @@ def run_outage(emulator, agent_page, citizen, citizen_pid: str) -> dict:
         time.sleep(0.05)
     emulator.set_profile(Profile())
     back = time.monotonic()
+    flowing = wait_flowing({"citizen": citizen, "agent": agent_page}, ("aPackets", "frames"), back)
     out: dict[str, float | None] = {"poor_after": poor_after}
-    for name, page in (("citizen", citizen), ("agent", agent_page)):
-        out[f"{name}_audio"] = wait_flowing(page, "aPackets", back)
-        out[f"{name}_video"] = wait_flowing(page, "frames", back)
+    for name in ("citizen", "agent"):
+        out[f"{name}_audio"] = flowing[f"{name}_aPackets"]
+        out[f"{name}_video"] = flowing[f"{name}_frames"]
     return out
 
 
@@ -139,9 +150,13 @@ def fmt(value: float | None, pattern: str = "{:.1f}") -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=40)
-    parser.add_argument("--only", default="", help="comma-separated profile names (and/or 'outage')")
+    parser.add_argument("--only", default="", help="';'-separated starts of profile names (and/or 'outage')")
+    parser.add_argument("--audio", choices=("speech", "beep"), default="speech",
+                        help="the fake microphones: a speech-like signal (bench/speech_like.py) or Chromium's beep")
     args = parser.parse_args()
-    chosen = [name for name in PROFILES if not args.only or name in args.only.split(",")]
+    # Profile names hold commas: the choice is by the start of each name, ';' between.
+    only = [token.strip() for token in args.only.split(";") if token.strip()]
+    chosen = [name for name in PROFILES if not only or any(name.startswith(token) for token in only)]
     folder = harness.bench_environment()
     from playwright.sync_api import sync_playwright
 
@@ -150,9 +165,12 @@ def main() -> None:
         extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
+        voice: tuple[str, ...] = ()
+        if args.audio == "speech":
+            voice = (f"--use-file-for-fake-audio-capture={write_wav(folder / 'speech.wav')}",)
         agent, room = harness.make_appointment()
-        agent_context = harness.launch(driver, folder / "agent", extra_args=(secure,))
-        citizen_context = harness.launch(driver, folder / "citizen", extra_args=(secure,),
+        agent_context = harness.launch(driver, folder / "agent", extra_args=(secure, *voice))
+        citizen_context = harness.launch(driver, folder / "citizen", extra_args=(secure, *voice),
                                          executable=space.wrapper(folder, harness.CHROMIUM))
         try:
             agent_page = agent_context.pages[0] if agent_context.pages else agent_context.new_page()
@@ -160,8 +178,9 @@ def main() -> None:
             for page in (agent_page, citizen):
                 page.gv_errors = []
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
-            print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped.")
-            print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} "
+            print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
+                  f"microphones: {args.audio}.")
+            print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
             for name in chosen:
@@ -171,10 +190,11 @@ def main() -> None:
                     r = result[side]
                     view = f" ({', '.join(result['agent_view'])})" if side == "agent" else ""
                     print(f"{name:22} {side:8} {r['fps']:5.1f} {r['size']:>8} {r['frozen']:8.1f} "
-                          f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
+                          f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audible'], '{:.2f}'):>9} "
+                          f"{fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
                           f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
                           f"{', '.join(r['levels'])}{view}", flush=True)
-            if not args.only or "outage" in args.only.split(","):
+            if not only or "outage" in only:
                 o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "
                       f"back after the link returns — citizen receives audio {fmt(o['citizen_audio'], '{:.2f}')} s, "

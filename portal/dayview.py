@@ -27,6 +27,7 @@ LABELS = {
     WAITING: _("waiting"), IN_CALL: _("in the call"), LEFT: _("left the call"), ENDED: _("ended"),
     "": _("not arrived"),
 }
+LINK_LABELS = {"good": _("good connection"), "average": _("unstable connection"), "poor": _("weak connection")}
 PROBLEM_LABELS = {
     "no_webrtc": _("browser cannot do video"), "no_getusermedia": _("browser cannot use the camera"),
     "insecure_context": _("page not opened over https"), "no_camera": _("no camera"),
@@ -53,6 +54,11 @@ class Row:
     join_alert: Alert | None = None  # room under attack, someone locked out (rooms/joinlimits)
     can_reopen: bool = False  # ended (by mistake?) and still within the room's window
     by_phone: bool = False  # the citizen present is a telephone (rooms/phone/)
+    link: str = ""  # in the call: the citizen's connection indicator (good/average/poor), "" if not known
+
+    @property
+    def link_label(self) -> str:
+        return str(LINK_LABELS.get(self.link, ""))
 
     @property
     def phone(self) -> str:
@@ -131,12 +137,13 @@ def row(appointment: Appointment, alerts: dict[int, Alert] | None = None) -> Row
 
     now = timezone.now()
     live = [g for g in guests if is_present(g, now)]  # the lease, not a flag a crash leaves set
-    presence, waiting_since, pid = "", None, None
+    presence, waiting_since, pid, link = "", None, None, ""
     if appointment.status in (Status.DONE, Status.NO_SHOW, Status.CANCELLED):
         presence = ENDED
     elif any(g.status == "admitted" for g in live):
         presence = IN_CALL
-        pid = str(next(g for g in live if g.status == "admitted").pid)
+        in_call = next(g for g in live if g.status == "admitted")
+        pid, link = str(in_call.pid), in_call.link
     elif live:
         presence, pid, waiting_since = WAITING, str(live[0].pid), live[0].status_since
     elif guests:
@@ -159,4 +166,5 @@ def row(appointment: Appointment, alerts: dict[int, Alert] | None = None) -> Row
         join_alert=alert,
         can_reopen=booking.reopenable(appointment),
         by_phone=any(g.by_phone for g in live),
+        link=link,
     )

@@ -246,9 +246,13 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
             with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
                 await media().set_audio_only(self.slug, self.pid, message["audio_only"])
             await self._update_and_broadcast(audio_only=message["audio_only"])
-        if "link" in message:  # everyone in the call sees each one's link (not stored: it changes)
+        if "link" in message:  # everyone in the call sees each one's link
             await self._broadcast(room_group(self.slug), {"type": "participant.link", "pid": self.pid,
                                                           "link": message["link"], "auto": message.get("auto", False)})
+            # The citizen's is kept for the agents' day view, told when it changes (the
+            # message is validated and rate-limited like any other: protocol, ratelimit).
+            if self.role == lobby.Role.GUEST and await db(presence.set_guest_link)(self.pid, message["link"]):
+                await announce_async(self.room, "link")
 
     async def on_hand_set(self, message: dict) -> None:
         await self._update_and_broadcast(hand=message["raised"])

@@ -99,6 +99,9 @@ class Participant(models.Model):
     audio_only = models.BooleanField(default=False)
     token_id = models.CharField(max_length=32, blank=True, db_index=True)  # entered with the personal link
     by_phone = models.BooleanField(default=False)  # a telephone (rooms/phone/): audio only, no page
+    # A guest's connection indicator in the call (quality.set `link`: good/average/poor),
+    # kept for the agents' day view; "" before any reading.
+    link = models.CharField(max_length=10, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     status_since = models.DateTimeField(default=timezone.now)  # "waiting since" in the day view
     admitted_at = models.DateTimeField(null=True, blank=True)

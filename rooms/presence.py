@@ -252,6 +252,13 @@ def move(room: Room, pid: str, target: str) -> Participant:
     return participant
 
 
+def set_guest_link(pid: str, level: str) -> bool:
+    """A guest's connection indicator level, for the day view; True when it changed (the
+    day view is told then only: the page sends a level when it changes, and re-sent ones
+    cost an UPDATE that matches nothing)."""
+    return Participant.objects.filter(pid=pid, role=lobby.Role.GUEST).exclude(link=level).update(link=level) > 0
+
+
 def update_flags(pid: str, **flags) -> Participant:
     Participant.objects.filter(pid=pid).update(**flags)
     return Participant.objects.get(pid=pid)

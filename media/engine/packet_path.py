@@ -15,10 +15,11 @@ RTCP stays on aiortc's slower path (parse, route), with our handlers in front:
   publisher (rate-limited by the Fanout), REMB kept as that subscriber's cap;
 - to a subscriber: the aiortc sender's own RTCP loop sends its sender reports, with the
   publisher's NTP/RTP pair rewritten in the subscriber's timeline (lip-sync) and our counts;
-- to a publisher: receiver reports and NACKs from what arrived, PLI, transport-cc feedback
-  every 100 ms when its browser numbers packets (its own estimator then sets its bitrate),
-  and a REMB: the light server-side estimate where there is no transport-cc, or only the
-  subscribers' lowest REMB as a cap where there is.
+- to a publisher: receiver reports and NACKs from what arrived (for audio, the fraction
+  lost is the worst of its hop's and its subscribers' own: loss_relay.py, Opus FEC), PLI,
+  transport-cc feedback every 100 ms when its browser numbers packets (its own estimator
+  then sets its bitrate), and a REMB: the light server-side estimate where there is no
+  transport-cc, or only the subscribers' lowest REMB as a cap where there is.
 
 The aiortc sender of each subscriber transceiver stays (negotiation, SSRC, sender
 reports), given a track that never yields a frame, so its RTP loop sleeps. Pixels are
@@ -49,6 +50,7 @@ from aiortc.rtp import (
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpPsfbPacket,
+    RtcpRrPacket,
     RtcpRtpfbPacket,
     RtcpSrPacket,
     RtpPacket,
@@ -60,6 +62,7 @@ from .assembler import AudioAssembler, VideoAssembler
 from .encoded import EncodedFrame, codec_key, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames
+from .loss_relay import DownstreamLoss, reported_fraction, upstream_fraction
 from .packets import (
     ABS_SEND_TIME_URI,
     TRANSPORT_CC_URI,
@@ -383,6 +386,10 @@ class PacketPublication:
         if self.media_ssrc is None:
             return
         fraction, lost = self.stats.report()
+        if not self.video:
+            # Opus codes in-band FEC for the loss it is told: its subscribers' hops count too.
+            now = time.monotonic()
+            fraction = upstream_fraction(fraction, (f.state.loss.current(now) for f in self.forwards if not f.paused))
         lsr = dlsr = 0
         if self._sender_report is not None:
             ntp, _, received = self._sender_report
@@ -471,6 +478,7 @@ class SenderState:
                                  first_ts=random.randint(0, 0xFFFFFFFF))
         self.forward: PacketForward | None = None
         self.remote_bitrate: int | None = None  # last REMB from the subscriber
+        self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
         self.packets = 0
         self.octets = 0
@@ -525,7 +533,11 @@ def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
                 if ssrc in ssrcs:
                     state.remote_bitrate = bitrate
                 return True
-        return False  # receiver reports: aiortc's statistics
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            fraction = reported_fraction(packet, ssrc)
+            if fraction is not None:
+                state.loss.update(fraction, time.monotonic())
+        return False  # receiver reports: aiortc's statistics too
 
     aiortc_hooks.intercept_rtcp(sender, on_rtcp)
     return state

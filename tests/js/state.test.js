@@ -174,11 +174,3 @@ test("the waiting list is redrawn only when it changed", () => {
   state.leftLobby(OTHER);
   assert.equal(state.lobbyChanged(), true);
 });
-
-test("a poor connection is told once", () => {
-  const state = inCall();
-  assert.equal(state.measured({ level: "good" }), false);
-  assert.equal(state.measured({ level: "poor" }), true);
-  assert.equal(state.stats.level, "poor");
-  assert.equal(state.measured({ level: "poor" }), false);
-});

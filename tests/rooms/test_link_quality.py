@@ -51,3 +51,64 @@ def test_a_waiting_guests_link_reaches_nobody(room, moderator, citizen):
             await client.close()
 
     run(scenario())
+
+
+@db
+def test_the_citizens_link_reaches_the_agents_day_view_when_it_changes(room, moderator, citizen, alice):
+    """The day view (portal/day.js re-reads a row when told) shows the citizen's link in the
+    call: told once per change, the agent's own link is not the citizen's."""
+    import json
+
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.conf import settings
+    from django.test import Client as HttpClient
+    from django.urls import reverse
+    from django.utils import translation
+
+    from rooms.models import Participant
+    from tests import factories
+
+    admitted(citizen)
+    http = HttpClient()
+    factories.signed_in(http, alice)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={http.cookies[settings.SESSION_COOKIE_NAME].value}"
+    appointment = room.appointment
+
+    def day_row() -> str:
+        with translation.override("fr"):
+            return http.get(reverse("day_row", args=[appointment.pk]), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    async def scenario():
+        from portal.asgi import application
+
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
+        day = WebsocketCommunicator(application, "/ws/day/", headers=[
+            (b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", cookie.encode())])
+        assert (await day.connect(timeout=5))[0]
+        assert 'data-link="' not in await sync_to_async(day_row)()  # no reading yet
+        await guest.send({"type": "quality.set", "link": "poor"})
+        event = json.loads(await day.receive_from(timeout=5))
+        assert event == {"type": "day.changed", "appointment": appointment.pk, "what": "link"}
+        row = await sync_to_async(day_row)()
+        assert 'data-link="poor"' in row and "connexion faible" in row
+        for client in (agent, guest):
+            await client.expect("participant.link")  # the call sees it too
+        # The same level again, or the agent's own link: the day view is not told.
+        for sender, pid, level in ((guest, citizen.pid, "poor"), (agent, moderator.pid, "average")):
+            await sender.send({"type": "quality.set", "link": level})
+            for client in (agent, guest):
+                assert (await client.expect("participant.link"))["pid"] == str(pid)
+        for client in (agent, guest):
+            await client.quiet()  # both handled
+        links = await sync_to_async(lambda: dict(Participant.objects.values_list("role", "link")))()
+        assert links == {"guest": "poor", "moderator": ""}  # only the citizen's is kept
+        assert await day.receive_nothing(timeout=0.5)
+        await guest.send({"type": "quality.set", "link": "good"})
+        assert json.loads(await day.receive_from(timeout=5))["what"] == "link"
+        assert 'data-link="good"' in await sync_to_async(day_row)()
+        for client in (agent, guest):
+            await client.close()
+        await day.disconnect()
+
+    run(scenario())

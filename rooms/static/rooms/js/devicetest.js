@@ -5,7 +5,7 @@ import { _, fmt } from "./i18n.js";
 import { $ } from "./dom.js";
 import { reportCheck } from "./checks.js";
 import { Call } from "./media.js";
-import { measure } from "./stats.js";
+import { measureRoundTrip } from "./stats.js";
 
 const config = JSON.parse($("#gv-config").textContent);
 const section = $("#gv-net");
@@ -41,7 +41,7 @@ function connect(stream) {
       onConnection: async (state) => {
         if (state === "connected") {
           setTimeout(async () => {
-            if (!settled) finish({ ok: true, rtt: (await measure(call.pc)).rtt });
+            if (!settled) finish({ ok: true, rtt: await measureRoundTrip(call.pc) });
           }, SETTLE);
         } else if (state === "failed") {
           finish({ ok: false });

@@ -3,7 +3,7 @@
 // objects) and LinkPolicy decides advice and the automatic audio-only switch, so
 // tests/js/linkquality.test.js runs both under Node.
 //
-// Why not the round trip and the loss alone (stats.js summarize): when nothing arrives,
+// Why not the round trip and the loss alone (what stats.js once graded): when nothing arrives,
 // loss is 0/0 and the last RTT stays in the stats, so a dead link looked "good".
 
 export const LEVELS = ["unknown", "good", "average", "poor"];

@@ -58,8 +58,7 @@ export class RoomState {
     this.unread = 0;
     this.mediaTries = 0;
     this.mediaRetryPending = false;
-    this.stats = {}; // the last quality measure (stats.js summarize)
-    this.poorSaid = false;
+    this.stats = {}; // the last link reading (linkquality.js, set by indicators.js)
     this.lobbyKey = null; // who was drawn in the waiting list
     this.timers = []; // the page's intervals, stopped by finish()
   }
@@ -242,15 +241,6 @@ export class RoomState {
     const key = [...this.lobby.values()].map((p) => `${p.pid}:${p.name}:${p.online}`).join();
     if (key === this.lobbyKey) return false;
     this.lobbyKey = key;
-    return true;
-  }
-
-  // A new quality measure: true when the connection turns poor for the first time (the
-  // user is told once).
-  measured(stats) {
-    this.stats = stats;
-    if (stats.level !== "poor" || this.poorSaid) return false;
-    this.poorSaid = true;
     return true;
   }
 }

@@ -1,37 +1,21 @@
-// Connection quality and what is received, from RTCPeerConnection.getStats().
-// The readers (summarize, receivedBy) are pure: they take the stats as an iterable of
+// What is received and the round trip, from RTCPeerConnection.getStats(). The call's
+// connection indicator is linkquality.js; this is the device test's round trip and the
+// tests' view of what each participant's media brings.
+// The readers (roundTrip, receivedBy) are pure: they take the stats as an iterable of
 // plain objects (a report's values()), so tests/js/stats.test.js runs them under Node.
 
-// Round-trip time of the selected candidate pair, and packet loss since `previous`.
-export function summarize(stats, previous = {}) {
+// Round-trip time (s) of the selected candidate pair, null before one was measured.
+export function roundTrip(stats) {
   const all = [...stats];
   let rtt = null;
-  let lost = 0;
-  let got = 0;
   let pairId = null;
   for (const s of all) if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
   for (const s of all) {
     if (s.type === "candidate-pair" && (s.id === pairId || (!pairId && s.nominated && s.state === "succeeded"))) {
       rtt = s.currentRoundTripTime ?? rtt;
     }
-    if (s.type === "inbound-rtp") {
-      lost += s.packetsLost ?? 0;
-      got += s.packetsReceived ?? 0;
-    }
   }
-  const dLost = Math.max(0, lost - (previous.lost ?? 0));
-  const dReceived = Math.max(0, got - (previous.received ?? 0));
-  const loss = dLost + dReceived ? dLost / (dLost + dReceived) : 0;
-  return { rtt, loss, level: qualityLevel(rtt, loss), lost, received: got };
-}
-
-// good / average / poor from the round-trip time (s) and the loss ratio; unknown before
-// any round trip was measured.
-export function qualityLevel(rtt, loss) {
-  if (rtt == null) return "unknown";
-  if (rtt < 0.3 && loss < 0.02) return "good";
-  if (rtt < 0.6 && loss < 0.08) return "average";
-  return "poor";
+  return rtt;
 }
 
 // Per participant: video frames decoded and audio energy received, through the server's
@@ -48,8 +32,8 @@ export function receivedBy(stats, tracks) {
   return out;
 }
 
-export async function measure(pc, previous = {}) {
-  return summarize((await pc.getStats()).values(), previous);
+export async function measureRoundTrip(pc) {
+  return roundTrip((await pc.getStats()).values());
 }
 
 // What this browser decodes from each participant (tests and diagnostics).
