@@ -324,12 +324,19 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # under Daphne's --websocket_connect_timeout (30 s in deploy/Procfile; 5 s by default), past
 # which Daphne resets the connection and nginx takes that Daphne for dead. Refused browsers
 # come back within the hint (1 to ROOM_BUSY_MAX_RETRY s; ROOM_SOCKETS_FULL_RETRY when the
-# sockets are full) plus jitter.
+# sockets are full) plus jitter. A handshake finding every slot taken waits for one if those
+# waiting before it can be served within ROOM_HANDSHAKE_QUEUE_WAIT s at the process's pace
+# (a refusal costs Daphne about half a handshake, and the browser seconds): this wait plus
+# ROOM_HANDSHAKE_TIMEOUT stays well under Daphne's --websocket_connect_timeout.
 ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
+ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=4.0)
 ROOM_BUSY_MAX_RETRY = env.int("ROOM_BUSY_MAX_RETRY", default=10)
 ROOM_SOCKETS_FULL_RETRY = env.int("ROOM_SOCKETS_FULL_RETRY", default=30)
+# Seconds a thread of a Daphne process may hold the GIL while its event loop waits for it
+# (Python's default 0.005; 0: left as is): portal/daphne_tuning.py.
+ASGI_SWITCH_INTERVAL = env.float("ASGI_SWITCH_INTERVAL", default=0.001)
 # Chat replayed to a (re)connecting participant: its last messages since its admission.
 ROOM_CHAT_REPLAY = env.int("ROOM_CHAT_REPLAY", default=200)
 
