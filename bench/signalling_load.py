@@ -4,8 +4,9 @@ Daphne processes, with a storm of connects, steady traffic and three faults.
 Everything runs on loopback in processes of its own, stopped at the end: a private
 PostgreSQL cluster (initdb in a temporary folder, its own port: the shared server on 5432 is
 never touched), a private redis-server (no persistence, as Redis may run), two Daphne
-processes behind nginx configured by deploy/nginx-site.conf itself (HTTPS; round robin; the
-next backend when one refuses a connection). Appointments are booked through the
+processes behind nginx configured by deploy/nginx-site.conf itself (round robin; the next
+backend when one refuses a connection; plain HTTP on its HTTPS listener unless --tls).
+Appointments are booked through the
 booking code (tests/factories.py); each room has its agent (moderator) and its citizen; a
 share of the citizens stay in the waiting room (they poll `lobby.info`).
 
@@ -199,13 +200,17 @@ class Daphnes:
 
 # --- the proxy: deploy/nginx-site.conf itself, rendered as deploy/render.py does ---
 class Nginx:
-    """nginx with the site file shipped in deploy/ (HTTPS, the upstream of both Daphne, its
-    proxy_next_upstream and timeouts), so the bench measures the routing that is deployed
-    and follows it when it changes. Around it, a main configuration of the bench's: one
-    worker, no access log, enough worker_connections for N clients and their upstreams
-    (Debian's nginx.conf has 768: under 600 participants and their 600 upstream connections)."""
+    """nginx with the site file shipped in deploy/ (the upstream of both Daphne, its
+    proxy_next_upstream and timeouts, the headers), so the bench measures the routing that is
+    deployed and follows it when it changes. Its HTTPS listener serves plain HTTP unless
+    `tls`: one Python client terminating 600 TLS sessions at once, and nginx's single worker
+    doing their RSA, are not what a structure's browsers and nginx do (at load 25-43 the storm
+    then failed in the client: 743 ms of client CPU per connection). Around it, a main
+    configuration of the bench's: one worker, no access log, enough worker_connections for N
+    clients and their upstreams (Debian's nginx.conf has 768: under 600 participants and their
+    600 upstream connections)."""
 
-    def __init__(self, folder: Path, backends: list[int]):
+    def __init__(self, folder: Path, backends: list[int], tls: bool = False):
         from deploy.render import render
 
         self.port, self.folder = free_port(), folder / "nginx"
@@ -220,6 +225,9 @@ class Nginx:
             "HTTPS_LISTEN6": f"[::1]:{free_port()}", "TLS_CERT": str(cert), "TLS_KEY": str(key),
             "DAPHNE_1": f"127.0.0.1:{backends[0]}", "DAPHNE_2": f"127.0.0.1:{backends[1]}",
             "STATIC_ROOT": str(self.folder / "static")})
+        if not tls:
+            site = site.replace(f"listen 127.0.0.1:{self.port} ssl http2;", f"listen 127.0.0.1:{self.port};")
+        self.scheme = "wss" if tls else "ws"
         (self.folder / "site.conf").write_text(site)
         temp = " ".join(f"{name}_temp_path {self.folder}/{name};" for name in ("client_body", "proxy", "fastcgi",
                                                                                "uwsgi", "scgi"))
@@ -455,8 +463,8 @@ class Client:
 
 
 class Bench:
-    def __init__(self, proxy_port: int):
-        self.proxy_port = proxy_port
+    def __init__(self, proxy_port: int, scheme: str = "ws"):
+        self.proxy_port, self.scheme = proxy_port, scheme
         self.stats = Stats()
         self.clients: list[Client] = []
         self.admit_asked: dict[str, float] = {}
@@ -470,8 +478,10 @@ class Bench:
         from django.conf import settings
 
         return await websockets.connect(
-            f"wss://127.0.0.1:{self.proxy_port}/ws/rooms/{slug}/", ssl=self.tls,
-            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}", "Origin": "https://127.0.0.1"},
+            f"{self.scheme}://127.0.0.1:{self.proxy_port}/ws/rooms/{slug}/",
+            ssl=self.tls if self.scheme == "wss" else None,
+            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}",
+                                "Origin": f"{self.scheme.replace('ws', 'http')}://127.0.0.1"},
             open_timeout=10, ping_interval=None, close_timeout=2, max_queue=None)
 
     def connected(self) -> int:
@@ -820,6 +830,8 @@ def main() -> None:
     parser.add_argument("--websocket-connect-timeout", type=int, default=30,
                         help="Daphne's --websocket_connect_timeout (deploy/Procfile's; Daphne's default: 5)")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
+    parser.add_argument("--tls", action="store_true", help="HTTPS as deployed (the client and nginx then "
+                        "spend their CPU on 600 TLS sessions)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="gv-signalling-"))
     os.chmod(folder, 0o711)  # noqa: S103  (the postgres user reaches its cluster's folder inside)
@@ -850,9 +862,9 @@ def main() -> None:
 
         connection.close()
         daphnes = Daphnes(folder, env, args.backlog, args.websocket_connect_timeout)
-        proxy = Nginx(folder, daphnes.ports)
+        proxy = Nginx(folder, daphnes.ports, tls=args.tls)
         print(f"[setup] Daphne pids {[p.pid for p in daphnes.procs if p]}, ports {daphnes.ports}", flush=True)
-        bench = Bench(proxy.port)
+        bench = Bench(proxy.port, proxy.scheme)
         sampler = Sampler(daphnes, pg.url, redis_server.url)
         meter = CpuMeter(daphnes, pg, redis_server, proxy)
 
