@@ -4,8 +4,9 @@ Daphne processes, with a storm of connects, steady traffic and three faults.
 Everything runs on loopback in processes of its own, stopped at the end: a private
 PostgreSQL cluster (initdb in a temporary folder, its own port: the shared server on 5432 is
 never touched), a private redis-server (no persistence, as Redis may run), two Daphne
-processes behind nginx (round robin; the next backend when one refuses connections, as
-deploy/nginx-site.conf does). Appointments are booked through the
+processes behind nginx configured by deploy/nginx-site.conf itself (round robin; the next
+backend when one refuses a connection; plain HTTP on its HTTPS listener unless --tls).
+Appointments are booked through the
 booking code (tests/factories.py); each room has its agent (moderator) and its citizen; a
 share of the citizens stay in the waiting room (they poll `lobby.info`).
 
@@ -37,6 +38,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -196,35 +198,47 @@ class Daphnes:
                     proc.kill()
 
 
-# --- the proxy: nginx, round robin, the next backend when one refuses (proxy_next_upstream) ---
+# --- the proxy: deploy/nginx-site.conf itself, rendered as deploy/render.py does ---
 class Nginx:
-    def __init__(self, folder: Path, backends: list[int]):
+    """nginx with the site file shipped in deploy/ (the upstream of both Daphne, its
+    proxy_next_upstream and timeouts, the headers), so the bench measures the routing that is
+    deployed and follows it when it changes. Its HTTPS listener serves plain HTTP unless
+    `tls`: one Python client terminating 600 TLS sessions at once, and nginx's single worker
+    doing their RSA, are not what a structure's browsers and nginx do (at load 25-43 the storm
+    then did not converge: 9 of 600 connected after 90 s, 2,391 failed handshakes). Around it, a main
+    configuration of the bench's: one worker, no access log, enough worker_connections for N
+    clients and their upstreams (Debian's nginx.conf has 768: under 600 participants and their
+    600 upstream connections)."""
+
+    def __init__(self, folder: Path, backends: list[int], tls: bool = False):
+        from deploy.render import render
+
         self.port, self.folder = free_port(), folder / "nginx"
         self.folder.mkdir()
+        (self.folder / "static").mkdir()
+        cert, key = self.folder / "cert.pem", self.folder / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+        site = render((ROOT / "deploy" / "nginx-site.conf").read_text(), {
+            "SERVER_NAME": "127.0.0.1", "HTTPS_LISTEN": f"127.0.0.1:{self.port}",
+            "HTTP_LISTEN": f"127.0.0.1:{free_port()}", "HTTP_LISTEN6": f"[::1]:{free_port()}",
+            "HTTPS_LISTEN6": f"[::1]:{free_port()}", "TLS_CERT": str(cert), "TLS_KEY": str(key),
+            "DAPHNE_1": f"127.0.0.1:{backends[0]}", "DAPHNE_2": f"127.0.0.1:{backends[1]}",
+            "STATIC_ROOT": str(self.folder / "static")})
+        if not tls:
+            site = site.replace(f"listen 127.0.0.1:{self.port} ssl http2;", f"listen 127.0.0.1:{self.port};")
+        self.scheme = "wss" if tls else "ws"
+        (self.folder / "site.conf").write_text(site)
         temp = " ".join(f"{name}_temp_path {self.folder}/{name};" for name in ("client_body", "proxy", "fastcgi",
                                                                                "uwsgi", "scgi"))
-        servers = " ".join(f"server 127.0.0.1:{port} max_fails=0;" for port in backends)  # deploy/nginx-site.conf
         conf = self.folder / "nginx.conf"
         conf.write_text(f"""
 daemon off; worker_processes 1; worker_rlimit_nofile 16384;
 pid {self.folder}/nginx.pid; error_log {self.folder}/error.log warn;
 events {{ worker_connections 8192; }}
-http {{
-    access_log off; {temp}
-    upstream daphne {{ {servers} }}
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    server {{
-        listen 127.0.0.1:{self.port} backlog=4096;
-        location / {{
-            proxy_pass http://daphne; proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $host; proxy_connect_timeout 2s; proxy_read_timeout 3600s;
-            proxy_next_upstream error timeout;
-        }}
-    }}
-}}
+http {{ access_log off; {temp} include {self.folder}/site.conf; }}
 """)
-        self.proc = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(conf)])
+        self.proc = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(conf)], stderr=subprocess.DEVNULL)
         wait_for("nginx", lambda: listening(self.port), 10)
 
     def stop(self) -> None:
@@ -449,21 +463,25 @@ class Client:
 
 
 class Bench:
-    def __init__(self, proxy_port: int):
-        self.proxy_port = proxy_port
+    def __init__(self, proxy_port: int, scheme: str = "ws"):
+        self.proxy_port, self.scheme = proxy_port, scheme
         self.stats = Stats()
         self.clients: list[Client] = []
         self.admit_asked: dict[str, float] = {}
         self.chatting = False
         self.phase = "storm"  # the phase a chat was sent in, for the count of losses
+        self.tls = ssl.create_default_context()
+        self.tls.check_hostname, self.tls.verify_mode = False, ssl.CERT_NONE  # the bench's own certificate
 
     async def open(self, slug: str, session: str):
         import websockets
         from django.conf import settings
 
         return await websockets.connect(
-            f"ws://127.0.0.1:{self.proxy_port}/ws/rooms/{slug}/",
-            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}", "Origin": "http://127.0.0.1"},
+            f"{self.scheme}://127.0.0.1:{self.proxy_port}/ws/rooms/{slug}/",
+            ssl=self.tls if self.scheme == "wss" else None,
+            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}",
+                                "Origin": f"{self.scheme.replace('ws', 'http')}://127.0.0.1"},
             open_timeout=10, ping_interval=None, close_timeout=2, max_queue=None)
 
     def connected(self) -> int:
@@ -812,6 +830,8 @@ def main() -> None:
     parser.add_argument("--websocket-connect-timeout", type=int, default=30,
                         help="Daphne's --websocket_connect_timeout (deploy/Procfile's; Daphne's default: 5)")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
+    parser.add_argument("--tls", action="store_true", help="HTTPS as deployed (the client and nginx then "
+                        "spend their CPU on 600 TLS sessions)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="gv-signalling-"))
     os.chmod(folder, 0o711)  # noqa: S103  (the postgres user reaches its cluster's folder inside)
@@ -842,9 +862,9 @@ def main() -> None:
 
         connection.close()
         daphnes = Daphnes(folder, env, args.backlog, args.websocket_connect_timeout)
-        proxy = Nginx(folder, daphnes.ports)
+        proxy = Nginx(folder, daphnes.ports, tls=args.tls)
         print(f"[setup] Daphne pids {[p.pid for p in daphnes.procs if p]}, ports {daphnes.ports}", flush=True)
-        bench = Bench(proxy.port)
+        bench = Bench(proxy.port, proxy.scheme)
         sampler = Sampler(daphnes, pg.url, redis_server.url)
         meter = CpuMeter(daphnes, pg, redis_server, proxy)
 

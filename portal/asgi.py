@@ -2,6 +2,7 @@
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -15,12 +16,13 @@ from django.urls import URLPattern  # noqa: E402
 
 from portal import routing as portal_routing  # noqa: E402
 from portal.accounts.middleware import verified_user  # noqa: E402
-from portal.daphne_tuning import defer_autobahn_debug_formatting  # noqa: E402
+from portal.daphne_tuning import defer_autobahn_debug_formatting, shorten_gil_switch_interval  # noqa: E402
 from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
 from rooms.phone import routing as phone_routing  # noqa: E402
 
 defer_autobahn_debug_formatting()  # a debug line formatted at every connection, written or not
+shorten_gil_switch_interval(settings.ASGI_SWITCH_INTERVAL)  # the event loop waits less for the GIL
 
 # Each app declares its own routes: the portal's day view, the rooms' signalling. The day
 # view reads the signed-in user (session and user, in the thread pool: rooms/admission.py);

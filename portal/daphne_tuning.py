@@ -1,4 +1,5 @@
-"""Work Daphne's WebSocket library does at every connection for nothing.
+"""Work Daphne's WebSocket library does at every connection for nothing, and the event loop's
+wait for the GIL.
 
 autobahn pretty-prints its whole configuration (about forty options) for a debug log line at
 every WebSocket connection, whether debug lines are written or not: 7.5% of a Daphne
@@ -9,6 +10,7 @@ format lazily, so the pretty-printing is deferred to when the line is written: s
 from __future__ import annotations
 
 import pprint
+import sys
 from typing import Any
 
 
@@ -40,3 +42,18 @@ def defer_autobahn_debug_formatting() -> None:
 
     protocol.Timings.__str__ = timings_text  # type: ignore[method-assign]
     setattr(protocol, "pformat", LazyPformat)  # noqa: B010  (a module global of autobahn)
+
+
+def shorten_gil_switch_interval(seconds: float) -> None:
+    """How long a thread may hold the GIL while another one waits for it (Python: 5 ms).
+
+    Why: Daphne's event loop (every socket's frames, every Redis command) and its thread pool
+    (each database call: psycopg and the ORM, Python code) share one GIL. The loop gives the
+    GIL up at every system call (each send to Redis or to a socket) and then waits for a
+    pool thread to hand it back: up to the switch interval each time. In the reconnect storm
+    after SIGKILL of the other process (bench/signalling_load.py, py-spy of the survivor),
+    26% of the loop's samples were in sendmsg and 11% in handing work to the pool, i.e. in
+    that wait, and chat of the sockets that never dropped took seconds to echo. A shorter
+    interval lets the loop back in sooner, for a little more switching in the threads."""
+    if seconds > 0:
+        sys.setswitchinterval(seconds)

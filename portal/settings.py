@@ -324,12 +324,23 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # under Daphne's --websocket_connect_timeout (30 s in deploy/Procfile; 5 s by default), past
 # which Daphne resets the connection and nginx takes that Daphne for dead. Refused browsers
 # come back within the hint (1 to ROOM_BUSY_MAX_RETRY s; ROOM_SOCKETS_FULL_RETRY when the
-# sockets are full) plus jitter.
+# sockets are full) plus jitter. With ROOM_HANDSHAKE_QUEUE_WAIT > 0, a handshake finding
+# every slot taken waits for one if those waiting before it can be served within that many
+# seconds at the process's pace (a refusal costs Daphne about half a handshake, and the
+# browser seconds); the wait plus ROOM_HANDSHAKE_TIMEOUT must stay well under Daphne's
+# --websocket_connect_timeout. Off (0) by default: at 4 s it cut a killed process's
+# reconnections' refusals from 553 to 28-231 at load 5-8, but the 10-minute soak with it, at
+# load 24, took 56 s to connect a storm (441 handshakes outlived the client's 10 s) and lost
+# 29 chats (README, bench/signalling_load.py): not yet shown harmless under overload.
 ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
+ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=0.0)
 ROOM_BUSY_MAX_RETRY = env.int("ROOM_BUSY_MAX_RETRY", default=10)
 ROOM_SOCKETS_FULL_RETRY = env.int("ROOM_SOCKETS_FULL_RETRY", default=30)
+# Seconds a thread of a Daphne process may hold the GIL while its event loop waits for it
+# (Python's default 0.005; 0: left as is): portal/daphne_tuning.py.
+ASGI_SWITCH_INTERVAL = env.float("ASGI_SWITCH_INTERVAL", default=0.001)
 # Chat replayed to a (re)connecting participant: its last messages since its admission.
 ROOM_CHAT_REPLAY = env.int("ROOM_CHAT_REPLAY", default=200)
 

@@ -15,11 +15,24 @@ before it. Channels' AuthMiddleware loads the session and the user with
 the gate is an ASGI middleware outside the whole WebSocket stack (`gate`, portal/asgi.py): it
 counts a handshake from its first byte of work to the accept (or close) and refuses the rest
 before any database call. The consumer bounds its own part in time (ROOM_HANDSHAKE_TIMEOUT).
+
+A handshake that finds every slot taken waits for one, in order, if those already waiting
+can be served within ROOM_HANDSHAKE_QUEUE_WAIT at this process's pace; only beyond is it
+refused. Why: a refusal is a whole WebSocket handshake too (Twisted, autobahn, accept, send,
+close: about half of what an admitted one costs Daphne), and the refused browser comes back
+seconds later to be refused again. When the other process was killed (bench/signalling_load.py),
+its ~300 sockets arrive here within a second: refused at once, 553 refusals took nearly as
+much of this process as the 288 reconnections they delayed. A waiting handshake costs nothing
+(an asyncio future; no database call, no thread), and the wait is bounded in time and in
+number, so the queue never grows behind slow handshakes as the thread pool's did. Off by
+default (ROOM_HANDSHAKE_QUEUE_WAIT = 0, portal/settings.py says why).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import json
 import math
 import time
@@ -35,33 +48,93 @@ from rooms.protocol import CloseCode
 class Admission:
     max_handshakes: int  # in flight at once in this process
     max_sockets: int  # open at once in this process
+    max_wait: float = 0.0  # seconds a handshake may wait for a slot (0: refused at once)
     clock: Callable[[], float] = time.monotonic
     handshakes: int = 0
     sockets: set[int] = field(default_factory=set)
+    # Handshakes waiting for a slot, in order; leave() hands its slot to the first.
+    waiting: collections.deque[asyncio.Future[bool]] = field(default_factory=collections.deque)
     # Per-second counts (this second and the one before) for the retry hint.
     _second: int = 0
     _refused: list[int] = field(default_factory=lambda: [0, 0])
     _done: list[int] = field(default_factory=lambda: [0, 0])
-    # Handshakes done in the busiest full second this process was saturated (it refused some):
+    _saturated: bool = False  # this second, a handshake waited or was refused
+    # Handshakes done in the busiest full second this process was saturated (some waited or were refused):
     # what it can do, where the last two seconds only say what it did (a crowd arriving at
     # once, after a quiet while, got the longest hint while the process had room: SIGKILL of
     # the other process, bench/signalling_load.py).
     peak: int = 0
 
     def enter(self) -> bool:
-        """Start a handshake if there is room for it; False: refuse it now (BUSY)."""
+        """Start a handshake if there is room for it now; False: refuse it now (BUSY)."""
         self._tick()
-        if self.handshakes >= self.max_handshakes or len(self.sockets) >= self.max_sockets:
-            self._refused[1] += 1
+        if self.handshakes >= self.max_handshakes or self.waiting or len(self.sockets) >= self.max_sockets:
+            self._refuse()
             return False
         self.handshakes += 1
         return True
 
-    def leave(self) -> None:
-        """The handshake finished (accepted, refused by the room's rules, failed, cancelled)."""
+    async def turn(self) -> bool:
+        """Start a handshake, after waiting for a slot if the wait is short enough (see the
+        module's doc); False: refuse it (BUSY). True: the caller must leave() after."""
         self._tick()
-        self.handshakes -= 1
+        full = len(self.sockets) >= self.max_sockets
+        if not full and self.handshakes < self.max_handshakes and not self.waiting:
+            self.handshakes += 1
+            return True
+        if full or len(self.waiting) >= self.max_wait * self.pace():
+            self._refuse()
+            return False
+        self._saturated = True
+        slot: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiting.append(slot)
+        try:
+            async with asyncio.timeout(self.max_wait):
+                await asyncio.shield(slot)
+            return True
+        except TimeoutError:
+            if slot.done():  # handed a slot as the time ran out: take it
+                return True
+            slot.cancel()
+            self._forget(slot)
+            self._refuse()
+            return False
+        except asyncio.CancelledError:  # the connection went away while it waited
+            if slot.done() and not slot.cancelled():
+                self._release()  # the slot it was handed goes to the next one
+            else:
+                slot.cancel()
+                self._forget(slot)
+            raise
+
+    def leave(self) -> None:
+        """The handshake finished (accepted, refused by the room's rules, failed, cancelled):
+        its slot goes to the first handshake waiting, if any."""
+        self._tick()
         self._done[1] += 1
+        self._release()
+
+    def _release(self) -> None:
+        while self.waiting:
+            slot = self.waiting.popleft()
+            if not slot.done():
+                slot.set_result(True)
+                return
+        self.handshakes -= 1
+
+    def pace(self) -> float:
+        """Handshakes per second this process can take: the last two seconds' or, when it
+        was saturated, its best such second (see `peak`); at least half its slots a second."""
+        self._tick()
+        return max((self._done[0] + self._done[1]) / 2, self.peak, self.max_handshakes / 2, 0.5)
+
+    def _refuse(self) -> None:
+        self._refused[1] += 1
+        self._saturated = True
+
+    def _forget(self, slot: asyncio.Future[bool]) -> None:
+        with contextlib.suppress(ValueError):
+            self.waiting.remove(slot)
 
     def opened(self, key: int) -> None:
         self.sockets.add(key)
@@ -76,16 +149,17 @@ class Admission:
         self._tick()
         if len(self.sockets) >= self.max_sockets:
             return settings.ROOM_SOCKETS_FULL_RETRY
-        refused = self._refused[0] + self._refused[1]
-        per_second = max((self._done[0] + self._done[1]) / 2, self.peak, self.max_handshakes / 2, 0.5)
-        return max(1, min(settings.ROOM_BUSY_MAX_RETRY, math.ceil(refused / per_second)))
+        # Those waiting go first: the refused come back after them.
+        ahead = self._refused[0] + self._refused[1] + len(self.waiting)
+        return max(1, min(settings.ROOM_BUSY_MAX_RETRY, math.ceil(ahead / self.pace())))
 
     def _tick(self) -> None:
         second = int(self.clock())
         if second != self._second:
             gap = second - self._second
-            if self._refused[1]:  # the second that ended was saturated: its pace is a capacity
+            if self._saturated:  # the second that ended was saturated: its pace is a capacity
                 self.peak = max(self.peak, self._done[1])
+            self._saturated = bool(self.waiting)
             self._refused = [self._refused[1] if gap == 1 else 0, 0]
             self._done = [self._done[1] if gap == 1 else 0, 0]
             self._second = second
@@ -114,7 +188,7 @@ def gate(inner):
             await inner(scope, receive, send)
             return
         admission = ADMISSION
-        if not admission.enter():
+        if not await admission.turn():
             await refuse(receive, send, admission.retry_after())
             return
         key, handshaking, refused = object(), True, False
@@ -178,7 +252,8 @@ def auth_stack(inner, vet=None):
 
 
 def from_settings() -> Admission:
-    return Admission(max_handshakes=settings.ROOM_MAX_HANDSHAKES, max_sockets=settings.ROOM_MAX_SOCKETS)
+    return Admission(max_handshakes=settings.ROOM_MAX_HANDSHAKES, max_sockets=settings.ROOM_MAX_SOCKETS,
+                     max_wait=settings.ROOM_HANDSHAKE_QUEUE_WAIT)
 
 
 ADMISSION = from_settings()

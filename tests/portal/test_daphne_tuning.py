@@ -20,3 +20,19 @@ def test_autobahn_s_debug_formatting_is_deferred_with_the_same_text(monkeypatch)
     timings = protocol.Timings()
     timings.track("onOpen")
     assert isinstance(str(timings), str)
+
+
+def test_loading_the_application_shortens_the_gil_switch_interval_to_the_setting(settings):
+    import sys
+
+    from portal.daphne_tuning import shorten_gil_switch_interval
+
+    assert sys.getswitchinterval() == settings.ASGI_SWITCH_INTERVAL < 0.005  # set by portal.asgi's import
+    before = sys.getswitchinterval()
+    try:
+        shorten_gil_switch_interval(0)  # 0: left as it is
+        assert sys.getswitchinterval() == before
+        shorten_gil_switch_interval(0.002)
+        assert sys.getswitchinterval() == 0.002
+    finally:
+        sys.setswitchinterval(before)

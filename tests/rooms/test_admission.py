@@ -1,5 +1,5 @@
 """Admission control of room sockets (rooms/admission.py): bounded handshakes per process,
-the rest refused at once with `busy` + 4503 and a retry hint; a handshake that takes too
+a short bounded wait for a slot, the rest refused with `busy` + 4503 and a retry hint; a handshake that takes too
 long is abandoned, not left queued."""
 
 from __future__ import annotations
@@ -208,3 +208,105 @@ def test_the_gate_refuses_a_handshake_stalled_anywhere_before_daphne_would_reset
 
     run(scenario())
     assert gate.handshakes == 0 and not gate.sockets
+
+
+# --- a short, bounded wait for a slot instead of a refusal (Admission.turn) ---
+def test_a_handshake_finding_every_slot_taken_waits_and_gets_the_next_one_in_order():
+    async def scenario():
+        gate = Admission(max_handshakes=2, max_sockets=100, max_wait=5.0)
+        assert await gate.turn() and await gate.turn()
+        waiters = [asyncio.create_task(gate.turn()) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        assert len(gate.waiting) == 3 and not any(w.done() for w in waiters)
+        assert not gate.enter(), "an immediate entry does not jump the queue"
+        gate.leave()
+        await asyncio.sleep(0.01)
+        assert [w.done() for w in waiters] == [True, False, False], "first come, first served"
+        assert waiters[0].result() is True
+        assert gate.handshakes == 2, "the slot was handed over, not freed"
+        gate.leave()
+        gate.leave()
+        assert await waiters[1] and await waiters[2]
+        for _ in range(2):
+            gate.leave()
+        assert gate.handshakes == 0 and not gate.waiting
+
+    asyncio.run(scenario())
+
+
+def test_beyond_what_the_pace_serves_within_the_wait_handshakes_are_refused_at_once_with_those_waiting_in_the_hint():
+    async def scenario():
+        clock = Clock()
+        gate = Admission(max_handshakes=4, max_sockets=100, max_wait=2.0, clock=clock)
+        for _ in range(4):
+            assert await gate.turn()
+        # pace: max(done 0, peak 0, 4 slots / 2) = 2 per s; 2 s of wait: 4 may wait.
+        waiters = [asyncio.create_task(gate.turn()) for _ in range(4)]
+        await asyncio.sleep(0.01)
+        assert len(gate.waiting) == 4
+        began = time.monotonic()
+        assert await gate.turn() is False
+        assert time.monotonic() - began < 0.1, "refused at once, not after waiting"
+        assert gate.retry_after() == 3  # (1 refused + 4 waiting) / 2 per s
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        assert not gate.waiting
+
+    asyncio.run(scenario())
+
+
+def test_a_handshake_that_waited_its_time_without_a_slot_is_refused():
+    async def scenario():
+        gate = Admission(max_handshakes=1, max_sockets=100, max_wait=0.2)
+        assert await gate.turn()
+        began = time.monotonic()
+        assert await gate.turn() is False
+        assert 0.15 < time.monotonic() - began < 1.0
+        assert not gate.waiting and gate.handshakes == 1
+        gate.leave()
+        assert gate.handshakes == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_waiter_gone_before_its_turn_does_not_keep_a_slot():
+    """The browser hung up while waiting (its task cancelled by Daphne): its place is freed,
+    and a slot handed to it just before goes on to the next one."""
+    async def scenario():
+        gate = Admission(max_handshakes=1, max_sockets=100, max_wait=5.0)
+        assert await gate.turn()
+        gone, handed, next_one = (asyncio.create_task(gate.turn()) for _ in range(3))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+        assert len(gate.waiting) == 2
+        gate.leave()  # to `handed`, which is cancelled before it runs
+        handed.cancel()
+        await asyncio.gather(handed, return_exceptions=True)
+        assert await next_one
+        assert gate.handshakes == 1 and not gate.waiting
+        gate.leave()
+        assert gate.handshakes == 0
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storm_on_a_gate_that_lets_handshakes_wait_connects_everyone_with_few_refusals(room, monkeypatch):
+    """30 participants at the same instant, 3 handshakes at a time, a wait of a few seconds:
+    they wait their turn instead of being refused and coming back."""
+    gate = Admission(max_handshakes=3, max_sockets=100, max_wait=30.0)  # room for 45 waiting at 1.5/s
+    monkeypatch.setattr(admission, "ADMISSION", gate)
+    pids = [presence.enter_as_guest(room, f"Citoyen {n}").pid for n in range(30)]
+
+    async def scenario():
+        clients = await asyncio.gather(*(Client(room.slug, pid).connect() for pid in pids))
+        firsts = [await client.recv() for client in clients]
+        for client in clients:
+            await client.close()
+        return firsts
+
+    firsts = run(scenario())
+    assert [m["type"] for m in firsts] == ["state"] * 30
+    assert gate.handshakes == 0 and not gate.waiting
