@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from media.engine.encoded import EncodedFrame  # noqa: E402
-from media.engine.fanout import Fanout  # noqa: E402
+from media.engine.fanout import Fanout, ForwardedTrack  # noqa: E402
 from media.phone.bridge import PhoneLeg  # noqa: E402
 from media.phone.codec import MuLaw, Uplink  # noqa: E402
 
@@ -53,6 +53,10 @@ class WebVoice:
 
     def __init__(self) -> None:
         self.fanout = Fanout("audio", lambda: None)
+
+    def encoded(self, max_queue: int) -> ForwardedTrack:
+        """What the engine's publications give the bridge (media/engine/modes.py)."""
+        return self.fanout.subscribe(max_queue=max_queue)
 
 
 def opus_packets(frames: list[np.ndarray]) -> list[bytes]:
