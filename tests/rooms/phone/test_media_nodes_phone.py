@@ -209,3 +209,40 @@ def test_when_the_rooms_node_dies_the_call_ends_cleanly(twilio, room, moderator,
 
     with media_nodes(remote_media, ("node-a", 400)) as nodes:
         run(scenario(nodes, dial_when_live(twilio, room, prefix, "node-a")))
+
+
+def test_when_the_rooms_node_dies_the_phone_moves_to_a_live_node(twilio, room, moderator, remote_media):  # noqa: F811
+    prefix = remote_media["MEDIA_REDIS_PREFIX"]
+
+    async def scenario(nodes, call):
+        agent = Agent(await Client(room.slug, moderator.pid).connect())
+        await agent.client.greeted()
+        stream = await Stream(call.sid).open()
+        await stream.session.start(call.parameters)
+        pid = (await agent.client.expect("lobby.waiting"))["participant"]["pid"]
+        await agent.client.send({"type": "lobby.admit", "pid": pid})
+        await agent.client.expect_each("participant.joined", "lobby.left")
+        await wait_until_async(lambda: pid in media()._relays, 20,  # type: ignore[union-attr]
+                               what="the phone's leg to start on the room's node")
+        first = media()._relays[pid].node  # type: ignore[union-attr]
+        nodes.procs[first].send_signal(signal.SIGKILL)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 40
+        while media()._relays.get(pid) is None or media()._relays[pid].node == first:  # type: ignore[union-attr]
+            assert loop.time() < deadline, "the phone's leg never moved"
+            assert stream.closed_code is None, "the call ended although a node could take it"
+            await talk(stream, 0.2)
+        second = media()._relays[pid].node  # type: ignore[union-attr]
+        assert second != first and second in ("node-a", "node-b")
+        # The mix flows again, from the other node (the local leg sends nothing while relayed).
+        before = stream.session.media_messages
+        await talk(stream, 1.0)
+        assert stream.session.media_messages - before >= 25
+        assert await phone_status() == "admitted"
+        await stream.session.stop()
+        assert await stream.closed() == 1000
+        await stream.close()
+        await agent.close()
+
+    with media_nodes(remote_media, ("node-a", 400), ("node-b", 400)) as nodes:
+        run(scenario(nodes, dial_when_live(twilio, room, prefix, "node-a", "node-b")))
