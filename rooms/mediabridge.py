@@ -11,6 +11,7 @@ Two ways to reach media, same calls (`join`, `answer`, `leave`, `set_audio_only`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +28,7 @@ from media.nodes.commands import PROGRESS, node_channel
 from media.nodes.registry import NODES_KEY, NodeRegistry, NoNodeAvailable, live, parse_nodes
 from rooms.groups import channel_layer, personal_group
 from rooms.ice import ice_servers_for
+from rooms.phone.relay import PhoneRelay
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,24 @@ def live_media_nodes(client: Any) -> list[str]:
     return sorted(n.node_id for n in live(nodes, settings.MEDIA_NODE_MAX_AGE))
 
 
+def media_can_take_a_call() -> bool:
+    """Whether a phone could reach media now (read synchronously: Twilio's webhook). In
+    process: always. On nodes: a live node accepts new rooms, or Redis cannot say (then
+    the call goes on, and its admission says clearly if the audio cannot join)."""
+    if settings.MEDIA_NODES != "remote":
+        return True
+    import redis
+
+    try:
+        with redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2) as client:
+            nodes = live(parse_nodes(client.hgetall(settings.MEDIA_REDIS_PREFIX + NODES_KEY)),
+                         settings.MEDIA_NODE_MAX_AGE)
+    except Exception:
+        log.exception("media node registry unreadable: the call goes on")
+        return True
+    return any(n.accepting for n in nodes)
+
+
 class InProcessMedia:
     """The engine inside this ASGI process (embedded default), with the same calls as nodes."""
 
@@ -120,8 +140,9 @@ class InProcessMedia:
         return await check_participant(self.engine, room, pid, first_name, last_name, timeout=timeout,
                                        on_hint=on_hint)
 
-    async def attach_phone(self, room: str, leg: Any) -> None:
-        """A phone leg (media/phone/) joins the room's media: its voice out, the room's in."""
+    async def attach_phone(self, room: str, leg: Any, channel: str) -> None:
+        """A phone leg (media/phone/) joins the room's media: its voice out, the room's in
+        (`channel`, the stream consumer's, serves nodes only)."""
         self.engine.attach_local(room, leg)
 
     async def detach_phone(self, room: str, pid: str) -> None:
@@ -136,6 +157,7 @@ class RemoteMedia:
 
     def __init__(self, registry: NodeRegistry, timeout: float = 15.0):
         self.registry, self.timeout = registry, timeout
+        self._relays: dict[str, PhoneRelay] = {}  # phones whose leg is on a node, by pid
 
     async def _call(self, op: str, room: str, pid: str | None = None, *, place: bool = True,
                     timeout: float | None = None,
@@ -184,13 +206,29 @@ class RemoteMedia:
         await self._call("close_room", room, place=False)
         await self.registry.forget(room)
 
-    async def attach_phone(self, room: str, leg: Any) -> None:
-        # The phone's stream reaches this Daphne process; its leg would have to live on the
-        # room's node, fed through the channel layer: not built yet (README, Telephone).
-        raise MediaUnavailable("joining by telephone needs MEDIA_NODES=inprocess for now")
+    async def attach_phone(self, room: str, leg: Any, channel: str) -> None:
+        """The phone's leg on the room's node (placed like a browser's join); this process's
+        `leg` then only relays: what the phone says to the node (rooms/phone/relay.py), the
+        node's mix to `channel` (the stream's consumer, `phone.audio`)."""
+        pid = leg.participant_id
+        await self._stop_relay(pid)
+        try:
+            result = await self._call("phone_attach", room, pid, channel=channel)
+        except MediaError:
+            # No reply is not "not attached": the node may have started the leg late.
+            with contextlib.suppress(MediaError):
+                await self._call("phone_detach", room, pid, place=False, timeout=2)
+            raise
+        self._relays[pid] = PhoneRelay(channel_layer(), result["node"], pid, leg)
 
     async def detach_phone(self, room: str, pid: str) -> None:
-        return None
+        await self._stop_relay(pid)
+        await self._call("phone_detach", room, pid, place=False)
+
+    async def _stop_relay(self, pid: str) -> None:
+        relay = self._relays.pop(pid, None)
+        if relay is not None:
+            await relay.stop()
 
     async def id_check(self, room: str, pid: str, first_name: str, last_name: str, timeout: float,
                        on_hint: OnHint | None = None) -> dict:

@@ -11,8 +11,9 @@ from typing import Any, Protocol
 from media.engine import MediaEngine, MediaError
 from media.identity import check_participant
 from media.network import announce_public_address
-from media.nodes.commands import OPS, PROGRESS, node_channel
+from media.nodes.commands import OPS, PHONE_AUDIO, PHONE_MEDIA, PHONE_SILENT_S, PROGRESS, node_channel
 from media.nodes.registry import NodeRegistry
+from media.phone.bridge import PhoneLeg
 
 log = logging.getLogger("media.node")
 
@@ -35,6 +36,8 @@ class MediaNode:
         self._cpu = 0.0
         self._rooms: set[str] = set()  # rooms this node serves (a full node still serves them)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._phones: dict[str, tuple[str, PhoneLeg]] = {}  # pid → (room, leg)
+        self._phone_heard: dict[str, float] = {}  # pid → when its Daphne last sent frames
 
     @property
     def channel(self) -> str:
@@ -52,6 +55,9 @@ class MediaNode:
         try:
             while True:
                 message = await self.layer.receive(self.channel)
+                if message.get("type") == PHONE_MEDIA:
+                    self.phone_media(message)  # 50 a second per call: no task, in order
+                    continue
                 task = asyncio.create_task(self.handle(message))  # rooms do not wait on each other
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -59,6 +65,8 @@ class MediaNode:
             announcer.cancel()
             with contextlib.suppress(Exception):
                 await self.registry.withdraw(self.node_id)
+            for pid in list(self._phones):
+                await self.drop_phone(pid)
             await self.engine.shutdown()
 
     async def handle(self, message: dict[str, Any]) -> None:
@@ -80,6 +88,9 @@ class MediaNode:
             raise MediaError(f"unknown media command {op!r}")
         if op == "close_room":
             self._rooms.discard(room)
+            for phone, (phone_room, _) in list(self._phones.items()):
+                if phone_room == room:
+                    await self.drop_phone(phone)
             return await self.engine.close_room(room)
         if not isinstance(pid, str):
             raise MediaError(f"media command {op!r} without a participant id")
@@ -102,9 +113,70 @@ class MediaNode:
 
             return await check_participant(self.engine, room, pid, args["first_name"], args["last_name"],
                                            timeout=float(args.get("timeout_s", 20)), on_hint=send_hint)
+        if op == "phone_attach":
+            if room not in self._rooms and not self.accepting():
+                raise NodeFull("this media node is full")
+            self.attach_phone(room, pid, str(args["channel"]))
+            self._rooms.add(room)
+            return {"node": self.node_id}
+        if op == "phone_detach":
+            return await self.drop_phone(pid)
         if op == "set_audio_only":
             return await self.engine.set_audio_only(room, pid, bool(args["audio_only"]))
         raise MediaError(f"media command {op!r} is not handled")
+
+    # --- the telephone ---------------------------------------------------------------------
+
+    def attach_phone(self, room: str, pid: str, channel: str) -> None:
+        """The phone's leg in this node's engine; its 20 ms frames go to its stream's consumer."""
+        previous = self._phones.pop(pid, None)
+        if previous is not None:  # attached again (its Daphne lost our reply): one leg only
+            self.engine.detach_local(previous[0], pid)
+            self._spawn(previous[1].close())
+
+        async def send(mulaw: bytes) -> None:
+            await self.layer.send(channel, {"type": PHONE_AUDIO, "audio": mulaw})
+
+        leg = PhoneLeg(pid, send)
+        leg.attached = True
+        self.engine.attach_local(room, leg)
+        leg.start()
+        self._phones[pid] = (room, leg)
+        self._phone_heard[pid] = time.monotonic()
+
+    def phone_media(self, message: dict[str, Any]) -> None:
+        """What a phone said, relayed by its Daphne (dropped if its leg is not here)."""
+        pid = message.get("pid")
+        entry = self._phones.get(pid) if isinstance(pid, str) else None
+        if entry is None:
+            return
+        leg = entry[1]
+        self._phone_heard[entry[1].participant_id] = time.monotonic()
+        leg.muted = bool(message.get("muted"))
+        for frame in message.get("frames", ()):
+            if isinstance(frame, bytes):
+                leg.feed(frame)
+
+    async def drop_phone(self, pid: str) -> None:
+        entry = self._phones.pop(pid, None)
+        self._phone_heard.pop(pid, None)
+        if entry is None:
+            return
+        room, leg = entry
+        self.engine.detach_local(room, pid)
+        await leg.close()
+
+    def _drop_silent_phones(self) -> None:
+        now = time.monotonic()
+        for pid, heard in list(self._phone_heard.items()):
+            if now - heard > PHONE_SILENT_S:
+                log.info("phone %s: nothing from its stream for %.0f s, leg dropped", pid, now - heard)
+                self._spawn(self.drop_phone(pid))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _announce_forever(self) -> None:
         last_wall, last_cpu = time.monotonic(), time.process_time()
@@ -113,6 +185,7 @@ class MediaNode:
             if now_wall > last_wall:
                 self._cpu = (now_cpu - last_cpu) / (now_wall - last_wall)
             last_wall, last_cpu = now_wall, now_cpu
+            self._drop_silent_phones()
             try:
                 await self.registry.announce(self.node_id, load=self.load(), cpu=self._cpu,
                                              accepting=self.accepting())

@@ -9,12 +9,18 @@ web participants. No Django.
     leg.muted = True                 # *6 or the agent: nothing of the phone reaches the web
     await leg.close()
 
-Phone → web: μ-law is decoded, resampled to 48 kHz and encoded to Opus ONCE; the packets go
-into a passthrough fan-out, so every web subscriber gets the same packets like any
-publisher's (media/engine/fanout.py). Web → phone: each web publisher's Opus audio is read
-from its fan-out (no change to its forwarding), decoded, resampled to 8 kHz into a small
-jitter buffer of its own; every 20 ms the mixer sums one frame of every buffer (never the
-phone's own voice: it is not a source), encodes μ-law and hands it to `send`.
+Phone → web: μ-law is decoded and encoded to Opus ONCE (8 kHz as is), only while the phone
+is heard (admitted, not muted); the packets go into a passthrough fan-out, so every web
+subscriber gets the same packets like any publisher's (media/engine/fanout.py). Web →
+phone: each web publisher's Opus audio is read from its fan-out (no change to its
+forwarding); every 20 ms the mixer takes what each voice's queue holds (no wake-up per
+packet), decodes and resamples it to 8 kHz into a small jitter buffer of its own, sums one
+frame of every buffer (never the phone's own voice: it is not a source; one voice is
+passed as is), encodes μ-law and hands it to `send`.
+
+`relay`: with media on separate nodes (media/nodes/), the leg in the Daphne process that
+holds the Media Stream only plays the lobby's chime; once admitted, what the phone says
+goes to `relay` (to the leg on the room's node) and the room's mix comes back from there.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ HIGH_TICKS = 25  # 0.5 s above HIGH_FRAMES: not a passing burst
 # The phone's voice: a pause longer than this in Twilio's frames moves the Opus timestamps
 # on by the real time elapsed, so the browsers' jitter buffers see the gap as a gap.
 GAP_FRAMES = 3
+SILENCE = np.zeros(PHONE_FRAME, dtype=np.int16)
 
 
 def opus_codec() -> RTCRtpCodecParameters:
@@ -109,10 +116,27 @@ class _Voice:
         self.playing = False
         self.high_ticks = 0  # consecutive mixes that found the buffer above HIGH_FRAMES
         self.trimmed = 0
-        self.task: asyncio.Task[None] | None = None
+        self.malformed = 0
+
+    def take(self) -> None:
+        """Decode what arrived since the last tick into the buffer. Packets past what the
+        buffer keeps are not decoded at all (a burst after a stall: they would be dropped)."""
+        packets = self.track.drain()
+        if len(packets) > MAX_FRAMES:
+            del packets[:-MAX_FRAMES]
+        for packet in packets:
+            if not packet.data:
+                continue
+            try:
+                self.push(self.downlink.decode(packet.data))
+            except CodecError:
+                self.malformed += 1
 
     def push(self, samples: np.ndarray) -> None:
-        self.pending = np.concatenate((self.pending, samples))
+        if not len(self.pending) and len(samples) == PHONE_FRAME:  # the usual 20 ms: no copy
+            self.frames.append(samples)
+        else:
+            self.pending = np.concatenate((self.pending, samples))
         while len(self.pending) >= PHONE_FRAME:
             self.frames.append(self.pending[:PHONE_FRAME])
             self.pending = self.pending[PHONE_FRAME:]
@@ -163,30 +187,39 @@ class PhoneLeg:
         self.frames_in = 0
         self.packets_out = 0
         self.frames_sent = 0
-        self.malformed = 0
         self.late_dropped = 0
+        self._malformed_gone = 0
+        # Set while the room's audio is on another process (see the module's docstring):
+        # what the phone says goes there, the mixer sends nothing of its own.
+        self.relay: Callable[[bytes], None] | None = None
 
     # --- phone → web -----------------------------------------------------------------------
 
     def feed(self, mulaw: bytes) -> None:
         """What the phone said (μ-law bytes as Twilio sends them: 20 ms each, or any length)."""
-        samples = self._mulaw.decode(mulaw)
         self.frames_in += 1
+        if self.relay is not None:
+            self.relay(mulaw)  # the leg on the room's node encodes it
+            return
         now = self._now()
         if self._last_feed is not None and now - self._last_feed > GAP_FRAMES * TICK:
             # A pause in the phone's frames: the timestamps follow the real time.
             gap = int((now - self._last_feed - TICK) / TICK)
             self._timestamp += gap * OPUS_FRAME
         self._last_feed = now
-        self._pending = np.concatenate((self._pending, samples))
-        whole = len(self._pending) - len(self._pending) % PHONE_FRAME
-        if whole == 0:
-            return
-        chunk, self._pending = self._pending[:whole], self._pending[whole:]
-        packets = self._uplink.encode(chunk)
         if self.muted or not self.attached:
-            self._timestamp += OPUS_FRAME * len(packets)
+            # Nobody hears it: nothing to decode or encode, only the time to keep.
+            self._pending = np.zeros(0, dtype=np.int16)
+            self._timestamp += OPUS_FRAME * (len(mulaw) // PHONE_FRAME)
             return
+        samples = self._mulaw.decode(mulaw)
+        if len(self._pending) or len(samples) != PHONE_FRAME:
+            self._pending = np.concatenate((self._pending, samples))
+            whole = len(self._pending) - len(self._pending) % PHONE_FRAME
+            if whole == 0:
+                return
+            samples, self._pending = self._pending[:whole], self._pending[whole:]
+        packets = self._uplink.encode(samples)
         fanout = self.publication.fanout
         frames = []
         for packet in packets:
@@ -202,37 +235,32 @@ class PhoneLeg:
         encoded = getattr(publication, "encoded", None)
         if participant_id in self._voices or encoded is None or publication.kind != "audio":
             return  # only passthrough audio has encoded frames to read
-        voice = _Voice(encoded(max_queue=MAX_FRAMES * 2))
-        voice.task = asyncio.get_running_loop().create_task(self._listen(voice), name=f"phone hears {participant_id}")
-        self._voices[participant_id] = voice
+        self._voices[participant_id] = _Voice(encoded(max_queue=MAX_FRAMES * 2))
 
     def remove_source(self, participant_id: str) -> None:
         voice = self._voices.pop(participant_id, None)
         if voice is not None:
             voice.track.stop()
-            if voice.task is not None:
-                voice.task.cancel()
+            self._malformed_gone += voice.malformed
 
-    async def _listen(self, voice: _Voice) -> None:
-        while True:
-            try:
-                frame = await voice.track.recv()
-            except Exception:  # the publisher left (MediaStreamError): nothing more to hear
-                return
-            if not frame.data:
-                continue
-            try:
-                voice.push(voice.downlink.decode(frame.data))
-            except CodecError:
-                self.malformed += 1
+    @property
+    def malformed(self) -> int:
+        """Web packets that did not decode (skipped; the voice goes on)."""
+        return self._malformed_gone + sum(v.malformed for v in self._voices.values())
 
     def mix(self) -> np.ndarray:
         """One 20 ms frame of every web voice that has one, summed (8 kHz int16)."""
-        total = np.zeros(PHONE_FRAME, dtype=np.int32)
+        heard: list[np.ndarray] = []
         for voice in self._voices.values():
+            voice.take()
             frame = voice.pop()
             if frame is not None:
-                total += frame
+                heard.append(frame)
+        if len(heard) == 1:
+            return heard[0]  # one voice (a 1:1): nothing to add up
+        if not heard:
+            return SILENCE
+        total = np.sum(heard, axis=0, dtype=np.int32)
         return np.clip(total, -32768, 32767).astype(np.int16)
 
     def next_frame(self) -> bytes:
@@ -260,8 +288,9 @@ class PhoneLeg:
                 self.late_dropped += int(late / TICK)
                 due = loop.time()
             try:
-                await self._send(self.next_frame())
-                self.frames_sent += 1
+                if self.relay is None:
+                    await self._send(self.next_frame())
+                    self.frames_sent += 1
             except asyncio.CancelledError:
                 raise
             except Exception:

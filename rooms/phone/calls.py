@@ -48,6 +48,9 @@ class Goodbye:
     reason: str  # twiml.goodbye's keys
 
 
+E164 = re.compile(r"^\+[1-9][0-9]{4,14}$")
+
+
 def tail(number: str) -> str:
     digits = "".join(ch for ch in number if ch.isdigit())
     return digits[-2:]
@@ -58,7 +61,8 @@ def phone_name(number_tail: str) -> str:
 
 
 def incoming(call_sid: str, caller: str, called: str) -> PhoneCall | None:
-    structure = Structure.objects.filter(voice_number=called).first() if called else None
+    # Only a number in E.164 is looked up (a NUL byte in `To` made PostgreSQL refuse the query).
+    structure = Structure.objects.filter(voice_number=called).first() if E164.match(called) else None
     if structure is None:
         return None
     call, _ = PhoneCall.objects.get_or_create(

@@ -32,11 +32,13 @@ log = logging.getLogger("rooms.phone")
 
 MARK_EVERY = 25  # frames (0.5 s) between marks: Twilio echoes each once played
 MAX_BACKLOG = 4  # marks not yet played (2 s queued at Twilio): clear it, the call is lagging
+NODE_SILENT_S = 4.0  # no mix from the room's media node for this long: the node is gone
 
 
 class PhoneStreamConsumer(AsyncWebsocketConsumer):
     pid: str = ""
     stream_sid: str = ""
+    tail: str = ""
     status: str = lobby.Status.WAITING
     leg: PhoneLeg | None = None
     groups_joined: tuple[str, ...] = ()
@@ -99,6 +101,7 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
         self.slug = self.room.slug
         self.pid = str(participant.pid)
         self.stream_sid = event.stream_sid
+        self.tail = f"··{call.number_tail}"
         participant = await db(presence.connect)(participant, decision.status, process=leases.PROCESS,
                                                  channel=self.channel_name)
         leases.attach(self.channel_name)
@@ -125,14 +128,49 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
         await self._join_group(room_group(self.slug))
         await self.send(text_data=stream.outgoing_clear(self.stream_sid))  # the chime stops at once
         assert self.leg is not None
+        if not await self._attach():
+            return
+        if self.leg is not None and self.leg.relay is not None:  # the leg is on a media node
+            self.node_heard = asyncio.get_running_loop().time()
+            self.node_watch = asyncio.ensure_future(self._watch_node())
+
+    async def _attach(self) -> bool:
+        """The phone's audio into the room's media; if it cannot, the call ends (Twilio then
+        says "Votre appel est terminé. Au revoir.") and the phone leaves the room: nobody is
+        left in the call without audio, and the agents are told why."""
+        assert self.leg is not None
         try:
-            await media().attach_phone(self.slug, self.leg)
+            await media().attach_phone(self.slug, self.leg, self.channel_name)
         except MediaError as error:
             log.error("phone %s admitted but its audio cannot join the room: %s", self.pid, error)
+            await self._broadcast(mods_group(self.slug), {"type": "phone.status", "status": "failed",
+                                                          "number": self.tail})
             await self._leave()
             await self.close()
-            return
+            return False
         self.leg.attached = True
+        return True
+
+    async def _watch_node(self) -> None:
+        """The room's node stopped sending the mix (it died): attach again, which places the
+        room on a live node as the browsers' new offers do; if none can take it, end the call."""
+        loop = asyncio.get_running_loop()
+        while self.leg is not None and self.leg.relay is not None:
+            await asyncio.sleep(1)
+            if self.leg is None or self.leg.relay is None or loop.time() - self.node_heard < NODE_SILENT_S:
+                continue
+            log.warning("phone %s: no audio from its media node for %.0f s, attaching again", self.pid,
+                        loop.time() - self.node_heard)
+            self.node_heard = loop.time()
+            self.leg.attached = False
+            if not await self._attach():
+                return
+
+    async def phone_audio(self, event: dict) -> None:
+        """20 ms of the room's mix from the leg on the media node."""
+        if self.leg is not None and self.leg.relay is not None:
+            self.node_heard = asyncio.get_running_loop().time()
+            await self._send_audio(event["audio"])
 
     async def control_returned(self, event: dict) -> None:
         if not self.pid or self.status != lobby.Status.ADMITTED:
@@ -206,6 +244,9 @@ class PhoneStreamConsumer(AsyncWebsocketConsumer):
         await self._cleanup()
 
     async def _detach(self) -> None:
+        watch = getattr(self, "node_watch", None)
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
         if self.leg is not None and self.leg.attached:
             self.leg.attached = False
             with contextlib.suppress(MediaError):

@@ -42,6 +42,8 @@ def goodbye(reason: str = "wrong") -> str:
         "over": ("Ce rendez-vous est terminé. Au revoir."),
         "closed": ("Ce rendez-vous n'est pas disponible. Au revoir."),
         "no_service": ("Ce numéro ne permet pas de rejoindre un rendez-vous. Au revoir."),
+        "unavailable": ("Le service est momentanément indisponible. Rappelez dans quelques minutes, ou "
+                        "rejoignez votre rendez-vous par le lien reçu. Au revoir."),
     }
     response = VoiceResponse()
     _say(response, words.get(reason, words["closed"]))

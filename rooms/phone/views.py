@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
 from rooms.groups import channel_layer, forward, mods_group
+from rooms.mediabridge import media_can_take_a_call
 from rooms.phone import calls, twiml
 
 log = logging.getLogger("rooms.phone")
@@ -54,11 +55,10 @@ def voice(request: HttpRequest) -> HttpResponse:
     sid = _checked(request, settings.PHONE_VOICE_URL)
     if isinstance(sid, HttpResponse):
         return sid
-    if settings.MEDIA_NODES == "remote":
-        # The phone's audio leg lives in the engine of the Daphne holding its stream: media
-        # on separate nodes cannot bridge it yet (README, Joining by telephone).
-        log.warning("phone call refused: joining by telephone needs MEDIA_NODES=inprocess")
-        return _twiml(twiml.goodbye("no_service"))
+    if not media_can_take_a_call():
+        # Media on separate nodes and none alive and accepting: said at once, nothing recorded.
+        log.warning("phone call refused: no media node can take it")
+        return _twiml(twiml.goodbye("unavailable"))
     call = calls.incoming(sid, request.POST.get("From", "")[:32], request.POST.get("To", "")[:32])
     if call is None:
         return _twiml(twiml.goodbye("no_service"))

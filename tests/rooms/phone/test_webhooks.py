@@ -116,8 +116,10 @@ def test_the_back_office_sets_the_number_in_international_format(structure_a):
     assert structure_a.voice_number == NUMBER
 
 
-def test_with_media_on_separate_nodes_the_caller_is_told_and_nothing_is_recorded(twilio, room, voice):
+def test_with_media_on_separate_nodes_and_none_alive_the_caller_is_told_and_nothing_is_recorded(twilio, room, voice):
     voice.MEDIA_NODES = "remote"
+    voice.MEDIA_REDIS_PREFIX = "gv-no-node-here:"  # an empty registry
     call = twilio.dial(NUMBER, digits=[room.password])
-    assert call.hung_up and not call.stream_url and "ne permet pas" in call.said[-1]
+    assert call.hung_up and not call.stream_url and "momentanément indisponible" in call.said[-1]
     assert not PhoneCall.objects.exists()
+    # With nodes alive, the call goes on: tests/rooms/phone/test_media_nodes_phone.py.
