@@ -85,15 +85,20 @@ def client(host: str | None) -> str:
 
 class RedactPaths(logging.Filter):
     """On the console handler: Django's request and security loggers put the request's path
-    in their lines (`Not Found: /rdv/<token>/`, `Forbidden (CSRF …): /j/<code>`) and the
-    development server its request line; those arguments go through `path`. Records of other
-    loggers pass untouched (our own lines name no path)."""
+    in their lines (`Not Found: /rdv/<token>/`, `Forbidden (CSRF …): /j/<code>`), the
+    development server its request's path and client; those go through `path` and `client`.
+    Records of other loggers pass untouched (our own lines name no path)."""
 
     LOGGERS = ("django.request", "django.security", "django.server", "django.channels.server")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith(self.LOGGERS) and isinstance(record.args, tuple):
+        if not record.name.startswith(self.LOGGERS):
+            return True
+        if isinstance(record.args, tuple):
             record.args = tuple(self._redact(arg) for arg in record.args)
+        elif isinstance(record.args, dict) and "path" in record.args:  # `manage.py runserver` (Daphne's)
+            record.args = {**record.args, "path": path(str(record.args["path"])),
+                           "client": client(record.args.get("client"))}
         return True
 
     @staticmethod

@@ -160,6 +160,12 @@ def test_django_request_and_security_lines_name_no_token(console):
     assert token not in written and "?t=" not in written
 
 
+def test_the_development_servers_lines_too(console):
+    details = {"method": "GET", "path": "/j/Ab3dE5gH7j", "status": 302, "time_taken": 0.01, "client": "192.0.2.8:5"}
+    logging.getLogger("django.channels.server").info("HTTP %(method)s %(path)s %(status)s [%(client)s]", details)
+    assert "HTTP GET /j/* 302 [192.0.2.0/24]" in console.getvalue()
+
+
 def test_other_loggers_pass_untouched(console):
     logging.getLogger("rooms.signalling").warning("room=%s path=%s", "kfdq-wmzt", "/r/kfdq-wmzt/")
     assert "room=kfdq-wmzt path=/r/kfdq-wmzt/" in console.getvalue()
