@@ -86,8 +86,14 @@ class Site:
         finally:
             connection.close()
 
-    def access_lines(self) -> list[re.Match[str]]:
-        text = stack.site_access_log(self.folder).read_text()
+    def access_lines(self, count: int) -> list[re.Match[str]]:
+        """The site's access log once it has `count` lines (nginx writes a line after the
+        answer is sent: the client may read it first)."""
+        log = stack.site_access_log(self.folder)
+        wait_until(lambda: len(log.read_text().splitlines()) >= count, 10, interval=0.05,
+                   what=lambda: f"{count} lines in\n{log.read_text()}")
+        text = log.read_text()
+        assert len(text.splitlines()) == count, text
         matches = [LINE.match(line) for line in text.splitlines()]
         assert all(matches), text  # every line in the site's format
         return [m for m in matches if m]
@@ -132,7 +138,8 @@ def site(tmp_path) -> Iterator[Site]:
             return False
 
         wait_until(answers, 20, interval=0.1, what="nginx")
-        stack.site_access_log(tmp_path).write_text("")  # the readiness probes' lines
+        site.access_lines(1)  # the probe that answered (those before found no nginx)
+        stack.site_access_log(tmp_path).write_text("")
         yield site
     finally:
         harness.stop(nginx)
@@ -162,8 +169,7 @@ def test_the_access_log_holds_no_token_and_no_client_address(site):
             assert site.get(host, path) == 200
     assert site.get("::1", f"/rdv/{s['token']}/", tls=False) == 301  # the plain-HTTP server's redirect
 
-    lines = site.access_lines()
-    assert len(lines) == 2 * len(paths) + 1
+    lines = site.access_lines(2 * len(paths) + 1)
     addresses = [line.group(1) for line in lines]
     assert addresses == ["127.0.0.0/24"] * len(paths) + ["::/48"] * (len(paths) + 1)
     # The same target, as nginx and as portal/logprivacy.py (Daphne, Django) write it.
@@ -185,7 +191,7 @@ def test_the_access_log_holds_no_token_and_no_client_address(site):
 def test_the_client_address_is_cut_to_the_network_logprivacy_gives(site):
     for client in CLIENTS:
         assert site.get("127.0.0.1", "/healthz", client=client) == 200
-    logged = [line.group(1) for line in site.access_lines()]
+    logged = [line.group(1) for line in site.access_lines(len(CLIENTS))]
     assert [ipaddress.ip_network(net) for net in logged] == [ipaddress.ip_network(for_log(c)) for c in CLIENTS]
     written = site.files_text()
     for client in CLIENTS:
@@ -198,7 +204,7 @@ def test_error_lines_go_to_the_journal_not_to_nginx_files(site):
     message = site.syslog.recv(65536).decode(errors="replace")
     assert "guichet_nginx: " in message and "upstream prematurely closed" in message
     assert token not in site.files_text()
-    (line,) = site.access_lines()
+    (line,) = site.access_lines(1)
     assert (line.group(3), line.group(5)) == ("/rdv/*/boom/?*", "502")
     assert line.group(8).count("127.0.0.1:") == 2  # tried on both Daphne (here the same one)
 
