@@ -9,8 +9,8 @@ portal/logprivacy.py, whatever Daphne's options (`--access-log FILE` included), 
 same format otherwise: tests/e2e/test_stack.py still finds `"GET /admin/` lines.
 
 If a Daphne upgrade drops that method, `install` raises and Daphne does not start: better
-than a log that quietly gets the tokens again (tests/deploy/test_access_log.py runs the real
-`daphne` command).
+than a log that quietly gets the tokens again (tests/production/test_access_log.py runs the
+Procfile's `daphne` command).
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ network (`clientaddress.for_log`: IPv4 /24, IPv6 /48).
 
 The same rules are in deploy/nginx-site.conf's `map` blocks (nginx cannot call Python);
 tests/deploy/test_access_log.py runs nginx and checks that both give the same lines. A new
-route with a secret in its path goes in SECRET_SEGMENTS *and* in that map:
-tests/test_logprivacy.py fails for every route with a string parameter not listed here or
-in PUBLIC_PARAMETERS.
+route with a secret in its path goes in SECRET_SEGMENTS *and* in that map: a test
+(tests/portal/test_logprivacy.py) fails for every route with a string parameter not listed
+here or in PUBLIC_PARAMETERS.
 
 Used by Daphne's access log (portal/daphne_accesslog.py), Django's request and security
 loggers (RedactPaths, on the console handler) and django-axes' log lines (axes_client).
@@ -38,7 +38,7 @@ SECRET_SEGMENTS: tuple[tuple[str, int], ...] = (
     ("/comptes/invitation/", 2),  # uid and one-time token
     ("/comptes/mot-de-passe/", 2),  # uid and one-time token (not /envoye/ or /termine/: one segment)
 )
-# Route parameters that are no secret (tests/test_logprivacy.py walks the URL patterns).
+# Route parameters that are no secret (tests/portal/test_logprivacy.py walks the URL patterns).
 PUBLIC_PARAMETERS = frozenset({
     "language", "digest",  # /jsi18n/<language>/<digest>.js
     "app_label", "object_id", "content_type_id", "id", "url",  # the admin's: models and primary keys
