@@ -14,6 +14,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from channels.sessions import CookieMiddleware  # noqa: E402
 from django.urls import URLPattern  # noqa: E402
 
+from portal import daphne_accesslog  # noqa: E402
 from portal import routing as portal_routing  # noqa: E402
 from portal.accounts.middleware import verified_user  # noqa: E402
 from portal.daphne_tuning import defer_autobahn_debug_formatting, shorten_gil_switch_interval  # noqa: E402
@@ -23,6 +24,7 @@ from rooms.phone import routing as phone_routing  # noqa: E402
 
 defer_autobahn_debug_formatting()  # a debug line formatted at every connection, written or not
 shorten_gil_switch_interval(settings.ASGI_SWITCH_INTERVAL)  # the event loop waits less for the GIL
+daphne_accesslog.install()  # its access lines without tokens nor client addresses (portal/logprivacy.py)
 
 # Each app declares its own routes: the portal's day view, the rooms' signalling. The day
 # view reads the signed-in user (session and user, in the thread pool: rooms/admission.py);

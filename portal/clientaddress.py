@@ -140,3 +140,18 @@ def limit_key(address: str) -> str:
     if isinstance(parsed, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((int(parsed) >> 72 << 72, 56)))
     return str(parsed)
+
+
+LOG_PREFIX = {4: 24, 6: 48}  # what a log line keeps of an address (also deploy/nginx-site.conf's map)
+
+
+def for_log(address: str | None) -> str:
+    """The network a log line names instead of the client: IPv4 /24, IPv6 /48 (as
+    `203.0.113.0/24`, `2001:db8:85a3::/48`). Enough to see that one provider or one
+    attacker's network is at work, not to tell one subscriber from its neighbours; the exact
+    address, where a limit needs it, is in the database and purged after
+    RETENTION_ADDRESS_DAYS. `-` when there is none (a Unix socket, garbage)."""
+    parsed = parse_address(address) if isinstance(address, str) else None
+    if parsed is None:
+        return "-"
+    return str(ipaddress.ip_network(f"{parsed}/{LOG_PREFIX[parsed.version]}", strict=False))

@@ -352,7 +352,9 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "{levelname} {name}: {message}", "style": "{"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Django's request and security lines name the path: tokens out (portal/logprivacy.py).
+    "filters": {"redact_paths": {"()": "portal.logprivacy.RedactPaths"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_paths"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
@@ -382,6 +384,8 @@ AXES_VERBOSE = False  # no banner at each start; failures and lockouts are still
 # The project's client address (the one the join page's limits use), so a change of proxy
 # policy applies to both.
 AXES_CLIENT_IP_CALLABLE = "portal.clientaddress.from_request"
+# Its log lines: the user name and the address's network only (portal/logprivacy.py).
+AXES_CLIENT_STR_CALLABLE = "portal.logprivacy.axes_client"
 AXES_LOCKOUT_CALLABLE = "portal.security.login_locked"
 # --- end of login throttling block ---
 

@@ -106,8 +106,8 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
                                                           channel=self.channel_name)
         if participant is None:
             refusal = decision.close_code
-            log.info("room socket refused: room=%s code=%s address=%s", self.slug, refusal,
-                     clientaddress.from_scope(self.scope))
+            log.info("room socket refused: room=%s code=%s network=%s", self.slug, refusal,
+                     clientaddress.for_log(clientaddress.from_scope(self.scope)))
             await self.accept()  # accept first so the browser gets the close code
             await self.close(refusal)
             return

@@ -49,7 +49,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from portal.clientaddress import limit_key
+from portal.clientaddress import for_log, limit_key
 from rooms import journey
 from rooms.models import JoinAttempt, Room
 
@@ -150,15 +150,15 @@ def attempt(room: Room, address: str, typed: str) -> Attempt:
             if right:  # the answer stays "wait": no oracle; but the helpdesk must know
                 JoinAttempt.objects.create(room=room, address=address, network=limit_key(address),
                                            outcome=Outcome.REFUSED)
-                log.warning("right room code refused by a limit: room=%s address=%s reason=%s",
-                            room.slug, address, before.reason)
+                log.warning("right room code refused by a limit: room=%s network=%s reason=%s",
+                            room.slug, for_log(address), before.reason)
                 journey.announce(room, "join_refused")
             return Attempt(False, False, before)
         outcome = Outcome.ENTERED if right else Outcome.WRONG
         JoinAttempt.objects.create(room=room, address=address, network=limit_key(address), outcome=outcome)
         if right:
             return Attempt(True, True, Verdict())
-        log.warning("wrong room password: room=%s address=%s", room.slug, address)
+        log.warning("wrong room password: room=%s network=%s", room.slug, for_log(address))
         now = timezone.now()
         after = verdict(room, address, now, limits)
         if _news(room, after, now, limits):

@@ -78,20 +78,36 @@ def certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def render_site(folder: Path, values: dict[str, str]) -> Path:
-    """deploy/nginx-site.conf through deploy/render.py, as the README tells an operator."""
+SITE_ACCESS_LOG = "/var/log/nginx/guichet-visio.access.log"
+SYSLOG = "unix:/dev/log"
+
+
+def render_site(folder: Path, values: dict[str, str], syslog: Path | None = None) -> Path:
+    """deploy/nginx-site.conf through deploy/render.py, as the README tells an operator. The
+    one change: its logs stay in `folder` (access log: `site_access_log`) and its error lines
+    go to the syslog socket `syslog` (none listens by default: nginx then notes that it could
+    not send them), not to this machine's /var/log and /dev/log."""
     rendered = subprocess.run(
         [sys.executable, str(DEPLOY / "render.py"), str(DEPLOY / "nginx-site.conf"),
          *(f"{k}={v}" for k, v in values.items())],
         capture_output=True, text=True, check=True,
     ).stdout
+    assert SITE_ACCESS_LOG in rendered and SYSLOG in rendered, "the site's log destinations moved: update stack.py"
+    rendered = rendered.replace(SITE_ACCESS_LOG, str(site_access_log(folder)))
+    # (a socket's path is short: 108 bytes, which a test's folder may pass)
+    rendered = rendered.replace(SYSLOG, f"unix:{syslog or '/nonexistent/guichet-visio-syslog.sock'}")
     site = folder / "guichet-visio.conf"
     site.write_text(rendered)
     return site
 
 
-def nginx_main(folder: Path, site: Path) -> Path:
-    """What /etc/nginx/nginx.conf gives a site on Debian, with everything in `folder`."""
+def site_access_log(folder: Path) -> Path:
+    return folder / "guichet-visio.access.log"
+
+
+def nginx_main(folder: Path, site: Path, extra: str = "") -> Path:
+    """What /etc/nginx/nginx.conf gives a site on Debian, with everything in `folder`
+    (`extra`: more directives of the http block, for a test)."""
     temp = {name: folder / f"nginx-{name}" for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(exist_ok=True)
@@ -108,6 +124,7 @@ http {{
     default_type application/octet-stream;
     access_log {folder}/nginx-access.log;
     {" ".join(f"{name}_temp_path {path};" for name, path in temp.items())}
+    {extra}
     include {site};
 }}
 """)
