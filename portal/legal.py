@@ -86,4 +86,5 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "retention_max": retention[-1] if retention else 90,
         "retention_min": retention[0] if retention else 90,
         "room_opens": settings.ROOM_OPENS_MINUTES_BEFORE,
+        "address_days": settings.RETENTION_ADDRESS_DAYS,  # join attempts (portal/retention.py), logs' journal
     })
