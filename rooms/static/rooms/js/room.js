@@ -20,7 +20,6 @@ import { Call } from "./media.js";
 import { received } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { Panel, badge, chatLine, peopleLists } from "./panels.js";
-import { agentSide, citizenSide } from "./idcheck.js";
 import { beep, setToneLevel, toneLevel } from "./tone.js";
 import { nameWithRole } from "./roles.js";
 import { CHANGE, RoomState, STATUS } from "./state.js";
@@ -46,10 +45,13 @@ const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote,
 const mine = localMedia({ state, call, stage, changed: sendState });
 const { showQuality, showLink, showSpeaker, speakers, linkHistory } = indicators({
   state, call, stage, send, autoAudioOnly: () => setAudioOnly(true) });
-const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
-const idcheck = moderator
-  ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
-  : citizenSide({
+const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck("start", p) });
+// The ID check's code loads at its first use (an agent's request, a message about one): most
+// appointments have none. Calls keep their order: each waits for the same loading.
+let idcheckSide = null;
+const idcheck = (method, arg) => (idcheckSide ??= import("./idcheck.js").then((m) => moderator
+  ? m.agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
+  : m.citizenSide({
       send,
       // The card is read from the camera: make sure the camera (not a screen) is sent.
       ensureCamera: async () => {
@@ -57,7 +59,7 @@ const idcheck = moderator
         if (!local.camera) await mine.setCamera(true);
       },
       switchCamera: mine.switchCamera,
-    });
+    }))).then((side) => side[method]?.(arg));
 
 // Resolved once the first getUserMedia has answered (tracks, or none: the call goes on without).
 let mediaReady = new Promise(() => {});
@@ -265,19 +267,19 @@ const handlers = {
     if (status) status.textContent = fmt(_("Call to %(number)s: %(status)s"), { number: m.number, status: callStatus(m.status) });
   },
   "idcheck.requested"(m) {
-    idcheck.requested?.(m);
+    idcheck("requested", m);
   },
   "idcheck.ended"(m) {
-    idcheck.ended?.(m);
+    idcheck("ended", m);
   },
   "idcheck.hint"(m) {
-    idcheck.hint?.(m);
+    idcheck("hint", m);
   },
   "idcheck.status"(m) {
-    idcheck.status?.(m);
+    idcheck("status", m);
   },
   "idcheck.result"(m) {
-    idcheck.result?.(m);
+    idcheck("result", m);
   },
   error(m) {
     if (m.code === "media_unavailable") mediaLost(_("The video service is unavailable for now."));
