@@ -10,7 +10,7 @@ Before its reply, a long command may send progress on the same `reply_to` channe
 
 from __future__ import annotations
 
-OPS = frozenset({"join", "answer", "leave", "set_audio_only", "close_room", "idcheck"})
+OPS = frozenset({"join", "prepare", "admit", "answer", "leave", "set_audio_only", "close_room", "idcheck"})
 PROGRESS = "media.progress"
 
 

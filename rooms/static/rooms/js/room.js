@@ -63,6 +63,10 @@ const idcheck = (method, arg) => (idcheckSide ??= import("./idcheck.js").then((m
 
 // Resolved once the first getUserMedia has answered (tracks, or none: the call goes on without).
 let mediaReady = new Promise(() => {});
+// The waiting room's connection (rooms/PROTOCOL.md, "Media"): the socket connection it was
+// prepared on, and the tracks map `lobby.admitted` gave when it entered the call.
+let preparedOn = -1;
+let admittedTracks = null;
 
 // ---- screens -------------------------------------------------------------------------
 
@@ -175,12 +179,18 @@ const handlers = {
   // The agent sent us back to the waiting room: the call stops, the socket stays.
   "lobby.returned"() {
     call.close();
+    preparedOn = -1; // back in the waiting room: prepared again
     stage.clear();
     state.returnedToLobby();
     byStatus();
     announce(_("The agent moved you back to the waiting room."));
   },
-  "lobby.admitted"() {
+  "lobby.admitted"(m) {
+    // With `tracks`: the connection prepared while waiting is in the call; no offer of ours.
+    if (m.tracks && call.held) {
+      state.offerDue();
+      admittedTracks = m.tracks;
+    }
     state.setStatus(STATUS.ADMITTED);
     byStatus();
   },
@@ -330,6 +340,12 @@ function byStatus() {
       show("gv-lobby");
       mediaReady.then(() => { $("#gv-lobby-preview").srcObject = local.stream; });
       signal.send({ type: "lobby.info" });
+      // A guest's connection is made while it waits (once per socket connection): admitted,
+      // its picture comes without a negotiation round.
+      if (state.me.role === "guest" && preparedOn !== state.connection) {
+        preparedOn = state.connection;
+        call.prepare();
+      }
       break;
     case STATUS.ADMITTED:
       enterCall();
@@ -357,14 +373,24 @@ function enterCall() {
   // dropped if this connection was replaced meanwhile (the new one offers).
   const offer = state.offerDue();
   const connection = state.connection;
+  const prepared = admittedTracks;
+  admittedTracks = null;
   mediaReady.then(() => {
     if (state.finished || $("#gv-call").hidden) return;
     stage.setVideo(state.me.pid, state.outgoingVideo, true);
-    if (offer && state.connection === connection) {
-      performance.mark("gv:offer");
-      call.start({ audio: local.audio, video: state.outgoingVideo });
-      sendState();
+    if (prepared && state.connection === connection) {
+      if (call.release({ audio: local.audio, video: state.outgoingVideo }, prepared)) {
+        sendState();
+        return;
+      }
+      state.forgetOffer(); // lost meanwhile: offer as usual
+      if (!state.offerDue()) return;
+    } else if (!offer || state.connection !== connection) {
+      return;
     }
+    performance.mark("gv:offer");
+    call.start({ audio: local.audio, video: state.outgoingVideo });
+    sendState();
   });
 }
 
