@@ -586,8 +586,9 @@ async function main() {
     return;
   }
   wire();
-  // Someone who waits sees the waiting room from the first paint (the server knew it).
-  if (!$("#gv-lobby").hidden) performance.mark("gv-lobby:shown");
+  // Someone who waits sees the waiting room at once (the page knew it): the socket's `state`
+  // confirms it, or moves them on (issue 21).
+  if (cfg.status === STATUS.WAITING) show("gv-lobby");
   announce(_("Connecting…"));
   // The WebSocket opens alongside getUserMedia (issue 21): the waiting room or the call is
   // known while the camera starts; what needs the tracks waits for `mediaReady`.
