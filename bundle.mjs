@@ -6,7 +6,8 @@
 // ManifestStaticFilesStorage hashes the files at collectstatic as it does every other.
 //
 //   dist/prejoin.js, dist/room.js   one module per page, nothing imported at load
-//   dist/notes-<hash>.js            the shared notes (with Yjs), loaded when their panel opens
+//   dist/notes-<hash>.js            the shared notes, loaded when their panel opens; Yjs stays
+//                                   the vendored file it imports (rooms/static/rooms/vendor/yjs)
 //   dist/idcheck-<hash>.js          the ID check, loaded at its first message
 //
 // The lazy parts are built first and named by their content; the page bundles then import
@@ -54,9 +55,17 @@ export async function build() {
     for (const input of Object.keys(result.metafile.inputs)) inputs.add(input);
     for (const file of result.outputFiles) files.set(path.relative(ROOT, file.path), file.contents);
   };
+  // Vendored libraries stay files of their own, already minified, imported by the same
+  // relative path (dist/ and js/ are siblings): served and checked as they were vendored.
+  const vendored = {
+    name: "vendored",
+    setup(b) {
+      b.onResolve({ filter: /^\.\.\/vendor\// }, (args) => ({ path: args.path, external: true }));
+    },
+  };
   for (const name of LAZY) {
     const result = await esbuild.build({
-      ...common, entryPoints: [`${SOURCES}/${name}.js`], outdir: OUT, entryNames: "[name]-[hash]",
+      ...common, entryPoints: [`${SOURCES}/${name}.js`], outdir: OUT, entryNames: "[name]-[hash]", plugins: [vendored],
     });
     keep(result);
     lazyNames[`./${name}.js`] = `./${path.basename(result.outputFiles[0].path)}`;
