@@ -155,10 +155,6 @@ class MediaEngine:
             self._renegotiate(peer)
         return {"tracks": peer.tracks()}
 
-    def is_waiting(self, room_id: str, participant_id: str) -> bool:
-        """Whether this participant has a prepared connection outside the room."""
-        return participant_id in self._waiting.get(room_id, {})
-
     async def _connect(self, room_id: str, participant_id: str, offer_sdp: str,
                        before_answer: Callable[[Peer], None] | None) -> Peer:
         """A peer connection answering `offer_sdp`, its publications made, its slots open;
