@@ -1,13 +1,13 @@
 // ESLint (flat config) for the browser code: `npm run lint`. The modules are served to
-// browsers as ES modules by Django's static files, unbundled; tests/js runs the pure ones
-// under Node's test runner.
+// browsers bundled by esbuild (bundle.mjs, `npm run build`) into rooms/static/rooms/dist;
+// tests/js runs the pure ones under Node's test runner.
 import js from "@eslint/js";
 import globals from "globals";
 
 export default [
   {
     // Vendored or generated: not ours to lint.
-    ignores: [".venv/", "var/", "staticfiles/", "tests/e2e/vendor/", "**/*.min.js"],
+    ignores: [".venv/", "var/", "staticfiles/", "tests/e2e/vendor/", "**/*.min.js", "rooms/static/rooms/dist/"],
   },
   js.configs.recommended,
   {
@@ -27,7 +27,7 @@ export default [
     },
   },
   {
-    files: ["tests/js/**/*.js", "eslint.config.js"],
+    files: ["tests/js/**/*.js", "eslint.config.js", "bundle.mjs"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node } },
   },
 ];

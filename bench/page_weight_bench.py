@@ -20,8 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e import harness  # noqa: E402
 
 TARGET_KB = 75
-# What opening the shared notes panel loads (issue 17).
-NOTES_FILES = ("rooms/js/notes.js", "rooms/js/notestext.js", "rooms/vendor/yjs/yjs.min.js", "rooms/css/notes.css")
+# What opening the shared notes panel loads (issue 17): its bundle (notes.js and notestext.js,
+# named by its content by bundle.mjs), the vendored Yjs and its style sheet.
+DIST = Path(__file__).resolve().parents[1] / "rooms/static/rooms/dist"
+NOTES_FILES = (*(f"rooms/dist/{p.name}" for p in DIST.glob("notes-*.js")), "rooms/vendor/yjs/yjs.min.js",
+               "rooms/css/notes.css")
 
 
 def journey_urls(*lists: list[str]) -> list[str]:

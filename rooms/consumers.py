@@ -43,6 +43,10 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
     idcheck_task: asyncio.Task | None = None
     limiter: Limiter  # this connection's token buckets (rooms/ratelimit.py)
     replay: list[dict] | None = None  # the chat to replay once connected, read by the handshake
+    # The waiting room's connection (rtc.prepare) is made on the media engine: admitted, it
+    # goes into the call as it is. `audio_only`: what this browser asked to receive.
+    prepared: bool = False
+    audio_only: bool = False
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -150,6 +154,7 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         await announce_async(self.room, "connected")
         await self._send_state(greeting.state)
         you = greeting.state["you"]
+        self.audio_only = bool(you.get("audio_only"))
         if self.status == lobby.Status.ADMITTED:
             self.replay = greeting.replay  # sent once connected (websocket_connect)
             await self._broadcast(room_group(self.slug), {"type": "participant.joined", "participant": you})
@@ -230,6 +235,18 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         if participant.audio_only:
             await media().set_audio_only(self.slug, self.pid, True)
 
+    async def on_rtc_prepare(self, message: dict) -> None:
+        """The waiting room's connection: made now (ICE, DTLS), media only once admitted
+        (the engine forwards nothing to or from it before: MediaEngine.prepare). Guests only,
+        from the waiting room; an admitted browser offers with rtc.offer."""
+        if self.status != lobby.Status.WAITING or self.role != lobby.Role.GUEST:
+            raise ProtocolError("forbidden", "Only a guest in the waiting room prepares its connection.",
+                                ref="rtc.prepare")
+        self.prepared = False
+        reply = await media().prepare(self.slug, self.pid, message["sdp"])
+        self.prepared = True
+        await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": {}})
+
     async def on_rtc_answer(self, message: dict) -> None:
         await media().answer(self.slug, self.pid, message["sdp"])
 
@@ -240,9 +257,11 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
     async def on_quality_set(self, message: dict) -> None:
         if self.status != lobby.Status.ADMITTED:  # kept for later; the call hears nothing of the lobby
             if "audio_only" in message:
+                self.audio_only = message["audio_only"]
                 await db(presence.update_flags)(self.pid, audio_only=message["audio_only"])
             return
         if "audio_only" in message:
+            self.audio_only = message["audio_only"]
             with contextlib.suppress(MediaError):  # no peer yet: the flag is applied when it joins
                 await media().set_audio_only(self.slug, self.pid, message["audio_only"])
             await self._update_and_broadcast(audio_only=message["audio_only"])
@@ -470,14 +489,26 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         if not self.pid or self.status == lobby.Status.ADMITTED:
             return
         self.status = lobby.Status.ADMITTED
+        # The prepared connection enters the call first: media flows while the page is told.
+        admitted: dict = {"type": "lobby.admitted"}
+        if self.prepared:
+            self.prepared = False
+            try:
+                reply = await media().admit(self.slug, self.pid, self.audio_only)
+            except MediaError as error:  # gone meanwhile (a failed connection, a dead node): the page offers
+                log.info("prepared connection of %s not admitted: %s", self.pid, error)
+                reply = None
+            if reply is not None:
+                admitted["tracks"] = reply["tracks"]
         await self._join_group(room_group(self.slug))
-        await self._send({"type": "lobby.admitted"})
+        await self._send(admitted)
         await self._send_state()
 
     async def control_returned(self, event: dict) -> None:
         if not self.pid or self.status != lobby.Status.ADMITTED:
             return
         self.status = lobby.Status.WAITING
+        self.prepared = False
         await self.channel_layer.group_discard(room_group(self.slug), self.channel_name)
         self.groups_joined = tuple(g for g in self.groups_joined if g != room_group(self.slug))
         await self._stop_idcheck()

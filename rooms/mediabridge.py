@@ -1,7 +1,7 @@
 """The Django edge of the media engine.
 
-Two ways to reach media, same calls (`join`, `answer`, `leave`, `set_audio_only`,
-`close_room`):
+Two ways to reach media, same calls (`join`, `prepare` and `admit` for the waiting room's
+connection, `answer`, `leave`, `set_audio_only`, `close_room`):
 - in-process (embedded default): one MediaEngine in this ASGI process;
 - nodes (`MEDIA_NODES=remote`, with Redis): rooms are placed on `medianode` processes by
   load (media/nodes/registry.py) and driven over the channel layer; a room whose node
@@ -123,6 +123,13 @@ class InProcessMedia:
         reply = await self.engine.join(room, pid, sdp)
         return {**reply, "sdp": announce_public_address(reply["sdp"], settings.MEDIA_PUBLIC_IP)}
 
+    async def prepare(self, room: str, pid: str, sdp: str) -> dict:
+        reply = await self.engine.prepare(room, pid, sdp)
+        return {**reply, "sdp": announce_public_address(reply["sdp"], settings.MEDIA_PUBLIC_IP)}
+
+    async def admit(self, room: str, pid: str, audio_only: bool) -> dict | None:
+        return await self.engine.admit(room, pid, audio_only=audio_only)
+
     async def answer(self, room: str, pid: str, sdp: str) -> None:
         await self.engine.answer(room, pid, sdp)
 
@@ -192,6 +199,13 @@ class RemoteMedia:
 
     async def join(self, room: str, pid: str, sdp: str) -> dict:
         return await self._call("join", room, pid, sdp=sdp)
+
+    async def prepare(self, room: str, pid: str, sdp: str) -> dict:
+        return await self._call("prepare", room, pid, sdp=sdp)
+
+    async def admit(self, room: str, pid: str, audio_only: bool) -> dict | None:
+        # None: the room was never placed (no prepared connection anywhere).
+        return await self._call("admit", room, pid, place=False, audio_only=audio_only)
 
     async def answer(self, room: str, pid: str, sdp: str) -> None:
         await self._call("answer", room, pid, place=False, sdp=sdp)

@@ -68,6 +68,8 @@ LINK_LEVELS = ("unknown", "good", "average", "poor")
 CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "ping": {},
     "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP)},
+    # From the waiting room (guests): the connection made while waiting, no media until admitted.
+    "rtc.prepare": {"sdp": Field(str, max_len=MAX_SDP)},
     "rtc.answer": {"sdp": Field(str, max_len=MAX_SDP)},
     "media.state": {"audio": Field(bool), "video": Field(bool), "screen": Field(bool, required=False)},
     # audio_only: what this browser wants to receive; link: its connection as its indicator
@@ -113,7 +115,7 @@ MODERATOR_ONLY = frozenset(
     }
 )
 # Allowed while still waiting in the lobby (before being admitted).
-LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave", "lobby.info", "quality.set"})
+LOBBY_ALLOWED = frozenset({"ping", "name.set", "leave", "lobby.info", "quality.set", "rtc.prepare"})
 
 
 # NUL and lone surrogates cannot be stored (PostgreSQL, UTF-8); other control characters

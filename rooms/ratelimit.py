@@ -27,6 +27,7 @@ LIMITS: dict[str, Limit] = {
     "hand.set": Limit(burst=6, rate=0.5),
     "lobby.message": Limit(burst=5, rate=0.2),
     "rtc.offer": Limit(burst=5, rate=0.2),
+    "rtc.prepare": Limit(burst=5, rate=0.2),
     "reaction.send": Limit(burst=5, rate=0.5),
     "quality.set": Limit(burst=10, rate=1.0),  # the link indicator sends a level when it changes
     # The notes page sends what was typed at most every 150 ms, and everything at a reconnect.

@@ -169,6 +169,7 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
         "pid": str(participant.pid),
         "name": participant.name,
         "role": participant.role,
+        "status": participant.status,  # the page shows the waiting room before its socket says so
         "slug": slug,
         "ws_path": ws_path(slug),
         "ice_servers": ice_servers_for(str(participant.pid)),

@@ -203,6 +203,12 @@ def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParamet
     return transceiver._codecs
 
 
+def offered_direction(transceiver: RTCRtpTransceiver) -> str | None:
+    """What the remote offer lets this side do on the m-line ("sendonly": the remote only
+    receives there), as setRemoteDescription recorded it; None before any offer."""
+    return transceiver._offerDirection
+
+
 def set_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
     """The msid stream the sender's track is announced in (the browser groups a stream's tracks)."""
     sender._stream_id = stream_id
@@ -389,6 +395,8 @@ def _packet_path_contract() -> list[str]:
     remote_src = inspect.getsource(RTCPeerConnection.setRemoteDescription)
     if "transceiver._headerExtensions = find_common_header_extensions(" not in remote_src:
         problems.append("RTCPeerConnection.setRemoteDescription no longer sets transceiver._headerExtensions")
+    if "transceiver._offerDirection = direction" not in remote_src:  # offered_direction (engine slots)
+        problems.append("RTCPeerConnection.setRemoteDescription no longer sets transceiver._offerDirection")
     answer_src = inspect.getsource(RTCPeerConnection.createAnswer)
     if "create_media_description_for_transceiver(" not in answer_src:
         problems.append("RTCPeerConnection.createAnswer no longer writes m-lines from the transceivers")

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from aiortc import RTCConfiguration, RTCIceServer, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
 from . import aiortc_hooks
@@ -102,6 +102,9 @@ class MediaEngine:
             raise ValueError(f"unknown REMB mode {remb!r}")
         self._relay = MediaRelay() if mode == "relay" else None
         self._rooms: dict[str, dict[str, Peer]] = {}
+        # Prepared connections of participants in the waiting room (`prepare`): outside
+        # `_rooms`, so nothing is forwarded to or from them until `admit`.
+        self._waiting: dict[str, dict[str, Peer]] = {}
         # Participants with no peer connection, inside this process (a phone leg,
         # media/phone/): they publish like a peer and hear the others' audio publications.
         self._locals: dict[str, dict[str, LocalParticipant]] = {}
@@ -111,21 +114,65 @@ class MediaEngine:
     async def join(self, room_id: str, participant_id: str, offer_sdp: str) -> dict[str, Any]:
         """Answer a participant's offer; start forwarding between it and the room.
 
-        Returns {"type": "answer", "sdp": ..., "tracks": {}}: the answer only accepts what the
-        participant sends. The other participants' tracks arrive in a server offer (through
-        `on_server_offer`) started after this call returns.
+        Returns {"type": "answer", "sdp": ..., "tracks": {mid: {participant_id, kind}}}. The
+        room's tracks go on the receive-only m-lines the offer brought (`Peer.slots`), so the
+        answer already carries them; only those that found no free slot (an offer without
+        any, a codec the slot did not negotiate) come in a server offer (`on_server_offer`)
+        started after this call returns.
         """
+        peer = await self._connect(room_id, participant_id, offer_sdp,
+                                   before_answer=lambda peer: self._enter(room_id, peer))
+        return {"type": "answer", "sdp": peer.answer_sdp, "tracks": peer.tracks()}
+
+    async def prepare(self, room_id: str, participant_id: str, offer_sdp: str) -> dict[str, Any]:
+        """The connection of a participant still in the waiting room (issue 21): answered,
+        ICE and DTLS made while it waits, and no media either way until `admit`.
+
+        The peer stays outside the room: nobody receives its publications (whatever its
+        browser sends is read and dropped) and nothing is forwarded to it (its slots are
+        answered sendonly but fed a silent track). Returns {"type": "answer", "sdp", "tracks": {}}.
+        """
+        peer = await self._connect(room_id, participant_id, offer_sdp, before_answer=None)
+        self._waiting.setdefault(room_id, {})[participant_id] = peer
+        return {"type": "answer", "sdp": peer.answer_sdp, "tracks": {}}
+
+    async def admit(self, room_id: str, participant_id: str, *, audio_only: bool = False) -> dict[str, Any]:
+        """A prepared participant enters the room: its tracks go to the others, theirs to it
+        on the slots it negotiated while waiting (no offer round for it when they fit).
+        Returns {"tracks": ...}: what arrives on which mid. UnknownPeerError if it has no
+        prepared connection (the browser then offers as usual)."""
+        peer = self._waiting.get(room_id, {}).pop(participant_id, None)
+        if peer is None:
+            raise UnknownPeerError(f"no prepared connection for {participant_id!r} in room {room_id!r}")
+        if not self._waiting[room_id]:
+            self._waiting.pop(room_id)
+        if peer.closed or peer.pc.connectionState in ("failed", "closed"):
+            await peer.close()
+            raise UnknownPeerError(f"the prepared connection of {participant_id!r} is gone")
+        peer.audio_only = audio_only
+        self._enter(room_id, peer)
+        if peer.sdp_changed:
+            self._renegotiate(peer)
+        return {"tracks": peer.tracks()}
+
+    async def _connect(self, room_id: str, participant_id: str, offer_sdp: str,
+                       before_answer: Callable[[Peer], None] | None) -> Peer:
+        """A peer connection answering `offer_sdp`, its publications made, its slots open;
+        `before_answer` runs before the answer is written (what it forwards is in it)."""
         check_description(offer_sdp, "offer")
-        if participant_id in self._rooms.get(room_id, {}):
-            await self.leave(room_id, participant_id)  # a rejoin replaces the old connection
+        await self.leave(room_id, participant_id)  # a rejoin replaces the old connection (waiting or not)
 
         # An explicit list, maybe empty: aiortc falls back to a public STUN server on None.
         servers = (
             [_ice_server(s) for s in self._ice_servers(participant_id)]
             if callable(self._ice_servers) else self._ice_servers
         )
-        pc = aiortc_hooks.StableNumberingPeerConnection(RTCConfiguration(iceServers=servers))
+        # max-bundle: aiortc's default ("balanced") gives the second m-line of a kind created
+        # by one offer (a slot) the transport its first one drops for the BUNDLE's: dead.
+        pc = aiortc_hooks.StableNumberingPeerConnection(
+            RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         peer = Peer(room_id, participant_id, pc, self.gather_timeout)
+        entered = False
         try:
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
@@ -137,8 +184,13 @@ class MediaEngine:
             for transceiver in pc.getTransceivers():
                 if transceiver.receiver.track is not None and transceiver.kind not in peer.publications:
                     peer.publications[transceiver.kind] = self._publish(transceiver)
+            if self._packets:
+                self._open_slots(peer)
+            if before_answer is not None:
+                before_answer(peer)
+                entered = True
             try:
-                sdp = await peer.set_local()
+                peer.answer_sdp = await peer.set_local()
             except MediaError:
                 raise
             except Exception as exc:  # e.g. an offer whose m-lines repeat: aiortc fails answering it
@@ -146,25 +198,51 @@ class MediaEngine:
             if self._fast_path:
                 fast_path_hooks.attach(pc, gso=self._gso)  # after gathering: the sockets exist
         except BaseException:
-            await pc.close()
+            if entered:
+                await self.leave(room_id, participant_id)
+            else:
+                await peer.close()
             raise
+        if entered:
+            present: dict[str, Any] = {**self._rooms.get(room_id, {}), **self._locals.get(room_id, {})}
+            deferred, peer.deferred = peer.deferred, []
+            for publisher in deferred:  # those that found no slot in the answer, if still there
+                if any(p is publisher for p in present.values()):
+                    self._forward_all(peer, publisher)
+            if peer.sdp_changed:
+                self._renegotiate(peer)  # its task first runs after this method has returned
+        return peer
 
+    def _enter(self, room_id: str, peer: Peer) -> None:
+        """`peer` joins the room's forwarding: the others get its tracks, it gets theirs."""
         room = self._rooms.setdefault(room_id, {})
-        if participant_id in room:  # a concurrent join of the same id won the race
-            await pc.close()
-            raise MediaError(f"{participant_id} joined {room_id} twice at the same time")
-        room[participant_id] = peer
+        if peer.participant_id in room:  # a concurrent join of the same id won the race
+            raise MediaError(f"{peer.participant_id} joined {room_id} twice at the same time")
+        room[peer.participant_id] = peer
         for other in room.values():
             if other is not peer:
-                if self._forward_all(other, peer):
+                if self._forward_all(other, peer):  # an offer tells it, with the new tracks map
                     self._renegotiate(other)
-                self._forward_all(peer, other)
+                self._forward_all(peer, other)  # `peer` is renegotiated by the caller if need be
         for local in self._locals.get(room_id, {}).values():
             self._forward_all(peer, local)  # type: ignore[arg-type]  # publications and an id are all it reads
-            local.add_source(participant_id, peer.publications.get("audio"))
-        if peer.forwards:
-            self._renegotiate(peer)  # its task first runs after this method has returned
-        return {"type": "answer", "sdp": sdp, "tracks": {}}
+            local.add_source(peer.participant_id, peer.publications.get("audio"))
+
+    def _open_slots(self, peer: Peer) -> None:
+        """The offer's receive-only m-lines, answered sendonly with a silent track: ready to
+        carry other participants' tracks without another offer. Paired audio + video in
+        their order, each pair one msid stream (the browser lip-syncs a publisher's two)."""
+        for transceiver in peer.pc.getTransceivers():
+            if aiortc_hooks.offered_direction(transceiver) != "sendonly" or transceiver.receiver.track is not None:
+                continue
+            pair = next((p for p in peer.slots if transceiver.kind not in p), None)
+            if pair is None:
+                pair = {}
+                peer.slots.append(pair)
+            pair[transceiver.kind] = transceiver
+            transceiver.direction = "sendonly"
+            prepare_packet_sender(transceiver)
+            aiortc_hooks.set_stream_id(transceiver.sender, stream_id(f"{peer.participant_id}/{len(peer.slots)}"))
 
     async def answer(self, room_id: str, participant_id: str, answer_sdp: str) -> None:
         """Apply a participant's answer to the server offer it was sent."""
@@ -172,6 +250,11 @@ class MediaEngine:
 
     async def leave(self, room_id: str, participant_id: str) -> None:
         """Close a participant's connection and remove its tracks from the others."""
+        waiting = self._waiting.get(room_id, {}).pop(participant_id, None)
+        if waiting is not None:
+            if not self._waiting[room_id]:
+                self._waiting.pop(room_id)
+            await waiting.close()  # it forwarded nothing: nobody to tell
         room = self._rooms.get(room_id, {})
         peer = room.pop(participant_id, None)
         if peer is None:
@@ -208,13 +291,13 @@ class MediaEngine:
 
     async def close_room(self, room_id: str) -> None:
         """Close every connection of a room, without renegotiating anything."""
-        peers = list(self._rooms.pop(room_id, {}).values())
+        peers = [*self._rooms.pop(room_id, {}).values(), *self._waiting.pop(room_id, {}).values()]
         for local in self._locals.pop(room_id, {}).values():
             local.clear_sources()
         await asyncio.gather(*(peer.close() for peer in peers), return_exceptions=True)
 
     async def shutdown(self) -> None:
-        for room_id in list(self._rooms):
+        for room_id in {*self._rooms, *self._waiting}:
             await self.close_room(room_id)
 
     # --- per-participant controls ------------------------------------------------------------
@@ -273,17 +356,29 @@ class MediaEngine:
         return RelayPublication(transceiver, self._relay)
 
     def _forward_all(self, subscriber: Peer, publisher: Peer) -> bool:
-        """Send every track of `publisher` to `subscriber`; True if anything was added."""
+        """Send every track of `publisher` to `subscriber`; True if anything was added.
+        `subscriber.sdp_changed` says whether its description must change (a track that did
+        not go on one of its negotiated slots); a participant that is answered now needs no
+        offer otherwise, its answer carries the tracks map."""
         added = False
+        pair = subscriber.take_slots(publisher.publications) if self._packets else {}
+        if not pair and not subscriber.answered.is_set():
+            # No m-line may be added while the subscriber's own offer is being answered: this
+            # publisher goes to it right after (`_connect`), then through an offer.
+            subscriber.deferred.append(publisher)
+            return False
         for kind, publication in publisher.publications.items():
             codec = publication.codec
             if codec is None:
                 continue
-            transceiver = self._sending_transceiver(subscriber, kind, codec)
-            transceiver.setCodecPreferences(codec_preferences(codec))
-            transceiver.direction = "sendonly"
-            # One msid stream per publisher: the browser groups (and lip-syncs) its audio and video.
-            aiortc_hooks.set_stream_id(transceiver.sender, stream_id(publisher.participant_id))
+            transceiver = pair.get(kind)
+            if transceiver is None:  # a new m-line, or an inactive one again: an offer must say so
+                transceiver = self._sending_transceiver(subscriber, kind, codec)
+                transceiver.setCodecPreferences(codec_preferences(codec))
+                transceiver.direction = "sendonly"
+                # One msid stream per publisher: the browser groups (and lip-syncs) its audio and video.
+                aiortc_hooks.set_stream_id(transceiver.sender, stream_id(publisher.participant_id))
+                subscriber.sdp_changed = True
             paused = kind == "video" and subscriber.audio_only
             subscriber.forwards[(publisher.participant_id, kind)] = publication.subscribe(transceiver, paused)
             added = True
@@ -321,6 +416,7 @@ class MediaEngine:
         return removed
 
     def _renegotiate(self, peer: Peer) -> None:
+        peer.sdp_changed = False  # the offer made next says everything changed until then
         peer.request_offer(self._on_server_offer, self.answer_timeout, self._on_negotiation_failure)
 
     def _on_negotiation_failure(self, peer: Peer) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCRtpTransceiver, RTCSessionDescription
 
 from . import aiortc_hooks
 from .background import spawn
@@ -18,6 +18,17 @@ from .sdp_check import check_description
 logger = logging.getLogger(__name__)
 
 OfferCallback = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+# Video codec parameters that must agree for a stream to decode on a slot's payload type.
+_MUST_MATCH = ("packetization-mode", "profile-level-id")
+
+
+def slot_fits(transceiver: RTCRtpTransceiver, codec: RTCRtpCodecParameters) -> bool:
+    """Whether `codec`'s packets can go on this transceiver as negotiated: the packet path
+    sends them with the first negotiated payload type of the same codec (packet_path)."""
+    mime = codec.mimeType.lower()
+    same = next((c for c in aiortc_hooks.negotiated_codecs(transceiver) if c.mimeType.lower() == mime), None)
+    return same is not None and all(
+        str(same.parameters.get(key, "")).lower() == str(codec.parameters.get(key, "")).lower() for key in _MUST_MATCH)
 
 
 class Peer:
@@ -31,6 +42,15 @@ class Peer:
         self.publications: dict[str, Publication] = {}  # kind -> what this participant sends
         self.forwards: dict[tuple[str, str], Forward] = {}  # (publisher id, kind) -> what it receives
         self.idle: list[RTCRtpTransceiver] = []  # inactive sendonly transceivers, reusable
+        # Receive-only m-lines of the browser's offer, answered sendonly and not used yet:
+        # pairs {"audio": t, "video": t}, each one msid stream (engine._open_slots). A
+        # publisher put there reaches the browser without another offer.
+        self.slots: list[dict[str, RTCRtpTransceiver]] = []
+        self.sdp_changed = False  # forwards added that the last description does not carry
+        self.deferred: list[Any] = []  # publishers to forward once answered (no slot for them)
+        self.answer_sdp = ""
+        # Set once the answer to the browser's offer is made: no server offer before it.
+        self.answered = asyncio.Event()
         self.audio_only = False
         self.closed = False
         self._needs_offer = False
@@ -46,7 +66,18 @@ class Peer:
             await asyncio.wait_for(self.pc.setLocalDescription(), self.gather_timeout + 5)
         except TimeoutError:
             raise MediaTimeout(f"ICE gathering took longer than {self.gather_timeout + 5:.0f} s")
+        self.answered.set()
         return self.pc.localDescription.sdp
+
+    def take_slots(self, publications: Mapping[str, Publication]) -> dict[str, RTCRtpTransceiver]:
+        """A free slot pair that can carry all of a publisher's tracks (same codec), taken;
+        {} when none can (the engine then adds m-lines and renegotiates)."""
+        wanted = {kind: p.codec for kind, p in publications.items() if p.codec is not None}
+        for pair in self.slots:
+            if wanted and all(kind in pair and slot_fits(pair[kind], codec) for kind, codec in wanted.items()):
+                self.slots.remove(pair)
+                return pair
+        return {}
 
     def tracks(self) -> dict[str, dict[str, str]]:
         """mid -> {participant_id, kind} for every remote track this peer currently receives."""
@@ -71,6 +102,7 @@ class Peer:
     async def _negotiate(
         self, on_offer: OfferCallback, answer_timeout: float, on_failure: Callable[[Peer], None]
     ) -> None:
+        await self.answered.wait()  # the browser's own offer is answered first
         while self._needs_offer and not self.closed:
             self._needs_offer = False
             try:

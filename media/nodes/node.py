@@ -94,12 +94,15 @@ class MediaNode:
             return await self.engine.close_room(room)
         if not isinstance(pid, str):
             raise MediaError(f"media command {op!r} without a participant id")
-        if op == "join":
+        if op in ("join", "prepare"):  # prepare: the waiting room's connection (MediaEngine.prepare)
             if room not in self._rooms and not self.accepting():
                 raise NodeFull("this media node is full")
-            result = await self.engine.join(room, pid, args["sdp"])
+            answer = self.engine.join if op == "join" else self.engine.prepare
+            result = await answer(room, pid, args["sdp"])
             self._rooms.add(room)
             return {**result, "sdp": announce_public_address(result["sdp"], self.public_ip)}
+        if op == "admit":
+            return await self.engine.admit(room, pid, audio_only=bool(args.get("audio_only")))
         if op == "answer":
             return await self.engine.answer(room, pid, args["sdp"])
         if op == "leave":

@@ -1,12 +1,19 @@
 """A waiting guest learns only their place and the agent's message; nothing they send
 reaches the people in the call."""
 
+import aioice.ice
 import pytest
+from aiortc import RTCPeerConnection
 
 from rooms.protocol import LOBBY_ALLOWED
 from tests.rooms.conftest import Client, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch):
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"])
 
 
 def test_the_waiting_guest_state_names_nobody_in_the_call(room, moderator, citizen, in_call):
@@ -42,6 +49,8 @@ MESSAGES = {
     "name.set": {"type": "name.set", "name": "Jeanne D."},
     "lobby.info": {"type": "lobby.info"},
     "quality.set": {"type": "quality.set", "audio_only": True},
+    # The waiting room's connection (its offer is made in the scenario): only its answer comes back.
+    "rtc.prepare": {"type": "rtc.prepare"},
     "leave": {"type": "leave"},  # last: it ends the guest's connection
 }
 
@@ -54,15 +63,27 @@ def test_every_message_a_waiting_guest_may_send_stays_out_of_the_call(room, mode
         await paul.greeted()
         guest = await Client(room.slug, citizen.pid).connect()
         await guest.greeted()
+        pc = RTCPeerConnection()
+        for kind in ("audio", "video"):
+            pc.addTransceiver(kind, direction="sendrecv")
+        await pc.setLocalDescription(await pc.createOffer())
         for kind, message in MESSAGES.items():
+            if kind == "rtc.prepare":
+                message = {**message, "sdp": pc.localDescription.sdp}
             await guest.send(message)
-            if kind == "leave":
+            if kind == "rtc.prepare":
+                assert (await guest.expect("rtc.answer", timeout=10))["tracks"] == {}
+            elif kind == "leave":
                 assert await guest.closed_with() in (None, 1000)  # a normal close, no code given
             else:
                 # Its own answer only (pong, lobby.info) or nothing; never an error.
                 await guest.quiet() if kind in ("name.set", "quality.set") else await guest.recv()
             await paul.quiet()  # nothing reached the call before this sync point
         await paul.close()
+        await pc.close()
+        from rooms.mediabridge import media
+
+        await media().shutdown()
 
     run(scenario())
     citizen.refresh_from_db()

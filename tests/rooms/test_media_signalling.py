@@ -104,3 +104,112 @@ def test_engine_binds_inside_the_configured_udp_range(room, moderator, settings)
     answer = run(scenario())
     ports = {int(p) for p in re.findall(r"a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", answer)}
     assert ports and all(41000 <= p <= 41099 for p in ports)
+
+
+async def slotted_peer():
+    """An aiortc peer that offers as the room page does (media.js): its audio and video
+    (sendrecv), then two receive-only slot pairs. It sends from the start: aiortc's sender
+    cannot begin later as a browser's does at admission (`replaceTrack`); the engine drops
+    what a waiting one sends (tests/media/engine/test_prepared.py)."""
+    from aiortc import RTCBundlePolicy, RTCConfiguration
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    pc.addTransceiver(AudioStreamTrack(), direction="sendrecv")
+    pc.addTransceiver(VideoStreamTrack(), direction="sendrecv")
+    for _ in range(2):
+        pc.addTransceiver("audio", direction="recvonly")
+        pc.addTransceiver("video", direction="recvonly")
+    frames: dict[str, int] = {}
+
+    def on_track(track):
+        mid = next(t.mid for t in pc.getTransceivers() if t.receiver.track is track)
+
+        async def read():
+            while True:
+                try:
+                    await track.recv()
+                except Exception:
+                    return
+                frames[mid] = frames.get(mid, 0) + 1
+
+        asyncio.ensure_future(read())
+
+    pc.on("track", on_track)
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, frames
+
+
+def test_a_prepared_guest_is_admitted_with_the_call_on_its_connection(room, moderator, citizen):
+    """rtc.prepare from the waiting room, then lobby.admitted carries the tracks map: the
+    guest receives the agent's audio and video with no offer round (rooms/PROTOCOL.md, Media)."""
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
+        agent_pc, agent_frames = await slotted_peer()
+        guest = await Client(room.slug, citizen.pid).connect()
+        await guest.greeted()
+        guest_pc, guest_frames = await slotted_peer()
+        try:
+            await agent.send({"type": "rtc.offer", "sdp": agent_pc.localDescription.sdp})
+            answer = await agent.expect("rtc.answer", timeout=10, ignore=("lobby.waiting",))
+            assert answer["tracks"] == {}  # alone in the call
+            await agent_pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+
+            await guest.send({"type": "rtc.prepare", "sdp": guest_pc.localDescription.sdp})
+            answer = await guest.expect("rtc.answer", timeout=10)
+            assert answer["tracks"] == {}  # nothing of the call while waiting
+            await guest_pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+            await wait_until_async(lambda: guest_pc.connectionState == "connected", 10,
+                                   what="the waiting guest's connection")
+
+            await agent.send({"type": "lobby.admit", "pid": str(citizen.pid)})
+            admitted = await guest.expect("lobby.admitted", timeout=10)
+            assert {(t["participant_id"], t["kind"]) for t in admitted["tracks"].values()} == {
+                (str(moderator.pid), "audio"), (str(moderator.pid), "video")}
+            await wait_until_async(lambda: all(guest_frames.get(mid, 0) > 3 for mid in admitted["tracks"]), 15,
+                                   what="the guest to receive the agent's audio and video")
+            # The agent learns of the guest's tracks through its server offer, as before.
+            offer = await agent.expect("rtc.offer", timeout=10,  # the admission's news comes with it
+                                       ignore=("participant.joined", "lobby.left", "participant.updated"))
+            tracks = offer["tracks"]
+            await agent_pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+            await agent_pc.setLocalDescription(await agent_pc.createAnswer())
+            await agent.send({"type": "rtc.answer", "sdp": agent_pc.localDescription.sdp})
+            assert {(t["participant_id"], t["kind"]) for t in tracks.values()} == {
+                (str(citizen.pid), "audio"), (str(citizen.pid), "video")}
+            await wait_until_async(lambda: all(agent_frames.get(mid, 0) > 3 for mid in tracks), 15,
+                                   what="the agent to receive the guest's audio and video")
+            await guest.expect("state")
+            await guest.quiet()  # no rtc.offer came to the guest
+        finally:
+            for pc in (agent_pc, guest_pc):
+                await pc.close()
+            await agent.close()
+            await guest.close()
+            from rooms.mediabridge import media
+
+            await media().shutdown()
+
+    run(scenario())
+
+
+def test_only_a_waiting_guest_prepares_a_connection(room, moderator, citizen):
+    citizen.status = "admitted"
+    citizen.save()
+
+    async def scenario():
+        agent = await Client(room.slug, moderator.pid).connect()
+        await agent.greeted()
+        guest = await Client(room.slug, citizen.pid).connect()
+        await guest.greeted()
+        try:
+            for client in (agent, guest):
+                await client.send({"type": "rtc.prepare", "sdp": "v=0"})
+                error = await client.expect("error", ignore=("participant.joined",))
+                assert (error["code"], error["ref"]) == ("forbidden", "rtc.prepare")
+        finally:
+            await agent.close()
+            await guest.close()
+
+    run(scenario())

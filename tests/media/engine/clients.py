@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from aiortc import (
     MediaStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpCodecCapability,
@@ -111,24 +112,53 @@ class Client:
     received: dict[str, Received] = field(default_factory=dict)  # mid -> what arrived
     tracks: dict[str, dict[str, str]] = field(default_factory=dict)  # latest server map
     offers_answered: int = 0
+    slots: int = 0  # receive-only audio + video pairs offered for the room's tracks (as the room page)
+    rtp_in: int = 0  # RTP packets that reached this peer's transport, before any routing
 
     def __post_init__(self) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle, as browsers: aiortc's "balanced" leaves a second m-line of a kind on a dead transport.
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.pc.on("track", self._on_track)
 
-    async def join(self) -> dict[str, Any]:
+    async def offer(self) -> str:
         self.pc.addTransceiver(ToneAudio(), direction="sendrecv")
         video = self.pc.addTransceiver(ColorVideo(COLORS[self.name], self.noisy_video), direction="sendrecv")
         if self.video_codec:
             video.setCodecPreferences([RTCRtpCodecCapability(mimeType=self.video_codec, clockRate=90000,
                                                              parameters=_h264_params())])
+        for _ in range(self.slots):
+            self.pc.addTransceiver("audio", direction="recvonly")
+            self.pc.addTransceiver("video", direction="recvonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        reply = await self.engine.join(self.room, self.name, self.pc.localDescription.sdp)
+        return self.pc.localDescription.sdp
+
+    async def join(self) -> dict[str, Any]:
+        reply = await self.engine.join(self.room, self.name, await self.offer())
+        return await self._answered(reply)
+
+    async def prepare(self) -> dict[str, Any]:
+        """The waiting room's connection (MediaEngine.prepare)."""
+        return await self._answered(await self.engine.prepare(self.room, self.name, await self.offer()))
+
+    async def _answered(self, reply: dict[str, Any]) -> dict[str, Any]:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        self.tracks = reply["tracks"]
+        self._count_rtp()
         self._tasks.append(asyncio.ensure_future(self._answer_offers()))
         return reply
+
+    def _count_rtp(self) -> None:
+        """Count every RTP packet the transport decrypts, whichever receiver (if any) takes it."""
+        transport = self.pc.getTransceivers()[0].receiver.transport  # bundled: one for all
+        real = transport._handle_rtp_data
+
+        async def counting(data: bytes, arrival_time_ms: int) -> None:
+            self.rtp_in += 1
+            await real(data, arrival_time_ms)
+
+        transport._handle_rtp_data = counting
 
     def deliver(self, payload: dict[str, Any]) -> None:
         self._offers.put_nowait(payload)
@@ -218,6 +248,13 @@ class Room:
         client = Client(self.engine, self.room, name, **kwargs)
         self.clients[name] = client
         await client.join()
+        return client
+
+    async def wait(self, name: str, **kwargs: Any) -> Client:
+        """A participant in the waiting room with its prepared connection."""
+        client = Client(self.engine, self.room, name, **kwargs)
+        self.clients[name] = client
+        await client.prepare()
         return client
 
     async def leave(self, name: str) -> None:

@@ -1,9 +1,13 @@
 // The one RTCPeerConnection to the media server (media/engine/__init__.py):
-// the browser offers once (sendrecv audio + video), then answers the server's offers.
+// the browser offers once (sendrecv audio + video, and receive-only slots the room's
+// tracks come on: the server's answer carries them), then answers the server's offers.
+// A guest prepares it in the waiting room (rooms/PROTOCOL.md, "Media"): the same offer,
+// nothing sent until admitted (`held`), then its tracks go out without another offer.
 // aiortc does not trickle ICE: every SDP is sent after gathering, capped in time.
 
 const GATHER_CAP = 3000;
 const CONNECT_CAP = 20000;
+const SLOTS = 2; // receive-only audio + video pairs: an appointment's agent and one more
 
 function gathered(pc, cap = GATHER_CAP) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -101,24 +105,59 @@ export class Call {
   }
 
   start({ audio, video }) {
+    return this.open({ audio, video }, false);
+  }
+
+  // The waiting room's connection: made now, sending nothing, receiving nothing (the
+  // server holds it out of the call) until `release` at admission.
+  prepare() {
+    return this.open({}, true);
+  }
+
+  // Admitted with the prepared connection (`lobby.admitted` with `tracks`): my tracks go
+  // out on the negotiated senders, the room's arrive on the slots. False if it is gone.
+  release({ audio, video }, tracks) {
+    const pc = this.pc;
+    if (!this.held || !pc || ["failed", "closed"].includes(pc.connectionState)) return false;
+    this.held = false;
+    this.audio.sender.replaceTrack(audio ?? null);
+    this.video.sender.replaceTrack(video ?? null);
+    this.tracks = tracks ?? {};
+    this.remap(pc);
+    if (pc.connectionState === "connected") {
+      this.connected();
+      this.onConnection?.("connected");
+    }
+    return true;
+  }
+
+  open({ audio, video }, held) {
     this.close();
     const pc = new RTCPeerConnection({ iceServers: this.iceServers ?? [] });
     this.pc = pc;
+    this.held = held;
     this.tracks = {};
-    this.audio = pc.addTransceiver(audio ?? "audio", { direction: "sendrecv" });
-    this.video = pc.addTransceiver(video ?? "video", { direction: "sendrecv" });
+    this.audio = pc.addTransceiver((!held && audio) || "audio", { direction: "sendrecv" });
+    this.video = pc.addTransceiver((!held && video) || "video", { direction: "sendrecv" });
+    for (let i = 0; i < SLOTS; i++) {
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      pc.addTransceiver("video", { direction: "recvonly" });
+    }
     pc.addEventListener("track", () => this.remap(pc));
     pc.addEventListener("connectionstatechange", () => {
       if (pc !== this.pc) return;
-      if (pc.connectionState === "connected") {
-        clearTimeout(this.connectTimer);
-        globalThis.performance?.mark?.("gv:pc-connected"); // bench/first_frame_bench.py
+      if (this.held) { // not in the call yet: a failed one is dropped, admission then offers
+        if (pc.connectionState === "failed") this.close();
+        return;
       }
+      if (pc.connectionState === "connected") this.connected();
       this.onConnection?.(pc.connectionState);
     });
     // On a network that drops UDP the state may never reach "failed": give up after a while.
     this.connectTimer = setTimeout(() => {
-      if (pc === this.pc && pc.connectionState !== "connected") this.onConnection?.("failed");
+      if (pc !== this.pc || pc.connectionState === "connected") return;
+      if (this.held) this.close();
+      else this.onConnection?.("failed");
     }, CONNECT_CAP);
     return this.enqueue(async () => {
       // The browser's own offer: the server keeps its numbering in every later offer
@@ -126,8 +165,13 @@ export class Call {
       const offer = await pc.createOffer();
       await pc.setLocalDescription({ type: "offer", sdp: withOpusParameters(offer.sdp) });
       await gathered(pc);
-      this.send({ type: "rtc.offer", sdp: pc.localDescription.sdp });
+      this.send({ type: held ? "rtc.prepare" : "rtc.offer", sdp: pc.localDescription.sdp });
     });
+  }
+
+  connected() {
+    clearTimeout(this.connectTimer);
+    globalThis.performance?.mark?.("gv:pc-connected"); // bench/first_frame_bench.py
   }
 
   answered({ sdp, tracks }) {
@@ -158,12 +202,13 @@ export class Call {
     this.onRemote?.(this.remote);
   }
 
+  // Held (waiting room): nothing is attached; `release` attaches what is current then.
   setAudio(track) {
-    return this.audio?.sender.replaceTrack(track);
+    return this.held ? undefined : this.audio?.sender.replaceTrack(track);
   }
 
   setVideo(track) {
-    return this.video?.sender.replaceTrack(track);
+    return this.held ? undefined : this.video?.sender.replaceTrack(track);
   }
 
   // Weak link: send a quarter of the pixels at a low bitrate.
@@ -180,6 +225,7 @@ export class Call {
     clearTimeout(this.connectTimer);
     this.pc?.close();
     this.pc = null;
+    this.held = false;
     this.remote = new Map();
   }
 }

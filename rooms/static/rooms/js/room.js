@@ -20,7 +20,6 @@ import { Call } from "./media.js";
 import { received } from "./stats.js";
 import { Stage } from "./tiles.js";
 import { Panel, badge, chatLine, peopleLists } from "./panels.js";
-import { agentSide, citizenSide } from "./idcheck.js";
 import { beep, setToneLevel, toneLevel } from "./tone.js";
 import { nameWithRole } from "./roles.js";
 import { CHANGE, RoomState, STATUS } from "./state.js";
@@ -46,10 +45,13 @@ const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote,
 const mine = localMedia({ state, call, stage, changed: sendState });
 const { showQuality, showLink, showSpeaker, speakers, linkHistory } = indicators({
   state, call, stage, send, autoAudioOnly: () => setAudioOnly(true) });
-const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck.start(p) });
-const idcheck = moderator
-  ? agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
-  : citizenSide({
+const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck("start", p) });
+// The ID check's code loads at its first use (an agent's request, a message about one): most
+// appointments have none. Calls keep their order: each waits for the same loading.
+let idcheckSide = null;
+const idcheck = (method, arg) => (idcheckSide ??= import("./idcheck.js").then((m) => moderator
+  ? m.agentSide({ send, panel, nameOf: (pid) => state.people.get(pid)?.name ?? _("Participant") })
+  : m.citizenSide({
       send,
       // The card is read from the camera: make sure the camera (not a screen) is sent.
       ensureCamera: async () => {
@@ -57,10 +59,14 @@ const idcheck = moderator
         if (!local.camera) await mine.setCamera(true);
       },
       switchCamera: mine.switchCamera,
-    });
+    }))).then((side) => side[method]?.(arg));
 
 // Resolved once the first getUserMedia has answered (tracks, or none: the call goes on without).
 let mediaReady = new Promise(() => {});
+// The waiting room's connection (rooms/PROTOCOL.md, "Media"): the socket connection it was
+// prepared on, and the tracks map `lobby.admitted` gave when it entered the call.
+let preparedOn = -1;
+let admittedTracks = null;
 
 // ---- screens -------------------------------------------------------------------------
 
@@ -69,8 +75,9 @@ const LANDING = { "gv-lobby": ["#gv-lobby-title"], "gv-call": ["#gv-btn-mic:not(
 
 function show(screen) {
   const active = document.activeElement;
+  // The page's own clock, read by bench/first_frame_bench.py: when the screen appears.
+  if ($(`#${screen}`).hidden) performance.mark(`${screen}:shown`);
   for (const id of ["gv-lobby", "gv-call", "gv-end"]) $(`#${id}`).hidden = id !== screen;
-  performance.mark(`${screen}:shown`); // the page's own clock, read by bench/first_frame_bench.py
   document.body.classList.toggle("gv-in-call", screen === "gv-call");
   // The focused control went with the old screen (or nothing had the focus): land on the new one.
   if (!active || active === document.body || active.checkVisibility?.() === false) {
@@ -173,12 +180,18 @@ const handlers = {
   // The agent sent us back to the waiting room: the call stops, the socket stays.
   "lobby.returned"() {
     call.close();
+    preparedOn = -1; // back in the waiting room: prepared again
     stage.clear();
     state.returnedToLobby();
     byStatus();
     announce(_("The agent moved you back to the waiting room."));
   },
-  "lobby.admitted"() {
+  "lobby.admitted"(m) {
+    // With `tracks`: the connection prepared while waiting is in the call; no offer of ours.
+    if (m.tracks && call.held) {
+      state.offerDue();
+      admittedTracks = m.tracks;
+    }
     state.setStatus(STATUS.ADMITTED);
     byStatus();
   },
@@ -265,19 +278,19 @@ const handlers = {
     if (status) status.textContent = fmt(_("Call to %(number)s: %(status)s"), { number: m.number, status: callStatus(m.status) });
   },
   "idcheck.requested"(m) {
-    idcheck.requested?.(m);
+    idcheck("requested", m);
   },
   "idcheck.ended"(m) {
-    idcheck.ended?.(m);
+    idcheck("ended", m);
   },
   "idcheck.hint"(m) {
-    idcheck.hint?.(m);
+    idcheck("hint", m);
   },
   "idcheck.status"(m) {
-    idcheck.status?.(m);
+    idcheck("status", m);
   },
   "idcheck.result"(m) {
-    idcheck.result?.(m);
+    idcheck("result", m);
   },
   error(m) {
     if (m.code === "media_unavailable") mediaLost(_("The video service is unavailable for now."));
@@ -328,6 +341,12 @@ function byStatus() {
       show("gv-lobby");
       mediaReady.then(() => { $("#gv-lobby-preview").srcObject = local.stream; });
       signal.send({ type: "lobby.info" });
+      // A guest's connection is made while it waits (once per socket connection): admitted,
+      // its picture comes without a negotiation round.
+      if (state.me.role === "guest" && preparedOn !== state.connection) {
+        preparedOn = state.connection;
+        call.prepare();
+      }
       break;
     case STATUS.ADMITTED:
       enterCall();
@@ -355,14 +374,24 @@ function enterCall() {
   // dropped if this connection was replaced meanwhile (the new one offers).
   const offer = state.offerDue();
   const connection = state.connection;
+  const prepared = admittedTracks;
+  admittedTracks = null;
   mediaReady.then(() => {
     if (state.finished || $("#gv-call").hidden) return;
     stage.setVideo(state.me.pid, state.outgoingVideo, true);
-    if (offer && state.connection === connection) {
-      performance.mark("gv:offer");
-      call.start({ audio: local.audio, video: state.outgoingVideo });
-      sendState();
+    if (prepared && state.connection === connection) {
+      if (call.release({ audio: local.audio, video: state.outgoingVideo }, prepared)) {
+        sendState();
+        return;
+      }
+      state.forgetOffer(); // lost meanwhile: offer as usual
+      if (!state.offerDue()) return;
+    } else if (!offer || state.connection !== connection) {
+      return;
     }
+    performance.mark("gv:offer");
+    call.start({ audio: local.audio, video: state.outgoingVideo });
+    sendState();
   });
 }
 
@@ -557,6 +586,9 @@ async function main() {
     return;
   }
   wire();
+  // Someone who waits sees the waiting room at once (the page knew it): the socket's `state`
+  // confirms it, or moves them on (issue 21).
+  if (cfg.status === STATUS.WAITING) show("gv-lobby");
   announce(_("Connecting…"));
   // The WebSocket opens alongside getUserMedia (issue 21): the waiting room or the call is
   // known while the camera starts; what needs the tracks waits for `mediaReady`.
