@@ -43,7 +43,8 @@ def test_personal_data_notice_says_what_is_kept_how_long_and_whom_to_ask(client,
     structure_a.save()
     text = client.get("/donnees-personnelles/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     for part in ("Responsable du traitement", "Ce qui est conservé", "Ce qui n’est jamais conservé",
-                 "effacé 30 jours après", "(IP) est conservée 3 jours au plus", "Vos droits", "CNIL", "4 derniers caractères", 'href="https://mairie.example.fr/dpo"'):
+                 "effacé 30 jours après", "(IP) est conservée 3 jours au plus", "Vos droits", "CNIL",
+                 "4 derniers caractères", 'href="https://mairie.example.fr/dpo"'):
         assert part in text, part
 
 
