@@ -128,17 +128,15 @@ def _cell_positions(top: np.ndarray, n: int, pitch: float) -> np.ndarray | None:
     # The first cell starts within two pitches of the strip's left end (one pitch of margin).
     score[int(2 * pitch) + 1:] = -np.inf
     back = np.zeros((n, width), np.int32)
+    # cand[k, x]: the previous cell started gaps[k] before x (one shifted copy per gap).
+    cand = np.full((gaps.size, width), -np.inf)
+    rows = np.arange(width)
     for i in range(1, n):
-        best = np.full(width, -np.inf)
-        arg = np.zeros(width, np.int32)
-        for g, c in zip(gaps, cost, strict=True):
-            cand = np.full(width, -np.inf)
-            cand[g:] = score[:-g] - c
-            better = cand > best
-            best[better] = cand[better]
-            arg[better] = g
-        score = best + top
-        back[i] = arg
+        for k, g in enumerate(gaps):
+            cand[k, g:] = score[:-g] - cost[k]
+        pick = np.argmax(cand, axis=0)
+        score = cand[pick, rows] + top
+        back[i] = gaps[pick]
     end = int(np.argmax(score))
     if not np.isfinite(score[end]):
         return None
@@ -151,6 +149,7 @@ def _cell_positions(top: np.ndarray, n: int, pitch: float) -> np.ndarray | None:
 
 _LETTERS = np.array([c.isalpha() or c == "<" for c in MRZ_ALPHABET])
 _DIGITS = np.array([c.isdigit() or c == "<" for c in MRZ_ALPHABET])
+_DEPARTMENT = np.array([c.isdigit() or c in "AB<" for c in MRZ_ALPHABET])  # kind C (normalise.LAYOUTS)
 # An alphanumeric cell (document number, optional data) is left unsure unless its best glyph
 # beats the runner-up by this much: a doubtful O/0 there is never guessed (see normalise.py).
 ALNUM_MARGIN = 0.03
@@ -168,6 +167,8 @@ def decide(scores: np.ndarray, layout: str) -> str:
         elif kind == "A":
             out.append(MRZ_ALPHABET[int(np.argmax(np.where(_LETTERS, row, -np.inf)))])
         else:
+            if kind == "C":  # only these can be there: the margin is over the runner-up among them
+                row = np.where(_DEPARTMENT, row, -np.inf)
             order = np.argsort(row)[::-1]
             out.append(MRZ_ALPHABET[order[0]] if row[order[0]] - row[order[1]] >= ALNUM_MARGIN else UNSURE)
     return "".join(out)
@@ -186,8 +187,32 @@ def first_line_score(crop: MrzCrop) -> float:
     return read[1] / max(2, n) if read is not None else 0.0
 
 
+# Scores of each alphanumeric cell of a read, by (line, column): the glyphs its kind allows keep
+# their correlation, the others -inf. The reader weighs these across frames (reader.fill_unsure).
+CellScores = dict[tuple[int, int], np.ndarray]
+
+
 def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
-    """(format, lines, mean best score per cell) of a rectified MRZ crop, or None.
+    """(format, lines, mean best score per cell) of a rectified MRZ crop, or None."""
+    read = read_crop_cells(crop)
+    return None if read is None else read[:3]
+
+
+def _alnum_scores(cells: list[np.ndarray], layouts: tuple[str, ...]) -> CellScores:
+    out: CellScores = {}
+    for li, (scores, layout) in enumerate(zip(cells, layouts, strict=True)):
+        for j, kind in enumerate(layout):
+            if kind in "XC":
+                row = scores[j].astype(np.float32)
+                out[(li, j)] = np.where(_DEPARTMENT, row, -np.inf) if kind == "C" else row
+    return out
+
+
+def read_crop_cells(crop: MrzCrop, blur_levels: tuple[int, ...] = BLUR_LEVELS
+                    ) -> tuple[MrzFormat, tuple[str, ...], float, CellScores, int] | None:
+    """(format, lines, mean best score per cell, alphanumeric cells' scores, template softening
+    used) of a rectified MRZ crop, or None. blur_levels: the softenings tried on the first line
+    (a reader that found one on an earlier frame of the same camera passes just that one).
 
     The format comes from the line count and the locator's character count (30: TD1; 36 and
     44 are far apart); when the count is unknown, the two-line format whose grid fits best.
@@ -199,9 +224,9 @@ def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
         closest = min(formats, key=lambda f: abs(f.line_length - crop.chars))
         if abs(closest.line_length - crop.chars) <= 3:
             formats = (closest,)
-    best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
+    best: tuple[float, MrzFormat, tuple[str, ...], CellScores, int] | None = None
     for fmt in formats:
-        blurs: tuple[int, ...] = BLUR_LEVELS
+        blurs: tuple[int, ...] = blur_levels
         cells: list[np.ndarray] = []
         total = 0.0
         for box in crop.lines:
@@ -220,7 +245,7 @@ def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
                 first = decide(cells[0], LAYOUTS[fmt][0])
                 layouts = layout_for(fmt, (first,) + ("",) * (fmt.line_count - 1))
                 lines = tuple(decide(sc, layout) for sc, layout in zip(cells, layouts, strict=True))
-                best = (mean, fmt, lines)
+                best = (mean, fmt, lines, _alnum_scores(cells, layouts), blurs[0])
     if best is None:
         return None
-    return best[1], best[2], best[0]
+    return best[1], best[2], best[0], best[3], best[4]
