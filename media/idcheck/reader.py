@@ -21,7 +21,7 @@ import numpy as np
 
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
-from .grid import BLUR_LEVELS, MRZ_ALPHABET, CellScores, first_line_score, read_crop_cells
+from .grid import MRZ_ALPHABET, SILENT, SILENT_MARGIN, STYLES, CellScores, Style, first_line_score, read_crop_cells
 from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
 from .normalise import LAYOUTS, alphanumeric_cells, layout_for, normalise
@@ -41,7 +41,7 @@ def plausibility(fmt: MrzFormat, lines: Lines) -> float:
         for ch, kind in zip(line, layout, strict=True):
             total += 1
             hits += ch == "<" or (kind == "D" and ch.isdigit()) or (kind == "A" and ch.isalpha()) or (
-                kind in "XC" and ch.isalnum())
+                kind in "XC" and ch.isalnum()) or (kind == "L" and ch.isalpha())
     return hits / total if total else 0.0
 
 
@@ -107,7 +107,7 @@ def number_agreed(fmt: MrzFormat, reads: list[Lines], voted: Lines, min_agree: i
     seen = Counter(alphanumeric_cells(fmt, r) for r in reads)
     agree = seen.pop(wanted, 0)
     others = sum(n for key, n in seen.items() if "?" not in key and any(
-        a != b and k in "XC" for a, b, k in zip(key, wanted, kinds, strict=True)))
+        a != b and k in "XCL" for a, b, k in zip(key, wanted, kinds, strict=True)))
     # A dissenting complete reading needs three agreeing ones to outweigh it: the same pair
     # of cells misread alike twice (H4YF9H91U read M4YF9M91U: H->M at two weight-7 cells
     # changes the sum by 70) was seen to pass its check digit against one genuine read.
@@ -127,7 +127,8 @@ def fill_unsure(reads: list[Lines], cells: list[CellScores], min_agree: int = 2)
     with glyph g, in the frames whose best glyph there is g, only when: no frame read another
     glyph there surely; g is the best glyph in at least `min_agree` frames and in three times
     as many frames as any other glyph; and g's lead over the best other glyph, summed over all
-    the frames (a frame leaning elsewhere counts against), reaches FILL_MARGIN. A cell seen
+    the frames (a frame leaning elsewhere counts against), reaches FILL_MARGIN; and in every
+    frame g leads the glyphs it could silently be swapped with by grid.SILENT_MARGIN. A cell seen
     differently by different frames stays unsure; number_agreed then still asks for frames
     that read the whole number alike.
     """
@@ -152,6 +153,10 @@ def fill_unsure(reads: list[Lines], cells: list[CellScores], min_agree: int = 2)
         others = np.delete(stack, g, axis=1).max(axis=1)
         if float(np.sum(stack[:, g] - others)) < FILL_MARGIN:
             continue
+        # A glyph g could be silently swapped with (the check digits cannot tell) must be
+        # clearly behind in every frame, as in a single sure read: no summing for those.
+        if SILENT[g].any() and float((stack[:, g, None] - stack[:, SILENT[g]]).min()) < SILENT_MARGIN:
+            continue
         for k, read in enumerate(reads):
             if read[li][j] == "?" and best[k] == g:
                 out[k][li][j] = glyph
@@ -173,7 +178,7 @@ class FrameReader:
         self._clock = clock
         self._started: float | None = None
         self._best_sharpness = 0.0
-        self._blur: tuple[int, ...] = BLUR_LEVELS  # template softenings worth trying (grid.py)
+        self._styles: tuple[Style, ...] = STYLES  # OCR-B faces and softenings worth trying (grid.py)
         self._turn = 0  # orientation that worked last (see MrzCrop.oriented), tried first
         self._turn_confirmed = False  # a date of a read in that orientation matched its check digit
         self._reads: dict[MrzFormat, list[Lines]] = {}
@@ -263,29 +268,31 @@ class FrameReader:
             # then read the two best in full.
             oriented = {t: first_line_score(crop.oriented(t)) for t in range(4)}
             turns = sorted(oriented, key=lambda t: -oriented[t])[:2]
-        best: tuple[float, int, MrzFormat, Lines, CellScores, int] | None = None
+        best: tuple[float, int, MrzFormat, Lines, CellScores, Style] | None = None
+        styles = self._styles
         for turn in turns:
-            found = read_crop_cells(crop.oriented(turn), self._blur)
+            found = read_crop_cells(crop.oriented(turn), styles)
             if found is None:
                 continue
-            fmt, lines, mean, cells, blur = found
+            fmt, lines, mean, cells, style = found
+            styles = (style,)  # the runner-up orientation is compared in the style that fitted best
             score = mean + ORIENTATION_DATE_WEIGHT * dates_checked(fmt, normalise(fmt, lines))
             if best is None or score > best[0]:
-                best = (score, turn, fmt, lines, cells, blur)
+                best = (score, turn, fmt, lines, cells, style)
             if self._turn_confirmed and turn == self._turn and plausibility(fmt, lines) >= 0.9:
                 break
         if best is None:
             return None
-        _, turn, fmt, lines, cells, blur = best
+        _, turn, fmt, lines, cells, style = best
         # Confirmed when the orientation that won before wins again with a date that checks.
         self._turn_confirmed = turn == self._turn and (
             self._turn_confirmed or dates_checked(fmt, normalise(fmt, lines)) > 0)
         self._turn = turn
-        # The camera's softening changes little from frame to frame: once a read is trusted
-        # (its orientation confirmed), later frames try only the softening that fitted it
-        # (the first line otherwise costs three times as much).
+        # The card's face and the camera's softening change little from frame to frame: once a
+        # read is trusted (its orientation confirmed), later frames try only the style that
+        # fitted it (the first line otherwise costs six times as much).
         if self._turn_confirmed:
-            self._blur = (blur,)
+            self._styles = (style,)
         return (fmt, lines, cells) if plausibility(fmt, lines) >= 0.75 else None
 
     def _filled(self, fmt: MrzFormat) -> list[Lines]:
