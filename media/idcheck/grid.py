@@ -22,10 +22,16 @@ from .normalise import LAYOUTS, layout_for
 
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 OCRB_FACE = "/usr/share/fonts/opentype/ocr-b/OCRB.otf"  # Debian fonts-ocr-b
+# OCR-B is cut differently by different printers; Debian's package carries the regular cut
+# and the "Sharp" one (S, 2, 3, Z, E, G differ most). A line is matched against both; the
+# better fit on the first line is kept for the crop's other lines.
+FACES = (OCRB_FACE, "/usr/share/fonts/opentype/ocr-b/OCRBS.otf")
 _SUPER = 4  # templates are drawn this many times larger, then averaged down (sub-pixel shapes)
 # Gaussian sigma of the template softening, in hundredths of the pitch: focus, webcam blur
 # and the upscaling of a small line soften glyphs by different amounts; the best fit is kept.
 BLUR_LEVELS = (0, 12, 22)
+Style = tuple[int, int]  # (index in FACES, softening in hundredths of the pitch)
+STYLES: tuple[Style, ...] = tuple((face, blur) for face in range(len(FACES)) for blur in BLUR_LEVELS)
 
 
 @lru_cache(maxsize=8)
@@ -79,19 +85,19 @@ def _strip(image: np.ndarray, box: tuple[int, int, int, int], th: int, pitch: fl
 
 
 def read_line(image: np.ndarray, box: tuple[int, int, int, int], n: int,
-              blurs: tuple[int, ...] = BLUR_LEVELS) -> tuple[np.ndarray, float, int] | None:
+              styles: tuple[Style, ...] = STYLES) -> tuple[np.ndarray, float, Style] | None:
     """Scores of the n cells of the rectified line whose ink band is box (x, y, w, h) in image.
 
-    Returns (scores, total, blur): scores[i, c] is the best correlation of glyph c around cell
-    i (-1..1), total the summed best scores along the chosen grid, blur the template softening
-    that fitted best (worth reusing for the crop's other lines)."""
+    Returns (scores, total, style): scores[i, c] is the best correlation of glyph c around cell
+    i (-1..1), total the summed best scores along the chosen grid, style the face and template
+    softening that fitted best (worth reusing for the crop's other lines)."""
     x, y, w, h = box
     if n < 2 or w < n * 3 or h < 4:
         return None
     pitch = w / n  # the band spans the line's ink, about n cells
-    best: tuple[np.ndarray, float, int] | None = None
-    for blur in blurs:
-        tpl = templates(max(8, round(pitch * 4)), blur)
+    best: tuple[np.ndarray, float, Style] | None = None
+    for face, blur in styles:
+        tpl = templates(max(8, round(pitch * 4)), blur, FACES[face])
         th, tw = tpl.shape[1:]
         strip = _strip(image, box, th, pitch)
         if strip.shape[0] < th or strip.shape[1] < tw + n:
@@ -106,7 +112,7 @@ def read_line(image: np.ndarray, box: tuple[int, int, int, int], n: int,
         if best is None or total > best[1]:
             # A cell's glyph may sit a pixel off the fitted start (rounding, residual warp).
             scores = np.stack([resp[:, max(0, c - 1):c + 2].max(axis=1) for c in positions])
-            best = (scores, total, blur)
+            best = (scores, total, (face, blur))
     return best
 
 
@@ -128,17 +134,15 @@ def _cell_positions(top: np.ndarray, n: int, pitch: float) -> np.ndarray | None:
     # The first cell starts within two pitches of the strip's left end (one pitch of margin).
     score[int(2 * pitch) + 1:] = -np.inf
     back = np.zeros((n, width), np.int32)
+    # cand[k, x]: the previous cell started gaps[k] before x (one shifted copy per gap).
+    cand = np.full((gaps.size, width), -np.inf)
+    rows = np.arange(width)
     for i in range(1, n):
-        best = np.full(width, -np.inf)
-        arg = np.zeros(width, np.int32)
-        for g, c in zip(gaps, cost, strict=True):
-            cand = np.full(width, -np.inf)
-            cand[g:] = score[:-g] - c
-            better = cand > best
-            best[better] = cand[better]
-            arg[better] = g
-        score = best + top
-        back[i] = arg
+        for k, g in enumerate(gaps):
+            cand[k, g:] = score[:-g] - cost[k]
+        pick = np.argmax(cand, axis=0)
+        score = cand[pick, rows] + top
+        back[i] = gaps[pick]
     end = int(np.argmax(score))
     if not np.isfinite(score[end]):
         return None
@@ -151,10 +155,32 @@ def _cell_positions(top: np.ndarray, n: int, pitch: float) -> np.ndarray | None:
 
 _LETTERS = np.array([c.isalpha() or c == "<" for c in MRZ_ALPHABET])
 _DIGITS = np.array([c.isdigit() or c == "<" for c in MRZ_ALPHABET])
+_DEPARTMENT = np.array([c.isdigit() or c in "AB<" for c in MRZ_ALPHABET])  # kind C (normalise.LAYOUTS)
 # An alphanumeric cell (document number, optional data) is left unsure unless its best glyph
 # beats the runner-up by this much: a doubtful O/0 there is never guessed (see normalise.py).
 ALNUM_MARGIN = 0.03
+# Glyphs whose MRZ values differ by a multiple of 10 (G 16 / Q 26, S 28 / 8, 0 / U 30 ...) swap
+# without changing any check digit (weights 7, 3, 1 times 10): a cell torn between two such
+# glyphs needs 1.5 times the margin, since nothing downstream would catch the wrong one. G read as
+# Q by 0.015-0.037 in six blurred frames in a row was seen (tuning set).
+SILENT_MARGIN = 0.045
 UNSURE = "?"
+_VALUES = np.array([int(c) if c.isdigit() else (ord(c) - 55 if c.isalpha() else 0) for c in MRZ_ALPHABET])
+SILENT = _VALUES[:, None] % 10 == _VALUES[None, :] % 10  # SILENT[a, b]: a read as b passes the check digits
+np.fill_diagonal(SILENT, False)
+# The glyphs each kind of number cell may hold (normalise.LAYOUTS): X any, C a department's
+# digit, A or B, L a letter of a French passport number.
+ALLOWED = {"X": np.ones(len(MRZ_ALPHABET), bool), "C": _DEPARTMENT, "L": _LETTERS}
+
+
+def sure_glyph(row: np.ndarray) -> int | None:
+    """Index of the glyph an alphanumeric cell surely holds (row: its scores, -inf where the
+    cell's kind forbids), or None: the best must beat every other by ALNUM_MARGIN and every
+    glyph it could silently be swapped with by SILENT_MARGIN."""
+    best = int(np.argmax(row))
+    lead = row[best] - row
+    lead[best] = np.inf
+    return best if lead.min() >= ALNUM_MARGIN and lead[SILENT[best]].min() >= SILENT_MARGIN else None
 
 
 def decide(scores: np.ndarray, layout: str) -> str:
@@ -167,13 +193,13 @@ def decide(scores: np.ndarray, layout: str) -> str:
             out.append(MRZ_ALPHABET[int(np.argmax(np.where(_DIGITS, row, -np.inf)))])
         elif kind == "A":
             out.append(MRZ_ALPHABET[int(np.argmax(np.where(_LETTERS, row, -np.inf)))])
-        else:
-            order = np.argsort(row)[::-1]
-            out.append(MRZ_ALPHABET[order[0]] if row[order[0]] - row[order[1]] >= ALNUM_MARGIN else UNSURE)
+        else:  # a document number's cell: only the glyphs its kind allows, and only if sure
+            sure = sure_glyph(np.where(ALLOWED[kind], row, -np.inf))
+            out.append(UNSURE if sure is None else MRZ_ALPHABET[sure])
     return "".join(out)
 
 
-QUICK_BLUR = 12
+QUICK_STYLE: Style = (0, 12)
 
 
 def first_line_score(crop: MrzCrop) -> float:
@@ -182,16 +208,39 @@ def first_line_score(crop: MrzCrop) -> float:
     if not crop.lines:
         return 0.0
     n = round(crop.chars) if crop.chars else 30
-    read = read_line(crop.image, crop.lines[0], max(2, n), (QUICK_BLUR,))
+    read = read_line(crop.image, crop.lines[0], max(2, n), (QUICK_STYLE,))
     return read[1] / max(2, n) if read is not None else 0.0
 
 
+# Scores of each alphanumeric cell of a read, by (line, column): the glyphs its kind allows keep
+# their correlation, the others -inf. The reader weighs these across frames (reader.fill_unsure).
+CellScores = dict[tuple[int, int], np.ndarray]
+
+
 def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
-    """(format, lines, mean best score per cell) of a rectified MRZ crop, or None.
+    """(format, lines, mean best score per cell) of a rectified MRZ crop, or None."""
+    read = read_crop_cells(crop)
+    return None if read is None else read[:3]
+
+
+def _alnum_scores(cells: list[np.ndarray], layouts: tuple[str, ...]) -> CellScores:
+    out: CellScores = {}
+    for li, (scores, layout) in enumerate(zip(cells, layouts, strict=True)):
+        for j, kind in enumerate(layout):
+            if kind in ALLOWED:
+                out[(li, j)] = np.where(ALLOWED[kind], scores[j], -np.inf).astype(np.float32)
+    return out
+
+
+def read_crop_cells(crop: MrzCrop, styles: tuple[Style, ...] = STYLES
+                    ) -> tuple[MrzFormat, tuple[str, ...], float, CellScores, Style] | None:
+    """(format, lines, mean best score per cell, alphanumeric cells' scores, face and template
+    softening used) of a rectified MRZ crop, or None. styles: the faces and softenings tried on
+    the first line (a reader that found one on an earlier frame of the same card passes it).
 
     The format comes from the line count and the locator's character count (30: TD1; 36 and
     44 are far apart); when the count is unknown, the two-line format whose grid fits best.
-    The template softening is chosen on the first line and reused for the others."""
+    The face and template softening are chosen on the first line and reused for the others."""
     formats = formats_for_line_count(crop.line_count)
     if not formats:
         return None
@@ -199,9 +248,9 @@ def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
         closest = min(formats, key=lambda f: abs(f.line_length - crop.chars))
         if abs(closest.line_length - crop.chars) <= 3:
             formats = (closest,)
-    best: tuple[float, MrzFormat, tuple[str, ...]] | None = None
+    best: tuple[float, MrzFormat, tuple[str, ...], CellScores, Style] | None = None
     for fmt in formats:
-        blurs: tuple[int, ...] = BLUR_LEVELS
+        blurs: tuple[Style, ...] = styles
         cells: list[np.ndarray] = []
         total = 0.0
         for box in crop.lines:
@@ -220,7 +269,7 @@ def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
                 first = decide(cells[0], LAYOUTS[fmt][0])
                 layouts = layout_for(fmt, (first,) + ("",) * (fmt.line_count - 1))
                 lines = tuple(decide(sc, layout) for sc, layout in zip(cells, layouts, strict=True))
-                best = (mean, fmt, lines)
+                best = (mean, fmt, lines, _alnum_scores(cells, layouts), blurs[0])
     if best is None:
         return None
-    return best[1], best[2], best[0]
+    return best[1], best[2], best[0], best[3], best[4]

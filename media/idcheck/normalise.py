@@ -18,7 +18,9 @@ _TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L"
                            "Z": "2", "S": "5", "G": "6", "B": "8"})
 _TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "8": "B"})
 
-# D: digit, A: letter or '<', X: any (alphanumeric field), '<'-or-digit check digits are D too.
+# D: digit, A: letter or '<', X: any (alphanumeric field), C: a department code's digit, A or B,
+# L: a letter inside a document number (C and L are never rewritten: they are part of a
+# number), '<'-or-digit check digits are D too.
 LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
     MrzFormat.TD1: (
         "AAAAA" + "X" * 9 + "D" + "X" * 15,
@@ -30,10 +32,11 @@ LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
         "X" * 9 + "D" + "AAA" + "DDDDDDD" + "A" + "DDDDDDD" + "X" * 14 + "DD",
     ),
     # Department codes are digits except Corsica's 2A/2B, so only their first cell is a digit for
-    # sure; the office code after it is three digits.
+    # sure; the others (C) hold a digit, A, B or '<' (never rewritten: they are part of the
+    # document number); the office code after them is three digits.
     MrzFormat.FR_ID_1988: (
-        "A" * 30 + "DXX" + "DDD",
-        "DDDD" + "DXX" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
+        "A" * 30 + "DCC" + "DDD",
+        "DDDD" + "DCC" + "DDDDD" + "D" + "A" * 14 + "DDDDDDD" + "A" + "D",
     ),
 }
 
@@ -50,6 +53,8 @@ def normalise_line(text: str, layout: str) -> str:
             ch = ch.translate(_TO_DIGIT)
             if not ch.isdigit():
                 ch = UNSURE
+        elif (kind == "C" and not (ch.isdigit() or ch in "AB<")) or (kind == "L" and ch.isdigit()):
+            ch = UNSURE
         elif kind == "A":
             ch = ch.translate(_TO_LETTER)
             if ch.isdigit():
@@ -58,8 +63,9 @@ def normalise_line(text: str, layout: str) -> str:
     return "".join(out)
 
 
-# French passport numbers are 2 digits, 2 letters, 5 digits.
-_FR_PASSPORT_LINE2 = "DDAADDDDD" + LAYOUTS[MrzFormat.TD3][1][9:]
+# French passport numbers are 2 digits, 2 letters, 5 digits; the letters (L) are part of the
+# number, so never rewritten either (G and Q swap without changing the check digit).
+_FR_PASSPORT_LINE2 = "DDLLDDDDD" + LAYOUTS[MrzFormat.TD3][1][9:]
 
 
 def layout_for(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:

@@ -21,10 +21,10 @@ import numpy as np
 
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
-from .grid import first_line_score, read_crop
+from .grid import MRZ_ALPHABET, SILENT, SILENT_MARGIN, STYLES, CellScores, Style, first_line_score, read_crop_cells
 from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
-from .normalise import LAYOUTS, alphanumeric_cells, normalise
+from .normalise import LAYOUTS, alphanumeric_cells, layout_for, normalise
 from .parse import ParsedMrz, parse
 from .result import IdCheckResult, Outcome, names_match
 
@@ -41,7 +41,7 @@ def plausibility(fmt: MrzFormat, lines: Lines) -> float:
         for ch, kind in zip(line, layout, strict=True):
             total += 1
             hits += ch == "<" or (kind == "D" and ch.isdigit()) or (kind == "A" and ch.isalpha()) or (
-                kind == "X" and ch.isalnum())
+                kind in "XC" and ch.isalnum()) or (kind == "L" and ch.isalpha())
     return hits / total if total else 0.0
 
 
@@ -92,20 +92,75 @@ def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None
 
 def number_agreed(fmt: MrzFormat, reads: list[Lines], voted: Lines, min_agree: int = 2) -> bool:
     """The document number (every alphanumeric cell) was read exactly as voted by `min_agree`
-    frames, and by at least three times as many frames as read it any other way.
+    frames, and by at least three times as many frames as read another number (a complete
+    reading differing at an alphanumeric cell).
 
     A per-character vote can assemble a number no single frame saw; alphanumeric cells are
     never corrected, so this is what stands between two misreads that cancel out under the
     check digit and a wrong number accepted.
     """
     wanted = alphanumeric_cells(fmt, voted)
+    # Which cells of the field are alphanumeric (never corrected, not caught alone by a check
+    # digit): a reading that differs from the vote only at digit-only cells (a department's
+    # first digit, a check digit) is a misread frame, not another number, and does not dissent.
+    kinds = alphanumeric_cells(fmt, layout_for(fmt, voted))
     seen = Counter(alphanumeric_cells(fmt, r) for r in reads)
     agree = seen.pop(wanted, 0)
-    others = sum(n for key, n in seen.items() if "?" not in key)
+    others = sum(n for key, n in seen.items() if "?" not in key and any(
+        a != b and k in "XCL" for a, b, k in zip(key, wanted, kinds, strict=True)))
     # A dissenting complete reading needs three agreeing ones to outweigh it: the same pair
     # of cells misread alike twice (H4YF9H91U read M4YF9M91U: H->M at two weight-7 cells
     # changes the sum by 70) was seen to pass its check digit against one genuine read.
     return agree >= max(min_agree, 3 * others)
+
+
+# Summed margin (best glyph over the best other one, over the frames) an unsure alphanumeric
+# cell needs to be filled: one frame's worth of the single-frame margin (grid.ALNUM_MARGIN).
+FILL_MARGIN = 0.03
+
+
+def fill_unsure(reads: list[Lines], cells: list[CellScores], min_agree: int = 2) -> list[Lines]:
+    """The reads with their unsure alphanumeric cells filled where every frame leans one way.
+
+    A document-number cell whose best glyph beats the runner-up by less than the single-frame
+    margin is left unsure (never guessed from one frame). Across frames, such a cell is filled
+    with glyph g, in the frames whose best glyph there is g, only when: no frame read another
+    glyph there surely; g is the best glyph in at least `min_agree` frames and in three times
+    as many frames as any other glyph; and g's lead over the best other glyph, summed over all
+    the frames (a frame leaning elsewhere counts against), reaches FILL_MARGIN; and in every
+    frame g leads the glyphs it could silently be swapped with by grid.SILENT_MARGIN. A cell seen
+    differently by different frames stays unsure; number_agreed then still asks for frames
+    that read the whole number alike.
+    """
+    if len(reads) != len(cells) or len(reads) < min_agree:
+        return reads
+    positions = {(li, j) for read in reads for li, line in enumerate(read) for j, ch in enumerate(line) if ch == "?"}
+    out = [[list(line) for line in read] for read in reads]
+    for pos in positions:
+        li, j = pos
+        rows = [c.get(pos) for c in cells]
+        if any(r is None for r in rows):
+            continue  # a frame read this cell under another layout: leave it
+        stack = np.stack([r for r in rows if r is not None])
+        best = np.argmax(stack, axis=1)
+        g = int(np.argmax(np.where(np.isfinite(stack), stack, -2.0).sum(axis=0)))
+        glyph = MRZ_ALPHABET[g]
+        if any(read[li][j] not in ("?", glyph) for read in reads):
+            continue
+        support = int(np.sum(best == g))
+        if support < max(min_agree, 3 * (len(best) - support)):
+            continue
+        others = np.delete(stack, g, axis=1).max(axis=1)
+        if float(np.sum(stack[:, g] - others)) < FILL_MARGIN:
+            continue
+        # A glyph g could be silently swapped with (the check digits cannot tell) must be
+        # clearly behind in every frame, as in a single sure read: no summing for those.
+        if SILENT[g].any() and float((stack[:, g, None] - stack[:, SILENT[g]]).min()) < SILENT_MARGIN:
+            continue
+        for k, read in enumerate(reads):
+            if read[li][j] == "?" and best[k] == g:
+                out[k][li][j] = glyph
+    return [tuple("".join(line) for line in read) for read in out]
 
 
 class FrameReader:
@@ -123,9 +178,11 @@ class FrameReader:
         self._clock = clock
         self._started: float | None = None
         self._best_sharpness = 0.0
+        self._styles: tuple[Style, ...] = STYLES  # OCR-B faces and softenings worth trying (grid.py)
         self._turn = 0  # orientation that worked last (see MrzCrop.oriented), tried first
         self._turn_confirmed = False  # a date of a read in that orientation matched its check digit
         self._reads: dict[MrzFormat, list[Lines]] = {}
+        self._cells: dict[MrzFormat, list[CellScores]] = {}  # each read's alphanumeric cell scores
         self.frames_seen = 0
         self.frames_read = 0
         self.hint: Hint | None = None  # what the person should change, from the last frame (guidance.py)
@@ -183,9 +240,10 @@ class FrameReader:
         read = self._read_oriented(crop)
         if read is None:
             return
-        fmt, lines = read
+        fmt, lines, cells = read
         self.frames_read += 1
         self._reads.setdefault(fmt, []).append(normalise(fmt, lines))
+        self._cells.setdefault(fmt, []).append(cells)
         voted = self._vote(fmt)
         if voted is None:
             return
@@ -198,7 +256,7 @@ class FrameReader:
         if stable is not None:
             self.result = self._verdict(*stable)
 
-    def _read_oriented(self, crop: MrzCrop) -> tuple[MrzFormat, Lines] | None:
+    def _read_oriented(self, crop: MrzCrop) -> tuple[MrzFormat, Lines, CellScores] | None:
         """Read the crop in the orientation confirmed earlier; until one is, or while it reads as
         noise, try all four (upside down, mirrored) and keep the one whose cells match the OCR-B
         drawings best, a date matching its check digit weighing in (a card flipped vertically
@@ -210,35 +268,46 @@ class FrameReader:
             # then read the two best in full.
             oriented = {t: first_line_score(crop.oriented(t)) for t in range(4)}
             turns = sorted(oriented, key=lambda t: -oriented[t])[:2]
-        best: tuple[float, int, MrzFormat, Lines] | None = None
+        best: tuple[float, int, MrzFormat, Lines, CellScores, Style] | None = None
+        styles = self._styles
         for turn in turns:
-            found = read_crop(crop.oriented(turn))
+            found = read_crop_cells(crop.oriented(turn), styles)
             if found is None:
                 continue
-            fmt, lines, mean = found
+            fmt, lines, mean, cells, style = found
+            styles = (style,)  # the runner-up orientation is compared in the style that fitted best
             score = mean + ORIENTATION_DATE_WEIGHT * dates_checked(fmt, normalise(fmt, lines))
             if best is None or score > best[0]:
-                best = (score, turn, fmt, lines)
+                best = (score, turn, fmt, lines, cells, style)
             if self._turn_confirmed and turn == self._turn and plausibility(fmt, lines) >= 0.9:
                 break
         if best is None:
             return None
-        _, turn, fmt, lines = best
+        _, turn, fmt, lines, cells, style = best
         # Confirmed when the orientation that won before wins again with a date that checks.
         self._turn_confirmed = turn == self._turn and (
             self._turn_confirmed or dates_checked(fmt, normalise(fmt, lines)) > 0)
         self._turn = turn
-        return (fmt, lines) if plausibility(fmt, lines) >= 0.75 else None
+        # The card's face and the camera's softening change little from frame to frame: once a
+        # read is trusted (its orientation confirmed), later frames try only the style that
+        # fitted it (the first line otherwise costs six times as much).
+        if self._turn_confirmed:
+            self._styles = (style,)
+        return (fmt, lines, cells) if plausibility(fmt, lines) >= 0.75 else None
+
+    def _filled(self, fmt: MrzFormat) -> list[Lines]:
+        return fill_unsure(self._reads[fmt], self._cells[fmt], self.min_agree)
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
-        return vote(fmt, self._reads[fmt], self.min_agree)
+        return vote(fmt, self._filled(fmt), self.min_agree)
 
     def _number_agreed(self, fmt: MrzFormat, voted: Lines) -> bool:
-        return number_agreed(fmt, self._reads[fmt], voted, self.min_agree)
+        return number_agreed(fmt, self._filled(fmt), voted, self.min_agree)
 
     def _stable_invalid(self, agree: int) -> tuple[MrzFormat, ParsedMrz] | None:
         """An MRZ read identically by `agree` frames: the card says this, even if it does not validate."""
-        for fmt, reads in self._reads.items():
+        for fmt in self._reads:
+            reads = self._filled(fmt)
             lines, count = Counter(reads).most_common(1)[0]
             if count >= agree:
                 parsed = parse(fmt, lines, self.today)

@@ -8,15 +8,17 @@ there, and two letter/digit swaps can cancel out under the check digit
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pytest
 from mrz.base.functions import hash_string
 from mrz.generator.td1 import TD1CodeGenerator
 from mrz.generator.td3 import TD3CodeGenerator
 
 from media.idcheck import FrameReader, MrzFormat, Outcome
+from media.idcheck.grid import MRZ_ALPHABET, decide
 from media.idcheck.normalise import alphanumeric_cells, normalise
 from media.idcheck.parse import parse
-from media.idcheck.reader import number_agreed, vote
+from media.idcheck.reader import fill_unsure, number_agreed, vote
 from media.idcheck.synthetic import SyntheticCard, card_frames, make_card, random_conditions
 
 TODAY = date(2026, 11, 23)
@@ -140,3 +142,110 @@ def test_a_letter_left_where_only_a_digit_can_be_is_unsure_not_kept():
     assert fixed[1][:2] == "??"
     assert parse(MrzFormat.TD3, fixed, TODAY) is None
     assert normalise(MrzFormat.TD3, (line1, "AAKD87798" + line2[9:]))[1][:9] == "44KD87798"
+
+
+def _unsure_reads(genuine: tuple[str, ...], cell: int, leans: list[tuple[str, float]]
+                  ) -> tuple[list[tuple[str, ...]], list[dict[tuple[int, int], np.ndarray]]]:
+    """TD1 reads of `genuine` whose document-number cell `cell` (line 0) was unsure, each frame
+    leaning to a glyph by a margin, with the cell scores the grid reader would pass on."""
+    fmt = MrzFormat.TD1
+    reads, cells = [], []
+    for glyph, margin in leans:
+        line = genuine[0][:cell] + "?" + genuine[0][cell + 1:]
+        reads.append(normalise(fmt, (line,) + genuine[1:]))
+        row = np.full(len(MRZ_ALPHABET), 0.5, np.float32)
+        runner_up = "0" if glyph != "0" else "O"
+        row[MRZ_ALPHABET.index(glyph)] = 0.9
+        row[MRZ_ALPHABET.index(runner_up)] = 0.9 - margin
+        cells.append({(0, cell): row})
+    return reads, cells
+
+
+def test_an_unsure_cell_every_frame_leans_the_same_way_on_is_filled():
+    genuine = _td1("1OWRFSO0B")
+    reads, cells = _unsure_reads(genuine, 6, [("O", 0.012), ("O", 0.01), ("O", 0.015)])
+    filled = fill_unsure(reads, cells)
+    assert all(r == normalise(MrzFormat.TD1, genuine) for r in filled)
+    voted = vote(MrzFormat.TD1, filled)
+    assert voted is not None and number_agreed(MrzFormat.TD1, filled, voted)
+
+
+@pytest.mark.parametrize("leans", [
+    [("O", 0.012), ("O", 0.01)],  # leaning, but the summed margin is under one sure frame's
+    [("O", 0.02), ("0", 0.02), ("O", 0.02)],  # frames that lean apart: never filled
+    [("O", 0.02)],  # one frame is never enough
+])
+def test_an_unsure_cell_is_not_filled_without_a_consistent_lead(leans):
+    reads, cells = _unsure_reads(_td1("1OWRFSO0B"), 6, leans)
+    assert fill_unsure(reads, cells) == reads
+
+
+def test_an_unsure_cell_is_not_filled_against_a_frame_that_read_it_surely():
+    genuine = _td1("1OWRFSO0B")
+    reads, cells = _unsure_reads(genuine, 6, [("O", 0.02)] * 4)
+    # A fifth frame read a 0 there with a sure margin: the frames disagree, nothing is filled.
+    sure = (genuine[0][:6] + "0" + genuine[0][7:],) + genuine[1:]
+    reads.append(normalise(MrzFormat.TD1, sure))
+    row = np.full(len(MRZ_ALPHABET), 0.5, np.float32)
+    row[MRZ_ALPHABET.index("0")] = 0.9
+    cells.append({(0, 6): row})
+    assert fill_unsure(reads, cells) == reads
+
+
+def test_the_cancelling_pair_is_not_filled_in_from_frames_leaning_on_one_cell_each():
+    # Frame by frame, a different one of the two O cells leans to 0: per cell, the frames
+    # disagree, so the number 10WRFS00B (which validates) is never assembled.
+    genuine = _td1("1OWRFSO0B")
+    fmt = MrzFormat.TD1
+    line = genuine[0][:6] + "?" + genuine[0][7:11] + "?" + genuine[0][12:]
+    reads = [normalise(fmt, (line,) + genuine[1:])] * 4
+    cells = []
+    for k in range(4):
+        rows = {}
+        for cell, leans_zero in ((6, k % 2 == 0), (11, k % 2 == 1)):
+            row = np.full(len(MRZ_ALPHABET), 0.5, np.float32)
+            row[MRZ_ALPHABET.index("0" if leans_zero else "O")] = 0.9
+            row[MRZ_ALPHABET.index("O" if leans_zero else "0")] = 0.88
+            rows[(0, cell)] = row
+        cells.append(rows)
+    filled = fill_unsure(reads, cells)
+    assert filled == reads
+    voted = vote(fmt, filled)
+    assert voted is None or not number_agreed(fmt, filled, voted)
+
+
+def test_a_frame_differing_only_at_a_digit_cell_does_not_dissent_but_one_at_a_letter_cell_does():
+    fmt = MrzFormat.FR_ID_1988
+    genuine = ("IDFRAWOJCIK<<<<<<<<<<<<<<<<<<<075143", "1909075397660JUERGEN<<<<<<<6904041M5")
+    digit_misread = (genuine[0][:30] + "9" + genuine[0][31:], genuine[1])  # the department's first digit
+    letter_misread = (genuine[0], genuine[1][:5] + "B" + genuine[1][6:])  # its second cell: 7 -> B
+    assert number_agreed(fmt, [genuine, genuine, digit_misread, digit_misread], genuine)
+    assert not number_agreed(fmt, [genuine, genuine, letter_misread], genuine)
+
+
+def test_glyphs_the_check_digit_cannot_tell_apart_need_a_clear_lead_in_every_frame():
+    # G (16) and Q (26) differ by 10: a G read as Q leaves every check digit as it was. Seen on
+    # blurred frames of the tuning set: Q ahead of the true G by 0.015-0.037 in six frames.
+    fmt = MrzFormat.TD1
+    genuine = _td1("1QWRFSO0B")
+    row = np.full(len(MRZ_ALPHABET), 0.5, np.float32)
+    row[MRZ_ALPHABET.index("Q")], row[MRZ_ALPHABET.index("G")] = 0.94, 0.905
+    assert decide(row[None], "X") == "?"  # a 0.035 lead would do between O and D, not G and Q
+    row[MRZ_ALPHABET.index("G")] = 0.87
+    assert decide(row[None], "X") == "Q"
+    line = genuine[0][:6] + "?" + genuine[0][7:]
+    reads = [normalise(fmt, (line,) + genuine[1:])] * 6
+    leaning = []
+    for lead in (0.026, 0.015, 0.037, 0.028, 0.022, 0.028):
+        r = np.full(len(MRZ_ALPHABET), 0.5, np.float32)
+        r[MRZ_ALPHABET.index("Q")], r[MRZ_ALPHABET.index("G")] = 0.94, 0.94 - lead
+        leaning.append({(0, 6): r})
+    assert fill_unsure(reads, leaning) == reads
+
+
+def test_a_french_passport_numbers_letters_are_never_rewritten_nor_guessed():
+    line2 = str(TD3CodeGenerator("P", "FRA", "DUPONT", "INES", "10GH36478", "FRA", "490925", "M",
+                                 "270816")).splitlines()[1]
+    line1 = "P<FRADUPONT<<INES" + "<" * 27
+    assert normalise(MrzFormat.TD3, (line1, line2))[1][:9] == "10GH36478"
+    assert normalise(MrzFormat.TD3, (line1, "1066" + line2[4:]))[1][:4] == "10??"  # no 6 -> G
