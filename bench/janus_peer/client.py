@@ -142,7 +142,7 @@ class JanusClient:
     async def subscribe(self, feed: int) -> None:
         handle = await self.session.attach()
         body = {"request": "join", "ptype": "subscriber", "room": self.room, "streams": [{"feed": feed}]}
-        for _ in range(50):
+        for _ in range(150):  # 30 s: a loaded machine sets connections up slowly
             try:
                 event = await self.session.message(handle, body)
                 break
