@@ -64,7 +64,6 @@ PacketHandler = Callable[[bytes], None]
 # Packet path: receivers whose packets bypass aiortc, and per DTLS transport the SSRCs seen.
 _packet_receivers: weakref.WeakKeyDictionary[Any, PacketHandler] = weakref.WeakKeyDictionary()
 _rtp_handlers: weakref.WeakKeyDictionary[RTCDtlsTransport, dict[int, PacketHandler]] = weakref.WeakKeyDictionary()
-_NO_HANDLERS: dict[int, PacketHandler] = {}
 # Authentic packets of unknown SSRCs dropped before any handler (process-wide, for tests and stats).
 dropped = {"malformed": 0, "unrouted": 0}
 
@@ -151,8 +150,8 @@ class _Receiver:
     socket are read at once (as uvloop does itself), and the burst leaves in one sendmsg.
     """
 
-    __slots__ = ("_dtls", "_drain", "_loop", "_protocol", "_rx_session", "_socket", "_stock", "_unprotect",
-                 "direct")
+    __slots__ = ("_dtls", "_drain", "_handlers", "_loop", "_protocol", "_rx_session", "_socket", "_stock",
+                 "_unprotect", "direct")
 
     def __init__(self, dtls: RTCDtlsTransport, protocol: StunProtocol,
                  stock: Callable[[bytes, tuple[Any, ...]], None]) -> None:
@@ -164,6 +163,9 @@ class _Receiver:
         self._socket: socket.socket | None = None
         self._rx_session: pylibsrtp.Session | None = None  # the session _unprotect was made for
         self._unprotect: Callable[[bytes], bytes] | None = None
+        # This transport's SSRC -> handler dict, held here: a WeakKeyDictionary lookup per
+        # packet (a new weak reference each time) was 1% of the bench server's samples.
+        self._handlers = _rtp_handlers.setdefault(dtls, {})
         self.direct = 0  # datagrams that took the short path
 
     def __call__(self, data: bytes, addr: tuple[Any, ...]) -> None:
@@ -179,7 +181,7 @@ class _Receiver:
                 self._rx_session = dtls._rx_srtp
                 self._unprotect = srtp_direct.Unprotector(dtls._rx_srtp).unprotect
             assert self._unprotect is not None
-            _receive_srtp(self._loop, dtls, data, self._unprotect)
+            _receive_srtp(self._loop, dtls, data, self._unprotect, self._handlers)
         else:
             self._stock(data, addr)
 
@@ -210,7 +212,7 @@ class _Receiver:
 
 
 def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes,
-                  unprotect: Callable[[bytes], bytes]) -> None:
+                  unprotect: Callable[[bytes], bytes], handlers: dict[int, PacketHandler]) -> None:
     # RTCDtlsTransport._recv_next's SRTP branch, without the queue; RTP unprotected by
     # srtp_direct (the session's own libsrtp context, without pylibsrtp's per-call glue).
     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]  # mangled private, in the contract
@@ -221,7 +223,7 @@ def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data:
         else:
             plain = unprotect(data)
             # Packet path: a publisher stream's packets go straight to its handler, no task.
-            packet_handler = _rtp_handlers.get(dtls, _NO_HANDLERS).get(int.from_bytes(plain[8:12]))
+            packet_handler = handlers.get(int.from_bytes(plain[8:12]))
             if packet_handler is not None:
                 _call(packet_handler, plain)
                 return
@@ -258,10 +260,7 @@ def _claim(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, plain: bytes
     if handler is None:
         run_eagerly(loop, receiver._handle_rtp_packet(packet, arrival_time_ms=clock.current_ms()))
         return
-    handlers = _rtp_handlers.get(dtls)
-    if handlers is None:
-        handlers = _rtp_handlers[dtls] = {}
-    handlers[packet.ssrc] = handler
+    _rtp_handlers.setdefault(dtls, {})[packet.ssrc] = handler
     _call(handler, plain)
 
 
