@@ -88,6 +88,14 @@ class Session:
             except (aiohttp.ClientError, TimeoutError):
                 await asyncio.sleep(0.2)
                 continue
+            if isinstance(events, dict) and events.get("janus") == "error":
+                # The session is gone (timed out on a starved machine, or destroyed): a poll
+                # would fail at once, again and again. Fail what waits on it instead.
+                for future in self._waiting.values():
+                    if not future.done():
+                        future.set_exception(JanusError(str(events.get("error"))))
+                self._waiting.clear()
+                return
             for event in events if isinstance(events, list) else [events]:
                 future = self._waiting.pop(str(event.get("transaction")), None)
                 if future is not None and not future.done():
