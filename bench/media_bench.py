@@ -1,11 +1,13 @@
 """Media engine benchmark: server CPU and memory for N simultaneous 1:1 appointments.
 
-    .venv/bin/python bench/media_bench.py                     # sizes 1,10,25, 20 s each
-    .venv/bin/python bench/media_bench.py --sizes 1,2 --seconds 5
+    flock /tmp/gv-bench.lock .venv/bin/python bench/media_bench.py   # sizes 1,10,25, 20 s, 3 rounds
+    .venv/bin/python bench/media_bench.py --sizes 1,2 --seconds 5 --rounds 1 --modes passthrough
 
-For each mode (passthrough, then the relay baseline; `frames`: passthrough on the
-frame-level path, packets=False) and each size, a fresh engine runs in
-its own process (`--serve`), so its CPU (/proc/PID/stat) and RSS are its own. That process
+For each round, size and mode, interleaved (passthrough; `janus`: Janus 1.1.2 from Debian,
+VideoRoom; the relay baseline; `frames`: passthrough on the frame-level path,
+packets=False), a fresh server runs in its own process, so its CPU (/proc/PID/stat) and
+RSS are its own; the summary gives the median over the rounds and our CPU / Janus's per
+size. The server is pinned to the last core and the generator to the first (`--no-pin`). That process
 runs as a production media node does by default (`media.nodes.eventloop`: uvloop; the
 engine's default REMB estimator, media/engine/remb.py; the short transport path with UDP
 GSO, media/engine/fast_path.py and udp_batch.py); `--no-uvloop`, `--remb`, `--stock-path`
@@ -13,7 +15,14 @@ and `--no-gso` change it. This process
 is the load generator: two aiortc clients per appointment, each sending 640x480 30 fps VP8
 (~0.8 Mbps, keyframe every second) + 20 ms Opus that were encoded ONCE up front and are
 replayed packet by packet (no encoding), and counting what they receive without decoding.
-Everything stays on 127.0.0.1.
+Everything stays on this machine: on 127.0.0.1, or with Janus on a veth pair in a network
+namespace the bench creates (Janus skips loopback interfaces for ICE; bench/janus_peer).
+
+Janus (bench/janus_peer, nothing of it committed): /usr/bin/janus if installed (else the
+bench says so and runs without it), VideoRoom with its packaged defaults, HTTP transport
+only, debug level 4, no event handler, one room per appointment; each client is a
+session with a publisher handle (its tracks, sendonly) and a subscriber handle on its
+partner's feed: 4 peer connections per appointment against our 2, as a VideoRoom page has.
 
 Latency: every 2 s each publisher holds its video for 100 ms; at the subscriber, the first
 frame after a >= 70 ms silence ending after the resume is the probe's arrival. p50/p95 of
@@ -37,12 +46,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aioice.ice  # noqa: E402
 import av  # noqa: E402
+import janus_peer  # noqa: E402  # bench/janus_peer, next to this script
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
@@ -57,8 +68,19 @@ PROBE_GAP = 0.1
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def bench_address() -> str:
+    """The one address every peer uses: a veth end in the bench's namespace, else loopback."""
+    return os.environ.get(janus_peer.server.NETNS_ENV) or "127.0.0.1"
+
+
 def loopback_only() -> None:
-    aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+    address = bench_address()
+    aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: [address]
+
+
+def pin(cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
 
 
 # --- server process -----------------------------------------------------------------------
@@ -246,42 +268,28 @@ class Rpc:
         return msg.get("result")
 
 
-class BenchClient:
-    def __init__(self, rpc: Rpc, room: str, pid: str, video: list[tuple[bytes, bool]], audio: list[bytes]) -> None:
-        self.rpc, self.room, self.pid = rpc, room, pid
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+class Viewer:
+    """One participant's side of the measure: its latency probes and what it receives
+    (counted as encoded frames, never decoded: the generator must stay light)."""
+
+    def __init__(self, pid: str, video: list[tuple[bytes, bool]], audio: list[bytes]) -> None:
+        self.pid = pid
         self.probes: list[float] = []
         self._video = ReplayTrack("video", video, self.probes)
         self._audio = ReplayTrack("audio", [(p, True) for p in audio], None)
         self.frames = {"audio": 0, "video": 0}
         self.bytes = 0
         self.arrivals: list[float] = []  # arrival time of every video frame
-        self._offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.pc.on("track", self._on_track)
-        rpc.offer_handlers[(room, pid)] = self._offers.put_nowait
 
-    async def join(self) -> None:
-        for track in (self._audio, self._video):
-            transceiver = self.pc.addTransceiver(track, direction="sendrecv")
-            rate = 90000 if track.kind == "video" else 48000
-            aiortc_hooks.attach_sender(transceiver.sender, aiortc_hooks.Packetizer(rate), self._keyframe_request)
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        reply = await self.rpc.call("join", room=self.room, pid=self.pid, sdp=self.pc.localDescription.sdp)
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
-        self._task = asyncio.ensure_future(self._answer_offers())
+    def prepare_sender(self, transceiver: Any, track: MediaStreamTrack) -> None:
+        rate = 90000 if track.kind == "video" else 48000
+        aiortc_hooks.attach_sender(transceiver.sender, aiortc_hooks.Packetizer(rate), self._keyframe_request)
 
     def _keyframe_request(self) -> None:
         self._video.keyframe_requested = True
 
-    async def _answer_offers(self) -> None:
-        while True:
-            payload = await self._offers.get()
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=payload["sdp"], type="offer"))
-            await self.pc.setLocalDescription(await self.pc.createAnswer())
-            await self.rpc.call("answer", room=self.room, pid=self.pid, sdp=self.pc.localDescription.sdp)
-
-    def _on_track(self, track: MediaStreamTrack) -> None:
-        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+    def count(self, pc: RTCPeerConnection, track: MediaStreamTrack) -> None:
+        receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
         kind = track.kind
 
         def on_batch(codec: str, batch: FrameBatch) -> None:
@@ -291,13 +299,52 @@ class BenchClient:
             if kind == "video":
                 self.arrivals.extend([now] * len(batch.frames))
 
-        # Count encoded frames, never decode (the generator must stay light).
         assembler = AudioAssembler() if kind == "audio" else VideoAssembler()
         aiortc_hooks.attach_receiver(receiver, assembler, aiortc_hooks.EncodedSink(on_batch, lambda: None), remb="off")
+
+
+class BenchClient(Viewer):
+    """A participant of our engine: one connection, both ways (the server re-offers its partner)."""
+
+    def __init__(self, rpc: Rpc, room: str, pid: str, video: list[tuple[bytes, bool]], audio: list[bytes]) -> None:
+        super().__init__(pid, video, audio)
+        self.rpc, self.room = rpc, room
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._offers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.pc.on("track", lambda track: self.count(self.pc, track))
+        rpc.offer_handlers[(room, pid)] = self._offers.put_nowait
+
+    async def join(self) -> None:
+        for track in (self._audio, self._video):
+            self.prepare_sender(self.pc.addTransceiver(track, direction="sendrecv"), track)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await self.rpc.call("join", room=self.room, pid=self.pid, sdp=self.pc.localDescription.sdp)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        self._task = asyncio.ensure_future(self._answer_offers())
+
+    async def _answer_offers(self) -> None:
+        while True:
+            payload = await self._offers.get()
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=payload["sdp"], type="offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            await self.rpc.call("answer", room=self.room, pid=self.pid, sdp=self.pc.localDescription.sdp)
 
     async def close(self) -> None:
         self._task.cancel()
         await self.pc.close()
+
+
+class JanusBenchClient(Viewer):
+    """A participant of a Janus VideoRoom: a publisher and a subscriber connection."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, room: int, pid: str,
+                 video: list[tuple[bytes, bool]], audio: list[bytes]) -> None:
+        super().__init__(pid, video, audio)
+        self.janus = janus_peer.JanusClient(http, url, room, pid, [self._audio, self._video], self.prepare_sender,
+                                            self.count)
+
+    async def close(self) -> None:
+        await self.janus.close()
 
 
 def proc_cpu(pid: int | str) -> float:
@@ -344,44 +391,66 @@ def latencies(clients: list[BenchClient], pairs: dict[str, str], since: float, u
     return out
 
 
-async def run_case(
-    mode: str, size: int, seconds: float, media: tuple[Any, Any], remb: str | None, uvloop: bool,
-    fast_path: bool, gso: bool,
-) -> dict[str, Any]:
+async def measure(server_pid: int, clients: list[Any], pairs: dict[str, str], seconds: float) -> dict[str, Any]:
+    """Once every client receives video: the server's CPU, RSS, what was delivered, latency."""
+    deadline = time.monotonic() + 30
+    while any(c.frames["video"] < 10 for c in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    frames0 = {k: sum(c.frames[k] for c in clients) for k in ("audio", "video")}
+    busy0 = machine_busy()
+    (user0, sys0), gen0, t0 = proc_cpu_split(server_pid), proc_cpu("self"), time.monotonic()
+    await asyncio.sleep(seconds)
+    (user1, sys1), gen1, t1 = proc_cpu_split(server_pid), proc_cpu("self"), time.monotonic()
+    busy1 = machine_busy()
+    cpu0, cpu1 = user0 + sys0, user1 + sys1
+    elapsed = t1 - t0
+    frames = {k: sum(c.frames[k] for c in clients) - frames0[k] for k in ("audio", "video")}
+    lat = latencies(clients, pairs, t0, t1)
+    viewers = len(clients)
+    return {
+        "cpu": (cpu1 - cpu0) / elapsed,
+        "sys_share": (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
+        "rss": proc_rss_mib(server_pid),
+        "gen_cpu": (gen1 - gen0) / elapsed,
+        # CPU used meanwhile by every other process on the machine (other people's work).
+        "others_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (gen1 - gen0)) / elapsed,
+        "load": os.getloadavg()[0],
+        "video_fps": frames["video"] / elapsed / viewers,
+        # Server CPU milliseconds per video frame actually delivered (with its audio).
+        "cpu_per_frame": (cpu1 - cpu0) * 1000 / max(1, frames["video"]),
+        "audio_fps": frames["audio"] / elapsed / viewers,
+        "p50": statistics.median(lat) if lat else float("nan"),
+        "p95": statistics.quantiles(lat, n=20)[18] if len(lat) >= 2 else float("nan"),
+        "probes": len(lat),
+    }
+
+
+def _pairs(size: int) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for n in range(size):
+        pairs[f"agent{n}"], pairs[f"citizen{n}"] = f"citizen{n}", f"agent{n}"
+    return pairs
+
+
+async def run_ours(mode: str, size: int, media: tuple[Any, Any], args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", mode]
-    cmd += ([] if remb is None else ["--remb", remb]) + ([] if uvloop else ["--no-uvloop"])
-    cmd += ([] if fast_path else ["--stock-path"]) + ([] if gso else ["--no-gso"])
+    cmd += ([] if args.remb is None else ["--remb", args.remb]) + (["--no-uvloop"] if args.no_uvloop else [])
+    cmd += (["--stock-path"] if args.stock_path else []) + (["--no-gso"] if args.no_gso else [])
+    if args.server_cpu is not None:
+        cmd = ["taskset", "-c", str(args.server_cpu), *cmd]
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     clients: list[BenchClient] = []
     try:
         _, port_text, server_loop, server_remb, server_path = server.stdout.readline().split()  # type: ignore[union-attr]  # stdout=PIPE
-        port = int(port_text)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(port_text), limit=1 << 22)
         rpc = Rpc(reader, writer)
-        pairs: dict[str, str] = {}
-        for n in range(size):
-            a, b = f"agent{n}", f"citizen{n}"
-            pairs[a], pairs[b] = b, a
-            for pid in (a, b):
-                client = BenchClient(rpc, f"room{n}", pid, *media)
-                clients.append(client)
-                await client.join()
-        deadline = time.monotonic() + 30
-        while any(c.frames["video"] < 10 for c in clients) and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(1.0)
-
-        frames0 = {k: sum(c.frames[k] for c in clients) for k in ("audio", "video")}
-        busy0 = machine_busy()
-        (user0, sys0), gen0, t0 = proc_cpu_split(server.pid), proc_cpu("self"), time.monotonic()
-        await asyncio.sleep(seconds)
-        (user1, sys1), gen1, t1 = proc_cpu_split(server.pid), proc_cpu("self"), time.monotonic()
-        busy1 = machine_busy()
-        cpu0, cpu1 = user0 + sys0, user1 + sys1
-        elapsed = t1 - t0
-        rss = proc_rss_mib(server.pid)
-        frames = {k: sum(c.frames[k] for c in clients) - frames0[k] for k in ("audio", "video")}
-        lat = latencies(clients, pairs, t0, t1)
+        pairs = _pairs(size)
+        for pid in pairs:
+            client = BenchClient(rpc, f"room{pid.removeprefix('agent').removeprefix('citizen')}", pid, *media)
+            clients.append(client)
+            await client.join()
+        result = await measure(server.pid, clients, pairs, args.seconds)
         stats = await rpc.call("stats")
         try:
             await rpc.call("shutdown", timeout=60)
@@ -389,28 +458,9 @@ async def run_case(
             # An overloaded relay server can take longer than that to close 50 connections
             # with their backlogs: the figures are taken, the finally clause kills it.
             print(f"   ({mode} server slow to shut down: killed)", flush=True)
-        return {
-            "mode": mode,
-            "size": size,
-            "loop": server_loop,
-            "remb": server_remb if mode != "relay" else "aiortc",  # relay: aiortc's receivers
-            "path": server_path,
-            "cpu": (cpu1 - cpu0) / elapsed,
-            "sys_share": (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0,
-            "rss": rss,
-            "gen_cpu": (gen1 - gen0) / elapsed,
-            # CPU used meanwhile by every other process on the machine (other people's work).
-            "others_cpu": max(0.0, (busy1 - busy0) - (cpu1 - cpu0) - (gen1 - gen0)) / elapsed,
-            "video_fps": frames["video"] / elapsed / (2 * size),
-            # Server CPU milliseconds per video frame actually delivered (with its audio).
-            "cpu_per_frame": (cpu1 - cpu0) * 1000 / max(1, frames["video"]),
-            "audio_fps": frames["audio"] / elapsed / (2 * size),
-            "p50": statistics.median(lat) if lat else float("nan"),
-            "p95": statistics.quantiles(lat, n=20)[18] if len(lat) >= 2 else float("nan"),
-            "probes": len(lat),
-            "forwarded": stats["forwarded_tracks"],
-            "engine": stats,
-        }
+        return {**result, "mode": mode, "size": size, "loop": server_loop, "path": server_path,
+                "remb": server_remb if mode != "relay" else "aiortc",  # relay: aiortc's receivers
+                "forwarded": stats["forwarded_tracks"], "engine": stats}
     finally:
         for client in clients:
             await client.close()
@@ -421,8 +471,122 @@ async def run_case(
             server.wait()
 
 
+async def run_janus(size: int, media: tuple[Any, Any], args: argparse.Namespace) -> dict[str, Any]:
+    janus = janus_peer.JanusProcess(args.server_cpu)
+    clients: list[JanusBenchClient] = []
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    try:
+        pairs = _pairs(size)
+        for n in range(size):
+            for pid in (f"agent{n}", f"citizen{n}"):
+                client = JanusBenchClient(http, janus.url, 1000 + n, pid, *media)
+                clients.append(client)
+                await client.janus.publish(create=pid.startswith("agent"))  # the agent's page opens the room
+        feeds = {c.pid: c.janus.feed for c in clients}
+        for client in clients:
+            feed = feeds[pairs[client.pid]]
+            assert feed is not None
+            await client.janus.subscribe(feed)
+        result = await measure(janus.pid, clients, pairs, args.seconds)
+        return {**result, "mode": "janus", "size": size, "loop": "C", "path": "videoroom", "remb": "janus"}
+    finally:
+        for client in clients:
+            await client.close()
+        await http.close()
+        janus.stop()
+
+
+def print_case(result: dict[str, Any], verbose: bool) -> None:
+    print(
+        f"{result['mode']:<11} {result['size']:>3} appts  [{result['loop']}, REMB {result['remb']}, "
+        f"{result['path']} path]  server CPU {result['cpu'] * 100:6.1f}% of a core "
+        f"({result['sys_share'] * 100:.0f}% kernel, {result['cpu_per_frame']:.3f} ms per delivered frame)  "
+        f"RSS {result['rss']:6.1f} MiB  rx video {result['video_fps']:4.1f} fps audio "
+        f"{result['audio_fps']:4.1f}/s per viewer  latency p50 {result['p50']:5.1f} ms "
+        f"p95 {result['p95']:5.1f} ms ({result['probes']} probes)  generator CPU "
+        f"{result['gen_cpu'] * 100:5.1f}%  others {result['others_cpu'] * 100:.0f}%  load {result['load']:.1f}",
+        flush=True,
+    )
+    if verbose and "engine" in result:
+        print("   engine stats:", result["engine"], flush=True)
+
+
+def median(results: list[dict[str, Any]], key: str) -> float:
+    values = [r[key] for r in results if r[key] == r[key]]  # NaN-free
+    return statistics.median(values) if values else float("nan")
+
+
+def per_core(by_size: dict[int, float], budget: float = 0.70) -> float | None:
+    """Appointments one core carries under `budget`, from the slope between the two largest sizes."""
+    sizes = sorted(by_size)
+    if len(sizes) < 2 or by_size[sizes[-1]] <= by_size[sizes[-2]]:
+        return None
+    low, high = sizes[-2], sizes[-1]
+    slope = (by_size[high] - by_size[low]) / (high - low)
+    return low + (budget - by_size[low]) / slope
+
+
+def summary(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Medians over the rounds, our CPU / Janus's per size (per round, then the median)."""
+    modes = [m for m in args.modes if any(r["mode"] == m for r in results)]
+    cases = {(m, s): [r for r in results if r["mode"] == m and r["size"] == s] for m in modes for s in args.sizes}
+    print()
+    print(f"Medians over {args.rounds} interleaved round(s), {args.seconds:.0f} s windows "
+          f"(server on CPU {args.server_cpu}, generator on CPU {args.generator_cpu}):")
+    print("| appts | mode | CPU (% of a core) | ms CPU per delivered frame | kernel | RSS MiB | rx video fps | "
+          "latency p50 / p95 ms | others' CPU | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size in args.sizes:
+        for mode in modes:
+            rows = cases[(mode, size)]
+            if not rows:
+                continue
+            cpus = ", ".join(f"{r['cpu'] * 100:.1f}" for r in rows)
+
+            def m(key: str, rows: list[dict[str, Any]] = rows) -> float:
+                return median(rows, key)
+
+            print(f"| {size} | {mode} | {m('cpu') * 100:.1f} ({cpus}) | {m('cpu_per_frame'):.3f} | "
+                  f"{m('sys_share') * 100:.0f}% | {m('rss'):.0f} | {m('video_fps'):.1f} | "
+                  f"{m('p50'):.1f} / {m('p95'):.1f} | {m('others_cpu') * 100:.0f}% | {m('load'):.1f} |")
+    labels = (("janus", "ours / Janus"), ("relay", "relay / ours"), ("frames", "frame-level / packet-level"))
+    for other, label in labels:
+        for size in args.sizes:
+            ours, theirs = cases.get(("passthrough", size), []), cases.get((other, size), [])
+            paired = list(zip(ours, theirs, strict=False))  # the same round: the same machine load
+            if not paired:
+                continue
+            if other == "janus":
+                cpu = [o["cpu"] / t["cpu"] for o, t in paired if t["cpu"] > 0]
+                frame = [o["cpu_per_frame"] / t["cpu_per_frame"] for o, t in paired if t["cpu_per_frame"] > 0]
+            else:
+                cpu = [t["cpu"] / o["cpu"] for o, t in paired if o["cpu"] > 0]
+                frame = [t["cpu_per_frame"] / o["cpu_per_frame"] for o, t in paired if o["cpu_per_frame"] > 0]
+            if cpu and frame:
+                print(f"ratio {label} at {size} appts: server CPU {statistics.median(cpu):.2f}x "
+                      f"(rounds {', '.join(f'{c:.2f}' for c in cpu)}), per delivered video frame "
+                      f"{statistics.median(frame):.2f}x (rounds {', '.join(f'{c:.2f}' for c in frame)})", flush=True)
+    for mode in ("passthrough", "janus"):
+        by_size = {s: median(cases[(mode, s)], "cpu") for s in args.sizes if cases.get((mode, s))}
+        rss = {s: median(cases[(mode, s)], "rss") for s in args.sizes if cases.get((mode, s))}
+        sizes = sorted(by_size)
+        if len(sizes) >= 2:
+            low, high = sizes[-2], sizes[-1]
+            carried = per_core(by_size)
+            growth = (rss[high] - rss[low]) / (high - low)
+            print(f"{mode}: {f'{carried:.0f}' if carried else '-'} appointments per core under 70% "
+                  f"(slope {low}->{high}); RSS growth {growth:.2f} MiB per appointment", flush=True)
+    print("CPU: % of one core, server process alone (threads included). Expected rx video: ~28.6 fps "
+          "(30 fps less the 100 ms probe pause every 2 s). others' CPU: other processes on the machine.")
+    if any(r["others_cpu"] > 0.5 for r in results):
+        print("WARNING: other processes used more than half a core during some cases: the server and the "
+              "load generator were starved there (late packets, loss, fewer frames); compare CPU per "
+              "delivered frame and the ratios of one round, or run again on a quiet machine.")
+
+
 async def bench(args: argparse.Namespace) -> None:
     loopback_only()
+    pin(args.generator_cpu)
     aiortc_hooks.install()  # the generator's receivers count encoded frames, never decode
     aiortc_hooks.set_udp_buffer(int(os.environ.get("MEDIA_BENCH_UDP_BUFFER", 4 << 20)))
     if os.environ.get("MEDIA_BENCH_LAG"):
@@ -431,71 +595,38 @@ async def bench(args: argparse.Namespace) -> None:
     media = (encode_video(3.0), encode_audio(3.0))
     video_kbps = sum(len(d) for d, _ in media[0]) * 8 / 3.0 / 1000
     print(f"pre-encoded 3 s: {len(media[0])} VP8 frames ({video_kbps:.0f} kbit/s), "
-          f"{len(media[1])} Opus packets, in {time.monotonic() - t:.1f} s", flush=True)
+          f"{len(media[1])} Opus packets, in {time.monotonic() - t:.1f} s; load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
     results = []
-    for size in args.sizes:
-        for mode in args.modes:
-            result = await run_case(mode, size, args.seconds, media, args.remb, not args.no_uvloop,
-                                    not args.stock_path, not args.no_gso)
-            results.append(result)
-            print(
-                f"{mode:<11} {size:>3} appts  [{result['loop']}, REMB {result['remb']}, {result['path']} path]  "
-                f"server CPU {result['cpu'] * 100:6.1f}% of a core "
-                f"({result['sys_share'] * 100:.0f}% kernel)  "
-                f"RSS {result['rss']:6.1f} MiB  rx video {result['video_fps']:4.1f} fps audio "
-                f"{result['audio_fps']:4.1f}/s per viewer  latency p50 {result['p50']:5.1f} ms "
-                f"p95 {result['p95']:5.1f} ms ({result['probes']} probes)  generator CPU "
-                f"{result['gen_cpu'] * 100:5.1f}%  others {result['others_cpu'] * 100:.0f}%",
-                flush=True,
-            )
-            if args.verbose:
-                print("   engine stats:", result["engine"], flush=True)
-        row = {r["mode"]: r for r in results if r["size"] == size}
-        if "passthrough" in row and "frames" in row and row["passthrough"]["cpu"] > 0:
-            pt, fr = row["passthrough"], row["frames"]
-            print(f"ratio at {size} appts: frame-level / packet-level passthrough server CPU "
-                  f"{fr['cpu'] / pt['cpu']:.2f}x ({fr['cpu_per_frame'] / pt['cpu_per_frame']:.2f}x per delivered "
-                  f"video frame)", flush=True)
-        if "passthrough" in row and "relay" in row and row["passthrough"]["cpu"] > 0:
-            pt, rl = row["passthrough"], row["relay"]
-            print(f"ratio at {size} appts: relay / passthrough server CPU {rl['cpu'] / pt['cpu']:.1f}x "
-                  f"({rl['cpu_per_frame'] / pt['cpu_per_frame']:.1f}x per delivered video frame)", flush=True)
-    print()
-    print("| appts | passthrough CPU | relay CPU | ratio | ratio per delivered frame | RSS pt / relay | "
-          "latency p50/p95 pt | latency p50/p95 relay | rx video fps pt / relay | others' CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for size in args.sizes:
-        row = {r["mode"]: r for r in results if r["size"] == size}
-        pt, rl = row.get("passthrough"), row.get("relay")
-
-        def cell(r: dict[str, Any] | None, fmt: str, key: str, scale: float = 1) -> str:
-            return format(r[key] * scale, fmt) if r else "-"
-
-        both = pt is not None and rl is not None and pt["cpu"] > 0
-        ratio = f"{rl['cpu'] / pt['cpu']:.1f}x" if both else "-"
-        per_frame = f"{rl['cpu_per_frame'] / pt['cpu_per_frame']:.1f}x" if both else "-"
-        others = max(r["others_cpu"] for r in (pt, rl) if r) * 100
-        print(
-            f"| {size} | {cell(pt, '.1f', 'cpu', 100)}% | {cell(rl, '.1f', 'cpu', 100)}% | {ratio} | {per_frame} | "
-            f"{cell(pt, '.0f', 'rss')} / {cell(rl, '.0f', 'rss')} MiB | "
-            f"{cell(pt, '.1f', 'p50')}/{cell(pt, '.1f', 'p95')} ms | "
-            f"{cell(rl, '.1f', 'p50')}/{cell(rl, '.1f', 'p95')} ms | "
-            f"{cell(pt, '.1f', 'video_fps')} / {cell(rl, '.1f', 'video_fps')} | up to {others:.0f}% |"
-        )
-    print("CPU: % of one core, server process alone (threads included). Expected rx video: ~28.6 fps "
-          "(30 fps less the 100 ms probe pause every 2 s). others' CPU: other processes on the machine.")
-    if any(r["others_cpu"] > 0.5 for r in results):
-        print("WARNING: other processes used more than half a core during some cases: the server and the "
-              "load generator were starved there (late packets, loss, fewer frames); compare CPU per "
-              "delivered frame, or run again on a quiet machine.")
+    for round_ in range(args.rounds):
+        for size in args.sizes:
+            for mode in args.modes:
+                try:
+                    if mode == "janus":
+                        result = await run_janus(size, media, args)
+                    else:
+                        result = await run_ours(mode, size, media, args)
+                except (janus_peer.JanusError, RuntimeError, TimeoutError) as exc:
+                    print(f"{mode:<11} {size:>3} appts  round {round_ + 1}: FAILED ({type(exc).__name__}: {exc})",
+                          flush=True)
+                    continue
+                result["round"] = round_
+                results.append(result)
+                print_case(result, args.verbose)
+    summary(results, args)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,10,25", help="appointment counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window per case")
-    parser.add_argument("--modes", default="passthrough,relay",
-                        help="passthrough (packet level), frames (passthrough, frame level), relay")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are printed)")
+    parser.add_argument("--modes", default="passthrough,janus,relay",
+                        help="passthrough (packet level), janus (Janus VideoRoom), frames (passthrough, frame "
+                             "level), relay")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="leave the server and the generator unpinned (default: server on the last core, "
+                             "generator on the first)")
     parser.add_argument("--remb", choices=aiortc_hooks.REMB_MODES,
                         help="server REMB estimator in passthrough (default: the engine's default, light)")
     parser.add_argument("--no-uvloop", action="store_true",
@@ -522,6 +653,15 @@ def main() -> None:
         return
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.modes = args.modes.split(",")
+    if "janus" in args.modes and not os.environ.get(janus_peer.server.NETNS_ENV):
+        reason = janus_peer.absent_reason()
+        if reason is None:
+            sys.exit(janus_peer.run_in_namespace(sys.argv))  # the same command, in the bench's namespace
+        print(f"JANUS ABSENT: {reason}. Running without it: no ours / Janus ratio.", flush=True)
+        args.modes.remove("janus")
+    cores = os.cpu_count() or 1
+    pinned = not args.no_pin and cores >= 2
+    args.server_cpu, args.generator_cpu = (cores - 1, 0) if pinned else (None, None)
     # The generator on the same loop: lighter, so it competes less with the server for the cores.
     eventloop.run(bench(args), uvloop=uvloop)
 

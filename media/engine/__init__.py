@@ -81,7 +81,9 @@ touches aiortc internals, with `fast_path`; pinned to aiortc 1.16.0, checked by
 `check_contract()`), `fast_path` (the transports' per-packet path, shortened: SRTP
 dispatched from the socket callback without aioice's queue and STUN parse attempt,
 sends handed straight to a `udp_batch` batcher for the nominated socket, aiortc's NTP
-clock without datetime; passthrough only, the relay baseline keeps aiortc's stock path), `udp_batch` (the
+clock without datetime; passthrough only, the relay baseline keeps aiortc's stock path), `srtp_direct` (the
+packet path's SRTP: pylibsrtp's own libsrtp functions on aiortc's sessions, without its per-call
+glue; a forward protects its header, extensions and payload in place), `udp_batch` (the
 datagrams one pass of the loop sends to a peer, equal sizes grouped into one sendmsg with
 UDP GSO: a forwarded frame costs one system call instead of one per packet),
 `modes` (passthrough and relay strategies), `peer` (one connection, one offer in flight),
@@ -94,7 +96,8 @@ from aiortc). Each viewer stays on the publisher's codec (VP8,
 H264 or Opus; never transcoded); the REMB sent to a video publisher is capped at its
 viewers' lowest REMB. A `medianode` process runs on uvloop by default
 (`media.nodes.eventloop`, MEDIA_UVLOOP=0 to turn off): ~10% less CPU. The in-process
-engine inside Daphne keeps Daphne's loop (its Twisted reactor owns it).
+engine inside Daphne keeps Daphne's loop (its Twisted reactor owns it). A `medianode` process also
+`gc.freeze()`s its import-time heap (the collector walked it at every full collection).
 """
 
 from .engine import MediaEngine, Mode

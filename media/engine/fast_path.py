@@ -43,6 +43,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtp import RtpPacket, is_rtcp
 
+from . import srtp_direct
 from .udp_batch import Batcher
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,6 @@ PacketHandler = Callable[[bytes], None]
 # Packet path: receivers whose packets bypass aiortc, and per DTLS transport the SSRCs seen.
 _packet_receivers: weakref.WeakKeyDictionary[Any, PacketHandler] = weakref.WeakKeyDictionary()
 _rtp_handlers: weakref.WeakKeyDictionary[RTCDtlsTransport, dict[int, PacketHandler]] = weakref.WeakKeyDictionary()
-_NO_HANDLERS: dict[int, PacketHandler] = {}
 # Authentic packets of unknown SSRCs dropped before any handler (process-wide, for tests and stats).
 dropped = {"malformed": 0, "unrouted": 0}
 
@@ -150,7 +150,8 @@ class _Receiver:
     socket are read at once (as uvloop does itself), and the burst leaves in one sendmsg.
     """
 
-    __slots__ = ("_dtls", "_drain", "_loop", "_protocol", "_socket", "_stock", "direct")
+    __slots__ = ("_dtls", "_drain", "_handlers", "_loop", "_protocol", "_rx_session", "_socket", "_stock",
+                 "_unprotect", "direct")
 
     def __init__(self, dtls: RTCDtlsTransport, protocol: StunProtocol,
                  stock: Callable[[bytes, tuple[Any, ...]], None]) -> None:
@@ -160,6 +161,11 @@ class _Receiver:
         self._loop = asyncio.get_running_loop()
         self._drain = not type(self._loop).__module__.startswith("uvloop")
         self._socket: socket.socket | None = None
+        self._rx_session: pylibsrtp.Session | None = None  # the session _unprotect was made for
+        self._unprotect: Callable[[bytes], bytes] | None = None
+        # This transport's SSRC -> handler dict, held here: a WeakKeyDictionary lookup per
+        # packet (a new weak reference each time) was 1% of the bench server's samples.
+        self._handlers = _rtp_handlers.setdefault(dtls, {})
         self.direct = 0  # datagrams that took the short path
 
     def __call__(self, data: bytes, addr: tuple[Any, ...]) -> None:
@@ -171,7 +177,11 @@ class _Receiver:
         dtls = self._dtls
         if data and 127 < data[0] < 192 and dtls._state is State.CONNECTED and dtls._rx_srtp is not None:
             self.direct += 1
-            _receive_srtp(self._loop, dtls, data)
+            if dtls._rx_srtp is not self._rx_session:  # set up by the DTLS handshake (once per transport)
+                self._rx_session = dtls._rx_srtp
+                self._unprotect = srtp_direct.Unprotector(dtls._rx_srtp).unprotect
+            assert self._unprotect is not None
+            _receive_srtp(self._loop, dtls, data, self._unprotect, self._handlers)
         else:
             self._stock(data, addr)
 
@@ -201,17 +211,19 @@ class _Receiver:
             self._socket = None
 
 
-def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes) -> None:
-    # RTCDtlsTransport._recv_next's SRTP branch, without the queue.
+def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes,
+                  unprotect: Callable[[bytes], bytes], handlers: dict[int, PacketHandler]) -> None:
+    # RTCDtlsTransport._recv_next's SRTP branch, without the queue; RTP unprotected by
+    # srtp_direct (the session's own libsrtp context, without pylibsrtp's per-call glue).
     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]  # mangled private, in the contract
     dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]  # mangled private, in the contract
     try:
         if is_rtcp(data):
             handler = dtls._handle_rtcp_data(dtls._rx_srtp.unprotect_rtcp(data))
         else:
-            plain = dtls._rx_srtp.unprotect(data)
+            plain = unprotect(data)
             # Packet path: a publisher stream's packets go straight to its handler, no task.
-            packet_handler = _rtp_handlers.get(dtls, _NO_HANDLERS).get(int.from_bytes(plain[8:12]))
+            packet_handler = handlers.get(int.from_bytes(plain[8:12]))
             if packet_handler is not None:
                 _call(packet_handler, plain)
                 return
@@ -248,10 +260,7 @@ def _claim(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, plain: bytes
     if handler is None:
         run_eagerly(loop, receiver._handle_rtp_packet(packet, arrival_time_ms=clock.current_ms()))
         return
-    handlers = _rtp_handlers.get(dtls)
-    if handlers is None:
-        handlers = _rtp_handlers[dtls] = {}
-    handlers[packet.ssrc] = handler
+    _rtp_handlers.setdefault(dtls, {})[packet.ssrc] = handler
     _call(handler, plain)
 
 
@@ -364,6 +373,7 @@ def check_contract() -> list[str]:
                                       "await active_pair.protocol.send_data(data, active_pair.remote_addr)"))
     expect(aioice.Connection.get_component_candidates, ("StunProtocol(self)",))
     expect(aioice.Connection.__init__, ("self._protocols",))
+    problems += srtp_direct.check_contract()
     for name, ours, stock in (("current_ms", current_ms, _STOCK_CLOCK[0]),
                               ("current_ntp_time", current_ntp_time, _STOCK_CLOCK[1])):
         if not callable(stock):

@@ -57,7 +57,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from . import aiortc_hooks, fast_path
+from . import aiortc_hooks, fast_path, srtp_direct
 from .assembler import AudioAssembler, VideoAssembler
 from .encoded import EncodedFrame, codec_key, is_keyframe
 from .fanout import Fanout, ForwardedTrack
@@ -77,7 +77,8 @@ from .packets import (
     newer,
     padding_packet,
     parse_rtp,
-    rewrite,
+    payload_of,
+    rewritten_header,
     rtcp_nack,
     rtcp_pli,
     rtcp_remb,
@@ -113,6 +114,21 @@ class _Transport:
 
         def protect_and_send(data: bytes) -> None:
             send(protect(data))
+
+        return protect_and_send
+
+    @staticmethod
+    def parts_sender(dtls: RTCDtlsTransport | None) -> Any:
+        """RTP protect-and-send from a packet's parts (header, extensions, payload), None while not usable."""
+        if dtls is None or dtls._state is not State.CONNECTED or dtls._tx_srtp is None:
+            return None
+        send = fast_path.direct_sender(dtls)
+        if send is None:
+            return None
+        protect = srtp_direct.Protector(dtls._tx_srtp).protect
+
+        def protect_and_send(header: bytes, extensions: bytes, payload: Any) -> None:
+            send(protect(header, extensions, payload))
 
         return protect_and_send
 
@@ -561,7 +577,8 @@ class PacketForward:
         self.paused = paused
         self.dropped = 0  # packets that could not be sent (transport not ready)
         self.retransmitted = 0
-        self._send: Any = None  # protect-and-send, once the subscriber's transport is ready
+        # protect-and-send(header, extensions, payload), once the subscriber's transport is ready
+        self._send: Any = None
         self._ssrc = self.sender._ssrc
         self._pt = -1
         self._rtx_pt: int | None = None
@@ -573,7 +590,7 @@ class PacketForward:
         """Ready once the subscriber answered (negotiated numbers) and its transport is connected."""
         if not aiortc_hooks.sender_started(self.sender):
             return False
-        send = _Transport.sender(self.sender.transport, rtcp=False)
+        send = _Transport.parts_sender(self.sender.transport)
         codec = self.publication.codec
         if send is None or codec is None:
             return False
@@ -606,9 +623,10 @@ class PacketForward:
 
     def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int) -> None:
         assert self._mapper is not None
-        packet = rewrite(view, self._ssrc, self._pt, mapped[0], mapped[1], self._mapper.block(view.extensions, ntp))
+        extensions = self._mapper.block(view.extensions, ntp)
+        header = rewritten_header(view.marker, self._pt, mapped[0], mapped[1], self._ssrc, bool(extensions))
         try:
-            self._send(packet)
+            self._send(header, extensions, payload_of(view))
         except (ConnectionError, pylibsrtp.Error):
             self.dropped += 1
             return
@@ -646,7 +664,7 @@ class PacketForward:
                     timestamp = rewriter.output_timestamp(after.timestamp) or timestamp
                     break
             try:
-                self._send(padding_packet(self._ssrc, self._pt, out, timestamp, extensions))
+                self._send(padding_packet(self._ssrc, self._pt, out, timestamp, extensions), b"", b"")
             except (ConnectionError, pylibsrtp.Error):
                 self.dropped += 1
         rewriter.restart()
@@ -676,7 +694,7 @@ class PacketForward:
             state.rtx_seq = (state.rtx_seq + 1) & 0xFFFF
             try:
                 self._send(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq, mapped[1], out_seq,
-                                      self._mapper.block(view.extensions, ntp)))
+                                      self._mapper.block(view.extensions, ntp)), b"", b"")
             except (ConnectionError, pylibsrtp.Error):
                 self.dropped += 1
 

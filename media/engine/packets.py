@@ -411,9 +411,20 @@ class Rewriter:
 
 def rewrite(view: RtpView, ssrc: int, payload_type: int, sequence: int, timestamp: int, extensions: bytes) -> bytes:
     """The packet as the subscriber receives it: new header, no CSRC, no padding."""
-    first = 0x90 if extensions else 0x80
-    header = _HEADER.pack(first, (view.marker << 7) | payload_type, sequence, timestamp, ssrc)
-    return b"".join((header, extensions, memoryview(view.data)[view.start:view.end]))
+    header = rewritten_header(view.marker, payload_type, sequence, timestamp, ssrc, bool(extensions))
+    return b"".join((header, extensions, payload_of(view)))
+
+
+def rewritten_header(marker: int, payload_type: int, sequence: int, timestamp: int, ssrc: int,
+                     extensions: bool) -> bytes:
+    """`rewrite`'s fixed header alone: the packet path copies header, extensions and
+    payload straight into the SRTP buffer (srtp_direct) instead of joining them first."""
+    return _HEADER.pack(0x90 if extensions else 0x80, (marker << 7) | payload_type, sequence, timestamp, ssrc)
+
+
+def payload_of(view: RtpView) -> memoryview:
+    """The payload without a copy."""
+    return memoryview(view.data)[view.start:view.end]
 
 
 def rtx_packet(view: RtpView, ssrc: int, payload_type: int, sequence: int, timestamp: int, original: int,

@@ -109,10 +109,10 @@ def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering() 
             real = forward._send
             sent: list[int] = []
 
-            def record(packet: bytes) -> None:
-                if packet[1] & 0x7F != forward._rtx_pt:
-                    sent.append(int.from_bytes(packet[2:4]))
-                real(packet)
+            def record(header: bytes, extensions: bytes, payload: Any) -> None:  # the forward's send seam
+                if header[1] & 0x7F != forward._rtx_pt:
+                    sent.append(int.from_bytes(header[2:4]))
+                real(header, extensions, payload)
 
             forward._send = record
             handlers = handlers_of(room, "alice")
@@ -158,11 +158,11 @@ def test_a_subscribers_nack_is_answered_from_the_history() -> None:
             real = forward._send
             skipped: list[int] = []
 
-            def lose_one(packet: bytes) -> None:
+            def lose_one(header: bytes, extensions: bytes, payload: Any) -> None:  # the forward's send seam
                 if len(skipped) < 2:
-                    skipped.append(int.from_bytes(packet[2:4]))
+                    skipped.append(int.from_bytes(header[2:4]))
                     return
-                real(packet)
+                real(header, extensions, payload)
 
             forward._send = lose_one
             await wait_until_async(lambda: len(skipped) == 2, 5, what="two packets lost on the way to bob")
