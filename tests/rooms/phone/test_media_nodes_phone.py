@@ -98,6 +98,18 @@ async def talk(stream: Stream, seconds: float) -> None:
         await stream.pump(max(0.001, due - loop.time()))
 
 
+async def phone_admitted(agent: Agent, call) -> tuple[Stream, str]:
+    """The phone calls in and waits; `agent` admits it; back once its leg runs on a node."""
+    stream = await Stream(call.sid).open()
+    await stream.session.start(call.parameters)
+    pid = (await agent.client.expect("lobby.waiting"))["participant"]["pid"]
+    await agent.client.send({"type": "lobby.admit", "pid": pid})
+    await agent.client.expect_each("participant.joined", "lobby.left")
+    await wait_until_async(lambda: pid in media()._relays, 20,  # type: ignore[union-attr]
+                           what="the phone's leg to start on the room's node")
+    return stream, pid
+
+
 @database_sync_to_async
 def phone_status() -> str:
     return Participant.objects.get(by_phone=True).status
@@ -131,13 +143,7 @@ def test_a_phone_call_into_a_room_on_a_media_node_hears_and_is_heard(twilio, roo
             await agent.join()
             host = await registry.assigned(room.slug)
             assert host in ("node-a", "node-b")
-            stream = await Stream(call.sid).open()
-            await stream.session.start(call.parameters)
-            pid = (await agent.client.expect("lobby.waiting"))["participant"]["pid"]
-            await agent.client.send({"type": "lobby.admit", "pid": pid})
-            await agent.client.expect_each("participant.joined", "lobby.left")
-            await wait_until_async(lambda: pid in media()._relays, 20,  # type: ignore[union-attr]
-                                   what="the phone's leg to start on the room's node")
+            stream, pid = await phone_admitted(agent, call)
             relay = media()._relays[pid]  # type: ignore[union-attr]
             assert relay.node == host  # the phone's leg is on the room's node, not the other
             await answer_server_offers(agent.client, agent.pc, 1)  # the phone's voice offered to the agent
@@ -179,13 +185,7 @@ def test_when_the_rooms_node_dies_the_call_ends_cleanly(twilio, room, moderator,
         try:
             agent = Agent(await Client(room.slug, moderator.pid).connect())
             await agent.client.greeted()
-            stream = await Stream(call.sid).open()
-            await stream.session.start(call.parameters)
-            pid = (await agent.client.expect("lobby.waiting"))["participant"]["pid"]
-            await agent.client.send({"type": "lobby.admit", "pid": pid})
-            await agent.client.expect_each("participant.joined", "lobby.left")
-            await wait_until_async(lambda: pid in media()._relays, 20,  # type: ignore[union-attr]
-                                   what="the phone's leg to start on the room's node")
+            stream, pid = await phone_admitted(agent, call)
             await talk(stream, 1.0)
             assert media()._relays[pid].node == "node-a"  # type: ignore[union-attr]  # the leg is there
             nodes.procs["node-a"].send_signal(signal.SIGKILL)
@@ -217,13 +217,7 @@ def test_when_the_rooms_node_dies_the_phone_moves_to_a_live_node(twilio, room, m
     async def scenario(nodes, call):
         agent = Agent(await Client(room.slug, moderator.pid).connect())
         await agent.client.greeted()
-        stream = await Stream(call.sid).open()
-        await stream.session.start(call.parameters)
-        pid = (await agent.client.expect("lobby.waiting"))["participant"]["pid"]
-        await agent.client.send({"type": "lobby.admit", "pid": pid})
-        await agent.client.expect_each("participant.joined", "lobby.left")
-        await wait_until_async(lambda: pid in media()._relays, 20,  # type: ignore[union-attr]
-                               what="the phone's leg to start on the room's node")
+        stream, pid = await phone_admitted(agent, call)
         first = media()._relays[pid].node  # type: ignore[union-attr]
         nodes.procs[first].send_signal(signal.SIGKILL)
         loop = asyncio.get_running_loop()
