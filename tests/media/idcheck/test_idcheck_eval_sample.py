@@ -15,10 +15,11 @@ from media.idcheck import FrameReader, MrzFormat, Outcome
 
 TODAY = date(2026, 11, 23)
 SEEDS = range(900, 904)
-# Measured on these 12 checks: 6 exact (TD1 3/4, TD3 1/4, old French 2/4), in line with the
-# tuning part (see media/idcheck/README.md). The floor leaves room for one or two reads that
-# move with the Tesseract build; a drop below it is a regression.
-MIN_EXACT = 4
+# Measured on these 12 checks with the OCR-B grid reader (2026-11-29): 10 exact (TD1 3/4, TD3
+# 3/4, old French 4/4; 6 with the Tesseract reader before), in line with the tuning part (see
+# media/idcheck/README.md). The floor leaves room for one read that moves with the font or
+# OpenCV build; a drop below it is a regression.
+MIN_EXACT = 9
 
 
 def _run(fmt: MrzFormat, seed: int) -> tuple[bool, bool]:
