@@ -361,7 +361,10 @@ class MediaEngine:
         not go on one of its negotiated slots); a participant that is answered now needs no
         offer otherwise, its answer carries the tracks map."""
         added = False
-        pair = subscriber.take_slots(publisher.publications) if self._packets else {}
+        # Slots were started as packet-path senders: a publication of frames (the telephone's
+        # voice) needs a frame packetizer before its sender starts, so it gets its own m-line.
+        on_slots = self._packets and all(isinstance(p, PacketPublication) for p in publisher.publications.values())
+        pair = subscriber.take_slots(publisher.publications) if on_slots else {}
         if not pair and not subscriber.answered.is_set():
             # No m-line may be added while the subscriber's own offer is being answered: this
             # publisher goes to it right after (`_connect`), then through an offer.
