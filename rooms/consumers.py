@@ -33,6 +33,11 @@ from rooms.ratelimit import Limiter
 log = logging.getLogger("rooms.signalling")
 
 
+def _offer_number(message: dict) -> dict:
+    """The browser's number of the offer being answered (PROTOCOL.md, `rtc.answer`)."""
+    return {"n": message["n"]} if "n" in message else {}
+
+
 class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
     slug: str
     pid: str = ""  # set once connected; the handlers run only after that
@@ -230,7 +235,8 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         # A re-offer (after a reconnect) replaces the old peer connection inside the engine.
         reply = await media().join(self.slug, self.pid, message["sdp"])
         # Sent at once: it must reach the browser before any server offer for this peer.
-        await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": reply.get("tracks", {})})
+        await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": reply.get("tracks", {}),
+                          **_offer_number(message)})
         participant = await db(presence.find)(self.slug, self.pid)
         if participant.audio_only:
             await media().set_audio_only(self.slug, self.pid, True)
@@ -245,7 +251,7 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         self.prepared = False
         reply = await media().prepare(self.slug, self.pid, message["sdp"])
         self.prepared = True
-        await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": {}})
+        await self._send({"type": "rtc.answer", "sdp": reply["sdp"], "tracks": {}, **_offer_number(message)})
 
     async def on_rtc_answer(self, message: dict) -> None:
         await media().answer(self.slug, self.pid, message["sdp"])

@@ -67,9 +67,11 @@ LINK_LEVELS = ("unknown", "good", "average", "poor")
 
 CLIENT_MESSAGES: dict[str, dict[str, Field]] = {
     "ping": {},
-    "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP)},
+    # n: the browser's number for this offer, echoed in the answer (an answer to an offer it
+    # has since replaced, e.g. the waiting room's, is then recognised and dropped).
+    "rtc.offer": {"sdp": Field(str, max_len=MAX_SDP), "n": Field(int, required=False)},
     # From the waiting room (guests): the connection made while waiting, no media until admitted.
-    "rtc.prepare": {"sdp": Field(str, max_len=MAX_SDP)},
+    "rtc.prepare": {"sdp": Field(str, max_len=MAX_SDP), "n": Field(int, required=False)},
     "rtc.answer": {"sdp": Field(str, max_len=MAX_SDP)},
     "media.state": {"audio": Field(bool), "video": Field(bool), "screen": Field(bool, required=False)},
     # audio_only: what this browser wants to receive; link: its connection as its indicator
@@ -204,6 +206,8 @@ def parse(raw: str | bytes | None) -> dict[str, Any]:
         if name == "id" and not _CLIENT_ID.fullmatch(value):
             raise ProtocolError("bad_field", f"'id' of '{kind}' is 1 to {CLIENT_ID_LEN} letters, digits, - or _.",
                                 ref=kind)
+        if name == "n" and not 0 <= value < 2**31:
+            raise ProtocolError("bad_field", f"'n' of '{kind}' is a number from 0 to 2^31 - 1.", ref=kind)
         if name == "pid":
             try:
                 value = str(uuid.UUID(value))

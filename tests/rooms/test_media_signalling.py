@@ -151,14 +151,16 @@ def test_a_prepared_guest_is_admitted_with_the_call_on_its_connection(room, mode
         await guest.greeted()
         guest_pc, guest_frames = await slotted_peer()
         try:
-            await agent.send({"type": "rtc.offer", "sdp": agent_pc.localDescription.sdp})
+            await agent.send({"type": "rtc.offer", "sdp": agent_pc.localDescription.sdp, "n": 7})
             answer = await agent.expect("rtc.answer", timeout=10, ignore=("lobby.waiting",))
             assert answer["tracks"] == {}  # alone in the call
+            assert answer["n"] == 7  # the offer's number, echoed (a page drops answers to replaced offers)
             await agent_pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
 
-            await guest.send({"type": "rtc.prepare", "sdp": guest_pc.localDescription.sdp})
+            await guest.send({"type": "rtc.prepare", "sdp": guest_pc.localDescription.sdp, "n": 1})
             answer = await guest.expect("rtc.answer", timeout=10)
             assert answer["tracks"] == {}  # nothing of the call while waiting
+            assert answer["n"] == 1
             await guest_pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
             await wait_until_async(lambda: guest_pc.connectionState == "connected", 10,
                                    what="the waiting guest's connection")

@@ -9,17 +9,21 @@ const GATHER_CAP = 3000;
 const CONNECT_CAP = 20000;
 const SLOTS = 2; // receive-only audio + video pairs: an appointment's agent and one more
 
-function gathered(pc, cap = GATHER_CAP) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
+// Resolved when gathering completes, after `cap` ms, or at once when `stop` aborts (the
+// connection was closed: a closed one never completes, its offer waits for nothing).
+function gathered(pc, cap = GATHER_CAP, stop = undefined) {
+  if (pc.iceGatheringState === "complete" || stop?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       pc.removeEventListener("icegatheringstatechange", check);
+      stop?.removeEventListener("abort", done);
       resolve();
     };
     const check = () => { if (pc.iceGatheringState === "complete") done(); };
     const timer = setTimeout(done, cap);
     pc.addEventListener("icegatheringstatechange", check);
+    stop?.addEventListener("abort", done);
   });
 }
 
@@ -93,6 +97,8 @@ export class Call {
     this.pc = null;
     this.tracks = {};
     this.queue = Promise.resolve();
+    this.sent = 0; // offers sent: each carries its number `n`, echoed in its answer
+    this.awaiting = null; // {n, pc, prepare}: the offer whose answer is due
   }
 
   // Negotiation steps run one after the other; a step for a closed connection is dropped.
@@ -159,13 +165,20 @@ export class Call {
       if (this.held) this.close();
       else this.onConnection?.("failed");
     }, CONNECT_CAP);
+    const stop = new AbortController();
+    this.stop = stop;
     return this.enqueue(async () => {
       // The browser's own offer: the server keeps its numbering in every later offer
       // (media/engine/numbering.py), whatever the browser (Chromium, Firefox, Safari).
       const offer = await pc.createOffer();
       await pc.setLocalDescription({ type: "offer", sdp: withOpusParameters(offer.sdp) });
-      await gathered(pc);
-      this.send({ type: held ? "rtc.prepare" : "rtc.offer", sdp: pc.localDescription.sdp });
+      await gathered(pc, GATHER_CAP, stop.signal);
+      // Replaced while gathering (a guest admitted while its waiting-room offer was being
+      // made): the replacement offers; this one is never sent.
+      if (pc !== this.pc) return;
+      const n = ++this.sent;
+      this.awaiting = { n, pc, prepare: held };
+      this.send({ type: held ? "rtc.prepare" : "rtc.offer", sdp: pc.localDescription.sdp, n });
     });
   }
 
@@ -174,11 +187,17 @@ export class Call {
     globalThis.performance?.mark?.("gv:pc-connected"); // bench/first_frame_bench.py
   }
 
-  answered({ sdp, tracks }) {
+  // The answer to our last offer, by its number: an answer to an offer since replaced (the
+  // waiting room's, a closed connection's) is dropped, never applied to the new connection.
+  answered({ sdp, tracks, n }) {
     return this.enqueue(async (pc) => {
+      const awaited = this.awaiting;
+      if (!awaited || awaited.pc !== pc || (n !== undefined && n !== awaited.n)) return;
       if (pc.signalingState !== "have-local-offer") return;
+      this.awaiting = null;
       await pc.setRemoteDescription({ type: "answer", sdp });
-      this.tracks = tracks ?? {};
+      // The waiting room's answer carries no tracks: those `release` took from admission stay.
+      if (!awaited.prepare) this.tracks = tracks ?? {};
       this.remap(pc);
     });
   }
@@ -223,6 +242,7 @@ export class Call {
 
   close() {
     clearTimeout(this.connectTimer);
+    this.stop?.abort();
     this.pc?.close();
     this.pc = null;
     this.held = false;

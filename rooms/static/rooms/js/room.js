@@ -66,11 +66,6 @@ let mediaReady = new Promise(() => {});
 // The waiting room's connection (rooms/PROTOCOL.md, "Media"): the socket connection it was
 // prepared on, and the tracks map `lobby.admitted` gave when it entered the call.
 let preparedOn = -1;
-// The waiting room's prepared connection (issue 21) is off: in clean-clone CI runs a guest
-// admitted while its prepare was in flight was left with a peer connection that never
-// offered (state "new", 1 run in 3). The engine and signalling keep supporting it
-// (tests/media/engine/test_prepared.py); the page offers at admission until that race is fixed.
-const PREPARE_IN_LOBBY = false;
 let admittedTracks = null;
 
 // ---- screens -------------------------------------------------------------------------
@@ -348,7 +343,7 @@ function byStatus() {
       signal.send({ type: "lobby.info" });
       // A guest's connection is made while it waits (once per socket connection): admitted,
       // its picture comes without a negotiation round.
-      if (PREPARE_IN_LOBBY && state.me.role === "guest" && preparedOn !== state.connection) {
+      if (state.me.role === "guest" && preparedOn !== state.connection) {
         preparedOn = state.connection;
         call.prepare();
       }
