@@ -28,8 +28,23 @@ def test_tools_in_a_call(server, booked, browsers):
     steps.admit(agent_page, citizen_pid)
     steps.assert_media_flows(citizen, [agent_pid])
 
-    # The connection indicator measures the loopback link as good.
-    citizen.wait_for_selector("#gv-quality[data-level='good']", timeout=WAIT)
+    # The connection indicator measures the loopback link as good: our own hop (silence, loss,
+    # round trip) both ways, for three readings in a row. The badge may say "average" only for
+    # what a starved machine causes on loopback (audio jitter-buffer delay, concealment: three
+    # Chromiums and the server on 2 busy cores), never "poor" and never for the link itself.
+    try:
+        citizen.wait_for_function(
+            """() => {
+              const last = window.gvDebug.linkHistory().slice(-3);
+              const machine = new Set(["delay", "concealment"]);
+              return last.length === 3 && last.every((r) => r.own === "good" && r.up === "good"
+                && r.level !== "poor" && r.reasons.every((why) => machine.has(why)));
+            }""", timeout=WAIT)
+        level = citizen.get_attribute("#gv-quality", "data-level")
+        assert level in ("good", "average"), level
+    except Exception:
+        print("link readings:", citizen.evaluate("() => window.gvDebug.linkHistory().slice(-8)"))
+        raise
 
     # Audio only: the server stops sending video to the citizen, the sound goes on.
     citizen.click("#gv-btn-settings")
