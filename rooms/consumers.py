@@ -320,6 +320,9 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
 
     # --- moderator actions ---
     async def on_lobby_admit(self, message: dict) -> None:
+        # The room's pictures are asked for now, while admission is written: the guest's
+        # prepared connection gets a keyframe sooner (MediaEngine.request_keyframes).
+        spawn(media().request_keyframes(self.slug), name=f"keyframes for an admission in {self.slug}")
         await actions.admit(self.room, message["pid"])
 
     async def on_lobby_refuse(self, message: dict) -> None:

@@ -1,7 +1,7 @@
 """The Django edge of the media engine.
 
 Two ways to reach media, same calls (`join`, `prepare` and `admit` for the waiting room's
-connection, `answer`, `leave`, `set_audio_only`, `close_room`):
+connection, `request_keyframes` when admitting, `answer`, `leave`, `set_audio_only`, `close_room`):
 - in-process (embedded default): one MediaEngine in this ASGI process;
 - nodes (`MEDIA_NODES=remote`, with Redis): rooms are placed on `medianode` processes by
   load (media/nodes/registry.py) and driven over the channel layer; a room whose node
@@ -139,6 +139,9 @@ class InProcessMedia:
     async def set_audio_only(self, room: str, pid: str, audio_only: bool) -> None:
         await self.engine.set_audio_only(room, pid, audio_only)
 
+    async def request_keyframes(self, room: str) -> None:
+        self.engine.request_keyframes(room)
+
     async def close_room(self, room: str) -> None:
         await self.engine.close_room(room)
 
@@ -215,6 +218,11 @@ class RemoteMedia:
 
     async def set_audio_only(self, room: str, pid: str, audio_only: bool) -> None:
         await self._call("set_audio_only", room, pid, place=False, audio_only=audio_only)
+
+    async def request_keyframes(self, room: str) -> None:
+        # Only a head start for an admitted guest's first picture: nothing to report if it fails.
+        with contextlib.suppress(MediaError):
+            await self._call("keyframes", room, place=False, timeout=5)
 
     async def close_room(self, room: str) -> None:
         await self._call("close_room", room, place=False)

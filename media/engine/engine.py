@@ -302,6 +302,16 @@ class MediaEngine:
 
     # --- per-participant controls ------------------------------------------------------------
 
+    def request_keyframes(self, room_id: str) -> None:
+        """Someone is being admitted to the room: every video publisher in it is asked for a
+        keyframe now (rate-limited as any PLI), so that the newcomer's first picture is on its
+        way while admission is still being written; its forward then starts at that keyframe
+        (packet_path.KEYFRAME_REPLAY_AGE) instead of asking again once it exists."""
+        for peer in self._rooms.get(room_id, {}).values():
+            publication = peer.publications.get("video")
+            if publication is not None:
+                publication.request_keyframe()
+
     async def set_audio_only(self, room_id: str, participant_id: str, audio_only: bool) -> None:
         """Stop (or resume) sending any video to this participant; no renegotiation needed."""
         peer = self._peer(room_id, participant_id)

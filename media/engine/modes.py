@@ -50,6 +50,7 @@ class Publication(Protocol):
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> Forward: ...
     def frames(self) -> AsyncGenerator[np.ndarray, None]: ...
+    def request_keyframe(self) -> None: ...
     def end(self) -> None: ...
 
 
@@ -106,6 +107,9 @@ class PassthroughPublication:
     @property
     def keyframe_requests(self) -> int:
         return self.fanout.pli_sent
+
+    def request_keyframe(self) -> None:
+        self.fanout.request_keyframe()
 
     def _send_pli(self) -> None:
         ssrc = self._assembler.ssrc
@@ -213,6 +217,9 @@ class RelayPublication:
 
     def frames(self) -> AsyncGenerator[np.ndarray, None]:
         return relayed_frames(self._relay, self._source)
+
+    def request_keyframe(self) -> None:
+        pass  # the relay re-encodes: each subscriber's encoder starts with its own keyframe
 
     def end(self) -> None:
         pass  # the source track ends with its receiver; relay proxies then end too

@@ -91,6 +91,11 @@ logger = logging.getLogger(__name__)
 
 REPORT_INTERVAL = 1.0  # receiver reports to publishers, sender report figures to subscribers
 FEEDBACK_INTERVAL = 0.1  # transport-cc feedback (libwebrtc sends it every 50-250 ms)
+# A subscriber whose forward starts within this long of the publisher's last keyframe starts
+# at that keyframe, sent again from the history, rather than waiting for a new one: with the
+# keyframe asked for at the admission click (MediaEngine.request_keyframes), the admitted
+# guest's first picture does not wait for a second PLI round (issue 21).
+KEYFRAME_REPLAY_AGE = 0.5
 NACK_RETRY = 0.1  # a missing packet is asked for again after this long...
 NACK_TRIES = 4  # ...this many times, then given up on (about the frame path's 0.3 s)
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
@@ -210,6 +215,7 @@ class PacketPublication:
         self._sender_report: tuple[int, int, float] | None = None  # publisher's NTP, RTP, when received
         self._nacks: dict[int, int] = {}  # missing sequence -> tries
         self._next: int | None = None  # video: next sequence number to forward, in order
+        self._keyframe: tuple[int, float] | None = None  # video: last keyframe forwarded (sequence, when)
         self._nack_handle: asyncio.TimerHandle | None = None
         self._tap: AudioAssembler | VideoAssembler | None = None
         self._tap_stale: bool | None = None  # None: frames() never called
@@ -295,14 +301,36 @@ class PacketPublication:
         now = time.monotonic()
         ntp = _ntp_now()
         while (view := history.get(self._next)) is not None:
+            if view.keyframe:
+                self._keyframe = (view.sequence, now)
             for forward in self.forwards:
                 forward.send(view, now, ntp)
             self._next = (self._next + 1) & 0xFFFF
+
+    def replay_keyframe(self, forward: PacketForward) -> bool:
+        """Send `forward` (just ready) what was forwarded since the last keyframe, if that
+        keyframe is recent (KEYFRAME_REPLAY_AGE) and everything since is in the history;
+        False if not (it then waits for a new keyframe)."""
+        if self._keyframe is None or self._next is None or self.history is None:
+            return False
+        sequence, at = self._keyframe
+        now = time.monotonic()
+        count = (self._next - sequence) & 0xFFFF
+        if now - at > KEYFRAME_REPLAY_AGE or not 0 < count <= self.history.size // 2:
+            return False
+        views = [self.history.get((sequence + i) & 0xFFFF) for i in range(count)]
+        if any(view is None for view in views):
+            return False
+        ntp = _ntp_now()
+        for view in views:
+            forward.send(view, now, ntp)  # type: ignore[arg-type]  # None ruled out above
+        return True
 
     def _skip_to(self, sequence: int) -> None:
         """Forward on from `sequence`: what is missing before it will never be sent.
         Subscribers resume at a keyframe, numbered on (no gap)."""
         self._next = sequence
+        self._keyframe = None
         for forward in self.forwards:
             forward.restart()
         self.request_keyframe()
@@ -314,6 +342,7 @@ class PacketPublication:
             self.stats = ReceiveStats()
             self._nacks.clear()
             self._next = None
+            self._keyframe = None
             if self.history is not None:
                 self.history = History()
             self.fanout.new_stream()
@@ -607,7 +636,9 @@ class PacketForward:
         self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
                                        self.transceiver.mid)
         self._send = send
-        self.publication.request_keyframe()  # start the picture now that it can be shown
+        # Start the picture now that it can be shown: from a keyframe just forwarded, or a new one.
+        if not (self.publication.video and self.publication.replay_keyframe(self)):
+            self.publication.request_keyframe()
         return True
 
     def send(self, view: RtpView, now: float, ntp: int) -> None:

@@ -11,8 +11,8 @@ Before its reply, a long command may send progress on the same `reply_to` channe
 
 from __future__ import annotations
 
-OPS = frozenset({"join", "prepare", "admit", "answer", "leave", "set_audio_only", "close_room", "idcheck",
-                 "phone_attach", "phone_detach"})
+OPS = frozenset({"join", "prepare", "admit", "keyframes", "answer", "leave", "set_audio_only", "close_room",
+                 "idcheck", "phone_attach", "phone_detach"})
 PROGRESS = "media.progress"
 
 # The telephone (media/phone/): a phone's Media Stream reaches a Daphne process, its leg lives

@@ -103,6 +103,8 @@ class MediaNode:
             return {**result, "sdp": announce_public_address(result["sdp"], self.public_ip)}
         if op == "admit":
             return await self.engine.admit(room, pid, audio_only=bool(args.get("audio_only")))
+        if op == "keyframes":
+            return self.engine.request_keyframes(room)
         if op == "answer":
             return await self.engine.answer(room, pid, args["sdp"])
         if op == "leave":

@@ -9,9 +9,11 @@ offer round.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from media.engine import UnknownPeerError
+from media.engine import UnknownPeerError, packet_path
 from tests.waiting import stays_true_for_async, wait_until_async
 
 from .clients import COLORS, Room, colour_close, run
@@ -106,6 +108,43 @@ def test_admit_without_a_prepared_connection_is_refused_and_leave_drops_one() ->
             peer = room.engine._waiting[room.room]["carol"]
             await room.engine.leave(room.room, "carol")
             assert room.engine._waiting == {} and peer.closed and peer.pc.connectionState == "closed"
+        finally:
+            await room.close()
+
+    run(body)
+
+
+@pytest.mark.parametrize("replay_age", [packet_path.KEYFRAME_REPLAY_AGE, 0.0])
+def test_admitted_after_the_keyframe_asked_for_at_the_click_it_starts_there(monkeypatch, replay_age) -> None:
+    """The admission click asks the room's publishers for a keyframe (request_keyframes);
+    the guest admitted a moment later starts at that keyframe, sent again from the history,
+    with no second PLI. A keyframe older than KEYFRAME_REPLAY_AGE (0 here) is not replayed:
+    the forward asks for a new one."""
+    monkeypatch.setattr(packet_path, "KEYFRAME_REPLAY_AGE", replay_age)
+
+    async def body() -> None:
+        room = Room()
+        try:
+            await room.join("alice", slots=2)
+            carol = await room.wait("carol", slots=2)
+            await wait_until_async(lambda: carol.pc.connectionState == "connected", 15,
+                                   what="the waiting participant's connection")
+            video = room.engine._rooms[room.room]["alice"].publications["video"]
+            await wait_until_async(lambda: video.stats.received > 30, 15, what="alice's video at the engine")
+            asked = video.keyframe_requests
+            room.engine.request_keyframes(room.room)
+            assert video.keyframe_requests == asked + 1  # nobody asked in the last 500 ms: at once
+            before = video._keyframe
+            await wait_until_async(lambda: video._keyframe != before, 5, what="alice's keyframe in answer")
+            reply = await room.engine.admit(room.room, "carol")
+            carol.tracks = reply["tracks"]
+            await wait_until_async(lambda: carol.frames_from("alice", "video") > 3, 15,
+                                   what="carol to receive alice's video")
+            await asyncio.sleep(0.6)  # a request deferred by the 500 ms PLI limit would be sent by now
+            if replay_age:
+                assert video.keyframe_requests == asked + 1
+            else:
+                assert video.keyframe_requests >= asked + 2
         finally:
             await room.close()
 
