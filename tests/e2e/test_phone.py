@@ -189,15 +189,16 @@ def test_a_phone_dials_in_waits_is_admitted_and_both_sides_hear_each_other(serve
         # The agent's page hears the phone: energy, and 440 Hz.
         handle = agent_page.wait_for_function(
             f"""([pid]) => {{ ({ANALYSE})([pid, false]).then((r) => {{ window.gvPhoneHeard = r; }});
-                 const r = window.gvPhoneHeard; return r && r.rms > 0.01 && r; }}""",
+                 const r = window.gvPhoneHeard; return r && r.rms > 0.05 && r; }}""",
             arg=[phone_pid], timeout=WAIT, polling=250)
         heard = handle.json_value()
         assert abs(heard["freq"] - 440) <= 20, heard
 
-        # The phone hears the agent's fake microphone: the frequency the page sends.
+        # The phone hears the agent's fake microphone: the frequency the page sends, read while
+        # its beep sounds (its level is ~0.15; at 0.01 a beep's tail once read as 59 Hz).
         handle = agent_page.wait_for_function(
             f"""() => {{ ({ANALYSE})([null, true]).then((r) => {{ window.gvMine = r; }});
-                 const r = window.gvMine; return r && r.rms > 0.01 && r; }}""",
+                 const r = window.gvMine; return r && r.rms > 0.05 && r; }}""",
             timeout=WAIT, polling=100)
         mine = handle.json_value()
         wait_until(lambda: len(phone.session.received) - admitted_at > 3 * RATE, 15, what="3 s of the room")
@@ -251,7 +252,7 @@ def test_the_agent_calls_the_citizen_into_the_room(server, booked, browsers, dja
             "() => window.gvDebug.people().find((p) => p.name === 'Téléphone ··78').pid")
         handle = agent_page.wait_for_function(
             f"""([pid]) => {{ ({ANALYSE})([pid, false]).then((r) => {{ window.gvPhoneHeard = r; }});
-                 const r = window.gvPhoneHeard; return r && r.rms > 0.01 && r; }}""",
+                 const r = window.gvPhoneHeard; return r && r.rms > 0.05 && r; }}""",
             arg=[phone_pid], timeout=WAIT, polling=250)
         assert abs(handle.json_value()["freq"] - 440) <= 20
     finally:
