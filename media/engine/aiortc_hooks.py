@@ -32,6 +32,9 @@ Passthrough needs two things aiortc has no public API for:
   shared codec entry the parameters, which aiortc copies into every offer and every answer
   (find_common_codecs deep-copies the local codec). The engine forwards Opus payloads as
   they are, so the FEC Chromium adds reaches the other browsers.
+- RED for audio: aiortc has no RED codec; `accept_red` adds it to a transceiver's `_codecs`
+  after aiortc's setRemoteDescription (first in an answer, so Chromium sends it), and
+  StableNumberingPeerConnection offers it on new audio m-lines (red.py, packet path only).
 
 `check_contract()` raises ContractError if any of this changed. It runs as a Django system
 check (rooms/checks.py: `manage.py check`, `check --deploy`, and every management command
