@@ -40,12 +40,13 @@ OUTAGE_S = 5.0
 # Counters of one page's connection (summed over streams), with the time of the reading.
 COUNTERS = """async () => {
   const pc = window.gvDebug.pc;
-  const o = { at: Date.now(), frames: 0, frozen: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
+  const o = { at: Date.now(), frames: 0, frozen: 0, freezes: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
     concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null };
   if (!pc) return o;
   (await pc.getStats()).forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
       o.frames += r.framesDecoded ?? 0; o.frozen += r.totalFreezesDuration ?? 0; o.vPackets += r.packetsReceived ?? 0;
+      o.freezes += r.freezeCount ?? 0;
       if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
     } else if (r.type === "inbound-rtp" && r.kind === "audio") {
       o.aPackets += r.packetsReceived ?? 0; o.concealed += r.concealedSamples ?? 0;
@@ -87,9 +88,10 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
 
 
 def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profile, seconds: float) -> dict:
+    pages = {"citizen": citizen, "agent": agent_page}
+    at_set = {name: sample(page) for name, page in pages.items()}
     emulator.set_profile(profile)
     time.sleep(3)  # the estimators see the new link before we count
-    pages = {"citizen": citizen, "agent": agent_page}
     series: dict[str, list[dict]] = {name: [sample(page)] for name, page in pages.items()}
     agent_view: set[str] = set()
     end = time.monotonic() + seconds
@@ -99,6 +101,15 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
             series[name].append(sample(page))
         agent_view.add(agent_page.evaluate(TILE_LINK, citizen_pid) or "-")
     out = {name: summary(s[0], s[-1], s) for name, s in series.items()}
+    # Video from the profile's start (the 3 s above included) until the citizen's page
+    # switched itself to audio only (its video then stops both ways): seconds of video,
+    # freezes and time frozen in them (a freeze counts once it ended), each side.
+    switched = next((i for i, s in enumerate(series["citizen"]) if s["audioOnly"]), None)
+    for name, s in series.items():
+        last = s[switched if switched is not None else -1]
+        out[name]["video_s"] = (last["at"] - at_set[name]["at"]) / 1000
+        out[name]["frozen_before"] = last["frozen"] - at_set[name]["frozen"]
+        out[name]["freezes_before"] = last["freezes"] - at_set[name]["freezes"]
     out["agent_view"] = sorted(agent_view)
     # The next profile starts with video: one tap back where the page switched itself.
     for page in pages.values():
@@ -194,6 +205,10 @@ def main() -> None:
                           f"{fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
                           f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
                           f"{', '.join(r['levels'])}{view}", flush=True)
+                    if r["video_s"] < args.seconds:
+                        print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
+                              f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "
+                              f"{r['frozen_before']:.1f} s frozen", flush=True)
             if not only or "outage" in only:
                 o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "

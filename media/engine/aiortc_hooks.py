@@ -32,6 +32,9 @@ Passthrough needs two things aiortc has no public API for:
   shared codec entry the parameters, which aiortc copies into every offer and every answer
   (find_common_codecs deep-copies the local codec). The engine forwards Opus payloads as
   they are, so the FEC Chromium adds reaches the other browsers.
+- RED for audio: aiortc has no RED codec; `accept_red` adds it to a transceiver's `_codecs`
+  after aiortc's setRemoteDescription (first in an answer, so Chromium sends it), and
+  StableNumberingPeerConnection offers it on new audio m-lines (red.py, packet path only).
 
 `check_contract()` raises ContractError if any of this changed. It runs as a Django system
 check (rooms/checks.py: `manage.py check`, `check --deploy`, and every management command
@@ -81,6 +84,7 @@ from .background import spawn
 from .encoded import H264, VP8, EncodedFrame
 from .errors import ContractError, MediaError
 from .numbering import Numbering
+from .red import fmtp_payload_types, is_red, red_fmtp
 from .remb import LightBitrateEstimator
 
 if TYPE_CHECKING:  # the assembler reads packets through this module: no import cycle at run time
@@ -98,7 +102,18 @@ _ORIGINAL_DECODER_WORKER = receiver_module.decoder_worker
 
 
 class StableNumberingPeerConnection(RTCPeerConnection):
-    """An RTCPeerConnection whose offers keep the numbers already negotiated (numbering.py)."""
+    """An RTCPeerConnection whose offers keep the numbers already negotiated (numbering.py).
+
+    With `red` set (the packet path, which forwards RED: red.py), it also negotiates RED for
+    audio where the browser offers or answers it (`accept_red`), and offers it on its new
+    audio m-lines once the browser has shown it takes RED."""
+
+    red = False
+
+    async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:  # noqa: N802, N803
+        await super().setRemoteDescription(sessionDescription)
+        if self.red:
+            accept_red(self, sessionDescription.sdp, offer=sessionDescription.type == "offer")
 
     async def createOffer(self) -> RTCSessionDescription:  # noqa: N802 - aiortc's name
         # What the last complete negotiation agreed, before aiortc's createOffer resets it.
@@ -120,6 +135,8 @@ class StableNumberingPeerConnection(RTCPeerConnection):
                 transceiver._codecs, transceiver._headerExtensions = negotiated[transceiver]
             else:
                 transceiver._codecs = numbering.codecs_for(transceiver._codecs)
+                if self.red:
+                    _offer_red(transceiver, numbering)
                 transceiver._headerExtensions = numbering.extensions_for(transceiver._headerExtensions)
             cname = media.ssrc[0].cname
             assert cname is not None  # aiortc's own offer names every ssrc
@@ -338,6 +355,57 @@ def accept_transport_cc(pc: RTCPeerConnection, offer_sdp: str) -> int:
             transceiver._headerExtensions.append(RTCRtpHeaderExtensionParameters(id=ext.id, uri=ext.uri))
         accepted += 1
     return accepted
+
+
+def _red_codec(payload_type: int, opus_pt: int) -> RTCRtpCodecParameters:
+    return RTCRtpCodecParameters(mimeType="audio/red", clockRate=48000, channels=2, payloadType=payload_type,
+                                 parameters={red_fmtp(opus_pt): None})
+
+
+def accept_red(pc: RTCPeerConnection, remote_sdp: str, *, offer: bool) -> int:
+    """Negotiate RED (RFC 2198) on the audio m-lines where the browser's description has it.
+
+    aiortc knows no RED (its shared CODECS list has none, and adding it there would make the
+    test clients' own aiortc senders pick it), so after aiortc's setRemoteDescription this
+    adds it to the transceiver's `_codecs`, from which the answer and the packet path read:
+    with the browser's payload type for it, carrying the negotiated Opus. In an answer to an
+    offer it comes first: Chromium sends RED only when RED precedes Opus in the negotiated
+    list (libwebrtc's send codec selection) and its fmtp names Opus's payload type. In the
+    browser's answer to a server offer, the order the browser gave is kept (RED first on its
+    own sending m-lines, which our re-offers keep, after Opus on m-lines it only receives,
+    so a frame sender of the engine, the telephone's voice, still sends plain Opus).
+    Returns how many m-lines have RED.
+    """
+    description = sdp.SessionDescription.parse(remote_sdp)
+    by_mid = {t.mid: t for t in pc.getTransceivers() if t.mid is not None}
+    accepted = 0
+    for media in description.media:
+        transceiver = by_mid.get(media.rtp.muxId)
+        if media.kind != "audio" or transceiver is None or any(is_red(c) for c in transceiver._codecs):
+            continue
+        opus = next((c for c in transceiver._codecs if c.mimeType.lower() == "audio/opus"), None)
+        remote = next((c for c in media.rtp.codecs if is_red(c) and c.clockRate == 48000), None)
+        if opus is None or remote is None or opus.payloadType is None or remote.payloadType is None:
+            continue
+        carried = fmtp_payload_types(remote.parameters)
+        if carried is not None and set(carried) != {opus.payloadType}:
+            continue  # RED of another codec
+        order = [c.payloadType for c in media.rtp.codecs]
+        first = offer or (opus.payloadType in order and order.index(remote.payloadType) < order.index(opus.payloadType))
+        at = 0 if first else transceiver._codecs.index(opus) + 1
+        transceiver._codecs.insert(at, _red_codec(remote.payloadType, opus.payloadType))
+        accepted += 1
+    return accepted
+
+
+def _offer_red(transceiver: RTCRtpTransceiver, numbering: Numbering) -> None:
+    """A new audio m-line of a server offer: RED after Opus, if the connection has RED."""
+    known = next((c for c in numbering.codecs if is_red(c)), None)
+    opus = next((c for c in transceiver._codecs if c.mimeType.lower() == "audio/opus"), None)
+    if transceiver.kind != "audio" or known is None or opus is None or known.payloadType is None \
+            or opus.payloadType is None:
+        return
+    transceiver._codecs.insert(transceiver._codecs.index(opus) + 1, _red_codec(known.payloadType, opus.payloadType))
 
 
 def header_extensions(transceiver: RTCRtpTransceiver) -> dict[int, str]:

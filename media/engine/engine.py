@@ -171,6 +171,7 @@ class MediaEngine:
         # by one offer (a slot) the transport its first one drops for the BUNDLE's: dead.
         pc = aiortc_hooks.StableNumberingPeerConnection(
             RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        pc.red = self._packets  # the packet path forwards RED (the frame-level one would decode it)
         peer = Peer(room_id, participant_id, pc, self.gather_timeout)
         entered = False
         try:

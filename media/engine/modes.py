@@ -23,13 +23,14 @@ from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import EncodedFrame, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames, relayed_frames
+from .red import is_red
 
 logger = logging.getLogger(__name__)
 
 
 def main_codec(transceiver: RTCRtpTransceiver) -> RTCRtpCodecParameters | None:
-    """The negotiated media codec the publisher sends (first non-RTX codec)."""
-    return next((c for c in aiortc_hooks.negotiated_codecs(transceiver) if not is_rtx(c)), None)
+    """The negotiated media codec the publisher sends (first neither RTX nor RED: RED wraps it)."""
+    return next((c for c in aiortc_hooks.negotiated_codecs(transceiver) if not is_rtx(c) and not is_red(c)), None)
 
 
 def codec_preferences(codec: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:

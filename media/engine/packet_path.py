@@ -86,6 +86,8 @@ from .packets import (
     rtx_packet,
     unwrap_rtx,
 )
+from .red import RedPayload, fmtp_payload_types, is_red
+from .red import parse as parse_red
 
 logger = logging.getLogger(__name__)
 
@@ -190,12 +192,14 @@ class PacketPublication:
     def __init__(self, transceiver: RTCRtpTransceiver, *, remb: aiortc_hooks.RembMode) -> None:
         self.kind = transceiver.kind
         codecs = aiortc_hooks.negotiated_codecs(transceiver)
-        self.codec: RTCRtpCodecParameters | None = next((c for c in codecs if not is_rtx(c)), None)
+        self.codec: RTCRtpCodecParameters | None = next((c for c in codecs if not is_rtx(c) and not is_red(c)), None)
         self._codec_name = codec_key(self.codec.mimeType) if self.codec else ""
         self._media_pt: int = self.codec.payloadType if self.codec and self.codec.payloadType is not None else -1
         self._rtx_pt = next((c.payloadType for c in codecs if is_rtx(c) and self.codec is not None
                              and c.parameters.get("apt") == self._media_pt), -1)
         self._clock_rate = self.codec.clockRate if self.codec else 90000
+        # RED (red.py): the publisher's payload type for it, if negotiated (-1: none).
+        self._red_pt = next((c.payloadType for c in codecs if is_red(c) and c.payloadType is not None), -1)
         self.extensions = aiortc_hooks.header_extensions(transceiver)
         by_uri = {uri: eid for eid, uri in self.extensions.items()}
         self._tcc_id = by_uri.get(TRANSPORT_CC_URI)
@@ -209,6 +213,7 @@ class PacketPublication:
         self.stats = ReceiveStats()
         self.media_ssrc: int | None = None
         self.malformed = 0  # packets dropped as malformed (after SRTP authentication)
+        self.red_packets = 0  # audio packets that came as RED (red.py)
         self.holes_given_up = 0  # losses NACKs did not repair
         self._estimator: Any = None  # the server-side REMB estimator (browsers without transport-cc)
         self._feedback: _FeedbackLoop | None = None
@@ -251,10 +256,20 @@ class PacketPublication:
             if unwrapped is None:
                 return  # padding used as a bandwidth probe
             view = unwrapped
-        elif pt != self._media_pt:
+        elif pt != self._media_pt and pt != self._red_pt:
             return  # a payload type this track did not negotiate (never forwarded)
         elif view.ssrc != self.media_ssrc:
             self._new_stream(view.ssrc)
+        red: RedPayload | None = None
+        if pt == self._red_pt:
+            red = parse_red(payload_of(view), self._media_pt)
+            if red is None:
+                self.malformed += 1  # not RED of Opus as negotiated: never forwarded
+                return
+            if not self.red_packets:
+                logger.info("audio publisher sends RED (payload type %d, %d earlier frame(s) per packet)",
+                            pt, red.redundant)
+            self.red_packets += 1
         if tcc is None and self._estimator is not None and self._abs_id is not None:
             self._estimate(view)
         if pt == self._rtx_pt:
@@ -279,9 +294,9 @@ class PacketPublication:
             now = time.monotonic()
             ntp = _ntp_now()
             for forward in self.forwards:
-                forward.send(view, now, ntp)
+                forward.send(view, now, ntp, red)
         if self._tap_stale is not None:
-            self._feed_tap(view)
+            self._feed_tap(view, red)
 
     def _release(self, arrived: int) -> None:
         """Video is forwarded in sequence order: packets behind a hole wait (in the history)
@@ -479,7 +494,7 @@ class PacketPublication:
         self._tap_stale = True
         return self.fanout.subscribe(max_queue=max_queue)
 
-    def _feed_tap(self, view: RtpView) -> None:
+    def _feed_tap(self, view: RtpView, red: RedPayload | None = None) -> None:
         if not self.fanout.subscribers:
             self._tap_stale = True  # nobody reads frames now: assemble nothing
             return
@@ -487,8 +502,10 @@ class PacketPublication:
             self._tap = VideoAssembler() if self.video else AudioAssembler()
             self._tap_stale = False
         assert self.codec is not None
-        packet = RtpPacket(payload_type=view.payload_type, marker=view.marker, sequence_number=view.sequence,
-                           timestamp=view.timestamp, ssrc=view.ssrc, payload=view.payload)
+        # Frames are plain Opus: a RED packet gives its primary block (the packet's own frame).
+        packet = RtpPacket(payload_type=self._media_pt if red else view.payload_type, marker=view.marker,
+                           sequence_number=view.sequence, timestamp=view.timestamp, ssrc=view.ssrc,
+                           payload=bytes(red.primary()) if red else view.payload)
         try:
             packet._data = depayload(self.codec, packet.payload) if packet.payload else b""  # type: ignore[attr-defined]  # what the assembler reads
         except ValueError:
@@ -610,6 +627,8 @@ class PacketForward:
         self._send: Any = None
         self._ssrc = self.sender._ssrc
         self._pt = -1
+        self._red_pt: int | None = None  # the subscriber's RED payload type, if it takes RED
+        self._red_seen: tuple[int, int] = (0, 0)  # the negotiated list _red_pt was read from
         self._rtx_pt: int | None = None
         self._rtx_ssrc: int = self.sender._rtx_ssrc
         self._mapper: ExtensionMapper | None = None
@@ -624,11 +643,12 @@ class PacketForward:
         if send is None or codec is None:
             return False
         mime = codec.mimeType.lower()
-        pt = next((c.payloadType for c in aiortc_hooks.negotiated_codecs(self.transceiver)
-                   if c.mimeType.lower() == mime), None)
+        negotiated = aiortc_hooks.negotiated_codecs(self.transceiver)
+        pt = next((c.payloadType for c in negotiated if c.mimeType.lower() == mime), None)
         if pt is None:
             return False
         self._pt = pt
+        self._update_red()
         # Retransmissions go as RTX where negotiated: the subscriber's browser then counts
         # its own hop's loss on the media stream (its connection indicator grades it).
         self._rtx_pt = next((c.payloadType for c in aiortc_hooks.negotiated_codecs(self.transceiver)
@@ -641,29 +661,57 @@ class PacketForward:
             self.publication.request_keyframe()
         return True
 
-    def send(self, view: RtpView, now: float, ntp: int) -> None:
+    def _update_red(self) -> None:
+        """RED goes as it is only where the subscriber's RED carries its own Opus payload type.
+        Read again when the negotiated list changes: a new answer replaces it, and RED is
+        added back just after aiortc's codecs (aiortc_hooks.accept_red), so a packet in between
+        must not leave this subscriber without RED for good."""
+        negotiated = aiortc_hooks.negotiated_codecs(self.transceiver)
+        self._red_seen = (id(negotiated), len(negotiated))
+        self._red_pt = next((c.payloadType for c in negotiated if is_red(c)
+                             and set(fmtp_payload_types(c.parameters) or ()) == {self._pt}), None)
+
+    def send(self, view: RtpView, now: float, ntp: int, red: RedPayload | None = None) -> None:
+        """Forward one packet; `red`: it is RED (parsed by the publication), given as it is
+        to a subscriber that takes RED, as its primary block to one that does not."""
         if self.paused or (self._send is None and not self._prepare()):
             return
+        if red is not None:
+            negotiated = aiortc_hooks.negotiated_codecs(self.transceiver)
+            if (id(negotiated), len(negotiated)) != self._red_seen:
+                self._update_red()
+            if self._red_pt is None and red.primary_start == len(red.data):
+                return  # no frame of its own: nothing to give a subscriber without RED
         state = self.state
         mapped = state.rewriter.map(view.sequence, view.timestamp, view.keyframe, now)
         if mapped is None:
             if state.rewriter.waiting:
                 self.publication.request_keyframe()
             return
-        self._emit(view, mapped, ntp)
+        if red is None:
+            self._emit(view, mapped, ntp)
+        elif self._red_pt is not None:
+            same = self._pt == self.publication._media_pt
+            self._emit(view, mapped, ntp, self._red_pt, red.data if same else red.renumbered(self._pt))
+        else:
+            self._emit(view, mapped, ntp, self._pt, red.primary())
 
-    def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int) -> None:
+    def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int, pt: int | None = None,
+              payload: bytes | memoryview | None = None) -> None:
         assert self._mapper is not None
         extensions = self._mapper.block(view.extensions, ntp)
-        header = rewritten_header(view.marker, self._pt, mapped[0], mapped[1], self._ssrc, bool(extensions))
+        header = rewritten_header(view.marker, self._pt if pt is None else pt, mapped[0], mapped[1], self._ssrc,
+                                  bool(extensions))
+        if payload is None:
+            payload = payload_of(view)
         try:
-            self._send(header, extensions, payload_of(view))
+            self._send(header, extensions, payload)
         except (ConnectionError, pylibsrtp.Error):
             self.dropped += 1
             return
         state = self.state
         state.packets += 1
-        state.octets += view.end - view.start
+        state.octets += len(payload)
 
     def skip_lost(self, sequences: list[int]) -> None:
         """Input packets that will never come: padding in their place, restart at a keyframe.

@@ -50,6 +50,34 @@ def test_opus_fec_and_dtx_are_negotiated_both_ways_and_video_keeps_nack(server, 
             assert {"nack", "nack pli"} <= _video_feedback(description)
 
 
+def _audio_codecs(description: str) -> list[str]:
+    """The audio m-line's codec names, in the description's order."""
+    line = re.search(r"^m=audio \d+ \S+ ([\d ]+)\r?$", description, re.M)
+    assert line, "no audio m-line"
+    names = dict(re.findall(r"^a=rtpmap:(\d+) ([^/\s]+)/", description, re.M))
+    return [names.get(pt, pt).lower() for pt in line.group(1).split()]
+
+
+def test_red_is_negotiated_first_and_chromium_sends_it(server, booked, browsers):
+    # Chromium sends RED (RFC 2198: each audio packet repeats the previous frame) only when
+    # RED precedes Opus in the negotiated list and its fmtp names Opus: the engine's answer
+    # to the citizen's offer says so, and the engine sees RED arrive from the browser.
+    agent, room = booked
+    agent_page = browsers.open("agent")
+    citizen = browsers.open("citizen")
+    steps.meet(agent_page, citizen, server.base, agent, room)
+    local, remote = citizen.evaluate(DESCRIPTIONS)
+    assert _audio_codecs(remote)[:2] == ["red", "opus"]
+    opus = re.search(r"^a=rtpmap:(\d+) opus/48000/2\r?$", remote, re.M)
+    red = re.search(r"^a=rtpmap:(\d+) red/48000/2\r?$", remote, re.M)
+    assert opus and red
+    assert re.search(rf"^a=fmtp:{red.group(1)} {opus.group(1)}/{opus.group(1)}\r?$", remote, re.M)
+    deadline = time.monotonic() + WAIT / 1000
+    while "audio publisher sends RED" not in server.log_tail(200_000) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "audio publisher sends RED" in server.log_tail(200_000)
+
+
 # The citizen's browser behind the link emulator (tests/linkemu.py), the agent's on this
 # machine; the portal and the engine on the emulator's host address, with real candidates.
 @dataclass
