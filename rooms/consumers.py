@@ -13,7 +13,9 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from asgiref.typing import WebSocketConnectEvent
+from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -62,6 +64,23 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
                 if self.groups_joined:
                     groups, self.groups_joined = self.groups_joined, ()
                     spawn(self._leave_groups(groups), name=f"leave groups of {channel}")
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every handler:
+        that is a hop to the process's one thread-sensitive thread (where Django's views run)
+        for each message of each socket, client's and group's alike, to close that thread's
+        connections, which this consumer never uses (rooms/dbcall.py closes its own). On the
+        survivor of a killed Daphne, every handshake, chat and ping queued behind that thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: WebSocketDisconnectEvent) -> None:
+        # As Channels' (no `groups` class attribute here: _join_groups/_leave_groups), less
+        # its thread hop (see dispatch).
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
     async def websocket_connect(self, message: WebSocketConnectEvent) -> None:

@@ -141,3 +141,46 @@ def test_a_consumer_killed_by_daphne_leaves_its_lease_and_its_groups(room, moder
         assert not member(channel)
 
     run(scenario())
+
+
+def test_room_messages_do_not_wait_for_the_views_thread(room, moderator, settings):
+    """Channels' consumers hop to the process's one thread-sensitive thread (where Django's
+    views run) before every message, to close that thread's database connections; a room
+    socket does not (its calls close their own, rooms/dbcall.py). While that thread is held
+    (a slow view), the room still greets a new socket, answers a ping and echoes a chat."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from portal.asgi import application
+    from tests.rooms.conftest import session_for
+
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session_for(room.slug, moderator.pid)}".encode()
+    held, release = threading.Event(), threading.Event()
+
+    def slow_view() -> None:
+        held.set()
+        release.wait(30)
+
+    async def scenario() -> None:
+        view = asyncio.create_task(sync_to_async(slow_view, thread_sensitive=True)())
+        try:
+            await asyncio.to_thread(held.wait, 10)
+            agent = Client(room.slug, moderator.pid)
+            agent.ws = WebsocketCommunicator(application, f"/ws/rooms/{room.slug}/", headers=[
+                (b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", cookie)])
+            assert (await agent.ws.connect(timeout=10))[0]
+            await agent.expect("state", timeout=10)
+            await agent.expect("participant.joined", timeout=10)
+            await agent.send({"type": "ping"})
+            await agent.expect("pong", timeout=10)
+            await agent.send({"type": "chat.send", "id": "c1", "text": "bonjour"})
+            assert (await agent.expect("chat.message", timeout=10))["id"] == "c1"
+            assert not view.done()  # all of it while the views' thread was held
+        finally:
+            release.set()
+            await view
+        await agent.close()
+
+    run(scenario())
