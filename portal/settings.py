@@ -132,7 +132,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # One psycopg pool per process (Django's OPTIONS "pool"; persistent connections are not
     # for ASGI: each thread would keep its own). Daphne runs database calls in its executor
-    # (ASGI_THREADS, default min(32, cores + 4)) plus one thread for the views: keep
+    # (ASGI_THREADS, default min(32, cores + 4)), the room handshakes in ROOM_HANDSHAKE_THREADS
+    # (2), plus one thread for the views: keep
     # DATABASE_POOL_MAX at least that. A Celery worker child or beat uses one connection.
     # Connections are checked before use, so a PostgreSQL restart costs no request.
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
@@ -336,6 +337,9 @@ ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
 ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=0.0)
+# Threads of a Daphne process for the room handshakes' database calls, apart from the
+# ASGI_THREADS that run every socket's messages (rooms/dbcall.py; 0: shared with them).
+ROOM_HANDSHAKE_THREADS = env.int("ROOM_HANDSHAKE_THREADS", default=2)
 ROOM_BUSY_MAX_RETRY = env.int("ROOM_BUSY_MAX_RETRY", default=10)
 ROOM_SOCKETS_FULL_RETRY = env.int("ROOM_SOCKETS_FULL_RETRY", default=30)
 # Seconds a thread of a Daphne process may hold the GIL while its event loop waits for it

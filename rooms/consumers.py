@@ -22,7 +22,7 @@ from django.conf import settings
 from media.engine import MediaError
 from portal import clientaddress
 from rooms import actions, admission, chat, handshake, leases, lobby, presence, services
-from rooms.dbcall import db
+from rooms.dbcall import db, handshake_threads
 from rooms.groups import forward, mods_group, personal_group, room_group, session_group, user_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
@@ -125,8 +125,9 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         self.limiter = Limiter()
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
-        decision, participant = await db(handshake.enter)(self.slug, session_key, process=leases.PROCESS,
-                                                          channel=self.channel_name)
+        lane = handshake_threads()  # not behind the open sockets' messages (rooms/dbcall.py)
+        decision, participant = await db(handshake.enter, lane)(self.slug, session_key, process=leases.PROCESS,
+                                                                channel=self.channel_name)
         if participant is None:
             refusal = decision.close_code
             log.info("room socket refused: room=%s code=%s network=%s", self.slug, refusal,
@@ -153,13 +154,13 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
             if self.status == lobby.Status.ADMITTED:
                 groups.append(room_group(self.slug))
             await self._join_groups(groups)
-            greeting = await db(handshake.greet)(self.room, self.pid)
+            greeting = await db(handshake.greet, lane)(self.room, self.pid)
             if self.status != lobby.Status.ADMITTED and greeting.status == lobby.Status.ADMITTED:
                 # Admitted before this socket heard its personal group: the call's group, then
                 # the state again (what the call said meanwhile is in it).
                 self.status = lobby.Status.ADMITTED
                 await self._join_groups([room_group(self.slug)])
-                greeting = await db(handshake.greet)(self.room, self.pid)
+                greeting = await db(handshake.greet, lane)(self.room, self.pid)
         except Exception as error:
             if not is_down(error):
                 raise
