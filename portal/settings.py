@@ -332,7 +332,9 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # --websocket_connect_timeout. Off (0) by default: at 4 s it cut a killed process's
 # reconnections' refusals from 553 to 28-231 at load 5-8, but the 10-minute soak with it, at
 # load 24, took 56 s to connect a storm (441 handshakes outlived the client's 10 s) and lost
-# 29 chats (README, bench/signalling_load.py): not yet shown harmless under overload.
+# 29 chats (README, bench/signalling_load.py): not yet shown harmless under overload. With
+# the cheaper handshakes of 2026-11-29 the kill phase took 9.1 / 6.6 s with it at 4 (10.7 /
+# 10.6 s without, load 9-12); a soak on that code is what is missing.
 ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
