@@ -132,7 +132,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # One psycopg pool per process (Django's OPTIONS "pool"; persistent connections are not
     # for ASGI: each thread would keep its own). Daphne runs database calls in its executor
-    # (ASGI_THREADS, default min(32, cores + 4)) plus one thread for the views: keep
+    # (ASGI_THREADS, default min(32, cores + 4)), the room handshakes in ROOM_HANDSHAKE_THREADS
+    # (2), plus one thread for the views: keep
     # DATABASE_POOL_MAX at least that. A Celery worker child or beat uses one connection.
     # Connections are checked before use, so a PostgreSQL restart costs no request.
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with a pool
@@ -331,11 +332,16 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # --websocket_connect_timeout. Off (0) by default: at 4 s it cut a killed process's
 # reconnections' refusals from 553 to 28-231 at load 5-8, but the 10-minute soak with it, at
 # load 24, took 56 s to connect a storm (441 handshakes outlived the client's 10 s) and lost
-# 29 chats (README, bench/signalling_load.py): not yet shown harmless under overload.
+# 29 chats (README, bench/signalling_load.py): not yet shown harmless under overload. With
+# the cheaper handshakes of 2026-11-29 the kill phase took 9.1 / 6.6 s with it at 4 (10.7 /
+# 10.6 s without, load 9-12); a soak on that code is what is missing.
 ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
 ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=0.0)
+# Threads of a Daphne process for the room handshakes' database calls, apart from the
+# ASGI_THREADS that run every socket's messages (rooms/dbcall.py; 0: shared with them).
+ROOM_HANDSHAKE_THREADS = env.int("ROOM_HANDSHAKE_THREADS", default=2)
 ROOM_BUSY_MAX_RETRY = env.int("ROOM_BUSY_MAX_RETRY", default=10)
 ROOM_SOCKETS_FULL_RETRY = env.int("ROOM_SOCKETS_FULL_RETRY", default=30)
 # Seconds a thread of a Daphne process may hold the GIL while its event loop waits for it

@@ -13,14 +13,16 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from asgiref.typing import WebSocketConnectEvent
+from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from media.engine import MediaError
 from portal import clientaddress
 from rooms import actions, admission, chat, handshake, leases, lobby, presence, services
-from rooms.dbcall import db
+from rooms.dbcall import db, handshake_threads
 from rooms.groups import forward, mods_group, personal_group, room_group, session_group, user_group
 from rooms.ice import ice_servers_for
 from rooms.journey import announce_async
@@ -68,6 +70,23 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
                     groups, self.groups_joined = self.groups_joined, ()
                     spawn(self._leave_groups(groups), name=f"leave groups of {channel}")
 
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every handler:
+        that is a hop to the process's one thread-sensitive thread (where Django's views run)
+        for each message of each socket, client's and group's alike, to close that thread's
+        connections, which this consumer never uses (rooms/dbcall.py closes its own). On the
+        survivor of a killed Daphne, every handshake, chat and ping queued behind that thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message: WebSocketDisconnectEvent) -> None:
+        # As Channels' (no `groups` class attribute here: _join_groups/_leave_groups), less
+        # its thread hop (see dispatch).
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
     # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
     async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
         try:
@@ -111,8 +130,9 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         self.limiter = Limiter()
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         session_key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
-        decision, participant = await db(handshake.enter)(self.slug, session_key, process=leases.PROCESS,
-                                                          channel=self.channel_name)
+        lane = handshake_threads()  # not behind the open sockets' messages (rooms/dbcall.py)
+        decision, participant = await db(handshake.enter, lane)(self.slug, session_key, process=leases.PROCESS,
+                                                                channel=self.channel_name)
         if participant is None:
             refusal = decision.close_code
             log.info("room socket refused: room=%s code=%s network=%s", self.slug, refusal,
@@ -139,13 +159,13 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
             if self.status == lobby.Status.ADMITTED:
                 groups.append(room_group(self.slug))
             await self._join_groups(groups)
-            greeting = await db(handshake.greet)(self.room, self.pid)
+            greeting = await db(handshake.greet, lane)(self.room, self.pid)
             if self.status != lobby.Status.ADMITTED and greeting.status == lobby.Status.ADMITTED:
                 # Admitted before this socket heard its personal group: the call's group, then
                 # the state again (what the call said meanwhile is in it).
                 self.status = lobby.Status.ADMITTED
                 await self._join_groups([room_group(self.slug)])
-                greeting = await db(handshake.greet)(self.room, self.pid)
+                greeting = await db(handshake.greet, lane)(self.room, self.pid)
         except Exception as error:
             if not is_down(error):
                 raise

@@ -27,7 +27,7 @@ def counted(monkeypatch) -> dict[str, list]:
     seen: dict[str, list] = {"calls": [], "sql": []}
     inside = threading.local()
 
-    def counting_db(function):
+    def counting_db(function, executor=None):
         seen["calls"].append(function.__name__)
 
         @functools.wraps(function)
@@ -38,7 +38,7 @@ def counted(monkeypatch) -> dict[str, list]:
             finally:
                 inside.on = False
 
-        return db(marked)
+        return db(marked, executor)
 
     execute = utils.CursorWrapper.execute
 
@@ -139,5 +139,81 @@ def test_a_consumer_killed_by_daphne_leaves_its_lease_and_its_groups(room, moder
             await asyncio.sleep(0.01)
         assert channel not in leases._sockets
         assert not member(channel)
+
+    run(scenario())
+
+
+def test_room_messages_do_not_wait_for_the_views_thread(room, moderator, settings):
+    """Channels' consumers hop to the process's one thread-sensitive thread (where Django's
+    views run) before every message, to close that thread's database connections; a room
+    socket does not (its calls close their own, rooms/dbcall.py). While that thread is held
+    (a slow view), the room still greets a new socket, answers a ping and echoes a chat."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from portal.asgi import application
+    from tests.rooms.conftest import session_for
+
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session_for(room.slug, moderator.pid)}".encode()
+    held, release = threading.Event(), threading.Event()
+
+    def slow_view() -> None:
+        held.set()
+        release.wait(30)
+
+    async def scenario() -> None:
+        view = asyncio.create_task(sync_to_async(slow_view, thread_sensitive=True)())
+        try:
+            await asyncio.to_thread(held.wait, 10)
+            agent = Client(room.slug, moderator.pid)
+            agent.ws = WebsocketCommunicator(application, f"/ws/rooms/{room.slug}/", headers=[
+                (b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", cookie)])
+            assert (await agent.ws.connect(timeout=10))[0]
+            await agent.expect("state", timeout=10)
+            await agent.expect("participant.joined", timeout=10)
+            await agent.send({"type": "ping"})
+            await agent.expect("pong", timeout=10)
+            await agent.send({"type": "chat.send", "id": "c1", "text": "bonjour"})
+            assert (await agent.expect("chat.message", timeout=10))["id"] == "c1"
+            assert not view.done()  # all of it while the views' thread was held
+        finally:
+            release.set()
+            await view
+        await agent.close()
+
+    run(scenario())
+
+
+def test_a_handshake_does_not_queue_behind_the_messages_database_calls(room, moderator, settings):
+    """The open sockets' messages run their database calls in the event loop's executor; a
+    handshake has its own threads (rooms/dbcall.py, ROOM_HANDSHAKE_THREADS): with every
+    thread of that executor busy (the chat of hundreds of sockets), a new socket is still
+    greeted."""
+    import asyncio
+
+    from channels.testing import WebsocketCommunicator
+
+    from portal.asgi import application
+    from tests.rooms.conftest import session_for
+
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session_for(room.slug, moderator.pid)}".encode()
+    release = threading.Event()
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        busy = [loop.run_in_executor(None, release.wait, 30) for _ in range(40)]  # more than its threads
+        try:
+            agent = Client(room.slug, moderator.pid)
+            agent.ws = WebsocketCommunicator(application, f"/ws/rooms/{room.slug}/", headers=[
+                (b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", cookie)])
+            assert (await agent.ws.connect(timeout=10))[0]
+            assert (await agent.expect("state", timeout=10))["you"]["pid"] == str(moderator.pid)
+            assert not any(call.done() for call in busy)  # greeted while they all held their threads
+        finally:
+            release.set()
+            await asyncio.gather(*busy)
+        await agent.close()
 
     run(scenario())
