@@ -40,6 +40,9 @@ class NackTracker:
         self._holes: dict[int, _Hole] = {}
         self.rtt = INITIAL_RTT  # smoothed NACK -> retransmission delay, s
         self.samples = 0
+        self.requests = 0  # sequence numbers NACKed, retries included
+        self.repairs = 0  # holes a retransmission filled
+        self.given_up = 0  # holes given up
 
     def __len__(self) -> int:
         return len(self._holes)
@@ -67,6 +70,8 @@ class NackTracker:
     def repaired(self, sequence: int, now: float) -> None:
         """A retransmission of `sequence` arrived."""
         hole = self._holes.pop(sequence, None)
+        if hole is not None:
+            self.repairs += 1
         if hole is None or hole.sent is None or hole.tries != 1:
             return
         sample = now - hole.sent
@@ -93,6 +98,8 @@ class NackTracker:
                 nack.append(sequence)
         for sequence in lost:
             del self._holes[sequence]
+        self.requests += len(nack)
+        self.given_up += len(lost)
         return nack, lost
 
     def next_due(self) -> float | None:

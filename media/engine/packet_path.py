@@ -521,6 +521,10 @@ class PacketPublication:
 
     def end(self) -> None:
         self._ended = True
+        if self.video and self._nacks.requests:
+            n = self._nacks
+            logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
+                        "round trip %.0f ms (%d samples)", n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples)
         self._report_handle.cancel()
         if self._nack_handle is not None:
             self._nack_handle.cancel()

@@ -89,3 +89,13 @@ def test_retries_never_come_faster_than_the_floor() -> None:
     tracker = NackTracker()
     tracker.rtt = 0.001
     assert tracker.retry_interval == MIN_RETRY
+
+
+def test_the_counters_say_what_nack_did() -> None:
+    tracker = NackTracker()
+    tracker.add([1, 2], 0.0)
+    tracker.due(0.0)
+    tracker.repaired(1, 0.15)
+    tracker.due(0.2)  # 2 asked again
+    tracker.due(GIVE_UP)
+    assert (tracker.requests, tracker.repairs, tracker.given_up) == (3, 1, 1)
