@@ -29,7 +29,8 @@ GIVE_UP_RTTS = 4  # ...and at least this many round trips
 @dataclass(slots=True)
 class _Hole:
     noticed: float
-    sent: float | None = None
+    first: float | None = None  # first request
+    sent: float | None = None  # latest request
     tries: int = 0
 
 
@@ -72,9 +73,18 @@ class NackTracker:
         hole = self._holes.pop(sequence, None)
         if hole is not None:
             self.repairs += 1
-        if hole is None or hole.sent is None or hole.tries != 1:
+        if hole is None or hole.sent is None or hole.first is None:
             return
-        sample = now - hole.sent
+        if hole.tries == 1:
+            sample = now - hole.sent
+        elif now - hole.sent < 0.75 * self.rtt:
+            # Back too soon to answer the latest request: it answered an earlier one, so the
+            # estimate is short and retries go out before retransmissions can return (with
+            # Karn's rule alone it would never be corrected: every repair then has 2+ tries).
+            # The first request bounds it from above: err long.
+            sample = now - hole.first
+        else:
+            return
         if 0 < sample < 2 * GIVE_UP:
             self.rtt = sample if not self.samples else 0.875 * self.rtt + 0.125 * sample
             self.samples += 1
@@ -93,6 +103,8 @@ class NackTracker:
             if now - hole.noticed >= give_up:
                 lost.append(sequence)
             elif hole.sent is None or now - hole.sent >= retry:
+                if hole.first is None:
+                    hole.first = now
                 hole.sent = now
                 hole.tries += 1
                 nack.append(sequence)

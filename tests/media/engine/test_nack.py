@@ -49,7 +49,7 @@ def test_the_round_trip_is_measured_from_nack_to_retransmission_and_paces_retrie
     tracker.add([100], 30.0)
     tracker.due(30.0)
     tracker.due(30.5)
-    tracker.repaired(100, 30.51)
+    tracker.repaired(100, 30.68)  # 180 ms after either: which one it answers is unknown
     assert tracker.rtt == pytest.approx(0.17, abs=0.01)
 
 
@@ -99,3 +99,17 @@ def test_the_counters_say_what_nack_did() -> None:
     tracker.due(0.2)  # 2 asked again
     tracker.due(GIVE_UP)
     assert (tracker.requests, tracker.repairs, tracker.given_up) == (3, 1, 1)
+
+
+def test_a_round_trip_longer_than_the_first_guess_is_learnt_despite_retries() -> None:
+    """160 ms + pacing: every retransmission comes back after the retry at 125 ms went out, just
+    after it (too soon to answer it). The estimate must grow, not stay at its first guess."""
+    tracker = NackTracker()
+    for i in range(40):
+        now = i * 1.0
+        tracker.add([i], now)
+        tracker.due(now)
+        tracker.due(tracker.next_due() or now)  # the retry, 125 ms (then more) after
+        tracker.repaired(i, now + 0.18)
+    assert tracker.rtt == pytest.approx(0.18, abs=0.02)
+    assert tracker.retry_interval > 0.2
