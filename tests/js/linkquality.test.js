@@ -130,11 +130,16 @@ test("10% loss is poor but not severe: video goes on; 20% is severe", () => {
   for (let t = 0; t <= 30; t++) assert.equal(policy.step(ten, t * 1000, false).audioOnly, false);
 });
 
-test("a good reading resets the sustained count", () => {
+test("3 s without a severe reading reset the sustained count; one or two do not", () => {
   const policy = new LinkPolicy();
-  for (let t = 0; t < 9; t++) policy.step(reading("poor"), t * 1000, false);
-  policy.step(reading("average"), 9000, false);
+  for (let t = 0; t < 7; t++) policy.step(reading("poor"), t * 1000, false);
+  for (let t = 7; t < 10; t++) policy.step(reading("average"), t * 1000, false);
   assert.equal(policy.step(reading("poor"), 10000, false).audioOnly, false);
+  // A severe spell with one reading in two missing its loss figure (a lost receiver report).
+  const gappy = new LinkPolicy();
+  const switched = [];
+  for (let t = 0; t <= 10; t++) switched.push(gappy.step(reading(t % 2 ? "good" : "poor"), t * 1000, false).audioOnly);
+  assert.deepEqual(switched.map((s, t) => s && t).filter(Boolean), [10]);
 });
 
 test("the other side's bad link (freezes, concealment, our own hop clean) never switches us", () => {
