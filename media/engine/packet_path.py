@@ -63,6 +63,7 @@ from .encoded import EncodedFrame, codec_key, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames
 from .loss_relay import DownstreamLoss, reported_fraction, upstream_fraction
+from .nack import NackTracker
 from .packets import (
     ABS_SEND_TIME_URI,
     TRANSPORT_CC_URI,
@@ -98,8 +99,6 @@ FEEDBACK_INTERVAL = 0.1  # transport-cc feedback (libwebrtc sends it every 50-25
 # keyframe asked for at the admission click (MediaEngine.request_keyframes), the admitted
 # guest's first picture does not wait for a second PLI round (issue 21).
 KEYFRAME_REPLAY_AGE = 0.5
-NACK_RETRY = 0.1  # a missing packet is asked for again after this long...
-NACK_TRIES = 4  # ...this many times, then given up on (about the frame path's 0.3 s)
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
 
 
@@ -218,7 +217,7 @@ class PacketPublication:
         self._estimator: Any = None  # the server-side REMB estimator (browsers without transport-cc)
         self._feedback: _FeedbackLoop | None = None
         self._sender_report: tuple[int, int, float] | None = None  # publisher's NTP, RTP, when received
-        self._nacks: dict[int, int] = {}  # missing sequence -> tries
+        self._nacks = NackTracker()  # missing video packets: when to ask again, when to give up
         self._next: int | None = None  # video: next sequence number to forward, in order
         self._keyframe: tuple[int, float] | None = None  # video: last keyframe forwarded (sequence, when)
         self._nack_handle: asyncio.TimerHandle | None = None
@@ -277,11 +276,11 @@ class PacketPublication:
             # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
             # its link's real loss, the figure its connection indicator grades.
             self.stats.missing.discard(view.sequence)
-            self._nacks.pop(view.sequence, None)
+            self._nacks.repaired(view.sequence, time.monotonic())
         elif self.stats.add(view.sequence) and self.video:
             self._nack_missing()
         elif self._nacks:
-            self._nacks.pop(view.sequence, None)
+            self._nacks.arrived(view.sequence)
         if self.video:
             view.keyframe = is_keyframe_start(self._codec_name, view.payload)
             assert self.history is not None
@@ -355,7 +354,7 @@ class PacketPublication:
             for forward in self.forwards:
                 forward.restart()  # the publisher restarted its stream: new numbering upstream
             self.stats = ReceiveStats()
-            self._nacks.clear()
+            self._nacks = NackTracker()
             self._next = None
             self._keyframe = None
             if self.history is not None:
@@ -403,18 +402,20 @@ class PacketPublication:
         self.fanout.request_keyframe()  # at most one PLI per 500 ms reaches the publisher
 
     def _nack_missing(self) -> None:
-        for sequence in self.stats.missing:
-            self._nacks.setdefault(sequence, 0)
+        self._nacks.add(self.stats.missing, time.monotonic())
         self._send_nacks()
 
     def _send_nacks(self) -> None:
-        self._nack_handle = None
+        """NACK what is due (new holes at once, older ones once a round trip passed without
+        their retransmission: nack.py), give up what waited too long."""
+        if self._nack_handle is not None:
+            self._nack_handle.cancel()
+            self._nack_handle = None
         if self.media_ssrc is None or not self._nacks:
             return
         missing = self.stats.missing
-        lost = [s for s in self._nacks if s in missing and self._nacks[s] < NACK_TRIES]
-        given_up = [s for s in self._nacks if s in missing and self._nacks[s] >= NACK_TRIES]
-        self._nacks = {s: self._nacks[s] + 1 for s in lost}
+        self._nacks.retain(missing)
+        lost, given_up = self._nacks.due(time.monotonic())
         if lost:
             self._send_rtcp(rtcp_nack(self._rtcp_ssrc, self.media_ssrc, lost))
         if given_up:
@@ -435,8 +436,9 @@ class PacketPublication:
                     if self._next == first:
                         break
                 self._release(self._next)
-        if self._nacks:
-            self._nack_handle = self._loop.call_later(NACK_RETRY, self._send_nacks)
+        due = self._nacks.next_due()
+        if due is not None:
+            self._nack_handle = self._loop.call_later(max(0.0, due - time.monotonic()), self._send_nacks)
 
     def _report(self) -> None:
         """Every second: a receiver report (and the subscribers' cap) to the publisher; SR figures to subscribers."""
@@ -519,6 +521,10 @@ class PacketPublication:
 
     def end(self) -> None:
         self._ended = True
+        if self.video and self._nacks.requests:
+            n = self._nacks
+            logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
+                        "round trip %.0f ms (%d samples)", n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples)
         self._report_handle.cancel()
         if self._nack_handle is not None:
             self._nack_handle.cancel()

@@ -96,7 +96,8 @@ test("the snapshot sums every stream and ignores pairs not selected", () => {
   assert.deepEqual([s.inStreams, s.inPackets, s.pairRtt, s.at], [2, 300, 0.02, 2000]);
 });
 
-const reading = (level, reasons = [], own = level, severe = own === "poor") => ({ level, reasons, own, severe });
+const reading = (level, reasons = [], own = level, severe = own === "poor", frozenMs = 0) => ({ level, reasons, own, severe, frozenMs });
+const froze = (ms, own = "average") => reading("average", ["freeze"], own, false, ms);
 
 test("advice each time the level gets worse, not while it stays, not twice within 15 s", () => {
   const policy = new LinkPolicy();
@@ -129,11 +130,16 @@ test("10% loss is poor but not severe: video goes on; 20% is severe", () => {
   for (let t = 0; t <= 30; t++) assert.equal(policy.step(ten, t * 1000, false).audioOnly, false);
 });
 
-test("a good reading resets the sustained count", () => {
+test("3 s without a severe reading reset the sustained count; one or two do not", () => {
   const policy = new LinkPolicy();
-  for (let t = 0; t < 9; t++) policy.step(reading("poor"), t * 1000, false);
-  policy.step(reading("average"), 9000, false);
+  for (let t = 0; t < 7; t++) policy.step(reading("poor"), t * 1000, false);
+  for (let t = 7; t < 10; t++) policy.step(reading("average"), t * 1000, false);
   assert.equal(policy.step(reading("poor"), 10000, false).audioOnly, false);
+  // A severe spell with one reading in two missing its loss figure (a lost receiver report).
+  const gappy = new LinkPolicy();
+  const switched = [];
+  for (let t = 0; t <= 10; t++) switched.push(gappy.step(reading(t % 2 ? "good" : "poor"), t * 1000, false).audioOnly);
+  assert.deepEqual(switched.map((s, t) => s && t).filter(Boolean), [10]);
 });
 
 test("the other side's bad link (freezes, concealment, our own hop clean) never switches us", () => {
@@ -146,10 +152,32 @@ test("the other side's bad link (freezes, concealment, our own hop clean) never 
   assert.deepEqual([result.level, result.own], ["poor", "good"]);
 });
 
-test("audio only after 3 freezes within 30 s", () => {
+test("audio only once freezes add up to 5 s within 30 s", () => {
   const policy = new LinkPolicy();
-  assert.equal(policy.step(reading("average", ["freeze"]), 0, false).audioOnly, false);
-  assert.equal(policy.step(reading("average", ["freeze"]), 20000, false).audioOnly, false);
-  assert.equal(policy.step(reading("average", ["freeze"]), 41000, false).audioOnly, false); // first one too old
-  assert.equal(policy.step(reading("average", ["freeze"]), 45000, false).audioOnly, true);
+  assert.equal(policy.step(froze(2000), 0, false).audioOnly, false);
+  assert.equal(policy.step(froze(2000), 20000, false).audioOnly, false);
+  assert.equal(policy.step(froze(2000), 41000, false).audioOnly, false); // the first one too old: 4 s
+  assert.equal(policy.step(froze(1000), 45000, false).audioOnly, true); // 5 s
+});
+
+test("a few short freezes (what 10% loss with NACK gives) keep video", () => {
+  const policy = new LinkPolicy();
+  // 3 freezes in 3 s, 0.8 s in all (the weak-network bench before this rule), then one
+  // 0.3 s freeze every 5 s: 2.6 s frozen in any 30 s.
+  for (let t = 1; t <= 3; t++) assert.equal(policy.step(froze(270), t * 1000, false).audioOnly, false);
+  for (let t = 5; t <= 120; t += 5) assert.equal(policy.step(froze(300), t * 1000, false).audioOnly, false);
+});
+
+test("the monitor reports the time frozen in freezes that ended, and it switches", () => {
+  const monitor = new LinkMonitor();
+  const policy = new LinkPolicy();
+  // 10% loss on our own hop, and a 1.5 s freeze ending every 2 s.
+  const options = (t) => ({ upLost: t * 5, freezes: Math.floor(t / 2), frozen: Math.floor(t / 2) * 1.5 });
+  const switchedAt = [];
+  for (let t = 1; t <= 12; t++) {
+    const result = monitor.update(report(t * 1000, options(t)));
+    if (t % 2 === 0 && t > 2) assert.equal(result.frozenMs, 1500);
+    if (policy.step(result, t * 1000, false).audioOnly) switchedAt.push(t);
+  }
+  assert.deepEqual(switchedAt, [8]); // 1.5 s frozen at 2, 4, 6, 8 s: 6 s in all by 8 s
 });
