@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.idcheck_eval import HELD_OUT, TUNING, make_check  # noqa: E402
+from bench.idcheck_eval.scoring import read_check  # noqa: E402
 from media.idcheck import FrameReader, MrzFormat, Outcome  # noqa: E402
 from media.idcheck.grid import read_crop  # noqa: E402
 from media.idcheck.locate import find_mrz, to_gray  # noqa: E402
@@ -88,17 +89,10 @@ def run_eval(split: str, checks: int, first_seed: int = 0, base_cpu: float = 0.0
     for seed in range(first_seed, first_seed + checks):
         for fmt in MrzFormat:
             check = make_check(fmt, seed, split)  # rendered before the clock starts
-            reader = FrameReader(check.first_name, check.last_name, today=TODAY, max_frames=len(check.frames))
             w0, c0 = time.perf_counter(), cpu_seconds()
-            for frame in check.frames:
-                if reader.feed(frame) is not None:
-                    break
-            result = reader.finish()
+            scored = read_check(check, TODAY)
             wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
-            right = (result.document_number == check.document_number and result.birth_date == check.birth_date
-                     and result.expiry_date == check.expiry_date and result.document_format is fmt)
-            exact = result.outcome is Outcome.VERIFIED and right
-            wrong = (result.outcome is Outcome.VERIFIED or result.all_check_digits_valid) and not right
+            result, exact, wrong = scored.result, scored.exact, scored.wrong
             rows.append((fmt.value, check.size_band, exact, wrong, wall, cpu, result.outcome.value))
             # One line per check as it ends, so that an interrupted run still counts.
             print(f"check {split} {fmt.value} {seed} {check.size_band!r} exact={exact} wrong={wrong} "

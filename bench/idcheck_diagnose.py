@@ -26,7 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.idcheck_eval import TUNING, make_check  # noqa: E402
-from media.idcheck import FrameReader, MrzFormat, Outcome  # noqa: E402
+from bench.idcheck_eval.scoring import read_check  # noqa: E402
+from media.idcheck import MrzFormat, Outcome  # noqa: E402
 from media.idcheck.grid import read_crop_cells  # noqa: E402
 from media.idcheck.locate import find_mrz, sharpness, to_gray  # noqa: E402
 from media.idcheck.normalise import normalise  # noqa: E402
@@ -92,14 +93,8 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.checks):
         for fmt in formats:
             check = make_check(fmt, seed, TUNING)
-            reader = FrameReader(check.first_name, check.last_name, today=TODAY, max_frames=len(check.frames))
-            for frame in check.frames:
-                if reader.feed(frame) is not None:
-                    break
-            result = reader.finish()
-            right = (result.document_number == check.document_number and result.birth_date == check.birth_date
-                     and result.expiry_date == check.expiry_date and result.document_format is fmt)
-            exact = result.outcome is Outcome.VERIFIED and right
+            scored = read_check(check, TODAY)
+            result, exact = scored.result, scored.exact
             if exact:
                 causes["exact"] += 1
                 continue

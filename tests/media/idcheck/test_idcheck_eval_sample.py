@@ -11,7 +11,8 @@ from datetime import date
 import pytest
 
 from bench.idcheck_eval import TUNING, make_check
-from media.idcheck import FrameReader, MrzFormat, Outcome
+from bench.idcheck_eval.scoring import read_check
+from media.idcheck import MrzFormat
 
 TODAY = date(2026, 11, 23)
 SEEDS = range(900, 904)
@@ -23,16 +24,8 @@ MIN_EXACT = 9
 
 
 def _run(fmt: MrzFormat, seed: int) -> tuple[bool, bool]:
-    check = make_check(fmt, seed, TUNING)
-    reader = FrameReader(check.first_name, check.last_name, today=TODAY, max_frames=len(check.frames))
-    for frame in check.frames:
-        if reader.feed(frame) is not None:
-            break
-    result = reader.finish()
-    right = (result.document_number == check.document_number and result.birth_date == check.birth_date
-             and result.expiry_date == check.expiry_date and result.document_format is fmt)
-    accepted = result.outcome is Outcome.VERIFIED or result.all_check_digits_valid
-    return accepted and right, accepted and not right
+    scored = read_check(make_check(fmt, seed, TUNING), TODAY)
+    return scored.accepted and scored.right, scored.wrong
 
 
 @pytest.fixture(scope="module")

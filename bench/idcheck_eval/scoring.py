@@ -1,0 +1,44 @@
+"""One evaluation check through the ID check's reader, scored alike by the benchmark, the
+failure diagnosis and CI's sample. Apart from render.py: the scenes share nothing with the
+reader; only this scoring calls it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from media.idcheck import FrameReader, IdCheckResult, Outcome
+
+from .render import EvalCheck
+
+
+@dataclass(frozen=True)
+class Scored:
+    result: IdCheckResult
+    right: bool  # what was read is the card's (number, dates, format)
+
+    @property
+    def exact(self) -> bool:
+        """Verified, and verified right."""
+        return self.result.outcome is Outcome.VERIFIED and self.right
+
+    @property
+    def accepted(self) -> bool:
+        """Shown as verified, or every check digit passed: what a wrong read must never be."""
+        return self.result.outcome is Outcome.VERIFIED or self.result.all_check_digits_valid
+
+    @property
+    def wrong(self) -> bool:
+        return self.accepted and not self.right
+
+
+def read_check(check: EvalCheck, today: date) -> Scored:
+    """Feed the check's frames as a call would, until the reader decides or they run out."""
+    reader = FrameReader(check.first_name, check.last_name, today=today, max_frames=len(check.frames))
+    for frame in check.frames:
+        if reader.feed(frame) is not None:
+            break
+    result = reader.finish()
+    right = (result.document_number == check.document_number and result.birth_date == check.birth_date
+             and result.expiry_date == check.expiry_date and result.document_format is check.fmt)
+    return Scored(result, right)
