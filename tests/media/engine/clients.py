@@ -163,13 +163,17 @@ class Client:
     def deliver(self, payload: dict[str, Any]) -> None:
         self._offers.put_nowait(payload)
 
+    def answer_sdp(self, sdp: str) -> str:
+        """The answer as this client's browser would send it (subclasses: what it adds)."""
+        return sdp
+
     async def _answer_offers(self) -> None:
         while True:
             payload = await self._offers.get()
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=payload["sdp"], type="offer"))
             await self.pc.setLocalDescription(await self.pc.createAnswer())
             self.tracks = payload["tracks"]
-            await self.engine.answer(self.room, self.name, self.pc.localDescription.sdp)
+            await self.engine.answer(self.room, self.name, self.answer_sdp(self.pc.localDescription.sdp))
             self.offers_answered += 1
 
     def _on_track(self, track: MediaStreamTrack) -> None:

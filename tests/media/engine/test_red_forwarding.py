@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCSessionDescription
 from aiortc.rtp import is_rtcp
 
 from media.engine.packet_path import PacketPublication
@@ -59,15 +58,8 @@ class RedClient(Client):
             self._send_red()
         return sdp
 
-    async def _answer_offers(self) -> None:
-        """As Client's, with RED kept in the answers (Chromium keeps what it offered)."""
-        while True:
-            payload = await self._offers.get()
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=payload["sdp"], type="offer"))
-            await self.pc.setLocalDescription(await self.pc.createAnswer())
-            self.tracks = payload["tracks"]
-            await self.engine.answer(self.room, self.name, with_red(self.pc.localDescription.sdp, self.opus))
-            self.offers_answered += 1
+    def answer_sdp(self, sdp: str) -> str:
+        return with_red(sdp, self.opus)  # RED kept in the answers (Chromium keeps what it offered)
 
     def _send_red(self) -> None:
         transport = self.pc.getTransceivers()[0].sender.transport
