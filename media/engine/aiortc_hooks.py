@@ -323,6 +323,12 @@ class Packetizer:
 TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 
+def _described(pc: RTCPeerConnection, text: str) -> list[tuple[Any, RTCRtpTransceiver | None]]:
+    """Each m-line of a description with the connection's transceiver of its mid (or None)."""
+    by_mid = {t.mid: t for t in pc.getTransceivers() if t.mid is not None}
+    return [(media, by_mid.get(media.rtp.muxId)) for media in sdp.SessionDescription.parse(text).media]
+
+
 def accept_transport_cc(pc: RTCPeerConnection, offer_sdp: str) -> int:
     """Answer the browser's offer with transport-wide congestion control where it offered it.
 
@@ -335,11 +341,8 @@ def accept_transport_cc(pc: RTCPeerConnection, offer_sdp: str) -> int:
     it (forwarded packets carry no transport-wide number: subscribers keep sending REMB).
     Returns how many m-lines accepted it.
     """
-    description = sdp.SessionDescription.parse(offer_sdp)
-    by_mid = {t.mid: t for t in pc.getTransceivers() if t.mid is not None}
     accepted = 0
-    for media in description.media:
-        transceiver = by_mid.get(media.rtp.muxId)
+    for media, transceiver in _described(pc, offer_sdp):
         ext = next((e for e in media.rtp.headerExtensions if e.uri == TRANSPORT_CC_URI), None)
         if transceiver is None or ext is None or not transceiver._codecs:
             continue
@@ -376,11 +379,8 @@ def accept_red(pc: RTCPeerConnection, remote_sdp: str, *, offer: bool) -> int:
     so a frame sender of the engine, the telephone's voice, still sends plain Opus).
     Returns how many m-lines have RED.
     """
-    description = sdp.SessionDescription.parse(remote_sdp)
-    by_mid = {t.mid: t for t in pc.getTransceivers() if t.mid is not None}
     accepted = 0
-    for media in description.media:
-        transceiver = by_mid.get(media.rtp.muxId)
+    for media, transceiver in _described(pc, remote_sdp):
         if media.kind != "audio" or transceiver is None or any(is_red(c) for c in transceiver._codecs):
             continue
         opus = next((c for c in transceiver._codecs if c.mimeType.lower() == "audio/opus"), None)
