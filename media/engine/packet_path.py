@@ -657,8 +657,8 @@ class PacketForward:
         self._update_red()
         # Retransmissions go as RTX where negotiated: the subscriber's browser then counts
         # its own hop's loss on the media stream (its connection indicator grades it).
-        self._rtx_pt = next((c.payloadType for c in aiortc_hooks.negotiated_codecs(self.transceiver)
-                             if is_rtx(c) and c.parameters.get("apt") == pt), None)
+        self._rtx_pt = next((c.payloadType for c in negotiated if is_rtx(c) and c.parameters.get("apt") == pt),
+                            None)
         self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
                                        self.transceiver.mid)
         self._send = send
