@@ -7,7 +7,7 @@ import pytest
 import portal.asgi  # noqa: F401 - sets up Django's logging now, not under caplog (it would drop caplog's handler)
 from rooms import protocol
 from rooms.models import Participant, Room
-from tests.rooms.conftest import Client, admit, run
+from tests.rooms.conftest import Client, admit, run, seated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,11 +124,7 @@ def test_bad_input_gets_a_clear_error_and_the_room_carries_on(room, moderator, c
     citizen.save()
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("participant.joined")
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
         await agent.send(raw)
         error = await agent.expect("error")
         assert error["code"] == code and error["message"]
@@ -156,11 +152,7 @@ def test_binary_frame_is_refused_clearly(room, moderator):
 
 def test_refused_citizen_is_closed_and_cannot_reconnect(room, moderator, citizen):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("lobby.waiting")
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
         await agent.send({"type": "lobby.refuse", "pid": str(citizen.pid)})
         await guest.expect("lobby.refused")
         assert await guest.closed_with() == 4403
@@ -212,11 +204,7 @@ def test_remove_and_end_for_all(room, moderator, citizen, structure_a):
 
 def test_reconnect_restores_state_instead_of_lobby(room, moderator, citizen):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("lobby.waiting")
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
         await admit(agent, guest, citizen.pid)
         await guest.send({"type": "hand.set", "raised": True})
         await agent.expect("participant.updated")

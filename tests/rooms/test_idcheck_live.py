@@ -18,7 +18,7 @@ from media.idcheck.synthetic import make_card, render_frame
 from media.nodes.registry import NodeRegistry
 from portal.models import Appointment
 from rooms.models import IdentityCheck
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import Client, run, seated
 from tests.rooms.test_media_nodes import REDIS_URL, media_nodes, remote_media, wait_for_nodes  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,11 +73,7 @@ async def join_media(client: Client, track) -> RTCPeerConnection:
 
 async def in_the_room(room, moderator, citizen) -> tuple[Client, Client]:
     """The agent, then the (admitted) citizen, connected; their greetings read."""
-    agent = await Client(room.slug, moderator.pid).connect()
-    await agent.greeted()
-    guest = await Client(room.slug, citizen.pid).connect()
-    await guest.greeted()
-    await agent.expect("participant.joined")
+    agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
     return agent, guest
 
 

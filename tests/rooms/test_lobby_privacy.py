@@ -6,7 +6,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from rooms.protocol import LOBBY_ALLOWED
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import Client, run, seated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,11 +18,7 @@ def loopback_ice(monkeypatch):
 
 def test_the_waiting_guest_state_names_nobody_in_the_call(room, moderator, citizen, in_call):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        paul = await Client(room.slug, in_call.pid).connect()
-        await paul.greeted()
-        await agent.expect("participant.joined")
+        agent, paul = await seated(room.slug, moderator.pid, in_call.pid)
         guest = await Client(room.slug, citizen.pid).connect()
         state = await guest.greeted()
         assert state["you"]["name"] == "Jeanne Dupont" and state["you"]["status"] == "waiting"

@@ -20,7 +20,7 @@ from django.utils import timezone
 from media.nodes.registry import NodeRegistry
 from rooms import presence
 from tests import factories
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import Client, run, seated
 from tests.rooms.test_media_signalling import answer_server_offers, browser_like_peer
 from tests.waiting import wait_until_async
 
@@ -96,11 +96,7 @@ async def wait_for_nodes(registry: NodeRegistry, *node_ids: str) -> None:
 
 async def call(room, moderator, citizen):
     """Agent and citizen connect and exchange media; returns what tears it down."""
-    agent = await Client(room.slug, moderator.pid).connect()
-    await agent.greeted()
-    guest = await Client(room.slug, citizen.pid).connect()
-    await guest.greeted()
-    await agent.expect("participant.joined")
+    agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
     peers = []
     for client in (agent, guest):
         pc, got = await browser_like_peer()

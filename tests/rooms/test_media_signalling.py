@@ -7,7 +7,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import Client, run, seated
 from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,11 +45,7 @@ def test_two_participants_get_each_others_tracks(room, moderator, citizen):
     citizen.save()
 
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("participant.joined")
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
         agent_pc, agent_got = await browser_like_peer()
         guest_pc, guest_got = await browser_like_peer()
         try:

@@ -5,7 +5,7 @@ import pytest
 
 from rooms.protocol import ProtocolError, claims_role, parse
 from rooms.ratelimit import LIMITS, Limit, Limiter, TokenBucket
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import Client, run, seated
 
 
 class Clock:
@@ -101,11 +101,7 @@ def test_an_admitted_participant_is_rate_limited(room, moderator, citizen, messa
 @pytestmark_db
 def test_a_waiting_guest_renaming_and_an_agent_messaging_the_lobby_are_rate_limited(room, moderator, citizen):
     async def scenario():
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        guest = await Client(room.slug, citizen.pid).connect()
-        await guest.greeted()
-        await agent.expect("lobby.waiting")
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)
         # Renames from the waiting room reach only the agents (no echo to the guest).
         error = await flood(guest, {"type": "name.set", "name": "Jeanne D."}, None, LIMITS["name.set"].burst)
         assert error["code"] == "rate_limited"

@@ -10,7 +10,7 @@ from django.test import Client as HttpClient
 from rooms import tokens
 from rooms.models import Participant
 from rooms.protocol import CloseCode
-from tests.rooms.conftest import Client, admit, run
+from tests.rooms.conftest import Client, admit, run, seated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,11 +28,7 @@ def test_second_device_takes_the_call_over_and_the_first_socket_is_closed(room, 
 
     async def scenario():
         _phone, phone_pid = await database_sync_to_async(_enter_by_link)(room)
-        agent = await Client(room.slug, moderator.pid).connect()
-        await agent.greeted()
-        phone = await Client(room.slug, phone_pid).connect()
-        await phone.greeted()
-        await agent.expect("lobby.waiting")
+        agent, phone = await seated(room.slug, moderator.pid, phone_pid)
         await admit(agent, phone, phone_pid)
 
         _laptop, laptop_pid = await database_sync_to_async(_enter_by_link)(room)
