@@ -119,6 +119,16 @@ class Client:
         await self.ws.disconnect()
 
 
+async def hang_up(*ends) -> None:
+    """Close these peer connections and clients in order, then stop the in-process media
+    engine: its tasks must not outlive the scenario's event loop."""
+    from rooms.mediabridge import media
+
+    for end in ends:
+        await end.close()
+    await media().shutdown()
+
+
 async def admit(agent: Client, guest: Client, pid) -> dict:
     """The moderator lets the waiting `guest` in; both read what admission sends them.
     The guest's new state. Its own arrival reaches the guest only if its consumer joined

@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 
 from media.engine import fast_path
 from rooms.models import Participant
-from tests.rooms.conftest import Client, run
+from tests.rooms.conftest import Client, hang_up, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,10 +67,7 @@ def test_an_offer_whose_sdp_is_repeated_twice(room, citizen, loopback_ice):
             assert error["code"] == "bad_sdp" and error["ref"] == "rtc"
             await closes_cleanly(guest, citizen.pid)
         finally:
-            await pc.close()
-            from rooms.mediabridge import media
-
-            await media().shutdown()
+            await hang_up(pc)
 
     run(scenario())
 

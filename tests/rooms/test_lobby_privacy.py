@@ -6,7 +6,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from rooms.protocol import LOBBY_ALLOWED
-from tests.rooms.conftest import Client, run, seated
+from tests.rooms.conftest import Client, hang_up, run, seated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,11 +75,7 @@ def test_every_message_a_waiting_guest_may_send_stays_out_of_the_call(room, mode
                 # Its own answer only (pong, lobby.info) or nothing; never an error.
                 await guest.quiet() if kind in ("name.set", "quality.set") else await guest.recv()
             await paul.quiet()  # nothing reached the call before this sync point
-        await paul.close()
-        await pc.close()
-        from rooms.mediabridge import media
-
-        await media().shutdown()
+        await hang_up(paul, pc)
 
     run(scenario())
     citizen.refresh_from_db()

@@ -7,7 +7,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
-from tests.rooms.conftest import Client, run, seated
+from tests.rooms.conftest import Client, hang_up, run, seated
 from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,13 +67,7 @@ def test_two_participants_get_each_others_tracks(room, moderator, citizen):
                 lambda: sorted(agent_got) == sorted(guest_got) == ["audio", "video"], 10,
                 what="each to receive the other's audio and video tracks")
         finally:
-            await agent_pc.close()
-            await guest_pc.close()
-            await agent.close()
-            await guest.close()
-            from rooms.mediabridge import media
-
-            await media().shutdown()
+            await hang_up(agent_pc, guest_pc, agent, guest)
 
     run(scenario())
 
@@ -91,11 +85,7 @@ def test_engine_binds_inside_the_configured_udp_range(room, moderator, settings)
             await agent.send({"type": "rtc.offer", "sdp": pc.localDescription.sdp})
             return (await agent.expect("rtc.answer", timeout=10))["sdp"]
         finally:
-            await pc.close()
-            await agent.close()
-            from rooms.mediabridge import media
-
-            await media().shutdown()
+            await hang_up(pc, agent)
 
     answer = run(scenario())
     ports = {int(p) for p in re.findall(r"a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", answer)}
@@ -181,13 +171,7 @@ def test_a_prepared_guest_is_admitted_with_the_call_on_its_connection(room, mode
             await guest.expect("state")
             await guest.quiet()  # no rtc.offer came to the guest
         finally:
-            for pc in (agent_pc, guest_pc):
-                await pc.close()
-            await agent.close()
-            await guest.close()
-            from rooms.mediabridge import media
-
-            await media().shutdown()
+            await hang_up(agent_pc, guest_pc, agent, guest)
 
     run(scenario())
 
