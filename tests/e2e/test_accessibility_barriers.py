@@ -182,6 +182,14 @@ def test_toggles_keep_their_label_and_notices_cover_no_control(server, booked, b
             assert citizen.text_content(button) == label
             if button == "#gv-btn-hand":
                 agent_page.wait_for_selector(hand_seen[pressed], timeout=WAIT)
+    # Three presses faster than the server answers (state.js: one hand.set in flight, the
+    # last press wins): raised in the end, for the agent and on the button.
+    citizen.evaluate("() => { const b = document.getElementById('gv-btn-hand'); b.click(); b.click(); b.click(); }")
+    agent_page.wait_for_selector(hand_seen[True], timeout=WAIT)
+    expect(citizen.locator("#gv-btn-hand")).to_have_attribute("aria-pressed", "true", timeout=WAIT)
+    citizen.click("#gv-btn-hand")
+    agent_page.wait_for_selector(hand_seen[False], timeout=WAIT)
+    expect(citizen.locator("#gv-btn-hand")).to_have_attribute("aria-pressed", "false", timeout=WAIT)
 
     # A notice in the call at 320 px: it covers none of the controls…
     citizen.click("#gv-btn-view")

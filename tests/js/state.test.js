@@ -153,8 +153,62 @@ test("view, camera facing, unread messages, hand", () => {
   assert.equal(state.unreadMessage(), 1);
   assert.equal(state.unreadMessage(), 2);
   assert.equal(state.chatOpened(), 0);
-  state.setHand(true);
-  assert.equal(state.me.hand, true);
+});
+
+// The server answers each hand.set with my participant.updated (rooms/consumers.py).
+const answer = (state, hand) => {
+  state.participantChanged(person(ME, STATUS.ADMITTED, { hand }));
+  return state.handAnswered();
+};
+
+test("a double tap on the hand: one hand.set in flight, the last press wins", () => {
+  const state = inCall();
+  assert.equal(state.pressHand(), true, "raise: sent at once");
+  assert.equal(state.pressHand(), null, "lower before the answer: held back");
+  assert.equal(state.handShown, false, "the button shows the last press");
+  assert.equal(answer(state, true), false, "the raise is answered: the lower goes now");
+  assert.equal(state.handShown, false);
+  assert.equal(answer(state, false), null, "the room agrees: nothing more to send");
+  assert.equal(state.handShown, false);
+  assert.equal(state.me.hand, false);
+});
+
+test("a press and its undo before the answer send nothing more", () => {
+  const state = inCall();
+  assert.equal(state.pressHand(), true);
+  assert.equal(state.pressHand(), null);
+  assert.equal(state.pressHand(), null, "raise again: the one in flight already says so");
+  assert.equal(answer(state, true), null);
+  assert.equal(state.handShown, true);
+});
+
+test("a refused press or a moderator's lowering: the button shows the room's hand", () => {
+  const state = inCall();
+  assert.equal(state.pressHand(), true);
+  state.handSettled(); // rate_limited, ref hand.set
+  assert.equal(state.handShown, false);
+  assert.equal(state.pressHand(), true, "a later press is sent, nothing is stuck in flight");
+  assert.equal(answer(state, true), null);
+  state.participantChanged(person(ME, STATUS.ADMITTED, { hand: false }));
+  state.handSettled(); // hand.lowered
+  assert.equal(state.handShown, false);
+});
+
+test("a press the lost connection never answered is sent again on the next one", () => {
+  const state = inCall();
+  assert.equal(state.pressHand(), true);
+  state.snapshot({ you: { status: STATUS.ADMITTED, hand: false }, participants: [] });
+  assert.equal(state.handAnswered(), true);
+  assert.equal(answer(state, true), null);
+  assert.equal(state.handShown, true);
+});
+
+test("another change of mine answered first (media state): the press is sent again, harmlessly", () => {
+  const state = inCall();
+  assert.equal(state.pressHand(), true);
+  assert.equal(answer(state, false), true, "the room still says lowered");
+  assert.equal(answer(state, true), null);
+  assert.equal(state.handShown, true);
 });
 
 test("the waiting list is redrawn only when it changed", () => {

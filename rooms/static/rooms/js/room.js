@@ -153,6 +153,7 @@ const handlers = {
     setLocked(Boolean(m.locked));
     if (m.ice_servers) call.iceServers = m.ice_servers;
     byStatus();
+    handSend(state.handAnswered()); // a press the lost connection never answered
   },
   "lobby.waiting"(m) {
     state.waiting(m.participant);
@@ -211,6 +212,7 @@ const handlers = {
     if (m.participant.hand && !before?.hand && m.participant.pid !== state.me.pid) {
       announce(fmt(_("%(name)s raised their hand."), { name: m.participant.name }));
     }
+    if (m.participant.pid === state.me.pid) handSend(state.handAnswered());
   },
   "participant.link"(m) {
     showLink(m);
@@ -236,7 +238,8 @@ const handlers = {
   },
   // A moderator lowered my hand (participant.updated follows for the tiles).
   "hand.lowered"(m) {
-    handShown(false);
+    state.handSettled();
+    handSend(null);
     announce(fmt(_("%(name)s lowered your hand."), { name: state.people.get(m.by)?.name ?? _("the agent") }));
   },
   "chat.ack"(m) {
@@ -298,6 +301,11 @@ const handlers = {
     else if (m.code === "reserved_name") announce(_("This name is reserved for the service's staff: choose another one."));
     else if (m.code === "dial_out" && $("#gv-call-status")) $("#gv-call-status").textContent = m.message;
     else console.warn("server refused a message", m);
+    // My press was refused (rate limited): the button says what the room sees again.
+    if (m.ref === "hand.set") {
+      state.handSettled();
+      handSend(null);
+    }
     // Stored but not broadcast (the channel layer failed under it): the outbox sends it again.
     if (m.code === "server_error" && m.ref === "chat.send") {
       setTimeout(() => outbox.unacknowledged().forEach((message) => signal.send(message)), 2000);
@@ -439,15 +447,11 @@ function sendState() {
   if (state.people.has(state.me.pid)) stage.update(state.me, true);
 }
 
-function setHand(raised) {
-  signal.send({ type: "hand.set", raised });
-  handShown(raised);
-}
-
-function handShown(raised) {
-  setPressed($("#gv-btn-hand"), raised);
-  state.setHand(raised);
-  stage.update(state.me, true);
+// Send what state.js says to send (null: nothing), then draw the hand the page shows.
+function handSend(raised) {
+  if (raised !== null) signal.send({ type: "hand.set", raised });
+  setPressed($("#gv-btn-hand"), state.handShown);
+  if (state.people.has(state.me.pid)) stage.update({ ...state.me, hand: state.handShown }, true);
 }
 
 async function setQuality(value) {
@@ -482,7 +486,7 @@ function setLocked(locked) {
 function wire() {
   $("#gv-btn-mic").addEventListener("click", () => mine.setMic(!local.audio?.enabled));
   $("#gv-btn-cam").addEventListener("click", () => mine.setCamera(!local.camera));
-  $("#gv-btn-hand").addEventListener("click", () => setHand(!state.me.hand));
+  $("#gv-btn-hand").addEventListener("click", () => handSend(state.pressHand()));
   const screenButton = $("#gv-btn-screen");
   // Screen sharing exists on computers only (phones have no getDisplayMedia or no use for it).
   screenButton.hidden = !navigator.mediaDevices?.getDisplayMedia || matchMedia("(pointer: coarse)").matches;

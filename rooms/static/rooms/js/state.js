@@ -61,6 +61,8 @@ export class RoomState {
     this.stats = {}; // the last link reading (linkquality.js, set by indicators.js)
     this.lobbyKey = null; // who was drawn in the waiting list
     this.timers = []; // the page's intervals, stopped by finish()
+    this.handWanted = null; // my last press on the hand button, until the room agrees
+    this.handInFlight = false;
   }
 
   get admitted() {
@@ -200,8 +202,39 @@ export class RoomState {
     return this.local.screen ?? this.local.camera;
   }
 
-  setHand(raised) {
-    this.me.hand = raised;
+  // --- my hand: one hand.set in flight, the last press wins ------------------------------
+  // A double tap is faster than the server's answers, and a press can be refused (rate
+  // limit): the button must end up saying what the room sees. `me.hand` is the server's.
+
+  get handShown() {
+    return this.handWanted ?? this.me.hand;
+  }
+
+  // The button was pressed: the value to send now, or null (one is in flight; the
+  // answer to it sends this one if it still differs).
+  pressHand() {
+    this.handWanted = !this.handShown;
+    if (this.handInFlight) return null;
+    this.handInFlight = true;
+    return this.handWanted;
+  }
+
+  // My own `participant.updated` (or a new connection's `state`): the value to send
+  // again if the room's still differs from the last press, else null.
+  handAnswered() {
+    this.handInFlight = false;
+    if (this.handWanted === null || this.handWanted === this.me.hand || !this.admitted) {
+      this.handWanted = null;
+      return null;
+    }
+    this.handInFlight = true;
+    return this.handWanted;
+  }
+
+  // Refused (rate limited) or lowered by a moderator: the room's value stands.
+  handSettled() {
+    this.handInFlight = false;
+    this.handWanted = null;
   }
 
   toggleView() {
