@@ -244,9 +244,7 @@ def test_beyond_what_the_pace_serves_within_the_wait_handshakes_are_refused_at_o
         waiters = [asyncio.create_task(gate.turn()) for _ in range(4)]
         await asyncio.sleep(0.01)
         assert len(gate.waiting) == 4
-        began = time.monotonic()
-        assert await gate.turn() is False
-        assert time.monotonic() - began < 0.1, "refused at once, not after waiting"
+        assert finishes_without_waiting(gate.turn()) is False, "refused at once, not after waiting"
         assert gate.retry_after() == 3  # (1 refused + 4 waiting) / 2 per s
         for w in waiters:
             w.cancel()
@@ -262,7 +260,7 @@ def test_a_handshake_that_waited_its_time_without_a_slot_is_refused():
         assert await gate.turn()
         began = time.monotonic()
         assert await gate.turn() is False
-        assert 0.15 < time.monotonic() - began < 1.0
+        assert time.monotonic() - began > 0.15  # it waited its time (and came back: not hung)
         assert not gate.waiting and gate.handshakes == 1
         gate.leave()
         assert gate.handshakes == 0
@@ -310,3 +308,13 @@ def test_a_storm_on_a_gate_that_lets_handshakes_wait_connects_everyone_with_few_
     firsts = run(scenario())
     assert [m["type"] for m in firsts] == ["state"] * 30
     assert gate.handshakes == 0 and not gate.waiting
+
+
+def finishes_without_waiting(coroutine):
+    """The coroutine's result, asserting that it never suspended (a clock-free "at once")."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise AssertionError("it waited")

@@ -15,6 +15,7 @@ from aiortc.rtp import is_rtcp
 from media.engine.packet_path import PacketPublication
 from media.engine.packets import parse_rtp
 from media.engine.red import encode, parse
+from tests.waiting import wait_until_async
 
 from .clients import Client, Room, run
 
@@ -114,7 +115,10 @@ def test_red_reaches_a_red_subscriber_as_red_and_others_as_opus() -> None:
             publication = room.engine._peer("r1", "alice").publications["audio"]
             assert isinstance(publication, PacketPublication)
             frames = publication.encoded(max_queue=100)  # what the telephone's bridge reads
-            await asyncio.sleep(2)
+            # Over 50 packets each (a second of audio: fewer arrive in 2 s on a loaded machine).
+            await wait_until_async(
+                lambda: sum(p in alice.primaries for _, p in at_bob) > 50
+                and sum(pt == RED_PT for pt, _ in at_carol) > 55, 20, what="a second of alice's audio at bob and carol")
 
             # bob gets alice's own frames as plain Opus, in his numbering.
             from_alice = [(pt, p) for pt, p in at_bob if p in alice.primaries]
@@ -146,7 +150,8 @@ def test_a_publisher_without_red_reaches_a_red_subscriber_as_opus() -> None:
             room.clients["carol"] = carol
             await carol.join()
             at_carol = record_rtp(carol)
-            await asyncio.sleep(1.5)
+            await wait_until_async(lambda: sum(pt in (111, RED_PT) for pt, _ in at_carol) > 30, 20,
+                                   what="alice's audio at carol")
             audio = [pt for pt, _ in at_carol if pt in (111, RED_PT)]
             assert len(audio) > 30 and set(audio) == {111}
         finally:
