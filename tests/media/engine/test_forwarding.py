@@ -495,7 +495,7 @@ def test_ice_servers_are_used_and_gathering_is_capped() -> None:
             started = time.monotonic()
             await client.join()
             elapsed = time.monotonic() - started
-            assert 0.6 < elapsed < 3.0, elapsed
+            assert 0.6 < elapsed < 4.5, elapsed  # the cap (0.7 s), well short of aioice's 5 s
             peer = room.engine._peer("r1", "alice")
             assert peer.pc._RTCPeerConnection__configuration.iceServers[0].urls == "stun:127.0.0.1:9"
         finally:
