@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from . import cells
 from .formats import MrzFormat, formats_for_line_count
 from .locate import MrzCrop
 from .normalise import LAYOUTS, layout_for
@@ -86,16 +87,25 @@ def _strip(image: np.ndarray, box: tuple[int, int, int, int], th: int, pitch: fl
 
 def read_line(image: np.ndarray, box: tuple[int, int, int, int], n: int,
               styles: tuple[Style, ...] = STYLES) -> tuple[np.ndarray, float, Style] | None:
+    """read_line_grid without the grid's geometry."""
+    read = read_line_grid(image, box, n, styles)
+    return None if read is None else read[:3]
+
+
+def read_line_grid(image: np.ndarray, box: tuple[int, int, int, int], n: int,
+                   styles: tuple[Style, ...] = STYLES
+                   ) -> tuple[np.ndarray, float, Style, np.ndarray, np.ndarray, float] | None:
     """Scores of the n cells of the rectified line whose ink band is box (x, y, w, h) in image.
 
     Returns (scores, total, style): scores[i, c] is the best correlation of glyph c around cell
     i (-1..1), total the summed best scores along the chosen grid, style the face and template
-    softening that fitted best (worth reusing for the crop's other lines)."""
+    softening that fitted best (worth reusing for the crop's other lines); then the strip the
+    cells were placed on, their start columns in it and the pitch (for cells.py)."""
     x, y, w, h = box
     if n < 2 or w < n * 3 or h < 4:
         return None
     pitch = w / n  # the band spans the line's ink, about n cells
-    best: tuple[np.ndarray, float, Style] | None = None
+    best: tuple[np.ndarray, float, Style, np.ndarray, np.ndarray, float] | None = None
     for face, blur in styles:
         tpl = templates(max(8, round(pitch * 4)), blur, FACES[face])
         th, tw = tpl.shape[1:]
@@ -112,7 +122,7 @@ def read_line(image: np.ndarray, box: tuple[int, int, int, int], n: int,
         if best is None or total > best[1]:
             # A cell's glyph may sit a pixel off the fitted start (rounding, residual warp).
             scores = np.stack([resp[:, max(0, c - 1):c + 2].max(axis=1) for c in positions])
-            best = (scores, total, (face, blur))
+            best = (scores, total, (face, blur), strip, positions, pitch)
     return best
 
 
@@ -217,6 +227,18 @@ def first_line_score(crop: MrzCrop) -> float:
 CellScores = dict[tuple[int, int], np.ndarray]
 
 
+# Weight of the cell classifier's probability (cells.py) added to each glyph's template score
+# (correlation, -1..1); chosen on the evaluation set's tuning part (see the README).
+CLASSIFIER_WEIGHT = 0.05
+
+
+def with_classifier(scores: np.ndarray, strip: np.ndarray, starts: np.ndarray, pitch: float) -> np.ndarray:
+    """The cells' template scores plus the classifier's weighed probabilities (if it ships)."""
+    if CLASSIFIER_WEIGHT <= 0 or not cells.available():
+        return scores
+    return scores + CLASSIFIER_WEIGHT * cells.probabilities(cells.cell_patches(strip, starts, pitch))
+
+
 def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
     """(format, lines, mean best score per cell) of a rectified MRZ crop, or None."""
     read = read_crop_cells(crop)
@@ -254,10 +276,11 @@ def read_crop_cells(crop: MrzCrop, styles: tuple[Style, ...] = STYLES
         cells: list[np.ndarray] = []
         total = 0.0
         for box in crop.lines:
-            read = read_line(crop.image, box, fmt.line_length, blurs)
+            read = read_line_grid(crop.image, box, fmt.line_length, blurs)
             if read is None:
                 break
-            scores, line_total, blur = read
+            scores, line_total, blur, strip, starts, pitch = read
+            scores = with_classifier(scores, strip, starts, pitch)
             blurs = (blur,)
             cells.append(scores)
             total += line_total

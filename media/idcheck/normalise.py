@@ -74,10 +74,31 @@ def layout_for(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
     return LAYOUTS[fmt]
 
 
+# Name zones (line, start, end). Names end in filler: once three '<' follow one another (never
+# inside names: '<' separates words, '<<' surname from given names, or the old French card's
+# given names), every later cell of the zone is '<' (a blurred run of fillers reads R, W, X, M).
+NAME_ZONES: dict[MrzFormat, tuple[tuple[int, int, int], ...]] = {
+    MrzFormat.TD1: ((2, 0, 30),),
+    MrzFormat.TD3: ((0, 5, 44),),
+    MrzFormat.FR_ID_1988: ((0, 5, 30), (1, 13, 27)),
+}
+
+
+def close_names(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
+    """Every cell of a name zone after its first '<<<' set to '<'."""
+    out = list(lines)
+    for li, start, end in NAME_ZONES[fmt]:
+        at = out[li].find("<<<", start, end)
+        if at >= 0:
+            out[li] = out[li][:at] + "<" * (end - at) + out[li][end:]
+    return tuple(out)
+
+
 def normalise(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
     if len(lines) != fmt.line_count or any(len(line) != fmt.line_length for line in lines):
         raise ValueError("lines do not match the format's geometry")
-    return tuple(normalise_line(line, layout) for line, layout in zip(lines, layout_for(fmt, lines), strict=True))
+    return close_names(fmt, tuple(normalise_line(line, layout)
+                                  for line, layout in zip(lines, layout_for(fmt, lines), strict=True)))
 
 
 # Where each format keeps its document number (with its check digit) and optional data:

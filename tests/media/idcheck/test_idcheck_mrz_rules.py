@@ -86,3 +86,13 @@ def test_normalise_fixes_letter_digit_confusions_by_field_kind():
 def test_normalise_rejects_wrong_geometry():
     with pytest.raises(ValueError):
         normalise(MrzFormat.TD3, ("P<FRA", "123"))
+
+
+def test_normalise_closes_name_zones_after_their_first_triple_filler():
+    td1 = ("IDFRAX4RTBPFW46<<<<<<<<<<<<<<<", "9007138F3002119FRA<<<<<<<<<<<6", "MARTIN<<MAELYS<<<R<<W<<<X<<<<<")
+    assert normalise(MrzFormat.TD1, td1)[2] == "MARTIN<<MAELYS" + "<" * 16
+    assert normalise(MrzFormat.TD1, td1)[:2] == td1[:2]  # the number's fillers are never rewritten
+    # The old French card separates given names by '<<': two fillers do not end them.
+    fr = ("IDFRABERTHIER<<<<<<<<<<<<<M<<<<<<<<<", "8806923102858JEAN<<PAUL<<<R6512068F6")
+    line1, line2 = normalise(MrzFormat.FR_ID_1988, fr)
+    assert line1 == "IDFRABERTHIER" + "<" * 23 and line2 == "8806923102858JEAN<<PAUL<<<<6512068F6"
