@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,7 @@ def _inputs(count: int) -> tuple[list[bytes], object, object]:
 def run(impl: str, count: int, forward: bool) -> None:
     """Make `count` packets and, if `forward`, forward them with `impl` (the measured process)."""
     from media.engine import packet_core
-    from media.engine.packets import ExtensionMapper, Rewriter, parse_rtp
+    from media.engine.packets import ExtensionMapper, Rewriter
 
     packets, rx, tx = _inputs(count)
     core = packet_core.implementation(impl)
@@ -74,7 +75,7 @@ def run(impl: str, count: int, forward: bool) -> None:
     rewriter = Rewriter(90000, keyframes=False)
     sent = []
     for data in packets if forward else ():
-        view = parse_rtp(unprotect(data))
+        view = core.parse(unprotect(data))
         mapped = rewriter.map(view.sequence, view.timestamp, True, 0.0)
         assert mapped is not None
         sent.append(forwarder.forward(view, 97, mapped[0], mapped[1], 0x1234_5678_9ABC_DEF0))
@@ -95,13 +96,16 @@ def instructions(impl: str, count: int, forward: bool) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--impl", choices=["python", "compiled"], action="append")
-    parser.add_argument("--packets", type=int, default=2000)
+    parser.add_argument("--packets", type=int, default=1000)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--forward", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     impls = args.impl or ["python", "compiled"]
     if args.child:
         run(impls[0], args.packets, args.forward)
+        return
+    if shutil.which("valgrind") is None:
+        print("packet_cost: valgrind is not installed (apt-get install valgrind): nothing measured")
         return
     per_packet = {}
     for impl in impls:
