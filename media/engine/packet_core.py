@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import pylibsrtp
 
-from . import srtp_direct
+from . import packet_core_build, srtp_direct
 from .packets import ExtensionMapper, MalformedPacket, RtpView, parse_rtp, payload_of, rewritten_header
 
 logger = logging.getLogger(__name__)
@@ -104,10 +104,22 @@ PYTHON: Core = _Python()
 
 
 def _load() -> Any:
+    """The compiled module, if built from the sources here and complete; None (logged) otherwise."""
     try:
-        return importlib.import_module("media.engine._packet_core")
+        module = importlib.import_module("media.engine._packet_core")
     except ImportError:
+        return None  # not built: _choose() says so
+    except Exception:  # a broken build must never stop the engine
+        logger.warning("packet path: the compiled core does not load", exc_info=True)
         return None
+    try:
+        current = getattr(module.lib, "GV_SOURCE_ID", None) == packet_core_build.source_id()
+    except OSError:
+        current = False
+    if not current:
+        logger.warning("packet path: the compiled core was built from other sources (run ./dev to rebuild it)")
+        return None
+    return module
 
 
 _compiled = _load()

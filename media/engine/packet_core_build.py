@@ -13,6 +13,7 @@ python3.X needs python3.X-dev).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -55,14 +56,21 @@ int gv_unprotect(gv_srtp_fn unprotect, void *srtp, char *buffer, const uint8_t *
 """
 
 
+def source_id() -> int:
+    """Names the sources a module was built from (60 bits of their SHA-256): packet_core.py
+    loads no module built from other sources (a struct laid out differently would corrupt memory)."""
+    digest = hashlib.sha256((CDEF + (HERE / "packet_core.c").read_text()).encode()).hexdigest()
+    return int(digest[:15], 16)
+
+
 def target() -> Path:
     return HERE / ("_packet_core" + str(sysconfig.get_config_var("EXT_SUFFIX")))
 
 
 def build() -> Path:
     ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    ffi.set_source(MODULE, (HERE / "packet_core.c").read_text())
+    ffi.cdef(CDEF + "#define GV_SOURCE_ID ...\n")
+    ffi.set_source(MODULE, f"#define GV_SOURCE_ID {source_id()}LL\n" + (HERE / "packet_core.c").read_text())
     out = target()
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "_packet_core.c"

@@ -154,6 +154,17 @@ def test_without_the_compiled_core_the_python_one_forwards_and_says_so(monkeypat
         packet_core.implementation("compiled")
 
 
+def test_a_module_built_from_other_sources_is_not_used(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A stale build (its structs may be laid out differently) is refused, with a log line."""
+    if packet_core.COMPILED is None:
+        pytest.skip("compiled packet core not built")
+    monkeypatch.setattr(packet_core_build, "source_id", lambda: -1)
+    with caplog.at_level(logging.WARNING, logger="media.engine.packet_core"):
+        assert packet_core._load() is None
+    assert "built from other sources" in caplog.text
+
+
 def test_a_failed_build_is_reported_and_leaves_what_was_there() -> None:
     target = packet_core_build.target()
     before = target.stat().st_mtime_ns if target.exists() else None
