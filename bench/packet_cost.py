@@ -66,7 +66,7 @@ def _inputs(count: int) -> tuple[list[bytes], object, object]:
 def run(impl: str, count: int, forward: bool) -> None:
     """Make `count` packets and, if `forward`, forward them with `impl` (the measured process)."""
     from media.engine import packet_core
-    from media.engine.packets import ExtensionMapper, Rewriter
+    from media.engine.packets import ExtensionMapper, Rewriter, parse_rtp
 
     packets, rx, tx = _inputs(count)
     core = packet_core.implementation(impl)
@@ -75,7 +75,7 @@ def run(impl: str, count: int, forward: bool) -> None:
     rewriter = Rewriter(90000, keyframes=False)
     sent = []
     for data in packets if forward else ():
-        view = core.parse(unprotect(data))
+        view = parse_rtp(unprotect(data))
         mapped = rewriter.map(view.sequence, view.timestamp, True, 0.0)
         assert mapped is not None
         sent.append(forwarder.forward(view, 97, mapped[0], mapped[1], 0x1234_5678_9ABC_DEF0))

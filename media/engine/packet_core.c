@@ -15,7 +15,6 @@
 #define GV_FALLBACK (-1)      /* an extension the one-byte form cannot carry: Python's generic form */
 #define GV_TOO_LONG (-2)
 #define GV_MALFORMED (-3)
-#define GV_MAX_ELEMENTS 16   /* header extension elements gv_parse reports (WebRTC sends up to ~8) */
 
 typedef int (*gv_srtp_fn)(void *srtp, void *data, int *length);
 
@@ -159,81 +158,6 @@ int gv_protect_parts(const gv_forward *f, char *buffer, const uint8_t *header, i
             return -(1000 + rc);
     }
     return length;
-}
-
-/* An unprotected RTP packet read as packets.parse_rtp reads it (same checks, same
- * results): out[0..6] = marker, payload type, sequence number, timestamp, SSRC, payload
- * start and end (padding excluded), then (id, offset, length) of each header extension
- * element in packet order. Returns how many elements, GV_MALFORMED, or GV_FALLBACK when
- * there are more than GV_MAX_ELEMENTS (parse_rtp reads those). */
-int gv_parse(const uint8_t *data, int size, int64_t *out) {
-    int n = 0;
-    if (size < 12 || data[0] >> 6 != 2)
-        return GV_MALFORMED;
-    int pos = 12 + 4 * (data[0] & 0x0F);
-    if (size < pos)
-        return GV_MALFORMED;
-    int64_t *element = out + 7;
-    if (data[0] & 0x10) {
-        if (size < pos + 4)
-            return GV_MALFORMED;
-        int profile = (data[pos] << 8) | data[pos + 1];
-        int end = pos + 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3]);
-        if (size < end)
-            return GV_MALFORMED;
-        pos += 4;
-        if (profile == 0xBEDE) {
-            while (pos < end) {
-                int byte = data[pos];
-                if (byte == 0) { pos++; continue; }
-                int id = byte >> 4, length = (byte & 0x0F) + 1;
-                if (id == 15)
-                    break;
-                pos++;
-                if (pos + length > end)
-                    return GV_MALFORMED;
-                if (n == GV_MAX_ELEMENTS)
-                    return GV_FALLBACK;
-                element[0] = id; element[1] = pos; element[2] = length;
-                element += 3;
-                n++;
-                pos += length;
-            }
-        } else if ((profile & 0xFFF0) == 0x1000) {
-            while (pos < end) {
-                int id = data[pos];
-                if (id == 0) { pos++; continue; }
-                if (pos + 2 > end)
-                    return GV_MALFORMED;
-                int length = data[pos + 1];
-                pos += 2;
-                if (pos + length > end)
-                    return GV_MALFORMED;
-                if (n == GV_MAX_ELEMENTS)
-                    return GV_FALLBACK;
-                element[0] = id; element[1] = pos; element[2] = length;
-                element += 3;
-                n++;
-                pos += length;
-            }
-        }
-        pos = end;
-    }
-    int end = size;
-    if (data[0] & 0x20) {
-        int padding = data[size - 1];
-        if (padding == 0 || padding > size - pos)
-            return GV_MALFORMED;
-        end = size - padding;
-    }
-    out[0] = data[1] >> 7;
-    out[1] = data[1] & 0x7F;
-    out[2] = (data[2] << 8) | data[3];
-    out[3] = ((uint32_t)data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7];
-    out[4] = ((uint32_t)data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11];
-    out[5] = pos;
-    out[6] = end;
-    return n;
 }
 
 /* data unprotected into buffer: its length, GV_TOO_LONG, or -(1000 + libsrtp's error code). */

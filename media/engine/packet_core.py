@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import pylibsrtp
 
 from . import packet_core_build, srtp_direct
-from .packets import ExtensionMapper, MalformedPacket, RtpView, parse_rtp, payload_of, rewritten_header
+from .packets import ExtensionMapper, RtpView, payload_of, rewritten_header
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +50,6 @@ class Forwarder(Protocol):
 class Core(Protocol):
     name: str
 
-    def parse(self, data: bytes) -> RtpView:
-        """An unprotected RTP packet, read (MalformedPacket if its lengths do not add up)."""
-        ...
 
     def unprotector(self, session: pylibsrtp.Session) -> Any: ...
 
@@ -87,9 +84,6 @@ def _join(header: bytes, extensions: bytes, payload: Payload) -> bytes:
 class _Python:
     name = "python"
 
-    @staticmethod
-    def parse(data: bytes) -> RtpView:
-        return parse_rtp(data)
 
     @staticmethod
     def unprotector(session: pylibsrtp.Session) -> Any:
@@ -221,30 +215,8 @@ class _CompiledUnprotector:
         return result
 
 
-class _CompiledParser:
-    __slots__ = ("_call", "_fields", "_unpack")
-
-    def __init__(self) -> None:
-        ffi, lib = _compiled.ffi, _compiled.lib
-        self._fields = ffi.new("int64_t[]", 7 + 3 * lib.GV_MAX_ELEMENTS)
-        self._call, self._unpack = lib.gv_parse, ffi.unpack
-
-    def parse(self, data: bytes) -> RtpView:
-        count = self._call(data, len(data), self._fields)
-        if count < 0:
-            if count == _compiled.lib.GV_MALFORMED:
-                raise MalformedPacket("RTP packet lengths do not add up")
-            return parse_rtp(data)  # more extension elements than the C reports
-        f = self._unpack(self._fields, 7 + 3 * count)
-        extensions = [(f[i], data[f[i + 1]:f[i + 1] + f[i + 2]]) for i in range(7, 7 + 3 * count, 3)]
-        return RtpView(data, f[0], f[1], f[2], f[3], f[4], extensions, f[5], f[6])
-
-
 class _Compiled:
     name = "compiled"
-
-    def __init__(self) -> None:
-        self.parse = _CompiledParser().parse  # one fields array: the engine parses on one thread
 
     @staticmethod
     def unprotector(session: pylibsrtp.Session) -> Any:

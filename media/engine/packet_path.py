@@ -77,6 +77,7 @@ from .packets import (
     is_keyframe_start,
     newer,
     padding_packet,
+    parse_rtp,
     payload_of,
     rtcp_nack,
     rtcp_pli,
@@ -209,7 +210,6 @@ class PacketPublication:
         self._loop = asyncio.get_running_loop()
         self._report_handle = self._loop.call_later(REPORT_INTERVAL, self._report)
         self._ended = False
-        self._parse = packet_core.ACTIVE.parse
         # No decoder ever: the stock receive path gets no packet, its decoder worker returns.
         aiortc_hooks.attach_receiver(self._receiver, AudioAssembler() if self.kind == "audio" else VideoAssembler(),
                                      aiortc_hooks.EncodedSink(lambda codec, batch: None, lambda: None), remb=remb)
@@ -222,7 +222,7 @@ class PacketPublication:
 
     def on_rtp(self, data: bytes) -> None:
         try:
-            view = self._parse(data)
+            view = parse_rtp(data)
         except MalformedPacket:
             self.malformed += 1
             return
