@@ -7,7 +7,8 @@ received packet, the publisher's SRTP is removed. Both implementations do exactl
 with the same results (tests/media/engine/test_packet_core.py runs both on the same cases):
 
 - `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`) and srtp_direct.py;
-- `COMPILED`: one C call per packet (`gv_forward_packet`: rewrite, map, protect), built by
+- `COMPILED`: one C call per forwarded packet (`gv_forward_packet`: rewrite, map, protect)
+  and one per received packet (`gv_unprotect`), built by
   `./dev` (packet_core_build.py); libsrtp is the copy inside pylibsrtp, called through its
   function addresses (the sessions aiortc made belong to that copy).
 
@@ -50,8 +51,9 @@ class Forwarder(Protocol):
 class Core(Protocol):
     name: str
 
-
-    def unprotector(self, session: pylibsrtp.Session) -> Any: ...
+    def unprotector(self, session: pylibsrtp.Session) -> Any:
+        """`unprotect(data) -> bytes` for one receiving session (pylibsrtp.Error if refused)."""
+        ...
 
     def forwarder(self, session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> Forwarder: ...
 
@@ -83,7 +85,6 @@ def _join(header: bytes, extensions: bytes, payload: Payload) -> bytes:
 
 class _Python:
     name = "python"
-
 
     @staticmethod
     def unprotector(session: pylibsrtp.Session) -> Any:
