@@ -5,9 +5,10 @@
 
 For each round, size and mode, interleaved (passthrough; `janus`: Janus 1.1.2 from Debian,
 VideoRoom; the relay baseline; `frames`: passthrough on the frame-level path,
-packets=False), a fresh server runs in its own process, so its CPU (/proc/PID/stat) and
-RSS are its own; the summary gives the median over the rounds and our CPU / Janus's per
-size. The server is pinned to the last core and the generator to the first (`--no-pin`). That process
+packets=False; `pycore`: passthrough with the Python packet core, GV_PACKET_CORE=python),
+a fresh server runs in its own process, so its CPU (/proc/PID/stat) and RSS are its own;
+the summary gives the median over the rounds and our CPU / Janus's per size. The server
+is pinned to the last core and the generator to the first (`--no-pin`). That process
 runs as a production media node does by default (`media.nodes.eventloop`: uvloop; the
 engine's default REMB estimator, media/engine/remb.py; the short transport path with UDP
 GSO, media/engine/fast_path.py and udp_batch.py); `--no-uvloop`, `--remb`, `--stock-path`
@@ -434,12 +435,14 @@ def _pairs(size: int) -> dict[str, str]:
 
 
 async def run_ours(mode: str, size: int, media: tuple[Any, Any], args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", mode]
+    # pycore: passthrough forwarding with the Python packet core (media/engine/packet_core.py)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "passthrough" if mode == "pycore" else mode]
     cmd += ([] if args.remb is None else ["--remb", args.remb]) + (["--no-uvloop"] if args.no_uvloop else [])
     cmd += (["--stock-path"] if args.stock_path else []) + (["--no-gso"] if args.no_gso else [])
     if args.server_cpu is not None:
         cmd = ["taskset", "-c", str(args.server_cpu), *cmd]
-    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "GV_PACKET_CORE": "python"} if mode == "pycore" else None
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     clients: list[BenchClient] = []
     try:
         _, port_text, server_loop, server_remb, server_path = server.stdout.readline().split()  # type: ignore[union-attr]  # stdout=PIPE
@@ -549,7 +552,8 @@ def summary(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
             print(f"| {size} | {mode} | {m('cpu') * 100:.1f} ({cpus}) | {m('cpu_per_frame'):.3f} | "
                   f"{m('sys_share') * 100:.0f}% | {m('rss'):.0f} | {m('video_fps'):.1f} | "
                   f"{m('p50'):.1f} / {m('p95'):.1f} | {m('others_cpu') * 100:.0f}% | {m('load'):.1f} |")
-    labels = (("janus", "ours / Janus"), ("relay", "relay / ours"), ("frames", "frame-level / packet-level"))
+    labels = (("janus", "ours / Janus"), ("relay", "relay / ours"), ("frames", "frame-level / packet-level"),
+              ("pycore", "Python core / compiled core"))
     for other, label in labels:
         for size in args.sizes:
             ours, theirs = cases.get(("passthrough", size), []), cases.get((other, size), [])
@@ -623,7 +627,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are printed)")
     parser.add_argument("--modes", default="passthrough,janus,relay",
                         help="passthrough (packet level), janus (Janus VideoRoom), frames (passthrough, frame "
-                             "level), relay")
+                             "level), pycore (passthrough with the Python packet core), relay")
     parser.add_argument("--no-pin", action="store_true",
                         help="leave the server and the generator unpinned (default: server on the last core, "
                              "generator on the first)")

@@ -43,7 +43,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from . import srtp_direct
+from . import packet_core, srtp_direct
 from .udp_batch import Batcher
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class _Receiver:
             self.direct += 1
             if dtls._rx_srtp is not self._rx_session:  # set up by the DTLS handshake (once per transport)
                 self._rx_session = dtls._rx_srtp
-                self._unprotect = srtp_direct.Unprotector(dtls._rx_srtp).unprotect
+                self._unprotect = packet_core.ACTIVE.unprotector(dtls._rx_srtp)
             assert self._unprotect is not None
             _receive_srtp(self._loop, dtls, data, self._unprotect, self._handlers)
         else:
@@ -214,7 +214,7 @@ class _Receiver:
 def _receive_srtp(loop: asyncio.AbstractEventLoop, dtls: RTCDtlsTransport, data: bytes,
                   unprotect: Callable[[bytes], bytes], handlers: dict[int, PacketHandler]) -> None:
     # RTCDtlsTransport._recv_next's SRTP branch, without the queue; RTP unprotected by
-    # srtp_direct (the session's own libsrtp context, without pylibsrtp's per-call glue).
+    # packet_core (the session's own libsrtp context, without pylibsrtp's per-call glue).
     dtls._RTCDtlsTransport__rx_bytes += len(data)  # type: ignore[attr-defined]  # mangled private, in the contract
     dtls._RTCDtlsTransport__rx_packets += 1  # type: ignore[attr-defined]  # mangled private, in the contract
     try:

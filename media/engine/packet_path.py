@@ -57,7 +57,7 @@ from aiortc.rtp import (
     unpack_remb_fci,
 )
 
-from . import aiortc_hooks, fast_path, srtp_direct
+from . import aiortc_hooks, fast_path, packet_core
 from .assembler import AudioAssembler, VideoAssembler
 from .encoded import EncodedFrame, codec_key, is_keyframe
 from .fanout import Fanout, ForwardedTrack
@@ -79,7 +79,6 @@ from .packets import (
     padding_packet,
     parse_rtp,
     payload_of,
-    rewritten_header,
     rtcp_nack,
     rtcp_pli,
     rtcp_remb,
@@ -120,21 +119,6 @@ class _Transport:
 
         def protect_and_send(data: bytes) -> None:
             send(protect(data))
-
-        return protect_and_send
-
-    @staticmethod
-    def parts_sender(dtls: RTCDtlsTransport | None) -> Any:
-        """RTP protect-and-send from a packet's parts (header, extensions, payload), None while not usable."""
-        if dtls is None or dtls._state is not State.CONNECTED or dtls._tx_srtp is None:
-            return None
-        send = fast_path.direct_sender(dtls)
-        if send is None:
-            return None
-        protect = srtp_direct.Protector(dtls._tx_srtp).protect
-
-        def protect_and_send(header: bytes, extensions: bytes, payload: Any) -> None:
-            send(protect(header, extensions, payload))
 
         return protect_and_send
 
@@ -629,7 +613,9 @@ class PacketForward:
         self.paused = paused
         self.dropped = 0  # packets that could not be sent (transport not ready)
         self.retransmitted = 0
-        # protect-and-send(header, extensions, payload), once the subscriber's transport is ready
+        # Once the subscriber's transport is ready: the rewrite-and-protect for it (packet_core),
+        # and the send of a protected packet (its transport's batcher).
+        self._forwarder: packet_core.Forwarder | None = None
         self._send: Any = None
         self._ssrc = self.sender._ssrc
         self._pt = -1
@@ -644,7 +630,10 @@ class PacketForward:
         """Ready once the subscriber answered (negotiated numbers) and its transport is connected."""
         if not aiortc_hooks.sender_started(self.sender):
             return False
-        send = _Transport.parts_sender(self.sender.transport)
+        dtls = self.sender.transport
+        if dtls is None or dtls._state is not State.CONNECTED or dtls._tx_srtp is None:
+            return False
+        send = fast_path.direct_sender(dtls)
         codec = self.publication.codec
         if send is None or codec is None:
             return False
@@ -661,6 +650,7 @@ class PacketForward:
                             None)
         self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
                                        self.transceiver.mid)
+        self._forwarder = packet_core.ACTIVE.forwarder(dtls._tx_srtp, self._mapper, self._ssrc)
         self._send = send
         # Start the picture now that it can be shown: from a keyframe just forwarded, or a new one.
         if not (self.publication.video and self.publication.replay_keyframe(self)):
@@ -704,20 +694,16 @@ class PacketForward:
 
     def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int, pt: int | None = None,
               payload: bytes | memoryview | None = None) -> None:
-        assert self._mapper is not None
-        extensions = self._mapper.block(view.extensions, ntp)
-        header = rewritten_header(view.marker, self._pt if pt is None else pt, mapped[0], mapped[1], self._ssrc,
-                                  bool(extensions))
-        if payload is None:
-            payload = payload_of(view)
+        assert self._forwarder is not None
         try:
-            self._send(header, extensions, payload)
+            self._send(self._forwarder.forward(view, self._pt if pt is None else pt, mapped[0], mapped[1], ntp,
+                                               payload))
         except (ConnectionError, pylibsrtp.Error):
             self.dropped += 1
             return
         state = self.state
         state.packets += 1
-        state.octets += len(payload)
+        state.octets += view.end - view.start if payload is None else len(payload)
 
     def skip_lost(self, sequences: list[int]) -> None:
         """Input packets that will never come: padding in their place, restart at a keyframe.
@@ -749,7 +735,9 @@ class PacketForward:
                     timestamp = rewriter.output_timestamp(after.timestamp) or timestamp
                     break
             try:
-                self._send(padding_packet(self._ssrc, self._pt, out, timestamp, extensions), b"", b"")
+                assert self._forwarder is not None
+                self._send(self._forwarder.protect(padding_packet(self._ssrc, self._pt, out, timestamp, extensions),
+                                                   b"", b""))
             except (ConnectionError, pylibsrtp.Error):
                 self.dropped += 1
         rewriter.restart()
@@ -774,12 +762,13 @@ class PacketForward:
             if self._rtx_pt is None:
                 self._emit(view, mapped, ntp)
                 continue
-            assert self._mapper is not None
+            assert self._mapper is not None and self._forwarder is not None
             state = self.state
             state.rtx_seq = (state.rtx_seq + 1) & 0xFFFF
             try:
-                self._send(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq, mapped[1], out_seq,
-                                      self._mapper.block(view.extensions, ntp)), b"", b"")
+                self._send(self._forwarder.protect(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq,
+                                                              mapped[1], out_seq,
+                                                              self._mapper.block(view.extensions, ntp)), b"", b""))
             except (ConnectionError, pylibsrtp.Error):
                 self.dropped += 1
 

@@ -188,6 +188,13 @@ class ExtensionMapper:
                              if one_byte and self._mid_id is not None and self._mid else b"")
         self._abs_head = bytes(((self._abs_id << 4) | 2,)) if self._abs_id is not None and one_byte else b""
 
+    def one_byte_ids(self) -> tuple[dict[int, int], int | None, bytes, int | None] | None:
+        """(publisher id -> subscriber id, mid id, mid, abs-send-time id) when every id fits
+        the one-byte form (the compiled core's case), None otherwise."""
+        if self._heads is None:
+            return None
+        return dict(self._copy), self._mid_id, self._mid, self._abs_id
+
     def block(self, extensions: list[tuple[int, bytes]], ntp_time: int) -> bytes:
         heads = self._heads
         if heads is None:

@@ -32,7 +32,8 @@ MAX_PACKET = 1500
 _TRAILER = 16 + 128
 
 
-def _raise(rc: int) -> None:
+def raise_error(rc: int) -> None:
+    """Raise pylibsrtp.Error for libsrtp's error code `rc`."""
     assert_ok: Any = pylibsrtp._srtp_assert
     assert_ok(rc)  # raises pylibsrtp.Error with libsrtp's message
     raise pylibsrtp.Error(f"libsrtp error {rc}")  # pragma: no cover - _srtp_assert always raises here
@@ -69,7 +70,7 @@ class Protector(_Direct):
         length[0] = size
         rc = lib.srtp_protect(self._srtp, self._cells, length)
         if rc:
-            _raise(rc)
+            raise_error(rc)
         result: bytes = buffer[0:length[0]]
         return result
 
@@ -88,7 +89,7 @@ class Unprotector(_Direct):
         length[0] = size
         rc = lib.srtp_unprotect(self._srtp, self._cells, length)
         if rc:
-            _raise(rc)
+            raise_error(rc)
         result: bytes = self._buffer[0:length[0]]
         return result
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, RtcpSrPacket, is_rtcp, pack_remb_fci
 
-from media.engine import fast_path
+from media.engine import fast_path, packet_core
 from media.engine.packet_path import PacketPublication, feedback_sent
 from media.engine.packets import TRANSPORT_CC_URI, build_extensions, parse_rtp, parse_transport_feedback, rewrite
 from tests.waiting import stays_true_until_async, wait_until_async
@@ -51,6 +51,7 @@ def test_packets_are_forwarded_one_by_one_without_frames() -> None:
             publication = video_publication(room, "alice")
             forward, = publication.forwards
             assert forward.state.packets > 0  # rewritten and sent by the packet path
+            assert forward._forwarder is not None and forward._forwarder.core == packet_core.ACTIVE.name
             assert publication._tap is None  # nothing assembled: nobody asked for frames
             assert publication.on_rtp in handlers_of(room, "alice").values()
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
@@ -109,10 +110,10 @@ def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering() 
             real = forward._send
             sent: list[int] = []
 
-            def record(header: bytes, extensions: bytes, payload: Any) -> None:  # the forward's send seam
-                if header[1] & 0x7F != forward._rtx_pt:
-                    sent.append(int.from_bytes(header[2:4]))
-                real(header, extensions, payload)
+            def record(packet: bytes) -> None:  # the forward's send seam (SRTP leaves the header clear)
+                if packet[1] & 0x7F != forward._rtx_pt:
+                    sent.append(int.from_bytes(packet[2:4]))
+                real(packet)
 
             forward._send = record
             handlers = handlers_of(room, "alice")
@@ -158,11 +159,11 @@ def test_a_subscribers_nack_is_answered_from_the_history() -> None:
             real = forward._send
             skipped: list[int] = []
 
-            def lose_one(header: bytes, extensions: bytes, payload: Any) -> None:  # the forward's send seam
+            def lose_one(packet: bytes) -> None:  # the forward's send seam (SRTP leaves the header clear)
                 if len(skipped) < 2:
-                    skipped.append(int.from_bytes(header[2:4]))
+                    skipped.append(int.from_bytes(packet[2:4]))
                     return
-                real(header, extensions, payload)
+                real(packet)
 
             forward._send = lose_one
             await wait_until_async(lambda: len(skipped) == 2, 5, what="two packets lost on the way to bob")

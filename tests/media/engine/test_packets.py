@@ -22,6 +22,7 @@ from aiortc.rtp import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from media.engine import packet_core
 from media.engine.packets import (
     ABS_SEND_TIME_URI,
     MID_URI,
@@ -31,6 +32,7 @@ from media.engine.packets import (
     MalformedPacket,
     ReceiveStats,
     Rewriter,
+    RtpView,
     TransportFeedback,
     build_extensions,
     is_keyframe_start,
@@ -45,6 +47,8 @@ from media.engine.packets import (
     rtx_packet,
     unwrap_rtx,
 )
+
+from .cores import CORES
 
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 VP8_KEY_FRAME = b"\x10\x02\x00\x9d\x01\x2a\x80\x02\xe0\x01" + bytes(3000)
@@ -197,14 +201,22 @@ def test_property_output_is_an_offset_of_input_after_the_start(offsets: list[int
         assert (t - out[0][1]) & 0xFFFFFFFF == ((s - first) * 3000) & 0xFFFFFFFF
 
 
-def test_rewrite_sets_the_subscribers_header_and_keeps_the_payload() -> None:
+def rewritten(core: packet_core.Core, view: RtpView, mapper: ExtensionMapper, ssrc: int, pt: int, seq: int,
+              ts: int, ntp: int) -> bytes:
+    """What `core` forwards (unprotected), checked against the reference `rewrite`."""
+    out = core.forwarder(None, mapper, ssrc).forward(view, pt, seq, ts, ntp)
+    assert out == rewrite(view, ssrc, pt, seq, ts, mapper.block(view.extensions, ntp))
+    return out
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_rewrite_sets_the_subscribers_header_and_keeps_the_payload(core: packet_core.Core) -> None:
     view = parse_rtp(rtp(9, ts=77, payload=b"media", marker=1, pt=96, ssrc=5, mid="0", tcc=3))
     pub = {1: MID_URI, 5: TRANSPORT_CC_URI, 2: AUDIO_LEVEL_URI}
     sub = {4: MID_URI, 3: ABS_SEND_TIME_URI, 12: AUDIO_LEVEL_URI}
     mapper = ExtensionMapper(pub, sub, mid="7")
     ntp = (3 << 32) | (1 << 31)  # 3.5 s
-    out = RtpPacket.parse(rewrite(view, 0xABCDEF, 100, 4242, 99, mapper.block(view.extensions, ntp)),
-                          extensions_map(sub))
+    out = RtpPacket.parse(rewritten(core, view, mapper, 0xABCDEF, 100, 4242, 99, ntp), extensions_map(sub))
     assert (out.ssrc, out.payload_type, out.sequence_number, out.timestamp, out.marker) == (0xABCDEF, 100, 4242, 99, 1)
     assert out.payload == b"media"
     assert out.extensions.mid == "7"  # the subscriber's mid, under its id
@@ -212,11 +224,12 @@ def test_rewrite_sets_the_subscribers_header_and_keeps_the_payload() -> None:
     assert out.extensions.transport_sequence_number is None  # per transport: never forwarded
 
 
+@pytest.mark.parametrize("core", CORES)
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.integers(1, 7), st.binary(min_size=1, max_size=16), max_size=5),
        st.sampled_from([1, 2, 15, 16, 200]), st.text("ab01", max_size=20), st.integers(0, (1 << 64) - 1))
 def test_property_extension_block_fast_form_equals_the_generic_one(
-        values: dict[int, bytes], mid_id: int, mid: str, ntp: int) -> None:
+        core: packet_core.Core, values: dict[int, bytes], mid_id: int, mid: str, ntp: int) -> None:
     """Subscriber ids 8-14 for the copied ones; mid's id sometimes too large for the one-byte form."""
     elements = list(values.items())
     publisher = {eid: f"urn:x:{eid}" for eid in values}
@@ -226,16 +239,25 @@ def test_property_extension_block_fast_form_equals_the_generic_one(
     assert block == mapper._generic(elements, ntp)
     expected = len(elements) + bool(mid) + 1  # copied ones, mid (when there is one), abs-send-time
     assert len(parse_rtp(rewrite(parse_rtp(rtp(1)), 1, 96, 1, 1, block)).extensions) == expected
+    # The same elements in a publisher's packet: what the core forwards carries them.
+    view = parse_rtp(rtp(1, ids={}) if not elements else _with_extensions(rtp(1, ids={}), elements))
+    assert len(parse_rtp(rewritten(core, view, mapper, 1, 96, 1, 1, ntp)).extensions) == expected
 
 
-def test_extension_ids_are_mapped_by_uri() -> None:
+def _with_extensions(data: bytes, elements: list[tuple[int, bytes]]) -> bytes:
+    """An RTP packet without extensions given these ones."""
+    block = build_extensions(elements)
+    return bytes((data[0] | 0x10,)) + data[1:12] + block + data[12:]
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_extension_ids_are_mapped_by_uri(core: packet_core.Core) -> None:
     data = rtp(1, ids={2: AUDIO_LEVEL_URI})
     packet = RtpPacket.parse(data, extensions_map({2: AUDIO_LEVEL_URI}))
     packet.extensions.audio_level = (True, 30)
     view = parse_rtp(packet.serialize(extensions_map({2: AUDIO_LEVEL_URI})))
     mapper = ExtensionMapper({2: AUDIO_LEVEL_URI}, {9: AUDIO_LEVEL_URI, 1: MID_URI}, mid=None)
-    out = RtpPacket.parse(rewrite(view, 1, 111, 1, 1, mapper.block(view.extensions, 0)),
-                          extensions_map({9: AUDIO_LEVEL_URI}))
+    out = RtpPacket.parse(rewritten(core, view, mapper, 1, 111, 1, 1, 0), extensions_map({9: AUDIO_LEVEL_URI}))
     assert out.extensions.audio_level == (True, 30)
     assert ExtensionMapper({2: AUDIO_LEVEL_URI}, {}, mid=None).block(view.extensions, 0) == b""
 

@@ -1,0 +1,170 @@
+/* The packet path's per-packet work in C (packet_core.py loads it, packet_core_build.py
+ * compiles it with cffi at install time). Same results as the Python reference
+ * (packets.py: ExtensionMapper.block, rewritten_header; srtp_direct.py), byte for byte:
+ * the tests run both on the same cases.
+ *
+ * libsrtp is the copy pylibsrtp links into its own module, called through the function
+ * pointers Python passes in: aiortc's sessions (srtp_t) were made by that copy, whose
+ * structures and global state another libsrtp build would not share. */
+
+#include <stdint.h>
+#include <string.h>
+
+#define GV_MAX_PACKET 1500
+#define GV_TRAILER (16 + 128) /* SRTP tag and MKI (pylibsrtp's SRTP_MAX_TRAILER_LEN) */
+#define GV_FALLBACK (-1)      /* an extension the one-byte form cannot carry: Python's generic form */
+#define GV_TOO_LONG (-2)
+#define GV_MALFORMED (-3)
+
+typedef int (*gv_srtp_fn)(void *srtp, void *data, int *length);
+
+typedef struct {
+    gv_srtp_fn protect; /* NULL: the rewritten packet unprotected (tests) */
+    void *srtp;         /* the subscriber's srtp_t */
+    uint32_t ssrc;
+    uint8_t map[256];   /* publisher extension id -> subscriber id (0: not forwarded) */
+    uint8_t mid[16];
+    int mid_length;     /* 0: no mid element */
+    int mid_id;
+    int abs_id;         /* 0: no abs-send-time */
+} gv_forward;
+
+static void put16(uint8_t *p, uint32_t v) { p[0] = v >> 8; p[1] = v; }
+static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+
+/* The subscriber's one-byte extension elements (without the 4-byte block header) at out;
+ * their length, or GV_FALLBACK / GV_MALFORMED. */
+static int map_extensions(const gv_forward *f, const uint8_t *data, int size, uint64_t ntp, uint8_t *out) {
+    int n = 0;
+    int cc = data[0] & 0x0F, pos = 12 + 4 * cc;
+    if (data[0] & 0x10) {
+        if (size < pos + 4)
+            return GV_MALFORMED;
+        int profile = (data[pos] << 8) | data[pos + 1];
+        int end = pos + 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3]);
+        if (end > size)
+            return GV_MALFORMED;
+        pos += 4;
+        if (profile == 0xBEDE) {
+            while (pos < end) {
+                int byte = data[pos];
+                if (byte == 0) { pos++; continue; }
+                int id = byte >> 4, length = (byte & 0x0F) + 1;
+                if (id == 15)
+                    break;
+                pos++;
+                if (pos + length > end)
+                    return GV_MALFORMED;
+                if (f->map[id]) {
+                    out[n++] = (f->map[id] << 4) | (length - 1);
+                    memcpy(out + n, data + pos, length);
+                    n += length;
+                }
+                pos += length;
+            }
+        } else if ((profile & 0xFFF0) == 0x1000) {
+            while (pos < end) {
+                int id = data[pos];
+                if (id == 0) { pos++; continue; }
+                if (pos + 2 > end)
+                    return GV_MALFORMED;
+                int length = data[pos + 1];
+                pos += 2;
+                if (pos + length > end)
+                    return GV_MALFORMED;
+                if (f->map[id]) {
+                    if (length < 1 || length > 16)
+                        return GV_FALLBACK;
+                    out[n++] = (f->map[id] << 4) | (length - 1);
+                    memcpy(out + n, data + pos, length);
+                    n += length;
+                }
+                pos += length;
+            }
+        }
+    }
+    if (f->mid_length) {
+        out[n++] = (f->mid_id << 4) | (f->mid_length - 1);
+        memcpy(out + n, f->mid, f->mid_length);
+        n += f->mid_length;
+    }
+    if (f->abs_id) {
+        uint32_t abs = (ntp >> 14) & 0xFFFFFF;
+        out[n++] = (f->abs_id << 4) | 2;
+        out[n++] = abs >> 16;
+        out[n++] = abs >> 8;
+        out[n++] = abs;
+    }
+    return n;
+}
+
+/* One packet for one subscriber: `data` (an unprotected RTP packet, its payload at
+ * data[start:end], or `payload` when not NULL) rewritten with this payload type, sequence
+ * number and timestamp, the forward's SSRC and extensions, then protected, into buffer
+ * (GV_MAX_PACKET + GV_TRAILER bytes). Returns its length, GV_FALLBACK, GV_TOO_LONG,
+ * GV_MALFORMED, or -(1000 + libsrtp's error code). */
+int gv_forward_packet(const gv_forward *f, char *buffer, const uint8_t *data, int size, int marker,
+                      int payload_type, int sequence, uint32_t timestamp, uint64_t ntp,
+                      int start, int end, const uint8_t *payload, int payload_length) {
+    uint8_t *out = (uint8_t *)buffer;
+    /* Elements at most: 15 forwarded (17 bytes each, the largest ids 1-14 give), mid, abs. */
+    uint8_t elements[15 * 17 + 17 + 4 + 3];
+    if (size < 12 || start < 12 || end > size || start > end)
+        return GV_MALFORMED;
+    int body = map_extensions(f, data, size, ntp, elements);
+    if (body < 0)
+        return body;
+    if (payload == NULL) {
+        payload = data + start;
+        payload_length = end - start;
+    }
+    int padding = (4 - body % 4) % 4;
+    int block = body ? 4 + body + padding : 0;
+    int length = 12 + block + payload_length;
+    if (length > GV_MAX_PACKET)
+        return GV_TOO_LONG;
+    out[0] = body ? 0x90 : 0x80;
+    out[1] = (marker ? 0x80 : 0) | (payload_type & 0x7F);
+    put16(out + 2, sequence);
+    put32(out + 4, timestamp);
+    put32(out + 8, f->ssrc);
+    if (body) {
+        put16(out + 12, 0xBEDE);
+        put16(out + 14, (body + padding) / 4);
+        memcpy(out + 16, elements, body);
+        memset(out + 16 + body, 0, padding);
+    }
+    memcpy(out + 12 + block, payload, payload_length);
+    if (f->protect != NULL) {
+        int rc = f->protect(f->srtp, out, &length);
+        if (rc)
+            return -(1000 + rc);
+    }
+    return length;
+}
+
+/* header + extensions + payload, protected, into buffer (RTX, padding: srtp_direct.Protector's work). */
+int gv_protect_parts(const gv_forward *f, char *buffer, const uint8_t *header, int header_length,
+                     const uint8_t *extensions, int extensions_length, const uint8_t *payload, int payload_length) {
+    int length = header_length + extensions_length + payload_length;
+    if (length > GV_MAX_PACKET)
+        return GV_TOO_LONG;
+    memcpy(buffer, header, header_length);
+    memcpy(buffer + header_length, extensions, extensions_length);
+    memcpy(buffer + header_length + extensions_length, payload, payload_length);
+    if (f->protect != NULL) {
+        int rc = f->protect(f->srtp, buffer, &length);
+        if (rc)
+            return -(1000 + rc);
+    }
+    return length;
+}
+
+/* data unprotected into buffer: its length, GV_TOO_LONG, or -(1000 + libsrtp's error code). */
+int gv_unprotect(gv_srtp_fn unprotect, void *srtp, char *buffer, const uint8_t *data, int size) {
+    if (size > GV_MAX_PACKET)
+        return GV_TOO_LONG;
+    memcpy(buffer, data, size);
+    int rc = unprotect(srtp, buffer, &size);
+    return rc ? -(1000 + rc) : size;
+}

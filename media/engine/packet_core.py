@@ -1,0 +1,255 @@
+"""The packet path's per-packet work, in Python (the reference) or compiled (packet_core.c).
+
+Per forwarded packet a forward rewrites the header for its subscriber (SSRC, payload type,
+sequence number, timestamp), maps the header extensions to the subscriber's ids (mid and
+abs-send-time written) and protects the packet with the subscriber's SRTP context; per
+received packet, the publisher's SRTP is removed. Both implementations do exactly this,
+with the same results (tests/media/engine/test_packet_core.py runs both on the same cases):
+
+- `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`) and srtp_direct.py;
+- `COMPILED`: one C call per forwarded packet (`gv_forward_packet`: rewrite, map, protect)
+  and one per received packet (`gv_unprotect`), built by
+  `./dev` (packet_core_build.py); libsrtp is the copy inside pylibsrtp, called through its
+  function addresses (the sessions aiortc made belong to that copy).
+
+`ACTIVE` is the compiled one when it was built and loads, else the Python one (logged);
+GV_PACKET_CORE=python selects the reference on purpose.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any, Protocol
+
+import pylibsrtp
+
+from . import packet_core_build, srtp_direct
+from .packets import ExtensionMapper, RtpView, payload_of, rewritten_header
+
+logger = logging.getLogger(__name__)
+
+Payload = bytes | memoryview
+
+
+class Forwarder(Protocol):
+    """One subscriber's rewrite-and-protect (pylibsrtp.Error when libsrtp refuses)."""
+
+    core: str  # the Core's name
+
+    def forward(self, view: RtpView, payload_type: int, sequence: int, timestamp: int, ntp: int,
+                payload: Payload | None = None) -> bytes:
+        """`view` as this subscriber receives it, protected (`payload`: in place of the view's)."""
+        ...
+
+    def protect(self, header: bytes, extensions: bytes, payload: Payload) -> bytes:
+        """A packet made here (RTX, padding), protected."""
+        ...
+
+
+class Core(Protocol):
+    name: str
+
+    def unprotector(self, session: pylibsrtp.Session) -> Any:
+        """`unprotect(data) -> bytes` for one receiving session (pylibsrtp.Error if refused)."""
+        ...
+
+    def forwarder(self, session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> Forwarder: ...
+
+
+class _PythonForwarder:
+    __slots__ = ("_mapper", "_protect", "_ssrc")
+    core = "python"
+
+    def __init__(self, session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> None:
+        self._mapper = mapper
+        self._ssrc = ssrc
+        self._protect: Any = srtp_direct.Protector(session).protect if session is not None else _join
+
+    def forward(self, view: RtpView, payload_type: int, sequence: int, timestamp: int, ntp: int,
+                payload: Payload | None = None) -> bytes:
+        extensions = self._mapper.block(view.extensions, ntp)
+        header = rewritten_header(view.marker, payload_type, sequence, timestamp, self._ssrc, bool(extensions))
+        result: bytes = self._protect(header, extensions, payload_of(view) if payload is None else payload)
+        return result
+
+    def protect(self, header: bytes, extensions: bytes, payload: Payload) -> bytes:
+        result: bytes = self._protect(header, extensions, payload)
+        return result
+
+
+def _join(header: bytes, extensions: bytes, payload: Payload) -> bytes:
+    return b"".join((header, extensions, payload))
+
+
+class _Python:
+    name = "python"
+
+    @staticmethod
+    def unprotector(session: pylibsrtp.Session) -> Any:
+        return srtp_direct.Unprotector(session).unprotect
+
+    @staticmethod
+    def forwarder(session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> Forwarder:
+        return _PythonForwarder(session, mapper, ssrc)
+
+
+PYTHON: Core = _Python()
+
+
+def _load() -> Any:
+    """The compiled module, if built from the sources here and complete; None (logged) otherwise."""
+    try:
+        module = importlib.import_module("media.engine._packet_core")
+    except ImportError:
+        return None  # not built: _choose() says so
+    except Exception:  # a broken build must never stop the engine
+        logger.warning("packet path: the compiled core does not load", exc_info=True)
+        return None
+    try:
+        current = getattr(module.lib, "GV_SOURCE_ID", None) == packet_core_build.source_id()
+    except OSError:
+        current = False
+    if not current:
+        logger.warning("packet path: the compiled core was built from other sources (run ./dev to rebuild it)")
+        return None
+    return module
+
+
+_compiled = _load()
+
+
+def _address(cdata: Any) -> int:
+    """The address behind one of pylibsrtp's cdata pointers (another FFI's object)."""
+    return int(srtp_direct.ffi.cast("uintptr_t", cdata))
+
+
+class _CompiledForwarder:
+    __slots__ = ("_buffer", "_call", "_forward", "_from_buffer", "_generic", "_null", "_python", "_session", "_unpack")
+    core = "compiled"
+
+    def __init__(self, session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> None:
+        ffi, lib = _compiled.ffi, _compiled.lib
+        self._python = _PythonForwarder(session, mapper, ssrc)  # the generic (two-byte) extension form
+        forward = self._forward = ffi.new("gv_forward *")
+        self._session = session  # keeps the srtp_t alive
+        if session is not None:
+            forward.protect = ffi.cast("gv_srtp_fn", _address(srtp_direct.ffi.addressof(srtp_direct.lib,
+                                                                                          "srtp_protect")))
+            forward.srtp = ffi.cast("void *", _address(session._srtp[0]))
+        forward.ssrc = ssrc
+        heads = mapper.one_byte_ids()
+        self._generic = heads is None
+        if heads is not None:
+            copy, mid_id, mid, abs_id = heads
+            for publisher_id, subscriber_id in copy.items():
+                forward.map[publisher_id] = subscriber_id
+            if mid_id is not None and mid:
+                forward.mid_id, forward.mid_length = mid_id, len(mid)
+                forward.mid[0:len(mid)] = list(mid)
+            forward.abs_id = abs_id or 0
+        self._buffer = ffi.new("char[]", lib.GV_MAX_PACKET + lib.GV_TRAILER)
+        # Looked up once: per packet, the attribute lookups cost more than the C they call.
+        self._call, self._unpack, self._null, self._from_buffer = (lib.gv_forward_packet, ffi.unpack, ffi.NULL,
+                                                                   ffi.from_buffer)
+
+    def forward(self, view: RtpView, payload_type: int, sequence: int, timestamp: int, ntp: int,
+                payload: Payload | None = None) -> bytes:
+        if self._generic:
+            return self._python.forward(view, payload_type, sequence, timestamp, ntp, payload)
+        data = view.data
+        if payload is None:
+            size = self._call(self._forward, self._buffer, data, len(data), view.marker, payload_type, sequence,
+                              timestamp, ntp, view.start, view.end, self._null, 0)
+        else:
+            size = self._call(self._forward, self._buffer, data, len(data), view.marker, payload_type, sequence,
+                              timestamp, ntp, view.start, view.end, self._from_buffer(payload), len(payload))
+        if size < 0:
+            return self._failed(size, view, payload_type, sequence, timestamp, ntp, payload)
+        result: bytes = self._unpack(self._buffer, size)
+        return result
+
+    def _failed(self, size: int, view: RtpView, payload_type: int, sequence: int, timestamp: int, ntp: int,
+                payload: Payload | None) -> bytes:
+        lib = _compiled.lib
+        if size == lib.GV_FALLBACK:
+            return self._python.forward(view, payload_type, sequence, timestamp, ntp, payload)
+        if size == lib.GV_TOO_LONG:
+            raise ValueError("packet is too long")
+        if size == lib.GV_MALFORMED:
+            raise ValueError("malformed RTP packet")  # parse_rtp accepted it: never expected
+        srtp_direct.raise_error(-size - 1000)
+        raise AssertionError  # pragma: no cover - raise_error raises
+
+    def protect(self, header: bytes, extensions: bytes, payload: Payload) -> bytes:
+        ffi = _compiled.ffi
+        size = _compiled.lib.gv_protect_parts(self._forward, self._buffer, header, len(header), extensions,
+                                              len(extensions), ffi.from_buffer(payload), len(payload))
+        if size == _compiled.lib.GV_TOO_LONG:
+            raise ValueError("packet is too long")
+        if size < 0:
+            srtp_direct.raise_error(-size - 1000)
+        result: bytes = self._unpack(self._buffer, size)
+        return result
+
+
+class _CompiledUnprotector:
+    __slots__ = ("_buffer", "_call", "_session", "_srtp", "_unpack", "_unprotect")
+
+    def __init__(self, session: pylibsrtp.Session) -> None:
+        ffi = _compiled.ffi
+        self._session = session  # keeps the srtp_t alive
+        self._srtp = ffi.cast("void *", _address(session._srtp[0]))
+        self._unprotect = ffi.cast("gv_srtp_fn", _address(srtp_direct.ffi.addressof(srtp_direct.lib,
+                                                                                     "srtp_unprotect")))
+        self._buffer = ffi.new("char[]", _compiled.lib.GV_MAX_PACKET + _compiled.lib.GV_TRAILER)
+        self._call, self._unpack = _compiled.lib.gv_unprotect, ffi.unpack
+
+    def unprotect(self, data: bytes) -> bytes:
+        size = self._call(self._unprotect, self._srtp, self._buffer, data, len(data))
+        if size < 0:
+            if size == _compiled.lib.GV_TOO_LONG:
+                raise ValueError("packet is too long")
+            srtp_direct.raise_error(-size - 1000)
+        result: bytes = self._unpack(self._buffer, size)
+        return result
+
+
+class _Compiled:
+    name = "compiled"
+
+    @staticmethod
+    def unprotector(session: pylibsrtp.Session) -> Any:
+        return _CompiledUnprotector(session).unprotect
+
+    @staticmethod
+    def forwarder(session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> Forwarder:
+        return _CompiledForwarder(session, mapper, ssrc)
+
+
+COMPILED: Core | None = _Compiled() if _compiled is not None and not srtp_direct.check_contract() else None
+
+
+def _choose() -> Core:
+    wanted = os.environ.get("GV_PACKET_CORE", "")
+    if wanted == "python":
+        logger.info("packet path: the Python core (GV_PACKET_CORE=python)")
+        return PYTHON
+    if COMPILED is None:
+        logger.warning("packet path: the compiled core is not built or does not load (./dev builds it: "
+                       "media/engine/packet_core_build.py); the Python core forwards, at a higher CPU cost")
+        return PYTHON
+    return COMPILED
+
+
+ACTIVE: Core = _choose()
+
+
+def implementation(name: str) -> Core:
+    """The core called `name` ("python" or "compiled"; ValueError if that one is not built)."""
+    if name == "python":
+        return PYTHON
+    if name == "compiled" and COMPILED is not None:
+        return COMPILED
+    raise ValueError(f"no {name!r} packet core here")

@@ -1,0 +1,102 @@
+"""Build the packet path's compiled core (packet_core.c) as media/engine/_packet_core*.so.
+
+cffi's out-of-line API mode writes the module's C, gcc compiles it against this Python's
+headers (no setuptools: one compiler call). `./dev` runs this after installing the
+requirements (`--if-stale`: again whenever packet_core.c or this file changed); a failure
+is reported and leaves the engine on its Python path (packet_core.py logs which one it
+uses). Needs gcc and Python.h (pyenv's and python.org's builds have it; Debian's
+python3.X needs python3.X-dev).
+
+    .venv/bin/python media/engine/packet_core_build.py [--if-stale]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import cffi  # type: ignore[import-untyped]  # no stubs; its C output is what counts
+
+HERE = Path(__file__).resolve().parent
+MODULE = "media.engine._packet_core"
+
+CDEF = """
+typedef int (*gv_srtp_fn)(void *srtp, void *data, int *length);
+typedef struct {
+    gv_srtp_fn protect;
+    void *srtp;
+    uint32_t ssrc;
+    uint8_t map[256];
+    uint8_t mid[16];
+    int mid_length;
+    int mid_id;
+    int abs_id;
+} gv_forward;
+#define GV_MAX_PACKET ...
+#define GV_TRAILER ...
+#define GV_FALLBACK ...
+#define GV_TOO_LONG ...
+#define GV_MALFORMED ...
+int gv_forward_packet(const gv_forward *f, char *buffer, const uint8_t *data, int size, int marker,
+                      int payload_type, int sequence, uint32_t timestamp, uint64_t ntp,
+                      int start, int end, const uint8_t *payload, int payload_length);
+int gv_protect_parts(const gv_forward *f, char *buffer, const uint8_t *header, int header_length,
+                     const uint8_t *extensions, int extensions_length, const uint8_t *payload, int payload_length);
+int gv_unprotect(gv_srtp_fn unprotect, void *srtp, char *buffer, const uint8_t *data, int size);
+"""
+
+
+def source_id() -> int:
+    """Names the sources a module was built from (60 bits of their SHA-256): packet_core.py
+    loads no module built from other sources (a struct laid out differently would corrupt memory)."""
+    digest = hashlib.sha256((CDEF + (HERE / "packet_core.c").read_text()).encode()).hexdigest()
+    return int(digest[:15], 16)
+
+
+def target() -> Path:
+    return HERE / ("_packet_core" + str(sysconfig.get_config_var("EXT_SUFFIX")))
+
+
+def build() -> Path:
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF + "#define GV_SOURCE_ID ...\n")
+    ffi.set_source(MODULE, f"#define GV_SOURCE_ID {source_id()}LL\n" + (HERE / "packet_core.c").read_text())
+    out = target()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "_packet_core.c"
+        with contextlib.redirect_stdout(io.StringIO()):  # cffi says "generating ..."
+            ffi.emit_c_code(str(source))
+        compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc") or "gcc"
+        built = Path(tmp) / out.name
+        command = [compiler, "-shared", "-fPIC", "-O2", "-fno-strict-aliasing",
+                   f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(built)]
+        subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+        built.replace(out)  # atomically: a running process keeps the file it mapped
+    return out
+
+
+def stale() -> bool:
+    """Not built yet, or built before its sources last changed."""
+    out = target()
+    if not out.exists():
+        return True
+    built = out.stat().st_mtime
+    return any(source.stat().st_mtime > built for source in (HERE / "packet_core.c", Path(__file__)))
+
+
+if __name__ == "__main__":
+    if "--if-stale" in sys.argv[1:] and not stale():
+        sys.exit(0)
+    try:
+        print(f"packet core built: {build().relative_to(HERE.parent.parent)}")
+    except (OSError, subprocess.CalledProcessError, cffi.CDefError, cffi.VerificationError) as exc:
+        print(f"packet core not built ({exc}): the media engine uses its Python path", file=sys.stderr)
+        sys.exit(1)

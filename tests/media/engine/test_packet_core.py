@@ -1,0 +1,142 @@
+"""The packet cores (packet_core.py): the compiled one forwards what the Python reference does,
+byte for byte through libsrtp, refuses what it refuses, and is the one the engine uses where
+it is built."""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import subprocess
+import sys
+
+import pylibsrtp
+import pytest
+
+from media.engine import packet_core, packet_core_build
+from media.engine.packets import (
+    ABS_SEND_TIME_URI,
+    MID_URI,
+    TRANSPORT_CC_URI,
+    ExtensionMapper,
+    build_extensions,
+    parse_rtp,
+    payload_of,
+    rewrite,
+)
+
+from .cores import CORES
+
+KEY = os.urandom(30)
+PUBLISHER = {2: ABS_SEND_TIME_URI, 3: TRANSPORT_CC_URI, 4: MID_URI, 13: "urn:3gpp:video-orientation"}
+SUBSCRIBER = {1: MID_URI, 3: ABS_SEND_TIME_URI, 7: "urn:3gpp:video-orientation"}
+
+
+def session(direction: int) -> pylibsrtp.Session:
+    profile = pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+    return pylibsrtp.Session(policy=pylibsrtp.Policy(key=KEY, ssrc_type=direction, srtp_profile=profile))
+
+
+def publisher_packet(sequence: int, elements: list[tuple[int, bytes]] | None = None, padding: int = 0) -> bytes:
+    if elements is None:
+        elements = [(2, b"\x01\x02\x03"), (3, struct.pack("!H", sequence)), (4, b"0"), (13, b"\x01")]
+    first = 0x90 | (0x20 if padding else 0) | 1  # one CSRC: dropped by the rewrite
+    header = struct.pack("!BBHIII", first, 0x80 | 96, sequence, 3000 * sequence, 0x1234, 0x5678)
+    tail = bytes(padding - 1) + bytes((padding,)) if padding else b""
+    return header + build_extensions(elements) + os.urandom(40 + 90 * (sequence % 12)) + tail
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_forwarded_packets_are_the_references_bytes_through_srtp(core: packet_core.Core) -> None:
+    mapper = ExtensionMapper(PUBLISHER, SUBSCRIBER, "5")
+    forwarder = core.forwarder(session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND), mapper, 0xABCDEF01)
+    reference = session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    receiver = session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    for sequence in range(30):
+        view = parse_rtp(publisher_packet(sequence, padding=4 * (sequence % 3)))
+        ntp = (sequence << 32) | 0x8000_0000
+        expected = rewrite(view, 0xABCDEF01, 97, 500 + sequence, 9000 * sequence, mapper.block(view.extensions, ntp))
+        protected = forwarder.forward(view, 97, 500 + sequence, 9000 * sequence, ntp)
+        assert protected == reference.protect(expected)
+        assert receiver.unprotect(protected) == expected
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_a_payload_in_place_of_the_packets_and_parts_made_here(core: packet_core.Core) -> None:
+    mapper = ExtensionMapper(PUBLISHER, SUBSCRIBER, None)
+    forwarder = core.forwarder(None, mapper, 7)
+    view = parse_rtp(publisher_packet(3))
+    replaced = forwarder.forward(view, 111, 1, 2, 0, memoryview(b"primary block"))
+    assert replaced == rewrite(view, 7, 111, 1, 2, mapper.block(view.extensions, 0))[:-len(payload_of(view))] + \
+        b"primary block"
+    header = struct.pack("!BBHII", 0xA0, 96, 9, 10, 7)
+    assert forwarder.protect(header, b"", b"\x00\x00\x00\x04") == header + b"\x00\x00\x00\x04"
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_an_extension_too_long_for_the_one_byte_form_takes_the_generic_one(core: packet_core.Core) -> None:
+    """Two-byte form upstream (a 20-byte value): the subscriber gets it in the two-byte form too."""
+    mapper = ExtensionMapper({9: "urn:x:long", 4: MID_URI}, {2: "urn:x:long", 1: MID_URI}, "0")
+    view = parse_rtp(publisher_packet(1, [(9, bytes(range(20))), (4, b"0")]))
+    out = core.forwarder(None, mapper, 1).forward(view, 96, 1, 1, 0)
+    assert out == rewrite(view, 1, 96, 1, 1, mapper.block(view.extensions, 0))
+    assert parse_rtp(out).extensions == [(2, bytes(range(20))), (1, b"0")]
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_forged_replayed_and_oversized_packets_are_refused(core: packet_core.Core) -> None:
+    sender = core.forwarder(session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND), ExtensionMapper({}, {}, None), 1)
+    unprotect = core.unprotector(session(pylibsrtp.Policy.SSRC_ANY_INBOUND))
+    view = parse_rtp(publisher_packet(1))
+    protected = sender.forward(view, 96, 1, 1, 0)
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(protected[:-1] + bytes([protected[-1] ^ 1]))  # forged
+    assert unprotect(protected) == rewrite(view, 1, 96, 1, 1, b"")
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(protected)  # replayed
+    with pytest.raises(ValueError):
+        sender.forward(view, 96, 2, 2, 0, b"\x00" * 1500)
+    with pytest.raises(ValueError):
+        unprotect(b"\x80" + bytes(1600))
+
+
+def test_the_compiled_core_is_the_one_used_where_it_is_built() -> None:
+    """./dev builds it (CI too): there the engine must forward with it, not fall back."""
+    if os.environ.get("GV_PACKET_CORE") == "python":
+        pytest.skip("the Python core was asked for")
+    if not packet_core_build.target().exists() and not os.environ.get("CI"):
+        pytest.skip("compiled packet core not built here")
+    assert packet_core.COMPILED is not None
+    assert packet_core.ACTIVE is packet_core.COMPILED
+
+
+def test_without_the_compiled_core_the_python_one_forwards_and_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(packet_core, "COMPILED", None)
+    monkeypatch.delenv("GV_PACKET_CORE", raising=False)
+    with caplog.at_level(logging.WARNING, logger="media.engine.packet_core"):
+        assert packet_core._choose() is packet_core.PYTHON
+    assert "compiled core is not built" in caplog.text
+    with pytest.raises(ValueError):
+        packet_core.implementation("compiled")
+
+
+def test_a_module_built_from_other_sources_is_not_used(monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A stale build (its structs may be laid out differently) is refused, with a log line."""
+    if packet_core.COMPILED is None:
+        pytest.skip("compiled packet core not built")
+    monkeypatch.setattr(packet_core_build, "source_id", lambda: -1)
+    with caplog.at_level(logging.WARNING, logger="media.engine.packet_core"):
+        assert packet_core._load() is None
+    assert "built from other sources" in caplog.text
+
+
+def test_a_failed_build_is_reported_and_leaves_what_was_there() -> None:
+    target = packet_core_build.target()
+    before = target.stat().st_mtime_ns if target.exists() else None
+    result = subprocess.run([sys.executable, packet_core_build.__file__], capture_output=True, text=True,
+                            env={**os.environ, "CC": "false"}, check=False)
+    assert result.returncode == 1
+    assert "Python path" in result.stderr
+    assert (target.stat().st_mtime_ns if target.exists() else None) == before
