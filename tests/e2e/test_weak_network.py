@@ -188,6 +188,6 @@ def test_loss_on_the_citizens_link_deepens_its_video_buffer(weak_link, weak_call
     citizen.wait_for_function(f"() => ({VIDEO_BUFFERS})().length > 0", timeout=WAIT)
     weak_link.emulator.set_profile(Profile.both(delay_ms=80, loss=0.1))
     try:
-        citizen.wait_for_function(f"() => ({VIDEO_BUFFERS})().every((ms) => ms >= 300)", timeout=WAIT)
+        citizen.wait_for_function(f"() => ({VIDEO_BUFFERS})().every((ms) => ms >= 200)", timeout=WAIT)
     finally:
         weak_link.emulator.set_profile(Profile())

@@ -11,17 +11,17 @@ test("a clean link leaves the browser's own buffer", () => {
 
 test("freezes raise the buffer to cover them, by steps, up to the cap", () => {
   const target = new PlayoutTarget();
-  assert.equal(target.update({ freezes: 1, frozenMs: 260 }, 0), 300); // the freeze's length
-  assert.equal(target.update({ freezes: 1, frozenMs: 120 }, 1000), 400); // a step more
+  assert.equal(target.update({ freezes: 1, frozenMs: 160 }, 0), 200); // the freeze's length
+  assert.equal(target.update({ freezes: 1, frozenMs: 120 }, 1000), 300); // a step more
   assert.equal(target.update({ freezes: 2, frozenMs: 1600 }, 2000), null); // capped
   assert.equal(target.ms, PLAYOUT.maxMs);
 });
 
-test("loss on our own hop covers two round trips of repair before any freeze", () => {
+test("loss on our own hop covers a round trip of repair and a margin before any freeze", () => {
   const target = new PlayoutTarget();
-  assert.equal(target.update({ loss: 0.1, rtt: 0.16 }, 0), 400);
+  assert.equal(target.update({ loss: 0.1, rtt: 0.16 }, 0), 300); // 240 ms, rounded up by steps
   const mild = new PlayoutTarget();
-  assert.equal(mild.update({ loss: 0.1, rtt: 0.06 }, 0), 200);
+  assert.equal(mild.update({ loss: 0.1, rtt: 0.06 }, 0), 100);
   assert.equal(new PlayoutTarget().update({ loss: 0.01, rtt: 0.16 }, 0), null); // below the floor
   assert.equal(new PlayoutTarget().update({ loss: 0.1, rtt: null }, 0), null); // no round trip known
 });
