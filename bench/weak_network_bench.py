@@ -43,7 +43,8 @@ COUNTERS = """async () => {
   const o = { at: Date.now(), frames: 0, frozen: 0, freezes: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
     concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null,
     nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0,
-    nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vjbDelay: 0, vjbEmitted: 0, rtt: 0 };
+    nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vReceivedFrames: 0, vSent: 0,
+    vjbDelay: 0, vjbEmitted: 0, rtt: 0 };
   if (!pc) return o;
   (await pc.getStats()).forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
@@ -51,6 +52,7 @@ COUNTERS = """async () => {
       o.freezes += r.freezeCount ?? 0;
       o.nackSent += r.nackCount ?? 0; o.pliSent += (r.pliCount ?? 0) + (r.firCount ?? 0);
       o.vLost += r.packetsLost ?? 0; o.keyDecoded += r.keyFramesDecoded ?? 0;
+      o.vReceivedFrames += r.framesReceived ?? 0;
       o.dropped += r.framesDropped ?? 0; o.rtxReceived += r.retransmittedPacketsReceived ?? 0;
       o.vjbDelay += r.jitterBufferDelay ?? 0; o.vjbEmitted += r.jitterBufferEmittedCount ?? 0;
       if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
@@ -65,7 +67,7 @@ COUNTERS = """async () => {
       o.target += r.targetBitrate ?? 0;
       o.nackReceived += r.nackCount ?? 0; o.pliReceived += (r.pliCount ?? 0) + (r.firCount ?? 0);
       o.keyEncoded += r.keyFramesEncoded ?? 0; o.rtxSent += r.retransmittedPacketsSent ?? 0;
-      o.encoded += r.framesEncoded ?? 0;
+      o.encoded += r.framesEncoded ?? 0; o.vSent += r.packetsSent ?? 0;
     }
   });
   const reading = window.gvDebug.linkHistory().at(-1);
@@ -80,8 +82,8 @@ SET_PLAYOUT = "(on) => { window.gvDebug.playout.enabled = on; }"
 TILE_LINK = "(pid) => document.querySelector(`figure[data-pid='${pid}'] .gv-tile__link`)?.dataset.level ?? null"
 
 
-DETAIL = ("vLost", "nackSent", "rtxReceived", "pliSent", "keyDecoded", "dropped",
-          "nackReceived", "rtxSent", "pliReceived", "keyEncoded", "encoded")
+DETAIL = ("vPackets", "vReceivedFrames", "frames", "vLost", "nackSent", "rtxReceived", "pliSent", "keyDecoded",
+          "dropped", "nackReceived", "rtxSent", "pliReceived", "keyEncoded", "encoded", "vSent")
 
 
 def sample(page) -> dict:
