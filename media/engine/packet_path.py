@@ -62,7 +62,6 @@ from .assembler import AudioAssembler, VideoAssembler
 from .encoded import EncodedFrame, codec_key, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames
-from .loss_cap import LossCap
 from .loss_relay import DownstreamLoss, reported_fraction, upstream_fraction
 from .nack import NackTracker
 from .packets import (
@@ -480,12 +479,10 @@ class PacketPublication:
     # --- subscribers --------------------------------------------------------------------------
 
     def viewers_bitrate(self) -> int | None:
-        """The lowest bitrate a video viewer reported (REMB) or its hop's loss allows
-        (loss_cap.py), if any. A paused
+        """The lowest bitrate a video viewer reported (REMB), if any reported. A paused
         viewer (audio only) receives nothing: its last REMB, stale, caps nobody (it held a
         publisher at 30 kbit/s through and after a viewer's audio-only spell)."""
-        known = [rate for f in self.forwards if not f.paused
-                 for rate in (f.state.remote_bitrate, f.state.loss_cap.bitrate) if rate]
+        known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate and not f.paused]
         return min(known) if known else None
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PacketForward:
@@ -562,7 +559,6 @@ class SenderState:
         self.forward: PacketForward | None = None
         self.remote_bitrate: int | None = None  # last REMB from the subscriber
         self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
-        self.loss_cap = LossCap()  # video: what that loss allows the publisher to send
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
         self.packets = 0
         self.octets = 0
@@ -621,8 +617,6 @@ def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
             fraction = reported_fraction(packet, ssrc)
             if fraction is not None:
                 state.loss.update(fraction, time.monotonic())
-                if kind == "video":
-                    state.loss_cap.update(fraction, state.octets, time.monotonic())
         return False  # receiver reports: aiortc's statistics too
 
     aiortc_hooks.intercept_rtcp(sender, on_rtcp)
@@ -823,7 +817,6 @@ class PacketForward:
         if self.paused:
             self.paused = False
             self.state.remote_bitrate = None  # measured on the stream before the pause: a new REMB will come
-            self.state.loss_cap = LossCap()  # its rate too (the next report measures from now)
             self.state.rewriter.restart()
             if self.publication.video:
                 self.publication.request_keyframe()
