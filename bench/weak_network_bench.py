@@ -141,6 +141,8 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
         out[name]["video_s"] = (last["at"] - at_set[name]["at"]) / 1000
         out[name]["frozen_before"] = last["frozen"] - at_set[name]["frozen"]
         out[name]["freezes_before"] = last["freezes"] - at_set[name]["freezes"]
+        emitted = last["jbEmitted"] - at_set[name]["jbEmitted"]
+        out[name]["audio_delay_before"] = 1000 * (last["jbDelay"] - at_set[name]["jbDelay"]) / max(1, emitted)
         end = switched if switched is not None else len(s) - 1
         out[name]["why"] = " | ".join(x["why"] or "-" for x in s[max(0, end - 12):end + 1])
     out["agent_view"] = sorted(agent_view)
@@ -250,7 +252,9 @@ def main() -> None:
                     if r["video_s"] < args.seconds:
                         print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
                               f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "
-                              f"{r['frozen_before']:.1f} s frozen; readings before it: {r['why']}", flush=True)
+                              f"{r['frozen_before']:.1f} s frozen, "
+                              f"audio jitter buffer {r['audio_delay_before']:.0f} ms; "
+                              f"readings before it: {r['why']}", flush=True)
             if not only or "outage" in only:
                 o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "
