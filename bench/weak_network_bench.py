@@ -41,27 +41,49 @@ OUTAGE_S = 5.0
 COUNTERS = """async () => {
   const pc = window.gvDebug.pc;
   const o = { at: Date.now(), frames: 0, frozen: 0, freezes: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
-    concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null };
+    concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null,
+    nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0,
+    nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vReceivedFrames: 0, vSent: 0,
+    vjbDelay: 0, vjbEmitted: 0, rtt: 0 };
   if (!pc) return o;
   (await pc.getStats()).forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
       o.frames += r.framesDecoded ?? 0; o.frozen += r.totalFreezesDuration ?? 0; o.vPackets += r.packetsReceived ?? 0;
       o.freezes += r.freezeCount ?? 0;
+      o.nackSent += r.nackCount ?? 0; o.pliSent += (r.pliCount ?? 0) + (r.firCount ?? 0);
+      o.vLost += r.packetsLost ?? 0; o.keyDecoded += r.keyFramesDecoded ?? 0;
+      o.vReceivedFrames += r.framesReceived ?? 0;
+      o.dropped += r.framesDropped ?? 0; o.rtxReceived += r.retransmittedPacketsReceived ?? 0;
+      o.vjbDelay += r.jitterBufferDelay ?? 0; o.vjbEmitted += r.jitterBufferEmittedCount ?? 0;
       if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
     } else if (r.type === "inbound-rtp" && r.kind === "audio") {
       o.aPackets += r.packetsReceived ?? 0; o.concealed += r.concealedSamples ?? 0;
       o.silent += r.silentConcealedSamples ?? 0;
       o.samples += r.totalSamplesReceived ?? 0; o.jbDelay += r.jitterBufferDelay ?? 0;
       o.jbEmitted += r.jitterBufferEmittedCount ?? 0;
+    } else if (r.type === "remote-inbound-rtp" && r.kind === "video") {
+      o.rtt = Math.max(o.rtt, r.roundTripTime ?? 0);
     } else if (r.type === "outbound-rtp" && r.kind === "video") {
       o.target += r.targetBitrate ?? 0;
+      o.nackReceived += r.nackCount ?? 0; o.pliReceived += (r.pliCount ?? 0) + (r.firCount ?? 0);
+      o.keyEncoded += r.keyFramesEncoded ?? 0; o.rtxSent += r.retransmittedPacketsSent ?? 0;
+      o.encoded += r.framesEncoded ?? 0; o.vSent += r.packetsSent ?? 0;
     }
   });
-  o.level = window.gvDebug.linkHistory().at(-1)?.level ?? null;
+  const reading = window.gvDebug.linkHistory().at(-1);
+  o.level = reading?.level ?? null;
+  o.why = reading ? `${reading.severe ? "severe " : ""}${reading.reasons.join("+")}` : "";
+  o.playoutMs = window.gvDebug.playout?.ms ?? null;
   o.audioOnly = document.querySelector("#gv-call .gv-audio-only")?.getAttribute("aria-pressed") === "true";
   return o;
 }"""
+# --compare-playout: the pages' video-buffer rule (rooms/static/rooms/js/playout.js) off or on.
+SET_PLAYOUT = "(on) => { window.gvDebug.playout.enabled = on; }"
 TILE_LINK = "(pid) => document.querySelector(`figure[data-pid='${pid}'] .gv-tile__link`)?.dataset.level ?? null"
+
+
+DETAIL = ("vPackets", "vReceivedFrames", "frames", "vLost", "nackSent", "rtxReceived", "pliSent", "keyDecoded",
+          "dropped", "nackReceived", "rtxSent", "pliReceived", "keyEncoded", "encoded", "vSent")
 
 
 def sample(page) -> dict:
@@ -84,11 +106,20 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "target_kbps": statistics.median(s["target"] for s in samples) / 1000,
         "levels": sorted({s["level"] for s in samples if s["level"]}),
         "audio_only": any(s["audioOnly"] for s in samples),
+        # Video repair, over the whole profile: what this side's receiver asked and lost,
+        # and what its sender was asked and sent again.
+        "repair": {key: last[key] - first[key] for key in DETAIL},
+        "video_jb_ms": 1000 * (last["vjbDelay"] - first["vjbDelay"]) / max(1, last["vjbEmitted"] - first["vjbEmitted"]),
+        "rtt_ms": 1000 * statistics.median(s["rtt"] for s in samples),
+        "playout_ms": last["playoutMs"],
     }
 
 
-def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profile, seconds: float) -> dict:
+def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profile, seconds: float,
+                playout: bool = True) -> dict:
     pages = {"citizen": citizen, "agent": agent_page}
+    for page in pages.values():
+        page.evaluate(SET_PLAYOUT, playout)
     at_set = {name: sample(page) for name, page in pages.items()}
     emulator.set_profile(profile)
     time.sleep(3)  # the estimators see the new link before we count
@@ -110,6 +141,10 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
         out[name]["video_s"] = (last["at"] - at_set[name]["at"]) / 1000
         out[name]["frozen_before"] = last["frozen"] - at_set[name]["frozen"]
         out[name]["freezes_before"] = last["freezes"] - at_set[name]["freezes"]
+        emitted = last["jbEmitted"] - at_set[name]["jbEmitted"]
+        out[name]["audio_delay_before"] = 1000 * (last["jbDelay"] - at_set[name]["jbDelay"]) / max(1, emitted)
+        end = switched if switched is not None else len(s) - 1
+        out[name]["why"] = " | ".join(x["why"] or "-" for x in s[max(0, end - 12):end + 1])
     out["agent_view"] = sorted(agent_view)
     # The next profile starts with video: one tap back where the page switched itself.
     for page in pages.values():
@@ -164,6 +199,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="';'-separated starts of profile names (and/or 'outage')")
     parser.add_argument("--audio", choices=("speech", "beep"), default="speech",
                         help="the fake microphones: a speech-like signal (bench/speech_like.py) or Chromium's beep")
+    parser.add_argument("--compare-playout", action="store_true",
+                        help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
     # Profile names hold commas: the choice is by the start of each name, ';' between.
     only = [token.strip() for token in args.only.split(";") if token.strip()]
@@ -194,9 +231,12 @@ def main() -> None:
             print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
-            for name in chosen:
+            runs = [(name, on) for name in chosen for on in ((False, True) if args.compare_playout else (True,))]
+            for name, on in runs:
                 result = results[name] = run_profile(emulator, agent_page, citizen, citizen_pid,
-                                                     PROFILES[name], args.seconds)
+                                                     PROFILES[name], args.seconds, on)
+                if args.compare_playout:
+                    print(f"{name}: video-buffer rule {'on' if on else 'off'}", flush=True)
                 for side in ("citizen", "agent"):
                     r = result[side]
                     view = f" ({', '.join(result['agent_view'])})" if side == "agent" else ""
@@ -205,10 +245,16 @@ def main() -> None:
                           f"{fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
                           f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
                           f"{', '.join(r['levels'])}{view}", flush=True)
+                    print(f"{'':22} {side:8} video in: " + ", ".join(f"{k} {v}" for k, v in r["repair"].items())
+                          + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}), "
+                          f"own send RTT {r['rtt_ms']:.0f} ms",
+                          flush=True)
                     if r["video_s"] < args.seconds:
                         print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
                               f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "
-                              f"{r['frozen_before']:.1f} s frozen", flush=True)
+                              f"{r['frozen_before']:.1f} s frozen, "
+                              f"audio jitter buffer {r['audio_delay_before']:.0f} ms; "
+                              f"readings before it: {r['why']}", flush=True)
             if not only or "outage" in only:
                 o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "

@@ -175,3 +175,19 @@ def test_sustained_loss_switches_the_citizen_to_audio_only_and_both_sides_are_to
     citizen.click("#gv-call .gv-audio-only")
     agent_page.wait_for_function("(pid) => !window.gvDebug.people().find((p) => p.pid === pid).audio_only",
                                  arg=citizen_pid, timeout=WAIT)
+
+
+VIDEO_BUFFERS = ("() => window.gvDebug.pc.getReceivers().filter((r) => r.track?.kind === 'video')"
+                 ".map((r) => r.jitterBufferTarget)")
+
+
+def test_loss_on_the_citizens_link_deepens_its_video_buffer(weak_link, weak_call):
+    """Repairs cost a round trip: at 10% loss and 80 ms the citizen's page makes its video
+    jitter buffer deep enough for them (rooms/static/rooms/js/playout.js) rather than freeze."""
+    _, citizen, _ = weak_call
+    citizen.wait_for_function(f"() => ({VIDEO_BUFFERS})().length > 0", timeout=WAIT)
+    weak_link.emulator.set_profile(Profile.both(delay_ms=80, loss=0.1))
+    try:
+        citizen.wait_for_function(f"() => ({VIDEO_BUFFERS})().every((ms) => ms >= 200)", timeout=WAIT)
+    finally:
+        weak_link.emulator.set_profile(Profile())

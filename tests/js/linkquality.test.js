@@ -124,7 +124,7 @@ test("audio only after 10 s of poor quality, once; counted afresh after video is
 test("10% loss is poor but not severe: video goes on; 20% is severe", () => {
   const ten = run(new LinkMonitor(), 3, (t) => ({ upLost: t * 5 }));
   assert.deepEqual([ten.level, ten.own, ten.severe], ["poor", "poor", false]);
-  const twenty = run(new LinkMonitor(), 3, (t) => ({ upLost: t * 10 }));
+  const twenty = run(new LinkMonitor(), 4, (t) => ({ upLost: t * 10 })); // judged over 3 s
   assert.equal(twenty.severe, true);
   const policy = new LinkPolicy();
   for (let t = 0; t <= 30; t++) assert.equal(policy.step(ten, t * 1000, false).audioOnly, false);
@@ -180,4 +180,25 @@ test("the monitor reports the time frozen in freezes that ended, and it switches
     if (policy.step(result, t * 1000, false).audioOnly) switchedAt.push(t);
   }
   assert.deepEqual(switchedAt, [8]); // 1.5 s frozen at 2, 4, 6, 8 s: 6 s in all by 8 s
+});
+
+test("10% loss whose receiver reports come unevenly is never severe: judged over 3 s, not per reading", () => {
+  // Readings every 500 ms, 25 packets sent in each; the server's report of our 10% loss
+  // comes once a second (5 lost), one in four is lost and the next carries both (10 lost):
+  // per reading that was 20% or 40%, "severe", and the page switched to audio only.
+  const monitor = new LinkMonitor();
+  const policy = new LinkPolicy();
+  let upLost = 0;
+  let severe = 0;
+  for (let i = 1; i <= 80; i++) {
+    const reportIn = i % 2 === 0 && i % 8 !== 0; // every second, the 4th one lost
+    if (reportIn) upLost += i % 8 === 2 ? 10 : 5; // the one after the lost report: two seconds
+    const result = monitor.update(report(i * 500, { upLost }));
+    if (result.severe) severe += 1;
+    assert.equal(policy.step(result, i * 500, false).audioOnly, false);
+  }
+  assert.equal(severe, 0);
+  // 30% (the browser test's profile) is still severe.
+  const thirty = run(new LinkMonitor(), 4, (t) => ({ upLost: t * 15 }));
+  assert.equal(thirty.severe, true);
 });

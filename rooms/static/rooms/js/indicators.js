@@ -5,6 +5,7 @@
 import { _, fmt } from "./i18n.js";
 import { $, announce } from "./dom.js";
 import { LinkMonitor, LinkPolicy } from "./linkquality.js";
+import { PlayoutTarget, applyPlayout } from "./playout.js";
 import { SpeakerPicker, audioLevels } from "./speaker.js";
 
 // `send` carries our link level to the call (quality.set); `autoAudioOnly` switches this
@@ -22,6 +23,10 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
     poor: () => _("Your connection is weak. In Settings, choose a lower quality or audio only."),
   };
   const policy = new LinkPolicy();
+  let playout = new PlayoutTarget();
+  // gvDebug.playout: the target now; `enabled` false leaves the browser's own buffer (the
+  // bench's before/after, bench/weak_network_bench.py --compare-playout).
+  const playoutDebug = { enabled: true, get ms() { return playout.ms; } };
   let monitor = null;
   let measuredPc = null;
   let sentLevel = null;
@@ -31,9 +36,16 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
     if (!call.pc || $("#gv-call").hidden || measuring) return;
     measuring = true;
     try {
-      if (call.pc !== measuredPc) [measuredPc, monitor] = [call.pc, new LinkMonitor()]; // a new connection
+      if (call.pc !== measuredPc) { // a new connection
+        [measuredPc, monitor, playout] = [call.pc, new LinkMonitor(), new PlayoutTarget()];
+      }
       const reading = monitor.update((await call.pc.getStats()).values());
       state.stats = reading;
+      // The video buffer deep enough for repairs (playout.js); set again each time while
+      // raised, so a video receiver added since gets it too.
+      if (playoutDebug.enabled && (playout.update(reading, Date.now()) != null || playout.ms > 0)) {
+        applyPlayout(call.pc, playout.ms);
+      }
       const badge = $("#gv-quality");
       badge.dataset.level = reading.level;
       badge.textContent = labels[reading.level]();
@@ -84,5 +96,6 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
     }
   }
 
-  return { showQuality, showLink, showSpeaker, speakers: picker, linkHistory: () => monitor?.history ?? [] };
+  return { showQuality, showLink, showSpeaker, speakers: picker, linkHistory: () => monitor?.history ?? [],
+    playout: playoutDebug };
 }

@@ -14,6 +14,11 @@ const rank = (level) => LEVELS.indexOf(level);
 export const SILENT_MEDIA_MS = 1000;
 export const SILENT_TRANSPORT_MS = 3000;
 const MIN_PACKETS = 20; // fewer packets in a reading: no loss ratio from it
+// "Severe" loss is judged over this long, not per reading: the server's receiver reports
+// (our uplink's loss) come once a second per stream and are themselves lost at 10% loss, so
+// a 500 ms reading could see 1-2 s of loss over 0.5 s of packets sent — 20-40% at 10% loss,
+// which switched pages to audio only (bench/weak_network_bench.py, 10% loss + 80 ms).
+export const SEVERE_LOSS_WINDOW_MS = 3000;
 const RECOVER_MS = 3000; // a better level is shown only once it held this long
 
 // [average, poor] thresholds.
@@ -96,6 +101,8 @@ export class LinkMonitor {
     this.lastPairAt = null;
     this.shown = "unknown";
     this.betterSince = null;
+    this.rtt = null; // s, the last fresh round trip measured
+    this.lossLog = []; // snapshots of the last few seconds (severe loss)
     this.history = []; // the last readings (diagnostics and the browser tests)
   }
 
@@ -109,6 +116,7 @@ export class LinkMonitor {
     const down = [];
     const up = [];
     let frozenMs = 0; // in video freezes that ended since the last reading
+    let newFreezes = 0;
 
     // Silence: the first thing a dead link shows, and the only one while it lasts.
     const receiving = cur.inPackets > 0;
@@ -127,7 +135,7 @@ export class LinkMonitor {
       const got = cur.inPackets - prev.inPackets;
       const lost = Math.max(0, cur.inLost - prev.inLost);
       if (got + lost >= MIN_PACKETS) down.push(finding("loss", lost / (got + lost)));
-      const newFreezes = cur.freezes - prev.freezes;
+      newFreezes = Math.max(0, cur.freezes - prev.freezes);
       frozenMs = Math.max(0, cur.frozen - prev.frozen) * 1000;
       if (newFreezes > 0) down.push({ what: "freeze", level: newFreezes > 1 || cur.frozen - prev.frozen > 1 ? "poor" : "average" });
       const emitted = cur.jbEmitted - prev.jbEmitted;
@@ -165,11 +173,29 @@ export class LinkMonitor {
     const reasons = [...down, ...up].filter((f) => f.level === "average" || f.level === "poor").map((f) => f.what);
     const ownFindings = [...down, ...up].filter((f) => OWN_LINK.has(f.what));
     const own = worst(ownFindings);
-    const severe = ownFindings.some((f) => f.what === "silent" || (f.value != null && f.value >= SEVERE[f.what]));
+    const severeLoss = this.windowLoss(cur) >= SEVERE.loss;
+    const severe = severeLoss || ownFindings.some((f) => f.what === "silent" || (f.what === "rtt" && f.value >= SEVERE.rtt));
+    const rtt = up.find((f) => f.what === "rtt");
+    if (rtt) this.rtt = rtt.value;
     const result = { level: this.shown, measured, own, severe, down: worst(down), up: worst(up),
-      reasons: [...new Set(reasons)], at: now, silentMs, frozenMs };
+      reasons: [...new Set(reasons)], at: now, silentMs, frozenMs, freezes: newFreezes,
+      loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt };
     this.history = [...this.history.slice(-19), result];
     return result;
+  }
+
+  // The worse direction's loss over the last SEVERE_LOSS_WINDOW_MS (0 until that long is known, or too few packets).
+  windowLoss(cur) {
+    const log = this.lossLog;
+    log.push(cur);
+    while (log.length > 2 && cur.at - log[1].at >= SEVERE_LOSS_WINDOW_MS) log.shift();
+    const base = log[0];
+    if (cur.at - base.at < SEVERE_LOSS_WINDOW_MS) return 0;
+    const got = cur.inPackets - base.inPackets;
+    const lost = Math.max(0, cur.inLost - base.inLost);
+    const sent = cur.outPackets - base.outPackets;
+    const upLost = Math.max(0, cur.upLost - base.upLost);
+    return Math.max(got + lost >= MIN_PACKETS ? lost / (got + lost) : 0, sent >= MIN_PACKETS ? upLost / sent : 0);
   }
 }
 

@@ -43,7 +43,7 @@ let notes = null;
 const openNotes = () => (notes ??= import("./notes.js").then((m) => m.start({ send, moderator, pid: cfg.pid })));
 const call = new Call({ send, iceServers: cfg.ice_servers, onRemote: showRemote, onConnection });
 const mine = localMedia({ state, call, stage, changed: sendState });
-const { showQuality, showLink, showSpeaker, speakers, linkHistory } = indicators({
+const { showQuality, showLink, showSpeaker, speakers, linkHistory, playout } = indicators({
   state, call, stage, send, autoAudioOnly: () => setAudioOnly(true) });
 const renderPeople = peopleLists({ state, send, startIdcheck: (p) => idcheck("start", p) });
 // The ID check's code loads at its first use (an agent's request, a message about one): most
@@ -617,6 +617,7 @@ globalThis.gvDebug = {
   lobby: () => [...state.lobby.values()],
   speakers, // speaker view's choice: speaker, speaking, levels (speaker.js)
   linkHistory, // the last link readings (linkquality.js)
+  playout, // the video buffer's target (playout.js)
 };
 
 main();

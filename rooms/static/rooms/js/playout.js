@@ -1,0 +1,65 @@
+// How deep the video jitter buffer should be when packets come late because they were lost
+// and sent again (issue 25). Pure: tests/js/playout.test.js runs it under Node.
+//
+// Why: at 10% loss and an 80 ms link a lost packet is repaired one round trip later
+// (≈ 0.2 s: NACK, retransmission), on whichever hop lost it. Chromium's video jitter buffer
+// stays at ≈ 0.1 s: the frame with the hole, and every frame behind it, then misses its
+// render time, a freeze each time (bench/weak_network_bench.py: 16 freezes, 5.1 s frozen
+// in 18 s). Chromium only adds the round trip to its buffer for its own NACKs, and when the
+// loss is on the sender's uplink the media server repairs it before forwarding: this
+// receiver sees no loss at all, only late frames. So the buffer follows what is seen:
+// freezes raise it (to cover their length), loss on our own hop raises it to cover a round
+// trip of repair; a calm spell lowers it a step at a time. It delays the picture and the
+// sound (Chromium keeps them in sync: with a 400 ms cap the citizen's audio waited 0.8-2.7 s
+// in the bench, against 0.2 s without), hence the 300 ms cap, and 0 (the browser's own)
+// otherwise.
+
+export const PLAYOUT = {
+  stepMs: 100, // raised at least this much on new freezes; lowered by this much when calm
+  maxMs: 300, // more delays the sound too (kept in sync): 400 gave 0.8-2.7 s of audio delay
+  calmMs: 20000, // no freeze and no loss this long: one step down
+  lossFloor: 0.02, // our hop's loss from which a round trip of repair is expected
+  rttFactor: 1.5, // one round trip of repair and a margin
+};
+
+const roundUp = (ms, step) => Math.ceil(ms / step) * step;
+
+export class PlayoutTarget {
+  constructor(settings = PLAYOUT) {
+    this.settings = { ...PLAYOUT, ...settings };
+    this.ms = 0; // 0: the browser's own buffer
+    this.calmSince = null;
+  }
+
+  // `freezes`, `frozenMs`: new video freezes since the last reading and their time;
+  // `loss`: the ratio lost on our own hop in it (null: not measured); `rtt`: our last
+  // round trip to the server, s (null: unknown). Returns the new target (ms) when it
+  // changed, else null.
+  update({ freezes = 0, frozenMs = 0, loss = null, rtt = null }, now) {
+    const { stepMs, maxMs, calmMs, lossFloor, rttFactor } = this.settings;
+    let want = this.ms;
+    const lossy = loss != null && loss >= lossFloor;
+    if (freezes > 0) want = Math.max(want + stepMs, roundUp(frozenMs / freezes, stepMs));
+    if (lossy && rtt != null) want = Math.max(want, roundUp(rttFactor * rtt * 1000, stepMs));
+    want = Math.min(maxMs, want);
+    if (freezes > 0 || lossy) {
+      this.calmSince = now;
+    } else if (this.ms > 0) {
+      this.calmSince ??= now;
+      if (now - this.calmSince >= calmMs) {
+        want = Math.max(0, this.ms - stepMs);
+        this.calmSince = now;
+      }
+    }
+    if (want === this.ms) return null;
+    this.ms = want;
+    return want;
+  }
+}
+
+// Sets the target on every video receiver of `pc` (where the browser has jitterBufferTarget).
+export function applyPlayout(pc, ms) {
+  for (const receiver of pc.getReceivers()) {
+    if (receiver.track?.kind === "video" && "jitterBufferTarget" in receiver) receiver.jitterBufferTarget = ms === 0 ? null : ms;
+  }
+}
