@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 FINAL = {4401, 4403, 4409, 4410}  # rooms/protocol.py CloseCode, minus RETRY
 BUSY = 4503
 PING_EVERY, PONG_WITHIN = 20.0, 10.0
+SILENT = 4000  # the client's own close code when no pong came
 LOBBY_INFO_EVERY = 15.0
 
 
@@ -225,6 +226,9 @@ class Nginx:
             "HTTPS_LISTEN6": f"[::1]:{free_port()}", "TLS_CERT": str(cert), "TLS_KEY": str(key),
             "DAPHNE_1": f"127.0.0.1:{backends[0]}", "DAPHNE_2": f"127.0.0.1:{backends[1]}",
             "STATIC_ROOT": str(self.folder / "static")})
+        # The site logs its errors to syslog (/dev/log), absent here: every line failed and was
+        # lost (an [alert] each); in the bench's folder instead, to read what nginx saw.
+        site = re.sub(r"error_log syslog:\S+ (\w+);", rf"error_log {self.folder}/site-error.log \1;", site)
         if not tls:
             site = site.replace(f"listen 127.0.0.1:{self.port} ssl http2;", f"listen 127.0.0.1:{self.port};")
         self.scheme = "wss" if tls else "ws"
@@ -240,6 +244,13 @@ http {{ access_log off; {temp} include {self.folder}/site.conf; }}
 """)
         self.proc = subprocess.Popen(["nginx", "-p", str(self.folder), "-c", str(conf)], stderr=subprocess.DEVNULL)
         wait_for("nginx", lambda: listening(self.port), 10)
+
+    def error_counts(self) -> dict[str, int]:
+        """The site's error lines by what they say (the upstream's address and the client's left out)."""
+        path = self.folder / "site-error.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        found = re.findall(r"\] \d+#\d+: \*\d+ (.*?), client:", text)
+        return dict(collections.Counter(found).most_common(5))
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -257,13 +268,14 @@ class Stats:
     handshake_failures: int = 0
     busy: int = 0
     busy_hints: list[float] = field(default_factory=list)
-    drops: int = 0
+    drops: int = 0  # sockets that were connected (state received) and closed under them
+    silent: int = 0  # of which: closed by the client, no pong within PONG_WITHIN
     errors: dict[str, int] = field(default_factory=dict)
     lobby_replays: int = 0  # chat replayed to someone waiting: must stay 0
     sent: dict[str, tuple[str, Client, str]] = field(default_factory=dict)  # chat id -> (room, sender, phase)
 
-    def mark(self) -> tuple[int, int, int, int]:
-        return len(self.connects), self.handshake_failures, self.busy, self.drops
+    def mark(self) -> tuple[int, int, int, int, int]:
+        return len(self.connects), self.handshake_failures, self.busy, self.drops, self.silent
 
 
 class Client:
@@ -303,9 +315,10 @@ class Client:
                 continue
             attempt = 0  # as the page (signal.js, onopen): a socket refused BUSY was open, its hint spreads
             pinger = asyncio.create_task(self.keep_alive(self.ws))
+            was_connected = False
             try:
                 async for raw in self.ws:
-                    self.handle(json.loads(raw))
+                    was_connected |= self.handle(json.loads(raw))
             except Exception:  # noqa: S110  (a drop: the close code says what comes next)
                 pass
             finally:
@@ -314,7 +327,11 @@ class Client:
             self.connected = False
             if self.stop or self.gone or code in FINAL:
                 return
-            self.stats.drops += 1
+            # A BUSY refusal is not a drop: the socket never carried the room (the count of
+            # drops included them, so a kill looked like more sockets lost than the process held).
+            if was_connected:
+                self.stats.drops += 1
+                self.stats.silent += code == SILENT
             hint = self.hint if code == BUSY else 0.0
             if code == BUSY:
                 self.stats.busy += 1
@@ -332,7 +349,7 @@ class Client:
             await self.send({"type": "ping"})
             await asyncio.sleep(PONG_WITHIN)
             if self.last_pong < asked:
-                await ws.close(4000)  # a silent dead link: drop and reconnect, as the page does
+                await ws.close(SILENT)  # a silent dead link: drop and reconnect, as the page does
                 return
 
     async def send(self, message: dict) -> bool:
@@ -658,7 +675,7 @@ async def until(condition, timeout: float, every: float = 0.2) -> float | None:
 
 
 async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_server: Redis,
-                   sampler: Sampler, meter: CpuMeter, rooms) -> None:
+                   sampler: Sampler, meter: CpuMeter, rooms, proxy: Nginx) -> None:
     from asgiref.sync import sync_to_async
 
     for slug, apid, asession, cpid, csession, admitted in rooms:
@@ -730,7 +747,8 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
               f"{after(took, args.recover_timeout)}: "
               f"{len(times)}/{len(live)} back, per participant {ms(times)}")
         print(f"         reconnections {now[0] - mark[0]} ({ms(bench.stats.connects[connects_before:])}), "
-              f"drops {now[3] - mark[3]}, handshake failures {now[1] - mark[1]}, BUSY {now[2] - mark[2]}, "
+              f"drops {now[3] - mark[3]} (no pong: {now[4] - mark[4]}), handshake failures {now[1] - mark[1]}, "
+              f"BUSY {now[2] - mark[2]}, "
               f"errors {dict(collections.Counter(bench.stats.errors) - errors_before) or 'none'}; "
               f"load average {load_average()}")
         if now[0] > mark[0]:
@@ -806,6 +824,7 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
           f"Redis clients: max {max(sampler.redis, default=0)}, last {sampler.redis[-1:]}")
     print(f"[connections] Redis clients by their last command: {redis_clients_by_command(redis_server.url)}")
     print(f"[daphne logs] {daphnes.log_counts()}")
+    print(f"[nginx errors] {proxy.error_counts() or 'none'}")
 
 
 def main() -> None:
@@ -829,6 +848,11 @@ def main() -> None:
                         help="Daphne's listen backlog (deploy/Procfile's; 0: Twisted's default, 50)")
     parser.add_argument("--websocket-connect-timeout", type=int, default=30,
                         help="Daphne's --websocket_connect_timeout (deploy/Procfile's; Daphne's default: 5)")
+    parser.add_argument("--handshake-timeout", type=float, default=3.0,
+                        help="ROOM_HANDSHAKE_TIMEOUT of the Daphnes (production's, portal/settings.py; "
+                        "tests.settings' 20 s is for CI machines)")
+    parser.add_argument("--queue-wait", type=float, default=None,
+                        help="ROOM_HANDSHAKE_QUEUE_WAIT of the Daphnes (default: the settings')")
     parser.add_argument("--keep", action="store_true", help="keep the folder with the logs")
     parser.add_argument("--tls", action="store_true", help="HTTPS as deployed (the client and nginx then "
                         "spend their CPU on 600 TLS sessions)")
@@ -842,6 +866,11 @@ def main() -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": pg.url,
                "REDIS_URL": redis_server.url, "CHANNELS_PREFIX": "bench", "MEDIA_REDIS_PREFIX": "bench:",
                "GV_VAR_DIR": str(folder / "var"), "PYTHONUNBUFFERED": "1"}
+        # The Daphnes run tests.settings (the bench's test secrets), with production's handshake
+        # time limit unless told: tests.settings only sets it when the environment does not.
+        env["ROOM_HANDSHAKE_TIMEOUT"] = f"{args.handshake_timeout:g}"
+        if args.queue_wait is not None:
+            env["ROOM_HANDSHAKE_QUEUE_WAIT"] = f"{args.queue_wait:g}"
         if args.max_handshakes is not None:
             env["ROOM_MAX_HANDSHAKES"] = str(args.max_handshakes)
         if args.asgi_threads is not None:
@@ -869,7 +898,7 @@ def main() -> None:
         meter = CpuMeter(daphnes, pg, redis_server, proxy)
 
         async def bounded() -> None:
-            await asyncio.wait_for(scenario(args, bench, daphnes, pg, redis_server, sampler, meter, rooms),
+            await asyncio.wait_for(scenario(args, bench, daphnes, pg, redis_server, sampler, meter, rooms, proxy),
                                    args.deadline)
 
         asyncio.run(bounded())

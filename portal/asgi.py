@@ -17,7 +17,11 @@ from django.urls import URLPattern  # noqa: E402
 from portal import daphne_accesslog  # noqa: E402
 from portal import routing as portal_routing  # noqa: E402
 from portal.accounts.middleware import verified_user  # noqa: E402
-from portal.daphne_tuning import defer_autobahn_debug_formatting, shorten_gil_switch_interval  # noqa: E402
+from portal.daphne_tuning import (  # noqa: E402
+    defer_autobahn_debug_formatting,
+    freeze_start_up_objects,
+    shorten_gil_switch_interval,
+)
 from rooms import admission  # noqa: E402
 from rooms import routing as rooms_routing  # noqa: E402
 from rooms.phone import routing as phone_routing  # noqa: E402
@@ -49,3 +53,5 @@ application = ProtocolTypeRouter(
         )),
     }
 )
+# Last: what start-up loaded is frozen out of the collector's passes (portal/daphne_tuning.py).
+freeze_start_up_objects()

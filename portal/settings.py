@@ -329,16 +329,16 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # every slot taken waits for one if those waiting before it can be served within that many
 # seconds at the process's pace (a refusal costs Daphne about half a handshake, and the
 # browser seconds); the wait plus ROOM_HANDSHAKE_TIMEOUT must stay well under Daphne's
-# --websocket_connect_timeout. Off (0) by default: at 4 s it cut a killed process's
-# reconnections' refusals from 553 to 28-231 at load 5-8, but the 10-minute soak with it, at
-# load 24, took 56 s to connect a storm (441 handshakes outlived the client's 10 s) and lost
-# 29 chats (README, bench/signalling_load.py): not yet shown harmless under overload. With
-# the cheaper handshakes of 2026-11-29 the kill phase took 9.1 / 6.6 s with it at 4 (10.7 /
-# 10.6 s without, load 9-12); a soak on that code is what is missing.
+# --websocket_connect_timeout. 4 s by default: on the survivor of a killed process it cuts the
+# refusals of the reconnections from 280-289 to 24-33 and the phase from 10.7-11.1 s to 8.2-8.9 s
+# (load 6-10), and a 5-minute soak with it lost nothing (README, bench/signalling_load.py). It
+# was off after a soak at load 24 lost 29 chats, 441 handshakes outliving the client's 10 s;
+# that bench ran tests.settings' 20 s handshake limit, so a handshake could wait 4 s and then
+# run 20 more: the wait plus production's 3 s stays under 10. 0: refused at once.
 ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
-ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=0.0)
+ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=4.0)
 # Threads of a Daphne process for the room handshakes' database calls, apart from the
 # ASGI_THREADS that run every socket's messages (rooms/dbcall.py; 0: shared with them).
 ROOM_HANDSHAKE_THREADS = env.int("ROOM_HANDSHAKE_THREADS", default=2)

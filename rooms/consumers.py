@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -90,14 +91,16 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
     # --- admission (rooms/admission.py gates the count; here: bounded in time, then replay) ---
     async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
         try:
-            async with asyncio.timeout(settings.ROOM_HANDSHAKE_TIMEOUT):
+            async with asyncio.timeout(settings.ROOM_HANDSHAKE_TIMEOUT) as self._deadline:
                 await super().websocket_connect(message)
         except TimeoutError:
+            self._deadline = None
             # Bounded work per handshake: one that waited this long is refused, not queued on.
             log.warning("room socket handshake over %.0f s: refused as busy (room=%s)",
                         settings.ROOM_HANDSHAKE_TIMEOUT, getattr(self, "slug", "?"))
             await self._refuse_busy(admission.ADMISSION.retry_after())
             return
+        self._deadline = None
         await self._replay_chat()
 
     async def _refuse_busy(self, retry_after: int) -> None:
@@ -113,9 +116,16 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         await self.close(CloseCode.BUSY)
 
     accepted = False
+    _deadline: asyncio.Timeout | None = None
 
     async def accept(self, subprotocol=None, headers=None) -> None:
         self.accepted = True
+        if self._deadline is not None:
+            # The bounded part is over: what follows (the state, telling the room) is what any
+            # message does. Refused past this point, a socket already told its state was
+            # closed BUSY, its whole handshake wasted and redone (with production's 3 s, on
+            # the survivor of a killed Daphne: bench/signalling_load.py counted it as a drop).
+            self._deadline.reschedule(None)
         await super().accept(subprotocol, headers)
 
     async def close(self, code=None, reason=None) -> None:
@@ -585,7 +595,12 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
             await db(presence.disconnect)(pid, self.channel_name)
 
     async def _send(self, message: dict) -> None:
-        await self.send(text_data=json.dumps(message))
+        # The browser went away while a handler ran (a pong to a socket closing): Daphne
+        # raises, and the handler's error path sent again, raised again and ended the consumer
+        # without its cleanup (the participant stayed online until the sweep; seen at the
+        # bench's hang-up). Daphne delivers the disconnect next, which does the cleanup.
+        with contextlib.suppress(Disconnected):
+            await self.send(text_data=json.dumps(message))
 
     async def _broadcast(self, group: str, message: dict) -> None:
         await self.channel_layer.group_send(group, forward(message))

@@ -1,4 +1,5 @@
-"""autobahn's per-connection debug line is pretty-printed only when written (portal/daphne_tuning.py)."""
+"""Daphne tuning applied by loading the application (portal/daphne_tuning.py): autobahn's per-connection
+debug line pretty-printed only when written, the GIL switch interval, start-up objects frozen."""
 
 from __future__ import annotations
 
@@ -36,3 +37,9 @@ def test_loading_the_application_shortens_the_gil_switch_interval_to_the_setting
         assert sys.getswitchinterval() == 0.002
     finally:
         sys.setswitchinterval(before)
+
+
+def test_loading_the_application_freezes_start_up_objects_out_of_the_collector():
+    import gc
+
+    assert gc.get_freeze_count() > 10_000  # Django and the apps, loaded by portal.asgi's import

@@ -133,6 +133,31 @@ def test_a_slow_handshake_is_abandoned_as_busy_and_undone(room, citizen, monkeyp
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_handshake_slow_after_its_accept_is_not_refused(room, citizen, monkeypatch, settings):
+    """Once accepted, the socket has its state coming: slowness after that (telling the room)
+    is not a reason to close it BUSY and have the whole handshake done again."""
+    from rooms import consumers
+
+    settings.ROOM_HANDSHAKE_TIMEOUT = 0.3
+    monkeypatch.setattr(admission, "ADMISSION", Admission(max_handshakes=5, max_sockets=100))
+    announce = consumers.announce_async
+
+    async def slow_announce(*args, **kwargs):  # the first step after the accept
+        await asyncio.sleep(0.6)
+        return await announce(*args, **kwargs)
+
+    monkeypatch.setattr(consumers, "announce_async", slow_announce)
+
+    async def scenario():
+        client = await Client(room.slug, citizen.pid).connect()
+        assert (await client.greeted())["you"]["pid"] == str(citizen.pid)
+        await client.quiet()  # still open, not refused: no `busy`, no close before the pong
+        await client.close()
+
+    run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
 def test_sockets_are_counted_while_open(room, citizen, monkeypatch):
     gate = Admission(max_handshakes=5, max_sockets=100)
     monkeypatch.setattr(admission, "ADMISSION", gate)

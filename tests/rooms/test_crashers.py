@@ -103,3 +103,18 @@ def test_a_name_with_a_nul_byte_or_a_lone_surrogate(room, citizen):
 
     run(scenario())
     assert Participant.objects.get(pid=citizen.pid).name == "Jeanne Dupont"
+
+
+def test_a_message_to_a_socket_that_closed_meanwhile_does_not_end_the_consumer():
+    """Daphne raises on a send to a closed socket (a pong racing the browser's close): the
+    consumer carries on to the disconnect Daphne delivers next, which marks it offline."""
+    from autobahn.exception import Disconnected
+
+    from rooms.consumers import RoomConsumer
+
+    async def closed(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer = RoomConsumer()
+    consumer.base_send = closed
+    run(consumer._send({"type": "pong"}))  # no exception
