@@ -184,12 +184,14 @@ class Swept:
 def _mark_lost(rows, now: dt.datetime) -> list[Participant]:
     """Offline with the grace, for rows (under a row lock) whose socket is taken for dead.
     The channel stays: should the socket be alive after all, its process's next beat puts
-    it back online (`renew`)."""
+    it back online (`renew`). Returns those the room should hear lost: not someone already
+    out (removed, refused, left: no lease, its socket being closed), whom the room saw leave."""
     with transaction.atomic():
         found = list(rows.select_for_update(skip_locked=True).values_list("pk", flat=True)[:1000])
         Participant.objects.filter(pk__in=found).update(
             online=False, lease_until=now + _seconds("PRESENCE_GRACE_SECONDS"))
-    return list(Participant.objects.select_related("room__appointment").filter(pk__in=found))
+    return list(Participant.objects.select_related("room__appointment").filter(
+        pk__in=found, status__in=[lobby.Status.WAITING, lobby.Status.ADMITTED]))
 
 
 def clear_process(name: str, process: str) -> list[Participant]:

@@ -118,6 +118,19 @@ def test_the_sweep_clears_a_dead_process_sockets_then_their_place(room, moderato
     assert Participant.objects.get(pid=moderator.pid).online is True
 
 
+def test_someone_removed_whose_socket_is_closing_goes_offline_without_a_lost_notice(room, moderator, citizen):
+    """Removed from the call (no lease from then on) while its socket, still open, is being
+    closed: a sweep at that moment takes it offline, but the room, which saw it leave, is
+    not told "connection lost" (the agent's page got a stray participant.updated)."""
+    presence.move(room, str(citizen.pid), lobby.Status.ADMITTED)
+    presence.connect(Participant.objects.get(pid=citizen.pid), process="web1/x", channel="specific.a!1")
+    presence.move(room, str(citizen.pid), lobby.Status.REMOVED)
+    removed = Participant.objects.get(pid=citizen.pid)
+    assert (removed.online, removed.lease_until) == (True, None)
+    assert presence.sweep() == presence.Swept(lost=[], gone=[])
+    assert Participant.objects.get(pid=citizen.pid).online is False
+
+
 def test_a_socket_taken_for_dead_comes_back_with_its_process_next_beat(room, citizen, settings):
     """The database was down longer than a lease: another process swept this one's live
     socket; this process's next beat puts it back online."""
