@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -55,19 +56,26 @@ def daphne_processes(count: int, *, redis: bool = True, env: dict[str, str] | No
     else:
         env.pop("REDIS_URL", None)
     ports = [free_port() for _ in range(count)]
+    # Each process's log in a file, not a pipe nobody reads while it runs (a full pipe
+    # blocks the process on its next log line); printed when the block fails.
+    logs = [tempfile.TemporaryFile() for _ in ports]  # noqa: SIM115 - closed in the finally below
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-            stderr=None if os.environ.get("GV_DAPHNE_LOGS") else subprocess.PIPE,
+            stderr=None if os.environ.get("GV_DAPHNE_LOGS") else log,
         )
-        for port in ports
+        for port, log in zip(ports, logs, strict=True)
     ]
     try:
-        for port, proc in zip(ports, procs, strict=True):
-            wait_until(lambda port=port, proc=proc: listening(port, proc), 20, interval=0.1,
+        for port, proc, log in zip(ports, procs, logs, strict=True):
+            wait_until(lambda port=port, proc=proc, log=log: listening(port, proc, log), 20, interval=0.1,
                        what=f"daphne to listen on port {port}")
         yield list(zip(ports, procs, strict=True))
+    except BaseException:
+        for port, log in zip(ports, logs, strict=True):
+            print(f"--- daphne on port {port}, end of its log:\n{_tail(log)}")
+        raise
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -77,11 +85,19 @@ def daphne_processes(count: int, *, redis: bool = True, env: dict[str, str] | No
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for log in logs:
+            log.close()
 
 
-def listening(port: int, proc: subprocess.Popen) -> bool:
+def _tail(log, size: int = 4000) -> str:
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return log.read().decode(errors="replace")
+
+
+def listening(port: int, proc: subprocess.Popen, log=None) -> bool:
     if proc.poll() is not None:
-        raise RuntimeError(f"daphne exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+        raise RuntimeError(f"daphne exited: {_tail(log) if log else ''}")
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
         return True
     return False
