@@ -19,6 +19,8 @@
 // raised and is lowered a step at a time (the audio follows over seconds), and not raised
 // beyond that level again until the audio stayed within budget a calm spell. At 10% loss +
 // 80 ms a 300 ms target took the agent's audio from 80 to 340-360 ms (bench, 2026-11-29).
+// Audio delays of 0.6-2.7 s seen there grow with the target at 0 too (at lip sync's pace,
+// not the rule's): the guard then holds the target at 0, at the cost of freezes.
 
 export const PLAYOUT = {
   stepMs: 100, // raised at least this much on new freezes; lowered by this much when calm
