@@ -16,6 +16,7 @@ baseline measured in the same run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -112,6 +113,9 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "video_jb_ms": 1000 * (last["vjbDelay"] - first["vjbDelay"]) / max(1, last["vjbEmitted"] - first["vjbEmitted"]),
         "rtt_ms": 1000 * statistics.median(s["rtt"] for s in samples),
         "playout_ms": last["playoutMs"],
+        # The audio jitter buffer over each second (ms), to see when it grew.
+        "audio_delay_series": [round(1000 * (b["jbDelay"] - a["jbDelay"]) / (b["jbEmitted"] - a["jbEmitted"]))
+                               if b["jbEmitted"] > a["jbEmitted"] else None for a, b in itertools.pairwise(samples)],
     }
 
 
@@ -249,6 +253,8 @@ def main() -> None:
                           + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}), "
                           f"own send RTT {r['rtt_ms']:.0f} ms",
                           flush=True)
+                    print(f"{'':22} {side:8} audio jitter buffer per second, ms: "
+                          + " ".join(fmt(v, "{:.0f}") for v in r["audio_delay_series"]), flush=True)
                     if r["video_s"] < args.seconds:
                         print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
                               f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "

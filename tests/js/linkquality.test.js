@@ -79,6 +79,8 @@ test("freezes, jitter-buffer delay and concealment degrade the level", () => {
   // 150 ms mean audio delay (the 400 kbit/s link of the issue, once called "good").
   const slow = run(new LinkMonitor(), 3, (t) => ({ jbDelay: t * 50 * 0.15 }));
   assert.deepEqual([slow.level, slow.reasons], ["average", ["delay"]]);
+  assert.equal(Math.round(slow.audioDelayMs), 150); // the video buffer's guard reads it (playout.js)
+  assert.equal(run(new LinkMonitor(), 1).audioDelayMs, null); // one reading: nothing over it yet
   const concealed = run(new LinkMonitor(), 3, (t) => ({ concealed: t * 50 * 960 * 0.1 }));
   assert.deepEqual([concealed.level, concealed.reasons], ["poor", ["concealment"]]);
 });

@@ -43,6 +43,7 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
       state.stats = reading;
       // The video buffer deep enough for repairs (playout.js); set again each time while
       // raised, so a video receiver added since gets it too.
+      // The audio delay it causes (Chromium keeps lip sync) is guarded there too.
       if (playoutDebug.enabled && (playout.update(reading, Date.now()) != null || playout.ms > 0)) {
         applyPlayout(call.pc, playout.ms);
       }

@@ -117,6 +117,7 @@ export class LinkMonitor {
     const up = [];
     let frozenMs = 0; // in video freezes that ended since the last reading
     let newFreezes = 0;
+    let audioDelayMs = null; // the audio jitter buffer's mean delay over the reading (playout.js)
 
     // Silence: the first thing a dead link shows, and the only one while it lasts.
     const receiving = cur.inPackets > 0;
@@ -139,7 +140,10 @@ export class LinkMonitor {
       frozenMs = Math.max(0, cur.frozen - prev.frozen) * 1000;
       if (newFreezes > 0) down.push({ what: "freeze", level: newFreezes > 1 || cur.frozen - prev.frozen > 1 ? "poor" : "average" });
       const emitted = cur.jbEmitted - prev.jbEmitted;
-      if (emitted > 0) down.push({ what: "delay", level: grade((cur.jbDelay - prev.jbDelay) / emitted, THRESHOLDS.jitterBuffer) });
+      if (emitted > 0) {
+        audioDelayMs = (1000 * (cur.jbDelay - prev.jbDelay)) / emitted;
+        down.push({ what: "delay", level: grade(audioDelayMs / 1000, THRESHOLDS.jitterBuffer) });
+      }
       const samples = cur.samples - prev.samples;
       if (samples > 0) {
         down.push({ what: "concealment", level: grade((cur.concealed - prev.concealed) / samples, THRESHOLDS.concealment) });
@@ -179,7 +183,7 @@ export class LinkMonitor {
     if (rtt) this.rtt = rtt.value;
     const result = { level: this.shown, measured, own, severe, down: worst(down), up: worst(up),
       reasons: [...new Set(reasons)], at: now, silentMs, frozenMs, freezes: newFreezes,
-      loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt };
+      loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt, audioDelayMs };
     this.history = [...this.history.slice(-19), result];
     return result;
   }

@@ -13,6 +13,14 @@
 // sound (Chromium keeps them in sync: with a 400 ms cap the citizen's audio waited 0.8-2.7 s
 // in the bench, against 0.2 s without), hence the 300 ms cap, and 0 (the browser's own)
 // otherwise.
+//
+// The conversation comes first: the audio jitter buffer's delay is watched, and while it
+// exceeds its own best on this connection by more than `audioBudgetMs`, the target is not
+// raised and is lowered a step at a time (the audio follows over seconds), and not raised
+// beyond that level again until the audio stayed within budget a calm spell. At 10% loss +
+// 80 ms a 300 ms target took the agent's audio from 80 to 340-360 ms (bench, 2026-11-29).
+// Audio delays of 0.6-2.7 s seen there grow with the target at 0 too (at lip sync's pace,
+// not the rule's): the guard then holds the target at 0, at the cost of freezes.
 
 export const PLAYOUT = {
   stepMs: 100, // raised at least this much on new freezes; lowered by this much when calm
@@ -20,6 +28,11 @@ export const PLAYOUT = {
   calmMs: 20000, // no freeze and no loss this long: one step down
   lossFloor: 0.02, // our hop's loss from which a round trip of repair is expected
   rttFactor: 1.5, // one round trip of repair and a margin
+  // Audio delay the rule may cost over the audio's best on this connection (≈ 30 ms clean):
+  // with an 80 ms hop each way and ≈ 40 ms capture and playout, ≈ 280 ms of audio buffer
+  // keeps mouth-to-ear within 400 ms (ITU-T G.114's limit for a usable conversation).
+  audioBudgetMs: 250,
+  audioGapMs: 2000, // one step down per gap while the audio is over budget
 };
 
 const roundUp = (ms, step) => Math.ceil(ms / step) * step;
@@ -29,19 +42,38 @@ export class PlayoutTarget {
     this.settings = { ...PLAYOUT, ...settings };
     this.ms = 0; // 0: the browser's own buffer
     this.calmSince = null;
+    this.audioBest = null; // ms, the lowest audio delay seen on this connection
+    this.cap = this.settings.maxMs; // lowered to where the audio went over budget
+    this.audioOverAt = null; // when the audio was last over budget
+    this.loweredAt = null;
   }
 
   // `freezes`, `frozenMs`: new video freezes since the last reading and their time;
   // `loss`: the ratio lost on our own hop in it (null: not measured); `rtt`: our last
-  // round trip to the server, s (null: unknown). Returns the new target (ms) when it
+  // round trip to the server, s (null: unknown); `audioDelayMs`: the audio jitter buffer's
+  // mean delay over the reading (null: no audio). Returns the new target (ms) when it
   // changed, else null.
-  update({ freezes = 0, frozenMs = 0, loss = null, rtt = null }, now) {
-    const { stepMs, maxMs, calmMs, lossFloor, rttFactor } = this.settings;
-    let want = this.ms;
+  update({ freezes = 0, frozenMs = 0, loss = null, rtt = null, audioDelayMs = null }, now) {
+    const { stepMs, maxMs, calmMs, lossFloor, rttFactor, audioBudgetMs, audioGapMs } = this.settings;
+    if (audioDelayMs != null) this.audioBest = Math.min(this.audioBest ?? audioDelayMs, audioDelayMs);
     const lossy = loss != null && loss >= lossFloor;
+    if (audioDelayMs != null && audioDelayMs > this.audioBest + audioBudgetMs) {
+      this.audioOverAt = now;
+      if (this.ms === 0 || (this.loweredAt != null && now - this.loweredAt < audioGapMs)) return null;
+      this.loweredAt = now;
+      this.calmSince = now;
+      this.cap = this.ms - stepMs;
+      this.ms = this.cap;
+      return this.ms;
+    }
+    if (this.cap < maxMs && now - this.audioOverAt >= calmMs) {
+      this.cap += stepMs; // the audio stayed within budget: a step back
+      this.audioOverAt = now;
+    }
+    let want = this.ms;
     if (freezes > 0) want = Math.max(want + stepMs, roundUp(frozenMs / freezes, stepMs));
     if (lossy && rtt != null) want = Math.max(want, roundUp(rttFactor * rtt * 1000, stepMs));
-    want = Math.min(maxMs, want);
+    want = Math.min(maxMs, this.cap, want);
     if (freezes > 0 || lossy) {
       this.calmSince = now;
     } else if (this.ms > 0) {
