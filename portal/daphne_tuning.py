@@ -9,6 +9,7 @@ format lazily, so the pretty-printing is deferred to when the line is written: s
 
 from __future__ import annotations
 
+import gc
 import pprint
 import sys
 from typing import Any
@@ -59,7 +60,6 @@ def shorten_gil_switch_interval(seconds: float) -> None:
         sys.setswitchinterval(seconds)
 
 
-
 def freeze_start_up_objects() -> None:
     """Move what start-up loaded (Django, the apps, their modules: never garbage) out of the
     cyclic garbage collector's reach, so its passes over the older generations walk only
@@ -69,6 +69,4 @@ def freeze_start_up_objects() -> None:
     (bench/signalling_load.py, kill phase, load 9-10), it spent 3.4 s of wall time in the
     collector for 29 s of CPU, its 4 full passes 340 ms each over ~208,000 objects; frozen
     (157,000 objects), 2.3 s for 25 s, full passes 155 ms (one run each, gc.callbacks)."""
-    import gc
-
     gc.freeze()

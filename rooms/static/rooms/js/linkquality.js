@@ -133,9 +133,8 @@ export class LinkMonitor {
       down.push({ what: "arriving", level: "good" });
     }
     if (prev) {
-      const got = cur.inPackets - prev.inPackets;
-      const lost = Math.max(0, cur.inLost - prev.inLost);
-      if (got + lost >= MIN_PACKETS) down.push(finding("loss", lost / (got + lost)));
+      const loss = lossBetween(prev, cur);
+      if (loss.down != null) down.push(finding("loss", loss.down));
       newFreezes = Math.max(0, cur.freezes - prev.freezes);
       frozenMs = Math.max(0, cur.frozen - prev.frozen) * 1000;
       if (newFreezes > 0) down.push({ what: "freeze", level: newFreezes > 1 || cur.frozen - prev.frozen > 1 ? "poor" : "average" });
@@ -148,9 +147,7 @@ export class LinkMonitor {
       if (samples > 0) {
         down.push({ what: "concealment", level: grade((cur.concealed - prev.concealed) / samples, THRESHOLDS.concealment) });
       }
-      const sent = cur.outPackets - prev.outPackets;
-      const upLost = Math.max(0, cur.upLost - prev.upLost);
-      if (sent >= MIN_PACKETS) up.push(finding("loss", upLost / sent));
+      if (loss.up != null) up.push(finding("loss", loss.up));
       // A round trip counts only when measured again since the last reading (no stale RTT).
       if (cur.remoteRttCount > prev.remoteRttCount && cur.remoteRtt != null) {
         up.push(finding("rtt", cur.remoteRtt));
@@ -195,12 +192,18 @@ export class LinkMonitor {
     while (log.length > 2 && cur.at - log[1].at >= SEVERE_LOSS_WINDOW_MS) log.shift();
     const base = log[0];
     if (cur.at - base.at < SEVERE_LOSS_WINDOW_MS) return 0;
-    const got = cur.inPackets - base.inPackets;
-    const lost = Math.max(0, cur.inLost - base.inLost);
-    const sent = cur.outPackets - base.outPackets;
-    const upLost = Math.max(0, cur.upLost - base.upLost);
-    return Math.max(got + lost >= MIN_PACKETS ? lost / (got + lost) : 0, sent >= MIN_PACKETS ? upLost / sent : 0);
+    const loss = lossBetween(base, cur);
+    return Math.max(loss.down ?? 0, loss.up ?? 0);
   }
+}
+
+// Loss ratios between two snapshots, each way (null: too few packets to say).
+function lossBetween(before, after) {
+  const got = after.inPackets - before.inPackets;
+  const lost = Math.max(0, after.inLost - before.inLost);
+  const sent = after.outPackets - before.outPackets;
+  const upLost = Math.max(0, after.upLost - before.upLost);
+  return { down: got + lost >= MIN_PACKETS ? lost / (got + lost) : null, up: sent >= MIN_PACKETS ? upLost / sent : null };
 }
 
 // What to do about a reading: `advise` each time the shown level gets worse (to average or
