@@ -11,6 +11,9 @@ Here a process waits for Redis instead, sockets stay open:
   outage (or by another process before this one's groups were back) is caught up;
 - `group_add` records the membership before asking Redis, `group_discard` forgets it first
   and does not fail on a Redis that is down (the membership expires there by itself).
+A process's sockets share one Redis inbox; one reader task per event loop pops it and
+hands each message to its socket's buffer (channels_redis had a socket's own receive() pop
+for all: one closing mid-pop lost another socket's message, see `receive`).
 `send`/`group_send` still raise while Redis is down: the caller decides (the consumer
 answers the sender with an error; a new socket is closed with RETRY, PROTOCOL.md).
 
@@ -51,6 +54,7 @@ DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, Connect
 PROBE_FIRST, PROBE_MAX = 0.2, 1.0
 RESUBSCRIBE_BATCH = 500  # memberships added again per round trip after an outage
 POOL_TIMEOUT = 30.0  # seconds a command waits for a free connection of the pool
+READ_RETRY = 0.5  # seconds before the inbox reader tries again after an unexpected error
 
 
 class PoolBusy(redis.exceptions.RedisError):
@@ -99,16 +103,68 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         self.pool_size = pool_size
         self.memberships: defaultdict[str, set[str]] = defaultdict(set)  # group → this process's channels
         self._recoveries: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+        self._readers: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task] = {}
+        # Per inbox, this process's channels whose consumer has not ended.
+        self._live: defaultdict[str, set[str]] = defaultdict(set)
         self.outages = 0  # seen since the start (tests, logs)
 
-    # --- receiving: wait for Redis rather than fail ---
+    # --- receiving: one reader per process, which no socket's end can cancel ---
+    async def new_channel(self, prefix: str = "specific") -> str:
+        channel = await super().new_channel(prefix)
+        self._live[self.non_local_name(channel)].add(channel)  # kept from now on, before its first receive()
+        return channel
+
     async def receive(self, channel: str) -> dict:
-        while True:
+        """The next message of `channel`. A process's channels share one Redis inbox:
+        channels_redis had whichever socket's receive() came first pop it for all, so a
+        socket closing (its receive cancelled) while it popped lost the message it was
+        reading, someone else's (the blocking pop had taken it from Redis, its reply never
+        read; tests/rooms/test_layer_reader.py). Here a reader task per event loop pops and
+        hands out; a cancelled receive() only stops waiting on its own buffer."""
+        if "!" not in channel:  # a shared, non-process channel: channels_redis's own
+            while True:
+                await self.wait_until_up()
+                try:
+                    return await super().receive(channel)
+                except DOWN as error:
+                    self.went_down(error)
+        assert self.require_valid_channel_name(channel)
+        inbox = self.non_local_name(channel)  # one per channel prefix ("specific": the sockets')
+        live = self._live[inbox]
+        live.add(channel)
+        self._ensure_reader(inbox)
+        try:
+            return await self.receive_buffer[channel].get()
+        except asyncio.CancelledError:
+            live.discard(channel)  # the socket is gone: what comes for it now is dropped
+            self.receive_buffer.pop(channel, None)
+            raise
+
+    def _ensure_reader(self, inbox: str) -> None:
+        key = (asyncio.get_running_loop(), inbox)
+        task = self._readers.get(key)
+        if task is None or task.done():
+            self._readers[key] = key[0].create_task(self._read(inbox), name=f"channel layer reader {inbox}")
+
+    async def _read(self, inbox: str) -> None:
+        """Pop an inbox of this process and hand each message to its channel's buffer,
+        while a channel of it is alive (each pop blocks at most brpop_timeout)."""
+        live = self._live[inbox]
+        while live:
             await self.wait_until_up()
             try:
-                return await super().receive(channel)
+                to, message = await self.receive_single(inbox)
             except DOWN as error:
                 self.went_down(error)
+                continue
+            except Exception:
+                # e.g. PoolBusy on a starved process: the sockets must not lose their reader.
+                log.exception("channel layer: reading this process's inbox failed")
+                await asyncio.sleep(READ_RETRY)
+                continue
+            for name in to if isinstance(to, list) else [to]:
+                if name in live:
+                    self.receive_buffer[name].put_nowait(message)
 
     def went_down(self, error: BaseException) -> None:
         """Start the recovery of this event loop's process, if not under way."""

@@ -179,8 +179,8 @@ class RemoteMedia:
         if node is None:
             return None  # never placed: nothing to leave or close
         layer = channel_layer()
-        # The default prefix matters: channels_redis pops one Redis list per prefix, so a reply
-        # channel sharing the consumers' prefix is served by whichever receive loop is running.
+        # The default prefix matters: one Redis inbox per prefix, so a reply channel sharing
+        # the consumers' prefix is served by the reader already running for them (rooms/layer.py).
         reply_to = await layer.new_channel()
         await layer.send(node_channel(node), {"type": "media.command", "op": op, "room": room, "pid": pid,
                                               "args": args, "reply_to": reply_to})
