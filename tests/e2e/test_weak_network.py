@@ -145,7 +145,6 @@ def test_the_indicator_says_poor_at_the_first_reading_after_1_s_without_packets(
     # 2 s at most) — no stale RTT, no 0/0 loss counted as good.
     first_silent = next(i for i, r in enumerate(after) if r["silentMs"] >= 1000)
     assert after[first_silent]["level"] == "poor" and "silent" in after[first_silent]["reasons"]
-    assert first_silent == 0 or after[first_silent - 1]["silentMs"] < 1000
     assert all(r["level"] == "poor" for r in after[after.index(first_poor):])
     print(f"poor {first_poor['at'] - outage_at:.0f} ms after the outage began ({first_poor['reasons']}),"
           f" 'silent' at {after[first_silent]['at'] - outage_at:.0f} ms")
