@@ -564,6 +564,7 @@ def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
     state = SenderState(90000 if kind == "video" else 48000, kind == "video")
     _sender_states[sender] = state
     sender.replaceTrack(_SilentTrack(kind))
+    aiortc_hooks.idle_receiver(transceiver.receiver)
     ssrc = sender._ssrc
 
     def on_rtcp(packet: Any) -> bool:
