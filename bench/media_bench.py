@@ -38,12 +38,14 @@ import argparse
 import asyncio
 import bisect
 import fractions
+import gc
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,9 @@ async def serve(mode: str, remb: str | None, fast_path: bool, gso: bool) -> None
                 elif msg["op"] == "stats":
                     reply["result"] = engine.stats()
                 elif msg["op"] == "shutdown":
+                    if tracemalloc.is_tracing():
+                        for stat in tracemalloc.take_snapshot().statistics("lineno")[:25]:
+                            print("server allocated", stat, file=sys.stderr, flush=True)
                     await engine.shutdown()
                     done.set()
             except Exception as exc:
@@ -124,6 +129,9 @@ async def serve(mode: str, remb: str | None, fast_path: bool, gso: bool) -> None
 
     if os.environ.get("MEDIA_BENCH_LAG"):
         asyncio.ensure_future(report_lag("server"))
+        watch_collector("server")
+    if os.environ.get("MEDIA_BENCH_TRACEMALLOC"):  # debug aid: what the appointments allocate
+        tracemalloc.start()
     server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 22)
     path = ("fast+gso" if gso else "fast") if engine._fast_path else "stock"
     path = ("packets+" if engine._packets else "frames+") + path
@@ -136,12 +144,38 @@ async def report_lag(name: str) -> None:
     """Debug aid: the event loop's worst lateness per second, on stderr."""
     loop = asyncio.get_running_loop()
     while True:
-        worst, end = 0.0, loop.time() + 1
+        worst, busy, end = 0.0, 0.0, loop.time() + 1
         while loop.time() < end:
-            before = loop.time()
+            before, cpu = loop.time(), time.thread_time()
             await asyncio.sleep(0.005)
-            worst = max(worst, loop.time() - before - 0.005)
-        print(f"{name} loop lag max {worst * 1000:.0f} ms", file=sys.stderr, flush=True)
+            late = loop.time() - before - 0.005
+            if late > worst:  # and how much of it this thread ran (the rest: another process had the core)
+                worst, busy = late, time.thread_time() - cpu
+        print(f"{name} loop lag max {worst * 1000:.0f} ms ({busy * 1000:.0f} ms of it running)",
+              file=sys.stderr, flush=True)
+
+
+def watch_collector(name: str) -> None:
+    """Debug aid (with MEDIA_BENCH_LAG): each second's garbage collections per generation
+    and their longest pause, on stderr (a full pass over the live heap stalls the loop)."""
+    started: list[float] = [0.0]
+    counts = [0, 0, 0]
+    worst = [0.0, 0.0, 0.0]
+    window = [time.monotonic()]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        generation = info["generation"]
+        counts[generation] += 1
+        worst[generation] = max(worst[generation], time.perf_counter() - started[0])
+        if time.monotonic() - window[0] >= 1:
+            print(f"{name} gc per s: {counts} max ms {[round(w * 1000, 1) for w in worst]} "
+                  f"tracked {len(gc.get_objects())}", file=sys.stderr, flush=True)
+            counts[:], worst[:], window[0] = [0, 0, 0], [0.0, 0.0, 0.0], time.monotonic()
+
+    gc.callbacks.append(callback)
 
 
 # --- pre-encoded media ----------------------------------------------------------------------

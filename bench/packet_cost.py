@@ -4,7 +4,8 @@ Load-independent (the machine's other processes do not change an instruction cou
 it compares implementations where a CPU-share bench on this shared VM cannot: each
 `--impl` (python: packets.py + srtp_direct.py, the reference; compiled: packet_core's C)
 forwards the same 1.1 KB VP8 packets with Chrome's header extensions through what a
-forward does per packet: unprotect (publisher's SRTP), parse, rewrite for the subscriber
+forward does per packet: unprotect (publisher's SRTP), read (parse, transport-cc and
+abs-send-time values, keyframe start: `Core.inspector`), rewrite for the subscriber
 (sequence, timestamp, SSRC, payload type, extension ids, mid, abs-send-time), protect
 (subscriber's SRTP). The count is the difference between a run that makes and forwards
 `--packets` packets and one that only makes them (start-up and the inputs cancel out),
@@ -66,16 +67,17 @@ def _inputs(count: int) -> tuple[list[bytes], object, object]:
 def run(impl: str, count: int, forward: bool) -> None:
     """Make `count` packets and, if `forward`, forward them with `impl` (the measured process)."""
     from media.engine import packet_core
-    from media.engine.packets import ExtensionMapper, Rewriter, parse_rtp
+    from media.engine.packets import ExtensionMapper, Rewriter
 
     packets, rx, tx = _inputs(count)
     core = packet_core.implementation(impl)
     unprotect = core.unprotector(rx)
     forwarder = core.forwarder(tx, ExtensionMapper(PUBLISHER_EXTENSIONS, SUBSCRIBER_EXTENSIONS, "1"), ssrc=0xABCD)
+    inspect = core.inspector(3, 2, "vp8")  # the publisher's transport-cc and abs-send-time ids
     rewriter = Rewriter(90000, keyframes=False)
     sent = []
     for data in packets if forward else ():
-        view = parse_rtp(unprotect(data))
+        view, _, _ = inspect(unprotect(data))
         mapped = rewriter.map(view.sequence, view.timestamp, True, 0.0)
         assert mapped is not None
         sent.append(forwarder.forward(view, 97, mapped[0], mapped[1], 0x1234_5678_9ABC_DEF0))

@@ -168,3 +168,139 @@ int gv_unprotect(gv_srtp_fn unprotect, void *srtp, char *buffer, const uint8_t *
     int rc = unprotect(srtp, buffer, &size);
     return rc ? -(1000 + rc) : size;
 }
+
+/* The receive side's per-packet reading, in one call (packets.py's parse_rtp, RtpView.extension
+ * and is_keyframe_start, same results): an unprotected RTP packet validated as parse_rtp does,
+ * its fields into out[GV_FIELDS] (marker, payload type, sequence, timestamp, SSRC, payload
+ * start, payload end, the transport-wide sequence number or GV_NONE, abs-send-time or GV_NONE,
+ * keyframe start 0/1). tcc_id, abs_id: the publisher's ids (0: none). codec: GV_AUDIO, GV_VP8,
+ * GV_H264, GV_OTHER (never a keyframe). Returns 0 or GV_MALFORMED. */
+#define GV_FIELDS 10
+#define GV_NONE 0xFFFFFFFFu
+#define GV_AUDIO 0
+#define GV_VP8 1
+#define GV_H264 2
+#define GV_OTHER 3
+
+static uint32_t element_value(const uint8_t *p, int length, int wanted) {
+    if (length != wanted)
+        return GV_NONE; /* what the publication ignores: only 2-byte tcc, 3-byte abs-send-time */
+    return wanted == 2 ? (uint32_t)((p[0] << 8) | p[1]) : (uint32_t)((p[0] << 16) | (p[1] << 8) | p[2]);
+}
+
+static int vp8_keyframe_start(const uint8_t *p, int size) {
+    if (size < 1)
+        return 0;
+    int first = p[0];
+    if (!(first & 0x10) || (first & 0x07))
+        return 0;
+    int pos = 1;
+    if (first & 0x80) {
+        if (size < 2)
+            return 0;
+        int ext = p[1];
+        pos = 2;
+        if (ext & 0x80) {
+            if (size <= pos)
+                return 0;
+            pos += (p[pos] & 0x80) ? 2 : 1;
+        }
+        if (ext & 0x40)
+            pos += 1;
+        if (ext & 0x30)
+            pos += 1;
+    }
+    return size > pos && !(p[pos] & 0x01);
+}
+
+static int h264_keyframe_start(const uint8_t *p, int size) {
+    if (size < 1)
+        return 0;
+    int nal = p[0] & 0x1F;
+    if (nal == 5 || nal == 7)
+        return 1;
+    if (nal == 24) { /* STAP-A */
+        int pos = 1;
+        while (pos + 2 < size) {
+            int length = (p[pos] << 8) | p[pos + 1];
+            int inner = p[pos + 2] & 0x1F;
+            if (inner == 5 || inner == 7)
+                return 1;
+            pos += 2 + length;
+        }
+        return 0;
+    }
+    if (nal == 28)
+        return size > 1 && (p[1] & 0x80) && (p[1] & 0x1F) == 5;
+    return 0;
+}
+
+int gv_inspect(const uint8_t *data, int size, int tcc_id, int abs_id, int codec, uint32_t *out) {
+    if (size < 12 || (data[0] >> 6) != 2)
+        return GV_MALFORMED;
+    int first = data[0];
+    int pos = 12 + 4 * (first & 0x0F);
+    uint32_t tcc = GV_NONE, abs = GV_NONE;
+    int tcc_found = 0, abs_found = 0; /* the first element of an id counts, as RtpView.extension */
+    if (size < pos)
+        return GV_MALFORMED;
+    if (first & 0x10) {
+        if (size < pos + 4)
+            return GV_MALFORMED;
+        int profile = (data[pos] << 8) | data[pos + 1];
+        int end = pos + 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3]);
+        if (size < end)
+            return GV_MALFORMED;
+        int at = pos + 4;
+        if (profile == 0xBEDE) {
+            while (at < end) {
+                int byte = data[at];
+                if (byte == 0) { at++; continue; }
+                int id = byte >> 4, length = (byte & 0x0F) + 1;
+                if (id == 15)
+                    break;
+                at++;
+                if (at + length > end)
+                    return GV_MALFORMED;
+                if (id == tcc_id && !tcc_found) { tcc = element_value(data + at, length, 2); tcc_found = 1; }
+                if (id == abs_id && !abs_found) { abs = element_value(data + at, length, 3); abs_found = 1; }
+                at += length;
+            }
+        } else if ((profile & 0xFFF0) == 0x1000) {
+            while (at < end) {
+                int id = data[at];
+                if (id == 0) { at++; continue; }
+                if (at + 2 > end)
+                    return GV_MALFORMED;
+                int length = data[at + 1];
+                at += 2;
+                if (at + length > end)
+                    return GV_MALFORMED;
+                if (id == tcc_id && !tcc_found) { tcc = element_value(data + at, length, 2); tcc_found = 1; }
+                if (id == abs_id && !abs_found) { abs = element_value(data + at, length, 3); abs_found = 1; }
+                at += length;
+            }
+        }
+        pos = end;
+    }
+    int stop = size;
+    if (first & 0x20) {
+        int padding = data[size - 1];
+        if (padding == 0 || padding > size - pos)
+            return GV_MALFORMED;
+        stop = size - padding;
+    }
+    int keyframe = codec == GV_AUDIO ? 1 : codec == GV_VP8 ? vp8_keyframe_start(data + pos, stop - pos)
+                 : codec == GV_H264 ? h264_keyframe_start(data + pos, stop - pos) : 0;
+    out[0] = data[1] >> 7;
+    out[1] = data[1] & 0x7F;
+    out[2] = (data[2] << 8) | data[3];
+    out[3] = ((uint32_t)data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7];
+    out[4] = ((uint32_t)data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11];
+    out[5] = pos;
+    out[6] = stop;
+    out[7] = tcc;
+    out[8] = abs;
+    out[9] = keyframe;
+    return 0;
+}

@@ -21,16 +21,29 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import struct
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import pylibsrtp
 
 from . import packet_core_build, srtp_direct
-from .packets import ExtensionMapper, RtpView, payload_of, rewritten_header
+from .packets import (
+    ExtensionMapper,
+    MalformedPacket,
+    RtpView,
+    is_keyframe_start,
+    parse_rtp,
+    payload_of,
+    rewritten_header,
+)
 
 logger = logging.getLogger(__name__)
 
 Payload = bytes | memoryview
+# A received packet read once: (its view, keyframe set; transport-wide sequence number or -1;
+# abs-send-time or -1). MalformedPacket for what parse_rtp refuses.
+Inspect = Callable[[bytes], tuple[RtpView, int, int]]
 
 
 class Forwarder(Protocol):
@@ -56,6 +69,12 @@ class Core(Protocol):
         ...
 
     def forwarder(self, session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> Forwarder: ...
+
+    def inspector(self, tcc_id: int | None, abs_id: int | None, codec: str) -> Inspect:
+        """The publication's per-packet reading: parse, its transport-wide sequence number and
+        abs-send-time (by the publisher's ids; only 2- and 3-byte values count), keyframe start
+        (`codec` as is_keyframe_start takes it)."""
+        ...
 
 
 class _PythonForwarder:
@@ -83,8 +102,21 @@ def _join(header: bytes, extensions: bytes, payload: Payload) -> bytes:
     return b"".join((header, extensions, payload))
 
 
+def _python_inspector(tcc_id: int | None, abs_id: int | None, codec: str) -> Inspect:
+    def inspect(data: bytes) -> tuple[RtpView, int, int]:
+        view = parse_rtp(data)
+        view.keyframe = is_keyframe_start(codec, view.payload)
+        tcc = view.extension(tcc_id) if tcc_id else None
+        abs_time = view.extension(abs_id) if abs_id else None
+        return (view, int.from_bytes(tcc) if tcc is not None and len(tcc) == 2 else -1,
+                int.from_bytes(abs_time) if abs_time is not None and len(abs_time) == 3 else -1)
+
+    return inspect
+
+
 class _Python:
     name = "python"
+    inspector = staticmethod(_python_inspector)
 
     @staticmethod
     def unprotector(session: pylibsrtp.Session) -> Any:
@@ -216,8 +248,41 @@ class _CompiledUnprotector:
         return result
 
 
+_FIELDS = struct.Struct("=10I")  # gv_inspect's out[GV_FIELDS]
+_CODECS = {"vp8": 1, "h264": 2, "vp9": 3, "av1": 3}  # GV_VP8, GV_H264, GV_OTHER; the rest GV_AUDIO (0)
+
+
+class _CompiledInspector:
+    """gv_inspect: parse, extension values and keyframe start in one C call; the fields come
+    back through one struct unpack (a cffi field read each would cost more than the C)."""
+
+    __slots__ = ("_abs", "_call", "_codec", "_fields", "_none", "_out", "_tcc", "_unpack")
+
+    def __init__(self, tcc_id: int | None, abs_id: int | None, codec: str) -> None:
+        ffi, lib = _compiled.ffi, _compiled.lib
+        self._out = ffi.new("uint32_t[]", lib.GV_FIELDS)
+        self._fields = ffi.buffer(self._out)
+        self._unpack = _FIELDS.unpack_from
+        self._call = lib.gv_inspect
+        self._tcc, self._abs, self._codec = tcc_id or 0, abs_id or 0, _CODECS.get(codec, 0)
+        self._none = lib.GV_NONE
+
+    def inspect(self, data: bytes) -> tuple[RtpView, int, int]:
+        if self._call(data, len(data), self._tcc, self._abs, self._codec, self._out):
+            raise MalformedPacket("malformed RTP packet")
+        marker, pt, sequence, timestamp, ssrc, start, end, tcc, abs_time, keyframe = self._unpack(self._fields)
+        view = RtpView(data, marker, pt, sequence, timestamp, ssrc, None, start, end)
+        view.keyframe = keyframe == 1
+        none = self._none
+        return view, -1 if tcc == none else tcc, -1 if abs_time == none else abs_time
+
+
 class _Compiled:
     name = "compiled"
+
+    @staticmethod
+    def inspector(tcc_id: int | None, abs_id: int | None, codec: str) -> Inspect:
+        return _CompiledInspector(tcc_id, abs_id, codec).inspect
 
     @staticmethod
     def unprotector(session: pylibsrtp.Session) -> Any:

@@ -77,7 +77,6 @@ from .packets import (
     is_keyframe_start,
     newer,
     padding_packet,
-    parse_rtp,
     payload_of,
     rtcp_nack,
     rtcp_pli,
@@ -187,6 +186,9 @@ class PacketPublication:
         by_uri = {uri: eid for eid, uri in self.extensions.items()}
         self._tcc_id = by_uri.get(TRANSPORT_CC_URI)
         self._abs_id = by_uri.get(ABS_SEND_TIME_URI)
+        # Audio: every packet is a start (is_keyframe_start's answer for audio codecs).
+        self._inspect = packet_core.ACTIVE.inspector(self._tcc_id, self._abs_id,
+                                                     self._codec_name if self.kind == "video" else "opus")
         self._receiver = transceiver.receiver
         self._rtcp_ssrc = transceiver.sender._ssrc  # what aiortc sends this receiver's RTCP from
         self.fanout = Fanout(self.kind, self._send_pli)  # PLI rate limit, and the frame tap's viewers
@@ -222,15 +224,14 @@ class PacketPublication:
 
     def on_rtp(self, data: bytes) -> None:
         try:
-            view = parse_rtp(data)
+            view, tcc, abs_time = self._inspect(data)  # parsed, keyframe start set (packet_core)
         except MalformedPacket:
             self.malformed += 1
             return
         # Per packet, as libwebrtc does: one with a transport-wide number is reported in
         # transport-cc feedback, one without feeds the server-side REMB estimator.
-        tcc = view.extension(self._tcc_id) if self._tcc_id is not None else None
-        if tcc is not None and len(tcc) == 2:
-            self._transport_feedback().add(int.from_bytes(tcc), time.monotonic_ns() // 1000, view.ssrc)
+        if tcc >= 0:
+            self._transport_feedback().add(tcc, time.monotonic_ns() // 1000, view.ssrc)
         pt = view.payload_type
         if pt == self._rtx_pt:
             if self.media_ssrc is None:
@@ -239,6 +240,7 @@ class PacketPublication:
             if unwrapped is None:
                 return  # padding used as a bandwidth probe
             view = unwrapped
+            view.keyframe = is_keyframe_start(self._codec_name, view.payload)
         elif pt != self._media_pt and pt != self._red_pt:
             return  # a payload type this track did not negotiate (never forwarded)
         elif view.ssrc != self.media_ssrc:
@@ -253,8 +255,8 @@ class PacketPublication:
                 logger.info("audio publisher sends RED (payload type %d, %d earlier frame(s) per packet)",
                             pt, red.redundant)
             self.red_packets += 1
-        if tcc is None and self._estimator is not None and self._abs_id is not None:
-            self._estimate(view)
+        if tcc < 0 and self._estimator is not None and abs_time >= 0:
+            self._estimate(view, abs_time)
         if pt == self._rtx_pt:
             # Repaired: no longer missing, but not counted as received on the media stream
             # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
@@ -266,12 +268,8 @@ class PacketPublication:
         elif self._nacks:
             self._nacks.arrived(view.sequence)
         if self.video:
-            view.keyframe = is_keyframe_start(self._codec_name, view.payload)
             assert self.history is not None
             self.history.add(view)
-        else:
-            view.keyframe = True
-        if self.video:
             self._release(view.sequence)
         elif self.forwards:
             now = time.monotonic()
@@ -355,13 +353,9 @@ class PacketPublication:
             self._feedback = loop
         return self._feedback
 
-    def _estimate(self, view: RtpView) -> None:
+    def _estimate(self, view: RtpView, abs_time: int) -> None:
         assert self._estimator is not None
-        value = view.extension(self._abs_id)
-        if value is None or len(value) != 3:
-            return
-        remb = self._estimator.add(time.monotonic_ns() // 1_000_000, int.from_bytes(value),
-                                   view.end - view.start, view.ssrc)
+        remb = self._estimator.add(time.monotonic_ns() // 1_000_000, abs_time, view.end - view.start, view.ssrc)
         if remb is not None:
             bitrate, ssrcs = remb
             cap = self.viewers_bitrate()
@@ -564,6 +558,7 @@ def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
     state = SenderState(90000 if kind == "video" else 48000, kind == "video")
     _sender_states[sender] = state
     sender.replaceTrack(_SilentTrack(kind))
+    aiortc_hooks.idle_receiver(transceiver.receiver)
     ssrc = sender._ssrc
 
     def on_rtcp(packet: Any) -> bool:

@@ -48,33 +48,84 @@ class MalformedPacket(ValueError):
 
 
 class RtpView:
-    """One parsed RTP packet; `data[start:end]` is its payload (padding excluded)."""
+    """One parsed RTP packet; `data[start:end]` is its payload (padding excluded).
 
-    __slots__ = ("data", "end", "extensions", "keyframe", "marker", "payload_type", "sequence", "ssrc", "start",
+    Its header extensions are read from `data` when first asked for (`extensions`), not at
+    parse time: the compiled core maps them from the bytes, the history keeps ~500 packets
+    per appointment, and a list of (id, value) per packet was ~0.2 MiB of each appointment's
+    memory. `extension(id)` finds one element without building the list.
+    """
+
+    __slots__ = ("_extensions", "data", "end", "keyframe", "marker", "payload_type", "sequence", "ssrc", "start",
                  "timestamp")
 
     def __init__(self, data: bytes, marker: int, payload_type: int, sequence: int, timestamp: int, ssrc: int,
-                 extensions: list[tuple[int, bytes]], start: int, end: int) -> None:
+                 extensions: list[tuple[int, bytes]] | None, start: int, end: int) -> None:
         self.data = data
         self.marker = marker
         self.payload_type = payload_type
         self.sequence = sequence
         self.timestamp = timestamp
         self.ssrc = ssrc
-        self.extensions = extensions  # (id, value) in packet order
+        self._extensions = extensions  # None: data's own block, validated by parse_rtp, read when asked
         self.start = start
         self.end = end
         self.keyframe = False  # set by the publication: a decoder can start at this packet
+
+    @property
+    def extensions(self) -> list[tuple[int, bytes]]:
+        """(id, value) in packet order."""
+        if self._extensions is None:
+            self._extensions = _block_extensions(self.data)
+        return self._extensions
 
     @property
     def payload(self) -> bytes:
         return self.data[self.start:self.end]
 
     def extension(self, ext_id: int | None) -> bytes | None:
+        if self._extensions is None and ext_id is not None:
+            return _one_byte_element(self.data, ext_id)
         for eid, value in self.extensions:
             if eid == ext_id:
                 return value
         return None
+
+
+def _block_extensions(data: bytes) -> list[tuple[int, bytes]]:
+    """The elements of a validated packet's header extension block ([] without one)."""
+    first = data[0]
+    if not first & 0x10:
+        return []
+    pos = 12 + 4 * (first & 0x0F)
+    profile, words = _EXT_HEADER.unpack_from(data, pos)
+    return _parse_extensions(profile, data, pos + 4, pos + 4 + 4 * words)
+
+
+def _one_byte_element(data: bytes, ext_id: int) -> bytes | None:
+    """Element `ext_id` of a validated packet's extension block, walked in place (one-byte
+    form, the browsers' usual one; any other profile goes through the parsed list)."""
+    first = data[0]
+    if not first & 0x10:
+        return None
+    pos = 12 + 4 * (first & 0x0F)
+    if data[pos] != 0xBE or data[pos + 1] != 0xDE:
+        return next((value for eid, value in _block_extensions(data) if eid == ext_id), None)
+    end = pos + 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3])
+    pos += 4
+    while pos < end:
+        byte = data[pos]
+        if byte == 0:
+            pos += 1
+            continue
+        eid = byte >> 4
+        if eid == 15:
+            return None
+        length = (byte & 0x0F) + 1
+        if eid == ext_id:
+            return data[pos + 1:pos + 1 + length]
+        pos += 1 + length
+    return None
 
 
 def parse_rtp(data: bytes) -> RtpView:
@@ -88,7 +139,6 @@ def parse_rtp(data: bytes) -> RtpView:
     pos = 12 + 4 * (first & 0x0F)
     if size < pos:
         raise MalformedPacket("RTP CSRC list truncated")
-    extensions: list[tuple[int, bytes]] = []
     if first & 0x10:
         if size < pos + 4:
             raise MalformedPacket("RTP header extension truncated")
@@ -97,7 +147,7 @@ def parse_rtp(data: bytes) -> RtpView:
         end = pos + 4 * words
         if size < end:
             raise MalformedPacket("RTP header extension longer than the packet")
-        extensions = _parse_extensions(profile, data, pos, end)
+        _check_extensions(profile, data, pos, end)
         pos = end
     end = size
     if first & 0x20:
@@ -105,7 +155,24 @@ def parse_rtp(data: bytes) -> RtpView:
         if padding == 0 or padding > size - pos:
             raise MalformedPacket("bad RTP padding length")
         end = size - padding
-    return RtpView(data, second >> 7, second & 0x7F, sequence, timestamp, ssrc, extensions, pos, end)
+    return RtpView(data, second >> 7, second & 0x7F, sequence, timestamp, ssrc, None, pos, end)
+
+
+def _check_extensions(profile: int, data: bytes, pos: int, end: int) -> None:
+    """MalformedPacket where _parse_extensions would raise it, without making the elements."""
+    if profile == _ONE_BYTE_PROFILE:
+        while pos < end:
+            byte = data[pos]
+            if byte == 0:
+                pos += 1
+                continue
+            if byte >> 4 == 15:
+                return
+            pos += (byte & 0x0F) + 2
+            if pos > end:
+                raise MalformedPacket("one-byte header extension element overruns the block")
+    elif profile & 0xFFF0 == _TWO_BYTE_PROFILE:
+        _parse_extensions(profile, data, pos, end)
 
 
 def _parse_extensions(profile: int, data: bytes, pos: int, end: int) -> list[tuple[int, bytes]]:
@@ -454,7 +521,7 @@ def unwrap_rtx(view: RtpView, ssrc: int, payload_type: int) -> RtpView | None:
         return None  # bandwidth probing: no media
     data = view.data
     original = int.from_bytes(data[view.start:view.start + 2], "big")
-    return RtpView(data, view.marker, payload_type, original, view.timestamp, ssrc, view.extensions,
+    return RtpView(data, view.marker, payload_type, original, view.timestamp, ssrc, view._extensions,
                    view.start + 2, view.end)
 
 

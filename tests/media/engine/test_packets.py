@@ -121,6 +121,23 @@ def test_fuzzed_bytes_parse_or_raise_malformed(data: bytes) -> None:
     assert parse_rtp(out).payload == view.payload
 
 
+@settings(max_examples=300, deadline=None)
+@given(profile=st.sampled_from([b"\xbe\xde", b"\x10\x00", b"\x12\x34"]), body=st.binary(max_size=40),
+       ext_id=st.integers(1, 15))
+def test_fuzzed_extension_block_one_element_is_the_parsed_lists(profile: bytes, body: bytes, ext_id: int) -> None:
+    # The view reads its extensions lazily: one element found in place (what the packet
+    # path asks per packet) is the one the parsed list holds, and a block that overruns is
+    # refused at parse time as before.
+    body += bytes(-len(body) % 4)
+    data = b"\x90" + bytes(11) + profile + (len(body) // 4).to_bytes(2, "big") + body + b"payload"
+    try:
+        view = parse_rtp(data)
+    except MalformedPacket:
+        return
+    listed = next((value for eid, value in parse_rtp(data).extensions if eid == ext_id), None)
+    assert view.extension(ext_id) == listed
+
+
 @settings(max_examples=200, deadline=None)
 @given(seq=st.integers(0, 0xFFFF), ts=st.integers(0, 0xFFFFFFFF), payload=st.binary(max_size=200),
        cut=st.integers(1, 40), mid=st.text("abc0123", min_size=1, max_size=3))
