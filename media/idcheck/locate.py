@@ -30,6 +30,7 @@ class MrzCrop:
     pitch_px: float = 0.0  # character pitch in the frame, full-resolution pixels (for guidance)
     share: float = 0.0  # MRZ line length / frame width
     glare: float = 0.0  # share of the band's pixels that are blown out (a reflection)
+    at_edge: bool = False  # the band's ends touch the frame's border: part of the MRZ may be out of view
 
     @property
     def line_count(self) -> int:
@@ -378,6 +379,7 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     # Levelled search coordinates -> frame coordinates at full resolution.
     inverse = cv2.invertAffineTransform(_rotation(small.shape, angle))
     src = (cv2.transform(quad[None], inverse)[0] * k).astype(np.float32)
+    at_edge = _at_edge(src, gray.shape)
     length = float(np.hypot(*(quad[1] - quad[0])) + np.hypot(*(quad[2] - quad[3]))) / 2 * scale
     height = float(np.hypot(*(quad[3] - quad[0])) + np.hypot(*(quad[2] - quad[1]))) / 2 * scale
     mx, my = float(char_height), 0.7 * char_height
@@ -405,7 +407,18 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     line_px = float(np.hypot(*(quad[1] - quad[0])))
     return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars,
                    pitch_px=line_px * k / max(chars, 1.0), share=line_px / small.shape[1],
-                   glare=float(np.mean(crop >= 245)))
+                   glare=float(np.mean(crop >= 245)), at_edge=at_edge)
+
+
+def _at_edge(corners: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """A corner of the band (frame coordinates; each line's rectangle is fitted on its ink, so a
+    line cut by the border has its corner fitted past it) outside the frame: part of the MRZ is
+    out of view (a card held close or off-centre), which no reading can undo. An MRZ that merely
+    comes near the border stays inside (tuning part, 1280x720: 11 px inside on a card read right,
+    20-26 px outside on cut ones)."""
+    h, w = shape[:2]
+    x, y = corners[:, 0], corners[:, 1]
+    return bool((x < 0).any() or (x > w).any() or (y < 0).any() or (y > h).any())
 
 
 def _fit_lines_to_ink(image: np.ndarray, lines: tuple[Box, ...]) -> tuple[Box, ...]:
