@@ -1,6 +1,7 @@
 """One hint at a time for the person holding the card, from what the reader sees.
 
-Cheap measures only (the locator already computed them): no MRZ in view, MRZ too small,
+Cheap measures only (the locator already computed them): no MRZ in view, MRZ cut by the
+frame's border, MRZ too small,
 a reflection on it, motion blur, a strong tilt. The hint is a code; the page words it
 ("rapprochez la carte", "évitez le reflet" ...). Nothing here decides the check.
 """
@@ -14,6 +15,7 @@ from .locate import MrzCrop
 
 class Hint(StrEnum):
     SHOW_MRZ = "show_mrz"  # no MRZ found: show the side with the lines of characters, its bottom in view
+    IN_FRAME = "in_frame"  # the MRZ runs past the frame's border: move the card back into view
     CLOSER = "closer"  # MRZ found but too small to read well
     GLARE = "glare"  # a reflection blows out part of the MRZ
     HOLD_STILL = "hold_still"  # the MRZ is blurred (moving) compared with the sharpest frame seen
@@ -30,6 +32,8 @@ def hint_for(crop: MrzCrop | None, sharpness: float, best_sharpness: float) -> H
     """The most useful single hint for this frame (the first problem in the order below)."""
     if crop is None:
         return Hint.SHOW_MRZ
+    if crop.at_edge:
+        return Hint.IN_FRAME
     if crop.pitch_px and crop.pitch_px < MIN_PITCH_PX:
         return Hint.CLOSER
     if crop.glare >= GLARE_SHARE:

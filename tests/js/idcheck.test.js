@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HINTS, hintText } from "../../rooms/static/rooms/js/idcheck.js";
 
-const CODES = ["show_mrz", "closer", "glare", "hold_still", "straighten", "reading"];
+const CODES = ["show_mrz", "in_frame", "closer", "glare", "hold_still", "straighten", "reading"];
 
 test("each hint code has its own words", () => {
   assert.deepEqual(Object.keys(HINTS).sort(), [...CODES].sort());

@@ -83,3 +83,12 @@ def test_hints_pass_only_when_they_change_and_at_most_twice_a_second():
         if gate.admit("reading" if k % 2 else "glare"):
             sent.append(clock.now)
     assert len(sent) <= 5 and all(b - a >= 0.5 - 1e-9 for a, b in zip(sent, sent[1:], strict=False))
+
+
+def test_lines_running_out_of_the_frame_ask_for_the_whole_card():
+    # The card slid left until its MRZ's first characters are out of view: no reading can
+    # bring them back, so the hint is to move it back in (not "closer", not "reading").
+    frame = render_frame(make_card(MrzFormat.TD1, 1), 1)
+    shifted = cv2.warpAffine(frame, np.float32([[1, 0, -120], [0, 1, 0]]), (640, 480), borderValue=(90, 90, 90))
+    assert _hint(shifted) is Hint.IN_FRAME
+    assert _hint(frame) is Hint.READING

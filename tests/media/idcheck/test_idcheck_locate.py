@@ -78,3 +78,14 @@ def test_level_background_text_does_not_hide_a_tilted_card():
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
     crop = find_mrz(to_gray(frame))
     assert crop is not None and crop.line_count == 3 and abs(crop.chars - 30) <= 1
+
+
+def test_an_mrz_too_small_for_the_first_search_is_found_by_the_wider_one():
+    # A passport page at 45 % of a 640 frame: 4-5 px per character, which the first search
+    # misses; the second one, at locate.RETRY_WIDTH, finds both lines and counts 44.
+    gray = to_gray(render_frame(make_card(MrzFormat.TD3, 6), 6, scale=0.45, blur=0.8, noise=3))
+    assert gray is not None
+    assert _locate(work_size(gray)) is None
+    crop = find_mrz(gray, 24)
+    assert crop is not None
+    assert crop.line_count == 2 and abs(crop.chars - 44) <= 1

@@ -19,6 +19,7 @@ const REASONS = {
 // Live guidance while the card is read (`idcheck.hint`, codes of media/idcheck/guidance.py).
 export const HINTS = {
   show_mrz: () => _("Show the lines at the bottom of the card"),
+  in_frame: () => _("Show the whole card inside the frame"),
   closer: () => _("Bring the card closer"),
   glare: () => _("Avoid reflections"),
   hold_still: () => _("Hold still"),
