@@ -45,9 +45,11 @@ COUNTERS = """async () => {
     concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null,
     nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0,
     nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vReceivedFrames: 0, vSent: 0,
-    vjbDelay: 0, vjbEmitted: 0, rtt: 0 };
+    vjbDelay: 0, vjbEmitted: 0, rtt: 0, aCodecIn: "", aCodecOut: "", fecReceived: 0, fecDiscarded: 0 };
   if (!pc) return o;
-  (await pc.getStats()).forEach((r) => {
+  const stats = await pc.getStats();
+  const mime = (id) => (stats.get(id)?.mimeType ?? "?").replace("audio/", "");
+  stats.forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
       o.frames += r.framesDecoded ?? 0; o.frozen += r.totalFreezesDuration ?? 0; o.vPackets += r.packetsReceived ?? 0;
       o.freezes += r.freezeCount ?? 0;
@@ -62,6 +64,11 @@ COUNTERS = """async () => {
       o.silent += r.silentConcealedSamples ?? 0;
       o.samples += r.totalSamplesReceived ?? 0; o.jbDelay += r.jitterBufferDelay ?? 0;
       o.jbEmitted += r.jitterBufferEmittedCount ?? 0;
+      // RED: redundant blocks received, and those not needed (their frame had come).
+      o.fecReceived += r.fecPacketsReceived ?? 0; o.fecDiscarded += r.fecPacketsDiscarded ?? 0;
+      if (r.packetsReceived) o.aCodecIn += (o.aCodecIn ? "+" : "") + mime(r.codecId);
+    } else if (r.type === "outbound-rtp" && r.kind === "audio") {
+      if (r.packetsSent) o.aCodecOut += (o.aCodecOut ? "+" : "") + mime(r.codecId);
     } else if (r.type === "remote-inbound-rtp" && r.kind === "video") {
       o.rtt = Math.max(o.rtt, r.roundTripTime ?? 0);
     } else if (r.type === "outbound-rtp" && r.kind === "video") {
@@ -113,6 +120,10 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "video_jb_ms": 1000 * (last["vjbDelay"] - first["vjbDelay"]) / max(1, last["vjbEmitted"] - first["vjbEmitted"]),
         "rtt_ms": 1000 * statistics.median(s["rtt"] for s in samples),
         "playout_ms": last["playoutMs"],
+        "audio_codecs": f"in {last['aCodecIn'] or '-'}, out {last['aCodecOut'] or '-'}",
+        "fec_used": last["fecReceived"] - first["fecReceived"] - last["fecDiscarded"] + first["fecDiscarded"],
+        "fec_received": last["fecReceived"] - first["fecReceived"],
+        "audio_packets": last["aPackets"] - first["aPackets"],
         # The audio jitter buffer over each second (ms), to see when it grew.
         "audio_delay_series": [round(1000 * (b["jbDelay"] - a["jbDelay"]) / (b["jbEmitted"] - a["jbEmitted"]))
                                if b["jbEmitted"] > a["jbEmitted"] else None for a, b in itertools.pairwise(samples)],
@@ -203,6 +214,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="';'-separated starts of profile names (and/or 'outage')")
     parser.add_argument("--audio", choices=("speech", "beep"), default="speech",
                         help="the fake microphones: a speech-like signal (bench/speech_like.py) or Chromium's beep")
+    parser.add_argument("--no-red", action="store_true",
+                        help="the engine negotiates no RED for audio (MEDIA_AUDIO_RED=0): what RED brings")
     parser.add_argument("--compare-playout", action="store_true",
                         help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
@@ -214,7 +227,8 @@ def main() -> None:
 
     with emulated_link(Profile(), seed=25) as (space, emulator), harness.running_server(
         folder / "bench.sqlite3", folder, host=space.host_ip,
-        extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]"},
+        extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]",
+                   "MEDIA_AUDIO_RED": "0" if args.no_red else "1"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
         voice: tuple[str, ...] = ()
@@ -231,7 +245,7 @@ def main() -> None:
                 page.gv_errors = []
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
             print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
-                  f"microphones: {args.audio}.")
+                  f"microphones: {args.audio}; RED {'off' if args.no_red else 'on'}.")
             print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
@@ -252,6 +266,9 @@ def main() -> None:
                     print(f"{'':22} {side:8} video in: " + ", ".join(f"{k} {v}" for k, v in r["repair"].items())
                           + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}), "
                           f"own send RTT {r['rtt_ms']:.0f} ms",
+                          flush=True)
+                    print(f"{'':22} {side:8} audio codecs {r['audio_codecs']}; {r['audio_packets']} audio packets "
+                          f"received, {r['fec_received']} redundant blocks (RED/FEC), {r['fec_used']} of them used",
                           flush=True)
                     print(f"{'':22} {side:8} audio jitter buffer per second, ms: "
                           + " ".join(fmt(v, "{:.0f}") for v in r["audio_delay_series"]), flush=True)
@@ -275,6 +292,10 @@ def main() -> None:
         finally:
             citizen_context.close()
             agent_context.close()
+            time.sleep(2)  # the engine logs what each publication and forward carried as it ends
+            for line in server.log.read_text(errors="replace").splitlines():
+                if "publication ended" in line or "forward ended" in line or "sends RED" in line:
+                    print("engine:", line.strip())
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import logging
 import random
 import time
 import weakref
+from collections import Counter
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -197,6 +198,10 @@ class PacketPublication:
         self.media_ssrc: int | None = None
         self.malformed = 0  # packets dropped as malformed (after SRTP authentication)
         self.red_packets = 0  # audio packets that came as RED (red.py)
+        # Audio: RED packets by the earlier frames they carry (0: Chromium's RED with nothing
+        # to repeat, e.g. after DTX), and plain Opus packets: whether redundancy really flows.
+        self.red_blocks: Counter[int] = Counter()
+        self.plain_audio = 0
         self.holes_given_up = 0  # losses NACKs did not repair
         self._estimator: Any = None  # the server-side REMB estimator (browsers without transport-cc)
         self._feedback: _FeedbackLoop | None = None
@@ -253,6 +258,9 @@ class PacketPublication:
                 logger.info("audio publisher sends RED (payload type %d, %d earlier frame(s) per packet)",
                             pt, red.redundant)
             self.red_packets += 1
+            self.red_blocks[red.redundant] += 1
+        elif not self.video:
+            self.plain_audio += 1
         if tcc is None and self._estimator is not None and self._abs_id is not None:
             self._estimate(view)
         if pt == self._rtx_pt:
@@ -509,6 +517,9 @@ class PacketPublication:
             n = self._nacks
             logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
                         "round trip %.0f ms (%d samples)", n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples)
+        if not self.video and (self.red_packets or self.plain_audio):
+            logger.info("audio publication ended: %d RED packets (by earlier frames carried: %s), %d plain Opus",
+                        self.red_packets, dict(sorted(self.red_blocks.items())), self.plain_audio)
         self._report_handle.cancel()
         if self._nack_handle is not None:
             self._nack_handle.cancel()
@@ -613,6 +624,8 @@ class PacketForward:
         self.paused = paused
         self.dropped = 0  # packets that could not be sent (transport not ready)
         self.retransmitted = 0
+        self.red_forwarded = 0  # RED packets sent as RED, and as their primary block only
+        self.red_stripped = 0
         # Once the subscriber's transport is ready: the rewrite-and-protect for it (packet_core),
         # and the send of a protected packet (its transport's batcher).
         self._forwarder: packet_core.Forwarder | None = None
@@ -689,8 +702,10 @@ class PacketForward:
         elif self._red_pt is not None:
             same = self._pt == self.publication._media_pt
             self._emit(view, mapped, ntp, self._red_pt, red.data if same else red.renumbered(self._pt))
+            self.red_forwarded += 1
         else:
             self._emit(view, mapped, ntp, self._pt, red.primary())
+            self.red_stripped += 1
 
     def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int, pt: int | None = None,
               payload: bytes | memoryview | None = None) -> None:
@@ -803,6 +818,9 @@ class PacketForward:
     def detach(self) -> None:
         if self in self.publication.forwards:
             self.publication.forwards.remove(self)
+            if self.red_forwarded or self.red_stripped:
+                logger.info("audio forward ended: %d RED packets sent as RED, %d as their primary only",
+                            self.red_forwarded, self.red_stripped)
         if self.state.forward is self:
             self.state.forward = None
 
