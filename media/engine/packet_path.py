@@ -100,6 +100,11 @@ FEEDBACK_INTERVAL = 0.1  # transport-cc feedback (libwebrtc sends it every 50-25
 # guest's first picture does not wait for a second PLI round (issue 21).
 KEYFRAME_REPLAY_AGE = 0.5
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
+# A browser keeps the last REMB as a cap on its send rate until another comes: when no
+# viewer caps a transport-cc publisher any more (they left, or went audio only), a REMB this
+# high lifts the cap, sent with the next few reports (any one may be lost).
+UNCAPPED_BITRATE = 20_000_000
+UNCAP_REPORTS = 3
 
 
 def _ntp_now() -> int:
@@ -210,6 +215,7 @@ class PacketPublication:
         self._next: int | None = None  # video: next sequence number to forward, in order
         self._keyframe: tuple[int, float] | None = None  # video: last keyframe forwarded (sequence, when)
         self._nack_handle: asyncio.TimerHandle | None = None
+        self._uncap_reports = 0  # reports still to carry UNCAPPED_BITRATE (a viewers' cap was sent)
         self._tap: AudioAssembler | VideoAssembler | None = None
         self._tap_stale: bool | None = None  # None: frames() never called
         self._loop = asyncio.get_running_loop()
@@ -454,6 +460,10 @@ class PacketPublication:
             cap = self.viewers_bitrate()
             if cap:  # transport-cc sets the rate; the subscribers' REMB still bounds it
                 data += rtcp_remb(self._rtcp_ssrc, cap, [self.media_ssrc])
+                self._uncap_reports = UNCAP_REPORTS
+            elif self._uncap_reports:
+                self._uncap_reports -= 1
+                data += rtcp_remb(self._rtcp_ssrc, UNCAPPED_BITRATE, [self.media_ssrc])
         self._send_rtcp(data)
         for forward in self.forwards:
             forward.update_sender_report(self._sender_report)
@@ -461,8 +471,10 @@ class PacketPublication:
     # --- subscribers --------------------------------------------------------------------------
 
     def viewers_bitrate(self) -> int | None:
-        """The lowest bitrate a video viewer reported (REMB), if any reported."""
-        known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate]
+        """The lowest bitrate a video viewer reported (REMB), if any reported. A paused
+        viewer (audio only) receives nothing: its last REMB, stale, caps nobody (it held a
+        publisher at 30 kbit/s through and after a viewer's audio-only spell)."""
+        known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate and not f.paused]
         return min(known) if known else None
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PacketForward:
@@ -808,6 +820,7 @@ class PacketForward:
     def resume(self) -> None:
         if self.paused:
             self.paused = False
+            self.state.remote_bitrate = None  # measured on the stream before the pause: a new REMB will come
             self.state.rewriter.restart()
             if self.publication.video:
                 self.publication.request_keyframe()
