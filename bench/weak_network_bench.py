@@ -124,6 +124,7 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "fec_used": last["fecReceived"] - first["fecReceived"] - last["fecDiscarded"] + first["fecDiscarded"],
         "fec_received": last["fecReceived"] - first["fecReceived"],
         "audio_packets": last["aPackets"] - first["aPackets"],
+        "target_series": [round(s["target"] / 1000) for s in samples],
         # The audio jitter buffer over each second (ms), to see when it grew.
         "audio_delay_series": [round(1000 * (b["jbDelay"] - a["jbDelay"]) / (b["jbEmitted"] - a["jbEmitted"]))
                                if b["jbEmitted"] > a["jbEmitted"] else None for a, b in itertools.pairwise(samples)],
@@ -156,6 +157,11 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
         out[name]["video_s"] = (last["at"] - at_set[name]["at"]) / 1000
         out[name]["frozen_before"] = last["frozen"] - at_set[name]["frozen"]
         out[name]["freezes_before"] = last["freezes"] - at_set[name]["freezes"]
+        # Video packets this side received, and the other side sent, in that time.
+        other = series["agent" if name == "citizen" else "citizen"]
+        out[name]["packets_before"] = (last["vPackets"] - at_set[name]["vPackets"],
+                                       other[switched if switched is not None else -1]["vSent"]
+                                       - at_set["agent" if name == "citizen" else "citizen"]["vSent"])
         emitted = last["jbEmitted"] - at_set[name]["jbEmitted"]
         out[name]["audio_delay_before"] = 1000 * (last["jbDelay"] - at_set[name]["jbDelay"]) / max(1, emitted)
         end = switched if switched is not None else len(s) - 1
@@ -270,12 +276,15 @@ def main() -> None:
                     print(f"{'':22} {side:8} audio codecs {r['audio_codecs']}; {r['audio_packets']} audio packets "
                           f"received, {r['fec_received']} redundant blocks (RED/FEC), {r['fec_used']} of them used",
                           flush=True)
+                    print(f"{'':22} {side:8} its video target per second, kbit/s: "
+                          + " ".join(str(v) for v in r["target_series"]), flush=True)
                     print(f"{'':22} {side:8} audio jitter buffer per second, ms: "
                           + " ".join(fmt(v, "{:.0f}") for v in r["audio_delay_series"]), flush=True)
                     if r["video_s"] < args.seconds:
                         print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
                               f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "
-                              f"{r['frozen_before']:.1f} s frozen, "
+                              f"{r['frozen_before']:.1f} s frozen, video packets received "
+                              f"{r['packets_before'][0]} of the other side's {r['packets_before'][1]} sent, "
                               f"audio jitter buffer {r['audio_delay_before']:.0f} ms; "
                               f"readings before it: {r['why']}", flush=True)
             if not only or "outage" in only:

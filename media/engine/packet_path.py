@@ -34,7 +34,7 @@ import logging
 import random
 import time
 import weakref
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -553,6 +553,9 @@ class SenderState:
                                  first_ts=random.randint(0, 0xFFFFFFFF))
         self.forward: PacketForward | None = None
         self.remote_bitrate: int | None = None  # last REMB from the subscriber
+        # The REMBs it sent lately (when, kbit/s): logged as a video forward ends, to see a
+        # subscriber's estimate fall (it caps the publisher: viewers_bitrate).
+        self.remb_history: deque[tuple[float, int]] = deque(maxlen=120)
         self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
         self.packets = 0
@@ -607,6 +610,7 @@ def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
                     return True
                 if ssrc in ssrcs:
                     state.remote_bitrate = bitrate
+                    state.remb_history.append((time.monotonic(), bitrate // 1000))
                 return True
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             fraction = reported_fraction(packet, ssrc)
@@ -834,6 +838,12 @@ class PacketForward:
             if self.red_forwarded or self.red_stripped:
                 logger.info("audio forward ended: %d RED packets sent as RED, %d as their primary only",
                             self.red_forwarded, self.red_stripped)
+            history = self.state.remb_history
+            if self.publication.video and history:
+                start = history[0][0]
+                logger.info("video forward ended: %d packets, %d retransmitted; the subscriber's REMB (s: kbit/s): %s",
+                            self.state.packets, self.retransmitted,
+                            " ".join(f"{at - start:.0f}:{kbps}" for at, kbps in history))
         if self.state.forward is self:
             self.state.forward = None
 
