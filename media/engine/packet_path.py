@@ -89,6 +89,7 @@ from .packets import (
 )
 from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
+from .remb import FLOOR_BPS
 
 logger = logging.getLogger(__name__)
 
@@ -471,11 +472,16 @@ class PacketPublication:
     # --- subscribers --------------------------------------------------------------------------
 
     def viewers_bitrate(self) -> int | None:
-        """The lowest bitrate a video viewer reported (REMB), if any reported. A paused
-        viewer (audio only) receives nothing: its last REMB, stale, caps nobody (it held a
-        publisher at 30 kbit/s through and after a viewer's audio-only spell)."""
+        """The lowest bitrate a video viewer reported (REMB), if any reported, never below
+        remb.FLOOR_BPS. A paused viewer (audio only) receives nothing: its last REMB, stale,
+        caps nobody (it held a publisher at 30 kbit/s through and after a viewer's audio-only
+        spell). The floor: a viewer's browser estimates with a delay-only detector that a
+        lossy or jittery mobile link (bench, 10% loss: 44-95 kbit/s on a link with no rate
+        limit) reads as a queue, and its REMB covers the publisher's audio too (with RED,
+        ~70 kbit/s): below the floor the publisher's video sat at Chromium's 30 kbit/s minimum,
+        320x240 at a few fps, as the server-side estimate did before its own floor (remb.py)."""
         known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate and not f.paused]
-        return min(known) if known else None
+        return max(min(known), FLOOR_BPS) if known else None
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PacketForward:
         return PacketForward(self, transceiver, paused)
