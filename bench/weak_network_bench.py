@@ -45,9 +45,11 @@ COUNTERS = """async () => {
     concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null,
     nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0,
     nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vReceivedFrames: 0, vSent: 0,
-    vjbDelay: 0, vjbEmitted: 0, rtt: 0 };
+    vjbDelay: 0, vjbEmitted: 0, rtt: 0, aCodecIn: "", aCodecOut: "", fecReceived: 0, fecDiscarded: 0 };
   if (!pc) return o;
-  (await pc.getStats()).forEach((r) => {
+  const stats = await pc.getStats();
+  const mime = (id) => (stats.get(id)?.mimeType ?? "?").replace("audio/", "");
+  stats.forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
       o.frames += r.framesDecoded ?? 0; o.frozen += r.totalFreezesDuration ?? 0; o.vPackets += r.packetsReceived ?? 0;
       o.freezes += r.freezeCount ?? 0;
@@ -62,6 +64,11 @@ COUNTERS = """async () => {
       o.silent += r.silentConcealedSamples ?? 0;
       o.samples += r.totalSamplesReceived ?? 0; o.jbDelay += r.jitterBufferDelay ?? 0;
       o.jbEmitted += r.jitterBufferEmittedCount ?? 0;
+      // RED: redundant blocks received, and those not needed (their frame had come).
+      o.fecReceived += r.fecPacketsReceived ?? 0; o.fecDiscarded += r.fecPacketsDiscarded ?? 0;
+      if (r.packetsReceived) o.aCodecIn += (o.aCodecIn ? "+" : "") + mime(r.codecId);
+    } else if (r.type === "outbound-rtp" && r.kind === "audio") {
+      if (r.packetsSent) o.aCodecOut += (o.aCodecOut ? "+" : "") + mime(r.codecId);
     } else if (r.type === "remote-inbound-rtp" && r.kind === "video") {
       o.rtt = Math.max(o.rtt, r.roundTripTime ?? 0);
     } else if (r.type === "outbound-rtp" && r.kind === "video") {
@@ -113,6 +120,11 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "video_jb_ms": 1000 * (last["vjbDelay"] - first["vjbDelay"]) / max(1, last["vjbEmitted"] - first["vjbEmitted"]),
         "rtt_ms": 1000 * statistics.median(s["rtt"] for s in samples),
         "playout_ms": last["playoutMs"],
+        "audio_codecs": f"in {last['aCodecIn'] or '-'}, out {last['aCodecOut'] or '-'}",
+        "fec_used": last["fecReceived"] - first["fecReceived"] - last["fecDiscarded"] + first["fecDiscarded"],
+        "fec_received": last["fecReceived"] - first["fecReceived"],
+        "audio_packets": last["aPackets"] - first["aPackets"],
+        "target_series": [round(s["target"] / 1000) for s in samples],
         # The audio jitter buffer over each second (ms), to see when it grew.
         "audio_delay_series": [round(1000 * (b["jbDelay"] - a["jbDelay"]) / (b["jbEmitted"] - a["jbEmitted"]))
                                if b["jbEmitted"] > a["jbEmitted"] else None for a, b in itertools.pairwise(samples)],
@@ -145,6 +157,11 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
         out[name]["video_s"] = (last["at"] - at_set[name]["at"]) / 1000
         out[name]["frozen_before"] = last["frozen"] - at_set[name]["frozen"]
         out[name]["freezes_before"] = last["freezes"] - at_set[name]["freezes"]
+        # Video packets this side received, and the other side sent, in that time.
+        other = series["agent" if name == "citizen" else "citizen"]
+        out[name]["packets_before"] = (last["vPackets"] - at_set[name]["vPackets"],
+                                       other[switched if switched is not None else -1]["vSent"]
+                                       - at_set["agent" if name == "citizen" else "citizen"]["vSent"])
         emitted = last["jbEmitted"] - at_set[name]["jbEmitted"]
         out[name]["audio_delay_before"] = 1000 * (last["jbDelay"] - at_set[name]["jbDelay"]) / max(1, emitted)
         end = switched if switched is not None else len(s) - 1
@@ -203,6 +220,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="';'-separated starts of profile names (and/or 'outage')")
     parser.add_argument("--audio", choices=("speech", "beep"), default="speech",
                         help="the fake microphones: a speech-like signal (bench/speech_like.py) or Chromium's beep")
+    parser.add_argument("--no-red", action="store_true",
+                        help="the engine negotiates no RED for audio (MEDIA_AUDIO_RED=0): what RED brings")
     parser.add_argument("--compare-playout", action="store_true",
                         help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
@@ -214,7 +233,8 @@ def main() -> None:
 
     with emulated_link(Profile(), seed=25) as (space, emulator), harness.running_server(
         folder / "bench.sqlite3", folder, host=space.host_ip,
-        extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]"},
+        extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]",
+                   "MEDIA_AUDIO_RED": "0" if args.no_red else "1"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
         voice: tuple[str, ...] = ()
@@ -231,7 +251,7 @@ def main() -> None:
                 page.gv_errors = []
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
             print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
-                  f"microphones: {args.audio}.")
+                  f"microphones: {args.audio}; RED {'off' if args.no_red else 'on'}.")
             print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
@@ -253,12 +273,18 @@ def main() -> None:
                           + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}), "
                           f"own send RTT {r['rtt_ms']:.0f} ms",
                           flush=True)
+                    print(f"{'':22} {side:8} audio codecs {r['audio_codecs']}; {r['audio_packets']} audio packets "
+                          f"received, {r['fec_received']} redundant blocks (RED/FEC), {r['fec_used']} of them used",
+                          flush=True)
+                    print(f"{'':22} {side:8} its video target per second, kbit/s: "
+                          + " ".join(str(v) for v in r["target_series"]), flush=True)
                     print(f"{'':22} {side:8} audio jitter buffer per second, ms: "
                           + " ".join(fmt(v, "{:.0f}") for v in r["audio_delay_series"]), flush=True)
                     if r["video_s"] < args.seconds:
                         print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
                               f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "
-                              f"{r['frozen_before']:.1f} s frozen, "
+                              f"{r['frozen_before']:.1f} s frozen, video packets received "
+                              f"{r['packets_before'][0]} of the other side's {r['packets_before'][1]} sent, "
                               f"audio jitter buffer {r['audio_delay_before']:.0f} ms; "
                               f"readings before it: {r['why']}", flush=True)
             if not only or "outage" in only:
@@ -275,6 +301,10 @@ def main() -> None:
         finally:
             citizen_context.close()
             agent_context.close()
+            time.sleep(2)  # the engine logs what each publication and forward carried as it ends
+            for line in server.log.read_text(errors="replace").splitlines():
+                if "publication ended" in line or "forward ended" in line or "sends RED" in line:
+                    print("engine:", line.strip())
 
 
 if __name__ == "__main__":

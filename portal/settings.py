@@ -410,6 +410,9 @@ JOIN_SLOW_SECONDS = env.int("JOIN_SLOW_SECONDS", default=60)
 
 # --- Media (our aiortc engine, in-process by default) ---
 MEDIA_ENGINE_MODE = env.str("MEDIA_ENGINE_MODE", default="passthrough")  # or "relay" (decode + re-encode)
+# RED for audio (media/engine/red.py) where the browser offers it; off only to measure what it
+# brings (bench/weak_network_bench.py --no-red).
+MEDIA_AUDIO_RED = env.bool("MEDIA_AUDIO_RED", default=True)
 # STUN/TURN servers given to browsers and to the engine, JSON list of RTCIceServer dicts.
 ICE_SERVERS = env.json("ICE_SERVERS", default=[])
 # Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see docs/browser-tests.md).

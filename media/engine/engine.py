@@ -75,6 +75,7 @@ class MediaEngine:
         fast_path: bool = True,
         gso: bool = GSO_SUPPORTED,
         packets: bool = True,
+        red: bool = True,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -89,6 +90,7 @@ class MediaEngine:
         # Packet-level forwarding (packet_path) needs the short transport path; without it, or
         # with packets=False, passthrough forwards assembled frames (the frame-level path).
         self._packets = packets and self._fast_path
+        self._red = red and self._packets  # RED for audio: only the packet path forwards it (red.py)
         self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
         # A list, or a function of the participant id giving its own (fresh TURN credentials).
@@ -171,7 +173,7 @@ class MediaEngine:
         # by one offer (a slot) the transport its first one drops for the BUNDLE's: dead.
         pc = aiortc_hooks.StableNumberingPeerConnection(
             RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        pc.red = self._packets  # the packet path forwards RED (the frame-level one would decode it)
+        pc.red = self._red
         peer = Peer(room_id, participant_id, pc, self.gather_timeout)
         entered = False
         try:

@@ -34,6 +34,7 @@ import logging
 import random
 import time
 import weakref
+from collections import Counter, deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -87,6 +88,7 @@ from .packets import (
 )
 from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
+from .remb import FLOOR_BPS
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,11 @@ FEEDBACK_INTERVAL = 0.1  # transport-cc feedback (libwebrtc sends it every 50-25
 # guest's first picture does not wait for a second PLI round (issue 21).
 KEYFRAME_REPLAY_AGE = 0.5
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
+# A browser keeps the last REMB as a cap on its send rate until another comes: when no
+# viewer caps a transport-cc publisher any more (they left, or went audio only), a REMB this
+# high lifts the cap, sent with the next few reports (any one may be lost).
+UNCAPPED_BITRATE = 20_000_000
+UNCAP_REPORTS = 3
 
 
 def _ntp_now() -> int:
@@ -199,6 +206,10 @@ class PacketPublication:
         self.media_ssrc: int | None = None
         self.malformed = 0  # packets dropped as malformed (after SRTP authentication)
         self.red_packets = 0  # audio packets that came as RED (red.py)
+        # Audio: RED packets by the earlier frames they carry (0: Chromium's RED with nothing
+        # to repeat, e.g. after DTX), and plain Opus packets: whether redundancy really flows.
+        self.red_blocks: Counter[int] = Counter()
+        self.plain_audio = 0
         self.holes_given_up = 0  # losses NACKs did not repair
         self._estimator: Any = None  # the server-side REMB estimator (browsers without transport-cc)
         self._feedback: _FeedbackLoop | None = None
@@ -207,6 +218,7 @@ class PacketPublication:
         self._next: int | None = None  # video: next sequence number to forward, in order
         self._keyframe: tuple[int, float] | None = None  # video: last keyframe forwarded (sequence, when)
         self._nack_handle: asyncio.TimerHandle | None = None
+        self._uncap_reports = 0  # reports still to carry UNCAPPED_BITRATE (a viewers' cap was sent)
         self._tap: AudioAssembler | VideoAssembler | None = None
         self._tap_stale: bool | None = None  # None: frames() never called
         self._loop = asyncio.get_running_loop()
@@ -255,6 +267,9 @@ class PacketPublication:
                 logger.info("audio publisher sends RED (payload type %d, %d earlier frame(s) per packet)",
                             pt, red.redundant)
             self.red_packets += 1
+            self.red_blocks[red.redundant] += 1
+        elif not self.video:
+            self.plain_audio += 1
         if tcc < 0 and self._estimator is not None and abs_time >= 0:
             self._estimate(view, abs_time)
         if pt == self._rtx_pt:
@@ -440,6 +455,10 @@ class PacketPublication:
             cap = self.viewers_bitrate()
             if cap:  # transport-cc sets the rate; the subscribers' REMB still bounds it
                 data += rtcp_remb(self._rtcp_ssrc, cap, [self.media_ssrc])
+                self._uncap_reports = UNCAP_REPORTS
+            elif self._uncap_reports:
+                self._uncap_reports -= 1
+                data += rtcp_remb(self._rtcp_ssrc, UNCAPPED_BITRATE, [self.media_ssrc])
         self._send_rtcp(data)
         for forward in self.forwards:
             forward.update_sender_report(self._sender_report)
@@ -447,9 +466,16 @@ class PacketPublication:
     # --- subscribers --------------------------------------------------------------------------
 
     def viewers_bitrate(self) -> int | None:
-        """The lowest bitrate a video viewer reported (REMB), if any reported."""
-        known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate]
-        return min(known) if known else None
+        """The lowest bitrate a video viewer reported (REMB), if any reported, never below
+        remb.FLOOR_BPS. A paused viewer (audio only) receives nothing: its last REMB, stale,
+        caps nobody (it held a publisher at 30 kbit/s through and after a viewer's audio-only
+        spell). The floor: a viewer's browser estimates with a delay-only detector that a
+        lossy or jittery mobile link (bench, 10% loss: 44-95 kbit/s on a link with no rate
+        limit) reads as a queue, and its REMB covers the publisher's audio too (with RED,
+        ~70 kbit/s): below the floor the publisher's video sat at Chromium's 30 kbit/s minimum,
+        320x240 at a few fps, as the server-side estimate did before its own floor (remb.py)."""
+        known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate and not f.paused]
+        return max(min(known), FLOOR_BPS) if known else None
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PacketForward:
         return PacketForward(self, transceiver, paused)
@@ -503,6 +529,9 @@ class PacketPublication:
             n = self._nacks
             logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
                         "round trip %.0f ms (%d samples)", n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples)
+        if not self.video and (self.red_packets or self.plain_audio):
+            logger.info("audio publication ended: %d RED packets (by earlier frames carried: %s), %d plain Opus",
+                        self.red_packets, dict(sorted(self.red_blocks.items())), self.plain_audio)
         self._report_handle.cancel()
         if self._nack_handle is not None:
             self._nack_handle.cancel()
@@ -524,6 +553,9 @@ class SenderState:
                                  first_ts=random.randint(0, 0xFFFFFFFF))
         self.forward: PacketForward | None = None
         self.remote_bitrate: int | None = None  # last REMB from the subscriber
+        # The REMBs it sent lately (when, kbit/s): logged as a video forward ends, to see a
+        # subscriber's estimate fall (it caps the publisher: viewers_bitrate).
+        self.remb_history: deque[tuple[float, int]] = deque(maxlen=120)
         self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
         self.packets = 0
@@ -579,6 +611,7 @@ def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
                     return True
                 if ssrc in ssrcs:
                     state.remote_bitrate = bitrate
+                    state.remb_history.append((time.monotonic(), bitrate // 1000))
                 return True
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             fraction = reported_fraction(packet, ssrc)
@@ -608,6 +641,8 @@ class PacketForward:
         self.paused = paused
         self.dropped = 0  # packets that could not be sent (transport not ready)
         self.retransmitted = 0
+        self.red_forwarded = 0  # RED packets sent as RED, and as their primary block only
+        self.red_stripped = 0
         # Once the subscriber's transport is ready: the rewrite-and-protect for it (packet_core),
         # and the send of a protected packet (its transport's batcher).
         self._forwarder: packet_core.Forwarder | None = None
@@ -684,8 +719,10 @@ class PacketForward:
         elif self._red_pt is not None:
             same = self._pt == self.publication._media_pt
             self._emit(view, mapped, ntp, self._red_pt, red.data if same else red.renumbered(self._pt))
+            self.red_forwarded += 1
         else:
             self._emit(view, mapped, ntp, self._pt, red.primary())
+            self.red_stripped += 1
 
     def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int, pt: int | None = None,
               payload: bytes | memoryview | None = None) -> None:
@@ -788,6 +825,7 @@ class PacketForward:
     def resume(self) -> None:
         if self.paused:
             self.paused = False
+            self.state.remote_bitrate = None  # measured on the stream before the pause: a new REMB will come
             self.state.rewriter.restart()
             if self.publication.video:
                 self.publication.request_keyframe()
@@ -798,6 +836,15 @@ class PacketForward:
     def detach(self) -> None:
         if self in self.publication.forwards:
             self.publication.forwards.remove(self)
+            if self.red_forwarded or self.red_stripped:
+                logger.info("audio forward ended: %d RED packets sent as RED, %d as their primary only",
+                            self.red_forwarded, self.red_stripped)
+            history = self.state.remb_history
+            if self.publication.video and history:
+                start = history[0][0]
+                logger.info("video forward ended: %d packets, %d retransmitted; the subscriber's REMB (s: kbit/s): %s",
+                            self.state.packets, self.retransmitted,
+                            " ".join(f"{at - start:.0f}:{kbps}" for at, kbps in history))
         if self.state.forward is self:
             self.state.forward = None
 

@@ -450,7 +450,11 @@ def test_unrecoverable_loss_does_not_freeze_the_picture() -> None:
 
 
 def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
+    """Down to the floor (remb.FLOOR_BPS): a viewer's delay-only estimate on a lossy link
+    is no measure of what it can receive (packet_path.viewers_bitrate)."""
     from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
+
+    from media.engine.remb import FLOOR_BPS
 
     async def body() -> None:
         room = Room("passthrough")
@@ -471,7 +475,7 @@ def test_a_viewers_low_remb_caps_the_publishers_remb() -> None:
             await receiver._send_rtcp(remb)
             count = len(rembs)
             await wait_until_async(lambda: len(rembs) > count, 5, what="the next REMB to alice")
-            assert rembs[-1] == 1_000
+            assert rembs[-1] == FLOOR_BPS
         finally:
             await room.close()
 

@@ -12,8 +12,9 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, RtcpSrPacket, is_rtcp, pack_remb_fci
 
 from media.engine import fast_path, packet_core
-from media.engine.packet_path import PacketPublication, feedback_sent
+from media.engine.packet_path import UNCAPPED_BITRATE, PacketPublication, feedback_sent
 from media.engine.packets import TRANSPORT_CC_URI, build_extensions, parse_rtp, parse_transport_feedback, rewrite
+from media.engine.remb import FLOOR_BPS
 from tests.waiting import stays_true_until_async, wait_until_async
 
 from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run
@@ -355,6 +356,22 @@ def test_transport_cc_is_negotiated_fed_back_and_replaces_the_server_estimate() 
                                                      media_ssrc=0, fci=pack_remb_fci(300_000, [ssrc])))
             await wait_until_async(lambda: rembs != [], 5, what="the viewers' cap sent to alice")
             assert rembs[-1] == 300_000
+            # A viewer's REMB under the floor (a lossy mobile link read as a queue) caps her
+            # at the floor, not at Chromium's minimum.
+            await receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=receiver._RTCRtpReceiver__rtcp_ssrc,
+                                                     media_ssrc=0, fci=pack_remb_fci(40_000, [ssrc])))
+            await wait_until_async(lambda: rembs[-1] != 300_000, 5, what="the next cap sent to alice")
+            assert rembs[-1] == FLOOR_BPS
+            # Bob goes audio only: his last REMB, stale, caps her no more, and her browser
+            # (which keeps a REMB as its cap until the next) is told so.
+            await room.engine.set_audio_only(room.room, "bob", True)
+            await wait_until_async(lambda: rembs[-1] == UNCAPPED_BITRATE, 5, what="alice's cap lifted")
+            # Video back to bob: the REMB he sent before his pause (measured on a stream that
+            # stopped) is not his cap any more; his next one will be.
+            await room.engine.set_audio_only(room.room, "bob", False)
+            forwards = room.engine._peer(room.room, "bob").forwards
+            forward = next(f for (_, kind), f in forwards.items() if kind == "video")
+            assert forward.state.remote_bitrate is None
         finally:
             await room.close()
 

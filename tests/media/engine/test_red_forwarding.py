@@ -135,6 +135,16 @@ def test_red_reaches_a_red_subscriber_as_red_and_others_as_opus() -> None:
             got: list[Any] = [await asyncio.wait_for(frames.recv(), 2) for _ in range(10)]
             assert all(f.data in alice.primaries for f in got)
             assert publication.malformed == 0
+            # What the engine counts (and logs as a publication ends): RED with one earlier
+            # frame each (the first, with none before it: 0), no plain Opus; to carol as RED,
+            # to bob as the primary only.
+            assert publication.red_blocks[1] > 50 and set(publication.red_blocks) <= {0, 1}
+            assert publication.red_blocks[0] <= 1 and publication.plain_audio == 0
+            at = {name: next(f for f in publication.forwards
+                             if f.transceiver in room.engine._peer("r1", name).pc.getTransceivers())
+                  for name in ("bob", "carol")}
+            assert at["carol"].red_forwarded > 50 and at["carol"].red_stripped == 0
+            assert at["bob"].red_stripped > 50 and at["bob"].red_forwarded == 0
         finally:
             await room.close()
 
@@ -154,6 +164,34 @@ def test_a_publisher_without_red_reaches_a_red_subscriber_as_opus() -> None:
                                    what="alice's audio at carol")
             audio = [pt for pt, _ in at_carol if pt in (111, RED_PT)]
             assert len(audio) > 30 and set(audio) == {111}
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_red_off_is_not_negotiated_and_publishers_send_opus() -> None:
+    """MEDIA_AUDIO_RED=0 (the bench's --no-red): the browser's RED offer is answered without
+    it, so the publisher sends plain Opus and nobody gets RED."""
+    async def body() -> None:
+        room = Room("passthrough", red=False)
+        alice = RedClient(room.engine, room.room, "alice")
+        room.clients["alice"] = alice
+        try:
+            await alice.join()
+            answer = alice.pc.remoteDescription.sdp
+            assert "red/48000" not in answer
+            carol = RedClient(room.engine, room.room, "carol", opus=111, slots=1)
+            room.clients["carol"] = carol
+            await carol.join()
+            assert "red/48000" not in carol.pc.remoteDescription.sdp
+            at_carol = record_rtp(carol)
+            await wait_until_async(lambda: sum(pt in (111, RED_PT) for pt, _ in at_carol) > 30, 20,
+                                   what="alice's audio at carol")
+            assert {pt for pt, _ in at_carol if pt in (111, RED_PT)} == {111}
+            publication = room.engine._peer("r1", "alice").publications["audio"]
+            assert isinstance(publication, PacketPublication)
+            assert publication.red_packets == 0 and publication.plain_audio > 30
         finally:
             await room.close()
 
