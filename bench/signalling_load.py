@@ -80,7 +80,8 @@ def listening(port: int) -> bool:
 # --- the retry delay of rooms/static/rooms/js/backoff.js, in Python ---
 def retry_delay(attempt: int, hint: float = 0.0) -> float:
     window = min(10.0, 2.0 ** attempt) + max(0.0, hint)
-    return 0.25 + random.random() * (window - 0.25)  # noqa: S311 (load shape)
+    start = max(0.25, max(0.0, hint) / 2)  # with a hint, not before its half
+    return start + random.random() * (window - start)  # noqa: S311 (load shape)
 
 
 # --- private servers ---
