@@ -24,7 +24,7 @@ seconds later to be refused again. When the other process was killed (bench/sign
 its ~300 sockets arrive here within a second: refused at once, 553 refusals took nearly as
 much of this process as the 288 reconnections they delayed. A waiting handshake costs nothing
 (an asyncio future; no database call, no thread), and the wait is bounded in time and in
-number, so the queue never grows behind slow handshakes as the thread pool's did. 4 s by
+number, so the queue never grows behind slow handshakes as the thread pool's did. 6 s by
 default (ROOM_HANDSHAKE_QUEUE_WAIT, portal/settings.py gives the figures; 0: refused at once).
 """
 
