@@ -331,9 +331,10 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # browser seconds); the wait plus ROOM_HANDSHAKE_TIMEOUT must stay well under Daphne's
 # --websocket_connect_timeout. 6 s by default: on the survivor of a killed process (its ~280
 # sockets arrive within a second) nearly every reconnection waits its turn instead of being
-# refused and coming back seconds later: everyone back in 6.8-9.5 s in six runs at load 2.9-7
-# with 0-37 refusals (4 s: 8.2-13.6 s in six runs, 24-156 refusals, before the pace per CPU
-# second of rooms/admission.py), and a 10-minute soak with it met every target (README,
+# refused and coming back seconds later: everyone back in 5.2-9.9 s in 9 runs of 11 at load
+# 1.3-10.5 with 0-37 refusals (14.4 s at load 12.9; one run left a participant's chat
+# unechoed), where 4 s took 8.2-13.6 s (24-156 refusals, before the pace per CPU second of
+# rooms/admission.py); two 10-minute soaks with it met every target (README,
 # bench/signalling_load.py). 6 s of wait plus the 3 s handshake limit: 9 s, well under the
 # 30 s of deploy/Procfile (the gate's watchdog, 1 s after the limit, ends at 10 s at worst,
 # the bench client's patience). 0: refused at once.
