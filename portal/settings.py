@@ -331,7 +331,7 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # browser seconds); the wait plus ROOM_HANDSHAKE_TIMEOUT must stay well under Daphne's
 # --websocket_connect_timeout. 6 s by default: on the survivor of a killed process (its ~280
 # sockets arrive within a second) nearly every reconnection waits its turn instead of being
-# refused and coming back seconds later: everyone back in 5.2-9.9 s in 9 runs of 11 at load
+# refused and coming back seconds later: everyone back in 5.2-9.9 s in 10 runs of 12 at load
 # 1.3-10.5 with 0-37 refusals (14.4 s at load 12.9; one run left a participant's chat
 # unechoed), where 4 s took 8.2-13.6 s (24-156 refusals, before the pace per CPU second of
 # rooms/admission.py); two 10-minute soaks with it met every target (README,
