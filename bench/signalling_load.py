@@ -80,7 +80,8 @@ def listening(port: int) -> bool:
 # --- the retry delay of rooms/static/rooms/js/backoff.js, in Python ---
 def retry_delay(attempt: int, hint: float = 0.0) -> float:
     window = min(10.0, 2.0 ** attempt) + max(0.0, hint)
-    return 0.25 + random.random() * (window - 0.25)  # noqa: S311 (load shape)
+    start = max(0.25, max(0.0, hint) / 2)  # with a hint, not before its half
+    return start + random.random() * (window - start)  # noqa: S311 (load shape)
 
 
 # --- private servers ---
@@ -296,6 +297,8 @@ class Client:
         self.probe_id: str | None = None
         self.recovered: float | None = None
         self.last_pong = 0.0
+        # What this client lived last (time, what): printed for those not back after a fault.
+        self.trail: collections.deque[tuple[float, str]] = collections.deque(maxlen=12)
 
     @property
     def stats(self) -> Stats:
@@ -325,6 +328,7 @@ class Client:
                 pinger.cancel()
             code = self.ws.close_code
             self.connected = False
+            self.trail.append((time.monotonic(), f"closed {code}"))
             if self.stop or self.gone or code in FINAL:
                 return
             # A BUSY refusal is not a drop: the socket never carried the room (the count of
@@ -358,12 +362,16 @@ class Client:
         try:
             await self.ws.send(json.dumps(message))
         except Exception:
+            self.trail.append((time.monotonic(), f"send failed: {message['type']}"))
             return False
+        if message["type"] == "chat.send":
+            self.trail.append((time.monotonic(), f"sent chat {message['id']}"))
         return True
 
     def handle(self, m: dict) -> bool:
         """Handle one message; True when it shows the connection is established."""
         kind, now = m["type"], time.monotonic()
+        self.trail.append((now, kind if kind != "chat.message" else f"chat.message {m['id']}"))
         if kind == "busy":
             self.hint = float(m.get("retry_after", 1))
         elif kind == "state":
@@ -746,6 +754,10 @@ async def scenario(args, bench: Bench, daphnes: Daphnes, pg: Postgres, redis_ser
         print(f"[{label}] everyone back (own chat echoed, or pong while waiting) after "
               f"{after(took, args.recover_timeout)}: "
               f"{len(times)}/{len(live)} back, per participant {ms(times)}")
+        for c in [c for c in live if c.recovered is None][:5]:  # what those not back lived
+            print(f"         not back: {c.pid[:8]} {c.status}, connected {c.connected}, probe {c.probe_id}, "
+                  f"outbox {list(c.outbox)}; last: " + ", ".join(
+                      f"{at - began:+.1f} s {what}" for at, what in c.trail))
         print(f"         reconnections {now[0] - mark[0]} ({ms(bench.stats.connects[connects_before:])}), "
               f"drops {now[3] - mark[3]} (no pong: {now[4] - mark[4]}), handshake failures {now[1] - mark[1]}, "
               f"BUSY {now[2] - mark[2]}, "

@@ -329,16 +329,19 @@ ROOM_CLOSES_MINUTES_AFTER = env.int("ROOM_CLOSES_MINUTES_AFTER", default=30)
 # every slot taken waits for one if those waiting before it can be served within that many
 # seconds at the process's pace (a refusal costs Daphne about half a handshake, and the
 # browser seconds); the wait plus ROOM_HANDSHAKE_TIMEOUT must stay well under Daphne's
-# --websocket_connect_timeout. 4 s by default: on the survivor of a killed process it cuts the
-# refusals of the reconnections from 280-289 to 24-33 and the phase from 10.7-11.1 s to 8.2-8.9 s
-# (load 6-10), and a 5-minute soak with it lost nothing (README, bench/signalling_load.py). It
-# was off after a soak at load 24 lost 29 chats, 441 handshakes outliving the client's 10 s;
-# that bench ran tests.settings' 20 s handshake limit, so a handshake could wait 4 s and then
-# run 20 more: the wait plus production's 3 s stays under 10. 0: refused at once.
+# --websocket_connect_timeout. 6 s by default: on the survivor of a killed process (its ~280
+# sockets arrive within a second) nearly every reconnection waits its turn instead of being
+# refused and coming back seconds later: everyone back in 5.2-9.9 s in 10 runs of 12 at load
+# 1.3-10.5 with 0-37 refusals (14.4 s at load 12.9; one run left a participant's chat
+# unechoed), where 4 s took 8.2-13.6 s (24-156 refusals, before the pace per CPU second of
+# rooms/admission.py); two 10-minute soaks with it met every target (README,
+# bench/signalling_load.py). 6 s of wait plus the 3 s handshake limit: 9 s, well under the
+# 30 s of deploy/Procfile (the gate's watchdog, 1 s after the limit, ends at 10 s at worst,
+# the bench client's patience). 0: refused at once.
 ROOM_MAX_HANDSHAKES = env.int("ROOM_MAX_HANDSHAKES", default=12)
 ROOM_MAX_SOCKETS = env.int("ROOM_MAX_SOCKETS", default=4000)
 ROOM_HANDSHAKE_TIMEOUT = env.float("ROOM_HANDSHAKE_TIMEOUT", default=3.0)
-ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=4.0)
+ROOM_HANDSHAKE_QUEUE_WAIT = env.float("ROOM_HANDSHAKE_QUEUE_WAIT", default=6.0)
 # Threads of a Daphne process for the room handshakes' database calls, apart from the
 # ASGI_THREADS that run every socket's messages (rooms/dbcall.py; 0: shared with them).
 ROOM_HANDSHAKE_THREADS = env.int("ROOM_HANDSHAKE_THREADS", default=2)

@@ -24,7 +24,7 @@ seconds later to be refused again. When the other process was killed (bench/sign
 its ~300 sockets arrive here within a second: refused at once, 553 refusals took nearly as
 much of this process as the 288 reconnections they delayed. A waiting handshake costs nothing
 (an asyncio future; no database call, no thread), and the wait is bounded in time and in
-number, so the queue never grows behind slow handshakes as the thread pool's did. 4 s by
+number, so the queue never grows behind slow handshakes as the thread pool's did. 6 s by
 default (ROOM_HANDSHAKE_QUEUE_WAIT, portal/settings.py gives the figures; 0: refused at once).
 """
 
@@ -42,6 +42,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from rooms.protocol import CloseCode
+
+# A saturated second's pace per CPU second counts if the process had at least this much CPU
+# in it (less: a few handshakes finishing on CPU spent the second before say little).
+MIN_CPU_SECOND = 0.2
 
 
 @dataclass
@@ -64,6 +68,14 @@ class Admission:
     # once, after a quiet while, got the longest hint while the process had room: SIGKILL of
     # the other process, bench/signalling_load.py).
     peak: int = 0
+    # Handshakes per second of this process's CPU in its saturated seconds (averaged): what it
+    # can do with a core to itself. `peak` is what it did with the share of the cores it had:
+    # in a storm the two processes share this machine's two cores (~25 handshakes/s each), the
+    # survivor of a killed one has a core (50-57/s), and a queue bound and hints from the
+    # storm's pace sent half of the killed process's crowd away for up to 10 s (README).
+    per_cpu_second: float = 0.0
+    cpu: Callable[[], float] = time.process_time  # this process's CPU seconds, all threads
+    _cpu_mark: float | None = None  # cpu() when this second began
 
     def enter(self) -> bool:
         """Start a handshake if there is room for it now; False: refuse it now (BUSY)."""
@@ -124,9 +136,12 @@ class Admission:
 
     def pace(self) -> float:
         """Handshakes per second this process can take: the last two seconds' or, when it
-        was saturated, its best such second (see `peak`); at least half its slots a second."""
+        was saturated, its best such second (see `peak`) or its pace per CPU second (a core's
+        worth: see `per_cpu_second`); at least half its slots a second. Optimistic on a loaded
+        machine: the wait is bounded in time too, and those it did not serve are refused then."""
         self._tick()
-        return max((self._done[0] + self._done[1]) / 2, self.peak, self.max_handshakes / 2, 0.5)
+        return max((self._done[0] + self._done[1]) / 2, self.peak, self.per_cpu_second,
+                   self.max_handshakes / 2, 0.5)
 
     def _refuse(self) -> None:
         self._refused[1] += 1
@@ -144,8 +159,8 @@ class Admission:
 
     def retry_after(self) -> int:
         """Seconds over which the refused browsers should come back (each picks a random
-        moment in them, rooms/static/rooms/js/backoff.js): the time this process needs, at
-        its recent pace, for the handshakes it has just refused."""
+        moment in their second half, rooms/static/rooms/js/backoff.js): the time this process
+        needs, at its pace, for those waiting and the handshakes it has just refused."""
         self._tick()
         if len(self.sockets) >= self.max_sockets:
             return settings.ROOM_SOCKETS_FULL_RETRY
@@ -157,8 +172,14 @@ class Admission:
         second = int(self.clock())
         if second != self._second:
             gap = second - self._second
+            cpu = self.cpu()
             if self._saturated:  # the second that ended was saturated: its pace is a capacity
                 self.peak = max(self.peak, self._done[1])
+                used = cpu - self._cpu_mark if self._cpu_mark is not None else 0.0
+                if gap == 1 and used >= MIN_CPU_SECOND and self._done[1]:
+                    rate = self._done[1] / used
+                    self.per_cpu_second = (self.per_cpu_second + rate) / 2 if self.per_cpu_second else rate
+            self._cpu_mark = cpu
             self._saturated = bool(self.waiting)
             self._refused = [self._refused[1] if gap == 1 else 0, 0]
             self._done = [self._done[1] if gap == 1 else 0, 0]

@@ -18,12 +18,14 @@ test("a crowd dropped at once comes back spread over the window", () => {
   assert.ok(delays.every((d) => d >= FLOOR && d < 8000));
 });
 
-test("BUSY's hint widens the window: the refused crowd comes back spread over it", () => {
-  assert.equal(retryDelay(0, { hint: 3, random: () => 0 }), FLOOR);
+test("BUSY's hint widens the window, from its half: the refused crowd comes back after those let wait", () => {
+  assert.equal(retryDelay(0, { hint: 3, random: () => 0 }), 1500);
   assert.equal(retryDelay(0, { hint: 3, random: () => 0.999999 }), 4000 - 1);
-  assert.equal(retryDelay(2, { hint: 3, random: () => 0.5 }), FLOOR + Math.floor(0.5 * (7000 - FLOOR)));
-  assert.equal(retryDelay(0, { hint: -5, random: () => 0.999999 }), 1000 - 1, "a nonsense hint is no hint");
+  assert.equal(retryDelay(2, { hint: 3, random: () => 0.5 }), 1500 + Math.floor(0.5 * (7000 - 1500)));
+  assert.equal(retryDelay(0, { hint: 0.25, random: () => 0 }), FLOOR, "never under the floor");
+  assert.equal(retryDelay(0, { hint: -5, random: () => 0 }), FLOOR, "a nonsense hint is no hint");
+  assert.equal(retryDelay(0, { hint: -5, random: () => 0.999999 }), 1000 - 1);
   const delays = Array.from({ length: 1000 }, () => retryDelay(0, { hint: 9 }));
   const seconds = new Set(delays.map((d) => Math.floor(d / 1000)));
-  assert.equal(seconds.size, 10, "spread over the 10 s, not bunched after the hint");
+  assert.deepEqual([...seconds].sort((a, b) => a - b), [4, 5, 6, 7, 8, 9], "spread over 4.5-10 s, none before");
 });

@@ -236,6 +236,49 @@ def test_the_gate_refuses_a_handshake_stalled_anywhere_before_daphne_would_reset
 
 
 # --- a short, bounded wait for a slot instead of a refusal (Admission.turn) ---
+def test_a_crowd_on_the_survivor_of_a_killed_process_is_paced_at_what_a_core_of_its_own_does():
+    """In the storm the process did 25 handshakes a second on half a core (two processes shared
+    the machine); the other process then dies and its crowd arrives here: the queue's bound and
+    the hint count on the pace per CPU second (50/s), not the 25/s it did while sharing."""
+    clock, cpu = Clock(), Clock()
+    gate = Admission(max_handshakes=10, max_sockets=10_000, clock=clock, cpu=cpu)
+    gate.enter()  # the first second's CPU mark
+    for _ in range(3):  # three saturated seconds: 25 done on 0.5 s of CPU each
+        clock.now += 1
+        for _ in range(25):
+            assert gate.enter()
+            gate.leave()
+        for _ in range(10):
+            gate.enter()
+        assert not gate.enter()
+        for _ in range(10):
+            gate.leave()
+        cpu.now += 0.5
+    clock.now += 30  # steady traffic, no crowd
+    assert gate.peak == 35 and gate.per_cpu_second == 70  # 35 done a second on 0.5 s of CPU
+    for _ in range(10):
+        gate.enter()
+    for _ in range(300):
+        assert not gate.enter()
+    assert gate.retry_after() == 5  # 300 / 70, not 300 / 35 (9 s)
+
+
+def test_a_second_with_little_cpu_says_nothing_of_the_pace_per_cpu_second():
+    clock, cpu = Clock(), Clock()
+    gate = Admission(max_handshakes=10, max_sockets=10_000, clock=clock, cpu=cpu)
+    gate.enter()
+    clock.now += 1
+    for _ in range(12):  # handshakes finishing on CPU spent before: 12 in 0.01 s
+        gate.enter()
+        gate.leave()
+    for _ in range(10):
+        gate.enter()
+    assert not gate.enter()
+    cpu.now += 0.01
+    clock.now += 1
+    assert gate.pace() == 12 and gate.per_cpu_second == 0
+
+
 def test_a_handshake_finding_every_slot_taken_waits_and_gets_the_next_one_in_order():
     async def scenario():
         gate = Admission(max_handshakes=2, max_sockets=100, max_wait=5.0)

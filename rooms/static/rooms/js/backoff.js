@@ -7,9 +7,13 @@ export const FLOOR = 250; // ms: never a tight loop
 
 // Milliseconds to wait after `attempt` failures in a row: a random moment (full jitter) in
 // the window 1, 2, 4, 8, 10… s, widened by the server's hint (seconds, from a `busy`
-// message; 0 if none): the time it needs for the crowd it refuses, so that crowd comes
-// back spread over it rather than all at once when it ends.
+// message; 0 if none): the time it needs for the crowd it refuses. With a hint, not before
+// its half: the server first serves the handshakes it let wait, and a browser back among
+// them is refused again (a whole handshake for the server, a new hint for the browser;
+// bench/signalling_load.py, README).
 export function retryDelay(attempt, { hint = 0, random = Math.random } = {}) {
-  const window = backoff(attempt) + Math.max(0, hint) * 1000;
-  return FLOOR + Math.floor(random() * (window - FLOOR));
+  const widen = Math.max(0, hint) * 1000;
+  const window = backoff(attempt) + widen;
+  const from = Math.max(FLOOR, widen / 2);
+  return from + Math.floor(random() * (window - from));
 }
