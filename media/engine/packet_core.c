@@ -32,56 +32,81 @@ typedef struct {
 static void put16(uint8_t *p, uint32_t v) { p[0] = v >> 8; p[1] = v; }
 static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
 
+/* The header extension elements of an RTP packet (RFC 8285, one-byte and two-byte forms),
+ * one at a time; the one reading both map_extensions and gv_inspect use. */
+typedef struct {
+    const uint8_t *data;
+    int at, end;  /* the next element's offset; the block's end (the payload's start) */
+    int form;     /* 1: one-byte, 2: two-byte, 0: a profile whose elements are not read */
+} gv_elements;
+
+/* The block at data[pos] (the packet has its X bit): 0, or GV_MALFORMED. */
+static int elements_open(gv_elements *e, const uint8_t *data, int size, int pos) {
+    if (size < pos + 4)
+        return GV_MALFORMED;
+    int profile = (data[pos] << 8) | data[pos + 1];
+    e->data = data;
+    e->at = pos + 4;
+    e->end = pos + 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3]);
+    if (e->end > size)
+        return GV_MALFORMED;
+    e->form = profile == 0xBEDE ? 1 : (profile & 0xFFF0) == 0x1000 ? 2 : 0;
+    return 0;
+}
+
+/* The next element: 1 (its id, its value at data[*value], *length bytes), 0 at the end
+ * (padding skipped; one-byte id 15 ends the block), or GV_MALFORMED. */
+static int elements_next(gv_elements *e, int *id, int *value, int *length) {
+    const uint8_t *data = e->data;
+    while (e->form && e->at < e->end) {
+        if (e->form == 1) {
+            int byte = data[e->at];
+            if (byte == 0) { e->at++; continue; }
+            *id = byte >> 4;
+            *length = (byte & 0x0F) + 1;
+            if (*id == 15) {
+                e->at = e->end;
+                return 0;
+            }
+            e->at++;
+        } else {
+            *id = data[e->at];
+            if (*id == 0) { e->at++; continue; }
+            if (e->at + 2 > e->end)
+                return GV_MALFORMED;
+            *length = data[e->at + 1];
+            e->at += 2;
+        }
+        if (e->at + *length > e->end)
+            return GV_MALFORMED;
+        *value = e->at;
+        e->at += *length;
+        return 1;
+    }
+    return 0;
+}
+
 /* The subscriber's one-byte extension elements (without the 4-byte block header) at out;
  * their length, or GV_FALLBACK / GV_MALFORMED. */
 static int map_extensions(const gv_forward *f, const uint8_t *data, int size, uint64_t ntp, uint8_t *out) {
     int n = 0;
     int cc = data[0] & 0x0F, pos = 12 + 4 * cc;
     if (data[0] & 0x10) {
-        if (size < pos + 4)
-            return GV_MALFORMED;
-        int profile = (data[pos] << 8) | data[pos + 1];
-        int end = pos + 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3]);
-        if (end > size)
-            return GV_MALFORMED;
-        pos += 4;
-        if (profile == 0xBEDE) {
-            while (pos < end) {
-                int byte = data[pos];
-                if (byte == 0) { pos++; continue; }
-                int id = byte >> 4, length = (byte & 0x0F) + 1;
-                if (id == 15)
-                    break;
-                pos++;
-                if (pos + length > end)
-                    return GV_MALFORMED;
-                if (f->map[id]) {
-                    out[n++] = (f->map[id] << 4) | (length - 1);
-                    memcpy(out + n, data + pos, length);
-                    n += length;
-                }
-                pos += length;
-            }
-        } else if ((profile & 0xFFF0) == 0x1000) {
-            while (pos < end) {
-                int id = data[pos];
-                if (id == 0) { pos++; continue; }
-                if (pos + 2 > end)
-                    return GV_MALFORMED;
-                int length = data[pos + 1];
-                pos += 2;
-                if (pos + length > end)
-                    return GV_MALFORMED;
-                if (f->map[id]) {
-                    if (length < 1 || length > 16)
-                        return GV_FALLBACK;
-                    out[n++] = (f->map[id] << 4) | (length - 1);
-                    memcpy(out + n, data + pos, length);
-                    n += length;
-                }
-                pos += length;
-            }
+        gv_elements e;
+        int id, value, length;
+        int rc = elements_open(&e, data, size, pos);
+        while (rc == 0 && (rc = elements_next(&e, &id, &value, &length)) == 1) {
+            rc = 0;
+            if (!f->map[id])
+                continue;
+            if (length < 1 || length > 16)  /* a two-byte element the one-byte form cannot carry */
+                return GV_FALLBACK;
+            out[n++] = (f->map[id] << 4) | (length - 1);
+            memcpy(out + n, data + value, length);
+            n += length;
         }
+        if (rc < 0)
+            return rc;
     }
     if (f->mid_length) {
         out[n++] = (f->mid_id << 4) | (f->mid_length - 1);
@@ -245,43 +270,17 @@ int gv_inspect(const uint8_t *data, int size, int tcc_id, int abs_id, int codec,
     if (size < pos)
         return GV_MALFORMED;
     if (first & 0x10) {
-        if (size < pos + 4)
-            return GV_MALFORMED;
-        int profile = (data[pos] << 8) | data[pos + 1];
-        int end = pos + 4 + 4 * ((data[pos + 2] << 8) | data[pos + 3]);
-        if (size < end)
-            return GV_MALFORMED;
-        int at = pos + 4;
-        if (profile == 0xBEDE) {
-            while (at < end) {
-                int byte = data[at];
-                if (byte == 0) { at++; continue; }
-                int id = byte >> 4, length = (byte & 0x0F) + 1;
-                if (id == 15)
-                    break;
-                at++;
-                if (at + length > end)
-                    return GV_MALFORMED;
-                if (id == tcc_id && !tcc_found) { tcc = element_value(data + at, length, 2); tcc_found = 1; }
-                if (id == abs_id && !abs_found) { abs = element_value(data + at, length, 3); abs_found = 1; }
-                at += length;
-            }
-        } else if ((profile & 0xFFF0) == 0x1000) {
-            while (at < end) {
-                int id = data[at];
-                if (id == 0) { at++; continue; }
-                if (at + 2 > end)
-                    return GV_MALFORMED;
-                int length = data[at + 1];
-                at += 2;
-                if (at + length > end)
-                    return GV_MALFORMED;
-                if (id == tcc_id && !tcc_found) { tcc = element_value(data + at, length, 2); tcc_found = 1; }
-                if (id == abs_id && !abs_found) { abs = element_value(data + at, length, 3); abs_found = 1; }
-                at += length;
-            }
+        gv_elements e;
+        int id, at, length;
+        int rc = elements_open(&e, data, size, pos);
+        while (rc == 0 && (rc = elements_next(&e, &id, &at, &length)) == 1) {
+            rc = 0;
+            if (id == tcc_id && !tcc_found) { tcc = element_value(data + at, length, 2); tcc_found = 1; }
+            if (id == abs_id && !abs_found) { abs = element_value(data + at, length, 3); abs_found = 1; }
         }
-        pos = end;
+        if (rc < 0)
+            return rc;
+        pos = e.end;
     }
     int stop = size;
     if (first & 0x20) {

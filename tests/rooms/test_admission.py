@@ -67,20 +67,26 @@ def test_the_hint_grows_with_what_was_refused_against_the_pace_and_is_bounded(se
     assert gate.retry_after() == 1
 
 
+def saturated_second(gate: Admission, done: int) -> None:
+    """`done` handshakes served, then every slot taken and one more refused (the process
+    saturated: the second counts for its pace), then the slots freed."""
+    for _ in range(done):
+        assert gate.enter()
+        gate.leave()
+    for _ in range(gate.max_handshakes):
+        gate.enter()
+    assert not gate.enter()
+    for _ in range(gate.max_handshakes):
+        gate.leave()
+
+
 def test_a_crowd_arriving_at_once_is_spread_over_what_the_process_can_do():
     """The other process was killed: its sockets all arrive within a second. The hint is
     their number over the pace this process showed when it was last saturated, not over the
     few it finished in the first moment of the crowd (which gave everyone the maximum)."""
     clock = Clock()
     gate = Admission(max_handshakes=10, max_sockets=10_000, clock=clock)
-    for _ in range(60):  # a saturated second: 60 done, some refused
-        assert gate.enter()
-        gate.leave()
-    for _ in range(10):
-        gate.enter()
-    assert not gate.enter()
-    for _ in range(10):
-        gate.leave()
+    saturated_second(gate, 60)  # 60 done, some refused
     clock.now += 30  # a quiet while
     assert gate.retry_after() == 1
     for _ in range(10):
@@ -245,14 +251,7 @@ def test_a_crowd_on_the_survivor_of_a_killed_process_is_paced_at_what_a_core_of_
     gate.enter()  # the first second's CPU mark
     for _ in range(3):  # three saturated seconds: 25 done on 0.5 s of CPU each
         clock.now += 1
-        for _ in range(25):
-            assert gate.enter()
-            gate.leave()
-        for _ in range(10):
-            gate.enter()
-        assert not gate.enter()
-        for _ in range(10):
-            gate.leave()
+        saturated_second(gate, 25)
         cpu.now += 0.5
     clock.now += 30  # steady traffic, no crowd
     assert gate.peak == 35 and gate.per_cpu_second == 70  # 35 done a second on 0.5 s of CPU

@@ -177,3 +177,53 @@ def test_inspected_packets_are_the_references(codec: str) -> None:
         refused += expected is None
         assert _inspected(compiled, data, codec) == expected, data.hex()
     assert 0 < refused < len(cases)
+
+
+def _random_extension_block(rng: random.Random) -> bytes:
+    """A header extension block of any form (RFC 8285 one-byte with padding and the id 15
+    terminator, two-byte with empty and long values, an unknown profile), sometimes with a
+    length word that lies."""
+    form = rng.choice(("one", "two", "other"))
+    body = bytearray()
+    for _ in range(rng.randrange(6)):
+        body += bytes(rng.randrange(3) == 0 and rng.randrange(1, 3) or 0)  # padding bytes
+        if form == "one":
+            ident, size = rng.choice((1, 2, 3, 4, 9, 13, 14, 15)), rng.randrange(1, 17)
+            body += bytes([(ident << 4) | (size - 1)]) + bytes(rng.randrange(256) for _ in range(size))
+        else:
+            ident, size = rng.choice((1, 2, 3, 4, 9, 13, 20, 255)), rng.choice((0, 1, 2, 3, 16, 17, 30))
+            body += bytes([ident, size]) + bytes(rng.randrange(256) for _ in range(size))
+    body += bytes(-len(body) % 4)
+    profile = {"one": 0xBEDE, "two": 0x1000 | rng.randrange(16), "other": rng.randrange(0x10000)}[form]
+    words = len(body) // 4 + (rng.choice((-1, 1)) if rng.random() < 0.1 else 0)
+    return struct.pack("!HH", profile, max(words, 0)) + bytes(body)
+
+
+def test_both_cores_read_and_map_any_extension_block_alike() -> None:
+    """The forward's mapping (map_extensions) and the receive side's reading (gv_inspect) walk
+    the elements with the same C code: on blocks of every form, valid or not, both give what the
+    Python reference gives (the same bytes, the same refusals)."""
+    if packet_core.COMPILED is None:
+        pytest.skip("compiled packet core not built")
+    compiled = packet_core.implementation("compiled")
+    publisher = {**PUBLISHER, 9: "urn:x:long", 20: "urn:x:big"}
+    mapper = ExtensionMapper(publisher, {**SUBSCRIBER, 2: "urn:x:long", 5: "urn:x:big"}, "5")
+    rng = random.Random(8285)
+    forwarded = refused = 0
+    for sequence in range(600):
+        data = struct.pack("!BBHII", 0x90, 96, sequence, 1000, 0x1234) + _random_extension_block(rng) + b"\x10\x00\x9d"
+        assert _inspected(compiled, data, "vp8") == _inspected(packet_core.PYTHON, data, "vp8"), data.hex()
+        try:
+            view = parse_rtp(data)
+        except MalformedPacket:
+            refused += 1
+            continue
+        results = []
+        for core in (packet_core.PYTHON, compiled):
+            try:
+                results.append(core.forwarder(None, mapper, 7).forward(view, 97, sequence, 5, 1 << 40))
+            except (MalformedPacket, ValueError) as error:
+                results.append(type(error))
+        assert results[0] == results[1], data.hex()
+        forwarded += isinstance(results[0], bytes)
+    assert forwarded > 100 and refused > 10
