@@ -56,6 +56,7 @@ class EvalCheck:
     width: int  # frame size
     height: int
     card_share: float  # card width / frame width
+    mrz_in_frame: bool  # the MRZ's box lies wholly inside every frame (cards up to 90% wide can cut it at 16:9)
     conditions: dict[str, float | str | bool] = field(default_factory=dict)
     frames: tuple[np.ndarray, ...] = field(default=(), repr=False)
 
@@ -107,8 +108,10 @@ def _face(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
-def _card(fmt: MrzFormat, lines: tuple[str, ...], first: str, last: str, rnd: random.Random) -> np.ndarray:
-    """Card face (RGBA) at 12 px/mm: tinted security background, photo, labelled fields, MRZ."""
+def _card(fmt: MrzFormat, lines: tuple[str, ...], first: str, last: str, rnd: random.Random
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Card face (RGBA) at 12 px/mm: tinted security background, photo, labelled fields, MRZ;
+    and the MRZ's box corners as fractions of the card's width and height (4, 2)."""
     ppm = 12.0
     w_mm, h_mm = _CARD_MM[fmt]
     w, h = round(w_mm * ppm), round(h_mm * ppm)
@@ -164,7 +167,11 @@ def _card(fmt: MrzFormat, lines: tuple[str, ...], first: str, last: str, rnd: ra
     for cx, cy in ((r, r), (w - r, r), (r, h - r), (w - r, h - r)):
         cv2.circle(mask, (cx, cy), r, 255, -1)
     rgba[..., 3] = mask
-    return rgba
+    inked = [font.getbbox(line) for line in lines]  # the glyphs' own extent, not the em box
+    x0, x1 = left + min(b[0] for b in inked), left + max(b[2] for b in inked)
+    y0, y1 = top + inked[0][1], top + (n - 1) * line_pitch + inked[-1][3]
+    box = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32) / np.array([w, h], np.float32)
+    return rgba, box
 
 
 def _scene(width: int, height: int, rnd: random.Random) -> np.ndarray:
@@ -193,14 +200,7 @@ def _scene(width: int, height: int, rnd: random.Random) -> np.ndarray:
 def _place(card: np.ndarray, scene: np.ndarray, centre: tuple[float, float], card_w: float, angle: float,
            corner_jitter: np.ndarray) -> np.ndarray:
     """Warp the RGBA card onto the scene with rotation and a mild perspective."""
-    h, w = card.shape[:2]
-    scale = card_w / w
-    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    pts = (src - [w / 2, h / 2]) * scale
-    rad = np.deg2rad(angle)
-    rot = np.array([[np.cos(rad), -np.sin(rad)], [np.sin(rad), np.cos(rad)]], np.float32)
-    dst = (pts @ rot.T + centre + corner_jitter * card_w).astype(np.float32)
-    m = cv2.getPerspectiveTransform(src, dst)
+    m = _transform(card.shape[:2], centre, card_w, angle, corner_jitter)
     sh, sw = scene.shape[:2]
     # Draw from a pre-shrunk card so the warp does not alias (INTER_AREA first, then a mild warp).
     warped = cv2.warpPerspective(card.astype(np.float32), m, (sw, sh), flags=cv2.INTER_LINEAR,
@@ -208,6 +208,26 @@ def _place(card: np.ndarray, scene: np.ndarray, centre: tuple[float, float], car
     alpha = warped[..., 3:4] / 255.0
     placed: np.ndarray = scene * (1 - alpha) + warped[..., :3] * alpha
     return placed
+
+
+def _transform(shape: tuple[int, ...], centre: tuple[float, float], card_w: float, angle: float,
+               corner_jitter: np.ndarray) -> np.ndarray:
+    """The perspective matrix from card pixels to frame pixels."""
+    h, w = shape[:2]
+    scale = card_w / w
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    pts = (src - [w / 2, h / 2]) * scale
+    rad = np.deg2rad(angle)
+    rot = np.array([[np.cos(rad), -np.sin(rad)], [np.sin(rad), np.cos(rad)]], np.float32)
+    dst = (pts @ rot.T + centre + corner_jitter * card_w).astype(np.float32)
+    m: np.ndarray = cv2.getPerspectiveTransform(src, dst)
+    return m
+
+
+def _inside(shape: tuple[int, ...], m: np.ndarray, box: np.ndarray, width: int, height: int) -> bool:
+    """Whether the box (fractions of the card) lands wholly inside the frame under m."""
+    pts = cv2.perspectiveTransform((box * [shape[1], shape[0]]).astype(np.float32)[None], m)[0]
+    return bool(np.all(pts >= 0) and np.all(pts[:, 0] < width) and np.all(pts[:, 1] < height))
 
 
 def _prescale(card: np.ndarray, card_w: float) -> np.ndarray:
@@ -279,7 +299,8 @@ def make_check(fmt: MrzFormat, seed: int, split: str = TUNING, frames: int = FRA
         "jpeg": rnd.randint(60, 85),
         "kbps": rnd.randint(300, 800),
     }
-    card = _prescale(_card(fmt, lines, first, last, _rnd(split, fmt, seed, "card")), card_w)
+    face, mrz_box = _card(fmt, lines, first, last, _rnd(split, fmt, seed, "card"))
+    card = _prescale(face, card_w)
     scene = _scene(width, height, _rnd(split, fmt, seed, "scene"))
     margin_x = max(0.0, (width - card_w) / 2 - 10)
     margin_y = max(0.0, (height - card_h) / 2 - 10)
@@ -295,9 +316,12 @@ def make_check(fmt: MrzFormat, seed: int, split: str = TUNING, frames: int = FRA
     shake = _rnd(split, fmt, seed, "shake")
     noise_rng = np.random.default_rng(_rnd(split, fmt, seed, "noise").randrange(2**32))
     out: list[np.ndarray] = []
+    in_frame = True
     for _ in range(frames):
         dx, dy, da = shake.uniform(-4, 4), shake.uniform(-4, 4), shake.uniform(-0.8, 0.8)
         img = _place(card, scene, (cx + dx, cy + dy), card_w, float(cond["angle"]) + da, jitter)
+        m = _transform(card.shape, (cx + dx, cy + dy), card_w, float(cond["angle"]) + da, jitter)
+        in_frame &= _inside(card.shape, m, mrz_box, width, height)
         img = img * light[..., None] + glare[..., None]
         img = cv2.GaussianBlur(img, (0, 0), float(cond["blur"]) * shake.uniform(0.85, 1.15))
         img = img + noise_rng.normal(0, float(cond["noise"]), img.shape).astype(np.float32)
@@ -309,5 +333,5 @@ def make_check(fmt: MrzFormat, seed: int, split: str = TUNING, frames: int = FRA
         out = _vp8_round_trip(out, int(cond["kbps"]), rnd)
     else:
         out = [_jpeg_yuv(f, int(cond["jpeg"])) for f in out]
-    return EvalCheck(fmt, split, seed, first, last, number, birth, expiry, lines, width, height, share, cond,
-                     tuple(out))
+    return EvalCheck(fmt, split, seed, first, last, number, birth, expiry, lines, width, height, share, in_frame,
+                     cond, tuple(out))

@@ -8,6 +8,7 @@ tuning part (see media/idcheck/README.md), so that a regression shows.
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from bench.idcheck_eval import TUNING, make_check
@@ -41,3 +42,17 @@ def test_no_wrong_document_is_accepted(outcomes):
 def test_exact_reads_stay_above_the_measured_floor(outcomes):
     exact = sum(ok for ok, _ in outcomes.values())
     assert exact >= MIN_EXACT, f"{exact}/{len(outcomes)} exact"
+
+
+def test_mrz_in_frame_follows_the_card_placement():
+    """The bench's 1280x720 figure over MRZs wholly in frame rests on this geometry."""
+    from bench.idcheck_eval import render
+    box = np.array([[0.1, 0.8], [0.9, 0.8], [0.9, 0.95], [0.1, 0.95]], np.float32)  # fractions of the card
+    shape, flat = (540, 856), np.zeros((4, 2), np.float32)
+
+    def inside(cy: float, angle: float) -> bool:
+        return render._inside(shape, render._transform(shape, (640.0, cy), 640.0, angle, flat), box, 1280, 720)
+
+    assert inside(360.0, 0.0)
+    assert not inside(560.0, 0.0)  # the MRZ's bottom falls below the frame
+    assert inside(520.0, 0.0) and not inside(520.0, 8.0)  # tilted, one lower corner leaves it
