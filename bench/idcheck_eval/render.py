@@ -197,10 +197,8 @@ def _scene(width: int, height: int, rnd: random.Random) -> np.ndarray:
     return np.asarray(img).astype(np.float32)
 
 
-def _place(card: np.ndarray, scene: np.ndarray, centre: tuple[float, float], card_w: float, angle: float,
-           corner_jitter: np.ndarray) -> np.ndarray:
-    """Warp the RGBA card onto the scene with rotation and a mild perspective."""
-    m = _transform(card.shape[:2], centre, card_w, angle, corner_jitter)
+def _place(card: np.ndarray, scene: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Warp the RGBA card onto the scene by `m` (_transform: rotation and a mild perspective)."""
     sh, sw = scene.shape[:2]
     # Draw from a pre-shrunk card so the warp does not alias (INTER_AREA first, then a mild warp).
     warped = cv2.warpPerspective(card.astype(np.float32), m, (sw, sh), flags=cv2.INTER_LINEAR,
@@ -319,8 +317,8 @@ def make_check(fmt: MrzFormat, seed: int, split: str = TUNING, frames: int = FRA
     in_frame = True
     for _ in range(frames):
         dx, dy, da = shake.uniform(-4, 4), shake.uniform(-4, 4), shake.uniform(-0.8, 0.8)
-        img = _place(card, scene, (cx + dx, cy + dy), card_w, float(cond["angle"]) + da, jitter)
         m = _transform(card.shape, (cx + dx, cy + dy), card_w, float(cond["angle"]) + da, jitter)
+        img = _place(card, scene, m)
         in_frame &= _inside(card.shape, m, mrz_box, width, height)
         img = img * light[..., None] + glare[..., None]
         img = cv2.GaussianBlur(img, (0, 0), float(cond["blur"]) * shake.uniform(0.85, 1.15))
