@@ -71,6 +71,8 @@ def _ensure_heartbeat() -> None:
 async def tell(swept: presence.Swept) -> None:
     """Tell the rooms what a sweep changed (a Redis outage loses these messages: the
     browsers get a fresh state when the layer is back)."""
+    if swept.lost or swept.gone:
+        log.info("presence: %d connection(s) lost, %d gone after the grace", len(swept.lost), len(swept.gone))
     for participant in swept.lost:
         await actions.lost(participant)
     for participant in swept.gone:

@@ -166,6 +166,8 @@ def browsers(playwright_driver, tmp_path, server) -> Iterator[Browsers]:
                 except Exception as error:  # noqa: BLE001 - diagnostics only
                     print("  state: unavailable", error)
         print("server log:\n" + server.log_tail())
+        for own in sorted(tmp_path.glob("daphne-*.log")):  # servers the test started itself
+            print(f"{own.name}:\n" + "\n".join(own.read_text(errors="replace").splitlines()[-80:]))
         for context in pool.contexts:
             # A crashed browser must not hide the test's own error.
             with contextlib.suppress(Exception):
