@@ -180,6 +180,9 @@ PRESENCE_LEASE_SECONDS = env.float("PRESENCE_LEASE_SECONDS", default=15)
 PRESENCE_GRACE_SECONDS = env.float("PRESENCE_GRACE_SECONDS", default=20)
 PRESENCE_SWEEP_SECONDS = env.float("PRESENCE_SWEEP_SECONDS", default=10)
 PRESENCE_PROCESS_NAME = env.str("PRESENCE_PROCESS_NAME", default="")
+# With the in-memory channel layer a sweeper can tell only its own sockets: it leaves
+# another process's lapsed rows (Celery beat: all rows) to that process for this long.
+PRESENCE_ABANDONED_SECONDS = env.float("PRESENCE_ABANDONED_SECONDS", default=60)
 if PRESENCE_LEASE_SECONDS < 2 * PRESENCE_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("PRESENCE_LEASE_SECONDS must be at least twice PRESENCE_HEARTBEAT_SECONDS.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
 
 def channel_layer() -> BaseChannelLayer:
@@ -14,6 +14,11 @@ def channel_layer() -> BaseChannelLayer:
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS has no default layer")
     return layer
+
+
+def layer_is_local() -> bool:
+    """Whether a message sent here reaches only this process's sockets (the in-memory layer)."""
+    return isinstance(channel_layer(), InMemoryChannelLayer)
 
 
 def room_group(slug: str) -> str:

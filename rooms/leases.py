@@ -23,6 +23,7 @@ from django.conf import settings
 
 from rooms import actions, presence
 from rooms.dbcall import db
+from rooms.groups import layer_is_local
 
 log = logging.getLogger("rooms.presence")
 
@@ -88,7 +89,7 @@ async def heartbeat() -> None:
         try:
             for participant in await db(presence.renew)(list(_sockets)):
                 await actions.back(participant)
-            await tell(await db(presence.sweep)())
+            await tell(await db(presence.sweep)(holder=NAME if layer_is_local() else None))
         except Exception:
             # The database or Redis is down: leases are not renewed meanwhile, the next
             # beat renews them (a lease outlives two missed beats).

@@ -202,17 +202,33 @@ def clear_process(name: str, process: str) -> list[Participant]:
     return _mark_lost(rows, timezone.now())
 
 
-def sweep(now: dt.datetime | None = None) -> Swept:
+def _ended(now: dt.datetime, holder: str | None) -> Q:
+    """Rows whose lease ended, as a sweeper may take them (see `sweep`)."""
+    ended = Q(lease_until__lt=now)
+    if holder is None:
+        return ended
+    abandoned = Q(lease_until__lt=now - _seconds("PRESENCE_ABANDONED_SECONDS"))
+    return abandoned | (ended & Q(process__startswith=f"{holder}/")) if holder else abandoned
+
+
+def sweep(now: dt.datetime | None = None, holder: str | None = None) -> Swept:
     """Repair presence (idempotent; every process and Celery beat may run it at once:
-    rows are claimed under a row lock, skipping those another sweeper holds)."""
+    rows are claimed under a row lock, skipping those another sweeper holds).
+
+    `holder`: None when what the sweeper then tells reaches every process (a Redis channel
+    layer). Else its messages reach only its own sockets (an in-memory layer: the embedded
+    default, where Celery beat sweeps too): it takes at once the rows of the process named
+    `holder` ("": none), others' only once abandoned (PRESENCE_ABANDONED_SECONDS past their
+    lease). Otherwise beat, or a second process on the same database, took a row first and
+    told nobody who could hear: the room kept a "connexion perdue" tile for good."""
     now = now or timezone.now()
-    lost = _mark_lost(Participant.objects.filter(online=True).filter(
-        Q(lease_until__lt=now) | Q(lease_until=None)), now)
+    ended = _ended(now, holder)
+    lost = _mark_lost(Participant.objects.filter(online=True).filter(ended | Q(lease_until=None)), now)
     with transaction.atomic():
         gone = list(
             Participant.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("room__appointment")
-            .filter(online=False, status__in=[lobby.Status.WAITING, lobby.Status.ADMITTED], lease_until__lt=now)[:1000]
+            .filter(ended, online=False, status__in=[lobby.Status.WAITING, lobby.Status.ADMITTED])[:1000]
         )
         Participant.objects.filter(pk__in=[p.pk for p in gone]).update(
             status=lobby.Status.LEFT, status_since=now, hand=False, lease_until=None, channel="")

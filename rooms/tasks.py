@@ -8,11 +8,14 @@ from asgiref.sync import async_to_sync
 from celery import shared_task
 
 from rooms import leases, presence
+from rooms.groups import layer_is_local
 
 
 @shared_task(name="rooms.sweep_presence")
 def sweep_presence() -> dict[str, int]:
-    swept = presence.sweep()
+    # With an in-memory channel layer nothing said here reaches a browser: the Daphne
+    # process sweeps its own rows, this only those abandoned (rooms/presence.py).
+    swept = presence.sweep(holder="" if layer_is_local() else None)
     if swept.lost or swept.gone:
         async_to_sync(leases.tell)(swept)
     return {"lost": len(swept.lost), "gone": len(swept.gone)}

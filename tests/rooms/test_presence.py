@@ -237,3 +237,48 @@ def test_handshakes_leave_no_pooled_connection_checked_out(room, moderator, stru
         one_meeting()
     wait_until(lambda: checked_out() <= parked, 10,
                what=lambda: f"pooled connections back (at most {parked} out): {connection.pool.get_stats()}")
+
+
+def test_a_sweeper_that_can_tell_only_its_own_sockets_leaves_others_rows_to_their_process(room, moderator,
+                                                                                          citizen, settings):
+    """In-memory channel layer (the embedded default): Celery beat, or a second Daphne on
+    the same database, must not take a lapsed row before the process holding it: the
+    room would never hear that its citizen left. They take it only once abandoned."""
+    presence.move(room, str(citizen.pid), lobby.Status.ADMITTED)
+    presence.connect(Participant.objects.get(pid=citizen.pid), process="web1/boot", channel="specific.a!1")
+    presence.disconnect(str(citizen.pid), "specific.a!1")  # the tab closed: the grace runs
+    after_grace = timezone.now() + dt.timedelta(seconds=settings.PRESENCE_GRACE_SECONDS + 1)
+    assert presence.sweep(after_grace, holder="") == presence.Swept(lost=[], gone=[])  # beat
+    assert presence.sweep(after_grace, holder="web2") == presence.Swept(lost=[], gone=[])  # another Daphne
+    assert Participant.objects.get(pid=citizen.pid).status == "admitted"
+    swept = presence.sweep(after_grace, holder="web1")  # the process whose sockets hear it
+    assert [str(p.pid) for p in swept.gone] == [str(citizen.pid)]
+    assert Participant.objects.get(pid=citizen.pid).status == "left"
+
+
+def test_an_abandoned_row_is_swept_by_anyone(room, citizen, settings):
+    """Its process is gone for good (renamed, never restarted): past the abandon delay any
+    sweeper repairs it, beat included."""
+    presence.move(room, str(citizen.pid), lobby.Status.ADMITTED)
+    presence.connect(Participant.objects.get(pid=citizen.pid), process="web1/boot", channel="specific.a!1")
+    lapsed = timezone.now() + dt.timedelta(seconds=settings.PRESENCE_LEASE_SECONDS + 1)
+    assert presence.sweep(lapsed, holder="") == presence.Swept(lost=[], gone=[])
+    abandoned = lapsed + dt.timedelta(seconds=settings.PRESENCE_ABANDONED_SECONDS)
+    assert [str(p.pid) for p in presence.sweep(abandoned, holder="").lost] == [str(citizen.pid)]
+    later = abandoned + dt.timedelta(seconds=settings.PRESENCE_GRACE_SECONDS + settings.PRESENCE_ABANDONED_SECONDS + 1)
+    assert [str(p.pid) for p in presence.sweep(later, holder="").gone] == [str(citizen.pid)]
+
+
+def test_beat_on_an_in_memory_layer_leaves_a_fresh_lapse_to_the_daphne_process(room, citizen, settings):
+    """The embedded default: beat's task with the in-memory layer takes only abandoned rows."""
+    from rooms.tasks import sweep_presence
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    presence.move(room, str(citizen.pid), lobby.Status.ADMITTED)
+    lapsed = timezone.now() - dt.timedelta(seconds=1)
+    Participant.objects.filter(pid=citizen.pid).update(online=False, process="web1/boot", lease_until=lapsed)
+    assert sweep_presence() == {"lost": 0, "gone": 0}
+    Participant.objects.filter(pid=citizen.pid).update(
+        lease_until=lapsed - dt.timedelta(seconds=settings.PRESENCE_ABANDONED_SECONDS))
+    assert sweep_presence() == {"lost": 0, "gone": 1}
+    assert Participant.objects.get(pid=citizen.pid).status == "left"
