@@ -3,12 +3,19 @@
 Per forwarded packet a forward rewrites the header for its subscriber (SSRC, payload type,
 sequence number, timestamp), maps the header extensions to the subscriber's ids (mid and
 abs-send-time written) and protects the packet with the subscriber's SRTP context; per
-received packet, the publisher's SRTP is removed. Both implementations do exactly this,
-with the same results (tests/media/engine/test_packet_core.py runs both on the same cases):
+received packet, the publisher's SRTP is removed. A video publication keeps its last
+packets in a history, and each subscriber's numbering (sequence numbers and timestamps,
+continuous across switches and losses) decides what it is sent. Both implementations do
+exactly this, with the same results (tests/media/engine/test_packet_core.py and
+test_packets.py run both on the same cases):
 
-- `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`) and srtp_direct.py;
-- `COMPILED`: one C call per forwarded packet (`gv_forward_packet`: rewrite, map, protect)
-  and one per received packet (`gv_unprotect`), built by
+- `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`, `History`, `Rewriter`)
+  and srtp_direct.py;
+- `COMPILED`: one C call per forwarded packet (`gv_forward_packet`: rewrite, map, protect;
+  with the numbering, `gv_forward_mapped`, or from the history, `gv_ring_forward`), the
+  history a C ring of the raw packets (`gv_ring`: no Python object per packet kept), the
+  numbering a C struct under `Rewriter`'s own methods, one call per received packet to
+  read it (`gv_inspect`) and one to unprotect it (`gv_unprotect`), built by
   `./dev` (packet_core_build.py); libsrtp is the copy inside pylibsrtp, called through its
   function addresses (the sessions aiortc made belong to that copy).
 

@@ -3,10 +3,12 @@
 For each publisher track (`PacketPublication`), the transports' short path (fast_path)
 hands every unprotected RTP packet of its SSRCs to `on_rtp`, called from the socket
 callback: parsed once (packets.py), unwrapped if RTX, counted for receiver reports and
-NACKs, recorded for transport-cc, kept in a short history; then, for each subscriber
-(`PacketForward`), its header is rewritten (SSRC, payload type, sequence number and
-timestamp from the subscriber's `Rewriter`, extensions by the subscriber's ids), the
-packet is protected with the subscriber's SRTP context and queued to its transport's
+NACKs, recorded for transport-cc, kept in a short history (with the compiled core a C
+ring: packet_core); then, for each subscriber (`PacketForward`), its header is rewritten
+(SSRC, payload type, sequence number and timestamp from the subscriber's numbering, a
+`Rewriter`, extensions by the subscriber's ids), the packet is protected with the
+subscriber's SRTP context (numbering, rewrite and protect: one C call with the compiled
+core) and queued to its transport's
 batcher (one system call per burst with GSO). No frame assembly, no packetizer, no
 sender loop, no task per packet.
 
