@@ -13,6 +13,12 @@ divided by `--packets`.
 
     .venv/bin/python bench/packet_cost.py            # both implementations, ratio printed
     .venv/bin/python bench/packet_cost.py --impl python --packets 2000
+    .venv/bin/python bench/packet_cost.py --history    # + the publication's history and numbering
+
+`--history` counts what a video packet costs through the publication's bookkeeping too: kept
+in the history, then forwarded from it with the subscriber's numbering (packet_path's
+`_release` in order: `History.add`, `Forwarder.forward_stored`); `--impl compiled-objects` is the
+compiled forward with the Python History and Rewriter (the path before the C ring).
 """
 
 from __future__ import annotations
@@ -64,19 +70,27 @@ def _inputs(count: int) -> tuple[list[bytes], object, object]:
     return packets, session(pylibsrtp.Policy.SSRC_ANY_INBOUND), session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
 
 
-def run(impl: str, count: int, forward: bool) -> None:
+def run(impl: str, count: int, forward: bool, history: bool = False) -> None:
     """Make `count` packets and, if `forward`, forward them with `impl` (the measured process)."""
     from media.engine import packet_core
     from media.engine.packets import ExtensionMapper, Rewriter
 
     packets, rx, tx = _inputs(count)
-    core = packet_core.implementation(impl)
+    core = packet_core.implementation("compiled" if impl == "compiled-objects" else impl)
+    if history:
+        held = (packet_core.PYTHON if impl == "compiled-objects" else core).history()
+        numbering = (packet_core.PYTHON if impl == "compiled-objects" else core).numbering(90000, True, 0, 0)
     unprotect = core.unprotector(rx)
     forwarder = core.forwarder(tx, ExtensionMapper(PUBLISHER_EXTENSIONS, SUBSCRIBER_EXTENSIONS, "1"), ssrc=0xABCD)
     inspect = core.inspector(3, 2, "vp8")  # the publisher's transport-cc and abs-send-time ids
     rewriter = Rewriter(90000, keyframes=False)
     sent = []
-    for data in packets if forward else ():
+    for data in packets if forward and history else ():
+        view, _, _ = inspect(unprotect(data))
+        view.keyframe = True
+        held.add(view)  # in order: released at once (packet_path's _release asks the history nothing)
+        sent.append(forwarder.forward_stored(numbering, held, view.sequence, 97, 0.0, 0x1234_5678_9ABC_DEF0))
+    for data in packets if forward and not history else ():
         view, _, _ = inspect(unprotect(data))
         mapped = rewriter.map(view.sequence, view.timestamp, True, 0.0)
         assert mapped is not None
@@ -84,11 +98,12 @@ def run(impl: str, count: int, forward: bool) -> None:
     assert len(sent) == (count if forward else 0)
 
 
-def instructions(impl: str, count: int, forward: bool) -> int:
+def instructions(impl: str, count: int, forward: bool, history: bool) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
-                        "--child", "--impl", impl, "--packets", str(count), *(["--forward"] if forward else [])],
+                        "--child", "--impl", impl, "--packets", str(count), *(["--forward"] if forward else []),
+                        *(["--history"] if history else [])],
                        check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         match = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
         assert match is not None
@@ -97,26 +112,30 @@ def instructions(impl: str, count: int, forward: bool) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--impl", choices=["python", "compiled"], action="append")
+    parser.add_argument("--impl", choices=["python", "compiled", "compiled-objects"], action="append")
+    parser.add_argument("--history", action="store_true",
+                        help="through the publication's history and the subscriber's numbering too")
     parser.add_argument("--packets", type=int, default=1000)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--forward", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     impls = args.impl or ["python", "compiled"]
     if args.child:
-        run(impls[0], args.packets, args.forward)
+        run(impls[0], args.packets, args.forward, args.history)
         return
     if shutil.which("valgrind") is None:
         print("packet_cost: valgrind is not installed (apt-get install valgrind): nothing measured")
         return
     per_packet = {}
     for impl in impls:
-        total = instructions(impl, args.packets, True) - instructions(impl, args.packets, False)
+        total = (instructions(impl, args.packets, True, args.history)
+                 - instructions(impl, args.packets, False, args.history))
         per_packet[impl] = total / args.packets
         print(f"{impl}: {per_packet[impl]:,.0f} instructions per forwarded {PAYLOAD} B packet "
               f"(callgrind, {args.packets} packets)")
-    if len(per_packet) == 2:
-        print(f"compiled / python: {per_packet['compiled'] / per_packet['python']:.2f}")
+    for impl in ("python", "compiled-objects"):
+        if "compiled" in per_packet and impl in per_packet:
+            print(f"compiled / {impl}: {per_packet['compiled'] / per_packet[impl]:.2f}")
 
 
 if __name__ == "__main__":

@@ -60,18 +60,19 @@ Passthrough forwards packets (`packets=True`, the default, with the fast path): 
 (the per-packet work in plain Python over bytes: RTP parse, the per-subscriber `Rewriter`
 of SSRC, payload type, sequence numbers and timestamps, continuous across a change of
 publisher, a pause or a loss given up on; header extension ids mapped by URI, mid and
-abs-send-time rewritten; keyframe start; NACK history; receive statistics;
-transport-cc feedback) and `packet_path` (per publisher track, the packets of its SSRCs
-come from the socket callback, unprotected once, rewritten, protected and batched for each
-subscriber, with no frame, packetizer, sender loop or task per packet; RTCP on aiortc's
-slower path with our handlers: NACK answered from history, PLI/FIR relayed, sender reports
-in each subscriber's timeline, receiver reports and NACKs to publishers, transport-cc
-feedback to a publisher whose browser numbers its packets (accepted per connection by
-`aiortc_hooks.accept_transport_cc`) with the subscribers' lowest REMB as a cap, the REMB
-estimator below only for the others; video goes out in sequence order, packets behind a
-publisher's hole waiting until NACK repairs it or it is given up, when each subscriber's
-stream resumes, numbered on, at the keyframe asked for: a subscriber never sees the
-publisher's uplink loss as its own). Frames are
+abs-send-time rewritten; keyframe start; NACK history; receive statistics; transport-cc
+feedback; `packet_core` does the per-packet part of it in C where built, the history and
+numbering included, with these as the reference) and `packet_path` (per publisher track,
+the packets of its SSRCs come from the socket callback, unprotected once, rewritten,
+protected and batched for each subscriber, with no frame, packetizer, sender loop or task
+per packet; RTCP on aiortc's slower path with our handlers: NACK answered from history,
+PLI/FIR relayed, sender reports in each subscriber's timeline, receiver reports and NACKs
+to publishers, transport-cc feedback to a publisher whose browser numbers its packets
+(accepted per connection by `aiortc_hooks.accept_transport_cc`) with the subscribers'
+lowest REMB as a cap, the REMB estimator below only for the others; video goes out in
+sequence order, packets behind a publisher's hole waiting until NACK repairs it or it is
+given up, when each subscriber's stream resumes, numbered on, at the keyframe asked for: a
+subscriber never sees the publisher's uplink loss as its own). Frames are
 assembled only while `frames()` is read. `packets=False` keeps the frame-level path:
 
 Frame-level passthrough (modules): `assembler` (complete frames at their marker bit; a hole not

@@ -303,3 +303,183 @@ int gv_inspect(const uint8_t *data, int size, int tcc_id, int abs_id, int codec,
     out[9] = keyframe;
     return 0;
 }
+
+/* --- A publication's history and its subscribers' numbering (packets.py's History and
+ * Rewriter, same results): the video history keeps the raw packets here, not as Python
+ * objects, and a forward from it is one call (map + rewrite + protect). */
+
+#include <stdlib.h>
+
+#define GV_ABSENT (-5)     /* not in the history */
+#define GV_NOT_MAPPED (-6) /* the numbering does not send it (before a start, too late, waiting for a keyframe) */
+#define GV_NO_MEMORY (-7)
+#define GV_MAX_LATE 1000   /* Rewriter.MAX_LATE */
+
+typedef struct {
+    int clock_rate, keyframes, started;
+    uint32_t seq_offset, ts_offset;
+    int base, highest, max_seq;
+    uint32_t last_ts;
+    int has_time;
+    double last_time;
+    uint64_t packets, octets; /* forwarded (protected) with this numbering: sender reports */
+    int last_octets;
+} gv_numbering;
+
+typedef struct {
+    uint8_t *data;
+    int capacity, size;
+    int sequence; /* -1: empty */
+    uint32_t timestamp, ssrc;
+    int marker, payload_type, start, end, keyframe;
+} gv_slot;
+
+typedef struct gv_ring {
+    int size;
+    gv_slot *slots;
+} gv_ring;
+
+static int seq_newer(int a, int b) {
+    int d = (a - b) & 0xFFFF;
+    return d > 0 && d < 0x8000;
+}
+
+/* Rewriter.map: the output sequence number (*out_ts its timestamp), or GV_NOT_MAPPED. */
+int gv_map(gv_numbering *n, int sequence, uint32_t timestamp, int keyframe, double now, uint32_t *out_ts) {
+    if (!n->started) {
+        if (n->keyframes && !keyframe)
+            return GV_NOT_MAPPED;
+        n->seq_offset = (uint32_t)(n->max_seq + 1 - sequence) & 0xFFFF;
+        if (!n->has_time) {
+            n->ts_offset = n->last_ts - timestamp;
+        } else {
+            long long elapsed = (long long)((now - n->last_time) * n->clock_rate);
+            if (elapsed < 1)
+                elapsed = 1;
+            n->ts_offset = n->last_ts + (uint32_t)elapsed - timestamp;
+        }
+        n->base = n->highest = sequence;
+        n->started = 1;
+    } else if (!n->keyframes) {
+        int ahead = (sequence - n->highest) & 0xFFFF;
+        if (!ahead || ahead >= 0x8000)
+            return GV_NOT_MAPPED;
+        n->highest = sequence;
+        n->seq_offset = (uint32_t)(n->max_seq + 1 - sequence) & 0xFFFF;
+    } else {
+        int ahead = (sequence - n->highest) & 0xFFFF;
+        if (ahead && ahead < 0x8000) {
+            n->highest = sequence;
+        } else if (ahead) {
+            int behind = 0x10000 - ahead, since_start = (n->highest - n->base) & 0xFFFF;
+            if (behind > since_start || behind > GV_MAX_LATE)
+                return GV_NOT_MAPPED;
+        }
+    }
+    int out_seq = (int)((sequence + n->seq_offset) & 0xFFFF);
+    *out_ts = timestamp + n->ts_offset;
+    if (seq_newer(out_seq, n->max_seq)) {
+        n->max_seq = out_seq;
+        n->last_ts = *out_ts;
+        n->last_time = now;
+        n->has_time = 1;
+    }
+    return out_seq;
+}
+
+/* gv_map, then gv_forward_packet; mapped[0..1] the output sequence number and timestamp
+ * (also on GV_FALLBACK, for the Python form). Counts what was protected. */
+int gv_forward_mapped(const gv_forward *f, gv_numbering *n, char *buffer, const uint8_t *data, int size,
+                      int marker, int payload_type, int sequence, uint32_t timestamp, int keyframe, double now,
+                      uint64_t ntp, int start, int end, const uint8_t *payload, int payload_length,
+                      uint32_t *mapped) {
+    uint32_t ts;
+    int out_seq = gv_map(n, sequence, timestamp, keyframe, now, &ts);
+    if (out_seq < 0)
+        return out_seq;
+    mapped[0] = out_seq;
+    mapped[1] = ts;
+    int length = gv_forward_packet(f, buffer, data, size, marker, payload_type, out_seq, ts, ntp, start, end,
+                                   payload, payload_length);
+    if (length > 0) {
+        n->last_octets = payload == NULL ? end - start : payload_length;
+        n->packets++;
+        n->octets += n->last_octets;
+    }
+    return length;
+}
+
+gv_ring *gv_ring_new(int size) {
+    gv_ring *r = calloc(1, sizeof(gv_ring));
+    if (r == NULL)
+        return NULL;
+    r->slots = calloc(size, sizeof(gv_slot));
+    if (r->slots == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->size = size;
+    for (int i = 0; i < size; i++)
+        r->slots[i].sequence = -1;
+    return r;
+}
+
+void gv_ring_free(gv_ring *r) {
+    if (r == NULL)
+        return;
+    for (int i = 0; i < r->size; i++)
+        free(r->slots[i].data);
+    free(r->slots);
+    free(r);
+}
+
+/* History.add: the packet (its fields as parsed) in its slot, replacing what was there.
+ * Each slot keeps its buffer (grown to the largest packet it held): no allocation per packet. */
+int gv_ring_put(gv_ring *r, const uint8_t *data, int size, int marker, int payload_type, int sequence,
+                uint32_t timestamp, uint32_t ssrc, int start, int end, int keyframe) {
+    if (size > GV_MAX_PACKET || size < 12 || start < 12 || end > size || start > end)
+        return GV_MALFORMED;
+    gv_slot *s = &r->slots[sequence % r->size];
+    if (s->capacity < size) {
+        int capacity = (size + 63) & ~63;
+        uint8_t *grown = realloc(s->data, capacity);
+        if (grown == NULL)
+            return GV_NO_MEMORY;
+        s->data = grown;
+        s->capacity = capacity;
+    }
+    memcpy(s->data, data, size);
+    s->size = size;
+    s->sequence = sequence;
+    s->timestamp = timestamp;
+    s->ssrc = ssrc;
+    s->marker = marker;
+    s->payload_type = payload_type;
+    s->start = start;
+    s->end = end;
+    s->keyframe = keyframe;
+    return 0;
+}
+
+/* The slot holding `sequence`, or NULL (History.get). */
+const gv_slot *gv_ring_get(const gv_ring *r, int sequence) {
+    const gv_slot *s = &r->slots[sequence % r->size];
+    return s->sequence == sequence ? s : NULL;
+}
+
+/* GV_ABSENT, 0 (held), 1 (held, a keyframe start). */
+int gv_ring_state(const gv_ring *r, int sequence) {
+    const gv_slot *s = gv_ring_get(r, sequence);
+    return s == NULL ? GV_ABSENT : s->keyframe;
+}
+
+/* The held packet `sequence` for one subscriber: mapped by its numbering, rewritten,
+ * protected (gv_forward_mapped); GV_ABSENT if the history does not hold it. */
+int gv_ring_forward(const gv_ring *r, int sequence, const gv_forward *f, gv_numbering *n, char *buffer,
+                    int payload_type, double now, uint64_t ntp, uint32_t *mapped) {
+    const gv_slot *s = gv_ring_get(r, sequence);
+    if (s == NULL)
+        return GV_ABSENT;
+    return gv_forward_mapped(f, n, buffer, s->data, s->size, s->marker, payload_type, s->sequence, s->timestamp,
+                             s->keyframe, now, ntp, s->start, s->end, NULL, 0, mapped);
+}

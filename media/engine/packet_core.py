@@ -3,12 +3,19 @@
 Per forwarded packet a forward rewrites the header for its subscriber (SSRC, payload type,
 sequence number, timestamp), maps the header extensions to the subscriber's ids (mid and
 abs-send-time written) and protects the packet with the subscriber's SRTP context; per
-received packet, the publisher's SRTP is removed. Both implementations do exactly this,
-with the same results (tests/media/engine/test_packet_core.py runs both on the same cases):
+received packet, the publisher's SRTP is removed. A video publication keeps its last
+packets in a history, and each subscriber's numbering (sequence numbers and timestamps,
+continuous across switches and losses) decides what it is sent. Both implementations do
+exactly this, with the same results (tests/media/engine/test_packet_core.py and
+test_packets.py run both on the same cases):
 
-- `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`) and srtp_direct.py;
-- `COMPILED`: one C call per forwarded packet (`gv_forward_packet`: rewrite, map, protect)
-  and one per received packet (`gv_unprotect`), built by
+- `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`, `History`, `Rewriter`)
+  and srtp_direct.py;
+- `COMPILED`: one C call per forwarded packet (`gv_forward_packet`: rewrite, map, protect;
+  with the numbering, `gv_forward_mapped`, or from the history, `gv_ring_forward`), the
+  history a C ring of the raw packets (`gv_ring`: no Python object per packet kept), the
+  numbering a C struct under `Rewriter`'s own methods, one call per received packet to
+  read it (`gv_inspect`) and one to unprotect it (`gv_unprotect`), built by
   `./dev` (packet_core_build.py); libsrtp is the copy inside pylibsrtp, called through its
   function addresses (the sessions aiortc made belong to that copy).
 
@@ -30,7 +37,9 @@ import pylibsrtp
 from . import packet_core_build, srtp_direct
 from .packets import (
     ExtensionMapper,
+    History,
     MalformedPacket,
+    Rewriter,
     RtpView,
     is_keyframe_start,
     parse_rtp,
@@ -60,9 +69,28 @@ class Forwarder(Protocol):
         """A packet made here (RTX, padding), protected."""
         ...
 
+    def forward_mapped(self, numbering: Rewriter, view: RtpView, payload_type: int, now: float, ntp: int,
+                       payload: Payload | None = None) -> bytes | None:
+        """`view` numbered by the subscriber's `numbering` (counted there), then forward(); None
+        if the numbering does not send it."""
+        ...
+
+    def forward_stored(self, numbering: Rewriter, history: History, sequence: int, payload_type: int, now: float,
+                       ntp: int) -> bytes | None:
+        """forward_mapped() of the packet `history` holds as `sequence` (None: not held, or not sent)."""
+        ...
+
 
 class Core(Protocol):
     name: str
+
+    def history(self, size: int = 256) -> History:
+        """A publication's packet history (the compiled one keeps the raw packets in C)."""
+        ...
+
+    def numbering(self, clock_rate: int, keyframes: bool, first_seq: int, first_ts: int) -> Rewriter:
+        """A subscriber's numbering (packets.Rewriter; the compiled one keeps its state in C)."""
+        ...
 
     def unprotector(self, session: pylibsrtp.Session) -> Any:
         """`unprotect(data) -> bytes` for one receiving session (pylibsrtp.Error if refused)."""
@@ -97,6 +125,26 @@ class _PythonForwarder:
         result: bytes = self._protect(header, extensions, payload)
         return result
 
+    def forward_mapped(self, numbering: Rewriter, view: RtpView, payload_type: int, now: float, ntp: int,
+                       payload: Payload | None = None) -> bytes | None:
+        return _forward_mapped(self, numbering, view, payload_type, now, ntp, payload)
+
+    def forward_stored(self, numbering: Rewriter, history: History, sequence: int, payload_type: int, now: float,
+                       ntp: int) -> bytes | None:
+        view = history.get(sequence)
+        return None if view is None else _forward_mapped(self, numbering, view, payload_type, now, ntp, None)
+
+
+def _forward_mapped(forwarder: Forwarder, numbering: Rewriter, view: RtpView, payload_type: int, now: float,
+                    ntp: int, payload: Payload | None) -> bytes | None:
+    """The reference: Rewriter.map, forward, count."""
+    mapped = numbering.map(view.sequence, view.timestamp, view.keyframe, now)
+    if mapped is None:
+        return None
+    data = forwarder.forward(view, payload_type, mapped[0], mapped[1], ntp, payload)
+    numbering.count(view.end - view.start if payload is None else len(payload))
+    return data
+
 
 def _join(header: bytes, extensions: bytes, payload: Payload) -> bytes:
     return b"".join((header, extensions, payload))
@@ -117,6 +165,14 @@ def _python_inspector(tcc_id: int | None, abs_id: int | None, codec: str) -> Ins
 class _Python:
     name = "python"
     inspector = staticmethod(_python_inspector)
+
+    @staticmethod
+    def history(size: int = 256) -> History:
+        return History(size)
+
+    @staticmethod
+    def numbering(clock_rate: int, keyframes: bool, first_seq: int, first_ts: int) -> Rewriter:
+        return Rewriter(clock_rate, keyframes, first_seq=first_seq, first_ts=first_ts)
 
     @staticmethod
     def unprotector(session: pylibsrtp.Session) -> Any:
@@ -150,6 +206,8 @@ def _load() -> Any:
 
 
 _compiled = _load()
+if _compiled is not None:
+    _NOT_MAPPED, _ABSENT, _NO_MEMORY = _compiled.lib.GV_NOT_MAPPED, _compiled.lib.GV_ABSENT, _compiled.lib.GV_NO_MEMORY
 
 
 def _address(cdata: Any) -> int:
@@ -158,7 +216,8 @@ def _address(cdata: Any) -> int:
 
 
 class _CompiledForwarder:
-    __slots__ = ("_buffer", "_call", "_forward", "_from_buffer", "_generic", "_null", "_python", "_session", "_unpack")
+    __slots__ = ("_buffer", "_call", "_forward", "_from_buffer", "_generic", "_mapped", "_null", "_python", "_session",
+                 "_stored", "_unpack")
     core = "compiled"
 
     def __init__(self, session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> None:
@@ -185,6 +244,7 @@ class _CompiledForwarder:
         # Looked up once: per packet, the attribute lookups cost more than the C they call.
         self._call, self._unpack, self._null, self._from_buffer = (lib.gv_forward_packet, ffi.unpack, ffi.NULL,
                                                                    ffi.from_buffer)
+        self._mapped, self._stored = lib.gv_forward_mapped, lib.gv_ring_forward
 
     def forward(self, view: RtpView, payload_type: int, sequence: int, timestamp: int, ntp: int,
                 payload: Payload | None = None) -> bytes:
@@ -224,6 +284,49 @@ class _CompiledForwarder:
             srtp_direct.raise_error(-size - 1000)
         result: bytes = self._unpack(self._buffer, size)
         return result
+
+
+    def forward_mapped(self, numbering: Rewriter, view: RtpView, payload_type: int, now: float, ntp: int,
+                       payload: Payload | None = None) -> bytes | None:
+        if self._generic or not isinstance(numbering, _CompiledNumbering):
+            return _forward_mapped(self, numbering, view, payload_type, now, ntp, payload)
+        data = view.data
+        mapped = numbering._out
+        if payload is None:
+            size = self._mapped(self._forward, numbering._n, self._buffer, data, len(data), view.marker, payload_type,
+                                view.sequence, view.timestamp, view.keyframe, now, ntp, view.start, view.end,
+                                self._null, 0, mapped)
+        else:
+            size = self._mapped(self._forward, numbering._n, self._buffer, data, len(data), view.marker, payload_type,
+                                view.sequence, view.timestamp, view.keyframe, now, ntp, view.start, view.end,
+                                self._from_buffer(payload), len(payload), mapped)
+        if size >= 0:
+            result: bytes = self._unpack(self._buffer, size)
+            return result
+        if size == _NOT_MAPPED:
+            return None
+        data_out = self._failed(size, view, payload_type, mapped[0], mapped[1], ntp, payload)
+        numbering.count(view.end - view.start if payload is None else len(payload))  # the fallback's
+        return data_out
+
+    def forward_stored(self, numbering: Rewriter, history: History, sequence: int, payload_type: int, now: float,
+                       ntp: int) -> bytes | None:
+        if self._generic or not isinstance(numbering, _CompiledNumbering) or not isinstance(history, _CompiledHistory):
+            view = history.get(sequence)
+            return None if view is None else _forward_mapped(self, numbering, view, payload_type, now, ntp, None)
+        mapped = numbering._out
+        size = self._stored(history._ring, sequence, self._forward, numbering._n, self._buffer, payload_type, now,
+                            ntp, mapped)
+        if size >= 0:
+            result: bytes = self._unpack(self._buffer, size)
+            return result
+        if size in (_NOT_MAPPED, _ABSENT):
+            return None
+        view = history.get(sequence)
+        assert view is not None
+        data_out = self._failed(size, view, payload_type, mapped[0], mapped[1], ntp, None)
+        numbering.count(view.end - view.start)  # the fallback's
+        return data_out
 
 
 class _CompiledUnprotector:
@@ -277,8 +380,98 @@ class _CompiledInspector:
         return view, -1 if tcc == none else tcc, -1 if abs_time == none else abs_time
 
 
+def _struct_field(name: str, kind: type = int) -> Any:
+    """A Rewriter attribute kept in the C struct (the inherited methods read and write it there)."""
+    return property(lambda self: kind(getattr(self._n, name)), lambda self, value: setattr(self._n, name, value))
+
+
+class _CompiledNumbering(Rewriter):
+    """packets.Rewriter with its state in a C gv_numbering: map() is gv_map, and a forward with
+    it is one C call (gv_forward_mapped, gv_ring_forward); the rest (restarts, NACK lookups,
+    holes, sender reports) is Rewriter's own code, reading the struct."""
+
+    __slots__ = ("_map", "_n", "_out")
+
+    def __init__(self, clock_rate: int, keyframes: bool, *, first_seq: int = 0, first_ts: int = 0) -> None:
+        ffi = _compiled.ffi
+        self._n = ffi.new("gv_numbering *")
+        self._out = ffi.new("uint32_t[2]")
+        self._map = _compiled.lib.gv_map
+        super().__init__(clock_rate, keyframes, first_seq=first_seq, first_ts=first_ts)
+
+    clock_rate = _struct_field("clock_rate")
+    keyframes = _struct_field("keyframes", bool)
+    started = _struct_field("started", bool)
+    _seq_offset = _struct_field("seq_offset")
+    _ts_offset = _struct_field("ts_offset")
+    _base = _struct_field("base")
+    _highest = _struct_field("highest")
+    _max_seq = _struct_field("max_seq")
+    _last_ts = _struct_field("last_ts")
+    packets = _struct_field("packets")
+    octets = _struct_field("octets")
+    _last_octets = _struct_field("last_octets")
+
+    @property
+    def _last_time(self) -> float | None:
+        return float(self._n.last_time) if self._n.has_time else None
+
+    @_last_time.setter
+    def _last_time(self, value: float | None) -> None:
+        self._n.has_time = value is not None
+        self._n.last_time = 0.0 if value is None else value
+
+    def map(self, sequence: int, timestamp: int, keyframe: bool, now: float) -> tuple[int, int] | None:
+        out = self._map(self._n, sequence, timestamp, keyframe, now, self._out)
+        return None if out < 0 else (out, self._out[0])
+
+
+class _CompiledHistory(History):
+    """packets.History as a C ring (gv_ring): the raw packets and their parsed fields, no
+    Python object per packet; get() makes an RtpView (NACK answers, replays: the slow path)."""
+
+    __slots__ = ("_get", "_put", "_ring", "_state")
+
+    def __init__(self, size: int = 256) -> None:
+        ffi, lib = _compiled.ffi, _compiled.lib
+        ring = lib.gv_ring_new(size)
+        if ring == ffi.NULL:
+            raise MemoryError("packet history")
+        self._ring = ffi.gc(ring, lib.gv_ring_free)
+        self.size = size
+        self._put, self._get, self._state = lib.gv_ring_put, lib.gv_ring_get, lib.gv_ring_state
+
+    def add(self, view: RtpView) -> None:
+        data = view.data
+        if self._put(self._ring, data, len(data), view.marker, view.payload_type, view.sequence, view.timestamp,
+                     view.ssrc, view.start, view.end, view.keyframe) == _NO_MEMORY:
+            raise MemoryError("packet history")
+        # Refused (longer than GV_MAX_PACKET, which no unprotected packet is): not held.
+
+    def get(self, sequence: int) -> RtpView | None:
+        slot = self._get(self._ring, sequence)
+        if slot == _compiled.ffi.NULL:
+            return None
+        view = RtpView(_compiled.ffi.buffer(slot.data, slot.size)[:], slot.marker, slot.payload_type, slot.sequence,
+                       slot.timestamp, slot.ssrc, None, slot.start, slot.end)
+        view.keyframe = bool(slot.keyframe)
+        return view
+
+    def state(self, sequence: int) -> int:
+        state: int = self._state(self._ring, sequence)
+        return -1 if state < 0 else state
+
+
 class _Compiled:
     name = "compiled"
+
+    @staticmethod
+    def history(size: int = 256) -> History:
+        return _CompiledHistory(size)
+
+    @staticmethod
+    def numbering(clock_rate: int, keyframes: bool, first_seq: int, first_ts: int) -> Rewriter:
+        return _CompiledNumbering(clock_rate, keyframes, first_seq=first_seq, first_ts=first_ts)
 
     @staticmethod
     def inspector(tcc_id: int | None, abs_id: int | None, codec: str) -> Inspect:

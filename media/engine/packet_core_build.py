@@ -58,6 +58,40 @@ int gv_unprotect(gv_srtp_fn unprotect, void *srtp, char *buffer, const uint8_t *
 #define GV_H264 ...
 #define GV_OTHER ...
 int gv_inspect(const uint8_t *data, int size, int tcc_id, int abs_id, int codec, uint32_t *out);
+#define GV_ABSENT ...
+#define GV_NOT_MAPPED ...
+#define GV_NO_MEMORY ...
+typedef struct {
+    int clock_rate, keyframes, started;
+    uint32_t seq_offset, ts_offset;
+    int base, highest, max_seq;
+    uint32_t last_ts;
+    int has_time;
+    double last_time;
+    uint64_t packets, octets;
+    int last_octets;
+} gv_numbering;
+typedef struct {
+    uint8_t *data;
+    int capacity, size;
+    int sequence;
+    uint32_t timestamp, ssrc;
+    int marker, payload_type, start, end, keyframe;
+} gv_slot;
+typedef struct gv_ring gv_ring;
+int gv_map(gv_numbering *n, int sequence, uint32_t timestamp, int keyframe, double now, uint32_t *out_ts);
+int gv_forward_mapped(const gv_forward *f, gv_numbering *n, char *buffer, const uint8_t *data, int size,
+                      int marker, int payload_type, int sequence, uint32_t timestamp, int keyframe, double now,
+                      uint64_t ntp, int start, int end, const uint8_t *payload, int payload_length,
+                      uint32_t *mapped);
+gv_ring *gv_ring_new(int size);
+void gv_ring_free(gv_ring *r);
+int gv_ring_put(gv_ring *r, const uint8_t *data, int size, int marker, int payload_type, int sequence,
+                uint32_t timestamp, uint32_t ssrc, int start, int end, int keyframe);
+const gv_slot *gv_ring_get(const gv_ring *r, int sequence);
+int gv_ring_state(const gv_ring *r, int sequence);
+int gv_ring_forward(const gv_ring *r, int sequence, const gv_forward *f, gv_numbering *n, char *buffer,
+                    int payload_type, double now, uint64_t ntp, uint32_t *mapped);
 """
 
 

@@ -3,10 +3,12 @@
 For each publisher track (`PacketPublication`), the transports' short path (fast_path)
 hands every unprotected RTP packet of its SSRCs to `on_rtp`, called from the socket
 callback: parsed once (packets.py), unwrapped if RTX, counted for receiver reports and
-NACKs, recorded for transport-cc, kept in a short history; then, for each subscriber
-(`PacketForward`), its header is rewritten (SSRC, payload type, sequence number and
-timestamp from the subscriber's `Rewriter`, extensions by the subscriber's ids), the
-packet is protected with the subscriber's SRTP context and queued to its transport's
+NACKs, recorded for transport-cc, kept in a short history (with the compiled core a C
+ring: packet_core); then, for each subscriber (`PacketForward`), its header is rewritten
+(SSRC, payload type, sequence number and timestamp from the subscriber's numbering, a
+`Rewriter`, extensions by the subscriber's ids), the packet is protected with the
+subscriber's SRTP context (numbering, rewrite and protect: one C call with the compiled
+core) and queued to its transport's
 batcher (one system call per burst with GSO). No frame assembly, no packetizer, no
 sender loop, no task per packet.
 
@@ -201,7 +203,8 @@ class PacketPublication:
         self.fanout = Fanout(self.kind, self._send_pli)  # PLI rate limit, and the frame tap's viewers
         self.forwards: list[PacketForward] = []
         self.video = self.kind == "video"
-        self.history = History() if self.video else None
+        # Video: the last packets for NACKs and replays (in C with the compiled core: packet_core).
+        self.history = packet_core.ACTIVE.history() if self.video else None
         self.stats = ReceiveStats()
         self.media_ssrc: int | None = None
         self.malformed = 0  # packets dropped as malformed (after SRTP authentication)
@@ -285,7 +288,7 @@ class PacketPublication:
         if self.video:
             assert self.history is not None
             self.history.add(view)
-            self._release(view.sequence)
+            self._release(view.sequence, view.keyframe)
         elif self.forwards:
             now = time.monotonic()
             ntp = _ntp_now()
@@ -294,11 +297,15 @@ class PacketPublication:
         if self._tap_stale is not None:
             self._feed_tap(view, red)
 
-    def _release(self, arrived: int) -> None:
+    def _release(self, arrived: int, keyframe: bool | None = None) -> None:
         """Video is forwarded in sequence order: packets behind a hole wait (in the history)
         until it is repaired or given up, as the frame-level path waited for whole frames.
         A subscriber's sequence numbers then have no gap from the publisher's uplink: a
-        gap it sees is its own hop's, the loss its connection indicator grades."""
+        gap it sees is its own hop's, the loss its connection indicator grades.
+
+        `keyframe`: `arrived` was just added to the history (and is a keyframe start or not).
+        In order, the common case, the history is then asked nothing: per packet, one
+        history call (add) and one forward call per subscriber."""
         history = self.history
         assert history is not None
         if self._next is None:
@@ -307,16 +314,20 @@ class PacketPublication:
             return  # already forwarded, or behind a hole given up
         elif (arrived - self._next) & 0xFFFF >= history.size // 2:
             self._skip_to(arrived)  # a hole nobody repairs any more (too old to NACK)
-        if history.get(self._next) is None:
+        held = (1 if keyframe else 0) if keyframe is not None and arrived == self._next else \
+            history.state(self._next)
+        if held < 0:
             return
         now = time.monotonic()
         ntp = _ntp_now()
-        while (view := history.get(self._next)) is not None:
-            if view.keyframe:
-                self._keyframe = (view.sequence, now)
+        newest = (self.stats.highest + 1) & 0xFFFF  # nothing held from here on
+        while held >= 0:
+            if held:
+                self._keyframe = (self._next, now)
             for forward in self.forwards:
-                forward.send(view, now, ntp)
+                forward.send_stored(history, self._next, now, ntp)  # one C call each (compiled core)
             self._next = (self._next + 1) & 0xFFFF
+            held = -1 if self._next == newest else history.state(self._next)
 
     def replay_keyframe(self, forward: PacketForward) -> bool:
         """Send `forward` (just ready) what was forwarded since the last keyframe, if that
@@ -355,7 +366,7 @@ class PacketPublication:
             self._next = None
             self._keyframe = None
             if self.history is not None:
-                self.history = History()
+                self.history = packet_core.ACTIVE.history()
             self.fanout.new_stream()
         self.media_ssrc = ssrc
 
@@ -424,7 +435,7 @@ class PacketPublication:
             if self._next is not None and self.history is not None:
                 # Past the holes now given up, to the next packet that arrived.
                 first = self._next
-                while self.history.get(self._next) is None and newer(self.stats.highest & 0xFFFF, self._next):
+                while self.history.state(self._next) < 0 and newer(self.stats.highest & 0xFFFF, self._next):
                     self._next = (self._next + 1) & 0xFFFF
                     if self._next == first:
                         break
@@ -549,8 +560,9 @@ class SenderState:
     """What outlives one forward on a subscriber's sender: its numbering, counts and REMB."""
 
     def __init__(self, clock_rate: int, video: bool) -> None:
-        self.rewriter = Rewriter(clock_rate, keyframes=video, first_seq=random.randint(0, 0xFFFF),
-                                 first_ts=random.randint(0, 0xFFFFFFFF))
+        # Its numbering also counts what was sent with it (packets, octets).
+        self.rewriter: Rewriter = packet_core.ACTIVE.numbering(clock_rate, video, random.randint(0, 0xFFFF),
+                                                               random.randint(0, 0xFFFFFFFF))
         self.forward: PacketForward | None = None
         self.remote_bitrate: int | None = None  # last REMB from the subscriber
         # The REMBs it sent lately (when, kbit/s): logged as a video forward ends, to see a
@@ -558,8 +570,14 @@ class SenderState:
         self.remb_history: deque[tuple[float, int]] = deque(maxlen=120)
         self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
-        self.packets = 0
-        self.octets = 0
+
+    @property
+    def packets(self) -> int:
+        return self.rewriter.packets
+
+    @property
+    def octets(self) -> int:
+        return self.rewriter.octets
 
 
 _sender_states: weakref.WeakKeyDictionary[RTCRtpSender, SenderState] = weakref.WeakKeyDictionary()
@@ -708,21 +726,52 @@ class PacketForward:
                 self._update_red()
             if self._red_pt is None and red.primary_start == len(red.data):
                 return  # no frame of its own: nothing to give a subscriber without RED
-        state = self.state
-        mapped = state.rewriter.map(view.sequence, view.timestamp, view.keyframe, now)
-        if mapped is None:
-            if state.rewriter.waiting:
+        pt, payload = self._pt, None
+        if red is not None:
+            if self._red_pt is not None:
+                pt = self._red_pt
+                payload = red.data if self._pt == self.publication._media_pt else red.renumbered(self._pt)
+            else:
+                payload = red.primary()
+        assert self._forwarder is not None
+        try:
+            data = self._forwarder.forward_mapped(self.state.rewriter, view, pt, now, ntp, payload)
+        except pylibsrtp.Error:
+            self.dropped += 1
+            return
+        if data is None:
+            if self.state.rewriter.waiting:
                 self.publication.request_keyframe()
             return
-        if red is None:
-            self._emit(view, mapped, ntp)
-        elif self._red_pt is not None:
-            same = self._pt == self.publication._media_pt
-            self._emit(view, mapped, ntp, self._red_pt, red.data if same else red.renumbered(self._pt))
-            self.red_forwarded += 1
-        else:
-            self._emit(view, mapped, ntp, self._pt, red.primary())
-            self.red_stripped += 1
+        if red is not None:
+            if self._red_pt is not None:
+                self.red_forwarded += 1
+            else:
+                self.red_stripped += 1
+        self._deliver(data)
+
+    def send_stored(self, history: History, sequence: int, now: float, ntp: int) -> None:
+        """Forward the video packet `history` holds as `sequence` (one C call with the compiled core)."""
+        if self.paused or (self._send is None and not self._prepare()):
+            return
+        assert self._forwarder is not None
+        try:
+            data = self._forwarder.forward_stored(self.state.rewriter, history, sequence, self._pt, now, ntp)
+        except pylibsrtp.Error:
+            self.dropped += 1
+            return
+        if data is None:
+            if self.state.rewriter.waiting:
+                self.publication.request_keyframe()
+            return
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        try:
+            self._send(data)
+        except ConnectionError:
+            self.dropped += 1
+            self.state.rewriter.uncount()
 
     def _emit(self, view: RtpView, mapped: tuple[int, int], ntp: int, pt: int | None = None,
               payload: bytes | memoryview | None = None) -> None:
@@ -733,9 +782,7 @@ class PacketForward:
         except (ConnectionError, pylibsrtp.Error):
             self.dropped += 1
             return
-        state = self.state
-        state.packets += 1
-        state.octets += view.end - view.start if payload is None else len(payload)
+        self.state.rewriter.count(view.end - view.start if payload is None else len(payload))
 
     def skip_lost(self, sequences: list[int]) -> None:
         """Input packets that will never come: padding in their place, restart at a keyframe.
@@ -754,7 +801,7 @@ class PacketForward:
         if history is None:
             holes = [out for out in map(rewriter.sent_sequence, sequences) if out is not None]
         else:
-            holes = rewriter.holes(lambda s: history.get(s) is not None, history.size)
+            holes = rewriter.holes(lambda s: history.state(s) >= 0, history.size)
         for out in holes:
             sequence = rewriter.input_sequence(out)
             assert sequence is not None

@@ -371,8 +371,8 @@ class Rewriter:
     packets from before the start are not forwarded.
     """
 
-    __slots__ = ("_base", "_highest", "_last_time", "_last_ts", "_max_seq", "_seq_offset", "_ts_offset",
-                 "clock_rate", "keyframes", "started")
+    __slots__ = ("_base", "_highest", "_last_octets", "_last_time", "_last_ts", "_max_seq", "_seq_offset",
+                 "_ts_offset", "clock_rate", "keyframes", "octets", "packets", "started")
 
     MAX_LATE = 1000  # how far back (in packets) a late packet is still placed
 
@@ -387,6 +387,21 @@ class Rewriter:
         self._max_seq = (first_seq - 1) & 0xFFFF  # last output sequence number
         self._last_ts = first_ts
         self._last_time: float | None = None
+        self.packets = 0  # forwarded with this numbering (sender reports): count()
+        self.octets = 0
+        self._last_octets = 0
+
+    def count(self, octets: int) -> None:
+        """One packet of `octets` payload bytes was forwarded (protected) with this numbering."""
+        self.packets += 1
+        self.octets += octets
+        self._last_octets = octets
+
+    def uncount(self) -> None:
+        """The last counted packet could not be sent after all."""
+        self.packets -= 1
+        self.octets -= self._last_octets
+        self._last_octets = 0
 
     def restart(self) -> None:
         """Start a new mapping at the next packet (video: at the next keyframe)."""
@@ -540,6 +555,13 @@ class History:
     def get(self, sequence: int) -> RtpView | None:
         view = self._slots[sequence % self.size]
         return view if view is not None and view.sequence == sequence else None
+
+    def state(self, sequence: int) -> int:
+        """-1: not held; 1: held, a keyframe start; 0: held."""
+        view = self._slots[sequence % self.size]
+        if view is None or view.sequence != sequence:
+            return -1
+        return 1 if view.keyframe else 0
 
 
 class ReceiveStats:

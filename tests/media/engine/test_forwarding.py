@@ -10,7 +10,7 @@ import aiortc.rtcrtpreceiver
 import aiortc.rtcrtpsender
 import pytest
 
-from media.engine import MediaEngine, NegotiationError, SdpError, UnknownPeerError, packet_path
+from media.engine import MediaEngine, NegotiationError, SdpError, UnknownPeerError, packet_core, packet_path
 from tests.waiting import stays_true_for_async, stays_true_until_async, wait_until_async
 
 from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run
@@ -129,7 +129,8 @@ async def video_packets(client: Any, publisher: str) -> int:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_audio_only_subscriber_receives_no_video_packets(mode: str) -> None:
+def test_audio_only_subscriber_receives_no_video_packets(mode: str, active_core: packet_core.Core) -> None:
+    """In passthrough on each packet core (relay: the core is not used)."""
     async def body() -> None:
         room = Room(mode)
         try:

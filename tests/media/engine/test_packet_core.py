@@ -25,6 +25,7 @@ from media.engine.packets import (
     parse_rtp,
     payload_of,
     rewrite,
+    rtx_packet,
 )
 
 from .cores import CORES
@@ -39,13 +40,15 @@ def session(direction: int) -> pylibsrtp.Session:
     return pylibsrtp.Session(policy=pylibsrtp.Policy(key=KEY, ssrc_type=direction, srtp_profile=profile))
 
 
-def publisher_packet(sequence: int, elements: list[tuple[int, bytes]] | None = None, padding: int = 0) -> bytes:
+def publisher_packet(sequence: int, elements: list[tuple[int, bytes]] | None = None, padding: int = 0,
+                     rng: random.Random | None = None) -> bytes:
     if elements is None:
         elements = [(2, b"\x01\x02\x03"), (3, struct.pack("!H", sequence)), (4, b"0"), (13, b"\x01")]
     first = 0x90 | (0x20 if padding else 0) | 1  # one CSRC: dropped by the rewrite
     header = struct.pack("!BBHIII", first, 0x80 | 96, sequence, 3000 * sequence, 0x1234, 0x5678)
     tail = bytes(padding - 1) + bytes((padding,)) if padding else b""
-    return header + build_extensions(elements) + os.urandom(40 + 90 * (sequence % 12)) + tail
+    size = 40 + 90 * (sequence % 12)
+    return header + build_extensions(elements) + (rng.randbytes(size) if rng else os.urandom(size)) + tail
 
 
 @pytest.mark.parametrize("core", CORES)
@@ -227,3 +230,87 @@ def test_both_cores_read_and_map_any_extension_block_alike() -> None:
         assert results[0] == results[1], data.hex()
         forwarded += isinstance(results[0], bytes)
     assert forwarded > 100 and refused > 10
+
+
+def _publication_run(core: packet_core.Core, seed: int) -> list[object]:
+    """A video and an audio publication through `core`'s history and numbering, one
+    subscriber each: loss, reordering, duplicates, a restart (switch) waiting for a keyframe,
+    NACKs answered from the history as RTX, extension ids of both forms; everything the
+    subscriber receives, and its numbering's figures, in order."""
+    rng = random.Random(seed)
+    history = core.history(64)
+    video = core.numbering(90000, True, rng.randrange(0x10000), rng.randrange(1 << 32))
+    audio = core.numbering(48000, False, rng.randrange(0x10000), rng.randrange(1 << 32))
+    generic = seed % 4 == 0  # a two-byte extension upstream: the forward's Python form
+    mapper = ExtensionMapper({**PUBLISHER, 9: "urn:x:long"}, {**SUBSCRIBER, 2: "urn:x:long"}, "5")
+    forwarder = core.forwarder(None, mapper, 0xABCDEF01)
+    out: list[object] = []
+    first = rng.randrange(0x10000)
+    pending = [(first + i) & 0xFFFF for i in range(400)]
+    now = 10.0
+    while pending:
+        step = rng.random()
+        if step < 0.1 and len(pending) > 3:  # reordered
+            pending[0], pending[2] = pending[2], pending[0]
+        sequence = pending.pop(0)
+        now += 0.004
+        ntp = int(now * (1 << 32))
+        if rng.random() < 0.08:
+            continue  # lost upstream: a hole in the history
+        elements = [(3, struct.pack("!H", sequence)), (4, b"0"), (13, b"\x01")]
+        if generic and sequence % 7 == 0:
+            elements.append((9, bytes(20)))
+        view = parse_rtp(publisher_packet(sequence, elements, rng=rng))
+        view.keyframe = (sequence - first) % 50 == 0
+        history.add(view)
+        out.append(("video", forwarder.forward_stored(video, history, sequence, 97, now, ntp)))
+        if rng.random() < 0.05:
+            history.add(view)  # duplicate: the numbering places it again, same number
+            out.append(("dup", forwarder.forward_stored(video, history, sequence, 97, now, ntp)))
+        if sequence % 3 == 0:
+            audio_view = parse_rtp(publisher_packet(sequence, rng=rng))
+            payload = memoryview(b"primary") if sequence % 6 == 0 else None
+            out.append(("audio", forwarder.forward_mapped(audio, audio_view, 111, now, ntp, payload)))
+        if step > 0.97:
+            video.restart()  # another publisher on this sender: waits for a keyframe
+            out.append(("waiting", video.waiting))
+        if step < 0.05 and video.started:  # a NACK for a recent output number: answered as RTX
+            asked = (video.sent_sequence(sequence) or 0) - rng.randrange(1, 80)
+            input_sequence = video.input_sequence(asked & 0xFFFF)
+            stored = history.get(input_sequence) if input_sequence is not None else None
+            mapped = video.map(stored.sequence, stored.timestamp, stored.keyframe, now) if stored else None
+            out.append(("nack", stored.data if stored else None, mapped))
+            if stored is not None and mapped is not None:
+                out.append(forwarder.protect(rtx_packet(stored, 0x5555, 98, sequence, mapped[1], mapped[0],
+                                                        mapper.block(stored.extensions, ntp)), b"", b""))
+        out.append((video.packets, video.octets, audio.packets, audio.octets, video.last_timestamp,
+                    video.output_timestamp(view.timestamp), audio.timestamp_at(now + 0.5)))
+    out.append(video.holes(lambda s: history.state(s) >= 0, history.size))
+    out.append([history.state((first + i) & 0xFFFF) for i in range(400)])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_compiled_history_and_numbering_forward_what_the_reference_does(seed: int) -> None:
+    """The C ring and numbering (gv_ring_forward, gv_forward_mapped) against packets.History
+    and Rewriter with the Python forward: byte for byte over loss, reordering, duplicates,
+    switches (keyframe start), NACK answers as RTX, and the same counts for sender reports."""
+    if packet_core.COMPILED is None:
+        pytest.skip("compiled packet core not built")
+    expected = _publication_run(packet_core.PYTHON, seed)
+    assert sum(1 for item in expected if isinstance(item, tuple) and item[0] == "video" and item[1]) > 50
+    assert any(isinstance(item, tuple) and item[0] == "video" and item[1] is None for item in expected)  # waited
+    assert _publication_run(packet_core.implementation("compiled"), seed) == expected
+
+
+def test_the_compiled_history_and_numbering_are_the_ones_the_compiled_core_makes() -> None:
+    if packet_core.COMPILED is None:
+        pytest.skip("compiled packet core not built")
+    compiled = packet_core.implementation("compiled")
+    assert type(compiled.history()).__name__ == "_CompiledHistory"
+    assert type(compiled.numbering(90000, True, 0, 0)).__name__ == "_CompiledNumbering"
+    history = compiled.history(4)
+    view = parse_rtp(publisher_packet(5))
+    history.add(view)
+    held = history.get(5)
+    assert held is not None and held.data == view.data and held.data is not view.data  # a copy, kept in C

@@ -44,7 +44,7 @@ def handlers_of(room: Room, name: str) -> dict[int, Any]:
     return fast_path._rtp_handlers[server_dtls(room, name)]
 
 
-def test_packets_are_forwarded_one_by_one_without_frames() -> None:
+def test_packets_are_forwarded_one_by_one_without_frames(active_core: packet_core.Core) -> None:
     async def body() -> None:
         room = Room("passthrough")
         try:
@@ -52,7 +52,10 @@ def test_packets_are_forwarded_one_by_one_without_frames() -> None:
             publication = video_publication(room, "alice")
             forward, = publication.forwards
             assert forward.state.packets > 0  # rewritten and sent by the packet path
-            assert forward._forwarder is not None and forward._forwarder.core == packet_core.ACTIVE.name
+            assert forward._forwarder is not None and forward._forwarder.core == active_core.name
+            # The history and the numbering are the core's (the compiled one's in C).
+            assert type(publication.history) is type(active_core.history(1))
+            assert type(forward.state.rewriter) is type(active_core.numbering(90000, True, 0, 0))
             assert publication._tap is None  # nothing assembled: nobody asked for frames
             assert publication.on_rtp in handlers_of(room, "alice").values()
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
@@ -62,7 +65,7 @@ def test_packets_are_forwarded_one_by_one_without_frames() -> None:
     run(body)
 
 
-def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back() -> None:
+def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back(active_core: packet_core.Core) -> None:
     """Drop a burst of alice's video at the server, and every retransmission: bob's picture comes back."""
 
     async def body() -> None:
@@ -98,7 +101,7 @@ def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back() -> N
     run(body)
 
 
-def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering() -> None:
+def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering(active_core: packet_core.Core) -> None:
     """Alice's uplink loses packets, some repaired, some never: bob's sequence numbers have no
     gap (his loss figures are his own hop's), and his picture comes back."""
 
@@ -151,7 +154,7 @@ def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering() 
     run(body)
 
 
-def test_a_subscribers_nack_is_answered_from_the_history() -> None:
+def test_a_subscribers_nack_is_answered_from_the_history(active_core: packet_core.Core) -> None:
     async def body() -> None:
         room = Room("passthrough")
         try:

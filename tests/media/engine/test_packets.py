@@ -162,8 +162,9 @@ def forward(rewriter: Rewriter, packets: list[tuple[int, int, bool]], now: float
     return out
 
 
-def test_sequence_numbers_keep_upstream_gaps_and_place_late_packets() -> None:
-    r = Rewriter(90000, keyframes=True, first_seq=100, first_ts=5000)
+@pytest.mark.parametrize("core", CORES)
+def test_sequence_numbers_keep_upstream_gaps_and_place_late_packets(core: packet_core.Core) -> None:
+    r = core.numbering(90000, True, 100, 5000)
     out = forward(r, [(10, 0, False), (11, 0, True), (12, 0, False), (14, 3000, False), (13, 0, False),
                       (15, 3000, False)])
     # 10 came before the keyframe: not sent. 13 is lost then late: placed in its hole.
@@ -172,14 +173,16 @@ def test_sequence_numbers_keep_upstream_gaps_and_place_late_packets() -> None:
     assert r.input_sequence(102) == 13
 
 
-def test_sequence_numbers_wrap() -> None:
-    r = Rewriter(48000, keyframes=False, first_seq=65534)
+@pytest.mark.parametrize("core", CORES)
+def test_sequence_numbers_wrap(core: packet_core.Core) -> None:
+    r = core.numbering(48000, False, 65534, 0)
     out = forward(r, [(s, s * 960, False) for s in range(65530, 65540)])
     assert [s for s, _ in out] == [(65534 + i) & 0xFFFF for i in range(10)]
 
 
-def test_a_switch_continues_numbering_and_timestamps_at_the_next_keyframe() -> None:
-    r = Rewriter(90000, keyframes=True, first_seq=1, first_ts=0)
+@pytest.mark.parametrize("core", CORES)
+def test_a_switch_continues_numbering_and_timestamps_at_the_next_keyframe(core: packet_core.Core) -> None:
+    r = core.numbering(90000, True, 1, 0)
     forward(r, [(500, 9000, True), (501, 9000, False), (502, 12000, False)], now=10.0)
     r.restart()  # another publisher on the same sender, or resumed after audio only
     assert r.waiting
@@ -189,25 +192,28 @@ def test_a_switch_continues_numbering_and_timestamps_at_the_next_keyframe() -> N
     assert forward(r, [(6999, 997_000, False)], now=10.6) == []  # from before the start
 
 
-def test_audio_is_numbered_without_gaps_and_late_packets_are_dropped() -> None:
-    r = Rewriter(48000, keyframes=False, first_seq=10)
+@pytest.mark.parametrize("core", CORES)
+def test_audio_is_numbered_without_gaps_and_late_packets_are_dropped(core: packet_core.Core) -> None:
+    r = core.numbering(48000, False, 10, 0)
     out = forward(r, [(100, 0, False), (101, 960, False), (104, 3840, False), (103, 2880, False), (105, 4800, False)])
     assert out == [(10, 0), (11, 960), (12, 3840), (13, 4800)]  # timestamps keep the gap (concealment)
 
 
-def test_late_packets_too_old_are_not_placed() -> None:
-    r = Rewriter(90000, keyframes=True)
+@pytest.mark.parametrize("core", CORES)
+def test_late_packets_too_old_are_not_placed(core: packet_core.Core) -> None:
+    r = core.numbering(90000, True, 0, 0)
     forward(r, [(s, 0, s == 0) for s in range(0, 1500)])
     assert forward(r, [(100, 0, False)]) == []
     assert forward(r, [(1400, 0, False)]) == [(1400, 0)]
 
 
+@pytest.mark.parametrize("core", CORES)
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 40), min_size=1, max_size=80), st.integers(0, 0xFFFF), st.randoms())
-def test_property_output_is_an_offset_of_input_after_the_start(offsets: list[int], base: int,
+def test_property_output_is_an_offset_of_input_after_the_start(core: packet_core.Core, offsets: list[int], base: int,
                                                                  rnd: random.Random) -> None:
     """Whatever the loss and reordering: one mapping, so gaps and order are those of the input."""
-    r = Rewriter(90000, keyframes=True, first_seq=rnd.randint(0, 0xFFFF))
+    r = core.numbering(90000, True, rnd.randint(0, 0xFFFF), 0)
     seqs = [(base + o) & 0xFFFF for o in offsets]
     out = forward(r, [(s, s * 3000, i == 0) for i, s in enumerate(seqs)])
     first = seqs[0]
@@ -324,11 +330,19 @@ def test_keyframe_detection_never_raises(codec: str, payload: bytes) -> None:
 # --- history, receive statistics, RTCP ---------------------------------------------------------
 
 
-def test_history_answers_only_the_packet_asked_for() -> None:
-    history = History(size=8)
+@pytest.mark.parametrize("core", CORES)
+def test_history_answers_only_the_packet_asked_for(core: packet_core.Core) -> None:
+    history = core.history(size=8)
+    packets = {}
     for seq in range(20):
-        history.add(parse_rtp(rtp(seq)))
-    assert history.get(19) is not None and history.get(19).sequence == 19  # type: ignore[union-attr]
+        packets[seq] = rtp(seq, ts=90 * seq, payload=bytes([seq]) * (seq + 1), marker=seq % 2)
+        view = parse_rtp(packets[seq])
+        view.keyframe = seq == 18
+        history.add(view)
+    view = history.get(19)
+    assert view is not None and (view.sequence, view.timestamp, view.marker, view.keyframe) == (19, 1710, 1, False)
+    assert view.data == packets[19] and view.payload == bytes([19]) * 20
+    assert [history.state(s) for s in (17, 18, 19, 11, 3)] == [0, 1, 0, -1, -1]
     assert history.get(11) is None  # overwritten by 19
     assert history.get(3) is None
 
@@ -428,13 +442,13 @@ def test_fuzzed_feedback_parses_or_raises_malformed(data: bytes) -> None:
         parse_transport_feedback(b"\x8f\xcd" + data)
 
 
-def subscriber_view(inputs: list[int], publisher_lost: set[int], own_lost: set[int],
-                    first_seq: int) -> tuple[Rewriter, History, list[int], set[int]]:
+def subscriber_view(inputs: list[int], publisher_lost: set[int], own_lost: set[int], first_seq: int,
+                    core: packet_core.Core = packet_core.PYTHON) -> tuple[Rewriter, History, list[int], set[int]]:
     """Forward `inputs` (the first a keyframe) minus what the publisher's uplink lost, then
     give up on those holes as the packet path does: what the subscriber has, padding included,
     and the output numbers its own link lost."""
-    r = Rewriter(90000, keyframes=True, first_seq=first_seq)
-    history = History()
+    r = core.numbering(90000, True, first_seq, 0)
+    history = core.history()
     received: list[int] = []
     own: set[int] = set()
     for i, seq in enumerate(inputs):
@@ -448,10 +462,11 @@ def subscriber_view(inputs: list[int], publisher_lost: set[int], own_lost: set[i
     return r, history, received, own
 
 
-def test_a_hole_given_up_upstream_is_filled_and_the_subscribers_own_loss_stays_its_own() -> None:
+@pytest.mark.parametrize("core", CORES)
+def test_a_hole_given_up_upstream_is_filled_and_the_subscribers_own_loss_stays_its_own(core: packet_core.Core) -> None:
     inputs = list(range(50, 71))
     r, history, received, own = subscriber_view(inputs, publisher_lost={54, 55, 61}, own_lost={58},
-                                                first_seq=1000)
+                                                first_seq=1000, core=core)
     # The publisher's losses are filled: the only gap the subscriber sees is its own hop's.
     assert sorted(received + sorted(own)) == list(range(1000, 1021))
     assert own == {1008}
@@ -465,14 +480,15 @@ def test_a_hole_given_up_upstream_is_filled_and_the_subscribers_own_loss_stays_i
     assert r.map(80, 90_000, True, 0.2) == (1021, r.last_timestamp)
 
 
+@pytest.mark.parametrize("core", CORES)
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(2, 300), st.randoms())
-def test_property_subscriber_sees_only_its_own_losses(base: int, first_seq: int, count: int,
+def test_property_subscriber_sees_only_its_own_losses(core: packet_core.Core, base: int, first_seq: int, count: int,
                                                       rnd: random.Random) -> None:
     inputs = [(base + i) & 0xFFFF for i in range(count)]
     publisher_lost = {s for s in inputs[1:-1] if rnd.random() < 0.3}
     own_lost = {s for s in inputs if s not in publisher_lost and rnd.random() < 0.1}
-    r, history, received, own = subscriber_view(inputs, publisher_lost, own_lost, first_seq)
+    r, history, received, own = subscriber_view(inputs, publisher_lost, own_lost, first_seq, core)
     window = min(count, history.size)  # older holes were given up (and filled) long before
     expected = {(first_seq + i) & 0xFFFF for i in range(count - window, count)}
     have = set(received) | own
