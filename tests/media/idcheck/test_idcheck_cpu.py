@@ -15,9 +15,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 import media.idcheck
-from media.idcheck import cells, locate
+from media.idcheck import MrzFormat, cells, grid, locate
+from media.idcheck.locate import MrzCrop, find_mrz, to_gray
+from media.idcheck.reader import GRID_CHAR_HEIGHT
+from media.idcheck.synthetic import make_card, render_frame
 
 PACKAGE = Path(media.idcheck.__file__).parent
 OFFLINE = {"train_cells", "synthetic"}  # training and the project's renderer never run in a check
@@ -80,3 +84,38 @@ def test_classifier_probabilities_are_the_layers_products() -> None:
     expected = np.exp(z - z.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     assert np.abs(cells.probabilities(x) - expected).max() < 1e-5
+
+
+def _mirrored_td1_crop() -> MrzCrop:
+    card = make_card(MrzFormat.TD1, 4)
+    crop = find_mrz(to_gray(np.ascontiguousarray(render_frame(card, 4)[:, ::-1])), GRID_CHAR_HEIGHT)
+    assert crop is not None and crop.line_count == 3 and round(crop.chars) == 30
+    return crop
+
+
+def test_orientation_ranking_and_full_read_share_the_first_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ranking's first-line read is reused by the full read of the same turned crop: the
+    same cells, the same text, 37 template matches (one style of one line) fewer."""
+    crop = _mirrored_td1_crop().oriented(2)
+    calls = [0]
+    match = cv2.matchTemplate
+
+    def counted(*args: object) -> np.ndarray:
+        calls[0] += 1
+        return match(*args)
+
+    monkeypatch.setattr(grid.cv2, "matchTemplate", counted)
+    alone = grid.read_crop_cells(crop)
+    plain = calls[0]
+    calls[0] = 0
+    memo: grid.LineMemo = {}
+    score = grid.first_line_score(crop, memo)
+    ranking = calls[0]
+    shared = grid.read_crop_cells(crop, grid.STYLES, memo)
+    assert alone is not None and shared is not None and score > 0.5
+    assert ranking == len(grid.MRZ_ALPHABET) and calls[0] == plain
+    fmt, lines, mean, cells_read, style = shared
+    assert (fmt, lines, mean, style) == alone[:3] + (alone[4],)
+    assert cells_read.keys() == alone[3].keys()
+    assert all(np.array_equal(cells_read[k], alone[3][k]) for k in cells_read)
+
