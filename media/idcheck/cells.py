@@ -52,8 +52,10 @@ def probabilities(x: np.ndarray) -> np.ndarray:
     w = _weights()
     assert w is not None
     w1, b1, w2, b2 = w
-    h = np.maximum(x @ w1 + b1, 0.0)
-    z = h @ w2 + b2
+    # einsum (numpy's own loops), not `@`: OpenBLAS would run these small products on worker
+    # threads that spin after each call and double a check's CPU (see locate.line_period).
+    h = np.maximum(np.einsum("ij,jk->ik", x, w1) + b1, 0.0)
+    z = np.einsum("ij,jk->ik", h, w2) + b2
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     out: np.ndarray = e / e.sum(axis=1, keepdims=True)

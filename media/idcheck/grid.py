@@ -86,43 +86,70 @@ def _strip(image: np.ndarray, box: tuple[int, int, int, int], th: int, pitch: fl
 
 
 def read_line(image: np.ndarray, box: tuple[int, int, int, int], n: int,
-              styles: tuple[Style, ...] = STYLES) -> tuple[np.ndarray, float, Style] | None:
+              styles: tuple[Style, ...] = STYLES, memo: LineMemo | None = None
+              ) -> tuple[np.ndarray, float, Style] | None:
     """read_line_grid without the grid's geometry."""
-    read = read_line_grid(image, box, n, styles)
+    read = read_line_grid(image, box, n, styles, memo)
     return None if read is None else read[:3]
 
 
+LineRead = tuple[np.ndarray, float, Style, np.ndarray, np.ndarray, float]
+# One style's read of one line, by (id of the image, box, n, style): the orientation ranking
+# (first_line_score) and the full read of the two best orientations match the same first line
+# with the same templates; a memo shared by both within one frame does it once. Only valid
+# while the images it names are alive (the reader keeps one per frame). None: the strip is too
+# small (no style can read it); False: no grid fits in this style.
+LineMemo = dict[tuple[int, tuple[int, int, int, int], int, Style], LineRead | bool | None]
+
+
+def _read_line_style(image: np.ndarray, box: tuple[int, int, int, int], n: int, style: Style,
+                     pitch: float) -> LineRead | bool | None:
+    face, blur = style
+    tpl = templates(max(8, round(pitch * 4)), blur, FACES[face])
+    th, tw = tpl.shape[1:]
+    strip = _strip(image, box, th, pitch)
+    if strip.shape[0] < th or strip.shape[1] < tw + n:
+        return None
+    # resp[c, j]: glyph c drawn with its cell starting at strip column j, best over rows.
+    resp = np.stack([cv2.matchTemplate(strip, t, cv2.TM_CCOEFF_NORMED).max(axis=0) for t in tpl])
+    top = resp.max(axis=0)
+    positions = _cell_positions(top, n, pitch)
+    if positions is None:
+        return False
+    # A cell's glyph may sit a pixel off the fitted start (rounding, residual warp).
+    scores = np.stack([resp[:, max(0, c - 1):c + 2].max(axis=1) for c in positions])
+    return scores, float(top[positions].sum()), style, strip, positions, pitch
+
+
 def read_line_grid(image: np.ndarray, box: tuple[int, int, int, int], n: int,
-                   styles: tuple[Style, ...] = STYLES
-                   ) -> tuple[np.ndarray, float, Style, np.ndarray, np.ndarray, float] | None:
+                   styles: tuple[Style, ...] = STYLES, memo: LineMemo | None = None) -> LineRead | None:
     """Scores of the n cells of the rectified line whose ink band is box (x, y, w, h) in image.
 
     Returns (scores, total, style): scores[i, c] is the best correlation of glyph c around cell
     i (-1..1), total the summed best scores along the chosen grid, style the face and template
     softening that fitted best (worth reusing for the crop's other lines); then the strip the
-    cells were placed on, their start columns in it and the pitch (for cells.py)."""
+    cells were placed on, their start columns in it and the pitch (for cells.py).
+    memo: reads already made on this image (see LineMemo)."""
     x, y, w, h = box
     if n < 2 or w < n * 3 or h < 4:
         return None
     pitch = w / n  # the band spans the line's ink, about n cells
-    best: tuple[np.ndarray, float, Style, np.ndarray, np.ndarray, float] | None = None
-    for face, blur in styles:
-        tpl = templates(max(8, round(pitch * 4)), blur, FACES[face])
-        th, tw = tpl.shape[1:]
-        strip = _strip(image, box, th, pitch)
-        if strip.shape[0] < th or strip.shape[1] < tw + n:
+    best: LineRead | None = None
+    for style in styles:
+        key = (id(image), box, n, style)
+        if memo is not None and key in memo:
+            read = memo[key]
+        else:
+            read = _read_line_style(image, box, n, style, pitch)
+            if memo is not None:
+                memo[key] = read
+        if read is None:
             return None
-        # resp[c, j]: glyph c drawn with its cell starting at strip column j, best over rows.
-        resp = np.stack([cv2.matchTemplate(strip, t, cv2.TM_CCOEFF_NORMED).max(axis=0) for t in tpl])
-        top = resp.max(axis=0)
-        positions = _cell_positions(top, n, pitch)
-        if positions is None:
+        if read is False:
             continue
-        total = float(top[positions].sum())
-        if best is None or total > best[1]:
-            # A cell's glyph may sit a pixel off the fitted start (rounding, residual warp).
-            scores = np.stack([resp[:, max(0, c - 1):c + 2].max(axis=1) for c in positions])
-            best = (scores, total, (face, blur), strip, positions, pitch)
+        assert not isinstance(read, bool)
+        if best is None or read[1] > best[1]:
+            best = read
     return best
 
 
@@ -212,13 +239,13 @@ def decide(scores: np.ndarray, layout: str) -> str:
 QUICK_STYLE: Style = (0, 12)
 
 
-def first_line_score(crop: MrzCrop) -> float:
+def first_line_score(crop: MrzCrop, memo: LineMemo | None = None) -> float:
     """Mean best score of the crop's first line at one softening: a cheap measure of how well
     an orientation matches OCR-B (a flipped or mirrored line matches clearly worse)."""
     if not crop.lines:
         return 0.0
     n = round(crop.chars) if crop.chars else 30
-    read = read_line(crop.image, crop.lines[0], max(2, n), (QUICK_STYLE,))
+    read = read_line(crop.image, crop.lines[0], max(2, n), (QUICK_STYLE,), memo)
     return read[1] / max(2, n) if read is not None else 0.0
 
 
@@ -254,7 +281,7 @@ def _alnum_scores(cells: list[np.ndarray], layouts: tuple[str, ...]) -> CellScor
     return out
 
 
-def read_crop_cells(crop: MrzCrop, styles: tuple[Style, ...] = STYLES
+def read_crop_cells(crop: MrzCrop, styles: tuple[Style, ...] = STYLES, memo: LineMemo | None = None
                     ) -> tuple[MrzFormat, tuple[str, ...], float, CellScores, Style] | None:
     """(format, lines, mean best score per cell, alphanumeric cells' scores, face and template
     softening used) of a rectified MRZ crop, or None. styles: the faces and softenings tried on
@@ -276,7 +303,7 @@ def read_crop_cells(crop: MrzCrop, styles: tuple[Style, ...] = STYLES
         cells: list[np.ndarray] = []
         total = 0.0
         for box in crop.lines:
-            read = read_line_grid(crop.image, box, fmt.line_length, blurs)
+            read = read_line_grid(crop.image, box, fmt.line_length, blurs, memo)
             if read is None:
                 break
             scores, line_total, blur, strip, starts, pitch = read

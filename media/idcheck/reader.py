@@ -21,7 +21,17 @@ import numpy as np
 
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
-from .grid import MRZ_ALPHABET, SILENT, SILENT_MARGIN, STYLES, CellScores, Style, first_line_score, read_crop_cells
+from .grid import (
+    MRZ_ALPHABET,
+    SILENT,
+    SILENT_MARGIN,
+    STYLES,
+    CellScores,
+    LineMemo,
+    Style,
+    first_line_score,
+    read_crop_cells,
+)
 from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
 from .normalise import LAYOUTS, alphanumeric_cells, layout_for, normalise
@@ -163,12 +173,19 @@ def fill_unsure(reads: list[Lines], cells: list[CellScores], min_agree: int = 2)
     return [tuple("".join(line) for line in read) for read in out]
 
 
+# Band sharpness (variance of the Laplacian at GRID_CHAR_HEIGHT) under which a frame is not
+# read. Small cards (40-50 % of a 640 frame) give legible bands at 17-19: at 20 those frames were
+# skipped (tuning seeds 0-59: 154/180 exact at 20, 157 at 14 and 16, 156 at 12, 154 at 18; seeds
+# 60-79 54/60 at both 20 and 16; 0 wrong accepted at every value).
+MIN_SHARPNESS = 16.0
+
+
 class FrameReader:
     """One ID check session. Call feed(frame) per decoded frame until it returns a result."""
 
     def __init__(self, first_name: str | None = None, last_name: str | None = None, *,
                  today: date | None = None, min_agree: int = 2, mismatch_agree: int = 3,
-                 max_frames: int = 40, timeout_s: float = 20.0, min_sharpness: float = 20.0,
+                 max_frames: int = 40, timeout_s: float = 20.0, min_sharpness: float = MIN_SHARPNESS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.first_name, self.last_name = first_name, last_name
         self.today = today or date.today()
@@ -261,17 +278,27 @@ class FrameReader:
         noise, try all four (upside down, mirrored) and keep the one whose cells match the OCR-B
         drawings best, a date matching its check digit weighing in (a card flipped vertically
         keeps many symmetric glyphs, but its dates do not check)."""
+        # The turned crops are kept for the frame, so that the line reads of the ranking below
+        # are reused by the full reads (grid.LineMemo, keyed by the images' identity).
+        crops: dict[int, MrzCrop] = {}
+        memo: LineMemo = {}
+
+        def turned(t: int) -> MrzCrop:
+            if t not in crops:
+                crops[t] = crop.oriented(t)
+            return crops[t]
+
         if self._turn_confirmed:
             turns = [self._turn] + [t for t in range(4) if t != self._turn]
         else:
             # Rank the four by their first line's match alone (a quarter of a full read each),
             # then read the two best in full.
-            oriented = {t: first_line_score(crop.oriented(t)) for t in range(4)}
+            oriented = {t: first_line_score(turned(t), memo) for t in range(4)}
             turns = sorted(oriented, key=lambda t: -oriented[t])[:2]
         best: tuple[float, int, MrzFormat, Lines, CellScores, Style] | None = None
         styles = self._styles
         for turn in turns:
-            found = read_crop_cells(crop.oriented(turn), styles)
+            found = read_crop_cells(turned(turn), styles, memo)
             if found is None:
                 continue
             fmt, lines, mean, cells, style = found

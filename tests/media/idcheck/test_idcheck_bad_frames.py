@@ -2,10 +2,13 @@
 
 from datetime import date
 
+import cv2
 import numpy as np
 import pytest
 
 from media.idcheck import FrameReader, MrzFormat, Outcome, check_frames
+from media.idcheck.locate import find_mrz, sharpness, to_gray
+from media.idcheck.reader import GRID_CHAR_HEIGHT, MIN_SHARPNESS
 from media.idcheck.synthetic import card_frames, flip_digit, make_card, render_frame, render_text_frame
 
 TODAY = date(2026, 11, 23)
@@ -115,3 +118,25 @@ def test_result_is_final_once_given():
     assert result is not None and reader.done
     assert reader.feed(render_frame(make_card(MrzFormat.TD1, 1), 1)) is result
     assert reader.finish() is result
+
+
+def test_a_soft_band_above_the_sharpness_floor_is_read_and_one_below_is_not():
+    """MIN_SHARPNESS is 16: small cards give legible bands at 17-19 (Laplacian variance at the
+    grid's glyph height), which the former floor of 20 skipped. A frame blurred until its band
+    lies in [16, 20) is read by the default reader and skipped by one holding the old floor."""
+    card = make_card(MrzFormat.TD1, 2)
+    frame = render_frame(card, 2)
+    soft = None
+    for sigma in np.arange(0.6, 4.0, 0.1):
+        blurred = cv2.GaussianBlur(frame, (0, 0), float(sigma))
+        crop = find_mrz(to_gray(blurred), GRID_CHAR_HEIGHT)
+        if crop is not None and MIN_SHARPNESS <= sharpness(crop.image) < 20.0:
+            soft = blurred
+            break
+    assert soft is not None
+    assert MIN_SHARPNESS == 16.0
+    default = FrameReader(card.given_names, card.surname)
+    default.feed(soft)
+    old_floor = FrameReader(card.given_names, card.surname, min_sharpness=20.0)
+    old_floor.feed(soft)
+    assert default.frames_read == 1 and old_floor.frames_read == 0

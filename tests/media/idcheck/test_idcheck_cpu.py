@@ -1,0 +1,121 @@
+"""CPU per check (bench/idcheck_bench.py measures it): the modules a check runs make no BLAS call.
+
+numpy's OpenBLAS runs even small products (a line's 120 x 512 period waves, the cell
+classifier's 40 x 336 layer) on worker threads, which then spin for a while after each
+call: on this 2-core machine that about doubled the CPU of a check (tuning part, 60 checks,
+same run: p50 0.69 -> 0.26 s, p95 1.22 -> 0.47 s). The check's modules use np.einsum (numpy's
+own loops) instead; these tests keep it so and check that the results are the products'.
+"""
+
+import ast
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import media.idcheck
+from media.idcheck import MrzFormat, cells, grid, locate
+from media.idcheck.locate import MrzCrop, find_mrz, to_gray
+from media.idcheck.reader import GRID_CHAR_HEIGHT
+from media.idcheck.synthetic import make_card, render_frame
+
+PACKAGE = Path(media.idcheck.__file__).parent
+OFFLINE = {"train_cells", "synthetic"}  # training and the project's renderer never run in a check
+BLAS_CALLS = {"dot", "matmul", "inner", "vdot", "tensordot", "linalg", "einsum_path"}
+
+
+def _check_modules() -> list[str]:
+    for info in pkgutil.iter_modules([str(PACKAGE)]):
+        importlib.import_module(f"media.idcheck.{info.name}")
+    return sorted(name.rsplit(".", 1)[1] for name in sys.modules
+                  if name.startswith("media.idcheck.") and name.rsplit(".", 1)[1] not in OFFLINE)
+
+
+def _blas_uses(source: str) -> list[str]:
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BinOp | ast.AugAssign) and isinstance(node.op, ast.MatMult):
+            found.append(f"@ at line {node.lineno}")
+        elif isinstance(node, ast.Attribute) and node.attr in BLAS_CALLS:
+            found.append(f".{node.attr} at line {node.lineno}")
+        elif isinstance(node, ast.Call) and any(k.arg == "optimize" for k in node.keywords):
+            found.append(f"einsum(optimize=...) at line {node.lineno}")  # may hand the product to BLAS
+    return found
+
+
+def test_the_scan_finds_a_matrix_product() -> None:
+    assert set(_blas_uses("y = w @ x\nz = np.dot(a, b)\nq = np.einsum('ij,j->i', a, b, optimize=True)\n")) == {
+        "@ at line 1", ".dot at line 2", "einsum(optimize=...) at line 3"}
+    assert _blas_uses("q = np.einsum('ij,j->i', a, b)\n") == []
+
+
+def test_no_module_run_by_a_check_calls_blas() -> None:
+    modules = _check_modules()
+    assert {"reader", "locate", "grid", "cells"} <= set(modules)
+    uses = {m: u for m in modules if (u := _blas_uses((PACKAGE / f"{m}.py").read_text()))}
+    assert uses == {}
+
+
+def test_line_period_power_is_the_waves_product() -> None:
+    rng = np.random.default_rng(5)
+    gray = (rng.random((40, 700)) * 255).astype(np.uint8)
+    gray[:, ::23] = 0  # a period: 700 / 23 = 30.4 cells
+    chars, strength = locate.line_period(gray, (0, 0, 700, 40))
+    assert abs(chars - 30.4) <= 0.5 and strength > locate.MIN_PERIODICITY
+    profile = gray.astype(np.float32).mean(axis=0)
+    profile = cv2.resize(profile[None, :], (locate._PROFILE_LEN, 1), interpolation=cv2.INTER_AREA)[0]
+    profile -= profile.mean()
+    power = np.abs(locate._waves(profile.size).astype(np.complex128) @ profile.astype(np.complex128))
+    peak = int(np.argmax(power))
+    assert chars == float(locate._COUNTS[peak])
+    assert abs(strength - power[peak] / (np.median(power) + 1e-6)) <= 1e-3 * strength
+
+
+def test_classifier_probabilities_are_the_layers_products() -> None:
+    weights = cells._weights()
+    assert weights is not None
+    w1, b1, w2, b2 = (w.astype(np.float64) for w in weights)
+    x = np.random.default_rng(6).standard_normal((40, w1.shape[0])).astype(np.float32)
+    z = np.maximum(x.astype(np.float64) @ w1 + b1, 0.0) @ w2 + b2
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert np.abs(cells.probabilities(x) - expected).max() < 1e-5
+
+
+def _mirrored_td1_crop() -> MrzCrop:
+    card = make_card(MrzFormat.TD1, 4)
+    crop = find_mrz(to_gray(np.ascontiguousarray(render_frame(card, 4)[:, ::-1])), GRID_CHAR_HEIGHT)
+    assert crop is not None and crop.line_count == 3 and round(crop.chars) == 30
+    return crop
+
+
+def test_orientation_ranking_and_full_read_share_the_first_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ranking's first-line read is reused by the full read of the same turned crop: the
+    same cells, the same text, 37 template matches (one style of one line) fewer."""
+    crop = _mirrored_td1_crop().oriented(2)
+    calls = [0]
+    match = cv2.matchTemplate
+
+    def counted(*args: object) -> np.ndarray:
+        calls[0] += 1
+        return match(*args)
+
+    monkeypatch.setattr(grid.cv2, "matchTemplate", counted)
+    alone = grid.read_crop_cells(crop)
+    plain = calls[0]
+    calls[0] = 0
+    memo: grid.LineMemo = {}
+    score = grid.first_line_score(crop, memo)
+    ranking = calls[0]
+    shared = grid.read_crop_cells(crop, grid.STYLES, memo)
+    assert alone is not None and shared is not None and score > 0.5
+    assert ranking == len(grid.MRZ_ALPHABET) and calls[0] == plain
+    fmt, lines, mean, cells_read, style = shared
+    assert (fmt, lines, mean, style) == alone[:3] + (alone[4],)
+    assert cells_read.keys() == alone[3].keys()
+    assert all(np.array_equal(cells_read[k], alone[3][k]) for k in cells_read)
+
