@@ -143,7 +143,10 @@ def test_red_reaches_a_red_subscriber_as_red_and_others_as_opus() -> None:
             at = {name: next(f for f in publication.forwards
                              if f.transceiver in room.engine._peer("r1", name).pc.getTransceivers())
                   for name in ("bob", "carol")}
-            assert at["carol"].red_forwarded > 50 and at["carol"].red_stripped == 0
+            # A packet may leave as its primary while carol's answer is being applied (aiortc
+            # empties the negotiated list before RED is added back, _update_red): plain Opus,
+            # which she also negotiated; a loaded machine caught one there. Not more.
+            assert at["carol"].red_forwarded > 50 and at["carol"].red_stripped <= 2
             assert at["bob"].red_stripped > 50 and at["bob"].red_forwarded == 0
         finally:
             await room.close()
