@@ -222,6 +222,8 @@ def main() -> None:
                         help="the fake microphones: a speech-like signal (bench/speech_like.py) or Chromium's beep")
     parser.add_argument("--no-red", action="store_true",
                         help="the engine negotiates no RED for audio (MEDIA_AUDIO_RED=0): what RED brings")
+    parser.add_argument("--no-video-fec", action="store_true",
+                        help="the engine negotiates no video RED/ULPFEC (MEDIA_VIDEO_FEC=0): what FEC brings")
     parser.add_argument("--compare-playout", action="store_true",
                         help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
@@ -234,7 +236,8 @@ def main() -> None:
     with emulated_link(Profile(), seed=25) as (space, emulator), harness.running_server(
         folder / "bench.sqlite3", folder, host=space.host_ip,
         extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]",
-                   "MEDIA_AUDIO_RED": "0" if args.no_red else "1"},
+                   "MEDIA_AUDIO_RED": "0" if args.no_red else "1",
+                   "MEDIA_VIDEO_FEC": "0" if args.no_video_fec else "1"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
         voice: tuple[str, ...] = ()

@@ -35,6 +35,9 @@ Passthrough needs two things aiortc has no public API for:
 - RED for audio: aiortc has no RED codec; `accept_red` adds it to a transceiver's `_codecs`
   after aiortc's setRemoteDescription (first in an answer, so Chromium sends it), and
   StableNumberingPeerConnection offers it on new audio m-lines (red.py, packet path only).
+- RED + ULPFEC for video: aiortc knows neither; `accept_video_fec` adds `red`, its RTX and
+  `ulpfec` to a video transceiver's `_codecs` where the browser's description has them, so
+  Chromium protects what it publishes (ulpfec.py; the engine recovers, packet path only).
 
 `check_contract()` raises ContractError if any of this changed. It runs as a Django system
 check (rooms/checks.py: `manage.py check`, `check --deploy`, and every management command
@@ -86,6 +89,8 @@ from .errors import ContractError, MediaError
 from .numbering import Numbering
 from .red import fmtp_payload_types, is_red, red_fmtp
 from .remb import LightBitrateEstimator
+from .ulpfec import RED_MIME as VIDEO_RED_MIME
+from .ulpfec import ULPFEC_MIME
 
 if TYPE_CHECKING:  # the assembler reads packets through this module: no import cycle at run time
     from .assembler import AudioAssembler, FrameBatch, VideoAssembler
@@ -109,11 +114,14 @@ class StableNumberingPeerConnection(RTCPeerConnection):
     audio m-lines once the browser has shown it takes RED."""
 
     red = False
+    video_fec = False  # RED + ULPFEC for video on m-lines the browser offers them on (ulpfec.py)
 
     async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
         if self.red:
             accept_red(self, sessionDescription.sdp, offer=sessionDescription.type == "offer")
+        if self.video_fec:
+            accept_video_fec(self, sessionDescription.sdp)
 
     async def createOffer(self) -> RTCSessionDescription:  # noqa: N802 - aiortc's name
         # What the last complete negotiation agreed, before aiortc's createOffer resets it.
@@ -403,6 +411,42 @@ def accept_red(pc: RTCPeerConnection, remote_sdp: str, *, offer: bool) -> int:
         first = offer or (opus.payloadType in order and order.index(remote.payloadType) < order.index(opus.payloadType))
         at = 0 if first else transceiver._codecs.index(opus) + 1
         transceiver._codecs.insert(at, _red_codec(remote.payloadType, opus.payloadType))
+        accepted += 1
+    return accepted
+
+
+def accept_video_fec(pc: RTCPeerConnection, remote_sdp: str) -> int:
+    """Negotiate video RED + ULPFEC (and RTX for RED) where the browser's description has them.
+
+    Added after aiortc's codecs, with the browser's payload types: VP8 stays the send codec,
+    and Chromium, seeing red and ulpfec negotiated, wraps its VP8 in RED and adds FEC at the
+    rate its loss estimate asks for (libwebrtc's hybrid NACK + FEC); without RTX for RED it
+    could not retransmit a RED packet at all. The engine forwards VP8 only (ulpfec.py), so
+    its offers never add them on new m-lines. Returns how many m-lines have them.
+    """
+    accepted = 0
+    for media, transceiver in _described(pc, remote_sdp):
+        if media.kind != "video" or transceiver is None or not transceiver._codecs:
+            continue
+        if any(c.mimeType.lower() == ULPFEC_MIME for c in transceiver._codecs):
+            continue
+        red = next((c for c in media.rtp.codecs if c.mimeType.lower() == VIDEO_RED_MIME and c.clockRate == 90000),
+                   None)
+        fec = next((c for c in media.rtp.codecs if c.mimeType.lower() == ULPFEC_MIME and c.clockRate == 90000),
+                   None)
+        if red is None or fec is None or red.payloadType is None or fec.payloadType is None:
+            continue
+        used = {c.payloadType for c in transceiver._codecs}
+        if red.payloadType in used or fec.payloadType in used:
+            continue
+        added = [RTCRtpCodecParameters(mimeType=VIDEO_RED_MIME, clockRate=90000, payloadType=red.payloadType)]
+        rtx = next((c for c in media.rtp.codecs if c.mimeType.lower() == "video/rtx"
+                    and c.parameters.get("apt") == red.payloadType), None)
+        if rtx is not None and rtx.payloadType is not None and rtx.payloadType not in used:
+            added.append(RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000, payloadType=rtx.payloadType,
+                                               parameters={"apt": red.payloadType}))
+        added.append(RTCRtpCodecParameters(mimeType=ULPFEC_MIME, clockRate=90000, payloadType=fec.payloadType))
+        transceiver._codecs.extend(added)
         accepted += 1
     return accepted
 

@@ -78,6 +78,7 @@ from .packets import (
     is_keyframe_start,
     newer,
     padding_packet,
+    parse_rtp,
     payload_of,
     rtcp_nack,
     rtcp_pli,
@@ -89,6 +90,17 @@ from .packets import (
 from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
+from .ulpfec import (
+    FecDecoder,
+    is_ulpfec,
+    next_picture,
+    parse_fec,
+    plain_packet,
+    red_block_type,
+    vp8_frame_start,
+    vp8_picture_id,
+)
+from .ulpfec import is_red as is_video_red
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +112,8 @@ FEEDBACK_INTERVAL = 0.1  # transport-cc feedback (libwebrtc sends it every 50-25
 # guest's first picture does not wait for a second PLI round (issue 21).
 KEYFRAME_REPLAY_AGE = 0.5
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
+_PLAIN_RING = 512  # more than the history (256): FEC groups end within it
+_FEC_GAP_SCAN = 16  # how far past a hole the next frame's first packet is looked for
 # A browser keeps the last REMB as a cap on its send rate until another comes: when no
 # viewer caps a transport-cc publisher any more (they left, or went audio only), a REMB this
 # high lifts the cap, sent with the next few reports (any one may be lost).
@@ -181,7 +195,8 @@ class PacketPublication:
     def __init__(self, transceiver: RTCRtpTransceiver, *, remb: aiortc_hooks.RembMode) -> None:
         self.kind = transceiver.kind
         codecs = aiortc_hooks.negotiated_codecs(transceiver)
-        self.codec: RTCRtpCodecParameters | None = next((c for c in codecs if not is_rtx(c) and not is_red(c)), None)
+        self.codec: RTCRtpCodecParameters | None = next(
+            (c for c in codecs if not is_rtx(c) and not is_red(c) and not is_video_red(c) and not is_ulpfec(c)), None)
         self._codec_name = codec_key(self.codec.mimeType) if self.codec else ""
         self._media_pt: int = self.codec.payloadType if self.codec and self.codec.payloadType is not None else -1
         self._rtx_pt = next((c.payloadType for c in codecs if is_rtx(c) and self.codec is not None
@@ -189,6 +204,17 @@ class PacketPublication:
         self._clock_rate = self.codec.clockRate if self.codec else 90000
         # RED (red.py): the publisher's payload type for it, if negotiated (-1: none).
         self._red_pt = next((c.payloadType for c in codecs if is_red(c) and c.payloadType is not None), -1)
+        # Video RED + ULPFEC (ulpfec.py), if negotiated: the publisher's RED, its RTX and
+        # ULPFEC payload types (-1: none), and the FEC kept to rebuild its uplink's losses.
+        self._vred_pt = next((c.payloadType for c in codecs if is_video_red(c) and c.payloadType is not None), -1)
+        self._rtx_vred_pt = next((c.payloadType for c in codecs if is_rtx(c) and self._vred_pt >= 0
+                                  and c.parameters.get("apt") == self._vred_pt and c.payloadType is not None), -1)
+        self._ulpfec_pt = next((c.payloadType for c in codecs if is_ulpfec(c) and c.payloadType is not None), -1)
+        self._fec: FecDecoder | None = FecDecoder() if self._vred_pt >= 0 and self._ulpfec_pt >= 0 else None
+        # The last packets as FEC sees them (plain RTP, RED removed), by sequence number modulo
+        # the ring's size; only with FEC.
+        self._plain: list[tuple[int, bytes] | None] = [None] * _PLAIN_RING if self._fec is not None else []
+        self.fec_gaps = 0  # lost FEC packets passed by picture ids (never retransmitted)
         self.extensions = aiortc_hooks.header_extensions(transceiver)
         by_uri = {uri: eid for eid, uri in self.extensions.items()}
         self._tcc_id = by_uri.get(TRANSPORT_CC_URI)
@@ -245,18 +271,27 @@ class PacketPublication:
         if tcc >= 0:
             self._transport_feedback().add(tcc, time.monotonic_ns() // 1000, view.ssrc)
         pt = view.payload_type
-        if pt == self._rtx_pt:
+        header_end = view.start  # where the received packet's payload starts (FEC's plain copy)
+        repair = pt == self._rtx_pt or pt == self._rtx_vred_pt
+        if repair:
             if self.media_ssrc is None:
                 return
-            unwrapped = unwrap_rtx(view, self.media_ssrc, self._media_pt)
+            unwrapped = unwrap_rtx(view, self.media_ssrc, self._media_pt if pt == self._rtx_pt else self._vred_pt)
             if unwrapped is None:
                 return  # padding used as a bandwidth probe
             view = unwrapped
-            view.keyframe = is_keyframe_start(self._codec_name, view.payload)
-        elif pt != self._media_pt and pt != self._red_pt:
+            if pt == self._rtx_pt:
+                view.keyframe = is_keyframe_start(self._codec_name, view.payload)
+        elif pt != self._media_pt and pt != self._red_pt and pt != self._vred_pt:
             return  # a payload type this track did not negotiate (never forwarded)
         elif view.ssrc != self.media_ssrc:
             self._new_stream(view.ssrc)
+        if view.payload_type == self._vred_pt:
+            unred = self._unwrap_video_red(view, header_end)
+            if unred is None:
+                self.malformed += 1
+                return
+            view = unred
         red: RedPayload | None = None
         if pt == self._red_pt:
             red = parse_red(payload_of(view), self._media_pt)
@@ -272,7 +307,7 @@ class PacketPublication:
             self.plain_audio += 1
         if tcc < 0 and self._estimator is not None and abs_time >= 0:
             self._estimate(view, abs_time)
-        if pt == self._rtx_pt:
+        if repair:
             # Repaired: no longer missing, but not counted as received on the media stream
             # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
             # its link's real loss, the figure its connection indicator grades.
@@ -286,13 +321,93 @@ class PacketPublication:
             assert self.history is not None
             self.history.add(view)
             self._release(view.sequence)
+            if self._fec is not None:
+                self._recover()
         elif self.forwards:
             now = time.monotonic()
             ntp = _ntp_now()
             for forward in self.forwards:
                 forward.send(view, now, ntp, red)
-        if self._tap_stale is not None:
+        if self._tap_stale is not None and view.payload_type != self._ulpfec_pt:
             self._feed_tap(view, red)
+
+    # --- video FEC (ulpfec.py) -------------------------------------------------------------
+
+    def _unwrap_video_red(self, view: RtpView, header_end: int) -> RtpView | None:
+        """A video RED packet's block: the VP8 packet (its plain copy kept for FEC), or an FEC
+        packet's place in the numbering (payload type ULPFEC, kept by the decoder), None if
+        it is neither."""
+        payload = payload_of(view)
+        block = red_block_type(payload)
+        if block == self._media_pt:
+            inner = RtpView(view.data, view.marker, self._media_pt, view.sequence, view.timestamp, view.ssrc,
+                            view._extensions, view.start + 1, view.end)
+            inner.keyframe = is_keyframe_start(self._codec_name, inner.payload)
+            if self._plain:
+                data = view.data
+                self._plain[view.sequence % _PLAIN_RING] = (view.sequence, plain_packet(
+                    data, header_end, inner.start, inner.end, view.marker, self._media_pt))
+            return inner
+        if block == self._ulpfec_pt and self._fec is not None:
+            fec = parse_fec(payload[1:], view.sequence)
+            if fec is None:
+                return None
+            self._fec.add(fec)
+            return RtpView(view.data, 0, self._ulpfec_pt, view.sequence, view.timestamp, view.ssrc, [], view.end,
+                           view.end)
+        return None
+
+    def _plain_packet(self, sequence: int) -> bytes | None:
+        entry = self._plain[sequence % _PLAIN_RING]
+        return entry[1] if entry is not None and entry[0] == sequence else None
+
+    def _recover(self) -> None:
+        """Rebuild from FEC what the publisher's uplink lost, as if a retransmission came
+        (no round trip sample: nothing was asked), and forward it in its place."""
+        assert self._fec is not None and self.history is not None and self.media_ssrc is not None
+        for data in self._fec.recover(self._plain_packet, self.media_ssrc):
+            try:
+                view = parse_rtp(data)
+            except MalformedPacket:
+                continue
+            if view.payload_type != self._media_pt or view.sequence not in self.stats.missing:
+                continue  # not this stream's, or no longer wanted (repaired, given up)
+            view.keyframe = is_keyframe_start(self._codec_name, view.payload)
+            self._plain[view.sequence % _PLAIN_RING] = (view.sequence, data)
+            self.stats.missing.discard(view.sequence)
+            self._nacks.arrived(view.sequence)
+            self.history.add(view)
+            self._release(view.sequence)
+
+    def _fec_gap(self) -> bool:
+        """Whether the hole at `_next` is only lost FEC (which no NACK brings back): it lies
+        between a frame's last packet and the first of the frame with the next picture id
+        (FEC packets in between are passed over too). It is then filled like an FEC packet."""
+        history = self.history
+        assert history is not None and self._next is not None and self.media_ssrc is not None
+        before = history.get((self._next - 1) & 0xFFFF)
+        if before is None or not before.marker or before.payload_type != self._media_pt:
+            return False
+        after = None
+        for step in range(1, _FEC_GAP_SCAN):
+            after = history.get((self._next + step) & 0xFFFF)
+            if after is not None and after.payload_type == self._media_pt:
+                break
+        else:
+            return False
+        assert after is not None
+        first, second = vp8_picture_id(before.payload), vp8_picture_id(after.payload)
+        if first is None or second is None or not vp8_frame_start(after.payload) or not next_picture(first, second):
+            return False
+        sequence = self._next
+        while sequence != after.sequence:
+            if history.get(sequence) is None:
+                history.add(RtpView(b"", 0, self._ulpfec_pt, sequence, after.timestamp, self.media_ssrc, [], 0, 0))
+                self.stats.missing.discard(sequence)
+                self._nacks.arrived(sequence)
+                self.fec_gaps += 1
+            sequence = (sequence + 1) & 0xFFFF
+        return True
 
     def _release(self, arrived: int) -> None:
         """Video is forwarded in sequence order: packets behind a hole wait (in the history)
@@ -307,7 +422,7 @@ class PacketPublication:
             return  # already forwarded, or behind a hole given up
         elif (arrived - self._next) & 0xFFFF >= history.size // 2:
             self._skip_to(arrived)  # a hole nobody repairs any more (too old to NACK)
-        if history.get(self._next) is None:
+        if history.get(self._next) is None and not (self._fec is not None and self._fec_gap()):
             return
         now = time.monotonic()
         ntp = _ntp_now()
@@ -356,6 +471,9 @@ class PacketPublication:
             self._keyframe = None
             if self.history is not None:
                 self.history = History()
+            if self._fec is not None:
+                self._fec = FecDecoder()
+                self._plain = [None] * _PLAIN_RING
             self.fanout.new_stream()
         self.media_ssrc = ssrc
 
@@ -529,6 +647,9 @@ class PacketPublication:
             n = self._nacks
             logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
                         "round trip %.0f ms (%d samples)", n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples)
+        if self._fec is not None and (self._fec.received or self.fec_gaps):
+            logger.info("video FEC: %d FEC packets received, %d packets rebuilt from them, %d lost FEC packets "
+                        "passed", self._fec.received, self._fec.recovered, self.fec_gaps)
         if not self.video and (self.red_packets or self.plain_audio):
             logger.info("audio publication ended: %d RED packets (by earlier frames carried: %s), %d plain Opus",
                         self.red_packets, dict(sorted(self.red_blocks.items())), self.plain_audio)
@@ -714,7 +835,9 @@ class PacketForward:
             if state.rewriter.waiting:
                 self.publication.request_keyframe()
             return
-        if red is None:
+        if view.payload_type == self.publication._ulpfec_pt:
+            self._emit_padding(mapped)
+        elif red is None:
             self._emit(view, mapped, ntp)
         elif self._red_pt is not None:
             same = self._pt == self.publication._media_pt
@@ -736,6 +859,16 @@ class PacketForward:
         state = self.state
         state.packets += 1
         state.octets += view.end - view.start if payload is None else len(payload)
+
+    def _emit_padding(self, mapped: tuple[int, int]) -> None:
+        """A publisher's FEC packet's place (the engine used it, ulpfec.py): padding, so the
+        subscriber's numbering has no gap its NACKs and loss figures would count."""
+        assert self._mapper is not None and self._forwarder is not None
+        try:
+            self._send(self._forwarder.protect(padding_packet(self._ssrc, self._pt, mapped[0], mapped[1],
+                                                              self._mapper.block([], _ntp_now())), b"", b""))
+        except (ConnectionError, pylibsrtp.Error):
+            self.dropped += 1
 
     def skip_lost(self, sequences: list[int]) -> None:
         """Input packets that will never come: padding in their place, restart at a keyframe.
@@ -791,6 +924,9 @@ class PacketForward:
             if mapped is None or mapped[0] != out_seq:
                 continue
             self.retransmitted += 1
+            if view.payload_type == self.publication._ulpfec_pt:
+                self._emit_padding(mapped)
+                continue
             if self._rtx_pt is None:
                 self._emit(view, mapped, ntp)
                 continue

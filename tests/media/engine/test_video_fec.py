@@ -1,0 +1,266 @@
+"""Video RED + ULPFEC (issue 25): negotiated with a publisher whose offer has them (as
+Chromium's), its lost packets rebuilt by the engine from its FEC without a retransmission,
+and forwarded in their place; FEC packets' places (received or lost) filled with padding
+so a subscriber's numbering stays continuous (a constant offset from the publisher's)."""
+
+from __future__ import annotations
+
+import random
+import re
+import struct
+from dataclasses import dataclass, field
+
+from aiortc.rtp import is_rtcp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from media.engine.packet_path import PacketPublication
+from media.engine.packets import parse_rtp
+from media.engine.ulpfec import (
+    FecDecoder,
+    encode,
+    next_picture,
+    parse_fec,
+    plain_packet,
+    recover,
+    red_block_type,
+    vp8_frame_start,
+    vp8_picture_id,
+)
+from tests.waiting import wait_until_async
+
+from .clients import Client, Room, run
+
+RED_PT, RTX_RED_PT, ULPFEC_PT = 116, 117, 118  # numbers a browser could choose
+
+
+def rtp(seq: int, ts: int, payload: bytes, marker: int = 0, pt: int = 96, ext: bytes = b"") -> bytes:
+    first = 0x90 if ext else 0x80
+    return struct.pack("!BBHII", first, (marker << 7) | pt, seq, ts, 0x1234) + ext + payload
+
+
+# --- the format --------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=20), st.data())
+def test_any_one_lost_packet_of_a_group_is_rebuilt_exactly(payloads: list[bytes], data: st.DataObject) -> None:
+    base = data.draw(st.integers(0, 0xFFFF))
+    step = data.draw(st.integers(1, 2))  # every packet, or every other (gaps in the mask)
+    ext = b"\xbe\xde\x00\x01\x22\x01\x02\x03"  # one extension element, as the browsers add
+    packets = [((base + i * step) & 0xFFFF, rtp((base + i * step) & 0xFFFF, 9000 * (i // 3), p, marker=i % 3 == 2,
+                                                ext=ext if i % 2 else b""))
+               for i, p in enumerate(payloads)]
+    fec = parse_fec(encode(packets), 4242)
+    assert fec is not None
+    assert fec.protected == tuple(s for s, _ in packets)
+    lost = data.draw(st.integers(0, len(packets) - 1))
+    others = [p for i, (_, p) in enumerate(packets) if i != lost]
+    assert recover(fec, others, packets[lost][0], 0x1234) == packets[lost][1]
+
+
+def test_a_mask_past_16_packets_uses_the_long_form_and_48_is_refused() -> None:
+    packets = [((65530 + i) & 0xFFFF, rtp((65530 + i) & 0xFFFF, 0, bytes([i]) * 10)) for i in range(20)]
+    data = encode(packets)
+    assert data[0] & 0x40 and len(data) == 18 + 10  # L set: 6-byte mask
+    fec = parse_fec(data, 1)
+    assert fec is not None and fec.protected[0] == 65530 and fec.protected[-1] == 13  # wraps
+    try:
+        encode([(0, rtp(0, 0, b"a")), (48, rtp(48, 0, b"b"))])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a 49-packet span was accepted")
+
+
+@given(st.binary(max_size=64))
+def test_parsing_garbage_never_raises(data: bytes) -> None:
+    fec = parse_fec(data, 0)
+    if fec is not None:
+        assert fec.protected and fec.header_size + fec.protection_length <= len(data)
+
+
+def test_the_decoder_chains_repairs_and_waits_for_a_group_missing_two() -> None:
+    packets = {s: rtp(s, 0, bytes([s]) * (5 + s)) for s in range(10, 16)}
+    decoder = FecDecoder()
+    # Group A: 10-12; group B: 12-15. Lost: 12 and 13. B alone misses two; A rebuilds 12,
+    # which leaves B missing only 13.
+    decoder.add(parse_fec(encode([(s, packets[s]) for s in (10, 11, 12)]), 100))  # type: ignore[arg-type]
+    decoder.add(parse_fec(encode([(s, packets[s]) for s in (12, 13, 14, 15)]), 101))  # type: ignore[arg-type]
+    held = {s: p for s, p in packets.items() if s not in (12, 13)}
+    only_b = FecDecoder()
+    only_b.add(parse_fec(encode([(s, packets[s]) for s in (12, 13, 14, 15)]), 101))  # type: ignore[arg-type]
+    assert only_b.recover(held.get, 0x1234) == []  # two missing: kept, nothing rebuilt
+    rebuilt = {parse_rtp(p).sequence: p for p in decoder.recover(held.get, 0x1234)}
+    assert rebuilt == {12: packets[12], 13: packets[13]}
+    assert decoder.recovered == 2
+
+
+def test_a_red_wrapped_packet_gives_the_plain_packet_fec_covers() -> None:
+    ext = b"\xbe\xde\x00\x01\x22\x01\x02\x03"
+    plain = rtp(7, 90, b"\x90\x80\x81\x02vp8", marker=1, pt=96, ext=ext)
+    red = bytes((plain[0] | 0x20, 0x80 | RED_PT)) + plain[2:20] + bytes((96,)) + plain[20:] + b"\x00\x00\x03"
+    view = parse_rtp(red)
+    assert red_block_type(view.payload) == 96
+    assert plain_packet(red, view.start, view.start + 1, view.end, 1, 96) == plain
+    assert red_block_type(b"\x80\x01") is None and red_block_type(b"") is None
+
+
+def test_vp8_picture_ids_and_frame_starts() -> None:
+    assert vp8_picture_id(b"\x90\x80\x81\x02") == 0x102 and vp8_picture_id(b"\x90\x80\x05") == 5
+    assert vp8_picture_id(b"\x10\x00\x00") is None
+    assert vp8_frame_start(b"\x90") and not vp8_frame_start(b"\x80") and not vp8_frame_start(b"\x91")
+    assert next_picture(0x7FFF, 0) and next_picture(5, 6) and next_picture(0x7F, 0) and not next_picture(5, 7)
+
+
+# --- through the engine --------------------------------------------------------------------
+
+
+def with_fec(offer: str) -> str:
+    """The offer as Chromium's: the video m-lines also offer red, RTX for red and ulpfec."""
+    out = []
+    video = False
+    for line in offer.splitlines():
+        if line.startswith("m="):
+            video = line.startswith("m=video")
+            if video:
+                line = f"{line} {RED_PT} {RTX_RED_PT} {ULPFEC_PT}"
+        elif video and line.startswith("a=rtcp-mux"):
+            out.append(f"a=rtpmap:{RED_PT} red/90000\r\na=rtpmap:{RTX_RED_PT} rtx/90000\r\n"
+                       f"a=fmtp:{RTX_RED_PT} apt={RED_PT}\r\na=rtpmap:{ULPFEC_PT} ulpfec/90000")
+        out.append(line)
+    return "\r\n".join(out) + "\r\n"
+
+
+@dataclass
+class FecClient(Client):
+    """A publisher whose offer has video RED + ULPFEC and whose VP8 leaves as Chromium's
+    does then: every packet in RED, an FEC packet after each frame covering it. The uplink
+    loses the first packet of every third frame and the FEC packet of every seventh, and
+    every retransmission (so only FEC can repair)."""
+
+    vp8: int = 0
+    dropped: list[bytes] = field(default_factory=list)  # VP8 payloads lost on the way
+    sent: list[bytes] = field(default_factory=list)
+    fec_dropped: int = 0
+
+    async def offer(self) -> str:
+        sdp = await super().offer()
+        self.vp8 = int(re.search(r"a=rtpmap:(\d+) VP8/90000", sdp).group(1))  # type: ignore[union-attr]
+        self._send_fec()
+        return with_fec(sdp)
+
+    def answer_sdp(self, sdp: str) -> str:
+        return with_fec(sdp)
+
+    def _send_fec(self) -> None:
+        transport = self.pc.getTransceivers()[0].sender.transport
+        real = transport._send_rtp
+        seq = random.randint(0, 0xFFFF)
+        frame: list[tuple[int, bytes]] = []
+        frames = 0
+
+        async def send(data: bytes) -> None:
+            nonlocal seq, frames
+            if is_rtcp(data) or data[1] & 0x7F not in (self.vp8, self.vp8 + 1):
+                await real(data)
+                return
+            if data[1] & 0x7F != self.vp8:
+                return  # aiortc's RTX (VP8 + 1): lost
+            view = parse_rtp(data)
+            plain = data[:2] + seq.to_bytes(2, "big") + data[4:]
+            frame.append((seq, plain))
+            red = bytes((data[0], (data[1] & 0x80) | RED_PT)) + plain[2:view.start] + bytes((self.vp8,)) + view.payload
+            seq = (seq + 1) & 0xFFFF
+            self.sent.append(view.payload)
+            if frames % 3 == 1 and len(frame) == 1 and frames > 10:
+                self.dropped.append(view.payload)
+            else:
+                await real(red)
+            if view.marker:
+                fec = encode(frame)
+                packet = bytes((data[0], RED_PT)) + seq.to_bytes(2, "big") + plain[4:view.start] + bytes((ULPFEC_PT,)) + fec
+                seq = (seq + 1) & 0xFFFF
+                if frames % 7 == 5 and frames % 3 != 1:
+                    self.fec_dropped += 1
+                else:
+                    await real(packet)
+                frame.clear()
+                frames += 1
+
+        transport._send_rtp = send
+
+
+def record_video(client: Client) -> list[tuple[int, int, bytes]]:
+    """(sequence number, payload type, payload) of every video RTP packet the client decrypts."""
+    received: list[tuple[int, int, bytes]] = []
+    transport = client.pc.getTransceivers()[0].receiver.transport
+    real = transport._handle_rtp_data
+
+    async def recording(data: bytes, arrival_time_ms: int) -> None:
+        view = parse_rtp(data)
+        if view.payload_type != 96:  # not audio (aiortc's Opus)
+            received.append((view.sequence, view.payload_type, view.payload))
+        await real(data, arrival_time_ms)
+
+    transport._handle_rtp_data = recording
+    return received
+
+
+def test_fec_is_negotiated_and_repairs_the_publishers_losses_in_a_continuous_numbering() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        alice = FecClient(room.engine, room.room, "alice", noisy_video=True)  # frames of several packets
+        room.clients["alice"] = alice
+        try:
+            await alice.join()
+            answer = alice.pc.remoteDescription.sdp
+            video = answer[answer.index("m=video"):]
+            assert f"a=rtpmap:{RED_PT} red/90000" in video and f"a=rtpmap:{ULPFEC_PT} ulpfec/90000" in video
+            assert f"a=fmtp:{RTX_RED_PT} apt={RED_PT}" in video
+            assert video.split("\r\n")[0].split()[3] == str(alice.vp8)  # VP8 stays the send codec
+            bob = await room.join("bob", slots=1)
+            # The engine forwards VP8 only: its offer to bob has no FEC.
+            assert "ulpfec" not in bob.pc.remoteDescription.sdp
+            at_bob = record_video(bob)
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            assert isinstance(publication, PacketPublication) and publication._fec is not None
+            await wait_until_async(lambda: publication._fec is not None and publication._fec.recovered >= 5
+                                   and publication.fec_gaps >= 2 and len(at_bob) > 100, 30,
+                                   what="alice's losses rebuilt and her video at bob")
+            vp8 = [(s, p) for s, pt, p in at_bob if pt == alice.vp8]
+            payloads = {p for _, p in vp8}
+            # Losses after bob's first packet all reached him, rebuilt (no retransmission exists).
+            first = next(i for i, p in enumerate(alice.sent) if p in payloads)
+            lost = [p for p in alice.dropped if alice.sent.index(p) > first + 5]
+            assert lost and all(p in payloads for p in lost)
+            # bob's numbering: continuous, media and padding where FEC was (received or lost).
+            seqs = sorted({s for s, _, _ in at_bob})
+            span = (seqs[-1] - seqs[0]) & 0xFFFF
+            assert span < 0x8000 and len(seqs) == span + 1, "a gap in the subscriber's numbering"
+            padding = [s for s, pt, p in at_bob if pt == alice.vp8 and not p]
+            assert len(padding) > 10
+            assert publication.holes_given_up == 0 and publication.malformed == 0
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_fec_off_is_not_negotiated() -> None:
+    """MEDIA_VIDEO_FEC=0 (the bench's --no-video-fec): the offer's red/ulpfec are refused."""
+    async def body() -> None:
+        room = Room("passthrough", video_fec=False)
+        try:
+            alice = Client(room.engine, room.room, "alice")
+            try:
+                sdp = with_fec(await alice.offer())
+                assert "ulpfec/90000" in sdp
+                reply = await room.engine.join(room.room, "alice", sdp)
+                assert "ulpfec" not in reply["sdp"] and "red/90000" not in reply["sdp"]
+            finally:
+                await alice.close()
+        finally:
+            await room.close()
+
+    run(body)
