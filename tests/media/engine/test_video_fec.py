@@ -179,7 +179,8 @@ class FecClient(Client):
                 await real(red)
             if view.marker:
                 fec = encode(frame)
-                packet = bytes((data[0], RED_PT)) + seq.to_bytes(2, "big") + plain[4:view.start] + bytes((ULPFEC_PT,)) + fec
+                packet = (bytes((data[0], RED_PT)) + seq.to_bytes(2, "big") + plain[4:view.start]
+                          + bytes((ULPFEC_PT,)) + fec)
                 seq = (seq + 1) & 0xFFFF
                 if frames % 7 == 5 and frames % 3 != 1:
                     self.fec_dropped += 1
