@@ -48,6 +48,7 @@ tests/media/engine/test_contract.py.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import inspect
 import random
@@ -145,6 +146,8 @@ class StableNumberingPeerConnection(RTCPeerConnection):
                 transceiver._codecs = numbering.codecs_for(transceiver._codecs)
                 if self.red:
                     _offer_red(transceiver, numbering)
+                if self.video_fec:
+                    _offer_video_fec(transceiver, numbering)
                 transceiver._headerExtensions = numbering.extensions_for(transceiver._headerExtensions)
             cname = media.ssrc[0].cname
             assert cname is not None  # aiortc's own offer names every ssrc
@@ -449,6 +452,18 @@ def accept_video_fec(pc: RTCPeerConnection, remote_sdp: str) -> int:
         transceiver._codecs.extend(added)
         accepted += 1
     return accepted
+
+
+def _offer_video_fec(transceiver: RTCRtpTransceiver, numbering: Numbering) -> None:
+    """A new video m-line of a server offer: red and ulpfec at the end (the engine's own FEC
+    to a lossy subscriber, packet_path), with the numbers the browser gave them before."""
+    red = next((c for c in numbering.codecs if c.mimeType.lower() == VIDEO_RED_MIME), None)
+    fec = next((c for c in numbering.codecs if c.mimeType.lower() == ULPFEC_MIME), None)
+    if transceiver.kind != "video" or red is None or fec is None:
+        return
+    if any(c.mimeType.lower() == ULPFEC_MIME for c in transceiver._codecs):
+        return
+    transceiver._codecs.extend([copy.deepcopy(red), copy.deepcopy(fec)])
 
 
 def _offer_red(transceiver: RTCRtpTransceiver, numbering: Numbering) -> None:

@@ -80,6 +80,7 @@ from .packets import (
     padding_packet,
     parse_rtp,
     payload_of,
+    rewritten_header,
     rtcp_nack,
     rtcp_pli,
     rtcp_remb,
@@ -92,6 +93,7 @@ from .red import parse as parse_red
 from .remb import FLOOR_BPS
 from .ulpfec import (
     FecDecoder,
+    encode,
     is_ulpfec,
     next_picture,
     parse_fec,
@@ -114,6 +116,12 @@ KEYFRAME_REPLAY_AGE = 0.5
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
 _PLAIN_RING = 512  # more than the history (256): FEC groups end within it
 _FEC_GAP_SCAN = 16  # how far past a hole the next frame's first packet is looked for
+# FEC of the engine's own towards a video subscriber that negotiated it (ulpfec.py), while
+# that subscriber reports this much loss (fraction lost, /256) and until it reports less than
+# FEC_OFF: one FEC packet per frame, or per FEC_GROUP packets of a larger frame.
+FEC_ON = 5  # 2%
+FEC_OFF = 2
+FEC_GROUP = 5
 # A browser keeps the last REMB as a cap on its send rate until another comes: when no
 # viewer caps a transport-cc publisher any more (they left, or went audio only), a REMB this
 # high lifts the cap, sent with the next few reports (any one may be lost).
@@ -215,6 +223,8 @@ class PacketPublication:
         # the ring's size; only with FEC.
         self._plain: list[tuple[int, bytes] | None] = [None] * _PLAIN_RING if self._fec is not None else []
         self.fec_gaps = 0  # lost FEC packets passed by picture ids (never retransmitted)
+        self.video_red = 0  # video packets that came in RED (ULPFEC included), and RTX of RED
+        self.rtx_red = 0
         self.extensions = aiortc_hooks.header_extensions(transceiver)
         by_uri = {uri: eid for eid, uri in self.extensions.items()}
         self._tcc_id = by_uri.get(TRANSPORT_CC_URI)
@@ -287,6 +297,9 @@ class PacketPublication:
         elif view.ssrc != self.media_ssrc:
             self._new_stream(view.ssrc)
         if view.payload_type == self._vred_pt:
+            self.video_red += 1
+            if repair:
+                self.rtx_red += 1
             unred = self._unwrap_video_red(view, header_end)
             if unred is None:
                 self.malformed += 1
@@ -647,9 +660,11 @@ class PacketPublication:
             n = self._nacks
             logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
                         "round trip %.0f ms (%d samples)", n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples)
-        if self._fec is not None and (self._fec.received or self.fec_gaps):
-            logger.info("video FEC: %d FEC packets received, %d packets rebuilt from them, %d lost FEC packets "
-                        "passed", self._fec.received, self._fec.recovered, self.fec_gaps)
+        if self._fec is not None:
+            logger.info("video publication ended, FEC negotiated (payload types RED %d, its RTX %d, ULPFEC %d): "
+                        "%d packets in RED (%d of them RTX), %d FEC packets received, %d packets rebuilt from "
+                        "them, %d lost FEC packets passed", self._vred_pt, self._rtx_vred_pt, self._ulpfec_pt,
+                        self.video_red, self.rtx_red, self._fec.received, self._fec.recovered, self.fec_gaps)
         if not self.video and (self.red_packets or self.plain_audio):
             logger.info("audio publication ended: %d RED packets (by earlier frames carried: %s), %d plain Opus",
                         self.red_packets, dict(sorted(self.red_blocks.items())), self.plain_audio)
@@ -775,6 +790,14 @@ class PacketForward:
         self._rtx_pt: int | None = None
         self._rtx_ssrc: int = self.sender._rtx_ssrc
         self._mapper: ExtensionMapper | None = None
+        # Video FEC of the engine's own (ulpfec.py): the subscriber's RED and ULPFEC payload
+        # types if it negotiated them, whether FEC is on (its reported loss), the packets of
+        # the group being protected ((sequence number, plain packet as sent)).
+        self._fec_pts: tuple[int, int] | None = None
+        self.fec_on = False
+        self._fec_group: list[tuple[int, bytes]] = []
+        self.fec_sent = 0
+        self.fec_protected = 0
         publication.forwards.append(self)
 
     def _prepare(self) -> bool:
@@ -801,6 +824,10 @@ class PacketForward:
                             None)
         self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
                                        self.transceiver.mid)
+        if self.publication.video:
+            red_pt = next((c.payloadType for c in negotiated if is_video_red(c)), None)
+            fec_pt = next((c.payloadType for c in negotiated if is_ulpfec(c)), None)
+            self._fec_pts = (red_pt, fec_pt) if red_pt is not None and fec_pt is not None else None
         self._forwarder = packet_core.ACTIVE.forwarder(dtls._tx_srtp, self._mapper, self._ssrc)
         self._send = send
         # Start the picture now that it can be shown: from a keyframe just forwarded, or a new one.
@@ -837,6 +864,8 @@ class PacketForward:
             return
         if view.payload_type == self.publication._ulpfec_pt:
             self._emit_padding(mapped)
+        elif self._fec_pts is not None and self._fec_wanted(now):
+            self._emit_protected(view, mapped, ntp, *self._fec_pts)
         elif red is None:
             self._emit(view, mapped, ntp)
         elif self._red_pt is not None:
@@ -859,6 +888,54 @@ class PacketForward:
         state = self.state
         state.packets += 1
         state.octets += view.end - view.start if payload is None else len(payload)
+
+    def _fec_wanted(self, now: float) -> bool:
+        loss = self.state.loss.current(now)
+        if loss >= FEC_ON:
+            self.fec_on = True
+        elif loss < FEC_OFF:
+            self.fec_on = False
+            self._fec_group.clear()
+        return self.fec_on
+
+    def _emit_protected(self, view: RtpView, mapped: tuple[int, int], ntp: int, red_pt: int, fec_pt: int) -> None:
+        """A video packet to a lossy subscriber that takes FEC: in RED (its browser's FEC
+        receiver reads only RED), and after its frame's last packet (or FEC_GROUP packets)
+        an FEC packet over them, numbered in between (Rewriter.insert): a lone loss in the
+        group is rebuilt there without a round trip. The parity covers each packet exactly
+        as sent, so it is computed here, not taken from the publisher's."""
+        assert self._mapper is not None and self._forwarder is not None
+        sequence, timestamp = mapped
+        extensions = self._mapper.block(view.extensions, ntp)
+        payload = payload_of(view)
+        try:
+            self._send(self._forwarder.protect(
+                rewritten_header(view.marker, red_pt, sequence, timestamp, self._ssrc, bool(extensions)),
+                extensions, bytes((self._pt,)) + bytes(payload)))
+        except (ConnectionError, pylibsrtp.Error):
+            self.dropped += 1
+            return
+        state = self.state
+        state.packets += 1
+        state.octets += len(payload) + 1
+        group = self._fec_group
+        if group and (sequence - group[0][0]) & 0xFFFF >= 40:
+            group.clear()  # not one run of packets (a restart): a mask spans 48 numbers
+        group.append((sequence, b"".join((rewritten_header(view.marker, self._pt, sequence, timestamp, self._ssrc,
+                                                           bool(extensions)), extensions, payload))))
+        if not view.marker and len(group) < FEC_GROUP:
+            return
+        fec = encode(group)
+        self.fec_protected += len(group)
+        group.clear()
+        out = state.rewriter.insert()
+        extensions = self._mapper.block([], ntp)
+        try:
+            self._send(self._forwarder.protect(rewritten_header(0, red_pt, out, timestamp, self._ssrc,
+                                                                bool(extensions)), extensions, bytes((fec_pt,)) + fec))
+            self.fec_sent += 1
+        except (ConnectionError, pylibsrtp.Error):
+            self.dropped += 1
 
     def _emit_padding(self, mapped: tuple[int, int]) -> None:
         """A publisher's FEC packet's place (the engine used it, ulpfec.py): padding, so the
@@ -972,6 +1049,9 @@ class PacketForward:
     def detach(self) -> None:
         if self in self.publication.forwards:
             self.publication.forwards.remove(self)
+            if self.fec_sent:
+                logger.info("video forward ended: %d FEC packets sent over %d packets", self.fec_sent,
+                            self.fec_protected)
             if self.red_forwarded or self.red_stripped:
                 logger.info("audio forward ended: %d RED packets sent as RED, %d as their primary only",
                             self.red_forwarded, self.red_stripped)

@@ -23,6 +23,7 @@ Plain Python over bytes, no aiortc: the reference implementation of the per-pack
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -369,10 +370,16 @@ class Rewriter:
     wall-clock time since the last packet. Within a mapping, input gaps stay gaps (the
     subscriber NACKs them, retransmissions fill them) and late packets keep their place;
     packets from before the start are not forwarded.
+
+    `insert()` numbers a packet the engine adds between forwarded ones (its own FEC: the
+    input packets after it then go one number further); the offset in force for each input
+    packet is kept (`_shifts`), so a retransmission or a late packet keeps its number.
     """
 
-    __slots__ = ("_base", "_highest", "_last_time", "_last_ts", "_max_seq", "_seq_offset", "_ts_offset",
-                 "clock_rate", "keyframes", "started")
+    __slots__ = ("_base", "_highest", "_last_time", "_last_ts", "_max_seq", "_seq_offset", "_shifts",
+                 "_ts_offset", "clock_rate", "keyframes", "started")
+
+    MAX_SHIFTS = 512  # insertions remembered (one per frame or so: ~25 s, NACKs come within ~1 s)
 
     MAX_LATE = 1000  # how far back (in packets) a late packet is still placed
 
@@ -387,6 +394,9 @@ class Rewriter:
         self._max_seq = (first_seq - 1) & 0xFFFF  # last output sequence number
         self._last_ts = first_ts
         self._last_time: float | None = None
+        # (first input sequence number, offset) of each insertion in this mapping, oldest first;
+        # inputs before the first use `_first_offset`.
+        self._shifts: deque[tuple[int, int]] = deque(maxlen=self.MAX_SHIFTS)
 
     def restart(self) -> None:
         """Start a new mapping at the next packet (video: at the next keyframe)."""
@@ -409,6 +419,7 @@ class Rewriter:
                 elapsed = max(1, int((now - self._last_time) * self.clock_rate))
                 self._ts_offset = (self._last_ts + elapsed - timestamp) & 0xFFFFFFFF
             self._base = self._highest = sequence
+            self._shifts.clear()
             self.started = True
         elif not self.keyframes:
             # Audio: numbered on without gaps, late packets dropped (no NACK for audio):
@@ -423,11 +434,17 @@ class Rewriter:
             ahead = (sequence - self._highest) & 0xFFFF
             if ahead and ahead < _SEQ_HALF:
                 self._highest = sequence
-            elif ahead:  # late: placed if it is after the start and not too old
-                behind = 0x10000 - ahead
-                since_start = (self._highest - self._base) & 0xFFFF
-                if behind > since_start or behind > self.MAX_LATE:
-                    return None
+            else:  # late (or the latest again): placed if it is after the start and not too old
+                if ahead:
+                    behind = 0x10000 - ahead
+                    since_start = (self._highest - self._base) & 0xFFFF
+                    if behind > since_start or behind > self.MAX_LATE:
+                        return None
+                if self._shifts:
+                    offset = self._offset_for(sequence)
+                    if offset is None:
+                        return None
+                    return (sequence + offset) & 0xFFFF, (timestamp + self._ts_offset) & 0xFFFFFFFF
         out_seq = (sequence + self._seq_offset) & 0xFFFF
         out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
         if newer(out_seq, self._max_seq):
@@ -435,10 +452,37 @@ class Rewriter:
             self._last_ts, self._last_time = out_ts, now
         return out_seq, out_ts
 
+    def insert(self) -> int:
+        """The output sequence number of a packet added after the last one forwarded (only
+        while started, with every input packet forwarded in order)."""
+        self._max_seq = (self._max_seq + 1) & 0xFFFF
+        self._seq_offset = (self._seq_offset + 1) & 0xFFFF
+        if len(self._shifts) == self.MAX_SHIFTS:
+            self._base = self._shifts[1][0]  # older inputs' numbers are forgotten: never placed again
+        self._shifts.append(((self._highest + 1) & 0xFFFF, self._seq_offset))
+        return self._max_seq
+
+    def _offset_for(self, sequence: int) -> int | None:
+        """The offset input `sequence` was (or is) numbered with."""
+        for first, offset in reversed(self._shifts):
+            if not newer(first, sequence):
+                return offset
+        first_offset = (self._shifts[0][1] - 1) & 0xFFFF if self._shifts else self._seq_offset
+        return first_offset if not newer(self._base, sequence) else None
+
     def input_sequence(self, out_seq: int) -> int | None:
-        """The input sequence number behind an output one (for NACKs), None if not mapped."""
+        """The input sequence number behind an output one (for NACKs), None if not mapped
+        (or an inserted packet's)."""
         if not self.started:
             return None
+        for first, offset in reversed(self._shifts):
+            sequence = (out_seq - offset) & 0xFFFF
+            if not newer(first, sequence):
+                return sequence
+            if (out_seq - offset + 1) & 0xFFFF == first:
+                return None  # the inserted packet's own number
+        if self._shifts:
+            return (out_seq - self._shifts[0][1] + 1) & 0xFFFF
         return (out_seq - self._seq_offset) & 0xFFFF
 
     def timestamp_at(self, now: float) -> int | None:
@@ -452,7 +496,10 @@ class Rewriter:
         (a hole in what it received), None otherwise."""
         if not self.started:
             return None
-        out = (sequence + self._seq_offset) & 0xFFFF
+        offset = self._offset_for(sequence) if self._shifts else self._seq_offset
+        if offset is None:
+            return None
+        out = (sequence + offset) & 0xFFFF
         return None if newer(out, self._max_seq) else out
 
     def holes(self, received: Callable[[int], bool], window: int) -> list[int]:
@@ -471,7 +518,9 @@ class Rewriter:
         for step in range(span):
             sequence = (first + step) & 0xFFFF
             if not received(sequence):
-                out.append((sequence + self._seq_offset) & 0xFFFF)
+                offset = self._offset_for(sequence) if self._shifts else self._seq_offset
+                if offset is not None:
+                    out.append((sequence + offset) & 0xFFFF)
         return out
 
     @property

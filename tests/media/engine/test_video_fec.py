@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from media.engine.packet_path import PacketPublication
-from media.engine.packets import parse_rtp
+from media.engine.packets import Rewriter, parse_rtp
 from media.engine.ulpfec import (
     FecDecoder,
     encode,
@@ -122,7 +122,7 @@ def with_fec(offer: str) -> str:
     video = False
     for line in offer.splitlines():
         if line.startswith("m="):
-            video = line.startswith("m=video")
+            video = line.startswith("m=video") and f" {ULPFEC_PT}" not in line  # not twice
             if video:
                 line = f"{line} {RED_PT} {RTX_RED_PT} {ULPFEC_PT}"
         elif video and line.startswith("a=rtcp-mux"):
@@ -226,9 +226,15 @@ def test_fec_is_negotiated_and_repairs_the_publishers_losses_in_a_continuous_num
             at_bob = record_video(bob)
             publication = room.engine._peer("r1", "alice").publications["video"]
             assert isinstance(publication, PacketPublication) and publication._fec is not None
-            await wait_until_async(lambda: publication._fec is not None and publication._fec.recovered >= 5
-                                   and publication.fec_gaps >= 2 and len(at_bob) > 100, 30,
-                                   what="alice's losses rebuilt and her video at bob")
+            try:
+                await wait_until_async(lambda: publication._fec is not None and publication._fec.recovered >= 5
+                                       and publication.fec_gaps >= 2 and len(at_bob) > 100, 30,
+                                       what="alice's losses rebuilt and her video at bob")
+            except AssertionError:
+                print("DEBUG", publication._fec.received, publication._fec.recovered, publication.fec_gaps,
+                      len(at_bob), publication.holes_given_up, publication.malformed, len(alice.sent),
+                      [ (f.fec_on, f.fec_sent, f._fec_pts) for f in publication.forwards])
+                raise
             vp8 = [(s, p) for s, pt, p in at_bob if pt == alice.vp8]
             payloads = {p for _, p in vp8}
             # Losses after bob's first packet all reached him, rebuilt (no retransmission exists).
@@ -261,6 +267,115 @@ def test_fec_off_is_not_negotiated() -> None:
                 assert "ulpfec" not in reply["sdp"] and "red/90000" not in reply["sdp"]
             finally:
                 await alice.close()
+        finally:
+            await room.close()
+
+    run(body)
+
+
+# --- the engine's own FEC towards a lossy subscriber -----------------------------------------
+
+
+def test_inserted_numbers_leave_every_forwarded_packet_its_number() -> None:
+    rnd = random.Random(7)
+    r = Rewriter(90000, keyframes=True, first_seq=65500)
+    numbers: dict[int, int] = {}
+    inserted: list[int] = []
+    sequence = 1000
+    for i in range(700):  # more insertions than the rewriter remembers (MAX_SHIFTS)
+        mapped = r.map(sequence, 3000 * i, i == 0, i * 0.05)
+        assert mapped is not None
+        numbers[sequence] = mapped[0]
+        if rnd.random() < 0.8:
+            inserted.append(r.insert())
+        sequence += 1
+    outputs = sorted(set(numbers.values()) | set(inserted), key=lambda s: (s - 65500) & 0xFFFF)
+    assert len(outputs) == len(numbers) + len(inserted)
+    assert all((b - a) & 0xFFFF == 1 for a, b in zip(outputs, outputs[1:], strict=False))  # continuous
+    for input_seq in list(numbers)[-300:]:  # late packets and NACKs, within what is remembered
+        out = numbers[input_seq]
+        assert r.input_sequence(out) == input_seq
+        assert r.sent_sequence(input_seq) == out
+        again = r.map(input_seq, 0, False, 40.0)
+        assert again is not None and again[0] == out
+    assert all(r.input_sequence(out) is None for out in inserted[-200:])
+
+
+def drop_and_record(client: Client, every: int) -> tuple[list[bytes], list[bytes]]:
+    """Lose every `every`-th video packet the client's transport decrypts (its link); return
+    (the packets it kept, the ones lost), plain RTP."""
+    kept: list[bytes] = []
+    lost: list[bytes] = []
+    transport = client.pc.getTransceivers()[0].receiver.transport
+    real = transport._handle_rtp_data
+    count = 0
+
+    async def lossy(data: bytes, arrival_time_ms: int) -> None:
+        nonlocal count
+        if parse_rtp(data).payload_type != 96:  # video (aiortc's Opus: 96)
+            count += 1
+            if count % every == 0:
+                lost.append(data)
+                return
+            kept.append(data)
+        await real(data, arrival_time_ms)
+
+    transport._handle_rtp_data = lossy
+    return kept, lost
+
+
+@dataclass
+class FecViewer(Client):
+    """A subscriber whose offer has video RED + ULPFEC (as Chromium's)."""
+
+    async def offer(self) -> str:
+        return with_fec(await super().offer())
+
+    def answer_sdp(self, sdp: str) -> str:
+        return with_fec(sdp)
+
+
+def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            await room.join("alice", noisy_video=True)  # plain VP8, no FEC of her own
+            carol = FecViewer(room.engine, room.room, "carol", slots=1)
+            room.clients["carol"] = carol
+            await carol.join()
+            kept, lost = drop_and_record(carol, every=9)  # ~11% loss: above FEC_ON
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            assert isinstance(publication, PacketPublication)
+            forward = next(f for f in publication.forwards
+                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            await wait_until_async(lambda: forward.fec_sent > 30, 30, what="FEC to carol")
+            red = [parse_rtp(p) for p in kept if parse_rtp(p).payload_type == RED_PT]
+            vp8 = next(int(pt) for pt in re.findall(r"a=rtpmap:(\d+) VP8/90000", carol.pc.localDescription.sdp))
+            media = {v.sequence: v for v in red if red_block_type(v.payload) == vp8}
+            fec = [v for v in red if red_block_type(v.payload) == ULPFEC_PT]
+            assert len(fec) > 20 and len(media) > 60
+            # Rebuild what carol lost from what she kept, as her browser's FEC receiver would.
+            held = {s: plain_packet(v.data, v.start, v.start + 1, v.end, v.marker, vp8) for s, v in media.items()}
+            decoder = FecDecoder()
+            for v in fec:
+                parsed = parse_fec(v.payload[1:], v.sequence)
+                assert parsed is not None
+                decoder.add(parsed)
+            ssrc = red[0].ssrc
+            rebuilt = {parse_rtp(p).sequence: p for p in decoder.recover(held.get, ssrc)}
+            lost_media = {}
+            for data in lost:
+                v = parse_rtp(data)
+                if v.payload_type == RED_PT and red_block_type(v.payload) == vp8 and v.sequence > min(media):
+                    lost_media[v.sequence] = plain_packet(data, v.start, v.start + 1, v.end, v.marker, vp8)
+            assert len(lost_media) >= 5
+            repaired = [s for s in lost_media if s in rebuilt]
+            assert len(repaired) >= len(lost_media) // 2  # a group that lost two is not repaired
+            assert all(rebuilt[s] == lost_media[s] for s in repaired)  # bit for bit
+            # One numbering: media and FEC (kept or lost) continuous, none twice.
+            # (plain VP8 before carol's first report of loss turned FEC on; not RTX: its own SSRC)
+            seqs = sorted({v.sequence for v in map(parse_rtp, kept + lost) if v.ssrc == ssrc})
+            assert len(seqs) == ((seqs[-1] - seqs[0]) & 0xFFFF) + 1
         finally:
             await room.close()
 
