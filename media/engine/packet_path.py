@@ -398,7 +398,11 @@ class PacketPublication:
         (FEC packets in between are passed over too). It is then filled like an FEC packet."""
         history = self.history
         assert history is not None and self._next is not None and self.media_ssrc is not None
-        before = history.get((self._next - 1) & 0xFFFF)
+        before = None
+        for step in range(1, _FEC_GAP_SCAN):  # the last media packet, past FEC places
+            before = history.get((self._next - step) & 0xFFFF)
+            if before is None or before.payload_type == self._media_pt:
+                break
         if before is None or not before.marker or before.payload_type != self._media_pt:
             return False
         after = None
