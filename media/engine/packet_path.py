@@ -895,11 +895,13 @@ class PacketForward:
 
     def _fec_wanted(self, now: float) -> bool:
         loss = self.state.loss.current(now)
-        if loss >= FEC_ON:
+        if loss >= FEC_ON and not self.fec_on:
             self.fec_on = True
-        elif loss < FEC_OFF:
+            logger.info("video FEC on towards a subscriber reporting %.1f%% loss", loss * 100 / 256)
+        elif loss < FEC_OFF and self.fec_on:
             self.fec_on = False
             self._fec_group.clear()
+            logger.info("video FEC off towards a subscriber reporting %.1f%% loss", loss * 100 / 256)
         return self.fec_on
 
     def _emit_protected(self, view: RtpView, mapped: tuple[int, int], ntp: int, red_pt: int, fec_pt: int) -> None:
