@@ -224,6 +224,11 @@ class PacketPublication:
         self._plain: list[tuple[int, bytes] | None] = [None] * _PLAIN_RING if self._fec is not None else []
         self.fec_gaps = 0  # lost FEC packets passed by picture ids (never retransmitted)
         self.video_red = 0  # video packets that came in RED (ULPFEC included), and RTX of RED
+        # Rebuilt packets' payloads, checked against a retransmission of the same packet when
+        # one still comes (asked for before FEC rebuilt it): how many, how many differed.
+        self._rebuilt: list[tuple[int, bytes] | None] = [None] * _PLAIN_RING if self._fec is not None else []
+        self.rebuilt_checked = 0
+        self.rebuilt_wrong = 0
         self.rtx_red = 0
         self.extensions = aiortc_hooks.header_extensions(transceiver)
         by_uri = {uri: eid for eid, uri in self.extensions.items()}
@@ -300,7 +305,7 @@ class PacketPublication:
             self.video_red += 1
             if repair:
                 self.rtx_red += 1
-            unred = self._unwrap_video_red(view, header_end)
+            unred = self._unwrap_video_red(view, header_end, repair)
             if unred is None:
                 self.malformed += 1
                 return
@@ -320,6 +325,11 @@ class PacketPublication:
             self.plain_audio += 1
         if tcc < 0 and self._estimator is not None and abs_time >= 0:
             self._estimate(view, abs_time)
+        if repair and self._fec is not None:
+            rebuilt = self._rebuilt[view.sequence % _PLAIN_RING]
+            if rebuilt is not None and rebuilt[0] == view.sequence:  # a check of FEC's work
+                self.rebuilt_checked += 1
+                self.rebuilt_wrong += rebuilt[1] != view.payload
         if repair:
             # Repaired: no longer missing, but not counted as received on the media stream
             # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
@@ -346,7 +356,7 @@ class PacketPublication:
 
     # --- video FEC (ulpfec.py) -------------------------------------------------------------
 
-    def _unwrap_video_red(self, view: RtpView, header_end: int) -> RtpView | None:
+    def _unwrap_video_red(self, view: RtpView, header_end: int, repair: bool) -> RtpView | None:
         """A video RED packet's block: the VP8 packet (its plain copy kept for FEC), or an FEC
         packet's place in the numbering (payload type ULPFEC, kept by the decoder), None if
         it is neither."""
@@ -356,7 +366,9 @@ class PacketPublication:
             inner = RtpView(view.data, view.marker, self._media_pt, view.sequence, view.timestamp, view.ssrc,
                             view._extensions, view.start + 1, view.end)
             inner.keyframe = is_keyframe_start(self._codec_name, inner.payload)
-            if self._plain:
+            # Not a retransmission's copy: RTX carries its own extension layout (MID until its
+            # stream is acknowledged), and a copy off by a byte would corrupt what FEC rebuilds.
+            if self._plain and not repair:
                 data = view.data
                 self._plain[view.sequence % _PLAIN_RING] = (view.sequence, plain_packet(
                     data, header_end, inner.start, inner.end, view.marker, self._media_pt))
@@ -387,6 +399,7 @@ class PacketPublication:
                 continue  # not this stream's, or no longer wanted (repaired, given up)
             view.keyframe = is_keyframe_start(self._codec_name, view.payload)
             self._plain[view.sequence % _PLAIN_RING] = (view.sequence, data)
+            self._rebuilt[view.sequence % _PLAIN_RING] = (view.sequence, view.payload)
             self.stats.missing.discard(view.sequence)
             self._nacks.arrived(view.sequence)
             self.history.add(view)
@@ -491,6 +504,7 @@ class PacketPublication:
             if self._fec is not None:
                 self._fec = FecDecoder()
                 self._plain = [None] * _PLAIN_RING
+                self._rebuilt = [None] * _PLAIN_RING
             self.fanout.new_stream()
         self.media_ssrc = ssrc
 
@@ -667,8 +681,10 @@ class PacketPublication:
         if self._fec is not None:
             logger.info("video publication ended, FEC negotiated (payload types RED %d, its RTX %d, ULPFEC %d): "
                         "%d packets in RED (%d of them RTX), %d FEC packets received, %d packets rebuilt from "
-                        "them, %d lost FEC packets passed", self._vred_pt, self._rtx_vred_pt, self._ulpfec_pt,
-                        self.video_red, self.rtx_red, self._fec.received, self._fec.recovered, self.fec_gaps)
+                        "them (%d of them retransmitted too later, %d of those different), %d lost FEC packets "
+                        "passed", self._vred_pt, self._rtx_vred_pt, self._ulpfec_pt, self.video_red, self.rtx_red,
+                        self._fec.received, self._fec.recovered, self.rebuilt_checked, self.rebuilt_wrong,
+                        self.fec_gaps)
         if not self.video and (self.red_packets or self.plain_audio):
             logger.info("audio publication ended: %d RED packets (by earlier frames carried: %s), %d plain Opus",
                         self.red_packets, dict(sorted(self.red_blocks.items())), self.plain_audio)
