@@ -623,7 +623,7 @@ class PacketPublication:
         limit) reads as a queue, and its REMB covers the publisher's audio too (with RED,
         ~70 kbit/s): below the floor the publisher's video sat at Chromium's 30 kbit/s minimum,
         320x240 at a few fps, as the server-side estimate did before its own floor (remb.py)."""
-        known = [f.state.remote_bitrate for f in self.forwards if f.state.remote_bitrate and not f.paused]
+        known = [f.media_bitrate() for f in self.forwards if f.state.remote_bitrate and not f.paused]
         return max(min(known), FLOOR_BPS) if known else None
 
     def subscribe(self, transceiver: RTCRtpTransceiver, paused: bool) -> PacketForward:
@@ -908,6 +908,15 @@ class PacketForward:
         state = self.state
         state.packets += 1
         state.octets += view.end - view.start if payload is None else len(payload)
+
+    def media_bitrate(self) -> int:
+        """What of the subscriber's REMB the publisher's media may use: all of it, less the
+        engine's FEC while it sends some (about one packet per FEC packet's group: without
+        this, FEC on a link lost to its own queue would add the loss it answers)."""
+        bitrate = self.state.remote_bitrate or 0
+        if not self.fec_on or not self.fec_protected:
+            return bitrate
+        return int(bitrate * self.fec_protected / (self.fec_protected + self.fec_sent))
 
     def _fec_wanted(self, now: float) -> bool:
         loss = self.state.loss.current(now)

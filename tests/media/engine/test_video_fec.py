@@ -179,15 +179,16 @@ class FecClient(Client):
             else:
                 await real(red)
             if view.marker:
-                fec = encode(frame)
-                packet = (bytes((data[0], RED_PT)) + seq.to_bytes(2, "big") + plain[4:view.start]
-                          + bytes((ULPFEC_PT,)) + fec)
-                seq = (seq + 1) & 0xFFFF
-                if frames % 7 == 5 and frames % 3 != 1:
-                    self.fec_dropped += 1
-                else:
-                    await real(packet)
-                if frames % 5 == 3:  # a second FEC packet, lost: after one that arrived
+                for first in range(0, len(frame), 16):  # a key frame's packets in several groups
+                    fec = encode(frame[first:first + 16])
+                    packet = (bytes((data[0], RED_PT)) + seq.to_bytes(2, "big") + plain[4:view.start]
+                              + bytes((ULPFEC_PT,)) + fec)
+                    seq = (seq + 1) & 0xFFFF
+                    if first == 0 and frames % 7 == 5 and frames % 3 != 1:
+                        self.fec_dropped += 1
+                    else:
+                        await real(packet)
+                if frames % 5 == 3:  # one more FEC packet, lost: after one that arrived
                     seq = (seq + 1) & 0xFFFF
                     self.fec_dropped += 1
                 frame.clear()
@@ -346,7 +347,11 @@ def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
             assert isinstance(publication, PacketPublication)
             forward = next(f for f in publication.forwards
                            if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
-            await wait_until_async(lambda: forward.fec_sent > 30, 30, what="FEC to carol")
+            await wait_until_async(lambda: forward.fec_sent > 30 and bool(forward.state.remote_bitrate)
+                                   and forward.fec_on, 30, what="FEC to carol, and her REMB")
+            # The publisher's cap leaves room for the FEC: carol's REMB less its share.
+            share = forward.fec_protected / (forward.fec_protected + forward.fec_sent)
+            assert forward.media_bitrate() == int(forward.state.remote_bitrate * share) < forward.state.remote_bitrate
             red = [parse_rtp(p) for p in kept if parse_rtp(p).payload_type == RED_PT]
             vp8 = next(int(pt) for pt in re.findall(r"a=rtpmap:(\d+) VP8/90000", carol.pc.localDescription.sdp))
             media = {v.sequence: v for v in red if red_block_type(v.payload) == vp8}
