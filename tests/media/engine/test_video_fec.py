@@ -144,6 +144,7 @@ class FecClient(Client):
     dropped: list[bytes] = field(default_factory=list)  # VP8 payloads lost on the way
     sent: list[bytes] = field(default_factory=list)
     fec_dropped: int = 0
+    plain_first: int = 20
 
     async def offer(self) -> str:
         sdp = await super().offer()
@@ -168,6 +169,13 @@ class FecClient(Client):
                 return
             if data[1] & 0x7F != self.vp8:
                 return  # aiortc's RTX (VP8 + 1): lost
+            if self.plain_first:
+                # Plain VP8 first: the engine's router learns the SSRC from a payload type it
+                # knows (aiortc's client declares no route for RED; Chromium's packets carry MID).
+                self.plain_first -= 1
+                await real(data[:2] + seq.to_bytes(2, "big") + data[4:])
+                seq = (seq + 1) & 0xFFFF
+                return
             view = parse_rtp(data)
             plain = data[:2] + seq.to_bytes(2, "big") + data[4:]
             frame.append((seq, plain))
