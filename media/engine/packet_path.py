@@ -24,7 +24,8 @@ RTCP stays on aiortc's slower path (parse, route), with our handlers in front:
 The aiortc sender of each subscriber transceiver stays (negotiation, SSRC, sender
 reports), given a track that never yields a frame, so its RTP loop sleeps. Pixels are
 made only on demand (`frames()`, the ID check): packets then also go to an assembler and
-the Fanout that framegrab reads, as in the frame-level path.
+the Fanout that framegrab reads, as in the frame-level path; video ones as forwarded (in
+order, holes settled, FEC places passed as numbers without a frame).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from aiortc.rtp import (
 )
 
 from . import aiortc_hooks, fast_path, packet_core
-from .assembler import AudioAssembler, VideoAssembler
+from .assembler import AudioAssembler, FrameBatch, VideoAssembler
 from .encoded import EncodedFrame, codec_key, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames
@@ -354,8 +355,8 @@ class PacketPublication:
             ntp = _ntp_now()
             for forward in self.forwards:
                 forward.send(view, now, ntp, red)
-        if self._tap_stale is not None and view.payload_type != self._ulpfec_pt:
-            self._feed_tap(view, red)
+        if self._tap_stale is not None and not self.video:
+            self._feed_tap(view, red)  # video: fed in order by _release (holes settled)
 
     # --- video FEC (ulpfec.py) -------------------------------------------------------------
 
@@ -464,6 +465,8 @@ class PacketPublication:
                 self._keyframe = (view.sequence, now)
             for forward in self.forwards:
                 forward.send(view, now, ntp)
+            if self._tap_stale is not None:
+                self._feed_tap(view)
             self._next = (self._next + 1) & 0xFFFF
 
     def replay_keyframe(self, forward: PacketForward) -> bool:
@@ -660,6 +663,12 @@ class PacketPublication:
             self._tap = VideoAssembler() if self.video else AudioAssembler()
             self._tap_stale = False
         assert self.codec is not None
+        if view.payload_type == self._ulpfec_pt:  # an FEC place (received or lost): no VP8 in it
+            assert isinstance(self._tap, VideoAssembler)
+            batch = self._tap.fill(view.sequence)
+            if batch is not None:
+                self._push_tap(batch)
+            return
         # Frames are plain Opus: a RED packet gives its primary block (the packet's own frame).
         packet = RtpPacket(payload_type=self._media_pt if red else view.payload_type, marker=view.marker,
                            sequence_number=view.sequence, timestamp=view.timestamp, ssrc=view.ssrc,
@@ -670,10 +679,13 @@ class PacketPublication:
             return
         _, batch = self._tap.add(packet)
         if batch is not None:
-            stream = self.fanout.stream
-            frames = [EncodedFrame(self._codec_name, data, ts, is_keyframe(self._codec_name, data), stream)
-                      for data, ts in batch.frames]
-            self.fanout.push(self._codec_name, frames, batch.lost)
+            self._push_tap(batch)
+
+    def _push_tap(self, batch: FrameBatch) -> None:
+        stream = self.fanout.stream
+        frames = [EncodedFrame(self._codec_name, data, ts, is_keyframe(self._codec_name, data), stream)
+                  for data, ts in batch.frames]
+        self.fanout.push(self._codec_name, frames, batch.lost)
 
     def end(self) -> None:
         self._ended = True

@@ -5,6 +5,7 @@ so a subscriber's numbering stays continuous (a constant offset from the publish
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import struct
@@ -14,6 +15,7 @@ from aiortc.rtp import is_rtcp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from media.engine.assembler import VideoAssembler
 from media.engine.packet_path import PacketPublication
 from media.engine.packets import Rewriter, parse_rtp
 from media.engine.ulpfec import (
@@ -255,6 +257,29 @@ def test_fec_is_negotiated_and_repairs_the_publishers_losses_in_a_continuous_num
             padding = [s for s, pt, p in at_bob if pt == alice.vp8 and not p]
             assert len(padding) > 10
             assert publication.holes_given_up == 0 and publication.malformed == 0
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_frames_flow_from_a_publisher_that_sends_fec() -> None:
+    """The ID check's frames: FEC places (received or lost) and packets rebuilt from FEC
+    reach the tap's assembler in order, so no frame waits for a number that is no VP8."""
+    async def body() -> None:
+        room = Room("passthrough")
+        alice = FecClient(room.engine, room.room, "alice", noisy_video=True)
+        room.clients["alice"] = alice
+        try:
+            await alice.join()
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            assert isinstance(publication, PacketPublication) and publication._fec is not None
+            frames = room.engine.frames("r1", "alice")
+            for _ in range(40):
+                await asyncio.wait_for(anext(frames), 2)
+            await frames.aclose()
+            assert publication._fec.recovered >= 3 and publication.fec_gaps >= 1  # both seen meanwhile
+            assert isinstance(publication._tap, VideoAssembler) and publication._tap.skips == 0
         finally:
             await room.close()
 
