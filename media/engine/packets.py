@@ -374,6 +374,8 @@ class Rewriter:
     `insert()` numbers a packet the engine adds between forwarded ones (its own FEC: the
     input packets after it then go one number further); the offset in force for each input
     packet is kept (`_shifts`), so a retransmission or a late packet keeps its number.
+    Shifts and the start are forgotten once MAX_LATE packets old, and compared as distances
+    back from the highest input: valid however long the mapping (past the 16-bit wrap).
     """
 
     __slots__ = ("_base", "_highest", "_last_time", "_last_ts", "_max_seq", "_seq_offset", "_shifts",
@@ -434,6 +436,7 @@ class Rewriter:
             ahead = (sequence - self._highest) & 0xFFFF
             if ahead and ahead < _SEQ_HALF:
                 self._highest = sequence
+                self._forget_old()
             else:  # late (or the latest again): placed if it is after the start and not too old
                 if ahead:
                     behind = 0x10000 - ahead
@@ -462,28 +465,50 @@ class Rewriter:
         self._shifts.append(((self._highest + 1) & 0xFFFF, self._seq_offset))
         return self._max_seq
 
+    def _forget_old(self) -> None:
+        """Keep the start and the insertions within MAX_LATE of the highest input: what is
+        older is never placed again, and a number further back than half the 16-bit space
+        would read as ahead. Positions are then told apart by their distance back from
+        `_highest` (`_back`), never by newer(), which flips every 32,768 packets."""
+        back = self._back
+        shifts = self._shifts
+        while shifts and back(shifts[0][0]) > self.MAX_LATE:
+            shifts.popleft()  # inputs from it to the next one: that offset, the next's less one
+        if back(self._base) > self.MAX_LATE + 1:
+            self._base = (self._highest - self.MAX_LATE) & 0xFFFF
+
+    def _back(self, sequence: int) -> int:
+        """How far `sequence` lies behind the input after the highest (where an insertion's
+        shift starts): 0 for that one, 1 for the highest, 65,535 for the one after."""
+        return (self._highest + 1 - sequence) & 0xFFFF
+
     def _offset_for(self, sequence: int) -> int | None:
-        """The offset input `sequence` was (or is) numbered with."""
+        """The offset input `sequence` was (or is) numbered with, None if before the start."""
+        behind = self._back(sequence)
+        if behind > self._back(self._base):
+            return None
         for first, offset in reversed(self._shifts):
-            if not newer(first, sequence):
+            if self._back(first) >= behind:
                 return offset
-        first_offset = (self._shifts[0][1] - 1) & 0xFFFF if self._shifts else self._seq_offset
-        return first_offset if not newer(self._base, sequence) else None
+        return (self._shifts[0][1] - 1) & 0xFFFF if self._shifts else self._seq_offset
 
     def input_sequence(self, out_seq: int) -> int | None:
         """The input sequence number behind an output one (for NACKs), None if not mapped
         (or an inserted packet's)."""
         if not self.started:
             return None
+        if not self._shifts:
+            return (out_seq - self._seq_offset) & 0xFFFF
+        since_start = self._back(self._base)
         for first, offset in reversed(self._shifts):
             sequence = (out_seq - offset) & 0xFFFF
-            if not newer(first, sequence):
-                return sequence
+            behind = self._back(sequence)
+            if behind <= self._back(first):
+                return sequence if behind <= since_start else None
             if (out_seq - offset + 1) & 0xFFFF == first:
                 return None  # the inserted packet's own number
-        if self._shifts:
-            return (out_seq - self._shifts[0][1] + 1) & 0xFFFF
-        return (out_seq - self._seq_offset) & 0xFFFF
+        sequence = (out_seq - self._shifts[0][1] + 1) & 0xFFFF
+        return sequence if self._back(sequence) <= since_start else None
 
     def timestamp_at(self, now: float) -> int | None:
         """This subscriber's RTP timestamp for the wall-clock time `now` (None before any packet)."""

@@ -333,6 +333,37 @@ def test_inserted_numbers_leave_every_forwarded_packet_its_number() -> None:
     assert all(r.input_sequence(out) is None for out in inserted[-200:])
 
 
+def check_numbers(r: Rewriter, numbers: dict[int, int], newest: int, now: float) -> None:
+    """The last 200 inputs before `newest` (a 16-bit count of packets): NACKs, holes and late
+    packets find the number each was sent with."""
+    for back in (2, 5, 50, 199):
+        input_seq = (newest - back) & 0xFFFF
+        out = numbers[input_seq]
+        assert r.input_sequence(out) == input_seq, (newest, back)
+        assert r.sent_sequence(input_seq) == out, (newest, back)
+        assert r.holes(lambda s, lost=input_seq: s != lost, 256) == [out], (newest, back)  # type: ignore[misc]
+        again = r.map(input_seq, 0, False, now)
+        assert again is not None and again[0] == out, (newest, back)
+
+
+def test_numbers_hold_across_the_16_bit_wrap_with_and_after_insertions() -> None:
+    """FEC on briefly then off for 45,000 packets (both halves of the 16-bit space, twice),
+    and FEC turned on in a mapping 45,000 packets old: every recent packet keeps its number."""
+    r = Rewriter(90000, keyframes=True, first_seq=100)
+    numbers: dict[int, int] = {}
+    for i in range(45_300):
+        sequence = (5000 + i) & 0xFFFF
+        mapped = r.map(sequence, 3000 * i, i == 0, i * 0.01)
+        assert mapped is not None
+        numbers[sequence] = mapped[0]
+        if 10 <= i < 20:
+            r.insert()  # FEC on briefly
+        if i == 45_000:
+            r.insert()  # on again, in a mapping older than half the numbering
+        if i > 250 and i % 1500 == 0 or i in (45_001, 45_010, 45_299):
+            check_numbers(r, numbers, (sequence + 1) & 0xFFFF, i * 0.01)
+
+
 def drop_and_record(client: Client, every: int) -> tuple[list[bytes], list[bytes]]:
     """Lose every `every`-th video packet the client's transport decrypts (its link); return
     (the packets it kept, the ones lost), plain RTP."""
