@@ -862,7 +862,10 @@ class PacketForward:
         if self.publication.video:
             red_pt = next((c.payloadType for c in negotiated if is_video_red(c)), None)
             fec_pt = next((c.payloadType for c in negotiated if is_ulpfec(c)), None)
-            self._fec_pts = (red_pt, fec_pt) if red_pt is not None and fec_pt is not None else None
+            # VP8 only: libwebrtc's H264 receiver, missing an FEC number it NACKed, waits
+            # for a keyframe (its VP8 receiver goes on with the picture ids).
+            vp8 = self.publication._codec_name == "vp8"
+            self._fec_pts = (red_pt, fec_pt) if red_pt is not None and fec_pt is not None and vp8 else None
         self._forwarder = packet_core.ACTIVE.forwarder(dtls._tx_srtp, self._mapper, self._ssrc)
         self._send = send
         # Start the picture now that it can be shown: from a keyframe just forwarded, or a new one.
@@ -984,8 +987,9 @@ class PacketForward:
             self.dropped += 1
 
     def _emit_padding(self, mapped: tuple[int, int]) -> None:
-        """A publisher's FEC packet's place (the engine used it, ulpfec.py): padding, so the
-        subscriber's numbering has no gap its NACKs and loss figures would count."""
+        """A publisher's FEC packet's place (the engine used it, ulpfec.py), or a NACKed one
+        of the engine's own: padding, so the subscriber's numbering has no gap its NACKs and
+        loss figures would count."""
         assert self._mapper is not None and self._forwarder is not None
         try:
             self._send(self._forwarder.protect(padding_packet(self._ssrc, self._pt, mapped[0], mapped[1],
@@ -1040,6 +1044,12 @@ class PacketForward:
         now = time.monotonic()
         for out_seq in lost[:MAX_NACKED]:
             sequence = rewriter.input_sequence(out_seq)
+            if sequence is None and rewriter.inserted(out_seq):
+                # Our own FEC packet's number (a receiver NACKs it as any hole): padding
+                # closes it; the FEC itself is not worth a round trip.
+                self.retransmitted += 1
+                self._emit_padding((out_seq, rewriter.last_timestamp))
+                continue
             view = history.get(sequence) if sequence is not None else None
             if view is None:
                 continue

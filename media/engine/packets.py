@@ -510,6 +510,10 @@ class Rewriter:
         sequence = (out_seq - self._shifts[0][1] + 1) & 0xFFFF
         return sequence if self._back(sequence) <= since_start else None
 
+    def inserted(self, out_seq: int) -> bool:
+        """Whether `out_seq` is the number of a packet `insert()` added (one remembered)."""
+        return self.started and any((first + offset - 1) & 0xFFFF == out_seq for first, offset in self._shifts)
+
     def timestamp_at(self, now: float) -> int | None:
         """This subscriber's RTP timestamp for the wall-clock time `now` (None before any packet)."""
         if self._last_time is None:

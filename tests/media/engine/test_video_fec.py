@@ -9,6 +9,7 @@ import asyncio
 import random
 import re
 import struct
+import time
 from dataclasses import dataclass, field
 
 from aiortc.rtp import is_rtcp
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from media.engine.assembler import VideoAssembler
-from media.engine.packet_path import PacketPublication
+from media.engine.packet_path import FEC_ON, PacketPublication
 from media.engine.packets import Rewriter, parse_rtp
 from media.engine.ulpfec import (
     FecDecoder,
@@ -443,6 +444,46 @@ def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
             # (plain VP8 before carol's first report of loss turned FEC on; not RTX: its own SSRC)
             seqs = sorted({v.sequence for v in map(parse_rtp, kept + lost) if v.ssrc == ssrc})
             assert len(seqs) == ((seqs[-1] - seqs[0]) & 0xFFFF) + 1
+            # A NACK for a lost FEC packet's number (the receiver cannot tell it from media): padding.
+            asked = [v.sequence for v in map(parse_rtp, lost)
+                     if v.payload_type == RED_PT and red_block_type(v.payload) == ULPFEC_PT][-3:]
+            assert asked
+            # (seen as sent: carol's SRTP took the lost ones, so it would refuse them as replays)
+            sent: list[bytes] = []
+            real_send = forward._send
+            assert real_send is not None
+            forward._send = lambda data: (sent.append(bytes(data[:4])), real_send(data))[1]  # type: ignore[func-returns-value]
+            before = forward.retransmitted
+            forward.retransmit(asked)
+            forward._send = real_send
+            assert forward.retransmitted == before + len(asked)
+            assert sorted((h[0] & 0x20, h[1] & 0x7F, int.from_bytes(h[2:4], "big")) for h in sent) == sorted(
+                (0x20, vp8, s) for s in asked)  # padding at the FEC packets' numbers
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_the_engines_own_fec_is_for_vp8_only() -> None:
+    """H264 to a lossy subscriber that takes FEC: none (libwebrtc's H264 receiver waits for a
+    keyframe when an FEC number it NACKed is not answered with media)."""
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            await room.join("alice", video_codec="video/H264")
+            carol = FecViewer(room.engine, room.room, "carol", slots=1)
+            room.clients["carol"] = carol
+            await carol.join()
+            kept, _ = drop_and_record(carol, every=9)  # ~11% loss: above FEC_ON
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            assert isinstance(publication, PacketPublication) and publication._codec_name == "h264"
+            forward = next(f for f in publication.forwards
+                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            await wait_until_async(lambda: forward.state.loss.current(time.monotonic()) >= FEC_ON and len(kept) > 150,
+                                   30, what="carol's loss reported")
+            assert forward.fec_sent == 0 and not forward.fec_on
+            assert all(parse_rtp(p).payload_type != RED_PT for p in kept)
         finally:
             await room.close()
 
