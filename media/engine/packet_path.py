@@ -829,6 +829,8 @@ class PacketForward:
         # types if it negotiated them, whether FEC is on (its reported loss), the packets of
         # the group being protected ((sequence number, plain packet as sent)).
         self._fec_pts: tuple[int, int] | None = None
+        self._fec_vp8 = False  # the engine's own FEC may go to this subscriber (VP8)
+        self._fec_seen: tuple[int, int] = (0, 0)  # the negotiated list _fec_pts was read from
         self.fec_on = False
         self._fec_group: list[tuple[int, bytes]] = []
         self.fec_sent = 0
@@ -859,13 +861,11 @@ class PacketForward:
                             None)
         self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
                                        self.transceiver.mid)
-        if self.publication.video:
-            red_pt = next((c.payloadType for c in negotiated if is_video_red(c)), None)
-            fec_pt = next((c.payloadType for c in negotiated if is_ulpfec(c)), None)
-            # VP8 only: libwebrtc's H264 receiver, missing an FEC number it NACKed, waits
-            # for a keyframe (its VP8 receiver goes on with the picture ids).
-            vp8 = self.publication._codec_name == "vp8"
-            self._fec_pts = (red_pt, fec_pt) if red_pt is not None and fec_pt is not None and vp8 else None
+        # VP8 only: libwebrtc's H264 receiver, missing an FEC number it NACKed, waits for a
+        # keyframe (its VP8 receiver goes on with the picture ids).
+        self._fec_vp8 = self.publication._codec_name == "vp8"
+        if self._fec_vp8:
+            self._update_fec()
         self._forwarder = packet_core.ACTIVE.forwarder(dtls._tx_srtp, self._mapper, self._ssrc)
         self._send = send
         # Start the picture now that it can be shown: from a keyframe just forwarded, or a new one.
@@ -883,6 +883,16 @@ class PacketForward:
         self._red_pt = next((c.payloadType for c in negotiated if is_red(c)
                              and set(fmtp_payload_types(c.parameters) or ()) == {self._pt}), None)
 
+    def _update_fec(self) -> None:
+        """The subscriber's video RED and ULPFEC payload types, read again when the negotiated
+        list changes (as `_update_red`: aiortc replaces it during setRemoteDescription, and
+        accept_video_fec adds them back just after)."""
+        negotiated = aiortc_hooks.negotiated_codecs(self.transceiver)
+        self._fec_seen = (id(negotiated), len(negotiated))
+        red_pt = next((c.payloadType for c in negotiated if is_video_red(c)), None)
+        fec_pt = next((c.payloadType for c in negotiated if is_ulpfec(c)), None)
+        self._fec_pts = (red_pt, fec_pt) if red_pt is not None and fec_pt is not None else None
+
     def send(self, view: RtpView, now: float, ntp: int, red: RedPayload | None = None) -> None:
         """Forward one packet; `red`: it is RED (parsed by the publication), given as it is
         to a subscriber that takes RED, as its primary block to one that does not."""
@@ -894,6 +904,10 @@ class PacketForward:
                 self._update_red()
             if self._red_pt is None and red.primary_start == len(red.data):
                 return  # no frame of its own: nothing to give a subscriber without RED
+        if self._fec_vp8:
+            negotiated = aiortc_hooks.negotiated_codecs(self.transceiver)
+            if (id(negotiated), len(negotiated)) != self._fec_seen:
+                self._update_fec()
         state = self.state
         mapped = state.rewriter.map(view.sequence, view.timestamp, view.keyframe, now)
         if mapped is None:

@@ -488,3 +488,31 @@ def test_the_engines_own_fec_is_for_vp8_only() -> None:
             await room.close()
 
     run(body)
+
+
+def test_fec_payload_types_are_read_again_when_the_negotiated_codecs_change() -> None:
+    """aiortc replaces a transceiver's codecs during setRemoteDescription and red/ulpfec are
+    added back just after (accept_video_fec): a forward prepared in between, or a new answer,
+    must not leave a subscriber without (or with stale) FEC numbers for good."""
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            await room.join("alice", noisy_video=True)
+            carol = FecViewer(room.engine, room.room, "carol", slots=1)
+            room.clients["carol"] = carol
+            await carol.join()
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            assert isinstance(publication, PacketPublication)
+            forward = next(f for f in publication.forwards
+                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            await wait_until_async(lambda: forward._fec_pts == (RED_PT, ULPFEC_PT), 10, what="FEC numbers read")
+            codecs = forward.transceiver._codecs
+            fec = [c for c in codecs if c.mimeType.lower() in ("video/red", "video/ulpfec")]
+            forward.transceiver._codecs = [c for c in codecs if c not in fec]  # as setRemoteDescription
+            await wait_until_async(lambda: forward._fec_pts is None, 5, what="FEC numbers gone")
+            forward.transceiver._codecs.extend(fec)  # as accept_video_fec, in place
+            await wait_until_async(lambda: forward._fec_pts == (RED_PT, ULPFEC_PT), 5, what="FEC numbers back")
+        finally:
+            await room.close()
+
+    run(body)
