@@ -424,8 +424,9 @@ def accept_video_fec(pc: RTCPeerConnection, remote_sdp: str) -> int:
     Added after aiortc's codecs, with the browser's payload types: VP8 stays the send codec,
     and Chromium, seeing red and ulpfec negotiated, wraps its VP8 in RED and adds FEC at the
     rate its loss estimate asks for (libwebrtc's hybrid NACK + FEC); without RTX for RED it
-    could not retransmit a RED packet at all. The engine forwards VP8 only (ulpfec.py), so
-    its offers never add them on new m-lines. Returns how many m-lines have them.
+    could not retransmit a RED packet at all. The engine's own offers add them on new video
+    m-lines too (`_offer_video_fec`: its FEC to a lossy subscriber, packet_path). Returns how
+    many m-lines have them.
     """
     accepted = 0
     for media, transceiver in _described(pc, remote_sdp):

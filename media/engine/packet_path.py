@@ -394,6 +394,8 @@ class PacketPublication:
         """Rebuild from FEC what the publisher's uplink lost, as if a retransmission came
         (no round trip sample: nothing was asked), and forward it in its place."""
         assert self._fec is not None and self.history is not None and self.media_ssrc is not None
+        if self._next is not None:
+            self._fec.forget_before(self._next)  # groups wholly forwarded (or given up): no use
         for data in self._fec.recover(self._plain_packet, self.media_ssrc):
             try:
                 view = parse_rtp(data)
@@ -460,7 +462,10 @@ class PacketPublication:
             return
         now = time.monotonic()
         ntp = _ntp_now()
-        while (view := history.get(self._next)) is not None:
+        while (view := history.get(self._next)) is not None or (self._fec is not None and self._fec_gap()):
+            if view is None:  # a lost FEC packet's place just filled (reached inside the loop)
+                view = history.get(self._next)
+                assert view is not None
             if view.keyframe:
                 self._keyframe = (view.sequence, now)
             for forward in self.forwards:

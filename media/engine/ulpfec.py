@@ -185,8 +185,9 @@ class FecDecoder:
         return out
 
     def forget_before(self, oldest: int) -> None:
-        """Drop FEC whose group starts before `oldest` (its packets left the history)."""
-        self._fec = [f for f in self._fec if not 0 < (oldest - f.protected[0]) & 0xFFFF < 0x8000]
+        """Drop FEC whose group ends before `oldest` (the next number to forward: its packets
+        were all forwarded or given up); a group reaching `oldest` may still repair it."""
+        self._fec = [f for f in self._fec if not 0 < (oldest - f.protected[-1]) & 0xFFFF < 0x8000]
 
 
 def vp8_picture_id(payload: bytes | memoryview) -> int | None:

@@ -11,14 +11,16 @@ import re
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiortc.rtp import is_rtcp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from media.engine.assembler import VideoAssembler
+from media.engine.nack import NackTracker
 from media.engine.packet_path import FEC_ON, PacketPublication
-from media.engine.packets import Rewriter, parse_rtp
+from media.engine.packets import History, ReceiveStats, Rewriter, parse_rtp
 from media.engine.ulpfec import (
     FecDecoder,
     encode,
@@ -107,6 +109,58 @@ def test_a_red_wrapped_packet_gives_the_plain_packet_fec_covers() -> None:
     assert red_block_type(view.payload) == 96
     assert plain_packet(red, view.start, view.start + 1, view.end, 1, 96) == plain
     assert red_block_type(b"\x80\x01") is None and red_block_type(b"") is None
+
+
+def test_the_decoder_forgets_groups_wholly_behind_the_forwarded_number() -> None:
+    decoder = FecDecoder()
+    for protected in ((65530, 65531), (65534, 0, 1), (1, 2, 3)):  # across the wrap
+        decoder.add(parse_fec(encode([(s, rtp(s, 0, b"x")) for s in protected]), 7))  # type: ignore[arg-type]
+    decoder.forget_before(1)  # 1 not forwarded yet: the group 65534..1 can still repair it
+    assert [f.protected for f in decoder._fec] == [(65534, 0, 1), (1, 2, 3)]
+    decoder.forget_before(2)
+    assert [f.protected for f in decoder._fec] == [(1, 2, 3)]
+
+
+@dataclass
+class Released:
+    """A subscriber's forward as the release loop sees it: the numbers sent, in order."""
+
+    sent: list[int] = field(default_factory=list)
+
+    def send(self, view: Any, now: float, ntp: int) -> None:
+        self.sent.append(view.sequence)
+
+    def restart(self) -> None:
+        raise AssertionError("restarted")
+
+
+def released_alone() -> tuple[PacketPublication, Released]:
+    """A publication with FEC reduced to what the in-order release reads (no connection)."""
+    publication = object.__new__(PacketPublication)
+    released = Released()
+    publication.history = History()
+    publication._next = None
+    publication._keyframe = None
+    publication._fec = FecDecoder()
+    publication._media_pt, publication._ulpfec_pt, publication.media_ssrc = 96, ULPFEC_PT, 0x1234
+    publication.stats, publication._nacks = ReceiveStats(), NackTracker()
+    publication.forwards = [released]  # type: ignore[list-item]
+    publication._tap_stale = None
+    publication.fec_gaps = 0
+    return publication, released
+
+
+def test_a_lost_fec_place_reached_inside_the_release_loop_is_passed_at_once() -> None:
+    """Picture 1's last packet repaired while picture 2 waits behind it and the lost FEC
+    packet after it: all of it goes now, not at the next packet."""
+    publication, released = released_alone()
+    packets = {100: rtp(100, 0, b"\x90\x80\x01a"), 101: rtp(101, 0, b"\x80\x80\x01b", marker=1),
+               103: rtp(103, 3000, b"\x90\x80\x02c"), 104: rtp(104, 3000, b"\x80\x80\x02d", marker=1)}
+    for sequence in (100, 103, 104, 101):  # 101 late (repaired), 102 (FEC) lost
+        assert publication.history is not None
+        publication.history.add(parse_rtp(packets[sequence]))
+        publication._release(sequence)
+    assert released.sent == [100, 101, 102, 103, 104] and publication.fec_gaps == 1
 
 
 def test_vp8_picture_ids_and_frame_starts() -> None:
