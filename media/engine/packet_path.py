@@ -115,7 +115,7 @@ FEEDBACK_INTERVAL = 0.1  # transport-cc feedback (libwebrtc sends it every 50-25
 # guest's first picture does not wait for a second PLI round (issue 21).
 KEYFRAME_REPLAY_AGE = 0.5
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
-_PLAIN_RING = 512  # more than the history (256): FEC groups end within it
+_REBUILT_RING = 512  # numbers of packets rebuilt from FEC remembered (more than the history: 256)
 _FEC_GAP_SCAN = 16  # how far past a hole the next frame's first packet is looked for
 # FEC of the engine's own towards a video subscriber that negotiated it (ulpfec.py), while
 # that subscriber reports this much loss (fraction lost, /256) and until it reports less than
@@ -223,14 +223,12 @@ class PacketPublication:
                                   and c.parameters.get("apt") == self._vred_pt and c.payloadType is not None), -1)
         self._ulpfec_pt = next((c.payloadType for c in codecs if is_ulpfec(c) and c.payloadType is not None), -1)
         self._fec: FecDecoder | None = FecDecoder() if self._vred_pt >= 0 and self._ulpfec_pt >= 0 else None
-        # The last packets as FEC sees them (plain RTP, RED removed), by sequence number modulo
-        # the ring's size; only with FEC.
-        self._plain: list[tuple[int, bytes] | None] = [None] * _PLAIN_RING if self._fec is not None else []
         self.fec_gaps = 0  # lost FEC packets passed by picture ids (never retransmitted)
         self.video_red = 0  # video packets that came in RED (ULPFEC included), and RTX of RED
-        # Rebuilt packets' payloads, checked against a retransmission of the same packet when
-        # one still comes (asked for before FEC rebuilt it): how many, how many differed.
-        self._rebuilt: list[tuple[int, bytes] | None] = [None] * _PLAIN_RING if self._fec is not None else []
+        # Numbers of packets rebuilt from FEC (by number modulo the ring's size; the packets are
+        # in the history), each checked against a retransmission of the same packet when one
+        # still comes (asked for before FEC rebuilt it): how many, how many differed.
+        self._rebuilt: list[int] = [-1] * _REBUILT_RING if self._fec is not None else []
         self.rebuilt_checked = 0
         self.rebuilt_wrong = 0
         self.rtx_red = 0
@@ -290,7 +288,6 @@ class PacketPublication:
         if tcc >= 0:
             self._transport_feedback().add(tcc, time.monotonic_ns() // 1000, view.ssrc)
         pt = view.payload_type
-        header_end = view.start  # where the received packet's payload starts (FEC's plain copy)
         repair = pt == self._rtx_pt or pt == self._rtx_vred_pt
         if repair:
             if self.media_ssrc is None:
@@ -309,7 +306,7 @@ class PacketPublication:
             self.video_red += 1
             if repair:
                 self.rtx_red += 1
-            unred = self._unwrap_video_red(view, header_end, repair)
+            unred = self._unwrap_video_red(view)
             if unred is None:
                 self.malformed += 1
                 return
@@ -329,11 +326,12 @@ class PacketPublication:
             self.plain_audio += 1
         if tcc < 0 and self._estimator is not None and abs_time >= 0:
             self._estimate(view, abs_time)
-        if repair and self._fec is not None:
-            rebuilt = self._rebuilt[view.sequence % _PLAIN_RING]
-            if rebuilt is not None and rebuilt[0] == view.sequence:  # a check of FEC's work
+        if repair and self._fec is not None and self._rebuilt[view.sequence % _REBUILT_RING] == view.sequence:
+            assert self.history is not None
+            rebuilt = self._rebuilt_view(view.sequence)
+            if rebuilt is not None:  # a check of FEC's work
                 self.rebuilt_checked += 1
-                self.rebuilt_wrong += rebuilt[1] != view.payload
+                self.rebuilt_wrong += rebuilt.payload != view.payload
         if repair:
             # Repaired: no longer missing, but not counted as received on the media stream
             # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
@@ -360,8 +358,8 @@ class PacketPublication:
 
     # --- video FEC (ulpfec.py) -------------------------------------------------------------
 
-    def _unwrap_video_red(self, view: RtpView, header_end: int, repair: bool) -> RtpView | None:
-        """A video RED packet's block: the VP8 packet (its plain copy kept for FEC), or an FEC
+    def _unwrap_video_red(self, view: RtpView) -> RtpView | None:
+        """A video RED packet's block: the VP8 packet (read again by FEC: `_plain_packet`), or an FEC
         packet's place in the numbering (payload type ULPFEC, kept by the decoder), None if
         it is neither."""
         payload = payload_of(view)
@@ -370,12 +368,6 @@ class PacketPublication:
             inner = RtpView(view.data, view.marker, self._media_pt, view.sequence, view.timestamp, view.ssrc,
                             view._extensions, view.start + 1, view.end)
             inner.keyframe = is_keyframe_start(self._codec_name, inner.payload)
-            # Not a retransmission's copy: RTX carries its own extension layout (MID until its
-            # stream is acknowledged), and a copy off by a byte would corrupt what FEC rebuilds.
-            if self._plain and not repair:
-                data = view.data
-                self._plain[view.sequence % _PLAIN_RING] = (view.sequence, plain_packet(
-                    data, header_end, inner.start, inner.end, view.marker, self._media_pt))
             return inner
         if block == self._ulpfec_pt and self._fec is not None:
             fec = parse_fec(payload[1:], view.sequence)
@@ -387,8 +379,28 @@ class PacketPublication:
         return None
 
     def _plain_packet(self, sequence: int) -> bytes | None:
-        entry = self._plain[sequence % _PLAIN_RING]
-        return entry[1] if entry is not None and entry[0] == sequence else None
+        """A packet as FEC sees it (plain RTP, RED removed), made from the history when FEC
+        needs it (no copy of every packet kept): from a RED packet as received, or one
+        rebuilt (plain already). Not from a retransmission: RTX carries its own extension
+        layout (MID until its stream is acknowledged), and a copy off by a byte would
+        corrupt what FEC rebuilds."""
+        assert self.history is not None
+        view = self.history.get(sequence)
+        if view is None or view.payload_type != self._media_pt:
+            return None  # not held, or an FEC packet's place
+        sent_as = view.data[1] & 0x7F
+        if sent_as == self._vred_pt:  # its RED header: the byte before its payload
+            return plain_packet(view.data, view.start - 1, view.start, view.end, view.marker, self._media_pt)
+        rebuilt = self._rebuilt_view(sequence)
+        return bytes(rebuilt.data) if rebuilt is not None else None
+
+    def _rebuilt_view(self, sequence: int) -> RtpView | None:
+        """The history's packet `sequence` if FEC rebuilt it (and no retransmission replaced it)."""
+        assert self.history is not None
+        if self._rebuilt[sequence % _REBUILT_RING] != sequence:
+            return None
+        view = self.history.get(sequence)
+        return view if view is not None and view.data[1] & 0x7F == self._media_pt else None
 
     def _recover(self) -> None:
         """Rebuild from FEC what the publisher's uplink lost, as if a retransmission came
@@ -404,8 +416,7 @@ class PacketPublication:
             if view.payload_type != self._media_pt or view.sequence not in self.stats.missing:
                 continue  # not this stream's, or no longer wanted (repaired, given up)
             view.keyframe = is_keyframe_start(self._codec_name, view.payload)
-            self._plain[view.sequence % _PLAIN_RING] = (view.sequence, data)
-            self._rebuilt[view.sequence % _PLAIN_RING] = (view.sequence, view.payload)
+            self._rebuilt[view.sequence % _REBUILT_RING] = view.sequence
             self.stats.missing.discard(view.sequence)
             self._nacks.arrived(view.sequence)
             self.history.add(view)
@@ -514,8 +525,7 @@ class PacketPublication:
                 self.history = History()
             if self._fec is not None:
                 self._fec = FecDecoder()
-                self._plain = [None] * _PLAIN_RING
-                self._rebuilt = [None] * _PLAIN_RING
+                self._rebuilt = [-1] * _REBUILT_RING
             self.fanout.new_stream()
         self.media_ssrc = ssrc
 
