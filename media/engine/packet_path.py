@@ -103,7 +103,6 @@ from .ulpfec import (
     vp8_frame_start,
     vp8_picture_id,
 )
-from .ulpfec import is_red as is_video_red
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +207,8 @@ class PacketPublication:
         self.kind = transceiver.kind
         codecs = aiortc_hooks.negotiated_codecs(transceiver)
         self.codec: RTCRtpCodecParameters | None = next(
-            (c for c in codecs if not is_rtx(c) and not is_red(c) and not is_video_red(c) and not is_ulpfec(c)), None)
+            (c for c in codecs
+             if not is_rtx(c) and not is_red(c) and not is_red(c, "video") and not is_ulpfec(c)), None)
         self._codec_name = codec_key(self.codec.mimeType) if self.codec else ""
         self._media_pt: int = self.codec.payloadType if self.codec and self.codec.payloadType is not None else -1
         self._rtx_pt = next((c.payloadType for c in codecs if is_rtx(c) and self.codec is not None
@@ -218,7 +218,7 @@ class PacketPublication:
         self._red_pt = next((c.payloadType for c in codecs if is_red(c) and c.payloadType is not None), -1)
         # Video RED + ULPFEC (ulpfec.py), if negotiated: the publisher's RED, its RTX and
         # ULPFEC payload types (-1: none), and the FEC kept to rebuild its uplink's losses.
-        self._vred_pt = next((c.payloadType for c in codecs if is_video_red(c) and c.payloadType is not None), -1)
+        self._vred_pt = next((c.payloadType for c in codecs if is_red(c, "video") and c.payloadType is not None), -1)
         self._rtx_vred_pt = next((c.payloadType for c in codecs if is_rtx(c) and self._vred_pt >= 0
                                   and c.parameters.get("apt") == self._vred_pt and c.payloadType is not None), -1)
         self._ulpfec_pt = next((c.payloadType for c in codecs if is_ulpfec(c) and c.payloadType is not None), -1)
@@ -904,7 +904,7 @@ class PacketForward:
         accept_video_fec adds them back just after)."""
         negotiated = aiortc_hooks.negotiated_codecs(self.transceiver)
         self._fec_seen = (id(negotiated), len(negotiated))
-        red_pt = next((c.payloadType for c in negotiated if is_video_red(c)), None)
+        red_pt = next((c.payloadType for c in negotiated if is_red(c, "video")), None)
         fec_pt = next((c.payloadType for c in negotiated if is_ulpfec(c)), None)
         self._fec_pts = (red_pt, fec_pt) if red_pt is not None and fec_pt is not None else None
 

@@ -31,17 +31,14 @@ _HEADER = 10
 _LEVEL = {False: 4, True: 8}  # level-0 header: protection length and a 16- or 48-bit mask
 
 
-def is_red(codec: Any) -> bool:
-    return str(getattr(codec, "mimeType", "")).lower() == RED_MIME
-
-
 def is_ulpfec(codec: Any) -> bool:
     return str(getattr(codec, "mimeType", "")).lower() == ULPFEC_MIME
 
 
 def red_block_type(payload: bytes | memoryview) -> int | None:
     """The payload type of a video RED payload's only block (F bit clear), None if the payload
-    is empty or carries redundant blocks (Chromium's video RED never does)."""
+    is empty or carries redundant blocks (Chromium's video RED never does). Not red.parse:
+    that one checks every block is the given Opus and builds an object per packet."""
     if not len(payload) or payload[0] & 0x80:
         return None
     return payload[0] & 0x7F

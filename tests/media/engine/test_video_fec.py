@@ -14,6 +14,7 @@ import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import is_rtcp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from media.engine.assembler import VideoAssembler
 from media.engine.nack import NackTracker
 from media.engine.packet_path import FEC_ON, PacketPublication
 from media.engine.packets import History, ReceiveStats, Rewriter, parse_rtp
+from media.engine.red import is_red
 from media.engine.ulpfec import (
     FecDecoder,
     encode,
@@ -185,6 +187,12 @@ def test_fec_reads_the_packets_it_needs_from_the_history_without_copies() -> Non
     assert held < 150_000  # the views (~256 of them), no copies of 1.2 kB packets
     assert publication._plain_packet(599) == rtp(599, 90 * 599, body, marker=1, ext=ext)
     assert publication._plain_packet(0) is None  # left the history
+
+
+def test_red_of_each_kind_is_told_apart() -> None:
+    video, audio = RTCRtpCodecParameters(mimeType="video/RED", clockRate=90000), RTCRtpCodecParameters(
+        mimeType="audio/red", clockRate=48000)
+    assert is_red(video, "video") and not is_red(video) and is_red(audio) and not is_red(audio, "video")
 
 
 def test_vp8_picture_ids_and_frame_starts() -> None:
