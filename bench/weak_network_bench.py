@@ -43,7 +43,7 @@ COUNTERS = """async () => {
   const pc = window.gvDebug.pc;
   const o = { at: Date.now(), frames: 0, frozen: 0, freezes: 0, width: 0, height: 0, vPackets: 0, aPackets: 0,
     concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null,
-    nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0,
+    nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0, vFecReceived: 0, vFecDiscarded: 0,
     nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vReceivedFrames: 0, vSent: 0,
     vjbDelay: 0, vjbEmitted: 0, rtt: 0, aCodecIn: "", aCodecOut: "", fecReceived: 0, fecDiscarded: 0 };
   if (!pc) return o;
@@ -57,6 +57,7 @@ COUNTERS = """async () => {
       o.vLost += r.packetsLost ?? 0; o.keyDecoded += r.keyFramesDecoded ?? 0;
       o.vReceivedFrames += r.framesReceived ?? 0;
       o.dropped += r.framesDropped ?? 0; o.rtxReceived += r.retransmittedPacketsReceived ?? 0;
+      o.vFecReceived += r.fecPacketsReceived ?? 0; o.vFecDiscarded += r.fecPacketsDiscarded ?? 0;
       o.vjbDelay += r.jitterBufferDelay ?? 0; o.vjbEmitted += r.jitterBufferEmittedCount ?? 0;
       if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
     } else if (r.type === "inbound-rtp" && r.kind === "audio") {
@@ -90,7 +91,8 @@ SET_PLAYOUT = "(on) => { window.gvDebug.playout.enabled = on; }"
 TILE_LINK = "(pid) => document.querySelector(`figure[data-pid='${pid}'] .gv-tile__link`)?.dataset.level ?? null"
 
 
-DETAIL = ("vPackets", "vReceivedFrames", "frames", "vLost", "nackSent", "rtxReceived", "pliSent", "keyDecoded",
+DETAIL = ("vPackets", "vReceivedFrames", "frames", "vLost", "nackSent", "rtxReceived", "vFecReceived",
+          "vFecDiscarded", "pliSent", "keyDecoded",
           "dropped", "nackReceived", "rtxSent", "pliReceived", "keyEncoded", "encoded", "vSent")
 
 
@@ -222,6 +224,8 @@ def main() -> None:
                         help="the fake microphones: a speech-like signal (bench/speech_like.py) or Chromium's beep")
     parser.add_argument("--no-red", action="store_true",
                         help="the engine negotiates no RED for audio (MEDIA_AUDIO_RED=0): what RED brings")
+    parser.add_argument("--no-video-fec", action="store_true",
+                        help="the engine negotiates no video RED/ULPFEC (MEDIA_VIDEO_FEC=0): what FEC brings")
     parser.add_argument("--compare-playout", action="store_true",
                         help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
@@ -234,7 +238,8 @@ def main() -> None:
     with emulated_link(Profile(), seed=25) as (space, emulator), harness.running_server(
         folder / "bench.sqlite3", folder, host=space.host_ip,
         extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]",
-                   "MEDIA_AUDIO_RED": "0" if args.no_red else "1"},
+                   "MEDIA_AUDIO_RED": "0" if args.no_red else "1",
+                   "MEDIA_VIDEO_FEC": "0" if args.no_video_fec else "1"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
         voice: tuple[str, ...] = ()

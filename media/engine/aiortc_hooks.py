@@ -35,6 +35,9 @@ Passthrough needs two things aiortc has no public API for:
 - RED for audio: aiortc has no RED codec; `accept_red` adds it to a transceiver's `_codecs`
   after aiortc's setRemoteDescription (first in an answer, so Chromium sends it), and
   StableNumberingPeerConnection offers it on new audio m-lines (red.py, packet path only).
+- RED + ULPFEC for video: aiortc knows neither; `accept_video_fec` adds `red`, its RTX and
+  `ulpfec` to a video transceiver's `_codecs` where the browser's description has them, so
+  Chromium protects what it publishes (ulpfec.py; the engine recovers, packet path only).
 
 `check_contract()` raises ContractError if any of this changed. It runs as a Django system
 check (rooms/checks.py: `manage.py check`, `check --deploy`, and every management command
@@ -45,6 +48,7 @@ tests/media/engine/test_contract.py.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import inspect
 import random
@@ -86,6 +90,8 @@ from .errors import ContractError, MediaError
 from .numbering import Numbering
 from .red import fmtp_payload_types, is_red, red_fmtp
 from .remb import LightBitrateEstimator
+from .ulpfec import RED_MIME as VIDEO_RED_MIME
+from .ulpfec import ULPFEC_MIME
 
 if TYPE_CHECKING:  # the assembler reads packets through this module: no import cycle at run time
     from .assembler import AudioAssembler, FrameBatch, VideoAssembler
@@ -109,11 +115,14 @@ class StableNumberingPeerConnection(RTCPeerConnection):
     audio m-lines once the browser has shown it takes RED."""
 
     red = False
+    video_fec = False  # RED + ULPFEC for video on m-lines the browser offers them on (ulpfec.py)
 
     async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
         if self.red:
             accept_red(self, sessionDescription.sdp, offer=sessionDescription.type == "offer")
+        if self.video_fec:
+            accept_video_fec(self, sessionDescription.sdp)
 
     async def createOffer(self) -> RTCSessionDescription:  # noqa: N802 - aiortc's name
         # What the last complete negotiation agreed, before aiortc's createOffer resets it.
@@ -137,6 +146,8 @@ class StableNumberingPeerConnection(RTCPeerConnection):
                 transceiver._codecs = numbering.codecs_for(transceiver._codecs)
                 if self.red:
                     _offer_red(transceiver, numbering)
+                if self.video_fec:
+                    _offer_video_fec(transceiver, numbering)
                 transceiver._headerExtensions = numbering.extensions_for(transceiver._headerExtensions)
             cname = media.ssrc[0].cname
             assert cname is not None  # aiortc's own offer names every ssrc
@@ -405,6 +416,55 @@ def accept_red(pc: RTCPeerConnection, remote_sdp: str, *, offer: bool) -> int:
         transceiver._codecs.insert(at, _red_codec(remote.payloadType, opus.payloadType))
         accepted += 1
     return accepted
+
+
+def accept_video_fec(pc: RTCPeerConnection, remote_sdp: str) -> int:
+    """Negotiate video RED + ULPFEC (and RTX for RED) where the browser's description has them.
+
+    Added after aiortc's codecs, with the browser's payload types: VP8 stays the send codec,
+    and Chromium, seeing red and ulpfec negotiated, wraps its VP8 in RED and adds FEC at the
+    rate its loss estimate asks for (libwebrtc's hybrid NACK + FEC); without RTX for RED it
+    could not retransmit a RED packet at all. The engine's own offers add them on new video
+    m-lines too (`_offer_video_fec`: its FEC to a lossy subscriber, packet_path). Returns how
+    many m-lines have them.
+    """
+    accepted = 0
+    for media, transceiver in _described(pc, remote_sdp):
+        if media.kind != "video" or transceiver is None or not transceiver._codecs:
+            continue
+        if any(c.mimeType.lower() == ULPFEC_MIME for c in transceiver._codecs):
+            continue
+        red = next((c for c in media.rtp.codecs if c.mimeType.lower() == VIDEO_RED_MIME and c.clockRate == 90000),
+                   None)
+        fec = next((c for c in media.rtp.codecs if c.mimeType.lower() == ULPFEC_MIME and c.clockRate == 90000),
+                   None)
+        if red is None or fec is None or red.payloadType is None or fec.payloadType is None:
+            continue
+        used = {c.payloadType for c in transceiver._codecs}
+        if red.payloadType in used or fec.payloadType in used:
+            continue
+        added = [RTCRtpCodecParameters(mimeType=VIDEO_RED_MIME, clockRate=90000, payloadType=red.payloadType)]
+        rtx = next((c for c in media.rtp.codecs if c.mimeType.lower() == "video/rtx"
+                    and c.parameters.get("apt") == red.payloadType), None)
+        if rtx is not None and rtx.payloadType is not None and rtx.payloadType not in used:
+            added.append(RTCRtpCodecParameters(mimeType="video/rtx", clockRate=90000, payloadType=rtx.payloadType,
+                                               parameters={"apt": red.payloadType}))
+        added.append(RTCRtpCodecParameters(mimeType=ULPFEC_MIME, clockRate=90000, payloadType=fec.payloadType))
+        transceiver._codecs.extend(added)
+        accepted += 1
+    return accepted
+
+
+def _offer_video_fec(transceiver: RTCRtpTransceiver, numbering: Numbering) -> None:
+    """A new video m-line of a server offer: red and ulpfec at the end (the engine's own FEC
+    to a lossy subscriber, packet_path), with the numbers the browser gave them before."""
+    red = next((c for c in numbering.codecs if c.mimeType.lower() == VIDEO_RED_MIME), None)
+    fec = next((c for c in numbering.codecs if c.mimeType.lower() == ULPFEC_MIME), None)
+    if transceiver.kind != "video" or red is None or fec is None:
+        return
+    if any(c.mimeType.lower() == ULPFEC_MIME for c in transceiver._codecs):
+        return
+    transceiver._codecs.extend([copy.deepcopy(red), copy.deepcopy(fec)])
 
 
 def _offer_red(transceiver: RTCRtpTransceiver, numbering: Numbering) -> None:

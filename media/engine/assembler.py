@@ -125,6 +125,22 @@ class VideoAssembler:
         self._lost = False
         return False, batch
 
+    def fill(self, seq: int) -> FrameBatch | None:
+        """A number that carries no frame (an FEC packet's place, fed in order): passed when
+        it is the next one awaited, as if a packet of nothing came; frames it completes."""
+        if self._next != seq or seq in self._pending:
+            return None  # before the first boundary, or behind a hole: the hole decides
+        self._next = (seq + 1) & 0xFFFF
+        if self._newest is None or _newer(seq, self._newest):
+            self._newest = seq
+        frames = self._drain()
+        self._stalled_since = None if not self._pending else self._clock()
+        if not frames:
+            return None
+        batch = FrameBatch(frames, lost=self._lost)
+        self._lost = False
+        return batch
+
     def _reset(self) -> None:
         self._pending.clear()
         self._next = self._newest = None

@@ -76,6 +76,7 @@ class MediaEngine:
         gso: bool = GSO_SUPPORTED,
         packets: bool = True,
         red: bool = True,
+        video_fec: bool = True,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -91,6 +92,7 @@ class MediaEngine:
         # with packets=False, passthrough forwards assembled frames (the frame-level path).
         self._packets = packets and self._fast_path
         self._red = red and self._packets  # RED for audio: only the packet path forwards it (red.py)
+        self._video_fec = video_fec and self._packets  # publishers' ULPFEC: the packet path recovers (ulpfec.py)
         self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
         # A list, or a function of the participant id giving its own (fresh TURN credentials).
@@ -174,6 +176,7 @@ class MediaEngine:
         pc = aiortc_hooks.StableNumberingPeerConnection(
             RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         pc.red = self._red
+        pc.video_fec = self._video_fec
         peer = Peer(room_id, participant_id, pc, self.gather_timeout)
         entered = False
         try:

@@ -511,3 +511,19 @@ def implementation(name: str) -> Core:
     if name == "compiled" and COMPILED is not None:
         return COMPILED
     raise ValueError(f"no {name!r} packet core here")
+
+
+_NUMBERING_STATE = ("clock_rate", "keyframes", "started", "_seq_offset", "_ts_offset", "_base", "_highest",
+                    "_max_seq", "_last_ts", "_last_time", "packets", "octets", "_last_octets")
+
+
+def python_numbering(numbering: Rewriter) -> Rewriter:
+    """`numbering` as the reference Rewriter, in the same state: for a subscriber the engine
+    sends FEC packets of its own, numbered in between (Rewriter.insert), which the C
+    numbering does not know (forwards with it then take the reference path)."""
+    if not isinstance(numbering, _CompiledNumbering):
+        return numbering
+    copy = Rewriter(numbering.clock_rate, numbering.keyframes)
+    for name in _NUMBERING_STATE:
+        setattr(copy, name, getattr(numbering, name))
+    return copy

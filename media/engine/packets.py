@@ -23,6 +23,7 @@ Plain Python over bytes, no aiortc: the reference implementation of the per-pack
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -369,10 +370,18 @@ class Rewriter:
     wall-clock time since the last packet. Within a mapping, input gaps stay gaps (the
     subscriber NACKs them, retransmissions fill them) and late packets keep their place;
     packets from before the start are not forwarded.
+
+    `insert()` numbers a packet the engine adds between forwarded ones (its own FEC: the
+    input packets after it then go one number further); the offset in force for each input
+    packet is kept (`_shifts`), so a retransmission or a late packet keeps its number.
+    Shifts and the start are forgotten once MAX_LATE packets old, and compared as distances
+    back from the highest input: valid however long the mapping (past the 16-bit wrap).
     """
 
-    __slots__ = ("_base", "_highest", "_last_octets", "_last_time", "_last_ts", "_max_seq", "_seq_offset",
+    __slots__ = ("_base", "_highest", "_last_octets", "_last_time", "_last_ts", "_max_seq", "_seq_offset", "_shifts",
                  "_ts_offset", "clock_rate", "keyframes", "octets", "packets", "started")
+
+    MAX_SHIFTS = 512  # insertions remembered (one per frame or so: ~25 s, NACKs come within ~1 s)
 
     MAX_LATE = 1000  # how far back (in packets) a late packet is still placed
 
@@ -390,6 +399,9 @@ class Rewriter:
         self.packets = 0  # forwarded with this numbering (sender reports): count()
         self.octets = 0
         self._last_octets = 0
+        # (first input sequence number, offset) of each insertion in this mapping, oldest first;
+        # inputs before the first use `_first_offset`.
+        self._shifts: deque[tuple[int, int]] = deque(maxlen=self.MAX_SHIFTS)
 
     def count(self, octets: int) -> None:
         """One packet of `octets` payload bytes was forwarded (protected) with this numbering."""
@@ -424,6 +436,7 @@ class Rewriter:
                 elapsed = max(1, int((now - self._last_time) * self.clock_rate))
                 self._ts_offset = (self._last_ts + elapsed - timestamp) & 0xFFFFFFFF
             self._base = self._highest = sequence
+            self._shifts.clear()
             self.started = True
         elif not self.keyframes:
             # Audio: numbered on without gaps, late packets dropped (no NACK for audio):
@@ -438,11 +451,18 @@ class Rewriter:
             ahead = (sequence - self._highest) & 0xFFFF
             if ahead and ahead < _SEQ_HALF:
                 self._highest = sequence
-            elif ahead:  # late: placed if it is after the start and not too old
-                behind = 0x10000 - ahead
-                since_start = (self._highest - self._base) & 0xFFFF
-                if behind > since_start or behind > self.MAX_LATE:
-                    return None
+                self._forget_old()
+            else:  # late (or the latest again): placed if it is after the start and not too old
+                if ahead:
+                    behind = 0x10000 - ahead
+                    since_start = (self._highest - self._base) & 0xFFFF
+                    if behind > since_start or behind > self.MAX_LATE:
+                        return None
+                if self._shifts:
+                    offset = self._offset_for(sequence)
+                    if offset is None:
+                        return None
+                    return (sequence + offset) & 0xFFFF, (timestamp + self._ts_offset) & 0xFFFFFFFF
         out_seq = (sequence + self._seq_offset) & 0xFFFF
         out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
         if newer(out_seq, self._max_seq):
@@ -450,11 +470,64 @@ class Rewriter:
             self._last_ts, self._last_time = out_ts, now
         return out_seq, out_ts
 
+    def insert(self) -> int:
+        """The output sequence number of a packet added after the last one forwarded (only
+        while started, with every input packet forwarded in order)."""
+        self._max_seq = (self._max_seq + 1) & 0xFFFF
+        self._seq_offset = (self._seq_offset + 1) & 0xFFFF
+        if len(self._shifts) == self.MAX_SHIFTS:
+            self._base = self._shifts[1][0]  # older inputs' numbers are forgotten: never placed again
+        self._shifts.append(((self._highest + 1) & 0xFFFF, self._seq_offset))
+        return self._max_seq
+
+    def _forget_old(self) -> None:
+        """Keep the start and the insertions within MAX_LATE of the highest input: what is
+        older is never placed again, and a number further back than half the 16-bit space
+        would read as ahead. Positions are then told apart by their distance back from
+        `_highest` (`_back`), never by newer(), which flips every 32,768 packets."""
+        back = self._back
+        shifts = self._shifts
+        while shifts and back(shifts[0][0]) > self.MAX_LATE:
+            shifts.popleft()  # inputs from it to the next one: that offset, the next's less one
+        if back(self._base) > self.MAX_LATE + 1:
+            self._base = (self._highest - self.MAX_LATE) & 0xFFFF
+
+    def _back(self, sequence: int) -> int:
+        """How far `sequence` lies behind the input after the highest (where an insertion's
+        shift starts): 0 for that one, 1 for the highest, 65,535 for the one after."""
+        return (self._highest + 1 - sequence) & 0xFFFF
+
+    def _offset_for(self, sequence: int) -> int | None:
+        """The offset input `sequence` was (or is) numbered with, None if before the start."""
+        behind = self._back(sequence)
+        if behind > self._back(self._base):
+            return None
+        for first, offset in reversed(self._shifts):
+            if self._back(first) >= behind:
+                return offset
+        return (self._shifts[0][1] - 1) & 0xFFFF if self._shifts else self._seq_offset
+
     def input_sequence(self, out_seq: int) -> int | None:
-        """The input sequence number behind an output one (for NACKs), None if not mapped."""
+        """The input sequence number behind an output one (for NACKs), None if not mapped
+        (or an inserted packet's)."""
         if not self.started:
             return None
-        return (out_seq - self._seq_offset) & 0xFFFF
+        if not self._shifts:
+            return (out_seq - self._seq_offset) & 0xFFFF
+        since_start = self._back(self._base)
+        for first, offset in reversed(self._shifts):
+            sequence = (out_seq - offset) & 0xFFFF
+            behind = self._back(sequence)
+            if behind <= self._back(first):
+                return sequence if behind <= since_start else None
+            if (out_seq - offset + 1) & 0xFFFF == first:
+                return None  # the inserted packet's own number
+        sequence = (out_seq - self._shifts[0][1] + 1) & 0xFFFF
+        return sequence if self._back(sequence) <= since_start else None
+
+    def inserted(self, out_seq: int) -> bool:
+        """Whether `out_seq` is the number of a packet `insert()` added (one remembered)."""
+        return self.started and any((first + offset - 1) & 0xFFFF == out_seq for first, offset in self._shifts)
 
     def timestamp_at(self, now: float) -> int | None:
         """This subscriber's RTP timestamp for the wall-clock time `now` (None before any packet)."""
@@ -467,7 +540,10 @@ class Rewriter:
         (a hole in what it received), None otherwise."""
         if not self.started:
             return None
-        out = (sequence + self._seq_offset) & 0xFFFF
+        offset = self._offset_for(sequence) if self._shifts else self._seq_offset
+        if offset is None:
+            return None
+        out = (sequence + offset) & 0xFFFF
         return None if newer(out, self._max_seq) else out
 
     def holes(self, received: Callable[[int], bool], window: int) -> list[int]:
@@ -486,7 +562,9 @@ class Rewriter:
         for step in range(span):
             sequence = (first + step) & 0xFFFF
             if not received(sequence):
-                out.append((sequence + self._seq_offset) & 0xFFFF)
+                offset = self._offset_for(sequence) if self._shifts else self._seq_offset
+                if offset is not None:
+                    out.append((sequence + offset) & 0xFFFF)
         return out
 
     @property

@@ -29,9 +29,10 @@ MAX_REDUNDANT = 8
 REDUNDANT_FRAMES = 1
 
 
-def is_red(codec: Any) -> bool:
-    """Whether an aiortc codec (anything with a mimeType) is RED."""
-    return str(getattr(codec, "mimeType", "")).lower() == RED_MIME
+def is_red(codec: Any, kind: str = "audio") -> bool:
+    """Whether an aiortc codec (anything with a mimeType) is RED of `kind` (audio: Opus's,
+    video: ulpfec.py's)."""
+    return str(getattr(codec, "mimeType", "")).lower() == f"{kind}/red"
 
 
 def red_fmtp(opus_pt: int, redundant: int = REDUNDANT_FRAMES) -> str:

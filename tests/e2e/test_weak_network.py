@@ -190,3 +190,33 @@ def test_loss_on_the_citizens_link_deepens_its_video_buffer(weak_link, weak_call
         citizen.wait_for_function(f"() => ({VIDEO_BUFFERS})().every((ms) => ms >= 200)", timeout=WAIT)
     finally:
         weak_link.emulator.set_profile(Profile())
+
+
+def _video_codecs(description: str) -> set[str]:
+    """Codec names on every video m-line of a description."""
+    names = dict(re.findall(r"^a=rtpmap:(\d+) ([^/\s]+)/", description, re.M))
+    out: set[str] = set()
+    for line in re.findall(r"^m=video \d+ \S+ ([\d ]+)\r?$", description, re.M):
+        out |= {names.get(pt, pt).lower() for pt in line.split()}
+    return out
+
+
+def test_video_fec_is_negotiated_and_a_lossy_citizen_receives_the_engines_fec(weak_link, weak_call):
+    """Video RED + ULPFEC (media/engine/ulpfec.py): in the engine's answer to the citizen's
+    offer; once her browser reports loss, the engine protects the video it sends her (FEC
+    rebuilds a lost packet without a retransmission's round trip). Chromium 1xx counts no
+    ULPFEC in `fecPacketsReceived` for video, so the engine's log says it."""
+    _, citizen, _ = weak_call
+    _, remote = citizen.evaluate(DESCRIPTIONS)
+    assert {"vp8", "red", "ulpfec"} <= _video_codecs(remote)
+    log = weak_link.server.log_tail
+    turned_on = "video FEC on towards a subscriber"
+    seen = log(200_000).count(turned_on)
+    weak_link.emulator.set_profile(Profile.both(delay_ms=80, loss=0.1))
+    try:
+        deadline = time.monotonic() + WAIT / 1000
+        while log(200_000).count(turned_on) == seen and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert log(200_000).count(turned_on) > seen
+    finally:
+        weak_link.emulator.set_profile(Profile())
