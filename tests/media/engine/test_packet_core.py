@@ -21,6 +21,7 @@ from media.engine.packets import (
     TRANSPORT_CC_URI,
     ExtensionMapper,
     MalformedPacket,
+    Rewriter,
     build_extensions,
     parse_rtp,
     payload_of,
@@ -314,3 +315,32 @@ def test_the_compiled_history_and_numbering_are_the_ones_the_compiled_core_makes
     history.add(view)
     held = history.get(5)
     assert held is not None and held.data == view.data and held.data is not view.data  # a copy, kept in C
+
+
+def test_a_compiled_numbering_goes_on_as_the_reference_in_the_same_state() -> None:
+    """A subscriber the engine starts protecting with FEC leaves the C numbering mid-stream
+    (python_numbering): the reference then maps what follows, late packets included, to the
+    numbers the C numbering would have given, and the sender-report counts carry over."""
+    if packet_core.COMPILED is None:
+        pytest.skip("compiled packet core not built")
+    compiled = packet_core.implementation("compiled")
+    rng = random.Random(4242)
+    numbering = compiled.numbering(90000, True, 5000, 77)
+    twin = compiled.numbering(90000, True, 5000, 77)
+    sequence, timestamp, now = 65000, 1000, 100.0
+    for step in range(700):  # across the 16-bit wrap, with losses
+        sequence = (sequence + rng.choice((1, 1, 1, 2))) & 0xFFFF
+        timestamp = (timestamp + 3000) & 0xFFFFFFFF
+        now += 0.01
+        for one in (numbering, twin):
+            assert one.map(sequence, timestamp, step == 0, now) is not None
+            one.count(1000)
+    reference = packet_core.python_numbering(numbering)
+    assert type(reference) is Rewriter and packet_core.python_numbering(reference) is reference
+    assert (reference.packets, reference.octets) == (twin.packets, twin.octets) == (700, 700_000)
+    for late in range(1, 40):  # late packets, then new ones
+        old = (sequence - late) & 0xFFFF
+        assert reference.map(old, timestamp, False, now) == twin.map(old, timestamp, False, now)
+    for _ in range(50):
+        sequence, timestamp, now = (sequence + 1) & 0xFFFF, (timestamp + 3000) & 0xFFFFFFFF, now + 0.01
+        assert reference.map(sequence, timestamp, False, now) == twin.map(sequence, timestamp, False, now)
