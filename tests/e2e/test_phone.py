@@ -195,10 +195,13 @@ def test_a_phone_dials_in_waits_is_admitted_and_both_sides_hear_each_other(serve
         assert abs(heard["freq"] - 440) <= 20, heard
 
         # The phone hears the agent's fake microphone: the frequency the page sends, read while
-        # its beep sounds (its level is ~0.15; at 0.01 a beep's tail once read as 59 Hz).
+        # its beep sounds (its level is ~0.15; at 0.01 a beep's tail once read as 59 Hz, and a
+        # window half in the beep at 0.087 as 479 Hz for 400): two readings in a row that agree.
         handle = agent_page.wait_for_function(
-            f"""() => {{ ({ANALYSE})([null, true]).then((r) => {{ window.gvMine = r; }});
-                 const r = window.gvMine; return r && r.rms > 0.05 && r; }}""",
+            f"""() => {{ ({ANALYSE})([null, true]).then((r) => {{
+                     window.gvMinePrev = window.gvMine; window.gvMine = r; }});
+                 const r = window.gvMine, p = window.gvMinePrev;
+                 return r && p && r.rms > 0.05 && p.rms > 0.05 && Math.abs(r.freq - p.freq) <= 5 && r; }}""",
             timeout=WAIT, polling=100)
         mine = handle.json_value()
         wait_until(lambda: len(phone.session.received) - admitted_at > 3 * RATE, 15, what="3 s of the room")
