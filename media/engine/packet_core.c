@@ -370,6 +370,10 @@ int gv_map(gv_numbering *n, int sequence, uint32_t timestamp, int keyframe, doub
         int ahead = (sequence - n->highest) & 0xFFFF;
         if (ahead && ahead < 0x8000) {
             n->highest = sequence;
+            /* Rewriter._forget_old: a start further back than MAX_LATE moves up, or after
+             * 65,536 packets it would read as only a few back and refuse late packets. */
+            if (((n->highest + 1 - n->base) & 0xFFFF) > GV_MAX_LATE + 1)
+                n->base = (n->highest - GV_MAX_LATE) & 0xFFFF;
         } else if (ahead) {
             int behind = 0x10000 - ahead, since_start = (n->highest - n->base) & 0xFFFF;
             if (behind > since_start || behind > GV_MAX_LATE)

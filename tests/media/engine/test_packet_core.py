@@ -344,3 +344,27 @@ def test_a_compiled_numbering_goes_on_as_the_reference_in_the_same_state() -> No
     for _ in range(50):
         sequence, timestamp, now = (sequence + 1) & 0xFFFF, (timestamp + 3000) & 0xFFFFFFFF, now + 0.01
         assert reference.map(sequence, timestamp, False, now) == twin.map(sequence, timestamp, False, now)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_a_long_mapping_still_places_late_packets_past_the_16_bit_wrap(core: packet_core.Core) -> None:
+    """A mapping started once and run on for 200,000 packets: every few packets one 5 to 60
+    behind comes again (a retransmission, a late packet) and keeps its number, including
+    just after each 65,536th packet since the start, where a start never moved forward
+    would read as only a few packets back and refuse it."""
+    numbering = core.numbering(90000, True, 100, 0)
+    sequence, refused = 40000, []
+    first = numbering.map(sequence, 0, True, 0.0)
+    assert first is not None
+    given = {sequence: first[0]}
+    for step in range(1, 200_000):
+        sequence = (sequence + 1) & 0xFFFF
+        mapped = numbering.map(sequence, step * 3000, False, step / 1000)
+        assert mapped is not None
+        given[sequence] = mapped[0]
+        if step % 7 == 0 and step > 60:
+            late = (sequence - 5 - step % 56) & 0xFFFF
+            again = numbering.map(late, 0, False, step / 1000)
+            if again is None or again[0] != given[late]:
+                refused.append(step)
+    assert refused == []
