@@ -134,8 +134,7 @@ UNCAPPED_BITRATE = 20_000_000
 UNCAP_REPORTS = 3
 
 
-def _ntp_now() -> int:
-    return fast_path.current_ntp_time()
+_ntp_now = fast_path.current_ntp_time
 
 
 class _Transport:
@@ -343,7 +342,7 @@ class PacketPublication:
             self._nacks.repaired(view.sequence, time.monotonic())
         elif self.stats.add(view.sequence) and self.video:
             self._nack_missing()
-        elif self._nacks:
+        elif self._nacks.holes:
             self._nacks.arrived(view.sequence)
         if self.video:
             assert self.history is not None
@@ -488,13 +487,28 @@ class PacketPublication:
         now = time.monotonic()
         ntp = _ntp_now()
         newest = (self.stats.highest + 1) & 0xFFFF  # nothing held from here on
-        forwards = [(forward, forward.wants_views()) for forward in self.forwards]
-        views = any(wants for _, wants in forwards)
+        forwards = self.forwards
+        for forward in forwards:
+            if forward.wants_views():  # its FEC needs each packet: the loop below, per forward
+                break
+        else:
+            # The common case (no subscriber takes the engine's FEC), kept lean: per packet,
+            # one C call per subscriber.
+            while held >= 0:
+                sequence = self._next
+                if held:
+                    self._keyframe = (sequence, now)
+                for forward in forwards:
+                    forward.send_stored(history, sequence, now, ntp)
+                self._next = sequence = (sequence + 1) & 0xFFFF
+                held = -1 if sequence == newest else history.state(sequence)
+            return
+        wanting = [forward.wants_views() for forward in forwards]
         while held >= 0:
             if held:
                 self._keyframe = (self._next, now)
-            view = history.get(self._next) if views else None
-            for forward, wants in forwards:
+            view = history.get(self._next)
+            for forward, wants in zip(forwards, wanting, strict=True):
                 if wants and view is not None:
                     forward.send(view, now, ntp)  # its FEC needs the packet
                 else:
@@ -1020,7 +1034,11 @@ class PacketForward:
             if self.state.rewriter.waiting:
                 self.publication.request_keyframe()
             return
-        self._deliver(data)
+        try:  # _deliver, inlined: this is the per-packet path
+            self._send(data)
+        except ConnectionError:
+            self.dropped += 1
+            self.state.rewriter.uncount()
 
     def _deliver(self, data: bytes) -> None:
         try:
