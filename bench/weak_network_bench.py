@@ -128,6 +128,11 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "audio_packets": last["aPackets"] - first["aPackets"],
         "target_series": [round(s["target"] / 1000) for s in samples],
         # The audio jitter buffer over each second (ms), to see when it grew.
+        # The pages' video-buffer target (playout.js) and the time frozen, each second.
+        "playout_series": [s["playoutMs"] for s in samples],
+        "frozen_series": [round(b["frozen"] - a["frozen"], 2) for a, b in itertools.pairwise(samples)],
+        "video_jb_series": [round(1000 * (b["vjbDelay"] - a["vjbDelay"]) / (b["vjbEmitted"] - a["vjbEmitted"]))
+                            if b["vjbEmitted"] > a["vjbEmitted"] else None for a, b in itertools.pairwise(samples)],
         "audio_delay_series": [round(1000 * (b["jbDelay"] - a["jbDelay"]) / (b["jbEmitted"] - a["jbEmitted"]))
                                if b["jbEmitted"] > a["jbEmitted"] else None for a, b in itertools.pairwise(samples)],
     }
@@ -285,6 +290,12 @@ def main() -> None:
                           + " ".join(str(v) for v in r["target_series"]), flush=True)
                     print(f"{'':22} {side:8} audio jitter buffer per second, ms: "
                           + " ".join(fmt(v, "{:.0f}") for v in r["audio_delay_series"]), flush=True)
+                    print(f"{'':22} {side:8} video target per second (playout.js), ms: "
+                          + " ".join(fmt(v, "{:.0f}") for v in r["playout_series"]), flush=True)
+                    print(f"{'':22} {side:8} video jitter buffer per second, ms: "
+                          + " ".join(fmt(v, "{:.0f}") for v in r["video_jb_series"]), flush=True)
+                    print(f"{'':22} {side:8} time frozen per second, s: "
+                          + " ".join(f"{v:g}" for v in r["frozen_series"]), flush=True)
                     if r["video_s"] < args.seconds:
                         print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
                               f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "

@@ -16,6 +16,7 @@ retransmission could arrive.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ MIN_RETRY = 0.04  # s, never NACK the same packet more often
 RETRY_FACTOR = 1.25  # a retry waits the round trip and a margin for the publisher's pacing
 GIVE_UP = 1.0  # s after a hole was noticed, at least...
 GIVE_UP_RTTS = 4  # ...and at least this many round trips
+WAIT_BUCKET = 0.05  # s, the histogram of how long holes waited
 
 
 @dataclass(slots=True)
@@ -44,6 +46,9 @@ class NackTracker:
         self.requests = 0  # sequence numbers NACKed, retries included
         self.repairs = 0  # holes a retransmission filled
         self.given_up = 0  # holes given up
+        # How long holes held the video (noticed -> filled), in WAIT_BUCKET steps: what a
+        # subscriber's buffer must cover (the engine forwards video in order).
+        self.waits: Counter[int] = Counter()
 
     def __len__(self) -> int:
         return len(self.holes)
@@ -64,15 +69,22 @@ class NackTracker:
             if sequence not in self.holes:
                 self.holes[sequence] = _Hole(now)
 
-    def arrived(self, sequence: int) -> None:
-        """The original came late: nothing to measure."""
-        self.holes.pop(sequence, None)
+    def arrived(self, sequence: int, now: float | None = None) -> None:
+        """The original came late, or FEC rebuilt it: no round trip to measure (`now`: the
+        wait is counted)."""
+        hole = self.holes.pop(sequence, None)
+        if hole is not None and now is not None:
+            self._waited(now - hole.noticed)
+
+    def _waited(self, seconds: float) -> None:
+        self.waits[int(seconds / WAIT_BUCKET)] += 1
 
     def repaired(self, sequence: int, now: float) -> None:
         """A retransmission of `sequence` arrived."""
         hole = self.holes.pop(sequence, None)
         if hole is not None:
             self.repairs += 1
+            self._waited(now - hole.noticed)
         if hole is None or hole.sent is None or hole.first is None:
             return
         if hole.tries == 1:

@@ -67,7 +67,7 @@ from .encoded import EncodedFrame, codec_key, is_keyframe
 from .fanout import Fanout, ForwardedTrack
 from .framegrab import decoded_frames
 from .loss_relay import DownstreamLoss, reported_fraction, upstream_fraction
-from .nack import NackTracker
+from .nack import WAIT_BUCKET, NackTracker
 from .packets import (
     ABS_SEND_TIME_URI,
     TRANSPORT_CC_URI,
@@ -342,8 +342,8 @@ class PacketPublication:
             self._nacks.repaired(view.sequence, time.monotonic())
         elif self.stats.add(view.sequence) and self.video:
             self._nack_missing()
-        elif self._nacks.holes:
-            self._nacks.arrived(view.sequence)
+        elif view.sequence in self._nacks.holes:  # a late original: the hole's wait is counted
+            self._nacks.arrived(view.sequence, time.monotonic())
         if self.video:
             assert self.history is not None
             self.history.add(view)
@@ -420,7 +420,7 @@ class PacketPublication:
             view.keyframe = is_keyframe_start(self._codec_name, view.payload)
             self._rebuilt[view.sequence % _REBUILT_RING] = view.sequence
             self.stats.missing.discard(view.sequence)
-            self._nacks.arrived(view.sequence)
+            self._nacks.arrived(view.sequence, time.monotonic())
             self.history.add(view)
             self._release(view.sequence)
 
@@ -455,7 +455,7 @@ class PacketPublication:
                 history.add(RtpView(header, 0, self._ulpfec_pt, sequence, after.timestamp, self.media_ssrc, [],
                                     len(header), len(header)))
                 self.stats.missing.discard(sequence)
-                self._nacks.arrived(sequence)
+                self._nacks.arrived(sequence, time.monotonic())
                 self.fec_gaps += 1
             sequence = (sequence + 1) & 0xFFFF
         return True
@@ -760,7 +760,9 @@ class PacketPublication:
         if self.video and self._nacks.requests:
             n = self._nacks
             logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
-                        "round trip %.0f ms (%d samples)", n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples)
+                        "round trip %.0f ms (%d samples); holes filled after (ms: count) %s",
+                        n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples,
+                        " ".join(f"{round(1000 * WAIT_BUCKET * b)}:{c}" for b, c in sorted(n.waits.items())))
         if self._fec is not None:
             logger.info("video publication ended, FEC negotiated (payload types RED %d, its RTX %d, ULPFEC %d): "
                         "%d packets in RED (%d of them RTX), %d FEC packets received, %d packets rebuilt from "

@@ -113,3 +113,17 @@ def test_a_round_trip_longer_than_the_first_guess_is_learnt_despite_retries() ->
         tracker.repaired(i, now + 0.18)
     assert tracker.rtt == pytest.approx(0.18, abs=0.02)
     assert tracker.retry_interval > 0.2
+
+
+def test_how_long_holes_held_the_video_is_counted_by_50_ms() -> None:
+    """Noticed -> filled, by a retransmission or by FEC (`arrived` with a time): what a
+    subscriber's buffer must cover, logged when the publication ends."""
+    tracker = NackTracker()
+    tracker.add([1, 2, 3, 4], 0.0)
+    tracker.due(0.0)
+    tracker.arrived(1, 0.01)  # FEC rebuilt it at once
+    tracker.repaired(2, 0.17)  # one round trip
+    tracker.repaired(3, 0.38)  # asked twice
+    tracker.arrived(4)  # the original, late: no time given, not counted
+    tracker.arrived(99, 0.5)  # not a hole
+    assert dict(tracker.waits) == {0: 1, 3: 1, 7: 1}
