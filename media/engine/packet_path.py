@@ -1036,11 +1036,7 @@ class PacketForward:
             if self.state.rewriter.waiting:
                 self.publication.request_keyframe()
             return
-        try:  # _deliver, inlined: this is the per-packet path
-            self._send(data)
-        except ConnectionError:
-            self.dropped += 1
-            self.state.rewriter.uncount()
+        self._deliver(data)
 
     def _deliver(self, data: bytes) -> None:
         try:
