@@ -40,7 +40,7 @@ class NackTracker:
     """The missing sequence numbers of one stream, each with its request history."""
 
     def __init__(self) -> None:
-        self.holes: dict[int, _Hole] = {}  # read per packet (its truth: any hole) by the packet path
+        self.holes: dict[int, _Hole] = {}  # looked up per packet by the packet path
         self.rtt = INITIAL_RTT  # smoothed NACK -> retransmission delay, s
         self.samples = 0
         self.requests = 0  # sequence numbers NACKed, retries included

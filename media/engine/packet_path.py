@@ -487,28 +487,13 @@ class PacketPublication:
         now = time.monotonic()
         ntp = _ntp_now()
         newest = (self.stats.highest + 1) & 0xFFFF  # nothing held from here on
-        forwards = self.forwards
-        for forward in forwards:
-            if forward.wants_views():  # its FEC needs each packet: the loop below, per forward
-                break
-        else:
-            # The common case (no subscriber takes the engine's FEC), kept lean: per packet,
-            # one C call per subscriber.
-            while held >= 0:
-                sequence = self._next
-                if held:
-                    self._keyframe = (sequence, now)
-                for forward in forwards:
-                    forward.send_stored(history, sequence, now, ntp)
-                self._next = sequence = (sequence + 1) & 0xFFFF
-                held = -1 if sequence == newest else history.state(sequence)
-            return
-        wanting = [forward.wants_views() for forward in forwards]
+        forwards = [(forward, forward.wants_views()) for forward in self.forwards]
+        views = any(wants for _, wants in forwards)
         while held >= 0:
             if held:
                 self._keyframe = (self._next, now)
-            view = history.get(self._next)
-            for forward, wants in zip(forwards, wanting, strict=True):
+            view = history.get(self._next) if views else None
+            for forward, wants in forwards:
                 if wants and view is not None:
                     forward.send(view, now, ntp)  # its FEC needs the packet
                 else:
