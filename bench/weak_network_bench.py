@@ -127,12 +127,13 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "fec_received": last["fecReceived"] - first["fecReceived"],
         "audio_packets": last["aPackets"] - first["aPackets"],
         "target_series": [round(s["target"] / 1000) for s in samples],
-        # The audio jitter buffer over each second (ms), to see when it grew.
-        # The pages' video-buffer target (playout.js) and the time frozen, each second.
+        # The pages' video-buffer target (playout.js), the time frozen and the video jitter
+        # buffer, each second.
         "playout_series": [s["playoutMs"] for s in samples],
         "frozen_series": [round(b["frozen"] - a["frozen"], 2) for a, b in itertools.pairwise(samples)],
         "video_jb_series": [round(1000 * (b["vjbDelay"] - a["vjbDelay"]) / (b["vjbEmitted"] - a["vjbEmitted"]))
                             if b["vjbEmitted"] > a["vjbEmitted"] else None for a, b in itertools.pairwise(samples)],
+        # The audio jitter buffer over each second (ms), to see when it grew.
         "audio_delay_series": [round(1000 * (b["jbDelay"] - a["jbDelay"]) / (b["jbEmitted"] - a["jbEmitted"]))
                                if b["jbEmitted"] > a["jbEmitted"] else None for a, b in itertools.pairwise(samples)],
     }

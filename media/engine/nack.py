@@ -40,7 +40,7 @@ class NackTracker:
     """The missing sequence numbers of one stream, each with its request history."""
 
     def __init__(self) -> None:
-        self.holes: dict[int, _Hole] = {}  # looked up per packet by the packet path
+        self._holes: dict[int, _Hole] = {}
         self.rtt = INITIAL_RTT  # smoothed NACK -> retransmission delay, s
         self.samples = 0
         self.requests = 0  # sequence numbers NACKed, retries included
@@ -51,10 +51,10 @@ class NackTracker:
         self.waits: Counter[int] = Counter()
 
     def __len__(self) -> int:
-        return len(self.holes)
+        return len(self._holes)
 
     def __contains__(self, sequence: int) -> bool:
-        return sequence in self.holes
+        return sequence in self._holes
 
     @property
     def retry_interval(self) -> float:
@@ -66,13 +66,13 @@ class NackTracker:
 
     def add(self, sequences: Iterable[int], now: float) -> None:
         for sequence in sequences:
-            if sequence not in self.holes:
-                self.holes[sequence] = _Hole(now)
+            if sequence not in self._holes:
+                self._holes[sequence] = _Hole(now)
 
     def arrived(self, sequence: int, now: float | None = None) -> None:
         """The original came late, or FEC rebuilt it: no round trip to measure (`now`: the
         wait is counted)."""
-        hole = self.holes.pop(sequence, None)
+        hole = self._holes.pop(sequence, None)
         if hole is not None and now is not None:
             self._waited(now - hole.noticed)
 
@@ -81,7 +81,7 @@ class NackTracker:
 
     def repaired(self, sequence: int, now: float) -> None:
         """A retransmission of `sequence` arrived."""
-        hole = self.holes.pop(sequence, None)
+        hole = self._holes.pop(sequence, None)
         if hole is not None:
             self.repairs += 1
             self._waited(now - hole.noticed)
@@ -103,15 +103,15 @@ class NackTracker:
 
     def retain(self, missing: set[int]) -> None:
         """Forget holes the receive statistics no longer count as missing (too old)."""
-        for sequence in [s for s in self.holes if s not in missing]:
-            del self.holes[sequence]
+        for sequence in [s for s in self._holes if s not in missing]:
+            del self._holes[sequence]
 
     def due(self, now: float) -> tuple[list[int], list[int]]:
         """(to NACK now, given up now); the former are marked as sent at `now`."""
         retry, give_up = self.retry_interval, self.give_up_after
         nack: list[int] = []
         lost: list[int] = []
-        for sequence, hole in self.holes.items():
+        for sequence, hole in self._holes.items():
             if now - hole.noticed >= give_up:
                 lost.append(sequence)
             elif hole.sent is None or now - hole.sent >= retry:
@@ -121,7 +121,7 @@ class NackTracker:
                 hole.tries += 1
                 nack.append(sequence)
         for sequence in lost:
-            del self.holes[sequence]
+            del self._holes[sequence]
         self.requests += len(nack)
         self.given_up += len(lost)
         return nack, lost
@@ -130,4 +130,4 @@ class NackTracker:
         """When `due` will next have something to do, if anything is pending."""
         retry, give_up = self.retry_interval, self.give_up_after
         return min((min(hole.noticed + give_up, hole.noticed if hole.sent is None else hole.sent + retry)
-                    for hole in self.holes.values()), default=None)
+                    for hole in self._holes.values()), default=None)

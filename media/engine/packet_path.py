@@ -342,7 +342,7 @@ class PacketPublication:
             self._nacks.repaired(view.sequence, time.monotonic())
         elif self.stats.add(view.sequence) and self.video:
             self._nack_missing()
-        elif view.sequence in self._nacks.holes:  # a late original: the hole's wait is counted
+        elif view.sequence in self._nacks:  # a late original: the hole's wait is counted
             self._nacks.arrived(view.sequence, time.monotonic())
         if self.video:
             assert self.history is not None
