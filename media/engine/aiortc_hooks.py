@@ -88,8 +88,8 @@ from .background import spawn
 from .encoded import H264, VP8, EncodedFrame
 from .errors import ContractError, MediaError
 from .numbering import Numbering
+from .packet_core import ACTIVE as PACKET_CORE
 from .red import fmtp_payload_types, is_red, red_fmtp
-from .remb import LightBitrateEstimator
 from .ulpfec import RED_MIME as VIDEO_RED_MIME
 from .ulpfec import ULPFEC_MIME
 
@@ -217,7 +217,7 @@ def attach_receiver(
     if remb == "off":
         receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]  # mangled private, in the contract
     elif remb == "light" and receiver._RTCRtpReceiver__remote_bitrate_estimator is not None:  # type: ignore[attr-defined]  # mangled private, in the contract
-        receiver._RTCRtpReceiver__remote_bitrate_estimator = LightBitrateEstimator()  # type: ignore[attr-defined]  # mangled private, in the contract
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = PACKET_CORE.estimator()  # type: ignore[attr-defined]  # mangled private, in the contract
 
 
 def depayloaded(packet: RtpPacket) -> bytes:

@@ -487,3 +487,76 @@ int gv_ring_forward(const gv_ring *r, int sequence, const gv_forward *f, gv_numb
     return gv_forward_mapped(f, n, buffer, s->data, s->size, s->marker, payload_type, s->sequence, s->timestamp,
                              s->keyframe, now, ntp, s->start, s->end, NULL, 0, mapped);
 }
+
+/* The light REMB estimator's per-packet bookkeeping (remb.py: LightBitrateEstimator.add is
+ * the reference, same results): packet groups by send time, bytes for the throughput window,
+ * whether an update is due. Python (packet_core.py, _CompiledEstimator) runs the Kalman filter
+ * when a group closes and the rate control when an update is due: per packet, no Python. */
+#define GV_REMB_SSRC 1   /* an SSRC other than the last one: Python lists it */
+#define GV_REMB_RESET 2  /* a silence longer than the window: Python forgets its closed groups */
+#define GV_REMB_CLOSED 4 /* a group closed (closed_*): Python runs the filter, then decides on an update */
+#define GV_REMB_UPDATE 8 /* no group closed, and an update is due */
+#define GV_REMB_WINDOW_MS 1000
+#define GV_REMB_GROUP_LENGTH ((5LL << 26) / 1000) /* aiortc.rate: 5 ms of send time, 26 fraction bits */
+#define GV_REMB_BURST_MS 5
+#define GV_HALF 0x80000000u
+
+typedef struct {
+    int started, overusing, has_update, has_ssrc;
+    uint32_t first, last, ssrc;  /* the current group's first and last send time (abs-send-time << 8) */
+    int64_t arrival, size;       /* its last arrival (ms) and bytes */
+    int64_t pending, pending_first, origin;
+    int64_t last_update, feedback_interval, reduce_interval;
+    uint32_t closed_last;
+    int64_t closed_arrival, closed_size, closed_pending, closed_pending_first;
+} gv_remb;
+
+int gv_remb_add(gv_remb *r, int64_t arrival, uint32_t abs_send_time, int size, uint32_t ssrc) {
+    uint32_t timestamp = abs_send_time << 8;
+    int flags = 0;
+    if (!r->has_ssrc || ssrc != r->ssrc) {
+        r->ssrc = ssrc;
+        r->has_ssrc = 1;
+        flags |= GV_REMB_SSRC;
+    }
+    if (!r->started) {
+        r->started = 1;
+        r->first = r->last = timestamp;
+        r->origin = arrival;
+    } else if (arrival - r->arrival > GV_REMB_WINDOW_MS) {
+        r->pending = 0;
+        r->origin = arrival;
+        flags |= GV_REMB_RESET;
+    }
+    uint32_t from_first = timestamp - r->first;
+    if (from_first < GV_HALF) { /* else out of order: not part of any group */
+        uint32_t since_last = timestamp - r->last;
+        /* Python's round(): half to even, as nearbyint in the default rounding mode */
+        double since_last_ms = __builtin_nearbyint(since_last * (1000.0 / (double)(1 << 26)));
+        int64_t arrival_delta = arrival - r->arrival;
+        int burst = since_last_ms == 0 || ((double)arrival_delta < since_last_ms && arrival_delta <= GV_REMB_BURST_MS);
+        if (!burst && from_first > GV_REMB_GROUP_LENGTH) {
+            r->closed_last = r->last;
+            r->closed_arrival = r->arrival;
+            r->closed_size = r->size;
+            r->closed_pending_first = r->pending_first;
+            r->closed_pending = r->pending;
+            r->pending = 0;
+            r->first = r->last = timestamp;
+            r->size = 0;
+            flags |= GV_REMB_CLOSED;
+        } else if (since_last > 0 && since_last < GV_HALF) {
+            r->last = timestamp;
+        }
+        r->size += size;
+        r->arrival = arrival;
+    }
+    if (!r->pending)
+        r->pending_first = arrival;
+    r->pending += size;
+    if (!(flags & GV_REMB_CLOSED)
+        && (!r->has_update || arrival - r->last_update > r->feedback_interval
+            || (r->overusing && arrival - r->last_update >= r->reduce_interval)))
+        flags |= GV_REMB_UPDATE;
+    return flags;
+}

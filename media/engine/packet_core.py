@@ -9,13 +9,15 @@ continuous across switches and losses) decides what it is sent. Both implementat
 exactly this, with the same results (tests/media/engine/test_packet_core.py and
 test_packets.py run both on the same cases):
 
-- `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`, `History`, `Rewriter`)
-  and srtp_direct.py;
+- `PYTHON`: packets.py (`ExtensionMapper.block`, `rewritten_header`, `History`, `Rewriter`),
+  srtp_direct.py and remb.py (`LightBitrateEstimator`);
 - `COMPILED`: one C call per forwarded packet (`gv_forward_packet`: rewrite, map, protect;
   with the numbering, `gv_forward_mapped`, or from the history, `gv_ring_forward`), the
   history a C ring of the raw packets (`gv_ring`: no Python object per packet kept), the
   numbering a C struct under `Rewriter`'s own methods, one call per received packet to
-  read it (`gv_inspect`) and one to unprotect it (`gv_unprotect`), built by
+  read it (`gv_inspect`) and one to unprotect it (`gv_unprotect`); the REMB estimator's
+  per-packet bookkeeping a C struct under `LightBitrateEstimator`'s own methods
+  (`gv_remb_add`: Python runs per packet group, not per packet); built by
   `./dev` (packet_core_build.py); libsrtp is the copy inside pylibsrtp, called through its
   function addresses (the sessions aiortc made belong to that copy).
 
@@ -46,6 +48,7 @@ from .packets import (
     payload_of,
     rewritten_header,
 )
+from .remb import LightBitrateEstimator
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,11 @@ class Core(Protocol):
         """The publication's per-packet reading: parse, its transport-wide sequence number and
         abs-send-time (by the publisher's ids; only 2- and 3-byte values count), keyframe start
         (`codec` as is_keyframe_start takes it)."""
+        ...
+
+    def estimator(self, **settings: Any) -> LightBitrateEstimator:
+        """A video receiver's server-side REMB estimator (remb.py; the compiled one keeps its
+        per-packet bookkeeping in C)."""
         ...
 
 
@@ -165,6 +173,10 @@ def _python_inspector(tcc_id: int | None, abs_id: int | None, codec: str) -> Ins
 class _Python:
     name = "python"
     inspector = staticmethod(_python_inspector)
+
+    @staticmethod
+    def estimator(**settings: Any) -> LightBitrateEstimator:
+        return LightBitrateEstimator(**settings)
 
     @staticmethod
     def history(size: int = 256) -> History:
@@ -462,8 +474,66 @@ class _CompiledHistory(History):
         return -1 if state < 0 else state
 
 
+class _CompiledEstimator(LightBitrateEstimator):
+    """remb.LightBitrateEstimator with its per-packet state in a C gv_remb: add() is one C call
+    (gv_remb_add), and Python runs only when it flags something: a group closed (the filter),
+    an update due (the rate control), a new SSRC, a silence. `ssrcs` lists the same SSRCs in
+    the same order; their arrival times are set only on those calls."""
+
+    def __init__(self, **settings: Any) -> None:
+        lib = _compiled.lib
+        self._n = _compiled.ffi.new("gv_remb *")
+        self._call = lib.gv_remb_add
+        self._flag_ssrc, self._flag_reset = lib.GV_REMB_SSRC, lib.GV_REMB_RESET
+        self._flag_closed, self._flag_update = lib.GV_REMB_CLOSED, lib.GV_REMB_UPDATE
+        super().__init__(**settings)
+
+    _started = _struct_field("started", bool)
+    _overusing = _struct_field("overusing", bool)
+    _first = _struct_field("first")
+    _last = _struct_field("last")
+    _arrival = _struct_field("arrival")
+    _size = _struct_field("size")
+    _pending = _struct_field("pending")
+    _pending_first = _struct_field("pending_first")
+    _origin = _struct_field("origin")
+    feedback_interval_ms = _struct_field("feedback_interval")
+    reduce_interval_ms = _struct_field("reduce_interval")
+
+    @property
+    def _last_update_ms(self) -> int | None:
+        return int(self._n.last_update) if self._n.has_update else None
+
+    @_last_update_ms.setter
+    def _last_update_ms(self, value: int | None) -> None:
+        self._n.has_update = value is not None
+        self._n.last_update = value or 0
+
+    def add(self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
+            ) -> tuple[int, list[int]] | None:
+        flags: int = self._call(self._n, arrival_time_ms, abs_send_time, payload_size, ssrc)
+        return self._flagged(flags, arrival_time_ms, ssrc) if flags else None
+
+    def _flagged(self, flags: int, now_ms: int, ssrc: int) -> tuple[int, list[int]] | None:
+        self.ssrcs[ssrc] = now_ms
+        if flags & self._flag_reset:
+            self._forget_groups()  # the C reset the pending bytes and the origin
+        if flags & self._flag_closed:
+            n = self._n
+            self._close_group(now_ms, n.closed_last, n.closed_arrival, n.closed_size, n.closed_pending_first,
+                              n.closed_pending)
+            due = self._due(now_ms)  # the filter may have changed the overuse state
+        else:
+            due = bool(flags & self._flag_update)
+        return self._update(now_ms) if due else None
+
+
 class _Compiled:
     name = "compiled"
+
+    @staticmethod
+    def estimator(**settings: Any) -> LightBitrateEstimator:
+        return _CompiledEstimator(**settings)
 
     @staticmethod
     def history(size: int = 256) -> History:

@@ -92,6 +92,20 @@ const gv_slot *gv_ring_get(const gv_ring *r, int sequence);
 int gv_ring_state(const gv_ring *r, int sequence);
 int gv_ring_forward(const gv_ring *r, int sequence, const gv_forward *f, gv_numbering *n, char *buffer,
                     int payload_type, double now, uint64_t ntp, uint32_t *mapped);
+#define GV_REMB_SSRC ...
+#define GV_REMB_RESET ...
+#define GV_REMB_CLOSED ...
+#define GV_REMB_UPDATE ...
+typedef struct {
+    int started, overusing, has_update, has_ssrc;
+    uint32_t first, last, ssrc;
+    int64_t arrival, size;
+    int64_t pending, pending_first, origin;
+    int64_t last_update, feedback_interval, reduce_interval;
+    uint32_t closed_last;
+    int64_t closed_arrival, closed_size, closed_pending, closed_pending_first;
+} gv_remb;
+int gv_remb_add(gv_remb *r, int64_t arrival, uint32_t abs_send_time, int size, uint32_t ssrc);
 """
 
 

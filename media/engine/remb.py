@@ -99,6 +99,7 @@ class LightBitrateEstimator:
     def add(
         self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
     ) -> tuple[int, list[int]] | None:
+        # The reference for packet_core's compiled add (gv_remb_add): keep both in step.
         timestamp = abs_send_time << 8
         self.ssrcs[ssrc] = arrival_time_ms
         if not self._started:
@@ -107,8 +108,8 @@ class LightBitrateEstimator:
             self._origin = arrival_time_ms
         elif arrival_time_ms - self._arrival > WINDOW_MS:
             # A silence longer than the window: measure the throughput from here.
-            self._groups.clear()
-            self._window_bytes = self._pending = 0
+            self._forget_groups()
+            self._pending = 0
             self._origin = arrival_time_ms
 
         if (timestamp - self._first) & _MASK < _HALF:  # else out of order: not part of any group
@@ -117,7 +118,9 @@ class LightBitrateEstimator:
             arrival_delta = arrival_time_ms - self._arrival
             burst = since_last_ms == 0 or (arrival_delta < since_last_ms and arrival_delta <= _BURST_DELTA_MS)
             if not burst and (timestamp - self._first) & _MASK > _GROUP_LENGTH:
-                self._close_group(arrival_time_ms)
+                self._close_group(arrival_time_ms, self._last, self._arrival, self._size, self._pending_first,
+                                  self._pending)
+                self._pending = 0
                 self._first = self._last = timestamp
                 self._size = 0
             elif 0 < since_last < _HALF:
@@ -127,31 +130,33 @@ class LightBitrateEstimator:
         if not self._pending:
             self._pending_first = arrival_time_ms
         self._pending += payload_size
+        return self._update(arrival_time_ms) if self._due(arrival_time_ms) else None
 
+    def _due(self, now_ms: int) -> bool:
         last = self._last_update_ms
-        if (
+        return (
             last is None
-            or arrival_time_ms - last > self.feedback_interval_ms
-            or (self._overusing and arrival_time_ms - last >= self.reduce_interval_ms)
-        ):
-            return self._update(arrival_time_ms)
-        return None
+            or now_ms - last > self.feedback_interval_ms
+            or (self._overusing and now_ms - last >= self.reduce_interval_ms)
+        )
 
-    def _close_group(self, now_ms: int) -> None:
+    def _forget_groups(self) -> None:
+        self._groups.clear()
+        self._window_bytes = 0
+
+    def _close_group(self, now_ms: int, last: int, arrival: int, size: int, pending_first: int, pending: int) -> None:
+        # Per packet group (not per packet): the filter, the detector, the throughput window.
         previous = self._previous
         if previous is not None:
-            ts_delta_ms = ((self._last - previous[0]) & _MASK) * _TIMESTAMP_TO_MS
-            self.estimator.update(
-                self._arrival - previous[1], ts_delta_ms, self._size - previous[2], self.detector.state(), now_ms
-            )
+            ts_delta_ms = ((last - previous[0]) & _MASK) * _TIMESTAMP_TO_MS
+            self.estimator.update(arrival - previous[1], ts_delta_ms, size - previous[2], self.detector.state(), now_ms)
             usage = self.detector.detect(
                 self.estimator.offset(), ts_delta_ms, self.estimator.num_of_deltas(), now_ms
             )
             self._overusing = usage == BandwidthUsage.OVERUSING
-        self._previous = (self._last, self._arrival, self._size)
-        self._groups.append((self._pending_first, self._pending))
-        self._window_bytes += self._pending
-        self._pending = 0
+        self._previous = (last, arrival, size)
+        self._groups.append((pending_first, pending))
+        self._window_bytes += pending
 
     def throughput(self, now_ms: int) -> int | None:
         """Bits per second received over the last second (None before any data)."""

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 from aiortc.rate import RemoteBitrateEstimator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from media.engine import MediaEngine, aiortc_hooks
 from media.engine.remb import DECREASE_WEIGHT, FLOOR_BPS, LightBitrateEstimator
 from media.nodes import eventloop
 from tests.waiting import wait_until_async
 
+from . import cores
 from .clients import Room, remb_to
 from .test_forwarding import two_people
 
@@ -173,3 +176,78 @@ def test_jitter_bursts_no_longer_starve_a_publisher(spike_ms: float) -> None:
     assert guarded[-1] < 800_000
     for before, after in zip(guarded, guarded[1:], strict=False):
         assert after >= before - DECREASE_WEIGHT * (before - 0) - 1
+
+
+# --- the compiled bookkeeping (packet_core's gv_remb_add) against the reference ------------------
+
+
+_STATE = ("_started", "_first", "_last", "_arrival", "_size", "_pending", "_pending_first", "_origin", "_previous",
+          "_overusing", "_last_update_ms", "_window_bytes")
+
+
+def replay(core: Any, packets: list[Packet], **settings: Any) -> tuple[list[Any], list[int], list[Any]]:
+    """Every add()'s result, then the throughput and the estimator's whole state after it (the
+    groups as closed, the filter's input), and the SSRCs listed, through `core`'s estimator."""
+    estimator = core.estimator(**settings)
+    results, states = [], []
+    for arrival, abs_send_time, size, ssrc in packets:
+        results.append(estimator.add(arrival_time_ms=arrival, abs_send_time=abs_send_time, payload_size=size,
+                                     ssrc=ssrc))
+        states.append((estimator.throughput(arrival), list(estimator._groups),
+                       *(getattr(estimator, name) for name in _STATE)))
+    return results, list(estimator.ssrcs), states
+
+
+def traces() -> dict[str, list[Packet]]:
+    rnd = random.Random(7)
+    steady = video_stream(8)
+    queue = video_stream(10, queue_growth_ms=3.0, growth_from=4.0)
+    # Send times wrapping (abs-send-time is 64 s long), reordering, two SSRCs, a silence.
+    wrap = [(a, (t + (1 << 24) - (2 << 18)) & 0xFFFFFF, s, ssrc) for a, t, s, ssrc in video_stream(5)]
+    shuffled = list(steady)
+    for i in range(0, len(shuffled) - 3, 7):
+        shuffled[i], shuffled[i + 2] = shuffled[i + 2], shuffled[i]
+    two = [(a, t, s, 1234 if i % 5 else 99) for i, (a, t, s, _) in enumerate(steady)]
+    silence = steady[:120] + [(a + 3_000, (t + (3 << 18)) & 0xFFFFFF, s // 3, ssrc) for a, t, s, ssrc in steady[120:]]
+    jitter = [(a + rnd.randint(-8, 8), t, s + rnd.randint(-300, 300), ssrc) for a, t, s, ssrc in queue]
+    return {"steady": steady, "queue": queue, "wrap": wrap, "reordered": shuffled, "two ssrcs": two,
+            "silence": silence, "jitter": jitter}
+
+
+@pytest.mark.parametrize("name", list(traces()))
+@pytest.mark.parametrize("settings", [{}, {"floor_bps": 0, "decrease_weight": 1.0}], ids=["guarded", "aiortc"])
+def test_the_compiled_estimator_gives_the_references_results(name: str, settings: dict[str, Any]) -> None:
+    from media.engine import packet_core
+
+    compiled = packet_core.COMPILED
+    if compiled is None:
+        pytest.fail("compiled packet core not built (media/engine/packet_core_build.py)") if cores._REQUIRED \
+            else pytest.skip("compiled packet core not built")
+    packets = traces()[name]
+    reference = replay(packet_core.PYTHON, packets, **settings)
+    assert sum(r is not None for r in reference[0]) >= 2  # the trace drives REMBs
+    assert replay(compiled, packets, **settings) == reference
+
+
+# Arrival gaps around the 5 ms burst rule and past the 1 s window; send-time steps around the
+# 5 ms group length (abs-send-time counts 1/262144 s), sometimes anywhere (out of order, wraps).
+_GAPS = st.one_of(st.integers(0, 12), st.integers(0, 2500))
+_SEND_STEPS = st.one_of(st.integers(0, 3000), st.integers(0, 0xFFFFFF))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_GAPS, _SEND_STEPS, st.integers(0, 1500), st.sampled_from([1, 2])), min_size=1, max_size=300),
+       st.integers(0, 2**31), st.integers(0, 0xFFFFFF))
+def test_any_packet_sequence_gives_the_same_results_compiled(steps: list[tuple[int, int, int, int]], start: int,
+                                                             first_send: int) -> None:
+    """Hostile input (arrival gaps, any send time, sizes, SSRC switches) as the reference sees it."""
+    from media.engine import packet_core
+
+    if packet_core.COMPILED is None:
+        return  # the deterministic test above says whether the core is missing
+    arrival, send, packets = start, first_send, []
+    for gap, step, size, ssrc in steps:
+        arrival += gap
+        send = (send + step) & 0xFFFFFF
+        packets.append((arrival, send, size, ssrc))
+    assert replay(packet_core.COMPILED, packets) == replay(packet_core.PYTHON, packets)
