@@ -7,6 +7,7 @@
  * pointers Python passes in: aiortc's sessions (srtp_t) were made by that copy, whose
  * structures and global state another libsrtp build would not share. */
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -488,17 +489,26 @@ int gv_ring_forward(const gv_ring *r, int sequence, const gv_forward *f, gv_numb
                              s->keyframe, now, ntp, s->start, s->end, NULL, 0, mapped);
 }
 
-/* The light REMB estimator's per-packet bookkeeping (remb.py: LightBitrateEstimator.add is
- * the reference, same results): packet groups by send time, bytes for the throughput window,
- * whether an update is due. Python (packet_core.py, _CompiledEstimator) runs the Kalman filter
- * when a group closes and the rate control when an update is due: per packet, no Python. */
+/* The light REMB estimator (remb.py: LightBitrateEstimator is the reference, same results to
+ * the bit): per packet, the packet groups by send time and the bytes for the throughput
+ * window; per closed group, aiortc.rate's Kalman filter (OveruseEstimator.update) and overuse
+ * detector (OveruseDetector.detect), the same double operations in the same order (built with
+ * -ffp-contract=off); whether an update is due. Python (packet_core.py, _CompiledEstimator)
+ * runs only on flags: a group's bytes into its window, the rate control on an update. */
 #define GV_REMB_SSRC 1   /* an SSRC other than the last one: Python lists it */
 #define GV_REMB_RESET 2  /* a silence longer than the window: Python forgets its closed groups */
-#define GV_REMB_CLOSED 4 /* a group closed (closed_*): Python runs the filter, then decides on an update */
-#define GV_REMB_UPDATE 8 /* no group closed, and an update is due */
+#define GV_REMB_CLOSED 4 /* a group closed: its bytes (closed_pending*) go into Python's window */
+#define GV_REMB_UPDATE 8 /* an update is due: Python runs the rate control */
 #define GV_REMB_WINDOW_MS 1000
 #define GV_REMB_GROUP_LENGTH ((5LL << 26) / 1000) /* aiortc.rate: 5 ms of send time, 26 fraction bits */
 #define GV_REMB_BURST_MS 5
+#define GV_REMB_HISTORY 60   /* MIN_FRAME_PERIOD_HISTORY_LENGTH */
+#define GV_REMB_MIN_DELTAS 60
+#define GV_REMB_MAX_DELTAS 1000
+#define GV_REMB_MAX_ADAPT_OFFSET_MS 15
+#define GV_NORMAL 0 /* aiortc.rate.BandwidthUsage */
+#define GV_UNDERUSING 1
+#define GV_OVERUSING 2
 #define GV_HALF 0x80000000u
 
 typedef struct {
@@ -507,9 +517,139 @@ typedef struct {
     int64_t arrival, size;       /* its last arrival (ms) and bytes */
     int64_t pending, pending_first, origin;
     int64_t last_update, feedback_interval, reduce_interval;
-    uint32_t closed_last;
-    int64_t closed_arrival, closed_size, closed_pending, closed_pending_first;
+    int64_t closed_pending, closed_pending_first;
+    int has_previous;            /* the previous closed group: last send time, arrival, bytes */
+    uint32_t previous_last;
+    int64_t previous_arrival, previous_size;
+    /* OveruseEstimator */
+    double e00, e01, e10, e11, offset, previous_offset, slope, avg_noise, var_noise;
+    int deltas, history_length, history_at;
+    double history[GV_REMB_HISTORY];
+    /* OveruseDetector */
+    int hypothesis, overuse_counter, has_overuse_time, has_threshold_update;
+    double overuse_time, detector_offset, threshold;
+    int64_t threshold_update;
 } gv_remb;
+
+void gv_remb_init(gv_remb *r, int64_t feedback_interval, int64_t reduce_interval) {
+    memset(r, 0, sizeof *r);
+    r->feedback_interval = feedback_interval;
+    r->reduce_interval = reduce_interval;
+    r->e00 = 100.0;
+    r->e11 = 0.1;
+    r->slope = 1.0 / 64;
+    r->var_noise = 50.0;
+    r->threshold = 12.5;
+}
+
+static void remb_noise(gv_remb *r, double residual, double ts_delta) {
+    double alpha = r->deltas > 10 * 30 ? 0.002 : 0.01;
+    double beta = pow(1 - alpha, ts_delta * 30.0 / 1000.0);
+    r->avg_noise = beta * r->avg_noise + (1 - beta) * residual;
+    r->var_noise = beta * r->var_noise + (1 - beta) * pow(r->avg_noise - residual, 2.0);
+    if (r->var_noise < 1)
+        r->var_noise = 1;
+}
+
+static void remb_estimate(gv_remb *r, int64_t time_delta_ms, double ts_delta_ms, int64_t size_delta) {
+    int hypothesis = r->hypothesis;
+    r->history[r->history_at] = ts_delta_ms;
+    r->history_at = (r->history_at + 1) % GV_REMB_HISTORY;
+    if (r->history_length < GV_REMB_HISTORY)
+        r->history_length++;
+    double min_frame_period = r->history[0];
+    for (int i = 1; i < r->history_length; i++)
+        if (r->history[i] < min_frame_period)
+            min_frame_period = r->history[i];
+    double t_ts_delta = (double)time_delta_ms - ts_delta_ms;
+    if (r->deltas < GV_REMB_MAX_DELTAS)
+        r->deltas++;
+    r->e00 += 1e-13;
+    r->e11 += 1e-3;
+    if ((hypothesis == GV_OVERUSING && r->offset < r->previous_offset)
+        || (hypothesis == GV_UNDERUSING && r->offset > r->previous_offset))
+        r->e11 += 10 * 1e-3;
+    double h0 = (double)size_delta, h1 = 1.0;
+    double eh0 = r->e00 * h0 + r->e01 * h1, eh1 = r->e10 * h0 + r->e11 * h1;
+    double residual = t_ts_delta - r->slope * h0 - r->offset;
+    if (hypothesis == GV_NORMAL) {
+        double max_residual = 3.0 * sqrt(r->var_noise);
+        if (fabs(residual) < max_residual)
+            remb_noise(r, residual, min_frame_period);
+        else
+            remb_noise(r, residual < 0 ? -max_residual : max_residual, min_frame_period);
+    }
+    double denom = r->var_noise + h0 * eh0 + h1 * eh1;
+    double k0 = eh0 / denom, k1 = eh1 / denom;
+    double ikh00 = 1.0 - k0 * h0, ikh01 = -k0 * h1, ikh10 = -k1 * h0, ikh11 = 1.0 - k1 * h1;
+    double e00 = r->e00, e01 = r->e01;
+    r->e00 = e00 * ikh00 + r->e10 * ikh01;
+    r->e01 = e01 * ikh00 + r->e11 * ikh01;
+    r->e10 = e00 * ikh10 + r->e10 * ikh11;
+    r->e11 = e01 * ikh10 + r->e11 * ikh11;
+    r->previous_offset = r->offset;
+    r->slope += k0 * residual;
+    r->offset += k1 * residual;
+}
+
+/* OveruseDetector.detect: the usage it returns (its state is left as it was with < 2 deltas). */
+static int remb_detect(gv_remb *r, double ts_delta_ms, int64_t now) {
+    if (r->deltas < 2)
+        return GV_NORMAL;
+    double offset = r->offset;
+    double t = (r->deltas < GV_REMB_MIN_DELTAS ? r->deltas : GV_REMB_MIN_DELTAS) * offset;
+    if (t > r->threshold) {
+        if (!r->has_overuse_time) {
+            r->overuse_time = ts_delta_ms / 2;
+            r->has_overuse_time = 1;
+        } else {
+            r->overuse_time += ts_delta_ms;
+        }
+        r->overuse_counter++;
+        if (r->overuse_time > 10 && r->overuse_counter > 1 && offset >= r->detector_offset) {
+            r->overuse_counter = 0;
+            r->overuse_time = 0;
+            r->hypothesis = GV_OVERUSING;
+        }
+    } else {
+        r->overuse_counter = 0;
+        r->has_overuse_time = 0;
+        r->overuse_time = 0;
+        r->hypothesis = t < -r->threshold ? GV_UNDERUSING : GV_NORMAL;
+    }
+    r->detector_offset = offset;
+    /* update_threshold */
+    if (!r->has_threshold_update) {
+        r->threshold_update = now;
+        r->has_threshold_update = 1;
+    }
+    if (fabs(t) > r->threshold + GV_REMB_MAX_ADAPT_OFFSET_MS) {
+        r->threshold_update = now;
+        return r->hypothesis;
+    }
+    double k = fabs(t) < r->threshold ? 0.039 : 0.0087;
+    int64_t elapsed = now - r->threshold_update < 100 ? now - r->threshold_update : 100;
+    r->threshold += k * (fabs(t) - r->threshold) * (double)elapsed;
+    r->threshold = r->threshold > 600 ? 600 : r->threshold;
+    r->threshold = r->threshold < 6 ? 6 : r->threshold;
+    r->threshold_update = now;
+    return r->hypothesis;
+}
+
+static void remb_close_group(gv_remb *r, int64_t now) {
+    if (r->has_previous) {
+        double ts_delta_ms = (double)(uint32_t)(r->last - r->previous_last) * (1000.0 / (double)(1 << 26));
+        remb_estimate(r, r->arrival - r->previous_arrival, ts_delta_ms, r->size - r->previous_size);
+        r->overusing = remb_detect(r, ts_delta_ms, now) == GV_OVERUSING;
+    }
+    r->has_previous = 1;
+    r->previous_last = r->last;
+    r->previous_arrival = r->arrival;
+    r->previous_size = r->size;
+    r->closed_pending_first = r->pending_first;
+    r->closed_pending = r->pending;
+    r->pending = 0;
+}
 
 int gv_remb_add(gv_remb *r, int64_t arrival, uint32_t abs_send_time, int size, uint32_t ssrc) {
     uint32_t timestamp = abs_send_time << 8;
@@ -532,16 +672,11 @@ int gv_remb_add(gv_remb *r, int64_t arrival, uint32_t abs_send_time, int size, u
     if (from_first < GV_HALF) { /* else out of order: not part of any group */
         uint32_t since_last = timestamp - r->last;
         /* Python's round(): half to even, as nearbyint in the default rounding mode */
-        double since_last_ms = __builtin_nearbyint(since_last * (1000.0 / (double)(1 << 26)));
+        double since_last_ms = nearbyint(since_last * (1000.0 / (double)(1 << 26)));
         int64_t arrival_delta = arrival - r->arrival;
         int burst = since_last_ms == 0 || ((double)arrival_delta < since_last_ms && arrival_delta <= GV_REMB_BURST_MS);
         if (!burst && from_first > GV_REMB_GROUP_LENGTH) {
-            r->closed_last = r->last;
-            r->closed_arrival = r->arrival;
-            r->closed_size = r->size;
-            r->closed_pending_first = r->pending_first;
-            r->closed_pending = r->pending;
-            r->pending = 0;
+            remb_close_group(r, arrival);
             r->first = r->last = timestamp;
             r->size = 0;
             flags |= GV_REMB_CLOSED;
@@ -554,9 +689,8 @@ int gv_remb_add(gv_remb *r, int64_t arrival, uint32_t abs_send_time, int size, u
     if (!r->pending)
         r->pending_first = arrival;
     r->pending += size;
-    if (!(flags & GV_REMB_CLOSED)
-        && (!r->has_update || arrival - r->last_update > r->feedback_interval
-            || (r->overusing && arrival - r->last_update >= r->reduce_interval)))
+    if (!r->has_update || arrival - r->last_update > r->feedback_interval
+        || (r->overusing && arrival - r->last_update >= r->reduce_interval))
         flags |= GV_REMB_UPDATE;
     return flags;
 }

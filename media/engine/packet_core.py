@@ -16,8 +16,8 @@ test_packets.py run both on the same cases):
   history a C ring of the raw packets (`gv_ring`: no Python object per packet kept), the
   numbering a C struct under `Rewriter`'s own methods, one call per received packet to
   read it (`gv_inspect`) and one to unprotect it (`gv_unprotect`); the REMB estimator's
-  per-packet bookkeeping a C struct under `LightBitrateEstimator`'s own methods
-  (`gv_remb_add`: Python runs per packet group, not per packet); built by
+  packet groups, Kalman filter and overuse detector in C (`gv_remb_add`: Python runs per
+  update, twice a second, not per packet or per frame); built by
   `./dev` (packet_core_build.py); libsrtp is the copy inside pylibsrtp, called through its
   function addresses (the sessions aiortc made belong to that copy).
 
@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import pylibsrtp
+from aiortc.rate import BandwidthUsage
 
 from . import packet_core_build, srtp_direct
 from .packets import (
@@ -474,19 +475,35 @@ class _CompiledHistory(History):
         return -1 if state < 0 else state
 
 
+class _CompiledDetector:
+    """The overuse detector's state as the rate control reads it (aiortc's OveruseDetector.state)."""
+
+    __slots__ = ("_n",)
+
+    def __init__(self, n: Any) -> None:
+        self._n = n
+
+    def state(self) -> BandwidthUsage:
+        return BandwidthUsage(self._n.hypothesis)
+
+
 class _CompiledEstimator(LightBitrateEstimator):
-    """remb.LightBitrateEstimator with its per-packet state in a C gv_remb: add() is one C call
-    (gv_remb_add), and Python runs only when it flags something: a group closed (the filter),
-    an update due (the rate control), a new SSRC, a silence. `ssrcs` lists the same SSRCs in
-    the same order; their arrival times are set only on those calls."""
+    """remb.LightBitrateEstimator with its per-packet and per-group work in C (gv_remb_add:
+    the packet groups, aiortc's Kalman filter and overuse detector on each closed group);
+    Python runs only when it flags something: a closed group's bytes into the throughput
+    window, an update due (the rate control), a new SSRC, a silence. `ssrcs` lists the same
+    SSRCs in the same order; their arrival times are set only on those calls."""
 
     def __init__(self, **settings: Any) -> None:
-        lib = _compiled.lib
-        self._n = _compiled.ffi.new("gv_remb *")
+        ffi, lib = _compiled.ffi, _compiled.lib
+        self._n = ffi.new("gv_remb *")
         self._call = lib.gv_remb_add
-        self._flag_ssrc, self._flag_reset = lib.GV_REMB_SSRC, lib.GV_REMB_RESET
-        self._flag_closed, self._flag_update = lib.GV_REMB_CLOSED, lib.GV_REMB_UPDATE
+        self._flag_reset, self._flag_closed = lib.GV_REMB_RESET, lib.GV_REMB_CLOSED
+        self._flag_update = lib.GV_REMB_UPDATE
         super().__init__(**settings)
+        lib.gv_remb_init(self._n, self.feedback_interval_ms, self.reduce_interval_ms)
+        self.detector = _CompiledDetector(self._n)  # type: ignore[assignment]  # what _update reads of it
+        del self.estimator  # its work is gv_remb's
 
     _started = _struct_field("started", bool)
     _overusing = _struct_field("overusing", bool)
@@ -497,8 +514,6 @@ class _CompiledEstimator(LightBitrateEstimator):
     _pending = _struct_field("pending")
     _pending_first = _struct_field("pending_first")
     _origin = _struct_field("origin")
-    feedback_interval_ms = _struct_field("feedback_interval")
-    reduce_interval_ms = _struct_field("reduce_interval")
 
     @property
     def _last_update_ms(self) -> int | None:
@@ -508,6 +523,23 @@ class _CompiledEstimator(LightBitrateEstimator):
     def _last_update_ms(self, value: int | None) -> None:
         self._n.has_update = value is not None
         self._n.last_update = value or 0
+
+    @property
+    def _previous(self) -> tuple[int, int, int] | None:
+        n = self._n
+        return (n.previous_last, n.previous_arrival, n.previous_size) if n.has_previous else None
+
+    @_previous.setter
+    def _previous(self, value: tuple[int, int, int] | None) -> None:
+        assert value is None  # only LightBitrateEstimator.__init__ sets it here
+
+    def filter_state(self) -> tuple[Any, ...]:
+        n = self._n
+        history = [n.history[(n.history_at - n.history_length + i) % 60] for i in range(n.history_length)]
+        return ((n.e00, n.e01, n.e10, n.e11), n.offset, n.previous_offset, n.slope, n.avg_noise, n.var_noise,
+                n.deltas, history, BandwidthUsage(n.hypothesis), n.overuse_counter,
+                n.overuse_time if n.has_overuse_time else None, n.detector_offset, n.threshold,
+                n.threshold_update if n.has_threshold_update else None)
 
     def add(self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
             ) -> tuple[int, list[int]] | None:
@@ -519,13 +551,9 @@ class _CompiledEstimator(LightBitrateEstimator):
         if flags & self._flag_reset:
             self._forget_groups()  # the C reset the pending bytes and the origin
         if flags & self._flag_closed:
-            n = self._n
-            self._close_group(now_ms, n.closed_last, n.closed_arrival, n.closed_size, n.closed_pending_first,
-                              n.closed_pending)
-            due = self._due(now_ms)  # the filter may have changed the overuse state
-        else:
-            due = bool(flags & self._flag_update)
-        return self._update(now_ms) if due else None
+            self._groups.append((self._n.closed_pending_first, self._n.closed_pending))
+            self._window_bytes += self._n.closed_pending
+        return self._update(now_ms) if flags & self._flag_update else None
 
 
 class _Compiled:

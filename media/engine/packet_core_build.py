@@ -102,9 +102,18 @@ typedef struct {
     int64_t arrival, size;
     int64_t pending, pending_first, origin;
     int64_t last_update, feedback_interval, reduce_interval;
-    uint32_t closed_last;
-    int64_t closed_arrival, closed_size, closed_pending, closed_pending_first;
+    int64_t closed_pending, closed_pending_first;
+    int has_previous;
+    uint32_t previous_last;
+    int64_t previous_arrival, previous_size;
+    double e00, e01, e10, e11, offset, previous_offset, slope, avg_noise, var_noise;
+    int deltas, history_length, history_at;
+    double history[60];
+    int hypothesis, overuse_counter, has_overuse_time, has_threshold_update;
+    double overuse_time, detector_offset, threshold;
+    int64_t threshold_update;
 } gv_remb;
+void gv_remb_init(gv_remb *r, int64_t feedback_interval, int64_t reduce_interval);
 int gv_remb_add(gv_remb *r, int64_t arrival, uint32_t abs_send_time, int size, uint32_t ssrc);
 """
 
@@ -131,8 +140,8 @@ def build() -> Path:
             ffi.emit_c_code(str(source))
         compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc") or "gcc"
         built = Path(tmp) / out.name
-        command = [compiler, "-shared", "-fPIC", "-O2", "-fno-strict-aliasing",
-                   f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(built)]
+        command = [compiler, "-shared", "-fPIC", "-O2", "-fno-strict-aliasing", "-ffp-contract=off",
+                   f"-I{sysconfig.get_paths()['include']}", str(source), "-o", str(built), "-lm"]
         subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
         built.replace(out)  # atomically: a running process keeps the file it mapped
     return out

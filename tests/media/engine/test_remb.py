@@ -187,13 +187,14 @@ _STATE = ("_started", "_first", "_last", "_arrival", "_size", "_pending", "_pend
 
 def replay(core: Any, packets: list[Packet], **settings: Any) -> tuple[list[Any], list[int], list[Any]]:
     """Every add()'s result, then the throughput and the estimator's whole state after it (the
-    groups as closed, the filter's input), and the SSRCs listed, through `core`'s estimator."""
+    groups as closed, the Kalman filter and overuse detector), and the SSRCs listed, through
+    `core`'s estimator."""
     estimator = core.estimator(**settings)
     results, states = [], []
     for arrival, abs_send_time, size, ssrc in packets:
         results.append(estimator.add(arrival_time_ms=arrival, abs_send_time=abs_send_time, payload_size=size,
                                      ssrc=ssrc))
-        states.append((estimator.throughput(arrival), list(estimator._groups),
+        states.append((estimator.throughput(arrival), list(estimator._groups), estimator.filter_state(),
                        *(getattr(estimator, name) for name in _STATE)))
     return results, list(estimator.ssrcs), states
 
@@ -210,7 +211,8 @@ def traces() -> dict[str, list[Packet]]:
     two = [(a, t, s, 1234 if i % 5 else 99) for i, (a, t, s, _) in enumerate(steady)]
     silence = steady[:120] + [(a + 3_000, (t + (3 << 18)) & 0xFFFFFF, s // 3, ssrc) for a, t, s, ssrc in steady[120:]]
     jitter = [(a + rnd.randint(-8, 8), t, s + rnd.randint(-300, 300), ssrc) for a, t, s, ssrc in queue]
-    return {"steady": steady, "queue": queue, "wrap": wrap, "reordered": shuffled, "two ssrcs": two,
+    long = video_stream(14, queue_growth_ms=2.0, growth_from=11.0)  # past 300 deltas: the filter's slower noise
+    return {"steady": steady, "long": long, "queue": queue, "wrap": wrap, "reordered": shuffled, "two ssrcs": two,
             "silence": silence, "jitter": jitter}
 
 
