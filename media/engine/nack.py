@@ -69,11 +69,10 @@ class NackTracker:
             if sequence not in self._holes:
                 self._holes[sequence] = _Hole(now)
 
-    def arrived(self, sequence: int, now: float | None = None) -> None:
-        """The original came late, or FEC rebuilt it: no round trip to measure (`now`: the
-        wait is counted)."""
+    def arrived(self, sequence: int, now: float) -> None:
+        """The original came late, or FEC rebuilt it: no round trip to measure, the wait counted."""
         hole = self._holes.pop(sequence, None)
-        if hole is not None and now is not None:
+        if hole is not None:
             self._waited(now - hole.noticed)
 
     def _waited(self, seconds: float) -> None:

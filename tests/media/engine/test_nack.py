@@ -79,7 +79,7 @@ def test_repaired_late_or_forgotten_holes_are_not_asked_again() -> None:
     tracker.add([1, 2, 3], 0.0)
     tracker.due(0.0)
     tracker.repaired(1, 0.1)
-    tracker.arrived(2)  # the original, late
+    tracker.arrived(2, 0.12)  # the original, late
     tracker.retain({4})  # 3 is too old for the receive statistics
     assert len(tracker) == 0 and tracker.next_due() is None
     assert tracker.due(1.0) == ([], [])
@@ -124,6 +124,6 @@ def test_how_long_holes_held_the_video_is_counted_by_50_ms() -> None:
     tracker.arrived(1, 0.01)  # FEC rebuilt it at once
     tracker.repaired(2, 0.17)  # one round trip
     tracker.repaired(3, 0.38)  # asked twice
-    tracker.arrived(4)  # the original, late: no time given, not counted
+    tracker.arrived(4, 0.31)  # the original, late
     tracker.arrived(99, 0.5)  # not a hole
-    assert dict(tracker.waits) == {0: 1, 3: 1, 7: 1}
+    assert dict(tracker.waits) == {0: 1, 3: 1, 6: 1, 7: 1}
