@@ -525,10 +525,12 @@ typedef struct {
     double e00, e01, e10, e11, offset, previous_offset, slope, avg_noise, var_noise;
     int deltas, history_length, history_at;
     double history[GV_REMB_HISTORY];
+    double noise0, noise1;       /* its process noise */
     /* OveruseDetector */
     int hypothesis, overuse_counter, has_overuse_time, has_threshold_update;
     double overuse_time, detector_offset, threshold;
     int64_t threshold_update;
+    double k_up, k_down, overuse_time_threshold;
 } gv_remb;
 
 void gv_remb_init(gv_remb *r, int64_t feedback_interval, int64_t reduce_interval) {
@@ -539,7 +541,12 @@ void gv_remb_init(gv_remb *r, int64_t feedback_interval, int64_t reduce_interval
     r->e11 = 0.1;
     r->slope = 1.0 / 64;
     r->var_noise = 50.0;
+    r->noise0 = 1e-13;
+    r->noise1 = 1e-3;
     r->threshold = 12.5;
+    r->k_up = 0.0087;
+    r->k_down = 0.039;
+    r->overuse_time_threshold = 10;
 }
 
 static void remb_noise(gv_remb *r, double residual, double ts_delta) {
@@ -564,11 +571,11 @@ static void remb_estimate(gv_remb *r, int64_t time_delta_ms, double ts_delta_ms,
     double t_ts_delta = (double)time_delta_ms - ts_delta_ms;
     if (r->deltas < GV_REMB_MAX_DELTAS)
         r->deltas++;
-    r->e00 += 1e-13;
-    r->e11 += 1e-3;
+    r->e00 += r->noise0;
+    r->e11 += r->noise1;
     if ((hypothesis == GV_OVERUSING && r->offset < r->previous_offset)
         || (hypothesis == GV_UNDERUSING && r->offset > r->previous_offset))
-        r->e11 += 10 * 1e-3;
+        r->e11 += 10 * r->noise1;
     double h0 = (double)size_delta, h1 = 1.0;
     double eh0 = r->e00 * h0 + r->e01 * h1, eh1 = r->e10 * h0 + r->e11 * h1;
     double residual = t_ts_delta - r->slope * h0 - r->offset;
@@ -606,7 +613,7 @@ static int remb_detect(gv_remb *r, double ts_delta_ms, int64_t now) {
             r->overuse_time += ts_delta_ms;
         }
         r->overuse_counter++;
-        if (r->overuse_time > 10 && r->overuse_counter > 1 && offset >= r->detector_offset) {
+        if (r->overuse_time > r->overuse_time_threshold && r->overuse_counter > 1 && offset >= r->detector_offset) {
             r->overuse_counter = 0;
             r->overuse_time = 0;
             r->hypothesis = GV_OVERUSING;
@@ -627,7 +634,7 @@ static int remb_detect(gv_remb *r, double ts_delta_ms, int64_t now) {
         r->threshold_update = now;
         return r->hypothesis;
     }
-    double k = fabs(t) < r->threshold ? 0.039 : 0.0087;
+    double k = fabs(t) < r->threshold ? r->k_down : r->k_up;
     int64_t elapsed = now - r->threshold_update < 100 ? now - r->threshold_update : 100;
     r->threshold += k * (fabs(t) - r->threshold) * (double)elapsed;
     r->threshold = r->threshold > 600 ? 600 : r->threshold;

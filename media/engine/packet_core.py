@@ -35,9 +35,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import pylibsrtp
+from aiortc import rate
 from aiortc.rate import BandwidthUsage
 
-from . import packet_core_build, srtp_direct
+from . import packet_core_build, remb, srtp_direct
 from .packets import (
     ExtensionMapper,
     History,
@@ -109,8 +110,8 @@ class Core(Protocol):
         ...
 
     def estimator(self, **settings: Any) -> LightBitrateEstimator:
-        """A video receiver's server-side REMB estimator (remb.py; the compiled one keeps its
-        per-packet bookkeeping in C)."""
+        """A video receiver's server-side REMB estimator (remb.py; the compiled one runs its
+        packet groups, filter and detector in C)."""
         ...
 
 
@@ -556,11 +557,50 @@ class _CompiledEstimator(LightBitrateEstimator):
         return self._update(now_ms) if flags & self._flag_update else None
 
 
+def estimator_contract() -> list[str]:
+    """What differs between the compiled estimator's constants and first state and the
+    aiortc.rate / remb.py ones it mirrors (empty when nothing does). aiortc is pinned; a
+    change in its filter's code is caught by the tests comparing both estimators."""
+    lib = _compiled.lib
+    n = _compiled.ffi.new("gv_remb *")
+    lib.gv_remb_init(n, remb.FEEDBACK_INTERVAL_MS, remb.REDUCE_INTERVAL_MS)
+    estimator, detector = rate.OveruseEstimator(), rate.OveruseDetector()
+    pairs = {
+        "INTER_ARRIVAL_SHIFT": (26, rate.INTER_ARRIVAL_SHIFT),
+        "MIN_FRAME_PERIOD_HISTORY_LENGTH": (lib.GV_REMB_HISTORY, rate.MIN_FRAME_PERIOD_HISTORY_LENGTH),
+        "MIN_NUM_DELTAS": (lib.GV_REMB_MIN_DELTAS, rate.MIN_NUM_DELTAS),
+        "DELTA_COUNTER_MAX": (lib.GV_REMB_MAX_DELTAS, rate.DELTA_COUNTER_MAX),
+        "MAX_ADAPT_OFFSET_MS": (lib.GV_REMB_MAX_ADAPT_OFFSET_MS, rate.MAX_ADAPT_OFFSET_MS),
+        "remb group length": (lib.GV_REMB_GROUP_LENGTH, remb.GROUP_LENGTH),
+        "remb burst": (lib.GV_REMB_BURST_MS, remb.BURST_DELTA_MS),
+        "remb window": (lib.GV_REMB_WINDOW_MS, remb.WINDOW_MS),
+        "OveruseEstimator.E": ([[n.e00, n.e01], [n.e10, n.e11]], estimator.E),
+        "OveruseEstimator.process_noise": ([n.noise0, n.noise1], estimator.process_noise),
+        "OveruseEstimator.slope": (n.slope, estimator.slope),
+        "OveruseEstimator.var_noise": (n.var_noise, estimator.var_noise),
+        "OveruseEstimator.avg_noise": (n.avg_noise, estimator.avg_noise),
+        "OveruseEstimator._offset": (n.offset, estimator._offset),
+        "OveruseDetector.k_up": (n.k_up, detector.k_up),
+        "OveruseDetector.k_down": (n.k_down, detector.k_down),
+        "OveruseDetector.threshold": (n.threshold, detector.threshold),
+        "OveruseDetector.overuse_time_threshold": (n.overuse_time_threshold, detector.overuse_time_threshold),
+    }
+    return [f"{name}: compiled {ours!r}, reference {theirs!r}" for name, (ours, theirs) in pairs.items()
+            if ours != theirs]
+
+
 class _Compiled:
     name = "compiled"
 
-    @staticmethod
-    def estimator(**settings: Any) -> LightBitrateEstimator:
+    def __init__(self) -> None:
+        self.estimator_problems = estimator_contract()
+        if self.estimator_problems:
+            logger.warning("packet path: the compiled REMB estimator differs from aiortc's (%s); the Python "
+                           "one estimates", "; ".join(self.estimator_problems))
+
+    def estimator(self, **settings: Any) -> LightBitrateEstimator:
+        if self.estimator_problems:
+            return LightBitrateEstimator(**settings)
         return _CompiledEstimator(**settings)
 
     @staticmethod

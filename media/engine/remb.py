@@ -50,8 +50,8 @@ from aiortc.rate import (
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
 _TIMESTAMP_TO_MS = 1000.0 / (1 << INTER_ARRIVAL_SHIFT)
-_GROUP_LENGTH = (TIMESTAMP_GROUP_LENGTH_MS << INTER_ARRIVAL_SHIFT) // 1000
-_BURST_DELTA_MS = 5
+GROUP_LENGTH = (TIMESTAMP_GROUP_LENGTH_MS << INTER_ARRIVAL_SHIFT) // 1000
+BURST_DELTA_MS = 5
 WINDOW_MS = 1000  # throughput window, as aiortc's RateCounter(1000)
 FEEDBACK_INTERVAL_MS = 500  # AimdRateControl.feedback_interval() in aiortc
 REDUCE_INTERVAL_MS = 200  # libwebrtc's TimeToReduceFurther with aiortc's default 200 ms RTT
@@ -123,8 +123,8 @@ class LightBitrateEstimator:
             since_last = (timestamp - self._last) & _MASK
             since_last_ms = round(since_last * _TIMESTAMP_TO_MS)
             arrival_delta = arrival_time_ms - self._arrival
-            burst = since_last_ms == 0 or (arrival_delta < since_last_ms and arrival_delta <= _BURST_DELTA_MS)
-            if not burst and (timestamp - self._first) & _MASK > _GROUP_LENGTH:
+            burst = since_last_ms == 0 or (arrival_delta < since_last_ms and arrival_delta <= BURST_DELTA_MS)
+            if not burst and (timestamp - self._first) & _MASK > GROUP_LENGTH:
                 self._close_group(arrival_time_ms, self._last, self._arrival, self._size, self._pending_first,
                                   self._pending)
                 self._pending = 0

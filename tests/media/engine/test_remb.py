@@ -253,3 +253,34 @@ def test_any_packet_sequence_gives_the_same_results_compiled(steps: list[tuple[i
         send = (send + step) & 0xFFFFFF
         packets.append((arrival, send, size, ssrc))
     assert replay(packet_core.COMPILED, packets) == replay(packet_core.PYTHON, packets)
+
+
+def test_the_compiled_estimator_mirrors_this_aiortc() -> None:
+    from media.engine import packet_core
+
+    if packet_core.COMPILED is None:
+        return  # the deterministic comparison above says whether the core is missing
+    assert packet_core.estimator_contract() == []
+
+
+def test_an_aiortc_whose_filter_changed_keeps_the_python_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed constant or first state (an aiortc upgrade) is named at start, and the
+    reference estimates rather than a compiled copy of the old algorithm."""
+    from aiortc import rate
+
+    from media.engine import packet_core
+
+    if packet_core.COMPILED is None:
+        return
+    monkeypatch.setattr(rate, "MIN_NUM_DELTAS", 50)
+    original = rate.OveruseDetector.__init__
+
+    def init(self: rate.OveruseDetector) -> None:
+        original(self)
+        self.k_up = 0.01
+
+    monkeypatch.setattr(rate.OveruseDetector, "__init__", init)
+    problems = packet_core.estimator_contract()
+    assert len(problems) == 2 and "MIN_NUM_DELTAS" in problems[0] and "k_up" in problems[1]
+    core = type(packet_core.COMPILED)()
+    assert type(core.estimator()) is LightBitrateEstimator
