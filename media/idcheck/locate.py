@@ -434,7 +434,9 @@ def _fit_lines_to_ink(image: np.ndarray, lines: tuple[Box, ...]) -> tuple[Box, .
         rows = (image[:, max(0, x):x + w] < otsu).mean(axis=1)
         # Never past half-way to the next line: blurred lines are joined by faint rows.
         lo = max(0, y - h // 2) if i == 0 else max(0, round((centres[i - 1] + centres[i]) / 2))
-        hi = min(image.shape[0], y + h + h // 2) if i == len(lines) - 1 else round((centres[i] + centres[i + 1]) / 2)
+        hi = y + h + h // 2 if i == len(lines) - 1 else round((centres[i] + centres[i + 1]) / 2)
+        # A line placed past the crop's edge (a band fitted on a blurred halo) must not index past it.
+        lo, hi = min(lo, image.shape[0]), min(hi, image.shape[0])
         if hi - lo < 3 or rows[lo:hi].max() <= 0:
             out.append((x, y, w, h))
             continue

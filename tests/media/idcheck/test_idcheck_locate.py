@@ -89,3 +89,14 @@ def test_an_mrz_too_small_for_the_first_search_is_found_by_the_wider_one():
     crop = find_mrz(gray, 24)
     assert crop is not None
     assert crop.line_count == 2 and abs(crop.chars - 44) <= 1
+
+
+def test_lines_fitted_past_the_crop_edge_do_not_break_the_ink_fit():
+    """A band fitted on a blurred halo can place a line's half-way row past the crop's bottom."""
+    from media.idcheck.locate import _fit_lines_to_ink
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(225, 256, (40, 200)).astype(np.uint8)
+    image[28:40, 10:190] = rng.integers(10, 60, (12, 180))  # ink down to the last row
+    fitted = _fit_lines_to_ink(image, ((10, 30, 180, 10), (10, 52, 180, 10)))
+    assert len(fitted) == 2 and fitted[0][1] + fitted[0][3] <= 40
