@@ -399,6 +399,19 @@ def _struct_field(name: str, kind: type = int) -> Any:
     return property(lambda self: kind(getattr(self._n, name)), lambda self, value: setattr(self._n, name, value))
 
 
+def _optional_struct_field(name: str, flag: str, kind: type = int) -> Any:
+    """An attribute that may be None, kept in the C struct as a value and a `flag` saying it is set."""
+
+    def get(self: Any) -> Any:
+        return kind(getattr(self._n, name)) if getattr(self._n, flag) else None
+
+    def set_(self: Any, value: Any) -> None:
+        setattr(self._n, flag, value is not None)
+        setattr(self._n, name, kind() if value is None else value)
+
+    return property(get, set_)
+
+
 class _CompiledNumbering(Rewriter):
     """packets.Rewriter with its state in a C gv_numbering: map() is gv_map, and a forward with
     it is one C call (gv_forward_mapped, gv_ring_forward); the rest (restarts, NACK lookups,
@@ -426,14 +439,7 @@ class _CompiledNumbering(Rewriter):
     octets = _struct_field("octets")
     _last_octets = _struct_field("last_octets")
 
-    @property
-    def _last_time(self) -> float | None:
-        return float(self._n.last_time) if self._n.has_time else None
-
-    @_last_time.setter
-    def _last_time(self, value: float | None) -> None:
-        self._n.has_time = value is not None
-        self._n.last_time = 0.0 if value is None else value
+    _last_time = _optional_struct_field("last_time", "has_time", float)
 
     def map(self, sequence: int, timestamp: int, keyframe: bool, now: float) -> tuple[int, int] | None:
         out = self._map(self._n, sequence, timestamp, keyframe, now, self._out)
@@ -516,14 +522,7 @@ class _CompiledEstimator(LightBitrateEstimator):
     _pending_first = _struct_field("pending_first")
     _origin = _struct_field("origin")
 
-    @property
-    def _last_update_ms(self) -> int | None:
-        return int(self._n.last_update) if self._n.has_update else None
-
-    @_last_update_ms.setter
-    def _last_update_ms(self, value: int | None) -> None:
-        self._n.has_update = value is not None
-        self._n.last_update = value or 0
+    _last_update_ms = _optional_struct_field("last_update", "has_update")
 
     @property
     def _previous(self) -> tuple[int, int, int] | None:
