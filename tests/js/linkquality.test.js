@@ -16,7 +16,8 @@ function report(at, o = {}) {
       lastPacketReceivedTimestamp: o.lastIn ?? at, jitterBufferDelay: o.jbDelay ?? audioIn * 0.04,
       jitterBufferEmittedCount: audioIn, concealedSamples: o.concealed ?? 0, totalSamplesReceived: audioIn * 960 },
     { type: "inbound-rtp", kind: "video", timestamp: at, packetsReceived: o.videoIn ?? at / 10, packetsLost: 0,
-      lastPacketReceivedTimestamp: o.lastIn ?? at, freezeCount: o.freezes ?? 0, totalFreezesDuration: o.frozen ?? 0 },
+      lastPacketReceivedTimestamp: o.lastIn ?? at, freezeCount: o.freezes ?? 0, totalFreezesDuration: o.frozen ?? 0,
+      jitterBufferDelay: o.vjbDelay ?? at / 50 * 0.08, jitterBufferEmittedCount: at / 50 },
     { type: "outbound-rtp", kind: "audio", timestamp: at, packetsSent: o.sent ?? at / 20 },
     { type: "remote-inbound-rtp", kind: "audio", timestamp: at, packetsLost: o.upLost ?? 0,
       roundTripTime: o.rtt ?? 0.02, roundTripTimeMeasurements: o.rttCount ?? Math.floor(at / 1000) },
@@ -81,6 +82,10 @@ test("freezes, jitter-buffer delay and concealment degrade the level", () => {
   assert.deepEqual([slow.level, slow.reasons], ["average", ["delay"]]);
   assert.equal(Math.round(slow.audioDelayMs), 150); // the video buffer's guard reads it (playout.js)
   assert.equal(run(new LinkMonitor(), 1).audioDelayMs, null); // one reading: nothing over it yet
+  // The video buffer's, apart from the audio's (playout.js: whether its target holds the video).
+  assert.equal(Math.round(slow.videoDelayMs), 80);
+  assert.equal(Math.round(run(new LinkMonitor(), 3, (t) => ({ vjbDelay: t * 20 * 0.3 })).videoDelayMs), 300);
+  assert.equal(run(new LinkMonitor(), 1).videoDelayMs, null);
   const concealed = run(new LinkMonitor(), 3, (t) => ({ concealed: t * 50 * 960 * 0.1 }));
   assert.deepEqual([concealed.level, concealed.reasons], ["poor", ["concealment"]]);
 });

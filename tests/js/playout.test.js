@@ -78,3 +78,17 @@ test("the cap comes back a step after the audio stayed within budget a calm spel
   assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 200 }, 2000 + PLAYOUT.calmMs - 1000), null);
   assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 200 }, 2000 + PLAYOUT.calmMs), 300);
 });
+
+// 10% loss + 80 ms (bench, agent): a target of 200 then 100 while Chromium's own video buffer
+// sat at 500-740 ms after the loss began; cutting them held the target at 0 for 20 s of freezes.
+test("audio over budget while the browser's own buffer holds the video above the target: not lowered", () => {
+  const target = new PlayoutTarget();
+  target.update({ audioDelayMs: 30 }, 0);
+  target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 80, videoDelayMs: 90 }, 1000); // 300
+  assert.equal(target.update({ audioDelayMs: 400, videoDelayMs: 600 }, 2000), null); // not ours
+  assert.equal(target.update({ audioDelayMs: 400, videoDelayMs: 360 }, 3000), null);
+  assert.equal(target.ms, 300);
+  assert.equal(target.update({ audioDelayMs: 400, videoDelayMs: 340 }, 4000), 200); // within the margin: ours
+  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 400, videoDelayMs: 600 }, 9000), null); // nor raised
+  assert.equal(target.ms, 200);
+});

@@ -33,7 +33,7 @@ export const THRESHOLDS = {
 export function snapshot(stats) {
   const s = {
     at: 0, inStreams: 0, inPackets: 0, inLost: 0, lastIn: null,
-    freezes: 0, frozen: 0, jbDelay: 0, jbEmitted: 0, concealed: 0, samples: 0,
+    freezes: 0, frozen: 0, jbDelay: 0, jbEmitted: 0, vjbDelay: 0, vjbEmitted: 0, concealed: 0, samples: 0,
     outPackets: 0, upLost: 0, remoteRtt: null, remoteRttCount: 0, limited: false,
     pairRtt: null, pairResponses: 0, pairBytes: 0, lastPair: null,
   };
@@ -50,6 +50,8 @@ export function snapshot(stats) {
       if (r.kind === "video") {
         s.freezes += r.freezeCount ?? 0;
         s.frozen += r.totalFreezesDuration ?? 0;
+        s.vjbDelay += r.jitterBufferDelay ?? 0;
+        s.vjbEmitted += r.jitterBufferEmittedCount ?? 0;
       } else {
         s.jbDelay += r.jitterBufferDelay ?? 0;
         s.jbEmitted += r.jitterBufferEmittedCount ?? 0;
@@ -118,6 +120,7 @@ export class LinkMonitor {
     let frozenMs = 0; // in video freezes that ended since the last reading
     let newFreezes = 0;
     let audioDelayMs = null; // the audio jitter buffer's mean delay over the reading (playout.js)
+    let videoDelayMs = null; // the video jitter buffer's, likewise (playout.js: whether its target holds the video)
 
     // Silence: the first thing a dead link shows, and the only one while it lasts.
     const receiving = cur.inPackets > 0;
@@ -143,6 +146,8 @@ export class LinkMonitor {
         audioDelayMs = (1000 * (cur.jbDelay - prev.jbDelay)) / emitted;
         down.push({ what: "delay", level: grade(audioDelayMs / 1000, THRESHOLDS.jitterBuffer) });
       }
+      const frames = cur.vjbEmitted - prev.vjbEmitted;
+      if (frames > 0) videoDelayMs = (1000 * (cur.vjbDelay - prev.vjbDelay)) / frames;
       const samples = cur.samples - prev.samples;
       if (samples > 0) {
         down.push({ what: "concealment", level: grade((cur.concealed - prev.concealed) / samples, THRESHOLDS.concealment) });
@@ -180,7 +185,7 @@ export class LinkMonitor {
     if (rtt) this.rtt = rtt.value;
     const result = { level: this.shown, measured, own, severe, down: worst(down), up: worst(up),
       reasons: [...new Set(reasons)], at: now, silentMs, frozenMs, freezes: newFreezes,
-      loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt, audioDelayMs };
+      loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt, audioDelayMs, videoDelayMs };
     this.history = [...this.history.slice(-19), result];
     return result;
   }

@@ -21,6 +21,9 @@
 // 80 ms a 300 ms target took the agent's audio from 80 to 340-360 ms (bench, 2026-11-29).
 // Audio delays of 0.6-2.7 s seen there grow with the target at 0 too (at lip sync's pace,
 // not the rule's): the guard then holds the target at 0, at the cost of freezes.
+// The guard lowers only a target that holds the video: when the browser's own estimate keeps
+// the video buffer well above it (late repaired frames, just after the loss began), lowering
+// the target changes neither the video's delay nor the audio's.
 
 export const PLAYOUT = {
   stepMs: 100, // raised at least this much on new freezes; lowered by this much when calm
@@ -33,6 +36,11 @@ export const PLAYOUT = {
   // keeps mouth-to-ear within 400 ms (ITU-T G.114's limit for a usable conversation).
   audioBudgetMs: 250,
   audioGapMs: 2000, // one step down per gap while the audio is over budget
+  // The video buffer above the target by more than this: the browser's own estimate holds the
+  // video (and, through lip sync, the audio), not the target; lowering the target then
+  // lowers nothing and only costs freezes (bench: after the loss began the agent's video
+  // buffer sat at 500-740 ms with targets of 200 and 100 while the guard cut them to 0).
+  bindMarginMs: 50,
 };
 
 const roundUp = (ms, step) => Math.ceil(ms / step) * step;
@@ -50,16 +58,17 @@ export class PlayoutTarget {
 
   // `freezes`, `frozenMs`: new video freezes since the last reading and their time;
   // `loss`: the ratio lost on our own hop in it (null: not measured); `rtt`: our last
-  // round trip to the server, s (null: unknown); `audioDelayMs`: the audio jitter buffer's
-  // mean delay over the reading (null: no audio). Returns the new target (ms) when it
-  // changed, else null.
-  update({ freezes = 0, frozenMs = 0, loss = null, rtt = null, audioDelayMs = null }, now) {
-    const { stepMs, maxMs, calmMs, lossFloor, rttFactor, audioBudgetMs, audioGapMs } = this.settings;
+  // round trip to the server, s (null: unknown); `audioDelayMs`, `videoDelayMs`: the audio
+  // and video jitter buffers' mean delay over the reading (null: none). Returns the new
+  // target (ms) when it changed, else null.
+  update({ freezes = 0, frozenMs = 0, loss = null, rtt = null, audioDelayMs = null, videoDelayMs = null }, now) {
+    const { stepMs, maxMs, calmMs, lossFloor, rttFactor, audioBudgetMs, audioGapMs, bindMarginMs } = this.settings;
     if (audioDelayMs != null) this.audioBest = Math.min(this.audioBest ?? audioDelayMs, audioDelayMs);
     const lossy = loss != null && loss >= lossFloor;
     if (audioDelayMs != null && audioDelayMs > this.audioBest + audioBudgetMs) {
       this.audioOverAt = now;
       if (this.ms === 0 || (this.loweredAt != null && now - this.loweredAt < audioGapMs)) return null;
+      if (videoDelayMs != null && videoDelayMs > this.ms + bindMarginMs) return null; // not ours to lower
       this.loweredAt = now;
       this.calmSince = now;
       this.cap = this.ms - stepMs;
