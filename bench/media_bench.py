@@ -30,6 +30,8 @@ frame after a >= 70 ms silence ending after the resume is the probe's arrival. p
 (arrival - resume) is the added forwarding latency, loopback network included. In relay mode aiortc's jitter
 buffer also holds each frame until the next one arrives (~33 ms): the probe does not see
 that hold, so relay latency is a lower bound.
+
+Figures measured so far, and how to read them: docs/media-bench.md.
 """
 
 from __future__ import annotations
