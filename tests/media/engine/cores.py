@@ -19,3 +19,13 @@ CORES = [
                  marks=() if packet_core.COMPILED is not None or _REQUIRED else
                  pytest.mark.skip(reason="compiled packet core not built (media/engine/packet_core_build.py)")),
 ]
+
+
+def compiled_core() -> packet_core.Core:
+    """The compiled core for a test comparing it with the reference: failing where it must be
+    built (CI), skipped elsewhere, as CORES does."""
+    if packet_core.COMPILED is None:
+        if _REQUIRED:
+            pytest.fail("compiled packet core not built (media/engine/packet_core_build.py)")
+        pytest.skip("compiled packet core not built (media/engine/packet_core_build.py)")
+    return packet_core.COMPILED

@@ -7,11 +7,12 @@ import statistics
 from typing import Any
 
 import pytest
+from aiortc import rate
 from aiortc.rate import RemoteBitrateEstimator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from media.engine import MediaEngine, aiortc_hooks
+from media.engine import MediaEngine, aiortc_hooks, packet_core
 from media.engine.remb import DECREASE_WEIGHT, FLOOR_BPS, LightBitrateEstimator
 from media.nodes import eventloop
 from tests.waiting import wait_until_async
@@ -219,12 +220,7 @@ def traces() -> dict[str, list[Packet]]:
 @pytest.mark.parametrize("name", list(traces()))
 @pytest.mark.parametrize("settings", [{}, {"floor_bps": 0, "decrease_weight": 1.0}], ids=["guarded", "aiortc"])
 def test_the_compiled_estimator_gives_the_references_results(name: str, settings: dict[str, Any]) -> None:
-    from media.engine import packet_core
-
-    compiled = packet_core.COMPILED
-    if compiled is None:
-        pytest.fail("compiled packet core not built (media/engine/packet_core_build.py)") if cores._REQUIRED \
-            else pytest.skip("compiled packet core not built")
+    compiled = cores.compiled_core()
     packets = traces()[name]
     reference = replay(packet_core.PYTHON, packets, **settings)
     assert sum(r is not None for r in reference[0]) >= 2  # the trace drives REMBs
@@ -243,35 +239,24 @@ _SEND_STEPS = st.one_of(st.integers(0, 3000), st.integers(0, 0xFFFFFF))
 def test_any_packet_sequence_gives_the_same_results_compiled(steps: list[tuple[int, int, int, int]], start: int,
                                                              first_send: int) -> None:
     """Hostile input (arrival gaps, any send time, sizes, SSRC switches) as the reference sees it."""
-    from media.engine import packet_core
-
-    if packet_core.COMPILED is None:
-        return  # the deterministic test above says whether the core is missing
+    compiled = cores.compiled_core()
     arrival, send, packets = start, first_send, []
     for gap, step, size, ssrc in steps:
         arrival += gap
         send = (send + step) & 0xFFFFFF
         packets.append((arrival, send, size, ssrc))
-    assert replay(packet_core.COMPILED, packets) == replay(packet_core.PYTHON, packets)
+    assert replay(compiled, packets) == replay(packet_core.PYTHON, packets)
 
 
 def test_the_compiled_estimator_mirrors_this_aiortc() -> None:
-    from media.engine import packet_core
-
-    if packet_core.COMPILED is None:
-        return  # the deterministic comparison above says whether the core is missing
+    cores.compiled_core()
     assert packet_core.estimator_contract() == []
 
 
 def test_an_aiortc_whose_filter_changed_keeps_the_python_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
     """A changed constant or first state (an aiortc upgrade) is named at start, and the
     reference estimates rather than a compiled copy of the old algorithm."""
-    from aiortc import rate
-
-    from media.engine import packet_core
-
-    if packet_core.COMPILED is None:
-        return
+    compiled = cores.compiled_core()
     monkeypatch.setattr(rate, "MIN_NUM_DELTAS", 50)
     original = rate.OveruseDetector.__init__
 
@@ -282,5 +267,5 @@ def test_an_aiortc_whose_filter_changed_keeps_the_python_estimator(monkeypatch: 
     monkeypatch.setattr(rate.OveruseDetector, "__init__", init)
     problems = packet_core.estimator_contract()
     assert len(problems) == 2 and "MIN_NUM_DELTAS" in problems[0] and "k_up" in problems[1]
-    core = type(packet_core.COMPILED)()
+    core = type(compiled)()
     assert type(core.estimator()) is LightBitrateEstimator
