@@ -125,9 +125,7 @@ class LightBitrateEstimator:
             arrival_delta = arrival_time_ms - self._arrival
             burst = since_last_ms == 0 or (arrival_delta < since_last_ms and arrival_delta <= BURST_DELTA_MS)
             if not burst and (timestamp - self._first) & _MASK > GROUP_LENGTH:
-                self._close_group(arrival_time_ms, self._last, self._arrival, self._size, self._pending_first,
-                                  self._pending)
-                self._pending = 0
+                self._close_group(arrival_time_ms)
                 self._first = self._last = timestamp
                 self._size = 0
             elif 0 < since_last < _HALF:
@@ -137,33 +135,35 @@ class LightBitrateEstimator:
         if not self._pending:
             self._pending_first = arrival_time_ms
         self._pending += payload_size
-        return self._update(arrival_time_ms) if self._due(arrival_time_ms) else None
 
-    def _due(self, now_ms: int) -> bool:
         last = self._last_update_ms
-        return (
+        if (
             last is None
-            or now_ms - last > self.feedback_interval_ms
-            or (self._overusing and now_ms - last >= self.reduce_interval_ms)
-        )
+            or arrival_time_ms - last > self.feedback_interval_ms
+            or (self._overusing and arrival_time_ms - last >= self.reduce_interval_ms)
+        ):
+            return self._update(arrival_time_ms)
+        return None
 
     def _forget_groups(self) -> None:
         self._groups.clear()
         self._window_bytes = 0
 
-    def _close_group(self, now_ms: int, last: int, arrival: int, size: int, pending_first: int, pending: int) -> None:
-        # Per packet group (not per packet): the filter, the detector, the throughput window.
+    def _close_group(self, now_ms: int) -> None:
         previous = self._previous
         if previous is not None:
-            ts_delta_ms = ((last - previous[0]) & _MASK) * _TIMESTAMP_TO_MS
-            self.estimator.update(arrival - previous[1], ts_delta_ms, size - previous[2], self.detector.state(), now_ms)
+            ts_delta_ms = ((self._last - previous[0]) & _MASK) * _TIMESTAMP_TO_MS
+            self.estimator.update(
+                self._arrival - previous[1], ts_delta_ms, self._size - previous[2], self.detector.state(), now_ms
+            )
             usage = self.detector.detect(
                 self.estimator.offset(), ts_delta_ms, self.estimator.num_of_deltas(), now_ms
             )
             self._overusing = usage == BandwidthUsage.OVERUSING
-        self._previous = (last, arrival, size)
-        self._groups.append((pending_first, pending))
-        self._window_bytes += pending
+        self._previous = (self._last, self._arrival, self._size)
+        self._groups.append((self._pending_first, self._pending))
+        self._window_bytes += self._pending
+        self._pending = 0
 
     def filter_state(self) -> tuple[Any, ...]:
         """The Kalman filter's and the overuse detector's whole state (packet_core's compiled
