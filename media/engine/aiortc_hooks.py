@@ -414,8 +414,25 @@ def accept_red(pc: RTCPeerConnection, remote_sdp: str, *, offer: bool) -> int:
         first = offer or (opus.payloadType in order and order.index(remote.payloadType) < order.index(opus.payloadType))
         at = 0 if first else transceiver._codecs.index(opus) + 1
         transceiver._codecs.insert(at, _red_codec(remote.payloadType, opus.payloadType))
+        _route_added_codecs(transceiver, [remote.payloadType])
         accepted += 1
     return accepted
+
+
+def _route_added_codecs(transceiver: RTCRtpTransceiver, payload_types: list[int]) -> None:
+    """Route `payload_types`, just added to `transceiver._codecs`, to its receiver if aiortc
+    has registered it already. aiortc registers a receiver once, with the codecs of that
+    moment; a renegotiation's setRemoteDescription empties `_codecs` to aiortc's common list
+    before the codecs are added back here, and a first connection finishing in between (a
+    slow DTLS handshake on a loaded machine) registered the receiver without them: every
+    RED packet of that publisher was then dropped as unrouted for the whole call."""
+    receiver = transceiver.receiver
+    transport = receiver.transport
+    router = transport._rtp_router if transport is not None else None
+    if router is None or receiver not in router.receivers:
+        return  # registered later, from `_codecs` as they are now
+    for payload_type in payload_types:
+        router.payload_type_table.setdefault(payload_type, set()).add(receiver)
 
 
 def accept_video_fec(pc: RTCPeerConnection, remote_sdp: str) -> int:
@@ -451,6 +468,7 @@ def accept_video_fec(pc: RTCPeerConnection, remote_sdp: str) -> int:
                                                parameters={"apt": red.payloadType}))
         added.append(RTCRtpCodecParameters(mimeType=ULPFEC_MIME, clockRate=90000, payloadType=fec.payloadType))
         transceiver._codecs.extend(added)
+        _route_added_codecs(transceiver, [c.payloadType for c in added if c.payloadType is not None])
         accepted += 1
     return accepted
 
@@ -526,6 +544,9 @@ def _packet_path_contract() -> list[str]:
             problems.append(f"RTCRtpSender._run_rtcp no longer contains {needle!r}")
     if "self.__rtcp_ssrc" not in inspect.getsource(RTCRtpReceiver.__init__):
         problems.append("RTCRtpReceiver.__init__ no longer sets self.__rtcp_ssrc")
+    router_init = inspect.getsource(aiortc.rtcdtlstransport.RtpRouter.__init__)
+    if "self.payload_type_table" not in router_init or "self.receivers" not in router_init:
+        problems.append("RtpRouter no longer keeps payload_type_table and receivers (accept_red routes RED there)")
     if "await recipient._handle_rtcp_packet(packet)" not in inspect.getsource(
             aiortc.rtcdtlstransport.RTCDtlsTransport._handle_rtcp_data):
         problems.append("RTCDtlsTransport._handle_rtcp_data no longer calls recipient._handle_rtcp_packet")

@@ -199,3 +199,28 @@ def test_red_off_is_not_negotiated_and_publishers_send_opus() -> None:
             await room.close()
 
     run(body)
+
+
+def test_red_added_back_after_the_receiver_registered_is_routed_to_it() -> None:
+    """The race a loaded machine hit: aiortc registered alice's audio receiver while a
+    renegotiation had emptied its codecs (a first DTLS handshake finishing in between), so
+    RED, added back by accept_red, was unrouted and all her audio dropped."""
+    from aiortc import RTCPeerConnection
+    from aiortc.rtp import RtpPacket
+
+    from media.engine import aiortc_hooks
+
+    async def body() -> None:
+        pc = RTCPeerConnection()
+        registered, later = pc.addTransceiver("audio"), pc.addTransceiver("audio")
+        router = registered.receiver.transport._rtp_router
+        router.register_receiver(registered.receiver, ssrcs=[1234], payload_types=[AIORTC_OPUS], mid="0")
+        red = RtpPacket(payload_type=RED_PT, ssrc=1234)
+        assert router.route_rtp(red) is None  # before: dropped
+        aiortc_hooks._route_added_codecs(registered, [RED_PT])
+        aiortc_hooks._route_added_codecs(later, [RED_PT])  # not registered yet: left to aiortc
+        assert router.route_rtp(red) is registered.receiver
+        assert router.payload_type_table[RED_PT] == {registered.receiver}
+        await pc.close()
+
+    asyncio.run(body())
