@@ -83,11 +83,13 @@ COUNTERS = """async () => {
   o.level = reading?.level ?? null;
   o.why = reading ? `${reading.severe ? "severe " : ""}${reading.reasons.join("+")}` : "";
   o.playoutMs = window.gvDebug.playout?.ms ?? null;
+  o.audioBest = window.gvDebug.playout?.audioBest ?? null;
   o.audioOnly = document.querySelector("#gv-call .gv-audio-only")?.getAttribute("aria-pressed") === "true";
   return o;
 }"""
 # --compare-playout: the pages' video-buffer rule (rooms/static/rooms/js/playout.js) off or on.
 SET_PLAYOUT = "(on) => { window.gvDebug.playout.enabled = on; }"
+TUNE_PLAYOUT = "(settings) => window.gvDebug.playout.tune(settings)"
 TILE_LINK = "(pid) => document.querySelector(`figure[data-pid='${pid}'] .gv-tile__link`)?.dataset.level ?? null"
 
 
@@ -122,6 +124,7 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "video_jb_ms": 1000 * (last["vjbDelay"] - first["vjbDelay"]) / max(1, last["vjbEmitted"] - first["vjbEmitted"]),
         "rtt_ms": 1000 * statistics.median(s["rtt"] for s in samples),
         "playout_ms": last["playoutMs"],
+        "audio_best_ms": last["audioBest"],
         "audio_codecs": f"in {last['aCodecIn'] or '-'}, out {last['aCodecOut'] or '-'}",
         "fec_used": last["fecReceived"] - first["fecReceived"] - last["fecDiscarded"] + first["fecDiscarded"],
         "fec_received": last["fecReceived"] - first["fecReceived"],
@@ -232,6 +235,8 @@ def main() -> None:
                         help="the engine negotiates no RED for audio (MEDIA_AUDIO_RED=0): what RED brings")
     parser.add_argument("--no-video-fec", action="store_true",
                         help="the engine negotiates no video RED/ULPFEC (MEDIA_VIDEO_FEC=0): what FEC brings")
+    parser.add_argument("--audio-budget", type=float, default=None,
+                        help="the video-buffer rule's audio budget, ms (playout.js audioBudgetMs), on both pages")
     parser.add_argument("--compare-playout", action="store_true",
                         help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
@@ -261,8 +266,12 @@ def main() -> None:
             for page in (agent_page, citizen):
                 page.gv_errors = []
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
+            if args.audio_budget is not None:
+                for page in (agent_page, citizen):
+                    page.evaluate(TUNE_PLAYOUT, {"audioBudgetMs": args.audio_budget})
             print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
-                  f"microphones: {args.audio}; RED {'off' if args.no_red else 'on'}.")
+                  f"microphones: {args.audio}; RED {'off' if args.no_red else 'on'}; audio budget "
+                  f"{'as shipped' if args.audio_budget is None else f'{args.audio_budget:.0f} ms'}.")
             print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
@@ -281,7 +290,8 @@ def main() -> None:
                           f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
                           f"{', '.join(r['levels'])}{view}", flush=True)
                     print(f"{'':22} {side:8} video in: " + ", ".join(f"{k} {v}" for k, v in r["repair"].items())
-                          + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}), "
+                          + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}, "
+                          f"the audio's best {fmt(r['audio_best_ms'], '{:.0f}')} ms), "
                           f"own send RTT {r['rtt_ms']:.0f} ms",
                           flush=True)
                     print(f"{'':22} {side:8} audio codecs {r['audio_codecs']}; {r['audio_packets']} audio packets "

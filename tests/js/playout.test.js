@@ -49,32 +49,37 @@ test("applied to video receivers only, 0 giving the buffer back to the browser",
   assert.equal(video.jitterBufferTarget, null);
 });
 
-// The agent's audio at 10% loss + 80 ms: ≈ 30 ms clean, 80 ms without the rule, 340-360 ms
-// with a 300 ms video target (bench/weak_network_bench.py --compare-playout).
+// The audio's delay against its best (30 ms here) and the budget: within it, and over it.
+const BEST = 30;
+const within = (ms = 0) => BEST + PLAYOUT.audioBudgetMs - 20 - ms;
+const over = (ms = 0) => BEST + PLAYOUT.audioBudgetMs + 20 + ms;
+
+// The agent's audio at 10% loss + 80 ms: ≈ 30 ms clean, 80 ms without the rule, 280-390 ms
+// with a 300 ms video target (bench/weak_network_bench.py).
 test("audio over budget: the target is not raised, and lowered a step per gap", () => {
   const target = new PlayoutTarget();
-  assert.equal(target.update({ audioDelayMs: 30 }, 0), null); // the audio's best: 30 ms
+  assert.equal(target.update({ audioDelayMs: BEST }, 0), null); // the audio's best
   assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 80 }, 1000), 300);
-  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 280 }, 2000), null); // within 30 + 250
-  assert.equal(target.update({ freezes: 1, frozenMs: 400, audioDelayMs: 350 }, 3000), 200);
-  assert.equal(target.update({ freezes: 1, frozenMs: 400, audioDelayMs: 330 }, 4000), null); // the audio follows
-  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 300 }, 3000 + PLAYOUT.audioGapMs), 100);
-  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 260 }, 6000), null); // within: held at the cap
+  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: within() }, 2000), null);
+  assert.equal(target.update({ freezes: 1, frozenMs: 400, audioDelayMs: over(50) }, 3000), 200);
+  assert.equal(target.update({ freezes: 1, frozenMs: 400, audioDelayMs: over(30) }, 4000), null); // the audio follows
+  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: over() }, 3000 + PLAYOUT.audioGapMs), 100);
+  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: within() }, 6000), null); // within: held at the cap
   assert.equal(target.ms, 100);
 });
 
 test("audio over budget before any raise: the target stays the browser's own", () => {
   const target = new PlayoutTarget();
-  target.update({ audioDelayMs: 30 }, 0);
-  for (let t = 1; t < 10; t++) assert.equal(target.update({ freezes: 1, frozenMs: 300, loss: 0.1, rtt: 0.16, audioDelayMs: 400 }, t * 1000), null);
+  target.update({ audioDelayMs: BEST }, 0);
+  for (let t = 1; t < 10; t++) assert.equal(target.update({ freezes: 1, frozenMs: 300, loss: 0.1, rtt: 0.16, audioDelayMs: over(100) }, t * 1000), null);
   assert.equal(target.ms, 0);
 });
 
 test("the cap comes back a step after the audio stayed within budget a calm spell", () => {
   const target = new PlayoutTarget();
-  target.update({ audioDelayMs: 30 }, 0);
+  target.update({ audioDelayMs: BEST }, 0);
   target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 80 }, 1000); // 300
-  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 400 }, 2000), 200);
+  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: over(100) }, 2000), 200);
   assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 200 }, 2000 + PLAYOUT.calmMs - 1000), null);
   assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 200 }, 2000 + PLAYOUT.calmMs), 300);
 });
@@ -83,12 +88,12 @@ test("the cap comes back a step after the audio stayed within budget a calm spel
 // sat at 500-740 ms after the loss began; cutting them held the target at 0 for 20 s of freezes.
 test("audio over budget while the browser's own buffer holds the video above the target: not lowered", () => {
   const target = new PlayoutTarget();
-  target.update({ audioDelayMs: 30 }, 0);
+  target.update({ audioDelayMs: BEST }, 0);
   target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 80, videoDelayMs: 90 }, 1000); // 300
-  assert.equal(target.update({ audioDelayMs: 400, videoDelayMs: 600 }, 2000), null); // not ours
-  assert.equal(target.update({ audioDelayMs: 400, videoDelayMs: 360 }, 3000), null);
+  assert.equal(target.update({ audioDelayMs: over(100), videoDelayMs: 600 }, 2000), null); // not ours
+  assert.equal(target.update({ audioDelayMs: over(100), videoDelayMs: 360 }, 3000), null);
   assert.equal(target.ms, 300);
-  assert.equal(target.update({ audioDelayMs: 400, videoDelayMs: 340 }, 4000), 200); // within the margin: ours
-  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: 400, videoDelayMs: 600 }, 9000), null); // nor raised
+  assert.equal(target.update({ audioDelayMs: over(100), videoDelayMs: 340 }, 4000), 200); // within the margin: ours
+  assert.equal(target.update({ loss: 0.1, rtt: 0.16, audioDelayMs: over(100), videoDelayMs: 600 }, 9000), null); // nor raised
   assert.equal(target.ms, 200);
 });

@@ -23,10 +23,17 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
     poor: () => _("Your connection is weak. In Settings, choose a lower quality or audio only."),
   };
   const policy = new LinkPolicy();
-  let playout = new PlayoutTarget();
   // gvDebug.playout: the target now; `enabled` false leaves the browser's own buffer (the
-  // bench's before/after, bench/weak_network_bench.py --compare-playout).
-  const playoutDebug = { enabled: true, get ms() { return playout.ms; } };
+  // bench's before/after, bench/weak_network_bench.py --compare-playout); `tune` changes the
+  // rule's settings, for this connection and the next (the bench's variants).
+  const tuned = {};
+  let playout = new PlayoutTarget();
+  const playoutDebug = {
+    enabled: true,
+    get ms() { return playout.ms; },
+    get audioBest() { return playout.audioBest; },
+    tune(settings) { Object.assign(tuned, settings); Object.assign(playout.settings, settings); },
+  };
   let monitor = null;
   let measuredPc = null;
   let sentLevel = null;
@@ -37,7 +44,7 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
     measuring = true;
     try {
       if (call.pc !== measuredPc) { // a new connection
-        [measuredPc, monitor, playout] = [call.pc, new LinkMonitor(), new PlayoutTarget()];
+        [measuredPc, monitor, playout] = [call.pc, new LinkMonitor(), new PlayoutTarget(tuned)];
       }
       const reading = monitor.update((await call.pc.getStats()).values());
       state.stats = reading;
