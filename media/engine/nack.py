@@ -26,6 +26,10 @@ RETRY_FACTOR = 1.25  # a retry waits the round trip and a margin for the publish
 GIVE_UP = 1.0  # s after a hole was noticed, at least...
 GIVE_UP_RTTS = 4  # ...and at least this many round trips
 WAIT_BUCKET = 0.05  # s, the histogram of how long holes waited
+# What a publisher keeps to retransmit: libwebrtc's RtpPacketHistory holds a packet at least
+# 1 s and 3 round trips after sending it (kMinPacketDurationMs, kMinPacketDurationRtt).
+SENDER_HISTORY = 1.0  # s
+SENDER_HISTORY_RTTS = 3
 
 
 @dataclass(slots=True)
@@ -63,6 +67,12 @@ class NackTracker:
     @property
     def give_up_after(self) -> float:
         return max(GIVE_UP, GIVE_UP_RTTS * self.rtt)
+
+    def beyond_repair(self, media_gap: float) -> bool:
+        """Whether a run of losses spanning `media_gap` seconds of media (the RTP timestamps
+        either side of it) began longer ago than the publisher keeps packets to retransmit:
+        its first packets are gone, so a NACK cannot complete its frames (an outage)."""
+        return media_gap > max(SENDER_HISTORY, SENDER_HISTORY_RTTS * self.rtt)
 
     def add(self, sequences: Iterable[int], now: float) -> None:
         for sequence in sequences:

@@ -340,8 +340,11 @@ class PacketPublication:
             # its link's real loss, the figure its connection indicator grades.
             self.stats.missing.discard(view.sequence)
             self._nacks.repaired(view.sequence, time.monotonic())
-        elif self.stats.add(view.sequence) and self.video:
-            self._nack_missing()
+        elif (revealed := self.stats.add(view.sequence)) and self.video:
+            if self._beyond_repair(view, revealed):
+                self._give_up([(view.sequence - i) & 0xFFFF for i in range(1, revealed + 1)])
+            else:
+                self._nack_missing()
         elif view.sequence in self._nacks:  # a late original: the hole's wait is counted
             self._nacks.arrived(view.sequence, time.monotonic())
         if self.video:
@@ -606,6 +609,38 @@ class PacketPublication:
         self._nacks.add(self.stats.missing, time.monotonic())
         self._send_nacks()
 
+    def _beyond_repair(self, view: RtpView, revealed: int) -> bool:
+        """Whether the `revealed` packets missing just before `view` are gone from the
+        publisher's history too (nack.py: the media time across the gap): after an outage, a
+        keyframe at once rather than NACKs for a second or more (the 5 s outage in
+        bench/weak_network_bench.py: the agent's picture came back 2 s after the link)."""
+        assert self.history is not None
+        before = self.history.get((view.sequence - revealed - 1) & 0xFFFF)
+        if before is None:
+            return False
+        ticks = (view.timestamp - before.timestamp) & 0xFFFFFFFF
+        return ticks < 0x80000000 and self._nacks.beyond_repair(ticks / self._clock_rate)
+
+    def _give_up(self, given_up: list[int]) -> None:
+        """Holes that stay: every decoder behind them needs a keyframe; ask now rather than
+        after each subscriber's own timeout and PLI round trip. Each subscriber's stream
+        resumes, numbered on, at that keyframe: continuous across the loss (the packets held
+        behind the holes are dropped until then)."""
+        missing = self.stats.missing
+        missing.difference_update(given_up)
+        self.holes_given_up += 1
+        for forward in self.forwards:
+            forward.skip_lost(given_up)
+        self.request_keyframe()
+        if self._next is not None and self.history is not None:
+            # Past the holes now given up, to the next packet that arrived.
+            first = self._next
+            while self.history.state(self._next) < 0 and newer(self.stats.highest & 0xFFFF, self._next):
+                self._next = (self._next + 1) & 0xFFFF
+                if self._next == first:
+                    break
+            self._release(self._next)
+
     def _send_nacks(self) -> None:
         """NACK what is due (new holes at once, older ones once a round trip passed without
         their retransmission: nack.py), give up what waited too long."""
@@ -620,23 +655,7 @@ class PacketPublication:
         if lost:
             self._send_rtcp(rtcp_nack(self._rtcp_ssrc, self.media_ssrc, lost))
         if given_up:
-            # A hole that stays: every decoder behind it needs a keyframe; ask now rather
-            # than after each subscriber's own timeout and PLI round trip. Each subscriber's
-            # stream resumes, numbered on, at that keyframe: continuous across the loss
-            # (the packets held behind the hole are dropped until then).
-            missing.difference_update(given_up)
-            self.holes_given_up += 1
-            for forward in self.forwards:
-                forward.skip_lost(given_up)
-            self.request_keyframe()
-            if self._next is not None and self.history is not None:
-                # Past the holes now given up, to the next packet that arrived.
-                first = self._next
-                while self.history.state(self._next) < 0 and newer(self.stats.highest & 0xFFFF, self._next):
-                    self._next = (self._next + 1) & 0xFFFF
-                    if self._next == first:
-                        break
-                self._release(self._next)
+            self._give_up(given_up)
         due = self._nacks.next_due()
         if due is not None:
             self._nack_handle = self._loop.call_later(max(0.0, due - time.monotonic()), self._send_nacks)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from media.engine.nack import GIVE_UP, INITIAL_RTT, MIN_RETRY, RETRY_FACTOR, NackTracker
+from media.engine.nack import (
+    GIVE_UP,
+    INITIAL_RTT,
+    MIN_RETRY,
+    RETRY_FACTOR,
+    SENDER_HISTORY,
+    SENDER_HISTORY_RTTS,
+    NackTracker,
+)
 
 
 def test_a_new_hole_is_nacked_at_once_then_once_per_round_trip() -> None:
@@ -127,3 +135,18 @@ def test_how_long_holes_held_the_video_is_counted_by_50_ms() -> None:
     tracker.arrived(4, 0.31)  # the original, late
     tracker.arrived(99, 0.5)  # not a hole
     assert dict(tracker.waits) == {0: 1, 3: 1, 6: 1, 7: 1}
+
+
+def test_a_gap_longer_than_the_publishers_history_is_beyond_repair() -> None:
+    """libwebrtc keeps a sent packet max(1 s, 3 round trips): a run of losses spanning more
+    media time than that began with packets no NACK can bring back."""
+    tracker = NackTracker()
+    assert not tracker.beyond_repair(0.05)  # a lost packet or two
+    assert not tracker.beyond_repair(SENDER_HISTORY - 0.01)
+    assert tracker.beyond_repair(SENDER_HISTORY + 0.01)  # an outage
+    tracker.add([7], 0.0)
+    tracker.due(0.0)
+    tracker.repaired(7, 0.6)  # a 600 ms round trip (a 300 ms queue each way): the publisher keeps 1.8 s
+    assert tracker.rtt == pytest.approx(0.6)
+    assert not tracker.beyond_repair(SENDER_HISTORY_RTTS * 0.6 - 0.01)
+    assert tracker.beyond_repair(SENDER_HISTORY_RTTS * 0.6 + 0.01)

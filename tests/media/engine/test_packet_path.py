@@ -101,6 +101,52 @@ def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back(active
     run(body)
 
 
+def test_after_an_outage_longer_than_the_publishers_history_a_keyframe_is_asked_at_once(
+        active_core: packet_core.Core) -> None:
+    """Alice's uplink is cut for 1.5 s of media: the first packet after it shows a gap whose
+    first packets alice no longer keeps, so the engine asks a keyframe there and then (no
+    NACK, no waiting a second to give the holes up), and bob's picture comes back."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = video_publication(room, "alice")
+            handlers = handlers_of(room, "alice")
+            loop = asyncio.get_running_loop()
+            outage_until = loop.time() + 1.5
+            seen: dict[str, int] = {}
+
+            def cut(data: bytes) -> None:
+                if loop.time() < outage_until:
+                    return
+                if not seen:
+                    seen.update(requests=publication.keyframe_requests, nacked=publication._nacks.requests,
+                                skips=publication.holes_given_up)
+                    publication.on_rtp(data)
+                    seen.update(requests_after=publication.keyframe_requests, nacked_after=publication._nacks.requests,
+                                skips_after=publication.holes_given_up,
+                                pending=int(publication.fanout._pli_handle is not None))
+                    return
+                publication.on_rtp(data)
+
+            for ssrc, handler in list(handlers.items()):
+                if handler == publication.on_rtp:
+                    handlers[ssrc] = cut
+            await wait_until_async(lambda: "requests_after" in seen, 5, what="alice's video after the outage")
+            # Asked by that very packet (or deferred within the fan-out's PLI interval, not lost).
+            assert seen["requests_after"] == seen["requests"] + 1 or seen["pending"]
+            assert seen["nacked_after"] == seen["nacked"]  # and nothing NACKed
+            assert seen["skips_after"] == seen["skips"] + 1
+            frames = bob.frames_from("alice", "video")
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 8, what="bob's picture")
+            assert colour_close(bob.colour_from("alice"), COLORS["alice"])
+        finally:
+            await room.close()
+
+    run(body)
+
+
 def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering(active_core: packet_core.Core) -> None:
     """Alice's uplink loses packets, some repaired, some never: bob's sequence numbers have no
     gap (his loss figures are his own hop's), and his picture comes back."""
