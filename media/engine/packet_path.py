@@ -256,6 +256,7 @@ class PacketPublication:
         self.red_blocks: Counter[int] = Counter()
         self.plain_audio = 0
         self.holes_given_up = 0  # losses NACKs did not repair
+        self.gaps_beyond_repair = 0  # of them, runs of losses older than the publisher keeps (outages)
         self._estimator: Any = None  # the server-side REMB estimator (browsers without transport-cc)
         self._feedback: _FeedbackLoop | None = None
         self._sender_report: tuple[int, int, float] | None = None  # publisher's NTP, RTP, when received
@@ -342,6 +343,7 @@ class PacketPublication:
             self._nacks.repaired(view.sequence, time.monotonic())
         elif (revealed := self.stats.add(view.sequence)) and self.video:
             if self._beyond_repair(view, revealed):
+                self.gaps_beyond_repair += 1
                 self._give_up([(view.sequence - i) & 0xFFFF for i in range(1, revealed + 1)])
             else:
                 self._nack_missing()
@@ -761,11 +763,12 @@ class PacketPublication:
 
     def end(self) -> None:
         self._ended = True
-        if self.video and self._nacks.requests:
+        if self.video and (self._nacks.requests or self.gaps_beyond_repair):
             n = self._nacks
-            logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up; "
-                        "round trip %.0f ms (%d samples); holes filled after (ms: count) %s",
-                        n.requests, n.repairs, n.given_up, n.rtt * 1000, n.samples,
+            logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up, "
+                        "%d gaps beyond repair (outages); round trip %.0f ms (%d samples); holes filled after "
+                        "(ms: count) %s", n.requests, n.repairs, n.given_up, self.gaps_beyond_repair, n.rtt * 1000,
+                        n.samples,
                         " ".join(f"{round(1000 * WAIT_BUCKET * b)}:{c}" for b, c in sorted(n.waits.items())))
         if self._fec is not None:
             logger.info("video publication ended, FEC negotiated (payload types RED %d, its RTX %d, ULPFEC %d): "
