@@ -44,6 +44,24 @@ def handlers_of(room: Room, name: str) -> dict[int, Any]:
     return fast_path._rtp_handlers[server_dtls(room, name)]
 
 
+def divert(room: Room, name: str, through: Any, rtx: bool = False) -> None:
+    """`name`'s video packets go to `through` (a lossy link) instead of its publication;
+    `rtx`: its retransmissions too, once their SSRC shows up."""
+    publication = video_publication(room, name)
+    handlers = handlers_of(room, name)
+    for ssrc, handler in list(handlers.items()):
+        if handler == publication.on_rtp:
+            handlers[ssrc] = through
+    if rtx:
+        fast_path._packet_receivers[publication._receiver] = through
+
+
+async def picture_resumes(viewer: Client, publisher: str, frames: int = 5, timeout: float = 8) -> None:
+    before = viewer.frames_from(publisher, "video")
+    await wait_until_async(lambda: viewer.frames_from(publisher, "video") > before + frames, timeout,
+                           what=f"{publisher}'s picture at the viewer")
+
+
 def test_packets_are_forwarded_one_by_one_without_frames(active_core: packet_core.Core) -> None:
     async def body() -> None:
         room = Room("passthrough")
@@ -73,7 +91,6 @@ def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back(active
         try:
             alice, bob = await two_people(room)
             publication = video_publication(room, "alice")
-            handlers = handlers_of(room, "alice")
             loop = asyncio.get_running_loop()
             outage_until = loop.time() + 0.3
             dropped: list[int] = []
@@ -84,15 +101,10 @@ def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back(active
                     return  # lost, and so is every retransmission
                 publication.on_rtp(data)
 
-            for ssrc, handler in list(handlers.items()):
-                if handler == publication.on_rtp:
-                    handlers[ssrc] = lossy
-            fast_path._packet_receivers[publication._receiver] = lossy  # the RTX SSRC, once it shows up
+            divert(room, "alice", lossy, rtx=True)
             requests = publication.keyframe_requests
             await wait_until_async(lambda: room.engine.stats()["loss_skips"] >= 1, 5, what="the hole to be given up on")
-            frames = bob.frames_from("alice", "video")
-            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 10,
-                                   8, what="bob's picture to resume")
+            await picture_resumes(bob, "alice", frames=10)
             assert dropped and publication.keyframe_requests > requests
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
         finally:
@@ -112,7 +124,6 @@ def test_after_an_outage_longer_than_the_publishers_history_a_keyframe_is_asked_
         try:
             alice, bob = await two_people(room)
             publication = video_publication(room, "alice")
-            handlers = handlers_of(room, "alice")
             loop = asyncio.get_running_loop()
             outage_until = loop.time() + 1.5
             seen: dict[str, int] = {}
@@ -130,16 +141,13 @@ def test_after_an_outage_longer_than_the_publishers_history_a_keyframe_is_asked_
                     return
                 publication.on_rtp(data)
 
-            for ssrc, handler in list(handlers.items()):
-                if handler == publication.on_rtp:
-                    handlers[ssrc] = cut
+            divert(room, "alice", cut)
             await wait_until_async(lambda: "requests_after" in seen, 5, what="alice's video after the outage")
             # Asked by that very packet (or deferred within the fan-out's PLI interval, not lost).
             assert seen["requests_after"] == seen["requests"] + 1 or seen["pending"]
             assert seen["nacked_after"] == seen["nacked"]  # and nothing NACKed
             assert seen["skips_after"] == seen["skips"] + 1 and publication.gaps_beyond_repair == 1
-            frames = bob.frames_from("alice", "video")
-            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 8, what="bob's picture")
+            await picture_resumes(bob, "alice")
             assert colour_close(bob.colour_from("alice"), COLORS["alice"])
         finally:
             await room.close()
@@ -166,7 +174,6 @@ def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering(ac
                 real(packet)
 
             forward._send = record
-            handlers = handlers_of(room, "alice")
             counter = itertools.count()
             lost_for_good: set[int] = set()
 
@@ -183,14 +190,9 @@ def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering(ac
                     return
                 publication.on_rtp(data)
 
-            for ssrc, handler in list(handlers.items()):
-                if handler == publication.on_rtp:
-                    handlers[ssrc] = lossy
-            fast_path._packet_receivers[publication._receiver] = lossy
+            divert(room, "alice", lossy, rtx=True)
             await wait_until_async(lambda: room.engine.stats()["loss_skips"] >= 1, 8, what="holes given up on")
-            frames = bob.frames_from("alice", "video")
-            await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 8,
-                                   what="bob's picture through the loss")
+            await picture_resumes(bob, "alice")
             assert len(sent) > 5 and lost_for_good
             steps = {(b - a) & 0xFFFF for a, b in itertools.pairwise(sent)}
             assert steps == {1}  # continuous: no hole from alice's uplink reaches bob
