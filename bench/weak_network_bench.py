@@ -235,8 +235,9 @@ def main() -> None:
                         help="the engine negotiates no RED for audio (MEDIA_AUDIO_RED=0): what RED brings")
     parser.add_argument("--no-video-fec", action="store_true",
                         help="the engine negotiates no video RED/ULPFEC (MEDIA_VIDEO_FEC=0): what FEC brings")
-    parser.add_argument("--audio-budget", type=float, default=None,
-                        help="the video-buffer rule's audio budget, ms (playout.js audioBudgetMs), on both pages")
+    parser.add_argument("--tune", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the pages' video-buffer rule (playout.js PLAYOUT), on both pages: "
+                             "variants, e.g. --tune audioBudgetMs=250")
     parser.add_argument("--compare-playout", action="store_true",
                         help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
@@ -266,12 +267,13 @@ def main() -> None:
             for page in (agent_page, citizen):
                 page.gv_errors = []
             _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
-            if args.audio_budget is not None:
+            tuned = {name: float(value) for name, value in (item.split("=", 1) for item in args.tune)}
+            if tuned:
                 for page in (agent_page, citizen):
-                    page.evaluate(TUNE_PLAYOUT, {"audioBudgetMs": args.audio_budget})
+                    page.evaluate(TUNE_PLAYOUT, tuned)
             print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
-                  f"microphones: {args.audio}; RED {'off' if args.no_red else 'on'}; audio budget "
-                  f"{'as shipped' if args.audio_budget is None else f'{args.audio_budget:.0f} ms'}.")
+                  f"microphones: {args.audio}; RED {'off' if args.no_red else 'on'}; video-buffer rule "
+                  f"{', '.join(args.tune) or 'as shipped'}.")
             print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
                   f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
             results = {}
