@@ -29,7 +29,7 @@ from media.engine.packets import (
     rtx_packet,
 )
 
-from .cores import CORES
+from .cores import CORES, compiled_core
 
 KEY = os.urandom(30)
 PUBLISHER = {2: ABS_SEND_TIME_URI, 3: TRANSPORT_CC_URI, 4: MID_URI, 13: "urn:3gpp:video-orientation"}
@@ -130,8 +130,7 @@ def test_without_the_compiled_core_the_python_one_forwards_and_says_so(monkeypat
 def test_a_module_built_from_other_sources_is_not_used(monkeypatch: pytest.MonkeyPatch,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     """A stale build (its structs may be laid out differently) is refused, with a log line."""
-    if packet_core.COMPILED is None:
-        pytest.skip("compiled packet core not built")
+    compiled_core()  # fails in CI, where it must be built
     monkeypatch.setattr(packet_core_build, "source_id", lambda: -1)
     with caplog.at_level(logging.WARNING, logger="media.engine.packet_core"):
         assert packet_core._load() is None
@@ -161,8 +160,7 @@ def _inspected(core: packet_core.Core, data: bytes, codec: str) -> tuple[object,
 def test_inspected_packets_are_the_references(codec: str) -> None:
     # The receive side's reading (gv_inspect): the same fields, extension values and keyframe
     # starts as the Python reference, and the same refusals, on valid, truncated and random packets.
-    if packet_core.COMPILED is None:
-        pytest.skip("compiled packet core not built")
+    compiled_core()  # fails in CI, where it must be built
     rng = random.Random(20)
     cases = [publisher_packet(s) for s in range(40)] + [publisher_packet(7, padding=5)]
     cases += [publisher_packet(9, [(2, b"\x01\x02"), (3, b"\x00\x01\x02"), (3, b"\x00\x05")])]  # wrong sizes first
@@ -207,8 +205,7 @@ def test_both_cores_read_and_map_any_extension_block_alike() -> None:
     """The forward's mapping (map_extensions) and the receive side's reading (gv_inspect) walk
     the elements with the same C code: on blocks of every form, valid or not, both give what the
     Python reference gives (the same bytes, the same refusals)."""
-    if packet_core.COMPILED is None:
-        pytest.skip("compiled packet core not built")
+    compiled_core()  # fails in CI, where it must be built
     compiled = packet_core.implementation("compiled")
     publisher = {**PUBLISHER, 9: "urn:x:long", 20: "urn:x:big"}
     mapper = ExtensionMapper(publisher, {**SUBSCRIBER, 2: "urn:x:long", 5: "urn:x:big"}, "5")
@@ -296,8 +293,7 @@ def test_the_compiled_history_and_numbering_forward_what_the_reference_does(seed
     """The C ring and numbering (gv_ring_forward, gv_forward_mapped) against packets.History
     and Rewriter with the Python forward: byte for byte over loss, reordering, duplicates,
     switches (keyframe start), NACK answers as RTX, and the same counts for sender reports."""
-    if packet_core.COMPILED is None:
-        pytest.skip("compiled packet core not built")
+    compiled_core()  # fails in CI, where it must be built
     expected = _publication_run(packet_core.PYTHON, seed)
     assert sum(1 for item in expected if isinstance(item, tuple) and item[0] == "video" and item[1]) > 50
     assert any(isinstance(item, tuple) and item[0] == "video" and item[1] is None for item in expected)  # waited
@@ -305,8 +301,7 @@ def test_the_compiled_history_and_numbering_forward_what_the_reference_does(seed
 
 
 def test_the_compiled_history_and_numbering_are_the_ones_the_compiled_core_makes() -> None:
-    if packet_core.COMPILED is None:
-        pytest.skip("compiled packet core not built")
+    compiled_core()  # fails in CI, where it must be built
     compiled = packet_core.implementation("compiled")
     assert type(compiled.history()).__name__ == "_CompiledHistory"
     assert type(compiled.numbering(90000, True, 0, 0)).__name__ == "_CompiledNumbering"
@@ -321,8 +316,7 @@ def test_a_compiled_numbering_goes_on_as_the_reference_in_the_same_state() -> No
     """A subscriber the engine starts protecting with FEC leaves the C numbering mid-stream
     (python_numbering): the reference then maps what follows, late packets included, to the
     numbers the C numbering would have given, and the sender-report counts carry over."""
-    if packet_core.COMPILED is None:
-        pytest.skip("compiled packet core not built")
+    compiled_core()  # fails in CI, where it must be built
     compiled = packet_core.implementation("compiled")
     rng = random.Random(4242)
     numbering = compiled.numbering(90000, True, 5000, 77)
