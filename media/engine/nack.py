@@ -26,8 +26,10 @@ RETRY_FACTOR = 1.25  # a retry waits the round trip and a margin for the publish
 GIVE_UP = 1.0  # s after a hole was noticed, at least...
 GIVE_UP_RTTS = 4  # ...and at least this many round trips
 WAIT_BUCKET = 0.05  # s, the histogram of how long holes waited
-# What a publisher keeps to retransmit: libwebrtc's RtpPacketHistory holds a packet at least
-# 1 s and 3 round trips after sending it (kMinPacketDurationMs, kMinPacketDurationRtt).
+# What a publisher surely keeps to retransmit: libwebrtc's RtpPacketHistory holds a sent packet
+# at least max(1 s, 3 round trips) (kMinPacketDuration, kMinPacketDurationRtt); past that only
+# while fewer than its 600 packets are stored, and never past 3 times that. A gap older than the
+# sure part is not a repair to count on, and a keyframe costs the same round trip.
 SENDER_HISTORY = 1.0  # s
 SENDER_HISTORY_RTTS = 3
 
@@ -70,8 +72,9 @@ class NackTracker:
 
     def beyond_repair(self, media_gap: float) -> bool:
         """Whether a run of losses spanning `media_gap` seconds of media (the RTP timestamps
-        either side of it) began longer ago than the publisher keeps packets to retransmit:
-        its first packets are gone, so a NACK cannot complete its frames (an outage)."""
+        either side of it) began longer ago than the publisher surely keeps packets to
+        retransmit: its first packets may be gone, so NACKs may never complete its frames
+        (an outage): a keyframe instead."""
         return media_gap > max(SENDER_HISTORY, SENDER_HISTORY_RTTS * self.rtt)
 
     def add(self, sequences: Iterable[int], now: float) -> None:

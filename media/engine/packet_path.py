@@ -612,7 +612,7 @@ class PacketPublication:
         self._send_nacks()
 
     def _beyond_repair(self, view: RtpView, revealed: int) -> bool:
-        """Whether the `revealed` packets missing just before `view` are gone from the
+        """Whether the `revealed` packets missing just before `view` may be gone from the
         publisher's history too (nack.py: the media time across the gap): after an outage, a
         keyframe at once rather than NACKs for a second or more (the 5 s outage in
         bench/weak_network_bench.py: the agent's picture came back 2 s after the link)."""
