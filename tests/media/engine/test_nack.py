@@ -138,8 +138,8 @@ def test_how_long_holes_held_the_video_is_counted_by_50_ms() -> None:
 
 
 def test_a_gap_longer_than_the_publishers_history_is_beyond_repair() -> None:
-    """libwebrtc keeps a sent packet max(1 s, 3 round trips): a run of losses spanning more
-    media time than that began with packets no NACK can bring back."""
+    """libwebrtc surely keeps a sent packet max(1 s, 3 round trips): a run of losses spanning
+    more media time than that began with packets a NACK may no longer bring back."""
     tracker = NackTracker()
     assert not tracker.beyond_repair(0.05)  # a lost packet or two
     assert not tracker.beyond_repair(SENDER_HISTORY - 0.01)
