@@ -130,6 +130,7 @@ def test_the_indicator_says_poor_at_the_first_reading_after_1_s_without_packets(
     agent_page, citizen, _ = weak_call
     # Not poor to begin with (a busy CI machine may make it "average": frames wait for the CPU).
     citizen.wait_for_function(f"() => ['good', 'average'].includes(({LAST_LEVEL})())", timeout=WAIT)
+    buffer_before = citizen.evaluate("() => window.gvDebug.playout.ms")
     outage_at = time.time() * 1000
     weak_link.emulator.set_profile(Profile().with_outage(True))
     try:
@@ -148,8 +149,13 @@ def test_the_indicator_says_poor_at_the_first_reading_after_1_s_without_packets(
     assert all(r["level"] == "poor" for r in after[after.index(first_poor):])
     print(f"poor {first_poor['at'] - outage_at:.0f} ms after the outage began ({first_poor['reasons']}),"
           f" 'silent' at {after[first_silent]['at'] - outage_at:.0f} ms")
-    # After the outage the link is judged better again.
+    # After the outage the link is judged better again, and stays so: the outage's freeze did
+    # not deepen the video buffer, which through lip sync would have held the audio's delay
+    # past "poor" for 20 s (linkquality.js OUTAGE_MS).
     citizen.wait_for_function(f"() => ['good', 'average'].includes(({LAST_LEVEL})())", timeout=WAIT)
+    since = [r for r in citizen.evaluate("() => window.gvDebug.linkHistory()") if r["at"] > outage_at]
+    assert sum(r["outageFrozenMs"] for r in since) > 0, since  # the picture froze, and it was the outage
+    assert citizen.evaluate("() => window.gvDebug.playout.ms") <= buffer_before, since
 
 
 def test_sustained_loss_switches_the_citizen_to_audio_only_and_both_sides_are_told(weak_link, weak_call):

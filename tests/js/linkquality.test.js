@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LinkMonitor, LinkPolicy, snapshot } from "../../rooms/static/rooms/js/linkquality.js";
+import { PlayoutTarget } from "../../rooms/static/rooms/js/playout.js";
 
 // A getStats report at `at` ms: audio and video received, our audio sent, the server's
 // receiver report of it, the selected candidate pair.
@@ -208,4 +209,48 @@ test("10% loss whose receiver reports come unevenly is never severe: judged over
   // 30% (the browser test's profile) is still severe.
   const thirty = run(new LinkMonitor(), 4, (t) => ({ upLost: t * 15 }));
   assert.equal(thirty.severe, true);
+});
+
+// Readings every 500 ms with a 1.5 s outage from 5 s (counters still, the last packet at 5 s);
+// when packets come back the sequence gap shows as 75 audio and 150 video packets lost, and the
+// video's freeze (the outage and the keyframe after it) ends then. `freezeAt`: a later freeze.
+function outageReports(until, freezeAt = null) {
+  const reports = [];
+  for (let at = 500; at <= until; at += 500) {
+    const out = at > 5000 && at <= 6500;
+    const after = at > 6500;
+    const late = freezeAt != null && at >= freezeAt;
+    reports.push(report(at, out
+      ? { audioIn: 250, videoIn: 500, lastIn: 5000, lastPair: 5000, pairBytes: 500000, sent: at / 20, rttCount: 5, responses: 2 }
+      : { audioIn: after ? at / 20 - 75 : at / 20, videoIn: after ? at / 10 - 150 : at / 10, audioLost: after ? 75 : 0,
+        freezes: (after ? 1 : 0) + (late ? 1 : 0), frozen: (after ? 1.5 : 0) + (late ? 0.5 : 0) }));
+  }
+  return reports;
+}
+
+test("an outage's freeze and its lost packets are the outage's: no buffer raised, no loss, no audio only", () => {
+  const monitor = new LinkMonitor();
+  const policy = new LinkPolicy();
+  const target = new PlayoutTarget();
+  for (const [i, stats] of outageReports(30000).entries()) {
+    const at = (i + 1) * 500;
+    const result = monitor.update(stats);
+    if (at === 6000) assert.deepEqual([result.level, result.severe], ["poor", true]); // silent: told at once
+    if (at === 7000) { // packets back, the freeze ended: shown, but not a late frame's
+      assert.deepEqual([result.freezes, result.frozenMs, result.outageFrozenMs, result.loss], [0, 0, 1500, null]);
+      assert.ok(result.reasons.includes("freeze"));
+    }
+    if (at > 7000) assert.equal(result.severe, false, `severe at ${at}`); // the gap is not 33% loss in the window
+    assert.equal(target.update(result, at), null);
+    assert.equal(policy.step(result, at, false).audioOnly, false);
+  }
+  assert.equal(monitor.history.at(-1).level, "good");
+});
+
+test("a freeze after the outage's recovery is a freeze again", () => {
+  const monitor = new LinkMonitor();
+  const results = outageReports(12000, 10000).map((stats) => monitor.update(stats));
+  const late = results.find((r) => r.at === 10000);
+  assert.deepEqual([late.freezes, late.frozenMs, late.outageFrozenMs], [1, 500, 0]);
+  assert.notEqual(new PlayoutTarget().update(late, 10000), null); // the buffer covers it
 });

@@ -62,6 +62,7 @@ export function indicators({ state, call, stage, send, autoAudioOnly }) {
       const connected = call.pc.connectionState === "connected";
       const action = connected ? policy.step(reading, Date.now(), state.audioOnly) : { advise: false, audioOnly: false };
       if (action.audioOnly) {
+        reading.switched = action.why; // in linkHistory: why this page went audio only
         send({ type: "quality.set", link: reading.level, auto: true });
         sentLevel = reading.level;
         await autoAudioOnly();

@@ -20,6 +20,14 @@ const MIN_PACKETS = 20; // fewer packets in a reading: no loss ratio from it
 // which switched pages to audio only (bench/weak_network_bench.py, 10% loss + 80 ms).
 export const SEVERE_LOSS_WINDOW_MS = 3000;
 const RECOVER_MS = 3000; // a better level is shown only once it held this long
+// An outage: media expected and nothing for this long (Opus DTX still sends a packet every
+// 400 ms), and the recovery after it. A freeze that ends in one, and the packets it lost, are
+// the outage's: a deeper video buffer cannot cover a silence (playout.js), and audio only
+// saves no bandwidth on a link that carries nothing (LinkPolicy). They count as `outageFrozenMs`,
+// not as `freezes`/`frozenMs`/`loss`. Without this a 1.5 s outage raised the video buffer to
+// 300 ms and, through lip sync, the audio delay past "poor" for the next 20 s (CI, 2026-11-30).
+export const OUTAGE_MS = 600;
+export const OUTAGE_RECOVERY_MS = 1500; // the engine brings video back within this after one
 
 // [average, poor] thresholds.
 export const THRESHOLDS = {
@@ -105,6 +113,8 @@ export class LinkMonitor {
     this.betterSince = null;
     this.rtt = null; // s, the last fresh round trip measured
     this.lossLog = []; // snapshots of the last few seconds (severe loss)
+    this.outageSince = null; // an outage going on since then
+    this.recoveringUntil = null; // the outage's recovery ends then
     this.history = []; // the last readings (diagnostics and the browser tests)
   }
 
@@ -135,12 +145,15 @@ export class LinkMonitor {
     } else if (receiving || lastPair != null) {
       down.push({ what: "arriving", level: "good" });
     }
+    const outage = this.outageState(receiving ? silentMs : null, now);
+    let outageFrozenMs = 0;
     if (prev) {
-      const loss = lossBetween(prev, cur);
+      const loss = outage ? { down: null, up: null } : lossBetween(prev, cur);
       if (loss.down != null) down.push(finding("loss", loss.down));
       newFreezes = Math.max(0, cur.freezes - prev.freezes);
       frozenMs = Math.max(0, cur.frozen - prev.frozen) * 1000;
       if (newFreezes > 0) down.push({ what: "freeze", level: newFreezes > 1 || cur.frozen - prev.frozen > 1 ? "poor" : "average" });
+      if (outage) [outageFrozenMs, frozenMs, newFreezes] = [frozenMs, 0, 0];
       const emitted = cur.jbEmitted - prev.jbEmitted;
       if (emitted > 0) {
         audioDelayMs = (1000 * (cur.jbDelay - prev.jbDelay)) / emitted;
@@ -179,15 +192,30 @@ export class LinkMonitor {
     const reasons = [...down, ...up].filter((f) => f.level === "average" || f.level === "poor").map((f) => f.what);
     const ownFindings = [...down, ...up].filter((f) => OWN_LINK.has(f.what));
     const own = worst(ownFindings);
-    const severeLoss = this.windowLoss(cur) >= SEVERE.loss;
+    const severeLoss = !outage && this.windowLoss(cur) >= SEVERE.loss;
     const severe = severeLoss || ownFindings.some((f) => f.what === "silent" || (f.what === "rtt" && f.value >= SEVERE.rtt));
     const rtt = up.find((f) => f.what === "rtt");
     if (rtt) this.rtt = rtt.value;
     const result = { level: this.shown, measured, own, severe, down: worst(down), up: worst(up),
-      reasons: [...new Set(reasons)], at: now, silentMs, frozenMs, freezes: newFreezes,
+      reasons: [...new Set(reasons)], at: now, silentMs, frozenMs, freezes: newFreezes, outageFrozenMs,
       loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt, audioDelayMs, videoDelayMs };
     this.history = [...this.history.slice(-19), result];
     return result;
+  }
+
+  // Whether this reading is in an outage or its recovery (`silentMs` null: no media expected).
+  // The severe-loss window starts afresh after one: its gap is not loss.
+  outageState(silentMs, now) {
+    if (silentMs != null && silentMs >= OUTAGE_MS) {
+      this.outageSince ??= now;
+      return true;
+    }
+    if (this.outageSince != null) {
+      this.outageSince = null;
+      this.recoveringUntil = now + OUTAGE_RECOVERY_MS;
+      this.lossLog = [];
+    }
+    return this.recoveringUntil != null && now <= this.recoveringUntil;
   }
 
   // The worse direction's loss over the last SEVERE_LOSS_WINDOW_MS (0 until that long is known, or too few packets).
@@ -263,7 +291,7 @@ export class LinkPolicy {
     if (sustained || frozen >= this.frozenLimitMs) {
       this.poorSince = null;
       this.freezeTimes = [];
-      return { advise, audioOnly: true };
+      return { advise, audioOnly: true, why: sustained ? "sustained" : "frozen" };
     }
     return { advise, audioOnly: false };
   }
