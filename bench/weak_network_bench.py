@@ -82,6 +82,8 @@ COUNTERS = """async () => {
   const reading = window.gvDebug.linkHistory().at(-1);
   o.level = reading?.level ?? null;
   o.why = reading ? `${reading.severe ? "severe " : ""}${reading.reasons.join("+")}` : "";
+  // The policy's rule when the page switched itself to audio only (linkquality.js LinkPolicy).
+  o.switched = window.gvDebug.linkHistory().findLast((r) => r.switched)?.switched ?? null;
   o.playoutMs = window.gvDebug.playout?.ms ?? null;
   o.audioBest = window.gvDebug.playout?.audioBest ?? null;
   o.audioOnly = document.querySelector("#gv-call .gv-audio-only")?.getAttribute("aria-pressed") === "true";
@@ -177,6 +179,7 @@ def run_profile(emulator, agent_page, citizen, citizen_pid: str, profile: Profil
         out[name]["audio_delay_before"] = 1000 * (last["jbDelay"] - at_set[name]["jbDelay"]) / max(1, emitted)
         end = switched if switched is not None else len(s) - 1
         out[name]["why"] = " | ".join(x["why"] or "-" for x in s[max(0, end - 12):end + 1])
+        out[name]["rule"] = next((x["switched"] for x in s[end:] if x["switched"]), None)
     out["agent_view"] = sorted(agent_view)
     # The next profile starts with video: one tap back where the page switched itself.
     for page in pages.values():
@@ -315,7 +318,7 @@ def main() -> None:
                               f"{r['frozen_before']:.1f} s frozen, video packets received "
                               f"{r['packets_before'][0]} of the other side's {r['packets_before'][1]} sent, "
                               f"audio jitter buffer {r['audio_delay_before']:.0f} ms; "
-                              f"readings before it: {r['why']}", flush=True)
+                              f"rule: {r['rule'] or '-'}; readings before it: {r['why']}", flush=True)
             if not only or "outage" in only:
                 o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "
