@@ -10,16 +10,22 @@ indicator shows. Then a 5 s outage: how long after the link is back audio and vi
 again, and how soon the citizen's indicator said "poor". The clean profile is the
 baseline measured in the same run.
 
-    sudo .venv/bin/python bench/weak_network_bench.py [--seconds 40] [--only 'clean;10% loss;outage']
+Each profile (and the outage) has its own new call, 20 s on a clean link first (--warmup):
+a call under way meets the bad network, whatever the profile before it left behind.
+--sequence runs them all in one call instead, one after the other (the transitions).
+
+    sudo .venv/bin/python bench/weak_network_bench.py [--seconds 40] [--only 'clean;10% loss;outage'] [--sequence]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -81,7 +87,11 @@ COUNTERS = """async () => {
   });
   const reading = window.gvDebug.linkHistory().at(-1);
   o.level = reading?.level ?? null;
-  o.why = reading ? `${reading.severe ? "severe " : ""}${reading.reasons.join("+")}` : "";
+  const pct = (x) => (x == null ? "-" : Math.round(100 * x));
+  const w = reading?.windowLoss;
+  // "severe" with the 3 s loss each way (down/up, %) that judged it.
+  const severe = reading?.severe ? `severe(${pct(w?.down)}/${pct(w?.up)}) ` : "";
+  o.why = reading ? `${severe}${reading.reasons.join("+")}` : "";
   // The policy's rule when the page switched itself to audio only (linkquality.js LinkPolicy).
   o.switched = window.gvDebug.linkHistory().findLast((r) => r.switched)?.switched ?? null;
   o.playoutMs = window.gvDebug.playout?.ms ?? null;
@@ -241,6 +251,12 @@ def main() -> None:
     parser.add_argument("--tune", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting of the pages' video-buffer rule (playout.js PLAYOUT), on both pages: "
                              "variants, e.g. --tune audioBudgetMs=250")
+    parser.add_argument("--sequence", action="store_true",
+                        help="all profiles in one call, each right after the other (what one profile leaves "
+                             "to the next: the estimators, the video buffer's target); by default each profile "
+                             "has a new call that ran --warmup seconds on a clean link first")
+    parser.add_argument("--warmup", type=float, default=20,
+                        help="seconds on a clean link before a new call's profile (default 20)")
     parser.add_argument("--compare-playout", action="store_true",
                         help="each profile twice: the pages' video-buffer rule off, then on (playout.js)")
     args = parser.parse_args()
@@ -260,83 +276,105 @@ def main() -> None:
         voice: tuple[str, ...] = ()
         if args.audio == "speech":
             voice = (f"--use-file-for-fake-audio-capture={write_wav(folder / 'speech.wav')}",)
-        agent, room = harness.make_appointment()
-        agent_context = harness.launch(driver, folder / "agent", extra_args=(secure, *voice))
-        citizen_context = harness.launch(driver, folder / "citizen", extra_args=(secure, *voice),
-                                         executable=space.wrapper(folder, harness.CHROMIUM))
-        try:
-            agent_page = agent_context.pages[0] if agent_context.pages else agent_context.new_page()
-            citizen = citizen_context.pages[0] if citizen_context.pages else citizen_context.new_page()
-            for page in (agent_page, citizen):
-                page.gv_errors = []
-            _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
-            tuned = {name: float(value) for name, value in (item.split("=", 1) for item in args.tune)}
-            if tuned:
+        tuned = {name: float(value) for name, value in (item.split("=", 1) for item in args.tune)}
+
+        @contextlib.contextmanager
+        def call(number: int) -> Iterator[tuple[object, object, str]]:
+            """A new appointment and both browsers in it: (agent's page, citizen's page, citizen's pid)."""
+            emulator.set_profile(Profile())
+            agent, room = harness.make_appointment()
+            agent_context = harness.launch(driver, folder / f"agent-{number}", extra_args=(secure, *voice))
+            citizen_context = harness.launch(driver, folder / f"citizen-{number}", extra_args=(secure, *voice),
+                                             executable=space.wrapper(folder, harness.CHROMIUM))
+            try:
+                agent_page = agent_context.pages[0] if agent_context.pages else agent_context.new_page()
+                citizen = citizen_context.pages[0] if citizen_context.pages else citizen_context.new_page()
                 for page in (agent_page, citizen):
-                    page.evaluate(TUNE_PLAYOUT, tuned)
-            print(f"{args.seconds:.0f} s per profile; citizen behind the emulator, agent unshaped; "
-                  f"microphones: {args.audio}; RED {'off' if args.no_red else 'on'}; video-buffer rule "
-                  f"{', '.join(args.tune) or 'as shipped'}.")
-            print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
-                  f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
-            results = {}
-            runs = [(name, on) for name in chosen for on in ((False, True) if args.compare_playout else (True,))]
-            for name, on in runs:
-                result = results[name] = run_profile(emulator, agent_page, citizen, citizen_pid,
-                                                     PROFILES[name], args.seconds, on)
-                if args.compare_playout:
-                    print(f"{name}: video-buffer rule {'on' if on else 'off'}", flush=True)
-                for side in ("citizen", "agent"):
-                    r = result[side]
-                    view = f" ({', '.join(result['agent_view'])})" if side == "agent" else ""
-                    print(f"{name:22} {side:8} {r['fps']:5.1f} {r['size']:>8} {r['frozen']:8.1f} "
-                          f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audible'], '{:.2f}'):>9} "
-                          f"{fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
-                          f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
-                          f"{', '.join(r['levels'])}{view}", flush=True)
-                    print(f"{'':22} {side:8} video in: " + ", ".join(f"{k} {v}" for k, v in r["repair"].items())
-                          + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}, "
-                          f"the audio's best {fmt(r['audio_best_ms'], '{:.0f}')} ms), "
-                          f"own send RTT {r['rtt_ms']:.0f} ms",
-                          flush=True)
-                    print(f"{'':22} {side:8} audio codecs {r['audio_codecs']}; {r['audio_packets']} audio packets "
-                          f"received, {r['fec_received']} redundant blocks (RED/FEC), {r['fec_used']} of them used",
-                          flush=True)
-                    print(f"{'':22} {side:8} its video target per second, kbit/s: "
-                          + " ".join(str(v) for v in r["target_series"]), flush=True)
-                    print(f"{'':22} {side:8} audio jitter buffer per second, ms: "
-                          + " ".join(fmt(v, "{:.0f}") for v in r["audio_delay_series"]), flush=True)
-                    print(f"{'':22} {side:8} video target per second (playout.js), ms: "
-                          + " ".join(fmt(v, "{:.0f}") for v in r["playout_series"]), flush=True)
-                    print(f"{'':22} {side:8} video jitter buffer per second, ms: "
-                          + " ".join(fmt(v, "{:.0f}") for v in r["video_jb_series"]), flush=True)
-                    print(f"{'':22} {side:8} time frozen per second, s: "
-                          + " ".join(f"{v:g}" for v in r["frozen_series"]), flush=True)
-                    if r["video_s"] < args.seconds:
-                        print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
-                              f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "
-                              f"{r['frozen_before']:.1f} s frozen, video packets received "
-                              f"{r['packets_before'][0]} of the other side's {r['packets_before'][1]} sent, "
-                              f"audio jitter buffer {r['audio_delay_before']:.0f} ms; "
-                              f"rule: {r['rule'] or '-'}; readings before it: {r['why']}", flush=True)
+                    page.gv_errors = []
+                _, citizen_pid = steps.meet(agent_page, citizen, server.base, agent, room)
+                if tuned:
+                    for page in (agent_page, citizen):
+                        page.evaluate(TUNE_PLAYOUT, tuned)
+                if args.warmup:
+                    time.sleep(args.warmup)  # a call under way: the estimators ramped up on the clean link
+                yield agent_page, citizen, citizen_pid
+            finally:
+                citizen_context.close()
+                agent_context.close()
+
+        print(f"{args.seconds:.0f} s per profile, "
+              + ("all in one call, one after the other" if args.sequence
+                 else f"each in a new call after {args.warmup:.0f} s on a clean link")
+              + f"; citizen behind the emulator, agent unshaped; microphones: {args.audio}; "
+              f"RED {'off' if args.no_red else 'on'}; video-buffer rule {', '.join(args.tune) or 'as shipped'}.")
+        print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
+              f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
+        results = {}
+        runs = [(name, on) for name in chosen for on in ((False, True) if args.compare_playout else (True,))]
+        with contextlib.ExitStack() as one_call:
+            shared = one_call.enter_context(call(0)) if args.sequence else None
+            for number, (name, on) in enumerate(runs, start=1):
+                with contextlib.ExitStack() as own:
+                    agent_page, citizen, citizen_pid = shared or own.enter_context(call(number))
+                    results[name] = run_profile(emulator, agent_page, citizen, citizen_pid,
+                                                PROFILES[name], args.seconds, on)
+                report(name, results[name], args, on)
             if not only or "outage" in only:
-                o = run_outage(emulator, agent_page, citizen, citizen_pid)
+                with contextlib.ExitStack() as own:
+                    agent_page, citizen, citizen_pid = shared or own.enter_context(call(len(runs) + 1))
+                    o = run_outage(emulator, agent_page, citizen, citizen_pid)
                 print(f"{OUTAGE_S:.0f} s outage: citizen's indicator 'poor' after {fmt(o['poor_after'], '{:.2f}')} s; "
                       f"back after the link returns — citizen receives audio {fmt(o['citizen_audio'], '{:.2f}')} s, "
                       f"video {fmt(o['citizen_video'], '{:.2f}')} s; agent receives audio "
                       f"{fmt(o['agent_audio'], '{:.2f}')} s, video {fmt(o['agent_video'], '{:.2f}')} s")
-            if "clean" in results:
-                clean = results["clean"]["agent"]["fps"]
-                for name, result in results.items():
-                    print(f"ratio agent's fps vs clean, {name}: {result['agent']['fps'] / max(clean, 0.1):.2f}")
-            print("emulator:", emulator.counters)
-        finally:
-            citizen_context.close()
-            agent_context.close()
-            time.sleep(2)  # the engine logs what each publication and forward carried as it ends
-            for line in server.log.read_text(errors="replace").splitlines():
-                if "publication ended" in line or "forward ended" in line or "sends RED" in line:
-                    print("engine:", line.strip())
+        if "clean" in results:
+            clean = results["clean"]["agent"]["fps"]
+            for name, result in results.items():
+                print(f"ratio agent's fps vs clean, {name}: {result['agent']['fps'] / max(clean, 0.1):.2f}")
+        print("emulator:", emulator.counters)
+        time.sleep(2)  # the engine logs what each publication and forward carried as it ends
+        for line in server.log.read_text(errors="replace").splitlines():
+            if "publication ended" in line or "forward ended" in line or "sends RED" in line:
+                print("engine:", line.strip())
+
+
+def report(name: str, result: dict, args: argparse.Namespace, on: bool) -> None:
+    """One profile's figures, each side."""
+    if args.compare_playout:
+        print(f"{name}: video-buffer rule {'on' if on else 'off'}", flush=True)
+    for side in ("citizen", "agent"):
+        r = result[side]
+        view = f" ({', '.join(result['agent_view'])})" if side == "agent" else ""
+        print(f"{name:22} {side:8} {r['fps']:5.1f} {r['size']:>8} {r['frozen']:8.1f} "
+              f"{fmt(r['concealment'], '{:.2f}'):>9} {fmt(r['audible'], '{:.2f}'):>9} "
+              f"{fmt(r['audio_delay_ms'], '{:.0f}'):>11} "
+              f"{r['target_kbps']:13.0f} {'yes' if r['audio_only'] else 'no':>10}  "
+              f"{', '.join(r['levels'])}{view}", flush=True)
+        print(f"{'':22} {side:8} video in: " + ", ".join(f"{k} {v}" for k, v in r["repair"].items())
+              + f"; video jitter buffer {r['video_jb_ms']:.0f} ms (target {r['playout_ms']}, "
+              f"the audio's best {fmt(r['audio_best_ms'], '{:.0f}')} ms), "
+              f"own send RTT {r['rtt_ms']:.0f} ms",
+              flush=True)
+        print(f"{'':22} {side:8} audio codecs {r['audio_codecs']}; {r['audio_packets']} audio packets "
+              f"received, {r['fec_received']} redundant blocks (RED/FEC), {r['fec_used']} of them used",
+              flush=True)
+        print(f"{'':22} {side:8} its video target per second, kbit/s: "
+              + " ".join(str(v) for v in r["target_series"]), flush=True)
+        print(f"{'':22} {side:8} audio jitter buffer per second, ms: "
+              + " ".join(fmt(v, "{:.0f}") for v in r["audio_delay_series"]), flush=True)
+        print(f"{'':22} {side:8} video target per second (playout.js), ms: "
+              + " ".join(fmt(v, "{:.0f}") for v in r["playout_series"]), flush=True)
+        print(f"{'':22} {side:8} video jitter buffer per second, ms: "
+              + " ".join(fmt(v, "{:.0f}") for v in r["video_jb_series"]), flush=True)
+        print(f"{'':22} {side:8} time frozen per second, s: "
+              + " ".join(f"{v:g}" for v in r["frozen_series"]), flush=True)
+        if r["video_s"] < args.seconds:
+            print(f"{'':22} {side:8} from the profile's start to the switch to audio only: "
+                  f"{r['video_s']:.1f} s of video, {r['freezes_before']} freezes, "
+                  f"{r['frozen_before']:.1f} s frozen, video packets received "
+                  f"{r['packets_before'][0]} of the other side's {r['packets_before'][1]} sent, "
+                  f"audio jitter buffer {r['audio_delay_before']:.0f} ms; "
+                  f"rule: {r['rule'] or '-'}; readings before it: {r['why']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -192,13 +192,14 @@ export class LinkMonitor {
     const reasons = [...down, ...up].filter((f) => f.level === "average" || f.level === "poor").map((f) => f.what);
     const ownFindings = [...down, ...up].filter((f) => OWN_LINK.has(f.what));
     const own = worst(ownFindings);
-    const severeLoss = !outage && this.windowLoss(cur) >= SEVERE.loss;
+    const windowLoss = outage ? null : this.windowLoss(cur);
+    const severeLoss = windowLoss != null && Math.max(windowLoss.down ?? 0, windowLoss.up ?? 0) >= SEVERE.loss;
     const severe = severeLoss || ownFindings.some((f) => f.what === "silent" || (f.what === "rtt" && f.value >= SEVERE.rtt));
     const rtt = up.find((f) => f.what === "rtt");
     if (rtt) this.rtt = rtt.value;
     const result = { level: this.shown, measured, own, severe, down: worst(down), up: worst(up),
       reasons: [...new Set(reasons)], at: now, silentMs, frozenMs, freezes: newFreezes, outageFrozenMs,
-      loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt, audioDelayMs, videoDelayMs };
+      loss: down.find((f) => f.what === "loss")?.value ?? null, rtt: this.rtt, audioDelayMs, videoDelayMs, windowLoss };
     this.history = [...this.history.slice(-19), result];
     return result;
   }
@@ -218,15 +219,15 @@ export class LinkMonitor {
     return this.recoveringUntil != null && now <= this.recoveringUntil;
   }
 
-  // The worse direction's loss over the last SEVERE_LOSS_WINDOW_MS (0 until that long is known, or too few packets).
+  // Each direction's loss over the last SEVERE_LOSS_WINDOW_MS ({down, up}, null until that long
+  // is known; a direction null with too few packets).
   windowLoss(cur) {
     const log = this.lossLog;
     log.push(cur);
     while (log.length > 2 && cur.at - log[1].at >= SEVERE_LOSS_WINDOW_MS) log.shift();
     const base = log[0];
-    if (cur.at - base.at < SEVERE_LOSS_WINDOW_MS) return 0;
-    const loss = lossBetween(base, cur);
-    return Math.max(loss.down ?? 0, loss.up ?? 0);
+    if (cur.at - base.at < SEVERE_LOSS_WINDOW_MS) return null;
+    return lossBetween(base, cur);
   }
 }
 
