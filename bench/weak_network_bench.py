@@ -51,9 +51,14 @@ COUNTERS = """async () => {
     concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null,
     nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0, vFecReceived: 0, vFecDiscarded: 0,
     nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vReceivedFrames: 0, vSent: 0,
-    vjbDelay: 0, vjbEmitted: 0, rtt: 0, aCodecIn: "", aCodecOut: "", fecReceived: 0, fecDiscarded: 0 };
+    vjbDelay: 0, vjbEmitted: 0, rtt: 0, aCodecIn: "", aCodecOut: "", fecReceived: 0, fecDiscarded: 0,
+    reports: [] };
   if (!pc) return o;
   const stats = await pc.getStats();
+  // The server's receiver reports on each stream we send: kind, cumulative loss, reports so far.
+  stats.forEach((r) => {
+    if (r.type === "remote-inbound-rtp") o.reports.push(`${r.kind[0]}${r.packetsLost}/${r.reportsReceived ?? "?"}`);
+  });
   const mime = (id) => (stats.get(id)?.mimeType ?? "?").replace("audio/", "");
   stats.forEach((r) => {
     if (r.type === "inbound-rtp" && r.kind === "video") {
@@ -92,6 +97,7 @@ COUNTERS = """async () => {
   // "severe" with the 3 s loss each way (down/up, %) that judged it.
   const severe = reading?.severe ? `severe(${pct(w?.down)}/${pct(w?.up)}) ` : "";
   o.why = reading ? `${severe}${reading.reasons.join("+")}` : "";
+  o.window = w ? `${pct(w.down)}/${pct(w.up)}` : "-";
   // The policy's rule when the page switched itself to audio only (linkquality.js LinkPolicy).
   o.switched = window.gvDebug.linkHistory().findLast((r) => r.switched)?.switched ?? null;
   o.playoutMs = window.gvDebug.playout?.ms ?? null;
@@ -145,6 +151,8 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         # The pages' video-buffer target (playout.js), the time frozen and the video jitter
         # buffer, each second.
         "playout_series": [s["playoutMs"] for s in samples],
+        "window_series": [s["window"] for s in samples],
+        "reports_series": [",".join(s["reports"]) or "-" for s in samples],
         "frozen_series": [round(b["frozen"] - a["frozen"], 2) for a, b in itertools.pairwise(samples)],
         "video_jb_series": [round(1000 * (b["vjbDelay"] - a["vjbDelay"]) / (b["vjbEmitted"] - a["vjbEmitted"]))
                             if b["vjbEmitted"] > a["vjbEmitted"] else None for a, b in itertools.pairwise(samples)],
@@ -366,6 +374,10 @@ def report(name: str, result: dict, args: argparse.Namespace, on: bool) -> None:
               + " ".join(fmt(v, "{:.0f}") for v in r["playout_series"]), flush=True)
         print(f"{'':22} {side:8} video jitter buffer per second, ms: "
               + " ".join(fmt(v, "{:.0f}") for v in r["video_jb_series"]), flush=True)
+        print(f"{'':22} {side:8} loss over the last 3 s, down/up %, per second: "
+              + " ".join(r["window_series"]), flush=True)
+        print(f"{'':22} {side:8} the server's reports on what it sends (kind, packets lost/reports), per second: "
+              + " ".join(r["reports_series"]), flush=True)
         print(f"{'':22} {side:8} time frozen per second, s: "
               + " ".join(f"{v:g}" for v in r["frozen_series"]), flush=True)
         if r["video_s"] < args.seconds:

@@ -211,6 +211,27 @@ test("10% loss whose receiver reports come unevenly is never severe: judged over
   assert.equal(thirty.severe, true);
 });
 
+// 10% loss + 80 ms (bench, 2026-11-30): the up loss over 3 s read 32-55% now and then,
+// alternating with 0, and growing through the call — the jump of a cumulative count. Here
+// the server's report on our video is missing from one report in four: per stream, loss is
+// counted only where a stream is in both reports, so it reads 10%, never "severe".
+test("a stream's report missing from some readings does not count its whole loss at once", () => {
+  const monitor = new LinkMonitor();
+  const policy = new LinkPolicy();
+  let worst = 0;
+  for (let i = 1; i <= 80; i++) {
+    const at = i * 500;
+    const stats = report(at, { upLost: Math.floor(at / 200) }); // audio: 5 of 50 a second
+    stats.push({ type: "outbound-rtp", kind: "video", ssrc: 2, timestamp: at, packetsSent: at / 5 }); // 200/s
+    if (i % 4) stats.push({ type: "remote-inbound-rtp", kind: "video", ssrc: 2, timestamp: at, packetsLost: at / 50 });
+    const result = monitor.update(stats);
+    worst = Math.max(worst, result.windowLoss?.up ?? 0);
+    assert.equal(result.severe, false, `severe at ${at} ms: ${JSON.stringify(result.windowLoss)}`);
+    assert.equal(policy.step(result, at, false).audioOnly, false);
+  }
+  assert.ok(worst > 0.09 && worst < 0.12, `up loss ${worst}`);
+});
+
 // Readings every 500 ms with a 1.5 s outage from 5 s (counters still, the last packet at 5 s);
 // when packets come back the sequence gap shows as 75 audio and 150 video packets lost, and the
 // video's freeze (the outage and the keyframe after it) ends then. `freezeAt`: a later freeze.
