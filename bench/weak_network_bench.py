@@ -90,24 +90,27 @@ COUNTERS = """async () => {
       o.encoded += r.framesEncoded ?? 0; o.vSent += r.packetsSent ?? 0;
     }
   });
-  const reading = window.gvDebug.linkHistory().at(-1);
-  o.level = reading?.level ?? null;
+  // A page without link readings (the baseline: bench/weak_network_baseline.sh) has its badge only.
+  const history = window.gvDebug.linkHistory?.() ?? [];
+  const reading = history.at(-1);
+  const badge = document.querySelector("#gv-quality")?.dataset.level;
+  o.level = reading?.level ?? (badge && badge !== "unknown" ? badge : null);
   const pct = (x) => (x == null ? "-" : Math.round(100 * x));
   const w = reading?.windowLoss;
   // "severe" with the 3 s loss each way (down/up, %) that judged it.
   const severe = reading?.severe ? `severe(${pct(w?.down)}/${pct(w?.up)}) ` : "";
-  o.why = reading ? `${severe}${reading.reasons.join("+")}` : "";
+  o.why = reading ? `${severe}${(reading.reasons ?? []).join("+")}` : "";
   o.window = w ? `${pct(w.down)}/${pct(w.up)}` : "-";
   // The policy's rule when the page switched itself to audio only (linkquality.js LinkPolicy).
-  o.switched = window.gvDebug.linkHistory().findLast((r) => r.switched)?.switched ?? null;
+  o.switched = history.findLast((r) => r.switched)?.switched ?? null;
   o.playoutMs = window.gvDebug.playout?.ms ?? null;
   o.audioBest = window.gvDebug.playout?.audioBest ?? null;
   o.audioOnly = document.querySelector("#gv-call .gv-audio-only")?.getAttribute("aria-pressed") === "true";
   return o;
 }"""
 # --compare-playout: the pages' video-buffer rule (rooms/static/rooms/js/playout.js) off or on.
-SET_PLAYOUT = "(on) => { window.gvDebug.playout.enabled = on; }"
-TUNE_PLAYOUT = "(settings) => window.gvDebug.playout.tune(settings)"
+SET_PLAYOUT = "(on) => { if (window.gvDebug.playout) window.gvDebug.playout.enabled = on; }"
+TUNE_PLAYOUT = "(settings) => window.gvDebug.playout?.tune(settings)"
 TILE_LINK = "(pid) => document.querySelector(`figure[data-pid='${pid}'] .gv-tile__link`)?.dataset.level ?? null"
 
 

@@ -232,6 +232,20 @@ test("a stream's report missing from some readings does not count its whole loss
   assert.ok(worst > 0.09 && worst < 0.12, `up loss ${worst}`);
 });
 
+// The same bench: the server's report on a stream read 0 in some reports and its true
+// cumulative loss in the others (the raw series the bench prints).
+test("a stream's cumulative loss read as 0 now and then is not taken back, nor counted again", () => {
+  const monitor = new LinkMonitor();
+  let worst = 0;
+  for (let i = 1; i <= 80; i++) {
+    const at = i * 500;
+    const result = monitor.update(report(at, { upLost: i % 4 === 0 ? 0 : Math.floor(at / 200) })); // 10%
+    worst = Math.max(worst, result.windowLoss?.up ?? 0);
+    assert.equal(result.severe, false, `severe at ${at} ms: ${JSON.stringify(result.windowLoss)}`);
+  }
+  assert.ok(worst > 0.09 && worst < 0.15, `up loss ${worst}`);
+});
+
 // Readings every 500 ms with a 1.5 s outage from 5 s (counters still, the last packet at 5 s);
 // when packets come back the sequence gap shows as 75 audio and 150 video packets lost, and the
 // video's freeze (the outage and the keyframe after it) ends then. `freezeAt`: a later freeze.
