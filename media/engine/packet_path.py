@@ -276,6 +276,7 @@ class PacketPublication:
         # aiortc's (or the light) estimator object, fed here: aiortc's receive path never runs.
         self._estimator = aiortc_hooks.bitrate_estimator(self._receiver)
         aiortc_hooks.intercept_rtcp(self._receiver, self._on_rtcp)
+        aiortc_hooks.unreported_receiver(self._receiver)  # our receiver reports only
         fast_path.register_packet_receiver(self._receiver, self.on_rtp)
 
     # --- the per-packet path ---------------------------------------------------------------

@@ -427,3 +427,43 @@ def test_transport_cc_is_negotiated_fed_back_and_replaces_the_server_estimate() 
             await room.close()
 
     run(body)
+
+
+def test_receiver_reports_to_a_publisher_are_the_engines_only() -> None:
+    """A packet that reached aiortc's stock path before the short path took the transport (the
+    DTLS handshake just done) started aiortc's own statistics for its SSRC, which aiortc then
+    reported every 0.5-1.5 s from the engine's RTCP SSRC: the browser's count of its lost
+    packets read 0 in every other report (10% loss bench). Here such a packet is handed to the
+    stock path mid-call: every report alice then gets on her audio still carries the engine's
+    highest sequence number, never the stale packet's."""
+    from aiortc.rtp import RtcpRrPacket, RtpPacket
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, _bob = await two_people(room)
+            publication = room.engine._peer("r1", "alice").publications["audio"]
+            assert isinstance(publication, PacketPublication) and publication.media_ssrc is not None
+            ssrc = publication.media_ssrc
+            sender = next(t.sender for t in alice.pc.getTransceivers() if t.kind == "audio" and t.sender.track)
+            highest: list[int] = []
+            real = sender._handle_rtcp_packet
+
+            async def spy(packet: Any) -> None:
+                if isinstance(packet, RtcpRrPacket):
+                    highest.extend(r.highest_sequence for r in packet.reports if r.ssrc == ssrc)
+                await real(packet)
+
+            sender._handle_rtcp_packet = spy  # type: ignore[method-assign]
+            stale = (publication.stats.highest - 1000) & 0xFFFF
+            await publication._receiver._handle_rtp_packet(
+                RtpPacket(payload_type=publication._media_pt, sequence_number=stale, timestamp=0, ssrc=ssrc,
+                          payload=b"\xf8\xff\xfe"), arrival_time_ms=0)
+            await wait_until_async(lambda: len(highest) >= 3, 10, what="3 receiver reports to alice")
+            await asyncio.sleep(2)  # aiortc's own loop reports every 0.5-1.5 s
+            assert all(h & 0xFFFF != stale for h in highest), highest
+            assert highest == sorted(highest), highest
+        finally:
+            await room.close()
+
+    run(body)
