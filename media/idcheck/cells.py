@@ -62,12 +62,12 @@ def _conv3(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _product(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """a (m, k) times w (k, o) by OpenCV's own kernel (cv2.gemm: not numpy's OpenBLAS, whose worker
-    threads spin after each call, see locate.line_period); a third of np.einsum's CPU here."""
-    return np.asarray(cv2.gemm(np.ascontiguousarray(a, np.float32), w, 1.0, _NO_TERM, 0.0))
-
-
-_NO_TERM = np.empty((0, 0), np.float32)  # gemm's added matrix (beta = 0)
+    """a (m, k) times w (k, o) with np.einsum (numpy's own loops), not `@`: OpenBLAS would run these
+    products on worker threads that spin after each call (see locate.line_period). cv2.gemm was
+    tried: a third of einsum's CPU in one thread, but it runs large products on OpenCV's threads
+    (a check's CPU exceeded its wall time)."""
+    out: np.ndarray = np.einsum("ij,jk->ik", a, w)
+    return out
 
 
 def _pool2(x: np.ndarray) -> np.ndarray:
