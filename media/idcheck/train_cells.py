@@ -57,9 +57,9 @@ def vp8_round_trip(frames: list[np.ndarray], kbps: int) -> list[np.ndarray]:
     return out
 
 
-def degrade(frames: list[np.ndarray], rnd: random.Random) -> list[np.ndarray]:
+def degrade(frames: list[np.ndarray], rnd: random.Random, hard: bool = False) -> list[np.ndarray]:
     kind = rnd.random()
-    if kind < 0.5:
+    if kind < (0.65 if hard else 0.5):
         return vp8_round_trip(frames, rnd.randint(250, 900))
     if kind < 0.85:
         q = rnd.randint(40, 90)
@@ -100,20 +100,29 @@ def frame_cells(frame: np.ndarray, truth: tuple[str, ...], fmt: MrzFormat, rnd: 
     return xs, ys
 
 
-def dataset(n_frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def dataset(n_frames: int, seed: int, hard: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Cells cut from n_frames frames. seed 0 gives the shipped MLP's set; other seeds draw
+    other cards (a block of 100,000 card numbers per seed). hard: the CNN's set (smaller
+    cards, blur to 1.8 px, more VP8)."""
     rnd = random.Random(f"train-cells-{seed}")
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     k = 0
+    base = 100_000 * seed
     while k < n_frames:
         fmt = FORMATS[k % 3]
-        card = make_card(fmt, 50_000 + k)
+        card = make_card(fmt, base + 50_000 + k)
         # Cards are printed in either OCR-B cut (grid.FACES): synthetic.py draws the one it is given.
         synthetic.OCRB_FONT = FACES[rnd.randrange(len(FACES))]
         synthetic._font.cache_clear()
-        frames = degrade(list(card_frames(card, 70_000 + k, 3, rotation=rnd.uniform(-8, 8), blur=rnd.uniform(0, 1.4),
-                                          lighting=rnd.uniform(0, 0.8), noise=rnd.uniform(1, 8),
-                                          scale=rnd.uniform(0.5, 1.12))), rnd)
+        conditions: synthetic.Conditions
+        if hard:
+            conditions = {"rotation": rnd.uniform(-8, 8), "blur": rnd.uniform(0, 1.8), "lighting": rnd.uniform(0, 0.8),
+                          "noise": rnd.uniform(1, 10), "scale": rnd.uniform(0.42, 1.12)}
+        else:
+            conditions = {"rotation": rnd.uniform(-8, 8), "blur": rnd.uniform(0, 1.4), "lighting": rnd.uniform(0, 0.8),
+                          "noise": rnd.uniform(1, 8), "scale": rnd.uniform(0.5, 1.12)}
+        frames = degrade(list(card_frames(card, base + 70_000 + k, 3, **conditions)), rnd, hard)
         for f in frames[1:]:  # the first VP8 frame is a key frame, better than the rest
             fx, fy = frame_cells(f, card.mrz_lines, fmt, rnd)
             xs += fx
@@ -178,14 +187,21 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("cells.npz"))
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=0, help="which cards and conditions (0: the MLP's set)")
+    ap.add_argument("--hard", action="store_true", help="the CNN's conditions (smaller cards, more blur and VP8)")
+    ap.add_argument("--cells-only", action="store_true",
+                    help="cut the cells into --cache and stop (train_cnn.py trains)")
     args = ap.parse_args()
     if args.cache and args.cache.exists():
         with np.load(args.cache) as z:
             x, y = z["x"].astype(np.float32), z["y"]
     else:
-        x, y = dataset(args.frames, 0)
+        x, y = dataset(args.frames, args.seed, args.hard)
     if args.cache and not args.cache.exists():
         np.savez_compressed(args.cache, x=x.astype(np.float16), y=y.astype(np.int8))
+    if args.cells_only:
+        print(f"{len(y)} cells in {args.cache}")
+        return
     print(f"{len(y)} cells", flush=True)
     cut = int(0.9 * len(y))  # the last frames' cells check the fit (cells of one frame stay together)
     params = train(x[:cut], y[:cut], args.hidden, args.epochs)

@@ -52,3 +52,8 @@ def test_training_never_touches_the_evaluation_set():
     imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     assert not any("bench" in m or "idcheck_eval" in m for m in imported)
     assert "synthetic" in imported
+    # The CNN's trainer (torch, another venv) learns only from train_cells.py's cut cells.
+    tree = ast.parse((PACKAGE / "train_cnn.py").read_text())
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert not any("bench" in m or "idcheck_eval" in m or "idcheck" in m for m in imported)
