@@ -92,9 +92,23 @@ def _pool(a: np.ndarray) -> np.ndarray:
     return np.max([a[:, i:h - h % 2:2, j:wd - wd % 2:2] for i in range(2) for j in range(2)], axis=0)
 
 
-def test_classifier_probabilities_are_the_layers_products() -> None:
+def _random_cnn() -> dict[str, np.ndarray]:
+    """CNN weights of train_cnn.py's shapes (12, 24, 32 channels, dense 64, 37 glyphs), random:
+    the shipped file holds the MLP, and the CNN path must stay right for the next model."""
+    rng = np.random.default_rng(8)
+    flat = (cells.PATCH_H // 4) * (cells.PATCH_W // 4) * 32
+    shapes = {"c1w": (9, 12), "c1b": (12,), "c2w": (9 * 12, 24), "c2b": (24,), "c3w": (9 * 24, 32), "c3b": (32,),
+              "f1w": (flat, 64), "f1b": (64,), "f2w": (64, 37), "f2b": (37,)}
+    return {k: (0.1 * rng.standard_normal(shape)).astype(np.float32) for k, shape in shapes.items()}
+
+
+@pytest.mark.parametrize("model", ["shipped", "cnn"])
+def test_classifier_probabilities_are_the_layers_products(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if model == "cnn":
+        monkeypatch.setattr(cells, "_weights", _random_cnn)
     weights = cells._weights()
     assert weights is not None
+    assert ("c1w" in weights) == (model == "cnn")
     w = {k: v.astype(np.float64) for k, v in weights.items()}
     x = np.random.default_rng(6).standard_normal((40, cells.PATCH_H * cells.PATCH_W)).astype(np.float32)
     if "c1w" in w:
