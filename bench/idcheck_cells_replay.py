@@ -23,11 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.idcheck_eval import TUNING, make_check  # noqa: E402
+from bench.idcheck_fields import tuning_reads  # noqa: E402
 from media.idcheck import MrzFormat, cells, grid  # noqa: E402
-from media.idcheck.locate import find_mrz, to_gray  # noqa: E402
 from media.idcheck.normalise import LAYOUTS, layout_for, normalise  # noqa: E402
-from media.idcheck.reader import GRID_CHAR_HEIGHT, vote  # noqa: E402
+from media.idcheck.reader import vote  # noqa: E402
 
 FMTS = list(MrzFormat)
 
@@ -42,26 +41,16 @@ def collect(checks: int, first_seed: int, cache: Path) -> None:
     grid.with_classifier = spy  # type: ignore[assignment]
     scores, patches, meta, truths = [], [], [], []  # meta: fmt, seed, frame, band, line
     bands: dict[str, int] = {}
-    for seed in range(first_seed, first_seed + checks):
-        for fmt in MrzFormat:
-            check = make_check(fmt, seed, TUNING)
-            turn = 2 if check.conditions["mirrored"] else 0
-            band = bands.setdefault(check.size_band, len(bands))
-            for k, frame in enumerate(check.frames):
-                gray = to_gray(frame)
-                crop = None if gray is None else find_mrz(gray, GRID_CHAR_HEIGHT)
-                if crop is None:
-                    continue
-                captured.clear()
-                found = grid.read_crop_cells(crop.oriented(turn))
-                if found is None or found[0] is not fmt or len(captured) < fmt.line_count:
-                    continue
-                for li, (sc, pa) in enumerate(captured[-fmt.line_count:]):
-                    scores.append(sc.astype(np.float32))
-                    patches.append(pa)
-                    meta.append((FMTS.index(fmt), seed, k, band, li))
-                    truths.append(check.mrz_lines[li])
-        print(f"seed {seed}: {len(meta)} lines", flush=True)
+    for fmt, seed, check, k in tuning_reads(checks, first_seed, captured):
+        if len(captured) < fmt.line_count:
+            continue
+        band = bands.setdefault(check.size_band, len(bands))
+        for li, (sc, pa) in enumerate(captured[-fmt.line_count:]):
+            scores.append(sc.astype(np.float32))
+            patches.append(pa)
+            meta.append((FMTS.index(fmt), seed, k, band, li))
+            truths.append(check.mrz_lines[li])
+    print(f"{len(meta)} lines", flush=True)
     lengths = np.array([len(s) for s in scores])
     np.savez_compressed(cache, scores=np.concatenate(scores), patches=np.concatenate(patches),
                         lengths=lengths, meta=np.array(meta), truths=np.array(truths),

@@ -18,7 +18,9 @@ import argparse
 import pickle
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,16 +77,10 @@ def _group(field: str) -> str:
     return name
 
 
-def collect(checks: int, first_seed: int, cache: Path) -> None:
-    rows: list[dict[str, object]] = []
-    captured: list[tuple[np.ndarray, str]] = []
-    original = grid.decide
-
-    def spy(scores: np.ndarray, layout: str) -> str:
-        captured.append((scores.copy(), layout))
-        return original(scores, layout)
-
-    grid.decide = spy  # type: ignore[assignment]
+def tuning_reads(checks: int, first_seed: int, captured: list[Any]) -> Iterator[tuple[MrzFormat, int, Any, int]]:
+    """(format, seed, check, frame index) of every tuning-part frame the locator and the grid
+    read in its true orientation as its own format; `captured` (what a spy on the grid keeps)
+    is emptied before each read, so it then holds that read's."""
     for seed in range(first_seed, first_seed + checks):
         for fmt in MrzFormat:
             check = make_check(fmt, seed, TUNING)
@@ -96,13 +92,26 @@ def collect(checks: int, first_seed: int, cache: Path) -> None:
                     continue
                 captured.clear()
                 found = grid.read_crop_cells(crop.oriented(turn))
-                if found is None or found[0] is not fmt:
-                    continue
-                # The last read decided: its first line once alone, then every line.
-                scores = [s for s, _ in captured[-fmt.line_count:]]
-                rows.append({"fmt": fmt.value, "seed": seed, "frame": k, "band": check.size_band,
-                             "truth": check.mrz_lines, "scores": scores})
-        print(f"seed {seed}: {len(rows)} frames", flush=True)
+                if found is not None and found[0] is fmt:
+                    yield fmt, seed, check, k
+
+
+def collect(checks: int, first_seed: int, cache: Path) -> None:
+    rows: list[dict[str, object]] = []
+    captured: list[tuple[np.ndarray, str]] = []
+    original = grid.decide
+
+    def spy(scores: np.ndarray, layout: str) -> str:
+        captured.append((scores.copy(), layout))
+        return original(scores, layout)
+
+    grid.decide = spy  # type: ignore[assignment]
+    for fmt, seed, check, k in tuning_reads(checks, first_seed, captured):
+        # The last read decided: its first line once alone, then every line.
+        scores = [s for s, _ in captured[-fmt.line_count:]]
+        rows.append({"fmt": fmt.value, "seed": seed, "frame": k, "band": check.size_band,
+                     "truth": check.mrz_lines, "scores": scores})
+    print(f"{len(rows)} frames", flush=True)
     grid.decide = original  # type: ignore[assignment]
     cache.write_bytes(pickle.dumps(rows))
 
