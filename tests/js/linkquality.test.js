@@ -211,10 +211,10 @@ test("10% loss whose receiver reports come unevenly is never severe: judged over
   assert.equal(thirty.severe, true);
 });
 
-// 10% loss + 80 ms (bench, 2026-11-30): the up loss over 3 s read 32-55% now and then,
-// alternating with 0, and growing through the call — the jump of a cumulative count. Here
-// the server's report on our video is missing from one report in four: per stream, loss is
-// counted only where a stream is in both reports, so it reads 10%, never "severe".
+// A stream's cumulative count must not jump into a window when the stream comes or goes
+// (its cause in the 10% loss bench was another: the next test). Here the server's report on
+// our video is missing from one reading in four: per stream, loss is counted only where a
+// stream is in both readings, so it reads 10%, never "severe".
 test("a stream's report missing from some readings does not count its whole loss at once", () => {
   const monitor = new LinkMonitor();
   const policy = new LinkPolicy();

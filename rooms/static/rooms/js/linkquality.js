@@ -45,8 +45,8 @@ export function snapshot(stats) {
     remoteRtt: null, remoteRttCount: 0, limited: false,
     pairRtt: null, pairResponses: 0, pairBytes: 0, lastPair: null,
     // Per stream (SSRC) for the loss each way: a stream that comes or goes between two
-    // reports (a remote-inbound-rtp not in every report, a track added) must not read as
-    // its whole cumulative loss in one window (lossBetween).
+    // reports (a track added or removed) must not read as its whole cumulative loss in one
+    // window (lossBetween).
     inBy: new Map(), outBy: new Map(), upBy: new Map(),
   };
   const key = (r) => r.ssrc ?? r.kind;
@@ -127,8 +127,9 @@ export class LinkMonitor {
   update(stats) {
     const cur = snapshot(stats);
     // The server's cumulative loss per stream, never taken back: in the 10% loss bench one
-    // stream's count read 0 in some reports and its true value in the others (source not
-    // found yet), which made 3 s windows of 30-89% "severe" and switched pages to audio only.
+    // stream's count read 0 in every other report (stale reports aiortc sent beside the
+    // engine's, since stopped: aiortc_hooks.unreported_receiver), which made 3 s windows of
+    // 30-89% "severe" and switched pages to audio only.
     for (const [id, lost] of cur.upBy) {
       const most = Math.max(lost, this.upMost.get(id) ?? 0);
       cur.upBy.set(id, most);
@@ -248,8 +249,7 @@ export class LinkMonitor {
 
 // Loss ratios between two snapshots, each way (null: too few packets to say), over the
 // streams present in both: up, those the server reported on in both (what we sent of a stream
-// it has not reported on yet says nothing of its loss). The 10% loss bench once read 32-55%
-// up loss over 3 s, alternating with 0, from a cumulative count that was not in every report.
+// it has not reported on yet says nothing of its loss).
 function lossBetween(before, after) {
   let [got, lost, sent, upLost] = [0, 0, 0, 0];
   for (const [id, now] of after.inBy) {
