@@ -33,6 +33,12 @@ from .reader import GRID_CHAR_HEIGHT
 from .synthetic import card_frames, make_card
 
 FORMATS = (MrzFormat.TD1, MrzFormat.TD3, MrzFormat.FR_ID_1988)
+# The webcam conditions' ranges (synthetic.card_frames), the MLP's set and --hard's (the CNN's:
+# smaller cards, more blur and noise).
+CONDITIONS: dict[bool, dict[str, tuple[float, float]]] = {
+    False: {"rotation": (-8, 8), "blur": (0, 1.4), "lighting": (0, 0.8), "noise": (1, 8), "scale": (0.5, 1.12)},
+    True: {"rotation": (-8, 8), "blur": (0, 1.8), "lighting": (0, 0.8), "noise": (1, 10), "scale": (0.42, 1.12)},
+}
 _INDEX = {c: i for i, c in enumerate(MRZ_ALPHABET)}
 
 
@@ -115,13 +121,11 @@ def dataset(n_frames: int, seed: int, hard: bool = False) -> tuple[np.ndarray, n
         # Cards are printed in either OCR-B cut (grid.FACES): synthetic.py draws the one it is given.
         synthetic.OCRB_FONT = FACES[rnd.randrange(len(FACES))]
         synthetic._font.cache_clear()
-        conditions: synthetic.Conditions
-        if hard:
-            conditions = {"rotation": rnd.uniform(-8, 8), "blur": rnd.uniform(0, 1.8), "lighting": rnd.uniform(0, 0.8),
-                          "noise": rnd.uniform(1, 10), "scale": rnd.uniform(0.42, 1.12)}
-        else:
-            conditions = {"rotation": rnd.uniform(-8, 8), "blur": rnd.uniform(0, 1.4), "lighting": rnd.uniform(0, 0.8),
-                          "noise": rnd.uniform(1, 8), "scale": rnd.uniform(0.5, 1.12)}
+        spans = CONDITIONS[hard]  # drawn in this order: the sets are those the weights were trained on
+        conditions: synthetic.Conditions = {
+            "rotation": rnd.uniform(*spans["rotation"]), "blur": rnd.uniform(*spans["blur"]),
+            "lighting": rnd.uniform(*spans["lighting"]), "noise": rnd.uniform(*spans["noise"]),
+            "scale": rnd.uniform(*spans["scale"])}
         frames = degrade(list(card_frames(card, base + 70_000 + k, 3, **conditions)), rnd, hard)
         for f in frames[1:]:  # the first VP8 frame is a key frame, better than the rest
             fx, fy = frame_cells(f, card.mrz_lines, fmt, rnd)
