@@ -51,13 +51,13 @@ COUNTERS = """async () => {
     concealed: 0, silent: 0, samples: 0, jbDelay: 0, jbEmitted: 0, target: 0, level: null,
     nackSent: 0, pliSent: 0, vLost: 0, keyDecoded: 0, dropped: 0, rtxReceived: 0, vFecReceived: 0, vFecDiscarded: 0,
     nackReceived: 0, pliReceived: 0, keyEncoded: 0, rtxSent: 0, encoded: 0, vReceivedFrames: 0, vSent: 0,
-    vjbDelay: 0, vjbEmitted: 0, rtt: 0, aCodecIn: "", aCodecOut: "", fecReceived: 0, fecDiscarded: 0,
+    vjbDelay: 0, vjbEmitted: 0, vjbTarget: 0, rtt: 0, aCodecIn: "", aCodecOut: "", fecReceived: 0, fecDiscarded: 0,
     reports: [] };
   if (!pc) return o;
   const stats = await pc.getStats();
-  // The server's receiver reports on each stream we send: kind, cumulative loss, reports so far.
+  // The server's receiver reports on each stream we send: kind, cumulative loss.
   stats.forEach((r) => {
-    if (r.type === "remote-inbound-rtp") o.reports.push(`${r.kind[0]}${r.packetsLost}/${r.reportsReceived ?? "?"}`);
+    if (r.type === "remote-inbound-rtp") o.reports.push(`${r.kind[0]}${r.packetsLost}`);
   });
   const mime = (id) => (stats.get(id)?.mimeType ?? "?").replace("audio/", "");
   stats.forEach((r) => {
@@ -70,6 +70,7 @@ COUNTERS = """async () => {
       o.dropped += r.framesDropped ?? 0; o.rtxReceived += r.retransmittedPacketsReceived ?? 0;
       o.vFecReceived += r.fecPacketsReceived ?? 0; o.vFecDiscarded += r.fecPacketsDiscarded ?? 0;
       o.vjbDelay += r.jitterBufferDelay ?? 0; o.vjbEmitted += r.jitterBufferEmittedCount ?? 0;
+      o.vjbTarget += r.jitterBufferTargetDelay ?? 0;
       if (r.frameWidth) { o.width = r.frameWidth; o.height = r.frameHeight; }
     } else if (r.type === "inbound-rtp" && r.kind === "audio") {
       o.aPackets += r.packetsReceived ?? 0; o.concealed += r.concealedSamples ?? 0;
@@ -159,6 +160,11 @@ def summary(first: dict, last: dict, samples: list[dict]) -> dict:
         "frozen_series": [round(b["frozen"] - a["frozen"], 2) for a, b in itertools.pairwise(samples)],
         "video_jb_series": [round(1000 * (b["vjbDelay"] - a["vjbDelay"]) / (b["vjbEmitted"] - a["vjbEmitted"]))
                             if b["vjbEmitted"] > a["vjbEmitted"] else None for a, b in itertools.pairwise(samples)],
+        # Chromium's own target for it (jitterBufferTargetDelay: the page's target, the engine's
+        # playout delay and lip sync's, whichever is largest, or its jitter estimate).
+        "video_jb_target_series": [round(1000 * (b["vjbTarget"] - a["vjbTarget"]) / (b["vjbEmitted"] - a["vjbEmitted"]))
+                                   if b["vjbEmitted"] > a["vjbEmitted"] else None
+                                   for a, b in itertools.pairwise(samples)],
         # The audio jitter buffer over each second (ms), to see when it grew.
         "audio_delay_series": [round(1000 * (b["jbDelay"] - a["jbDelay"]) / (b["jbEmitted"] - a["jbEmitted"]))
                                if b["jbEmitted"] > a["jbEmitted"] else None for a, b in itertools.pairwise(samples)],
@@ -259,6 +265,9 @@ def main() -> None:
                         help="the engine negotiates no RED for audio (MEDIA_AUDIO_RED=0): what RED brings")
     parser.add_argument("--no-video-fec", action="store_true",
                         help="the engine negotiates no video RED/ULPFEC (MEDIA_VIDEO_FEC=0): what FEC brings")
+    parser.add_argument("--no-playout-hint", action="store_true",
+                        help="the engine negotiates no playout-delay extension (MEDIA_PLAYOUT_HINT=0): what its "
+                             "hint to a lossy publisher's viewers brings")
     parser.add_argument("--tune", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting of the pages' video-buffer rule (playout.js PLAYOUT), on both pages: "
                              "variants, e.g. --tune audioBudgetMs=250")
@@ -281,7 +290,8 @@ def main() -> None:
         folder / "bench.sqlite3", folder, host=space.host_ip,
         extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]",
                    "MEDIA_AUDIO_RED": "0" if args.no_red else "1",
-                   "MEDIA_VIDEO_FEC": "0" if args.no_video_fec else "1"},
+                   "MEDIA_VIDEO_FEC": "0" if args.no_video_fec else "1",
+                   "MEDIA_PLAYOUT_HINT": "0" if args.no_playout_hint else "1"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
         voice: tuple[str, ...] = ()
@@ -317,7 +327,9 @@ def main() -> None:
               + ("all in one call, one after the other" if args.sequence
                  else f"each in a new call after {args.warmup:.0f} s on a clean link")
               + f"; citizen behind the emulator, agent unshaped; microphones: {args.audio}; "
-              f"RED {'off' if args.no_red else 'on'}; video-buffer rule {', '.join(args.tune) or 'as shipped'}.")
+              f"RED {'off' if args.no_red else 'on'}; "
+              f"playout hint {'off' if args.no_playout_hint else 'on'}; "
+              f"video-buffer rule {', '.join(args.tune) or 'as shipped'}.")
         print(f"{'profile':22} {'side':8} {'fps':>5} {'size':>8} {'frozen s':>8} {'conceal %':>9} {'audible %':>9} "
               f"{'audio jb ms':>11} {'target kbit/s':>13} {'auto audio':>10}  levels (agent's view of the citizen)")
         results = {}
@@ -345,7 +357,7 @@ def main() -> None:
         print("emulator:", emulator.counters)
         time.sleep(2)  # the engine logs what each publication and forward carried as it ends
         for line in server.log.read_text(errors="replace").splitlines():
-            if "publication ended" in line or "forward ended" in line or "sends RED" in line:
+            if any(part in line for part in ("publication ended", "forward ended", "sends RED", "playout delay")):
                 print("engine:", line.strip())
 
 
@@ -377,9 +389,11 @@ def report(name: str, result: dict, args: argparse.Namespace, on: bool) -> None:
               + " ".join(fmt(v, "{:.0f}") for v in r["playout_series"]), flush=True)
         print(f"{'':22} {side:8} video jitter buffer per second, ms: "
               + " ".join(fmt(v, "{:.0f}") for v in r["video_jb_series"]), flush=True)
+        print(f"{'':22} {side:8} Chromium's target for it per second, ms: "
+              + " ".join(fmt(v, "{:.0f}") for v in r["video_jb_target_series"]), flush=True)
         print(f"{'':22} {side:8} loss over the last 3 s, down/up %, per second: "
               + " ".join(r["window_series"]), flush=True)
-        print(f"{'':22} {side:8} the server's reports on what it sends (kind, packets lost/reports), per second: "
+        print(f"{'':22} {side:8} the server's reports on what it sends (kind, cumulative packets lost), per second: "
               + " ".join(r["reports_series"]), flush=True)
         print(f"{'':22} {side:8} time frozen per second, s: "
               + " ".join(f"{v:g}" for v in r["frozen_series"]), flush=True)
