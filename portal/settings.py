@@ -422,6 +422,10 @@ MEDIA_AUDIO_RED = env.bool("MEDIA_AUDIO_RED", default=True)
 # RED + ULPFEC for the browsers' video (media/engine/ulpfec.py: the engine rebuilds a lost
 # packet without a round trip); off only to measure it (bench/weak_network_bench.py --no-video-fec).
 MEDIA_VIDEO_FEC = env.bool("MEDIA_VIDEO_FEC", default=True)
+# The playout delay the engine asks of a publisher's viewers while its uplink's losses are
+# repaired (media/engine/playout_hint.py); off only to measure it (bench/weak_network_bench.py
+# --no-playout-hint).
+MEDIA_PLAYOUT_HINT = env.bool("MEDIA_PLAYOUT_HINT", default=True)
 # STUN/TURN servers given to browsers and to the engine, JSON list of RTCIceServer dicts.
 ICE_SERVERS = env.json("ICE_SERVERS", default=[])
 # Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see docs/browser-tests.md).

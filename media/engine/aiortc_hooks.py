@@ -38,6 +38,10 @@ Passthrough needs two things aiortc has no public API for:
 - RED + ULPFEC for video: aiortc knows neither; `accept_video_fec` adds `red`, its RTX and
   `ulpfec` to a video transceiver's `_codecs` where the browser's description has them, so
   Chromium protects what it publishes (ulpfec.py; the engine recovers, packet path only).
+- playout delay for video: aiortc knows no playout-delay extension; `accept_playout_delay`
+  adds it to a video transceiver's `_headerExtensions` where the browser offered it, and
+  StableNumberingPeerConnection offers it on new video m-lines, so the packet path can ask a
+  viewer for a deeper buffer while a publisher's uplink is repaired (playout_hint.py).
 
 `check_contract()` raises ContractError if any of this changed. It runs as a Django system
 check (rooms/checks.py: `manage.py check`, `check --deploy`, and every management command
@@ -89,6 +93,7 @@ from .encoded import H264, VP8, EncodedFrame
 from .errors import ContractError, MediaError
 from .numbering import Numbering
 from .packet_core import ACTIVE as PACKET_CORE
+from .packets import PLAYOUT_DELAY_URI
 from .red import fmtp_payload_types, is_red, red_fmtp
 from .ulpfec import RED_MIME as VIDEO_RED_MIME
 from .ulpfec import ULPFEC_MIME
@@ -116,6 +121,7 @@ class StableNumberingPeerConnection(RTCPeerConnection):
 
     red = False
     video_fec = False  # RED + ULPFEC for video on m-lines the browser offers them on (ulpfec.py)
+    playout_delay = False  # the playout-delay extension on video m-lines (the packet path writes it)
 
     async def setRemoteDescription(self, sessionDescription: RTCSessionDescription) -> None:  # noqa: N802, N803
         await super().setRemoteDescription(sessionDescription)
@@ -123,6 +129,8 @@ class StableNumberingPeerConnection(RTCPeerConnection):
             accept_red(self, sessionDescription.sdp, offer=sessionDescription.type == "offer")
         if self.video_fec:
             accept_video_fec(self, sessionDescription.sdp)
+        if self.playout_delay:
+            accept_playout_delay(self, sessionDescription.sdp)
 
     async def createOffer(self) -> RTCSessionDescription:  # noqa: N802 - aiortc's name
         # What the last complete negotiation agreed, before aiortc's createOffer resets it.
@@ -148,7 +156,10 @@ class StableNumberingPeerConnection(RTCPeerConnection):
                     _offer_red(transceiver, numbering)
                 if self.video_fec:
                     _offer_video_fec(transceiver, numbering)
-                transceiver._headerExtensions = numbering.extensions_for(transceiver._headerExtensions)
+                offered = transceiver._headerExtensions
+                if self.playout_delay and transceiver.kind == "video":
+                    offered = [*offered, RTCRtpHeaderExtensionParameters(id=0, uri=PLAYOUT_DELAY_URI)]
+                transceiver._headerExtensions = numbering.extensions_for(offered)
             cname = media.ssrc[0].cname
             assert cname is not None  # aiortc's own offer names every ssrc
             description.media[index] = _media_description(
@@ -393,6 +404,28 @@ def accept_transport_cc(pc: RTCPeerConnection, offer_sdp: str) -> int:
             if not any(fb.type == "transport-cc" for fb in codec.rtcpFeedback):
                 codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
         if all(e.uri != TRANSPORT_CC_URI for e in transceiver._headerExtensions):
+            transceiver._headerExtensions.append(RTCRtpHeaderExtensionParameters(id=ext.id, uri=ext.uri))
+        accepted += 1
+    return accepted
+
+
+def accept_playout_delay(pc: RTCPeerConnection, remote_sdp: str) -> int:
+    """Negotiate the playout-delay extension on the video m-lines the engine sends on (the
+    browser's description says recvonly: the room page's slots, the m-lines of the engine's
+    offers), with the browser's id. aiortc's setRemoteDescription keeps only the extensions
+    it knows, in an answer as in an offer, so this runs after it (and before an answer is
+    written from each transceiver's `_headerExtensions`). Chromium offers it on every video
+    m-line, answers it where offered and applies the minimum a frame carries. Returns how
+    many m-lines have it.
+    """
+    accepted = 0
+    for media, transceiver in _described(pc, remote_sdp):
+        ext = next((e for e in media.rtp.headerExtensions if e.uri == PLAYOUT_DELAY_URI), None)
+        if media.kind != "video" or transceiver is None or ext is None or not transceiver._codecs:
+            continue
+        if media.direction != "recvonly":
+            continue  # the browser's own video: the engine sends nothing there
+        if all(e.uri != PLAYOUT_DELAY_URI for e in transceiver._headerExtensions):
             transceiver._headerExtensions.append(RTCRtpHeaderExtensionParameters(id=ext.id, uri=ext.uri))
         accepted += 1
     return accepted

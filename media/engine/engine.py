@@ -77,6 +77,7 @@ class MediaEngine:
         packets: bool = True,
         red: bool = True,
         video_fec: bool = True,
+        playout_hint: bool = True,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -93,6 +94,9 @@ class MediaEngine:
         self._packets = packets and self._fast_path
         self._red = red and self._packets  # RED for audio: only the packet path forwards it (red.py)
         self._video_fec = video_fec and self._packets  # publishers' ULPFEC: the packet path recovers (ulpfec.py)
+        # The playout-delay extension on video m-lines: the packet path asks viewers for a deeper
+        # buffer while a publisher's uplink is repaired (playout_hint.py).
+        self._playout_hint = playout_hint and self._packets
         self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
         # A list, or a function of the participant id giving its own (fresh TURN credentials).
@@ -177,6 +181,7 @@ class MediaEngine:
             RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         pc.red = self._red
         pc.video_fec = self._video_fec
+        pc.playout_delay = self._playout_hint
         peer = Peer(room_id, participant_id, pc, self.gather_timeout)
         entered = False
         try:

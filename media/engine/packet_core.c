@@ -28,6 +28,8 @@ typedef struct {
     int mid_length;     /* 0: no mid element */
     int mid_id;
     int abs_id;         /* 0: no abs-send-time */
+    uint8_t playout[4]; /* the engine's playout-delay element (one-byte form), after the mid */
+    int playout_length; /* 0: none */
 } gv_forward;
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = v >> 8; p[1] = v; }
@@ -114,6 +116,10 @@ static int map_extensions(const gv_forward *f, const uint8_t *data, int size, ui
         memcpy(out + n, f->mid, f->mid_length);
         n += f->mid_length;
     }
+    if (f->playout_length) {
+        memcpy(out + n, f->playout, f->playout_length);
+        n += f->playout_length;
+    }
     if (f->abs_id) {
         uint32_t abs = (ntp >> 14) & 0xFFFFFF;
         out[n++] = (f->abs_id << 4) | 2;
@@ -133,8 +139,8 @@ int gv_forward_packet(const gv_forward *f, char *buffer, const uint8_t *data, in
                       int payload_type, int sequence, uint32_t timestamp, uint64_t ntp,
                       int start, int end, const uint8_t *payload, int payload_length) {
     uint8_t *out = (uint8_t *)buffer;
-    /* Elements at most: 15 forwarded (17 bytes each, the largest ids 1-14 give), mid, abs. */
-    uint8_t elements[15 * 17 + 17 + 4 + 3];
+    /* Elements at most: 15 forwarded (17 bytes each, the largest ids 1-14 give), mid, playout, abs. */
+    uint8_t elements[15 * 17 + 17 + 4 + 4 + 3];
     if (size < 12 || start < 12 || end > size || start > end)
         return GV_MALFORMED;
     int body = map_extensions(f, data, size, ntp, elements);

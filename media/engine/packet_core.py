@@ -74,6 +74,11 @@ class Forwarder(Protocol):
         """A packet made here (RTX, padding), protected."""
         ...
 
+    def set_playout_delay(self, min_ms: int) -> bool:
+        """Every packet from now on asks the subscriber for this minimum playout delay
+        (ExtensionMapper.set_playout_delay); False if it did not negotiate the extension."""
+        ...
+
     def forward_mapped(self, numbering: Rewriter, view: RtpView, payload_type: int, now: float, ntp: int,
                        payload: Payload | None = None) -> bytes | None:
         """`view` numbered by the subscriber's `numbering` (counted there), then forward(); None
@@ -134,6 +139,9 @@ class _PythonForwarder:
     def protect(self, header: bytes, extensions: bytes, payload: Payload) -> bytes:
         result: bytes = self._protect(header, extensions, payload)
         return result
+
+    def set_playout_delay(self, min_ms: int) -> bool:
+        return self._mapper.set_playout_delay(min_ms)
 
     def forward_mapped(self, numbering: Rewriter, view: RtpView, payload_type: int, now: float, ntp: int,
                        payload: Payload | None = None) -> bytes | None:
@@ -230,13 +238,14 @@ def _address(cdata: Any) -> int:
 
 
 class _CompiledForwarder:
-    __slots__ = ("_buffer", "_call", "_forward", "_from_buffer", "_generic", "_mapped", "_null", "_python", "_session",
-                 "_stored", "_unpack")
+    __slots__ = ("_buffer", "_call", "_forward", "_from_buffer", "_generic", "_mapped", "_mapper", "_null", "_python",
+                 "_session", "_stored", "_unpack")
     core = "compiled"
 
     def __init__(self, session: pylibsrtp.Session | None, mapper: ExtensionMapper, ssrc: int) -> None:
         ffi, lib = _compiled.ffi, _compiled.lib
         self._python = _PythonForwarder(session, mapper, ssrc)  # the generic (two-byte) extension form
+        self._mapper = mapper
         forward = self._forward = ffi.new("gv_forward *")
         self._session = session  # keeps the srtp_t alive
         if session is not None:
@@ -254,6 +263,7 @@ class _CompiledForwarder:
                 forward.mid_id, forward.mid_length = mid_id, len(mid)
                 forward.mid[0:len(mid)] = list(mid)
             forward.abs_id = abs_id or 0
+            self._copy_playout()
         self._buffer = ffi.new("char[]", lib.GV_MAX_PACKET + lib.GV_TRAILER)
         # Looked up once: per packet, the attribute lookups cost more than the C they call.
         self._call, self._unpack, self._null, self._from_buffer = (lib.gv_forward_packet, ffi.unpack, ffi.NULL,
@@ -287,6 +297,17 @@ class _CompiledForwarder:
             raise ValueError("malformed RTP packet")  # parse_rtp accepted it: never expected
         srtp_direct.raise_error(-size - 1000)
         raise AssertionError  # pragma: no cover - raise_error raises
+
+    def set_playout_delay(self, min_ms: int) -> bool:
+        if not self._mapper.set_playout_delay(min_ms):
+            return False
+        self._copy_playout()
+        return True
+
+    def _copy_playout(self) -> None:
+        element = self._mapper.playout_element  # b"" in the generic form: Python writes it there
+        self._forward.playout[0:len(element)] = list(element)
+        self._forward.playout_length = len(element)
 
     def protect(self, header: bytes, extensions: bytes, payload: Payload) -> bytes:
         ffi = _compiled.ffi

@@ -39,6 +39,8 @@ typedef struct {
     int mid_length;
     int mid_id;
     int abs_id;
+    uint8_t playout[4];
+    int playout_length;
 } gv_forward;
 #define GV_MAX_PACKET ...
 #define GV_TRAILER ...

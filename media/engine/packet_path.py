@@ -70,6 +70,7 @@ from .loss_relay import DownstreamLoss, reported_fraction, upstream_fraction
 from .nack import WAIT_BUCKET, NackTracker
 from .packets import (
     ABS_SEND_TIME_URI,
+    PLAYOUT_DELAY_URI,
     TRANSPORT_CC_URI,
     ExtensionMapper,
     History,
@@ -91,6 +92,7 @@ from .packets import (
     rtx_packet,
     unwrap_rtx,
 )
+from .playout_hint import PlayoutHint
 from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
@@ -264,6 +266,12 @@ class PacketPublication:
         self._next: int | None = None  # video: next sequence number to forward, in order
         self._keyframe: tuple[int, float] | None = None  # video: last keyframe forwarded (sequence, when)
         self._nack_handle: asyncio.TimerHandle | None = None
+        # Video: the playout delay asked of every viewer while the uplink's losses are repaired
+        # (playout_hint.py), in ms; how often it changed and its highest value (logged at the end).
+        self._playout_hint = PlayoutHint()
+        self.playout_delay_ms = 0
+        self.playout_delay_changes = 0
+        self.playout_delay_highest = 0
         self._uncap_reports = 0  # reports still to carry UNCAPPED_BITRATE (a viewers' cap was sent)
         self._tap: AudioAssembler | VideoAssembler | None = None
         self._tap_stale: bool | None = None  # None: frames() never called
@@ -341,7 +349,11 @@ class PacketPublication:
             # (libwebrtc counts RTX on its own SSRC), so receiver reports give the publisher
             # its link's real loss, the figure its connection indicator grades.
             self.stats.missing.discard(view.sequence)
-            self._nacks.repaired(view.sequence, time.monotonic())
+            now = time.monotonic()
+            if view.sequence in self._nacks:
+                self._playout_hint.repaired(now)
+            self._nacks.repaired(view.sequence, now)
+            self._update_playout_delay(now)
         elif (revealed := self.stats.add(view.sequence)) and self.video:
             if self._beyond_repair(view, revealed):
                 self.gaps_beyond_repair += 1
@@ -663,11 +675,28 @@ class PacketPublication:
         if due is not None:
             self._nack_handle = self._loop.call_later(max(0.0, due - time.monotonic()), self._send_nacks)
 
+    def _update_playout_delay(self, now: float) -> None:
+        if not self.video:
+            return
+        delay = self._playout_hint.current(now, self._nacks.rtt)
+        if delay == self.playout_delay_ms:
+            return
+        taken = sum(forward.set_playout_delay(delay) for forward in self.forwards)
+        if not delay or not self.playout_delay_ms:
+            logger.info("video publication: %s (%d of %d viewers take it now)",
+                        f"viewers asked for {delay} ms of playout delay (uplink repairs, round trip "
+                        f"{self._nacks.rtt * 1000:.0f} ms)" if delay else "viewers' playout delay back to 0",
+                        taken, len(self.forwards))
+        self.playout_delay_ms = delay
+        self.playout_delay_changes += 1
+        self.playout_delay_highest = max(self.playout_delay_highest, delay)
+
     def _report(self) -> None:
         """Every second: a receiver report (and the subscribers' cap) to the publisher; SR figures to subscribers."""
         if self._ended:
             return
         self._report_handle = self._loop.call_later(REPORT_INTERVAL, self._report)
+        self._update_playout_delay(time.monotonic())  # back to 0 once repairs stopped
         if self.media_ssrc is None:
             return
         fraction, lost = self.stats.report()
@@ -768,9 +797,10 @@ class PacketPublication:
             n = self._nacks
             logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up, "
                         "%d gaps beyond repair (outages); round trip %.0f ms (%d samples); holes filled after "
-                        "(ms: count) %s", n.requests, n.repairs, n.given_up, self.gaps_beyond_repair, n.rtt * 1000,
-                        n.samples,
-                        " ".join(f"{round(1000 * WAIT_BUCKET * b)}:{c}" for b, c in sorted(n.waits.items())))
+                        "(ms: count) %s; viewers' playout delay changed %d times, at most %d ms",
+                        n.requests, n.repairs, n.given_up, self.gaps_beyond_repair, n.rtt * 1000, n.samples,
+                        " ".join(f"{round(1000 * WAIT_BUCKET * b)}:{c}" for b, c in sorted(n.waits.items())),
+                        self.playout_delay_changes, self.playout_delay_highest)
         if self._fec is not None:
             logger.info("video publication ended, FEC negotiated (payload types RED %d, its RTX %d, ULPFEC %d): "
                         "%d packets in RED (%d of them RTX), %d FEC packets received, %d packets rebuilt from "
@@ -910,6 +940,7 @@ class PacketForward:
         self._rtx_pt: int | None = None
         self._rtx_ssrc: int = self.sender._rtx_ssrc
         self._mapper: ExtensionMapper | None = None
+        self._srtp: Any = None  # the subscriber's SRTP session, once prepared
         # Video FEC of the engine's own (ulpfec.py): the subscriber's RED and ULPFEC payload
         # types if it negotiated them, whether FEC is on (its reported loss), the packets of
         # the group being protected ((sequence number, plain packet as sent)).
@@ -944,19 +975,38 @@ class PacketForward:
         # its own hop's loss on the media stream (its connection indicator grades it).
         self._rtx_pt = next((c.payloadType for c in negotiated if is_rtx(c) and c.parameters.get("apt") == pt),
                             None)
-        self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
-                                       self.transceiver.mid)
         # VP8 only: libwebrtc's H264 receiver, missing an FEC number it NACKed, waits for a
         # keyframe (its VP8 receiver goes on with the picture ids).
         self._fec_vp8 = self.publication._codec_name == "vp8"
         if self._fec_vp8:
             self._update_fec()
-        self._forwarder = packet_core.ACTIVE.forwarder(dtls._tx_srtp, self._mapper, self._ssrc)
+        self._srtp = dtls._tx_srtp
+        self._make_forwarder()
+        if self.publication.playout_delay_ms:
+            self.set_playout_delay(self.publication.playout_delay_ms)
         self._send = send
         # Start the picture now that it can be shown: from a keyframe just forwarded, or a new one.
         if not (self.publication.video and self.publication.replay_keyframe(self)):
             self.publication.request_keyframe()
         return True
+
+    def _make_forwarder(self) -> None:
+        """The rewrite-and-protect for the extensions negotiated now."""
+        self._mapper = ExtensionMapper(self.publication.extensions, aiortc_hooks.header_extensions(self.transceiver),
+                                       self.transceiver.mid)
+        self._forwarder = packet_core.ACTIVE.forwarder(self._srtp, self._mapper, self._ssrc)
+
+    def set_playout_delay(self, min_ms: int) -> bool:
+        """The publication's playout hint changed (a forward not yet prepared takes it then);
+        False if the subscriber did not negotiate the extension."""
+        if self._forwarder is None or self._forwarder.set_playout_delay(min_ms):
+            return self._forwarder is not None
+        if PLAYOUT_DELAY_URI not in aiortc_hooks.header_extensions(self.transceiver).values():
+            return False
+        # Negotiated after this forward was prepared: a packet came while an answer was being
+        # applied (aiortc resets the list, accept_playout_delay adds it back).
+        self._make_forwarder()
+        return self._forwarder.set_playout_delay(min_ms)
 
     def _update_red(self) -> None:
         """RED goes as it is only where the subscriber's RED carries its own Opus payload type.
@@ -1268,8 +1318,10 @@ class PacketForward:
             history = self.state.remb_history
             if self.publication.video and history:
                 start = history[0][0]
-                logger.info("video forward ended: %d packets, %d retransmitted; the subscriber's REMB (s: kbit/s): %s",
-                            self.state.packets, self.retransmitted,
+                logger.info("video forward ended: %d packets, %d retransmitted; playout delay %s; the subscriber's "
+                            "REMB (s: kbit/s): %s", self.state.packets, self.retransmitted,
+                            "negotiated" if self._mapper is not None and self._mapper.playout_id is not None
+                            else "not negotiated",
                             " ".join(f"{at - start:.0f}:{kbps}" for at, kbps in history))
         if self.state.forward is self:
             self.state.forward = None

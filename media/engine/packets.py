@@ -10,8 +10,9 @@ Plain Python over bytes, no aiortc: the reference implementation of the per-pack
   (audio only) or packets dropped before a start, with upstream gaps kept as gaps so
   the subscriber's NACK can be answered; a video stream starts at a keyframe;
 - `ExtensionMapper` carries the header extensions the subscriber negotiated, renumbered
-  to its ids (mid rewritten to the subscriber's, abs-send-time stamped at send time), and
-  drops the others (transport-wide sequence numbers are per transport, never forwarded);
+  to its ids (mid rewritten to the subscriber's, abs-send-time stamped at send time, the
+  engine's own playout delay written where it asks one), and drops the others
+  (transport-wide sequence numbers are per transport, never forwarded);
 - `History` keeps the last packets of a track for NACKs; `ReceiveStats` numbers what
   arrived (receiver reports) and lists what is missing (NACKs to the publisher);
 - `TransportFeedback` records transport-wide sequence numbers with their arrival time and
@@ -36,6 +37,10 @@ _EXT_HEADER = struct.Struct("!HH")
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+# libwebrtc's minimum and maximum playout delay for the frames that carry it (10 ms units):
+# the engine writes its own (playout_hint.py), never a publisher's.
+PLAYOUT_DELAY_URI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+PLAYOUT_DELAY_MAX_MS = 10_000  # libwebrtc's own default maximum (and the largest it accepts)
 # Identify a stream of one connection only: meaningless to another connection.
 _NOT_FORWARDED = frozenset({
     TRANSPORT_CC_URI,
@@ -227,6 +232,17 @@ def build_extensions(elements: Iterable[tuple[int, bytes]]) -> bytes:
     return _EXT_HEADER.pack(profile, len(body) // 4) + body
 
 
+def playout_delay(min_ms: int, max_ms: int = PLAYOUT_DELAY_MAX_MS) -> bytes:
+    """The playout-delay value: 12-bit minimum, 12-bit maximum, in 10 ms units (rounded up).
+
+    A maximum of 0 with a minimum of 0 would ask for libwebrtc's low-latency rendering (no
+    smoothing at all): the default maximum keeps the receiver's own behaviour."""
+    low, high = -(-min_ms // 10), -(-max_ms // 10)
+    if not 0 <= low <= high <= PLAYOUT_DELAY_MAX_MS // 10:
+        raise ValueError(f"playout delay out of range: {min_ms}-{max_ms} ms")
+    return ((low << 12) | high).to_bytes(3, "big")
+
+
 def abs_send_time(ntp_time: int) -> bytes:
     """abs-send-time value (6.18 fixed-point seconds, 24 bits) of a 64-bit NTP time."""
     return ((ntp_time >> 14) & 0xFFFFFF).to_bytes(3, "big")
@@ -236,25 +252,52 @@ class ExtensionMapper:
     """Which of a publisher's extensions reach one subscriber, under which ids.
 
     Built from the URIs each side negotiated ({id: uri}); `mid` is the subscriber's mid for
-    this track, written in every packet (browsers route bundled packets by it).
+    this track, written in every packet (browsers route bundled packets by it). Once
+    `set_playout_delay` was called (and the subscriber negotiated the extension), every packet
+    carries that minimum playout delay: libwebrtc keeps the last value a frame brought.
     """
 
-    __slots__ = ("_abs_head", "_abs_id", "_copy", "_heads", "_mid", "_mid_element", "_mid_id")
+    __slots__ = ("_abs_head", "_abs_id", "_copy", "_heads", "_mid", "_mid_element", "_mid_id", "_playout",
+                 "_playout_element", "_playout_id")
 
     def __init__(self, publisher: dict[int, str], subscriber: dict[int, str], mid: str | None) -> None:
         by_uri = {uri: eid for eid, uri in subscriber.items()}
         self._copy = {eid: by_uri[uri] for eid, uri in publisher.items()
-                      if uri in by_uri and uri not in _NOT_FORWARDED and uri not in (MID_URI, ABS_SEND_TIME_URI)}
+                      if uri in by_uri and uri not in _NOT_FORWARDED
+                      and uri not in (MID_URI, ABS_SEND_TIME_URI, PLAYOUT_DELAY_URI)}
         self._mid_id = by_uri.get(MID_URI) if mid else None
         self._mid = mid.encode() if mid else b""
         self._abs_id = by_uri.get(ABS_SEND_TIME_URI)
+        self._playout_id = by_uri.get(PLAYOUT_DELAY_URI)
         # The usual case, precomputed: every id fits the one-byte form (RFC 8285 §4.2).
-        ids = [*self._copy.values(), self._mid_id or 1, self._abs_id or 1]
+        ids = [*self._copy.values(), self._mid_id or 1, self._abs_id or 1, self._playout_id or 1]
         one_byte = all(0 < eid < 15 for eid in ids) and len(self._mid) <= 16
         self._heads = {eid: out << 4 for eid, out in self._copy.items()} if one_byte else None
         self._mid_element = (bytes(((self._mid_id << 4) | (len(self._mid) - 1),)) + self._mid
                              if one_byte and self._mid_id is not None and self._mid else b"")
         self._abs_head = bytes(((self._abs_id << 4) | 2,)) if self._abs_id is not None and one_byte else b""
+        self._playout: bytes | None = None  # the value written, once one was set
+        self._playout_element = b""
+
+    def set_playout_delay(self, min_ms: int) -> bool:
+        """Ask the subscriber for at least `min_ms` of playout delay (0: its own choice again);
+        False if it did not negotiate the extension."""
+        if self._playout_id is None:
+            return False
+        self._playout = playout_delay(min_ms)
+        if self._heads is not None:
+            self._playout_element = bytes(((self._playout_id << 4) | 2,)) + self._playout
+        return True
+
+    @property
+    def playout_id(self) -> int | None:
+        """The subscriber's id for the playout-delay extension (None: not negotiated)."""
+        return self._playout_id
+
+    @property
+    def playout_element(self) -> bytes:
+        """The one-byte playout-delay element written after the mid (b'': none)."""
+        return self._playout_element
 
     def one_byte_ids(self) -> tuple[dict[int, int], int | None, bytes, int | None] | None:
         """(publisher id -> subscriber id, mid id, mid, abs-send-time id) when every id fits
@@ -277,6 +320,7 @@ class ExtensionMapper:
                 parts.append(bytes((head | (size - 1),)))
                 parts.append(value)
         parts.append(self._mid_element)
+        parts.append(self._playout_element)
         if self._abs_head:
             parts.append(self._abs_head)
             parts.append(((ntp_time >> 14) & 0xFFFFFF).to_bytes(3, "big"))
@@ -291,6 +335,8 @@ class ExtensionMapper:
         out = [(copy[eid], value) for eid, value in extensions if eid in copy]
         if self._mid_id is not None:
             out.append((self._mid_id, self._mid))
+        if self._playout_id is not None and self._playout is not None:
+            out.append((self._playout_id, self._playout))
         if self._abs_id is not None:
             out.append((self._abs_id, abs_send_time(ntp_time)))
         return build_extensions(out)

@@ -226,3 +226,49 @@ def test_video_fec_is_negotiated_and_a_lossy_citizen_receives_the_engines_fec(we
         assert log(200_000).count(turned_on) > seen
     finally:
         weak_link.emulator.set_profile(Profile())
+
+
+# Chromium's own target for its video buffer over the next second (jitterBufferTargetDelay per
+# frame emitted: the page's target, the engine's playout delay or lip sync's, whichever is
+# largest, or its jitter estimate), and the page's own target on its video receivers.
+VIDEO_TARGET = """async () => {
+  const read = async () => {
+    let target = 0, emitted = 0;
+    (await window.gvDebug.pc.getStats()).forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "video") {
+        target += r.jitterBufferTargetDelay ?? 0; emitted += r.jitterBufferEmittedCount ?? 0;
+      }
+    });
+    return [target, emitted];
+  };
+  const [t0, e0] = await read();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const [t1, e1] = await read();
+  const pages = window.gvDebug.pc.getReceivers().filter((r) => r.track?.kind === "video")
+    .map((r) => r.jitterBufferTarget);
+  return { ms: e1 > e0 ? (1000 * (t1 - t0)) / (e1 - e0) : null, pages };
+}"""
+
+
+def test_a_lossy_uplink_makes_the_engine_deepen_its_viewers_buffer(weak_link, weak_call):
+    """The citizen's uplink loses packets that the engine repairs before forwarding: the
+    agent's own hop is clean, so only the engine can tell its browser. It asks, in the
+    playout-delay RTP header extension (media/engine/playout_hint.py), for 1.5 repair round
+    trips; Chromium applies it although the agent's page sets no target of its own."""
+    agent_page, _, _ = weak_call
+    _, remote = agent_page.evaluate(DESCRIPTIONS)
+    assert "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay" in remote  # on the slots it receives on
+    agent_page.evaluate("() => { window.gvDebug.playout.enabled = false; }")  # the page's own rule off
+    clean = agent_page.evaluate(VIDEO_TARGET)
+    assert clean["ms"] is not None and clean["ms"] < 150, clean
+    weak_link.emulator.set_profile(Profile.both(delay_ms=80, loss=0.1))
+    try:
+        deadline = time.monotonic() + WAIT / 1000
+        reading = agent_page.evaluate(VIDEO_TARGET)
+        while (reading["ms"] or 0) < 200 and time.monotonic() < deadline:
+            reading = agent_page.evaluate(VIDEO_TARGET)
+        assert (reading["ms"] or 0) >= 200, reading  # ≈ 1.5 x the citizen's ~180 ms repair round trip
+        assert all(ms is None for ms in reading["pages"]), reading  # not the page's target
+        assert "viewers asked for" in weak_link.server.log_tail(200_000)
+    finally:
+        weak_link.emulator.set_profile(Profile())

@@ -8,12 +8,21 @@ import os
 import struct
 from typing import Any
 
+import pytest
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, RtcpSrPacket, is_rtcp, pack_remb_fci
 
-from media.engine import fast_path, packet_core
+from media.engine import fast_path, packet_core, playout_hint
 from media.engine.packet_path import UNCAPPED_BITRATE, PacketPublication, feedback_sent
-from media.engine.packets import TRANSPORT_CC_URI, build_extensions, parse_rtp, parse_transport_feedback, rewrite
+from media.engine.packets import (
+    PLAYOUT_DELAY_URI,
+    TRANSPORT_CC_URI,
+    build_extensions,
+    parse_rtp,
+    parse_transport_feedback,
+    playout_delay,
+    rewrite,
+)
 from media.engine.remb import FLOOR_BPS
 from tests.waiting import stays_true_until_async, wait_until_async
 
@@ -463,6 +472,150 @@ def test_receiver_reports_to_a_publisher_are_the_engines_only() -> None:
             await asyncio.sleep(2)  # aiortc's own loop reports every 0.5-1.5 s
             assert all(h & 0xFFFF != stale for h in highest), highest
             assert highest == sorted(highest), highest
+        finally:
+            await room.close()
+
+    run(body)
+
+
+# --- playout delay ----------------------------------------------------------------------------
+
+PLAYOUT_ID = 12
+
+
+def with_playout_delay(sdp: str, ext_id: int = PLAYOUT_ID) -> str:
+    """A description with the playout-delay extension on its video m-lines, as Chromium's."""
+    out, video = [], False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            video = line.startswith("m=video")
+        out.append(line)
+        if video and line.startswith("a=mid:"):
+            out.append(f"a=extmap:{ext_id} {PLAYOUT_DELAY_URI}")
+    return "\r\n".join(out) + "\r\n"
+
+
+def playout_ids(sdp: str) -> list[int]:
+    """The playout-delay extension's id on each m-line of a description that has it."""
+    return [int(line.split()[0].split(":")[1]) for line in sdp.splitlines()
+            if line.startswith("a=extmap:") and line.endswith(PLAYOUT_DELAY_URI)]
+
+
+class PlayoutDelayClient(Client):
+    """An aiortc client that takes the playout-delay extension as Chromium does (offers it on
+    its video m-lines, answers it where offered), and records the values its packets carry."""
+
+    delays: list[bytes]
+
+    async def join(self) -> dict[str, Any]:
+        real_join = self.engine.join
+
+        async def join_with(room: str, name: str, sdp: str) -> dict[str, Any]:
+            return await real_join(room, name, with_playout_delay(sdp))
+
+        self.engine.join = join_with  # type: ignore[method-assign]
+        try:
+            reply = await super().join()
+        finally:
+            del self.engine.join
+        self.delays = []
+        transport = self.pc.getTransceivers()[0].receiver.transport  # bundled: one for all
+        real = transport._handle_rtp_data
+
+        async def spy(data: bytes, arrival_time_ms: int) -> None:
+            view = parse_rtp(data)
+            for ext_id in set(playout_ids(self.pc.remoteDescription.sdp)):
+                value = view.extension(ext_id)
+                if value is not None:
+                    self.delays.append(value)
+            await real(data, arrival_time_ms)
+
+        transport._handle_rtp_data = spy
+        return reply
+
+    def answer_sdp(self, sdp: str) -> str:
+        offered = playout_ids(self.pc.remoteDescription.sdp)
+        return with_playout_delay(sdp, offered[0]) if offered else sdp
+
+
+@pytest.mark.parametrize(("slots", "late"), [(0, False), (1, False), (0, True)],
+                         ids=["server-offer", "slot", "negotiated-after-prepared"])
+def test_while_a_publishers_uplink_is_repaired_its_viewers_are_asked_a_deeper_buffer(
+        active_core: packet_core.Core, monkeypatch: pytest.MonkeyPatch, slots: int, late: bool) -> None:
+    """Bob's browser takes the playout-delay extension, on a receive-only slot of his own
+    offer or on the m-line of the server's offer that alice's video comes on. Clean: bob's
+    packets carry none. Alice's uplink loses packets that retransmissions repair: from then on
+    every video packet to bob asks for the engine's hint (1.5 of alice's repair round trips);
+    once repairs stop for the hint's window, 0 (said, not dropped: libwebrtc keeps the last).
+    `late`: bob's forward was prepared while his answer was being applied (aiortc had reset the
+    extensions, accept_playout_delay not yet run): it takes the extension at the first hint."""
+    monkeypatch.setattr(playout_hint, "WINDOW", 1.5)
+    monkeypatch.setattr(playout_hint, "FREEZE_RTT", 0.0)  # loopback: a round trip of a few ms
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice = await room.join("alice")
+            bob = PlayoutDelayClient(room.engine, room.room, "bob", slots=slots)
+            room.clients["bob"] = bob
+            await bob.join()
+            await wait_until_async(lambda: bob.frames_from("alice", "video") > 10, 15, what="bob to see alice")
+            assert bob.offers_answered == 1 - slots  # alice's video came on the slot, or by a server offer
+            publication = video_publication(room, "alice")
+            forward, = publication.forwards
+            negotiated = forward.transceiver._headerExtensions
+            assert PLAYOUT_DELAY_URI in {e.uri for e in negotiated}
+            if late:
+                forward.transceiver._headerExtensions = [e for e in negotiated if e.uri != PLAYOUT_DELAY_URI]
+                forward._make_forwarder()
+                assert forward._mapper is not None and forward._mapper.playout_id is None
+                forward.transceiver._headerExtensions = negotiated
+            assert bob.delays == [] and publication.playout_delay_ms == 0
+            counter = itertools.count()
+            losing = True
+
+            def lossy(data: bytes) -> None:
+                if losing and data[1] & 0x7F != publication._rtx_pt and next(counter) % 9 == 4:
+                    return  # lost; its retransmission passes
+                publication.on_rtp(data)
+
+            divert(room, "alice", lossy, rtx=True)
+            await wait_until_async(lambda: publication.playout_delay_ms > 0, 8, what="the hint after repairs")
+            hint = publication.playout_delay_ms
+            assert 0 < hint <= playout_hint.CAP_MS
+            await wait_until_async(lambda: playout_delay(hint) in bob.delays, 5, what="the hint in bob's packets")
+            losing = False
+            await wait_until_async(lambda: publication.playout_delay_ms == 0, 5, what="the hint's end")
+            count = len(bob.delays)
+            await wait_until_async(lambda: len(bob.delays) > count + 5, 5, what="bob's next packets")
+            assert set(bob.delays[count:]) == {playout_delay(0)}
+            assert alice.frames_from("bob", "video") > 0
+        finally:
+            await room.close()
+
+    run(body)
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["on", "off"])
+def test_the_playout_delay_is_answered_on_the_m_lines_the_engine_sends_video_on_unless_off(on: bool) -> None:
+    """The room page offers its own video (sendrecv) and receive-only slots that the room's
+    tracks arrive on: the answer takes the extension on the slot only, with the page's id
+    (the engine writes it on what it sends); MEDIA_PLAYOUT_HINT=0 (the bench's
+    --no-playout-hint) refuses it."""
+
+    async def body() -> None:
+        room = Room("passthrough", playout_hint=on)
+        try:
+            bob = Client(room.engine, room.room, "bob", slots=1)
+            try:
+                sdp = with_playout_delay(await bob.offer())
+                assert sdp.count(PLAYOUT_DELAY_URI) == 2  # his video and the slot's
+                reply = await room.engine.join(room.room, "bob", sdp)
+                assert playout_ids(reply["sdp"]) == ([PLAYOUT_ID] if on else [])
+                video = reply["sdp"].split("m=video")
+                assert PLAYOUT_DELAY_URI not in video[1] and (PLAYOUT_DELAY_URI in video[2]) is on
+            finally:
+                await bob.close()
         finally:
             await room.close()
 

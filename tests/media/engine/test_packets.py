@@ -26,6 +26,8 @@ from media.engine import packet_core
 from media.engine.packets import (
     ABS_SEND_TIME_URI,
     MID_URI,
+    PLAYOUT_DELAY_MAX_MS,
+    PLAYOUT_DELAY_URI,
     TRANSPORT_CC_URI,
     ExtensionMapper,
     History,
@@ -39,6 +41,7 @@ from media.engine.packets import (
     parse_rtp,
     parse_sender_report,
     parse_transport_feedback,
+    playout_delay,
     rewrite,
     rtcp_nack,
     rtcp_pli,
@@ -250,17 +253,23 @@ def test_rewrite_sets_the_subscribers_header_and_keeps_the_payload(core: packet_
 @pytest.mark.parametrize("core", CORES)
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.integers(1, 7), st.binary(min_size=1, max_size=16), max_size=5),
-       st.sampled_from([1, 2, 15, 16, 200]), st.text("ab01", max_size=20), st.integers(0, (1 << 64) - 1))
+       st.sampled_from([1, 2, 15, 16, 200]), st.text("ab01", max_size=20), st.integers(0, (1 << 64) - 1),
+       st.none() | st.integers(0, PLAYOUT_DELAY_MAX_MS))
 def test_property_extension_block_fast_form_equals_the_generic_one(
-        core: packet_core.Core, values: dict[int, bytes], mid_id: int, mid: str, ntp: int) -> None:
-    """Subscriber ids 8-14 for the copied ones; mid's id sometimes too large for the one-byte form."""
+        core: packet_core.Core, values: dict[int, bytes], mid_id: int, mid: str, ntp: int, playout: int | None) -> None:
+    """Subscriber ids 8-14 for the copied ones; mid's id sometimes too large for the one-byte
+    form; the engine's playout delay set or not."""
     elements = list(values.items())
     publisher = {eid: f"urn:x:{eid}" for eid in values}
-    subscriber = {eid + 7: f"urn:x:{eid}" for eid in values} | {mid_id: MID_URI, 3: ABS_SEND_TIME_URI}
+    subscriber = ({eid + 7: f"urn:x:{eid}" for eid in values}
+                  | {mid_id: MID_URI, 3: ABS_SEND_TIME_URI, 4: PLAYOUT_DELAY_URI})
     mapper = ExtensionMapper(publisher, subscriber, mid or None)
+    if playout is not None:
+        assert mapper.set_playout_delay(playout)
     block = mapper.block(elements, ntp)
     assert block == mapper._generic(elements, ntp)
-    expected = len(elements) + bool(mid) + 1  # copied ones, mid (when there is one), abs-send-time
+    # copied ones, mid (when there is one), the playout delay (once set), abs-send-time
+    expected = len(elements) + bool(mid) + (playout is not None) + 1
     assert len(parse_rtp(rewrite(parse_rtp(rtp(1)), 1, 96, 1, 1, block)).extensions) == expected
     # The same elements in a publisher's packet: what the core forwards carries them.
     view = parse_rtp(rtp(1, ids={}) if not elements else _with_extensions(rtp(1, ids={}), elements))
@@ -283,6 +292,45 @@ def test_extension_ids_are_mapped_by_uri(core: packet_core.Core) -> None:
     out = RtpPacket.parse(rewritten(core, view, mapper, 1, 111, 1, 1, 0), extensions_map({9: AUDIO_LEVEL_URI}))
     assert out.extensions.audio_level == (True, 30)
     assert ExtensionMapper({2: AUDIO_LEVEL_URI}, {}, mid=None).block(view.extensions, 0) == b""
+
+
+def test_playout_delay_values_are_libwebrtcs_units() -> None:
+    """12-bit minimum and maximum in 10 ms units, rounded up; the maximum libwebrtc's default."""
+    assert playout_delay(0) == bytes((0x00, 0x03, 0xE8))  # 0 / 1000 (10 s): no low-latency mode
+    assert playout_delay(270) == ((27 << 12) | 1000).to_bytes(3, "big")
+    assert playout_delay(271) == playout_delay(280)
+    assert playout_delay(300, 300) == ((30 << 12) | 30).to_bytes(3, "big")
+    for low, high in ((-10, 100), (200, 100), (0, PLAYOUT_DELAY_MAX_MS + 10)):
+        with pytest.raises(ValueError):
+            playout_delay(low, high)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_the_engines_playout_delay_reaches_the_subscribers_that_negotiated_it(core: packet_core.Core) -> None:
+    """Nothing until the engine asks; then its value in every packet, under the subscriber's
+    id, whatever the publisher wrote in its own (never forwarded); 0 is said, not dropped
+    (libwebrtc keeps the last value it saw)."""
+    publisher = {1: MID_URI, 6: PLAYOUT_DELAY_URI}
+    view = parse_rtp(_with_extensions(rtp(1, ids={}), [(1, b"0"), (6, playout_delay(900))]))
+    mapper = ExtensionMapper(publisher, {4: MID_URI, 5: PLAYOUT_DELAY_URI}, mid="2")
+    forwarder = core.forwarder(None, mapper, 7)
+
+    def delay_sent() -> bytes | None:
+        out = forwarder.forward(view, 96, 1, 1, 0)
+        assert out == rewrite(view, 7, 96, 1, 1, mapper.block(view.extensions, 0))
+        return dict(parse_rtp(out).extensions).get(5)
+
+    assert delay_sent() is None
+    assert forwarder.set_playout_delay(270)
+    assert delay_sent() == playout_delay(270)
+    assert forwarder.set_playout_delay(0)
+    assert delay_sent() == playout_delay(0)
+    # A forwarder made for a mapper that already asks a delay writes it from its first packet.
+    assert core.forwarder(None, mapper, 7).forward(view, 96, 1, 1, 0) == forwarder.forward(view, 96, 1, 1, 0)
+    without = ExtensionMapper(publisher, {4: MID_URI}, mid="2")
+    plain = core.forwarder(None, without, 7)
+    assert not plain.set_playout_delay(270)
+    assert [eid for eid, _ in parse_rtp(plain.forward(view, 96, 1, 1, 0)).extensions] == [4]
 
 
 def test_rtx_is_unwrapped_to_the_original_packet() -> None:
