@@ -331,18 +331,12 @@ TCC_ID = 9
 class TransportCcClient(Client):
     """An aiortc client made to look like Chromium: offers transport-cc and numbers its packets."""
 
+    async def offer(self) -> str:
+        return offer_with_transport_cc(await super().offer())
+
     async def join(self) -> dict[str, Any]:
-        real_join = self.engine.join
-
-        async def join_with_tcc(room: str, name: str, sdp: str) -> dict[str, Any]:
-            return await real_join(room, name, offer_with_transport_cc(sdp))
-
-        self.engine.join = join_with_tcc  # type: ignore[method-assign]
-        try:
-            reply = await super().join()
-        finally:
-            del self.engine.join
-        self.answer_sdp = reply["sdp"]
+        reply = await super().join()
+        self.reply_sdp = reply["sdp"]
         dtls = client_dtls(self)
         real_send = dtls._send_rtp
         self.numbers = itertools.count()
@@ -392,8 +386,8 @@ def test_transport_cc_is_negotiated_fed_back_and_replaces_the_server_estimate() 
             alice = TransportCcClient(room.engine, room.room, "alice")
             room.clients["alice"] = alice
             await alice.join()
-            assert f"a=extmap:{TCC_ID} {TRANSPORT_CC_URI}" in alice.answer_sdp
-            assert "transport-cc" in alice.answer_sdp
+            assert f"a=extmap:{TCC_ID} {TRANSPORT_CC_URI}" in alice.reply_sdp
+            assert "transport-cc" in alice.reply_sdp
             bob = await room.join("bob")
             rembs = remb_to(alice, bob)
             await wait_until_async(lambda: bob.frames_from("alice", "video") > 5, 15, what="bob to see alice")
@@ -507,17 +501,11 @@ class PlayoutDelayClient(Client):
 
     delays: list[bytes]
 
+    async def offer(self) -> str:
+        return with_playout_delay(await super().offer())
+
     async def join(self) -> dict[str, Any]:
-        real_join = self.engine.join
-
-        async def join_with(room: str, name: str, sdp: str) -> dict[str, Any]:
-            return await real_join(room, name, with_playout_delay(sdp))
-
-        self.engine.join = join_with  # type: ignore[method-assign]
-        try:
-            reply = await super().join()
-        finally:
-            del self.engine.join
+        reply = await super().join()
         self.delays = []
         transport = self.pc.getTransceivers()[0].receiver.transport  # bundled: one for all
         real = transport._handle_rtp_data
