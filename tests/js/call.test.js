@@ -1,13 +1,16 @@
 // The peer connection's negotiation (rooms/static/rooms/js/media.js, Call) against a fake
 // RTCPeerConnection: the waiting room's prepared connection meeting admission (issue 21).
-import { test } from "node:test";
+import { afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { Call } from "../../rooms/static/rooms/js/media.js";
 
 // Just what Call uses: transceivers get mids at setLocalDescription, gathering completes
-// when the test says so, close() ends everything.
+// when the test says so, close() ends everything. An operation named in `stalled` waits
+// until close() and then never settles, as in Chromium (the spec's "abort these steps";
+// checked on /usr/bin/chromium: createOffer, setLocalDescription, setRemoteDescription).
 class FakePeerConnection extends EventTarget {
   static made = [];
+  static stalled = new Set();
 
   constructor() {
     super();
@@ -27,9 +30,17 @@ class FakePeerConnection extends EventTarget {
 
   getTransceivers() { return this.transceivers; }
 
-  async createOffer() { return { type: "offer", sdp: `v=0\r\no=fake ${FakePeerConnection.made.indexOf(this)}\r\n` }; }
+  // Resolved at once, or (a `stalled` operation) never: the test closes the connection.
+  operation(name) {
+    return FakePeerConnection.stalled.has(name) ? new Promise(() => {}) : Promise.resolve();
+  }
+
+  async createOffer() {
+    await this.operation("createOffer");
+    return { type: "offer", sdp: `v=0\r\no=fake ${FakePeerConnection.made.indexOf(this)}\r\n` }; }
 
   async setLocalDescription(description) {
+    await this.operation("setLocalDescription");
     this.localDescription = description;
     this.signalingState = "have-local-offer";
     this.transceivers.forEach((t, i) => { t.mid = String(i); });
@@ -38,6 +49,7 @@ class FakePeerConnection extends EventTarget {
 
   async setRemoteDescription(description) {
     if (this.signalingState === "closed") throw new Error("closed");
+    await this.operation("setRemoteDescription");
     this.remoteDescription = description;
     this.signalingState = "stable";
   }
@@ -55,10 +67,18 @@ class FakePeerConnection extends EventTarget {
 
 globalThis.RTCPeerConnection = FakePeerConnection;
 
+const calls = [];
+// Closed after each test: an open one keeps its 20 s connection timer running.
+afterEach(() => {
+  for (const c of calls.splice(0)) c.close();
+  FakePeerConnection.stalled = new Set();
+});
+
 function call() {
   const sent = [];
   const remotes = [];
   const c = new Call({ send: (m) => sent.push(m), onRemote: (r) => remotes.push(r) });
+  calls.push(c);
   return { c, sent, remotes };
 }
 
@@ -131,4 +151,46 @@ test("held: tracks are not attached before release; a closed connection is not r
   assert.equal(c.audio.sender.track, null);
   c.close();
   assert.equal(c.release({ audio: "mic", video: "cam" }, agentTracks), false);
+});
+
+// The phone's stuck call (CI, test_a_second_device_takes_the_call_over): admitted while its
+// waiting-room connection was mid-operation, the page closed it and offered on a new one,
+// but the closed one's step never settled and every later step waited behind it.
+for (const operation of ["createOffer", "setLocalDescription"]) {
+  test(`admitted during the waiting room's ${operation}: the new connection still offers`, async () => {
+    const { c, sent } = call();
+    FakePeerConnection.stalled = new Set([operation]);
+    c.prepare();
+    await settle();
+    FakePeerConnection.stalled = new Set();
+    const held = c.pc;
+    c.start({ audio: "mic", video: "cam" });
+    assert.equal(held.connectionState, "closed");
+    await settle();
+    c.pc.completeGathering();
+    await c.queue;
+    assert.deepEqual(sent.map((m) => [m.type, m.n]), [["rtc.offer", 1]]);
+    await c.answered({ sdp: "answer", tracks: agentTracks, n: 1 });
+    assert.equal(c.pc.remoteDescription.sdp, "answer");
+  });
+}
+
+test("a connection closed while applying an answer does not hold up the next one", async () => {
+  const { c, sent } = call();
+  c.prepare();
+  await settle();
+  c.pc.completeGathering();
+  await c.queue;
+  FakePeerConnection.stalled = new Set(["setRemoteDescription"]);
+  c.answered({ sdp: "prepared", tracks: {}, n: sent[0].n });
+  await settle();
+  FakePeerConnection.stalled = new Set();
+  c.start({ audio: "mic", video: "cam" });
+  await settle();
+  c.pc.completeGathering();
+  await c.queue;
+  assert.deepEqual(sent.map((m) => m.type), ["rtc.prepare", "rtc.offer"]);
+  await c.answered({ sdp: "fresh", tracks: agentTracks, n: sent[1].n });
+  assert.equal(c.pc.remoteDescription.sdp, "fresh");
+  assert.deepEqual([...c.remote.keys()], ["agent"]);
 });

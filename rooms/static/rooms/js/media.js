@@ -27,6 +27,14 @@ function gathered(pc, cap = GATHER_CAP, stop = undefined) {
   });
 }
 
+// Resolved when `stop` aborts (never without one).
+function aborted(stop) {
+  return new Promise((resolve) => {
+    if (stop?.aborted) resolve();
+    else stop?.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
 // Pure helpers (tests/js/media.test.js) ------------------------------------------------
 
 // What this browser asks of Opus senders, in its own descriptions: in-band FEC (a lost
@@ -101,10 +109,15 @@ export class Call {
     this.awaiting = null; // {n, pc, prepare}: the offer whose answer is due
   }
 
-  // Negotiation steps run one after the other; a step for a closed connection is dropped.
+  // Negotiation steps run one after the other; a step for a closed connection is dropped,
+  // and one running when its connection closes is let go: Chromium never settles an
+  // operation of a connection closed under it, and the next connection's offer would wait
+  // behind it for ever (a guest admitted during its waiting-room offer).
   enqueue(step) {
     const pc = this.pc;
-    this.queue = this.queue.then(() => (pc === this.pc && pc ? step(pc) : null)).catch((error) => {
+    const stop = this.stop?.signal;
+    const run = () => (pc === this.pc && pc ? Promise.race([step(pc), aborted(stop)]) : null);
+    this.queue = this.queue.then(run).catch((error) => {
       console.warn("negotiation", error);
     });
     return this.queue;
