@@ -108,3 +108,40 @@ def test_a_second_device_takes_the_call_over(server, booked, browsers):
     steps.assert_media_flows(agent_page, [laptop_pid])
     steps.assert_media_flows(laptop, [agent_pid])
     agent_page.wait_for_selector(f"#gv-people-list li[data-pid='{phone_pid}']", state="detached", timeout=WAIT)
+
+
+# The waiting room's offer is slow (a loaded phone): its setLocalDescription is started only
+# as the page closes that connection, so Chromium's real operation is in flight at close()
+# and never settles. The page must still offer on the connection it opens at admission.
+SLOW_WAITING_ROOM_OFFER = """
+(() => {
+  const setLocal = RTCPeerConnection.prototype.setLocalDescription;
+  const close = RTCPeerConnection.prototype.close;
+  let first = true;
+  RTCPeerConnection.prototype.setLocalDescription = function (description) {
+    if (!first || !location.pathname.endsWith("/room/")) return setLocal.call(this, description);
+    first = false;
+    window.gvOfferHeld = true;
+    return new Promise((resolve, reject) => {
+      this.close = function () {
+        setLocal.call(this, description).then(resolve, reject);
+        return close.call(this);
+      };
+    });
+  };
+})();
+"""
+
+
+def test_a_guest_admitted_during_its_waiting_room_offer_gets_the_call(server, booked, browsers):
+    agent, room = booked
+    agent_page = browsers.open("agent")
+    agent_pid = steps.agent_enters(agent_page, server.base, agent, room)
+    phone = browsers.open("citizen", **PHONE)
+    phone.add_init_script(SLOW_WAITING_ROOM_OFFER)
+    steps.citizen_follows_link(phone, server.base + personal_path(room))
+    phone_pid = steps.citizen_waits(phone, room)
+    phone.wait_for_function("window.gvOfferHeld === true", timeout=WAIT)
+    steps.admit(agent_page, phone_pid)
+    steps.assert_media_flows(phone, [agent_pid])
+    steps.assert_media_flows(agent_page, [phone_pid])
