@@ -59,4 +59,5 @@ class PlayoutHint:
             return 0
         self._asked = True
         wanted = min(CAP_MS, round(RTT_FACTOR * rtt * 1000))  # whole ms: 1.5 x 0.1 s is 150, not 150.00...1
-        return -(-wanted // STEP_MS) * STEP_MS
+        # At least one step: asked is never 0 (a round trip under 4 ms would round to it).
+        return max(STEP_MS, -(-wanted // STEP_MS) * STEP_MS)

@@ -40,6 +40,16 @@ def test_repairs_faster_than_a_freeze_ask_nothing_and_a_hint_once_asked_follows_
     assert hint.current(30.5, 0.1) == 0  # ...and asked again only for slow repairs
 
 
+def test_once_asked_a_tiny_round_trip_keeps_one_step() -> None:
+    """Asked is never 0: a round trip under 4 ms (loopback; FREEZE_RTT lowered as the packet
+    path's test does) would round 1.5 x rtt to 0 ms, a withdrawal in all but name."""
+    hint = PlayoutHint()
+    hint.repaired(0.0)
+    hint.repaired(0.5)
+    assert hint.current(1.0, FREEZE_RTT) == 230
+    assert hint.current(1.1, 0.0002) == STEP_MS
+
+
 def test_the_hint_ends_a_window_after_the_last_repairs() -> None:
     hint = PlayoutHint()
     hint.repaired(0.0)
@@ -61,4 +71,5 @@ def test_property_the_hint_is_zero_or_a_step_within_the_cap(repairs: list[float]
     value = hint.current(now, rtt)
     recent = sum(1 for t in repairs if now - t <= WINDOW)
     assert (value > 0) == (recent >= REPAIRS and rtt >= FREEZE_RTT)
-    assert 0 <= value <= CAP_MS and value % STEP_MS == 0
+    assert value == 0 or STEP_MS <= value <= CAP_MS
+    assert value % STEP_MS == 0
