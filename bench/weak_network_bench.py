@@ -268,6 +268,9 @@ def main() -> None:
     parser.add_argument("--no-playout-hint", action="store_true",
                         help="the engine negotiates no playout-delay extension (MEDIA_PLAYOUT_HINT=0): what its "
                              "hint to a lossy publisher's viewers brings")
+    parser.add_argument("--no-repair-repeat", action="store_true",
+                        help="NACKs and retransmissions go once on a lossy hop (MEDIA_REPAIR_REPEAT=0): what "
+                             "sending them twice brings")
     parser.add_argument("--tune", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting of the pages' video-buffer rule (playout.js PLAYOUT), on both pages: "
                              "variants, e.g. --tune audioBudgetMs=250")
@@ -291,7 +294,8 @@ def main() -> None:
         extra_env={"ALLOWED_HOSTS": space.host_ip, "GV_TEST_LOOPBACK_ICE": "0", "ICE_SERVERS": "[]",
                    "MEDIA_AUDIO_RED": "0" if args.no_red else "1",
                    "MEDIA_VIDEO_FEC": "0" if args.no_video_fec else "1",
-                   "MEDIA_PLAYOUT_HINT": "0" if args.no_playout_hint else "1"},
+                   "MEDIA_PLAYOUT_HINT": "0" if args.no_playout_hint else "1",
+                   "MEDIA_REPAIR_REPEAT": "0" if args.no_repair_repeat else "1"},
     ) as server, sync_playwright() as driver:
         secure = f"--unsafely-treat-insecure-origin-as-secure={server.base}"
         voice: tuple[str, ...] = ()

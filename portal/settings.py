@@ -426,6 +426,10 @@ MEDIA_VIDEO_FEC = env.bool("MEDIA_VIDEO_FEC", default=True)
 # repaired (media/engine/playout_hint.py); off only to measure it (bench/weak_network_bench.py
 # --no-playout-hint).
 MEDIA_PLAYOUT_HINT = env.bool("MEDIA_PLAYOUT_HINT", default=True)
+# NACKs to a publisher and retransmissions to a subscriber sent twice on a hop that loses 2% or
+# more (media/engine/packet_path.py, REPEAT_GAP); off only to measure it
+# (bench/weak_network_bench.py --no-repair-repeat).
+MEDIA_REPAIR_REPEAT = env.bool("MEDIA_REPAIR_REPEAT", default=True)
 # STUN/TURN servers given to browsers and to the engine, JSON list of RTCIceServer dicts.
 ICE_SERVERS = env.json("ICE_SERVERS", default=[])
 # Tests on a machine with only loopback: make aioice offer 127.0.0.1 (see docs/browser-tests.md).

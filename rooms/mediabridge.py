@@ -78,7 +78,8 @@ def new_engine() -> MediaEngine:
         restrict_udp_ports(asyncio.get_running_loop(), *ports)
     return MediaEngine(mode=settings.MEDIA_ENGINE_MODE, ice_servers=engine_ice_servers(),
                        on_server_offer=send_server_offer, red=settings.MEDIA_AUDIO_RED,
-                       video_fec=settings.MEDIA_VIDEO_FEC, playout_hint=settings.MEDIA_PLAYOUT_HINT)
+                       video_fec=settings.MEDIA_VIDEO_FEC, playout_hint=settings.MEDIA_PLAYOUT_HINT,
+                       repair_repeat=settings.MEDIA_REPAIR_REPEAT)
 
 
 def engine_ice_servers() -> list[dict[str, Any]] | Callable[[str], list[dict[str, Any]]]:

@@ -78,6 +78,7 @@ class MediaEngine:
         red: bool = True,
         video_fec: bool = True,
         playout_hint: bool = True,
+        repair_repeat: bool = True,
     ) -> None:
         if mode not in ("passthrough", "relay"):
             raise ValueError(f"unknown mode {mode!r}")
@@ -97,6 +98,8 @@ class MediaEngine:
         # The playout-delay extension on video m-lines: the packet path asks viewers for a deeper
         # buffer while a publisher's uplink is repaired (playout_hint.py).
         self._playout_hint = playout_hint and self._packets
+        # NACKs and retransmissions twice on a lossy hop (packet_path.REPEAT_GAP).
+        self._repair_repeat = repair_repeat
         self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
         # A list, or a function of the participant id giving its own (fresh TURN credentials).
@@ -371,7 +374,7 @@ class MediaEngine:
     def _publish(self, transceiver: RTCRtpTransceiver) -> Publication:
         if self.mode == "passthrough":
             if self._packets:
-                return PacketPublication(transceiver, remb=self._remb)
+                return PacketPublication(transceiver, remb=self._remb, repeat=self._repair_repeat)
             return PassthroughPublication(transceiver, remb=self._remb)
         assert self._relay is not None
         return RelayPublication(transceiver, self._relay)

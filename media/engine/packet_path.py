@@ -127,6 +127,13 @@ _FEC_GAP_SCAN = 16  # how far past a hole the next frame's first packet is looke
 # larger frame.
 FEC_ON = 5  # 2%
 FEC_OFF = 2
+# On a hop that loses FEC_ON or more, each repair message goes twice, REPEAT_GAP apart: a
+# lost NACK or retransmission otherwise costs a whole extra round trip (at 10% loss and
+# 200 ms, past the video buffer: a freeze). The second copy is the same protected bytes (the
+# receiver's SRTP replay check drops it when the first arrived); a publisher's browser
+# ignores a NACK for a packet it retransmitted less than a round trip ago (libwebrtc's
+# RtpPacketHistory), so a NACK that arrived twice costs it nothing.
+REPEAT_GAP = 0.01  # s
 FEC_GROUP = 5
 FEC_MIN = 2
 # A browser keeps the last REMB as a cap on its send rate until another comes: when no
@@ -206,8 +213,9 @@ def feedback_sent(dtls: RTCDtlsTransport) -> int:
 class PacketPublication:
     """One publisher track on the packet path (the engine's Publication protocol)."""
 
-    def __init__(self, transceiver: RTCRtpTransceiver, *, remb: aiortc_hooks.RembMode) -> None:
+    def __init__(self, transceiver: RTCRtpTransceiver, *, remb: aiortc_hooks.RembMode, repeat: bool = True) -> None:
         self.kind = transceiver.kind
+        self.repeat = repeat  # repair messages twice on a lossy hop (REPEAT_GAP)
         codecs = aiortc_hooks.negotiated_codecs(transceiver)
         self.codec: RTCRtpCodecParameters | None = next(
             (c for c in codecs
@@ -273,6 +281,8 @@ class PacketPublication:
         self.playout_delay_changes = 0
         self.playout_delay_highest = 0
         self._uncap_reports = 0  # reports still to carry UNCAPPED_BITRATE (a viewers' cap was sent)
+        self.uplink_loss = 0  # fraction lost (/256) in the last receiver report to the publisher
+        self.nacks_repeated = 0
         self._tap: AudioAssembler | VideoAssembler | None = None
         self._tap_stale: bool | None = None  # None: frames() never called
         self._loop = asyncio.get_running_loop()
@@ -668,7 +678,11 @@ class PacketPublication:
         self._nacks.retain(missing)
         lost, given_up = self._nacks.due(time.monotonic())
         if lost:
-            self._send_rtcp(rtcp_nack(self._rtcp_ssrc, self.media_ssrc, lost))
+            nack = rtcp_nack(self._rtcp_ssrc, self.media_ssrc, lost)
+            self._send_rtcp(nack)
+            if self.repeat and self.uplink_loss >= FEC_ON:
+                self.nacks_repeated += 1
+                self._loop.call_later(REPEAT_GAP, self._send_rtcp, nack)
         if given_up:
             self._give_up(given_up)
         due = self._nacks.next_due()
@@ -700,6 +714,7 @@ class PacketPublication:
         if self.media_ssrc is None:
             return
         fraction, lost = self.stats.report()
+        self.uplink_loss = fraction
         if not self.video:
             # Opus codes in-band FEC for the loss it is told: its subscribers' hops count too.
             now = time.monotonic()
@@ -795,10 +810,11 @@ class PacketPublication:
         self._ended = True
         if self.video and (self._nacks.requests or self.gaps_beyond_repair):
             n = self._nacks
-            logger.info("video publication ended: %d NACKed (retries included), %d repaired, %d given up, "
-                        "%d gaps beyond repair (outages); round trip %.0f ms (%d samples); holes filled after "
-                        "(ms: count) %s; viewers' playout delay changed %d times, at most %d ms",
-                        n.requests, n.repairs, n.given_up, self.gaps_beyond_repair, n.rtt * 1000, n.samples,
+            logger.info("video publication ended: %d NACKed (retries included, %d NACK packets sent twice), "
+                        "%d repaired, %d given up, %d gaps beyond repair (outages); round trip %.0f ms (%d "
+                        "samples); holes filled after (ms: count) %s; viewers' playout delay changed %d times, at "
+                        "most %d ms", n.requests, self.nacks_repeated, n.repairs, n.given_up,
+                        self.gaps_beyond_repair, n.rtt * 1000, n.samples,
                         " ".join(f"{round(1000 * WAIT_BUCKET * b)}:{c}" for b, c in sorted(n.waits.items())),
                         self.playout_delay_changes, self.playout_delay_highest)
         if self._fec is not None:
@@ -927,6 +943,7 @@ class PacketForward:
         self.paused = paused
         self.dropped = 0  # packets that could not be sent (transport not ready)
         self.retransmitted = 0
+        self.repeated = 0  # retransmissions sent twice (a lossy subscriber: REPEAT_GAP)
         self.red_forwarded = 0  # RED packets sent as RED, and as their primary block only
         self.red_stripped = 0
         # Once the subscriber's transport is ready: the rewrite-and-protect for it (packet_core),
@@ -1246,6 +1263,7 @@ class PacketForward:
         rewriter = self.state.rewriter
         ntp = _ntp_now()
         now = time.monotonic()
+        copies: list[bytes] | None = [] if self.publication.repeat and self.state.loss.current(now) >= FEC_ON else None
         for out_seq in lost[:MAX_NACKED]:
             sequence = rewriter.input_sequence(out_seq)
             if sequence is None and rewriter.inserted(out_seq):
@@ -1271,11 +1289,29 @@ class PacketForward:
             state = self.state
             state.rtx_seq = (state.rtx_seq + 1) & 0xFFFF
             try:
-                self._send(self._forwarder.protect(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq,
-                                                              mapped[1], out_seq,
-                                                              self._mapper.block(view.extensions, ntp)), b"", b""))
+                data = self._forwarder.protect(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq,
+                                                          mapped[1], out_seq, self._mapper.block(view.extensions, ntp)),
+                                               b"", b"")
+                self._send(data)
             except (ConnectionError, pylibsrtp.Error):
                 self.dropped += 1
+                continue
+            if copies is not None:
+                copies.append(data)
+        if copies:
+            self.publication._loop.call_later(REPEAT_GAP, self._repeat, self._send, copies)
+
+    def _repeat(self, send: Any, copies: list[bytes]) -> None:
+        """Retransmissions sent again (REPEAT_GAP), on the transport they were protected for."""
+        if send is not self._send:
+            return  # re-prepared or closed meanwhile
+        for data in copies:
+            try:
+                send(data)
+            except ConnectionError:
+                self.dropped += 1
+                return
+            self.repeated += 1
 
     def update_sender_report(self, publisher: tuple[int, int, float] | None) -> None:
         """Sender report figures: the publisher's NTP/RTP pair in this subscriber's timeline."""
@@ -1318,8 +1354,9 @@ class PacketForward:
             history = self.state.remb_history
             if self.publication.video and history:
                 start = history[0][0]
-                logger.info("video forward ended: %d packets, %d retransmitted; playout delay %s; the subscriber's "
-                            "REMB (s: kbit/s): %s", self.state.packets, self.retransmitted,
+                logger.info("video forward ended: %d packets, %d retransmitted (%d sent twice); playout delay %s; "
+                            "the subscriber's REMB (s: kbit/s): %s", self.state.packets, self.retransmitted,
+                            self.repeated,
                             "negotiated" if self._mapper is not None and self._mapper.playout_id is not None
                             else "not negotiated",
                             " ".join(f"{at - start:.0f}:{kbps}" for at, kbps in history))

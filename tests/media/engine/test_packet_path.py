@@ -6,14 +6,24 @@ import asyncio
 import itertools
 import os
 import struct
+import time
 from typing import Any
 
 import pytest
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, RtcpSrPacket, is_rtcp, pack_remb_fci
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    is_rtcp,
+    pack_remb_fci,
+)
 
 from media.engine import fast_path, packet_core, playout_hint
-from media.engine.packet_path import UNCAPPED_BITRATE, PacketPublication, feedback_sent
+from media.engine.packet_path import FEC_ON, REPEAT_GAP, UNCAPPED_BITRATE, PacketPublication, feedback_sent
 from media.engine.packets import (
     PLAYOUT_DELAY_URI,
     TRANSPORT_CC_URI,
@@ -28,6 +38,7 @@ from tests.waiting import stays_true_until_async, wait_until_async
 
 from .clients import COLORS, Client, ColorVideo, Room, colour_close, remb_to, run
 from .test_forwarding import frames_go_by, two_people
+from .test_video_fec import drop_and_record
 
 
 def video_publication(room: Room, name: str) -> PacketPublication:
@@ -232,6 +243,119 @@ def test_a_subscribers_nack_is_answered_from_the_history(active_core: packet_cor
             await wait_until_async(lambda: forward.retransmitted >= 2, 5, what="bob's NACK answered")
             frames = bob.frames_from("alice", "video")
             await wait_until_async(lambda: bob.frames_from("alice", "video") > frames + 5, 5, what="bob's picture")
+            assert forward.repeated == 0  # a clean link: each retransmission once
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_a_lossy_subscriber_gets_each_retransmission_twice(active_core: packet_core.Core) -> None:
+    """Bob's link loses one video packet in nine, retransmissions included: once he reports
+    it (FEC_ON or more), each retransmission goes to him twice, REPEAT_GAP apart, the same
+    protected bytes (his SRTP drops the second copy when the first arrived); his picture flows."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            forward, = video_publication(room, "alice").forwards
+            assert forward._rtx_pt is not None
+            real = forward._send
+            sent: list[tuple[float, bytes]] = []  # bob's RTX datagrams, when sent
+
+            def spy(data: bytes) -> None:
+                if data[1] & 0x7F == forward._rtx_pt:
+                    sent.append((time.monotonic(), bytes(data)))
+                real(data)
+
+            forward._send = spy
+            drop_and_record(bob, every=9)
+            await wait_until_async(lambda: forward.repeated >= 6, 20, what="retransmissions sent twice to bob")
+            assert forward.state.loss.current(time.monotonic()) >= FEC_ON
+            firsts: dict[bytes, float] = {}
+            twice = 0
+            for at, data in sent:
+                if data not in firsts:
+                    firsts[data] = at
+                    continue
+                assert at - firsts[data] >= REPEAT_GAP * 0.9  # (the loop's timer may round down)
+                twice += 1
+            assert twice == forward.repeated
+            assert all(sum(1 for _, d in sent if d == data) <= 2 for data in firsts)
+            await picture_resumes(bob, "alice")
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_with_repeats_off_a_lossy_subscriber_gets_each_retransmission_once() -> None:
+    """MEDIA_REPAIR_REPEAT=0 (the bench's --no-repair-repeat): the same lossy link, no copies."""
+
+    async def body() -> None:
+        room = Room("passthrough", repair_repeat=False)
+        try:
+            alice, bob = await two_people(room)
+            forward, = video_publication(room, "alice").forwards
+            drop_and_record(bob, every=9)
+            await wait_until_async(lambda: forward.retransmitted >= 6
+                                   and forward.state.loss.current(time.monotonic()) >= FEC_ON, 20,
+                                   what="bob's losses reported and retransmitted")
+            await asyncio.sleep(REPEAT_GAP * 5)
+            assert forward.repeated == 0
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_a_lossy_uplinks_nacks_go_twice(active_core: packet_core.Core) -> None:
+    """A stray loss on alice's clean uplink: one NACK, once. Once her uplink shows a loss of
+    FEC_ON or more in the engine's receiver report, each NACK goes twice, REPEAT_GAP apart (her
+    browser ignores the second for a packet it has just retransmitted); her picture flows."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            publication = video_publication(room, "alice")
+            nacks: list[tuple[float, bytes]] = []
+            real = publication._send_rtcp
+
+            def spy(data: bytes) -> None:
+                if any(isinstance(p, RtcpRtpfbPacket) and p.fmt == RTCP_RTPFB_NACK for p in RtcpPacket.parse(data)):
+                    nacks.append((time.monotonic(), data))
+                real(data)
+
+            publication._send_rtcp = spy  # type: ignore[method-assign]
+            counter = itertools.count()
+            stray = 0  # original packets to lose next
+            every = 0  # then lose every `every`-th one (0: none)
+
+            def lossy(data: bytes) -> None:
+                nonlocal stray
+                if data[1] & 0x7F != publication._rtx_pt:
+                    if stray:
+                        stray -= 1
+                        return
+                    if every and next(counter) % every == every - 1:
+                        return
+                publication.on_rtp(data)
+
+            divert(room, "alice", lossy, rtx=True)
+            stray = 1
+            await wait_until_async(lambda: publication._nacks.repairs >= 1, 10, what="the stray loss repaired")
+            await asyncio.sleep(REPEAT_GAP * 5)
+            assert len(nacks) == 1 and publication.nacks_repeated == 0
+            # (its report counts that loss: a second of low-rate test video)
+            await wait_until_async(lambda: publication.uplink_loss == 0, 5, what="a clean second reported")
+            every = 9
+            await wait_until_async(lambda: publication.nacks_repeated >= 4, 20, what="NACKs sent twice")
+            lossy_nacks = nacks[1:]
+            for _, data in lossy_nacks:
+                assert sum(d == data for _, d in lossy_nacks) >= 2, "a NACK went once on a lossy uplink"
+            await picture_resumes(bob, "alice")
         finally:
             await room.close()
 
