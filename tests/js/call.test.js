@@ -11,6 +11,7 @@ import { Call } from "../../rooms/static/rooms/js/media.js";
 class FakePeerConnection extends EventTarget {
   static made = [];
   static stalled = new Set();
+  static late = new Set(); // ...or settles when the test calls resume() (a browser unlike Chromium)
 
   constructor() {
     super();
@@ -32,12 +33,16 @@ class FakePeerConnection extends EventTarget {
 
   // Resolved at once, or (a `stalled` operation) never: the test closes the connection.
   operation(name) {
-    return FakePeerConnection.stalled.has(name) ? new Promise(() => {}) : Promise.resolve();
+    if (FakePeerConnection.stalled.has(name)) return new Promise(() => {});
+    if (FakePeerConnection.late.has(name)) return new Promise((resolve) => { this.resume = resolve; });
+    return Promise.resolve();
   }
 
   async createOffer() {
     await this.operation("createOffer");
     return { type: "offer", sdp: `v=0\r\no=fake ${FakePeerConnection.made.indexOf(this)}\r\n` }; }
+
+  async createAnswer() { return { type: "answer", sdp: "v=0\r\n" }; }
 
   async setLocalDescription(description) {
     await this.operation("setLocalDescription");
@@ -72,6 +77,7 @@ const calls = [];
 afterEach(() => {
   for (const c of calls.splice(0)) c.close();
   FakePeerConnection.stalled = new Set();
+  FakePeerConnection.late = new Set();
 });
 
 function call() {
@@ -192,5 +198,30 @@ test("a connection closed while applying an answer does not hold up the next one
   assert.deepEqual(sent.map((m) => m.type), ["rtc.prepare", "rtc.offer"]);
   await c.answered({ sdp: "fresh", tracks: agentTracks, n: sent[1].n });
   assert.equal(c.pc.remoteDescription.sdp, "fresh");
+  assert.deepEqual([...c.remote.keys()], ["agent"]);
+});
+
+test("a step let go that settles late (a browser unlike Chromium) changes nothing of the new connection", async () => {
+  const { c, sent } = call();
+  c.prepare();
+  await settle();
+  c.pc.completeGathering();
+  await c.queue;
+  const old = c.pc;
+  FakePeerConnection.late = new Set(["setRemoteDescription"]);
+  c.offered({ sdp: "server offer", tracks: { 9: { participant_id: "stale", kind: "video" } } });
+  await settle();
+  FakePeerConnection.late = new Set();
+  c.start({ audio: "mic", video: "cam" });
+  await settle();
+  c.pc.completeGathering();
+  await c.queue;
+  await c.answered({ sdp: "fresh", tracks: agentTracks, n: sent.at(-1).n });
+  old.resume();
+  await settle();
+  old.completeGathering();
+  await settle();
+  assert.deepEqual(sent.map((m) => m.type), ["rtc.prepare", "rtc.offer"]); // no answer from the closed one
+  assert.deepEqual(c.tracks, agentTracks);
   assert.deepEqual([...c.remote.keys()], ["agent"]);
 });

@@ -209,6 +209,7 @@ export class Call {
       if (pc.signalingState !== "have-local-offer") return;
       this.awaiting = null;
       await pc.setRemoteDescription({ type: "answer", sdp });
+      if (pc !== this.pc) return; // let go (enqueue), settled late: the new connection's state stays
       // The waiting room's answer carries no tracks: those `release` took from admission stay.
       if (!awaited.prepare) this.tracks = tracks ?? {};
       this.remap(pc);
@@ -221,6 +222,7 @@ export class Call {
       const answer = await pc.createAnswer();
       await pc.setLocalDescription({ type: "answer", sdp: withOpusParameters(answer.sdp) });
       await gathered(pc);
+      if (pc !== this.pc) return; // let go (enqueue): no answer from a closed connection
       this.send({ type: "rtc.answer", sdp: pc.localDescription.sdp });
       this.tracks = tracks ?? {};
       this.remap(pc);
