@@ -427,7 +427,7 @@ MEDIA_VIDEO_FEC = env.bool("MEDIA_VIDEO_FEC", default=True)
 # --no-playout-hint).
 MEDIA_PLAYOUT_HINT = env.bool("MEDIA_PLAYOUT_HINT", default=True)
 # NACKs to a publisher and retransmissions to a subscriber sent twice on a hop that loses 2% or
-# more (media/engine/packet_path.py, REPEAT_GAP); off only to measure it
+# more (media/engine/repeat.py); off only to measure it
 # (bench/weak_network_bench.py --no-repair-repeat).
 MEDIA_REPAIR_REPEAT = env.bool("MEDIA_REPAIR_REPEAT", default=True)
 # STUN/TURN servers given to browsers and to the engine, JSON list of RTCIceServer dicts.

@@ -96,6 +96,7 @@ from .playout_hint import PlayoutHint
 from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
+from .repeat import REPEAT_GAP, LossyHop
 from .ulpfec import (
     FecDecoder,
     encode,
@@ -127,13 +128,6 @@ _FEC_GAP_SCAN = 16  # how far past a hole the next frame's first packet is looke
 # larger frame.
 FEC_ON = 5  # 2%
 FEC_OFF = 2
-# On a hop that loses FEC_ON or more, each repair message goes twice, REPEAT_GAP apart: a
-# lost NACK or retransmission otherwise costs a whole extra round trip (at 10% loss and
-# 200 ms, past the video buffer: a freeze). The second copy is the same protected bytes (the
-# receiver's SRTP replay check drops it when the first arrived); a publisher's browser
-# ignores a NACK for a packet it retransmitted less than a round trip ago (libwebrtc's
-# RtpPacketHistory), so a NACK that arrived twice costs it nothing.
-REPEAT_GAP = 0.01  # s
 FEC_GROUP = 5
 FEC_MIN = 2
 # A browser keeps the last REMB as a cap on its send rate until another comes: when no
@@ -281,7 +275,7 @@ class PacketPublication:
         self.playout_delay_changes = 0
         self.playout_delay_highest = 0
         self._uncap_reports = 0  # reports still to carry UNCAPPED_BITRATE (a viewers' cap was sent)
-        self.uplink_loss = 0  # fraction lost (/256) in the last receiver report to the publisher
+        self.uplink = LossyHop()  # whether NACKs to the publisher go twice (repeat.py)
         self.nacks_repeated = 0
         self._tap: AudioAssembler | VideoAssembler | None = None
         self._tap_stale: bool | None = None  # None: frames() never called
@@ -680,7 +674,7 @@ class PacketPublication:
         if lost:
             nack = rtcp_nack(self._rtcp_ssrc, self.media_ssrc, lost)
             self._send_rtcp(nack)
-            if self.repeat and self.uplink_loss >= FEC_ON:
+            if self.repeat and self.uplink.repeats(len(lost), time.monotonic()):
                 self.nacks_repeated += 1
                 self._loop.call_later(REPEAT_GAP, self._send_rtcp, nack)
         if given_up:
@@ -714,7 +708,7 @@ class PacketPublication:
         if self.media_ssrc is None:
             return
         fraction, lost = self.stats.report()
-        self.uplink_loss = fraction
+        self.uplink.reported(fraction, time.monotonic())
         if not self.video:
             # Opus codes in-band FEC for the loss it is told: its subscribers' hops count too.
             now = time.monotonic()
@@ -853,6 +847,7 @@ class SenderState:
         # subscriber's estimate fall (it caps the publisher: viewers_bitrate).
         self.remb_history: deque[tuple[float, int]] = deque(maxlen=120)
         self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
+        self.hop = LossyHop()  # whether retransmissions to it go twice (repeat.py)
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
 
     @property
@@ -918,7 +913,9 @@ def prepare_packet_sender(transceiver: RTCRtpTransceiver) -> SenderState:
         if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             fraction = reported_fraction(packet, ssrc)
             if fraction is not None:
-                state.loss.update(fraction, time.monotonic())
+                now = time.monotonic()
+                state.loss.update(fraction, now)
+                state.hop.reported(fraction, now)
         return False  # receiver reports: aiortc's statistics too
 
     aiortc_hooks.intercept_rtcp(sender, on_rtcp)
@@ -1263,8 +1260,9 @@ class PacketForward:
         rewriter = self.state.rewriter
         ntp = _ntp_now()
         now = time.monotonic()
-        copies: list[bytes] | None = [] if self.publication.repeat and self.state.loss.current(now) >= FEC_ON else None
-        for out_seq in lost[:MAX_NACKED]:
+        lost = lost[:MAX_NACKED]
+        copies: list[bytes] | None = [] if self.publication.repeat and self.state.hop.repeats(len(lost), now) else None
+        for out_seq in lost:
             sequence = rewriter.input_sequence(out_seq)
             if sequence is None and rewriter.inserted(out_seq):
                 # Our own FEC packet's number (a receiver NACKs it as any hole): padding
