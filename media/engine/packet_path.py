@@ -97,6 +97,7 @@ from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
 from .repeat import REPEAT_GAP, LossyHop
+from .rtx_budget import RTX_OVERHEAD, RetransmitBudget
 from .ulpfec import (
     FecDecoder,
     encode,
@@ -848,6 +849,7 @@ class SenderState:
         self.remb_history: deque[tuple[float, int]] = deque(maxlen=120)
         self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
         self.hop = LossyHop()  # whether retransmissions to it go twice (repeat.py)
+        self.rtx_budget = RetransmitBudget()  # how much its retransmissions may take (rtx_budget.py)
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
 
     @property
@@ -1276,6 +1278,10 @@ class PacketForward:
             mapped = rewriter.map(view.sequence, view.timestamp, view.keyframe, now)
             if mapped is None or mapped[0] != out_seq:
                 continue
+            state = self.state
+            if view.payload_type != self.publication._ulpfec_pt and not state.rtx_budget.spend(
+                    len(view.data) + RTX_OVERHEAD, state.octets):
+                continue  # its link is flooded: the media first
             self.retransmitted += 1
             if view.payload_type == self.publication._ulpfec_pt:
                 self._emit_padding(mapped)
@@ -1284,7 +1290,6 @@ class PacketForward:
                 self._emit(view, mapped, ntp)
                 continue
             assert self._mapper is not None and self._forwarder is not None
-            state = self.state
             state.rtx_seq = (state.rtx_seq + 1) & 0xFFFF
             try:
                 data = self._forwarder.protect(rtx_packet(view, self._rtx_ssrc, self._rtx_pt, state.rtx_seq,
@@ -1304,6 +1309,8 @@ class PacketForward:
         if send is not self._send:
             return  # re-prepared or closed meanwhile
         for data in copies:
+            if not self.state.rtx_budget.spend(len(data), self.state.octets):
+                return
             try:
                 send(data)
             except ConnectionError:
@@ -1352,9 +1359,9 @@ class PacketForward:
             history = self.state.remb_history
             if self.publication.video and history:
                 start = history[0][0]
-                logger.info("video forward ended: %d packets, %d retransmitted (%d sent twice); playout delay %s; "
-                            "the subscriber's REMB (s: kbit/s): %s", self.state.packets, self.retransmitted,
-                            self.repeated,
+                logger.info("video forward ended: %d packets, %d retransmitted (%d sent twice, %d over the "
+                            "budget); playout delay %s; the subscriber's REMB (s: kbit/s): %s", self.state.packets,
+                            self.retransmitted, self.repeated, self.state.rtx_budget.denied,
                             "negotiated" if self._mapper is not None and self._mapper.playout_id is not None
                             else "not negotiated",
                             " ".join(f"{at - start:.0f}:{kbps}" for at, kbps in history))

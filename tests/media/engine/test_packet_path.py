@@ -22,7 +22,7 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 
-from media.engine import fast_path, packet_core, playout_hint
+from media.engine import fast_path, packet_core, playout_hint, rtx_budget
 from media.engine.packet_path import UNCAPPED_BITRATE, PacketPublication, feedback_sent
 from media.engine.packets import (
     PLAYOUT_DELAY_URI,
@@ -285,6 +285,48 @@ def test_a_lossy_subscriber_gets_each_retransmission_twice(active_core: packet_c
             assert twice == forward.repeated
             assert all(sum(1 for _, d in sent if d == data) <= 2 for data in firsts)
             await picture_resumes(bob, "alice")
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_a_flood_of_nacks_gets_no_more_than_the_retransmission_budget(active_core: packet_core.Core) -> None:
+    """Bob NACKs every packet he was sent, again and again (a link suddenly narrower than the
+    stream): the retransmissions stay within rtx_budget's share of the media sent to him plus
+    its bank, the rest is refused and counted; his picture flows, a later NACK is answered."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            alice, bob = await two_people(room)
+            forward, = video_publication(room, "alice").forwards
+            real = forward._send
+            media: list[int] = []  # sequence numbers sent to bob
+            rtx_bytes = 0
+
+            def spy(data: bytes) -> None:
+                nonlocal rtx_bytes
+                if data[1] & 0x7F == forward._rtx_pt:
+                    rtx_bytes += len(data)
+                else:
+                    media.append(int.from_bytes(data[2:4], "big"))
+                real(data)
+
+            forward._send = spy
+            await wait_until_async(lambda: len(media) >= 40, 10, what="media to bob")
+            budget = forward.state.rtx_budget
+            start_octets = forward.state.octets
+            for _ in range(30):
+                forward.retransmit(media[-40:])
+                await asyncio.sleep(0.02)
+            assert budget.denied > 0
+            assert rtx_bytes <= rtx_budget.SHARE * (forward.state.octets - start_octets) + rtx_budget.CAP
+            await picture_resumes(bob, "alice")
+            await asyncio.sleep(1.0)  # media earns the budget back
+            before = forward.retransmitted
+            forward.retransmit(media[-1:])
+            assert forward.retransmitted == before + 1
         finally:
             await room.close()
 

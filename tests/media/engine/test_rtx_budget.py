@@ -1,0 +1,47 @@
+"""A subscriber's retransmission allowance (media/engine/rtx_budget.py), on plain numbers."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from media.engine.rtx_budget import CAP, SHARE, RetransmitBudget
+
+
+def test_random_loss_is_repaired_in_full() -> None:
+    """10% loss, each repair twice: a fifth of the media, well within the share."""
+    budget = RetransmitBudget()
+    sent = 0
+    for _ in range(1000):
+        sent += 10 * 1200
+        assert budget.spend(1200, sent) and budget.spend(1200, sent)
+    assert budget.denied == 0
+
+
+def test_a_flood_of_nacks_gets_half_the_media_after_the_bank() -> None:
+    budget = RetransmitBudget()
+    granted = sum(budget.spend(1000, 0) for _ in range(100))
+    assert granted == CAP // 1000  # the bank, then nothing until more media goes out
+    assert budget.denied == 100 - granted
+    assert not budget.spend(1000, 1000)  # 500 bytes earned: not enough
+    assert budget.spend(1000, 2000)
+
+
+def test_a_counter_reset_earns_nothing() -> None:
+    budget = RetransmitBudget()
+    while budget.spend(1000, 10_000):
+        pass
+    assert not budget.spend(1000, 0)
+    assert budget.spend(1000, 2000)  # earned from the new count
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50_000), st.integers(1, 1500)), max_size=200))
+def test_property_retransmitted_bytes_stay_within_the_share_and_the_bank(steps: list[tuple[int, int]]) -> None:
+    budget = RetransmitBudget()
+    sent = spent = 0
+    for more, size in steps:
+        sent += more
+        if budget.spend(size, sent):
+            spent += size
+        assert spent <= SHARE * sent + CAP
