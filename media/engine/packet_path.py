@@ -97,7 +97,7 @@ from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
 from .repeat import REPEAT_GAP, LossyHop
-from .rtx_budget import RTX_OVERHEAD, RetransmitBudget
+from .rtx_budget import COPY_KEEP, RTX_OVERHEAD, RetransmitBudget
 from .ulpfec import (
     FecDecoder,
     encode,
@@ -1309,7 +1309,7 @@ class PacketForward:
         if send is not self._send:
             return  # re-prepared or closed meanwhile
         for data in copies:
-            if not self.state.rtx_budget.spend(len(data), self.state.octets):
+            if not self.state.rtx_budget.spend(len(data), self.state.octets, COPY_KEEP):
                 return
             try:
                 send(data)

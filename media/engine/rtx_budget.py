@@ -17,6 +17,7 @@ from __future__ import annotations
 
 SHARE = 0.5  # retransmitted bytes per media byte sent
 CAP = 32_000  # bytes banked at most: a burst of ~30 packets after a calm spell
+COPY_KEEP = CAP / 2  # what a second copy leaves in the bank
 # A retransmission's bytes on the wire beyond the packet it repeats: RTX's original sequence
 # number (2), the SRTP tag (10) and what the engine's header extensions add (mid, playout delay).
 RTX_OVERHEAD = 32
@@ -32,12 +33,13 @@ class RetransmitBudget:
         self._seen = 0  # media bytes sent when last earned
         self.denied = 0
 
-    def spend(self, size: int, sent: int) -> bool:
+    def spend(self, size: int, sent: int, keep: float = 0.0) -> bool:
         """Whether a retransmission of `size` bytes may go, `sent` media bytes sent so far
-        (a counter that only grows; a reset earns nothing)."""
+        (a counter that only grows; a reset earns nothing), leaving at least `keep` bytes in
+        the bank (a second copy, repeat.py: never at the expense of a first retransmission)."""
         self._tokens = min(float(CAP), self._tokens + SHARE * max(0, sent - self._seen))
         self._seen = sent
-        if size > self._tokens:
+        if size + keep > self._tokens:
             self.denied += 1
             return False
         self._tokens -= size

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from media.engine.repeat import CONGESTED, LOSSY, LOSSY_FOR, MAX_REPEATED, LossyHop
+from media.engine.repeat import LOSSY, LOSSY_FOR, MAX_REPEATED, LossyHop
 
 
 def test_a_clean_hop_repairs_once() -> None:
@@ -34,18 +34,6 @@ def test_a_burst_is_repaired_once() -> None:
     assert not hop.repeats(0, 0.5)
 
 
-def test_a_congested_hop_is_repaired_once_until_it_calms() -> None:
-    """A report of CONGESTED or more (a queue overflowing): copies would add to the drops."""
-    hop = LossyHop()
-    hop.reported(LOSSY, 0.0)
-    assert hop.repeats(1, 0.5)
-    hop.reported(CONGESTED, 1.0)
-    assert not hop.repeats(1, 1.0)
-    hop.reported(LOSSY, 3.0)
-    assert not hop.repeats(1, 3.0)
-    assert hop.repeats(1, 1.0 + LOSSY_FOR + 0.01)  # the lossy report at 3 s still counts
-
-
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 100, allow_nan=False), st.integers(0, 255)), max_size=30),
        st.floats(0, 120, allow_nan=False), st.integers(0, 70))
@@ -54,8 +42,6 @@ def test_property_twice_only_within_the_window_of_a_lossy_report(reports: list[t
     hop = LossyHop()
     for at, fraction in sorted(reports):
         hop.reported(fraction, at)
-    lossy = max((at for at, fraction in reports if LOSSY <= fraction < CONGESTED), default=None)
-    congested = max((at for at, fraction in reports if fraction >= CONGESTED), default=None)
-    expected = (0 < numbers <= MAX_REPEATED and lossy is not None and now - lossy <= LOSSY_FOR
-                and (congested is None or now - congested > LOSSY_FOR))
+    lossy = max((at for at, fraction in reports if fraction >= LOSSY), default=None)
+    expected = 0 < numbers <= MAX_REPEATED and lossy is not None and now - lossy <= LOSSY_FOR
     assert hop.repeats(numbers, now) == expected

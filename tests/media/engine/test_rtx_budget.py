@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from media.engine.rtx_budget import CAP, SHARE, RetransmitBudget
+from media.engine.rtx_budget import CAP, COPY_KEEP, SHARE, RetransmitBudget
 
 
 def test_random_loss_is_repaired_in_full() -> None:
@@ -25,6 +25,15 @@ def test_a_flood_of_nacks_gets_half_the_media_after_the_bank() -> None:
     assert budget.denied == 100 - granted
     assert not budget.spend(1000, 1000)  # 500 bytes earned: not enough
     assert budget.spend(1000, 2000)
+
+
+def test_a_copy_never_takes_the_second_half_of_the_bank() -> None:
+    budget = RetransmitBudget()
+    copies = 0
+    while budget.spend(1000, 0, COPY_KEEP):
+        copies += 1
+    assert copies == (CAP - COPY_KEEP) // 1000
+    assert budget.spend(1000, 0)  # a first retransmission still goes
 
 
 def test_a_counter_reset_earns_nothing() -> None:
