@@ -98,7 +98,7 @@ class MediaEngine:
         # The playout-delay extension on video m-lines: the packet path asks viewers for a deeper
         # buffer while a publisher's uplink is repaired (playout_hint.py).
         self._playout_hint = playout_hint and self._packets
-        # NACKs and retransmissions twice on a lossy hop (packet_path.REPEAT_GAP).
+        # NACKs and retransmissions twice on a lossy hop (repeat.py), within the budget (rtx_budget.py).
         self._repair_repeat = repair_repeat
         self._gso = gso  # with the fast path: a frame's packets leave in one system call (udp_batch)
         self.mode: Mode = mode
