@@ -1359,9 +1359,11 @@ class PacketForward:
             history = self.state.remb_history
             if self.publication.video and history:
                 start = history[0][0]
+                budget = self.state.rtx_budget
                 logger.info("video forward ended: %d packets, %d retransmitted (%d sent twice, %d over the "
-                            "budget); playout delay %s; the subscriber's REMB (s: kbit/s): %s", self.state.packets,
-                            self.retransmitted, self.repeated, self.state.rtx_budget.denied,
+                            "budget, %d copies over it); playout delay %s; the subscriber's REMB (s: kbit/s): %s",
+                            self.state.packets, self.retransmitted, self.repeated, budget.denied,
+                            budget.denied_copies,
                             "negotiated" if self._mapper is not None and self._mapper.playout_id is not None
                             else "not negotiated",
                             " ".join(f"{at - start:.0f}:{kbps}" for at, kbps in history))

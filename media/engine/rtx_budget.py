@@ -26,12 +26,13 @@ RTX_OVERHEAD = 32
 class RetransmitBudget:
     """One subscriber's retransmission allowance, in bytes."""
 
-    __slots__ = ("_seen", "_tokens", "denied")
+    __slots__ = ("_seen", "_tokens", "denied", "denied_copies")
 
     def __init__(self) -> None:
         self._tokens = float(CAP)
         self._seen = 0  # media bytes sent when last earned
-        self.denied = 0
+        self.denied = 0  # first retransmissions refused
+        self.denied_copies = 0  # second copies refused (repeat.py)
 
     def spend(self, size: int, sent: int, keep: float = 0.0) -> bool:
         """Whether a retransmission of `size` bytes may go, `sent` media bytes sent so far
@@ -40,7 +41,10 @@ class RetransmitBudget:
         self._tokens = min(float(CAP), self._tokens + SHARE * max(0, sent - self._seen))
         self._seen = sent
         if size + keep > self._tokens:
-            self.denied += 1
+            if keep:
+                self.denied_copies += 1
+            else:
+                self.denied += 1
             return False
         self._tokens -= size
         return True

@@ -33,6 +33,7 @@ def test_a_copy_never_takes_the_second_half_of_the_bank() -> None:
     while budget.spend(1000, 0, COPY_KEEP):
         copies += 1
     assert copies == (CAP - COPY_KEEP) // 1000
+    assert (budget.denied, budget.denied_copies) == (0, 1)
     assert budget.spend(1000, 0)  # a first retransmission still goes
 
 
