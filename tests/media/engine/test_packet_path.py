@@ -77,6 +77,28 @@ def divert(room: Room, name: str, through: Any, rtx: bool = False) -> None:
         fast_path._packet_receivers[publication._receiver] = through
 
 
+class SendTap:
+    """What a forward sends, seen at its send seam (SRTP leaves the header clear): its
+    retransmissions (when sent, the datagram) and the sequence numbers of its media packets."""
+
+    def __init__(self, forward: Any) -> None:
+        self.rtx: list[tuple[float, bytes]] = []
+        self.media: list[int] = []
+        self._forward, self._real = forward, forward._send
+        forward._send = self
+
+    def __call__(self, data: bytes) -> None:
+        if data[1] & 0x7F == self._forward._rtx_pt:
+            self.rtx.append((time.monotonic(), bytes(data)))
+        else:
+            self.media.append(int.from_bytes(data[2:4], "big"))
+        self._real(data)
+
+    @property
+    def rtx_bytes(self) -> int:
+        return sum(len(data) for _, data in self.rtx)
+
+
 async def picture_resumes(viewer: Client, publisher: str, frames: int = 5, timeout: float = 8) -> None:
     before = viewer.frames_from(publisher, "video")
     await wait_until_async(lambda: viewer.frames_from(publisher, "video") > before + frames, timeout,
@@ -262,15 +284,7 @@ def test_a_lossy_subscriber_gets_each_retransmission_twice(active_core: packet_c
             alice, bob = await two_people(room)
             forward, = video_publication(room, "alice").forwards
             assert forward._rtx_pt is not None
-            real = forward._send
-            sent: list[tuple[float, bytes]] = []  # bob's RTX datagrams, when sent
-
-            def spy(data: bytes) -> None:
-                if data[1] & 0x7F == forward._rtx_pt:
-                    sent.append((time.monotonic(), bytes(data)))
-                real(data)
-
-            forward._send = spy
+            sent = SendTap(forward).rtx  # bob's RTX datagrams, when sent
             drop_and_record(bob, every=9)
             await wait_until_async(lambda: forward.repeated >= 6, 20, what="retransmissions sent twice to bob")
             assert forward.state.hop.repeats(1, time.monotonic())
@@ -301,19 +315,8 @@ def test_a_flood_of_nacks_gets_no_more_than_the_retransmission_budget(active_cor
         try:
             alice, bob = await two_people(room)
             forward, = video_publication(room, "alice").forwards
-            real = forward._send
-            media: list[int] = []  # sequence numbers sent to bob
-            rtx_bytes = 0
-
-            def spy(data: bytes) -> None:
-                nonlocal rtx_bytes
-                if data[1] & 0x7F == forward._rtx_pt:
-                    rtx_bytes += len(data)
-                else:
-                    media.append(int.from_bytes(data[2:4], "big"))
-                real(data)
-
-            forward._send = spy
+            tap = SendTap(forward)
+            media = tap.media  # sequence numbers sent to bob
             await wait_until_async(lambda: len(media) >= 40, 10, what="media to bob")
             budget = forward.state.rtx_budget
             start_octets = forward.state.octets
@@ -321,7 +324,7 @@ def test_a_flood_of_nacks_gets_no_more_than_the_retransmission_budget(active_cor
                 forward.retransmit(media[-40:])
                 await asyncio.sleep(0.02)
             assert budget.denied > 0
-            assert rtx_bytes <= rtx_budget.SHARE * (forward.state.octets - start_octets) + rtx_budget.CAP
+            assert tap.rtx_bytes <= rtx_budget.SHARE * (forward.state.octets - start_octets) + rtx_budget.CAP
             await picture_resumes(bob, "alice")
             await asyncio.sleep(1.0)  # media earns the budget back
             before = forward.retransmitted
