@@ -96,7 +96,7 @@ from .playout_hint import PlayoutHint
 from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
-from .repeat import REPEAT_GAP, LossyHop
+from .repeat import LOSSY_FOR, REPEAT_GAP, LossyHop
 from .rtx_budget import COPY_KEEP, RTX_OVERHEAD, RetransmitBudget
 from .ulpfec import (
     FecDecoder,
@@ -122,13 +122,12 @@ KEYFRAME_REPLAY_AGE = 0.5
 MAX_NACKED = 64  # sequence numbers answered per subscriber NACK
 _REBUILT_RING = 512  # numbers of packets rebuilt from FEC remembered (more than the history: 256)
 _FEC_GAP_SCAN = 16  # how far past a hole the next frame's first packet is looked for
-# FEC of the engine's own towards a video subscriber that negotiated it (ulpfec.py), while
-# that subscriber reports this much loss (fraction lost, /256) and until it reports less than
-# FEC_OFF: one FEC packet per frame of FEC_MIN packets or more (else per two frames or more:
-# per frame, one-packet frames cost 74% more packets in the bench), per FEC_GROUP packets of a
-# larger frame.
-FEC_ON = 5  # 2%
-FEC_OFF = 2
+# FEC of the engine's own towards a video subscriber that negotiated it (ulpfec.py), while its
+# hop is lossy (repeat.LossyHop: a report of 2% or more within 5 s; the last report alone swings
+# between 0 and tens of per cent on a link losing 10%, and FEC went off and on with each, bench:
+# on for 1,001-1,516 of ~2,700 packets): one FEC packet per frame of FEC_MIN packets or more
+# (else per two frames or more: per frame, one-packet frames cost 74% more packets in the
+# bench), per FEC_GROUP packets of a larger frame.
 FEC_GROUP = 5
 FEC_MIN = 2
 # A browser keeps the last REMB as a cap on its send rate until another comes: when no
@@ -848,7 +847,7 @@ class SenderState:
         # subscriber's estimate fall (it caps the publisher: viewers_bitrate).
         self.remb_history: deque[tuple[float, int]] = deque(maxlen=120)
         self.loss = DownstreamLoss()  # the subscriber's own hop, from its receiver reports
-        self.hop = LossyHop()  # whether retransmissions to it go twice (repeat.py)
+        self.hop = LossyHop()  # whether retransmissions to it go twice, and the engine's FEC (repeat.py)
         self.rtx_budget = RetransmitBudget()  # how much its retransmissions may take (rtx_budget.py)
         self.rtx_seq = random.randint(0, 0xFFFF)  # its RTX stream's numbering
 
@@ -1155,16 +1154,17 @@ class PacketForward:
         return int(bitrate * self.fec_protected / (self.fec_protected + self.fec_sent))
 
     def _fec_wanted(self, now: float) -> bool:
-        loss = self.state.loss.current(now)
-        if loss >= FEC_ON and not self.fec_on:
+        lossy = self.state.hop.lossy(now)
+        if lossy and not self.fec_on:
             self.fec_on = True
             # Its FEC packets are numbered in between (Rewriter.insert): the reference numbering.
             self.state.rewriter = packet_core.python_numbering(self.state.rewriter)
-            logger.info("video FEC on towards a subscriber reporting %.1f%% loss", loss * 100 / 256)
-        elif loss < FEC_OFF and self.fec_on:
+            logger.info("video FEC on towards a subscriber reporting %.1f%% loss",
+                        self.state.loss.current(now) * 100 / 256)
+        elif not lossy and self.fec_on:
             self.fec_on = False
             self._fec_group.clear()
-            logger.info("video FEC off towards a subscriber reporting %.1f%% loss", loss * 100 / 256)
+            logger.info("video FEC off towards a subscriber: no loss reported for %.0f s", LOSSY_FOR)
         return self.fec_on
 
     def _emit_protected(self, view: RtpView, mapped: tuple[int, int], ntp: int, red_pt: int, fec_pt: int) -> None:

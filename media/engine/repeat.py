@@ -1,5 +1,6 @@
-"""When the engine sends a repair message twice: a NACK to a publisher, a retransmission to a
-subscriber.
+"""When the engine sends a repair message twice (a NACK to a publisher, a retransmission to a
+subscriber), and when a hop counts as lossy (also what turns the engine's own video FEC to a
+subscriber on and off: packet_path.PacketForward).
 
 Pure (the caller passes the clock), so tests drive it with plain numbers.
 
@@ -26,7 +27,7 @@ milliseconds, so on a link losing 10% at random such reports are common (bench: 
 from __future__ import annotations
 
 REPEAT_GAP = 0.01  # s between the two copies
-LOSSY = 5  # fraction lost (/256), 2%: as the engine's video FEC (packet_path.FEC_ON)
+LOSSY = 5  # fraction lost (/256), 2%
 LOSSY_FOR = 5.0  # s a lossy report counts
 MAX_REPEATED = 8  # sequence numbers in one NACK
 
@@ -44,7 +45,10 @@ class LossyHop:
         if fraction >= LOSSY:
             self._lossy_at = now
 
+    def lossy(self, now: float) -> bool:
+        """Whether a report of LOSSY or more came within LOSSY_FOR."""
+        return self._lossy_at is not None and now - self._lossy_at <= LOSSY_FOR
+
     def repeats(self, numbers: int, now: float) -> bool:
         """Whether a repair for `numbers` sequence numbers goes twice now."""
-        return (0 < numbers <= MAX_REPEATED and self._lossy_at is not None
-                and now - self._lossy_at <= LOSSY_FOR)
+        return 0 < numbers <= MAX_REPEATED and self.lossy(now)

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import is_rtcp
+from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, is_rtcp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from media.engine import repeat
 from media.engine.assembler import VideoAssembler
 from media.engine.nack import NackTracker
-from media.engine.packet_path import FEC_ON, PacketPublication
+from media.engine.packet_path import PacketPublication
 from media.engine.packets import History, ReceiveStats, Rewriter, parse_rtp
 from media.engine.red import is_red
 from media.engine.ulpfec import (
@@ -493,7 +494,7 @@ def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
             carol = FecViewer(room.engine, room.room, "carol", slots=1)
             room.clients["carol"] = carol
             await carol.join()
-            kept, lost = drop_and_record(carol, every=9)  # ~11% loss: above FEC_ON
+            kept, lost = drop_and_record(carol, every=9)  # ~11% loss: a lossy hop (repeat.LOSSY)
             publication = room.engine._peer("r1", "alice").publications["video"]
             assert isinstance(publication, PacketPublication)
             forward = next(f for f in publication.forwards
@@ -551,6 +552,58 @@ def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
     run(body)
 
 
+def test_fec_to_a_subscriber_lasts_through_reports_that_look_clean(monkeypatch: Any) -> None:
+    """Chromium's receiver reports count what its NACKs repaired as received, and it sends one
+    with each NACK: on a link losing 10% they swing between 0 and tens of per cent. The engine's
+    FEC to carol follows her hop (repeat.LossyHop), not her last report: on at a lossy report,
+    still on after a report of 0, off once no lossy report came for LOSSY_FOR."""
+    monkeypatch.setattr(repeat, "LOSSY_FOR", 1.5)
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            await room.join("alice", noisy_video=True)
+            carol = FecViewer(room.engine, room.room, "carol", slots=1)
+            room.clients["carol"] = carol
+            await carol.join()
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            assert isinstance(publication, PacketPublication)
+            forward = next(f for f in publication.forwards
+                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            sender = forward.transceiver.sender
+            # Only the reports below: aiortc's own (carol) count the FEC numbers it cannot read as lost.
+            hook = sender._handle_rtcp_packet
+
+            async def ours_only(packet: Any) -> None:
+                if getattr(packet, "reports", None) and packet.ssrc != 1:
+                    return
+                await hook(packet)
+
+            sender._handle_rtcp_packet = ours_only
+
+            async def report(fraction: int) -> None:  # through the sender's RTCP hook, as received
+                await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[RtcpReceiverInfo(
+                    ssrc=sender._ssrc, fraction_lost=fraction, packets_lost=0, highest_sequence=1000, jitter=0,
+                    lsr=0, dlsr=0)]))
+
+            await wait_until_async(lambda: forward.state.packets > 20, 10, what="alice's video to carol")
+            assert not forward.fec_on
+            await report(40)  # 16%
+            await wait_until_async(lambda: forward.fec_sent > 3, 5, what="FEC to carol")
+            await report(0)
+            sent = forward.fec_sent
+            await asyncio.sleep(1.0)
+            assert forward.fec_on and forward.fec_sent > sent  # still protected after a report of 0
+            await wait_until_async(lambda: not forward.fec_on, 5, what="FEC off after LOSSY_FOR")
+            sent = forward.fec_sent
+            await asyncio.sleep(0.5)
+            assert forward.fec_sent == sent
+        finally:
+            await room.close()
+
+    run(body)
+
+
 def test_the_engines_own_fec_is_for_vp8_only() -> None:
     """H264 to a lossy subscriber that takes FEC: none (libwebrtc's H264 receiver waits for a
     keyframe when an FEC number it NACKed is not answered with media)."""
@@ -561,12 +614,12 @@ def test_the_engines_own_fec_is_for_vp8_only() -> None:
             carol = FecViewer(room.engine, room.room, "carol", slots=1)
             room.clients["carol"] = carol
             await carol.join()
-            kept, _ = drop_and_record(carol, every=9)  # ~11% loss: above FEC_ON
+            kept, _ = drop_and_record(carol, every=9)  # ~11% loss: a lossy hop (repeat.LOSSY)
             publication = room.engine._peer("r1", "alice").publications["video"]
             assert isinstance(publication, PacketPublication) and publication._codec_name == "h264"
             forward = next(f for f in publication.forwards
                            if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
-            await wait_until_async(lambda: forward.state.loss.current(time.monotonic()) >= FEC_ON and len(kept) > 150,
+            await wait_until_async(lambda: forward.state.hop.lossy(time.monotonic()) and len(kept) > 150,
                                    30, what="carol's loss reported")
             assert forward.fec_sent == 0 and not forward.fec_on
             assert all(parse_rtp(p).payload_type != RED_PT for p in kept)
