@@ -42,8 +42,9 @@ def collect(checks: int, first_seed: int, cache: Path) -> None:
     scores, patches, meta, truths = [], [], [], []  # meta: fmt, seed, frame, band, line
     bands: dict[str, int] = {}
     for fmt, seed, check, k in tuning_reads(checks, first_seed, captured):
-        if len(captured) < fmt.line_count:
-            continue
+        if len(captured) < fmt.line_count or any(
+                len(sc) != len(t) for (sc, _), t in zip(captured[-fmt.line_count:], check.mrz_lines, strict=True)):
+            continue  # the spy's last lines are another read's (the runner-up orientation's)
         band = bands.setdefault(check.size_band, len(bands))
         for li, (sc, pa) in enumerate(captured[-fmt.line_count:]):
             scores.append(sc.astype(np.float32))
