@@ -96,7 +96,7 @@ from .playout_hint import PlayoutHint
 from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
-from .repeat import LOSSY_FOR, REPEAT_GAP, LossyHop
+from .repeat import LOSSY, LOSSY_FOR, REPEAT_GAP, LossyHop
 from .rtx_budget import COPY_KEEP, RTX_OVERHEAD, RetransmitBudget
 from .ulpfec import (
     FecDecoder,
@@ -1159,8 +1159,7 @@ class PacketForward:
             self.fec_on = True
             # Its FEC packets are numbered in between (Rewriter.insert): the reference numbering.
             self.state.rewriter = packet_core.python_numbering(self.state.rewriter)
-            logger.info("video FEC on towards a subscriber reporting %.1f%% loss",
-                        self.state.loss.current(now) * 100 / 256)
+            logger.info("video FEC on towards a subscriber: it reported %.1f%% loss or more", LOSSY * 100 / 256)
         elif not lossy and self.fec_on:
             self.fec_on = False
             self._fec_group.clear()
