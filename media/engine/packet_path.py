@@ -97,7 +97,7 @@ from .red import RedPayload, fmtp_payload_types, is_red
 from .red import parse as parse_red
 from .remb import FLOOR_BPS
 from .repeat import LOSSY, LOSSY_FOR, REPEAT_GAP, LossyHop
-from .rtx_budget import COPY_KEEP, RTX_OVERHEAD, RetransmitBudget
+from .rtx_budget import CAP, COPY_KEEP, RTX_OVERHEAD, RetransmitBudget
 from .ulpfec import (
     FecDecoder,
     encode,
@@ -127,7 +127,13 @@ _FEC_GAP_SCAN = 16  # how far past a hole the next frame's first packet is looke
 # between 0 and tens of per cent on a link losing 10%, and FEC went off and on with each, bench:
 # on for 1,001-1,516 of ~2,700 packets): one FEC packet per frame of FEC_MIN packets or more
 # (else per two frames or more: per frame, one-packet frames cost 74% more packets in the
-# bench), per FEC_GROUP packets of a larger frame.
+# bench), per FEC_GROUP packets of a larger frame. Not while the subscriber's retransmission
+# budget is low (rtx_budget.py): its link is flooded, not randomly lossy, and FEC would add
+# ~40% more packets to what it already cannot carry (bench, 400 kbit/s downlink: FEC on for 199-262 packets
+# while 195-783 retransmissions were refused, 0.6 and 3.3 s frozen). On from FEC_BANK_ON bytes
+# in its bank, off under FEC_BANK_OFF.
+FEC_BANK_ON = CAP / 2
+FEC_BANK_OFF = CAP / 4
 FEC_GROUP = 5
 FEC_MIN = 2
 # A browser keeps the last REMB as a cap on its send rate until another comes: when no
@@ -1154,16 +1160,19 @@ class PacketForward:
         return int(bitrate * self.fec_protected / (self.fec_protected + self.fec_sent))
 
     def _fec_wanted(self, now: float) -> bool:
-        lossy = self.state.hop.lossy(now)
-        if lossy and not self.fec_on:
+        state = self.state
+        lossy = state.hop.lossy(now)
+        bank = state.rtx_budget.level(state.octets)
+        if lossy and not self.fec_on and bank >= FEC_BANK_ON:
             self.fec_on = True
             # Its FEC packets are numbered in between (Rewriter.insert): the reference numbering.
-            self.state.rewriter = packet_core.python_numbering(self.state.rewriter)
+            state.rewriter = packet_core.python_numbering(state.rewriter)
             logger.info("video FEC on towards a subscriber: it reported %.1f%% loss or more", LOSSY * 100 / 256)
-        elif not lossy and self.fec_on:
+        elif self.fec_on and (not lossy or bank < FEC_BANK_OFF):
             self.fec_on = False
             self._fec_group.clear()
-            logger.info("video FEC off towards a subscriber: no loss reported for %.0f s", LOSSY_FOR)
+            logger.info("video FEC off towards a subscriber: %s", "its retransmissions flood its link" if lossy
+                        else f"no loss reported for {LOSSY_FOR:.0f} s")
         return self.fec_on
 
     def _emit_protected(self, view: RtpView, mapped: tuple[int, int], ntp: int, red_pt: int, fec_pt: int) -> None:

@@ -34,13 +34,19 @@ class RetransmitBudget:
         self.denied = 0  # first retransmissions refused
         self.denied_copies = 0  # second copies refused (repeat.py)
 
-    def spend(self, size: int, sent: int, keep: float = 0.0) -> bool:
-        """Whether a retransmission of `size` bytes may go, `sent` media bytes sent so far
-        (a counter that only grows; a reset earns nothing), leaving at least `keep` bytes in
-        the bank (a second copy, repeat.py: never at the expense of a first retransmission)."""
+    def level(self, sent: int) -> float:
+        """Bytes in the bank, `sent` media bytes sent so far (a counter that only grows; a
+        reset earns nothing). Low while the subscriber NACKs more than random loss would: its
+        link is flooded (packet_path: no FEC then)."""
         self._tokens = min(float(CAP), self._tokens + SHARE * max(0, sent - self._seen))
         self._seen = sent
-        if size + keep > self._tokens:
+        return self._tokens
+
+    def spend(self, size: int, sent: int, keep: float = 0.0) -> bool:
+        """Whether a retransmission of `size` bytes may go (`sent` as for level), leaving at
+        least `keep` bytes in the bank (a second copy, repeat.py: never at the expense of a
+        first retransmission)."""
+        if size + keep > self.level(sent):
             if keep:
                 self.denied_copies += 1
             else:

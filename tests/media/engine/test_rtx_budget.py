@@ -37,6 +37,15 @@ def test_a_copy_never_takes_the_second_half_of_the_bank() -> None:
     assert budget.spend(1000, 0)  # a first retransmission still goes
 
 
+def test_the_level_is_the_bank_after_what_was_earned() -> None:
+    budget = RetransmitBudget()
+    assert budget.level(0) == CAP
+    assert budget.spend(CAP, 0) and budget.level(0) == 0
+    assert budget.level(4000) == SHARE * 4000
+    assert budget.level(4000) == SHARE * 4000  # earned once
+    assert budget.level(10**9) == CAP
+
+
 def test_a_counter_reset_earns_nothing() -> None:
     budget = RetransmitBudget()
     while budget.spend(1000, 10_000):

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from media.engine import repeat
 from media.engine.assembler import VideoAssembler
 from media.engine.nack import NackTracker
-from media.engine.packet_path import PacketPublication
+from media.engine.packet_path import FEC_BANK_OFF, PacketPublication
 from media.engine.packets import History, ReceiveStats, Rewriter, parse_rtp
 from media.engine.red import is_red
 from media.engine.ulpfec import (
@@ -598,6 +598,39 @@ def test_fec_to_a_subscriber_lasts_through_reports_that_look_clean(monkeypatch: 
             sent = forward.fec_sent
             await asyncio.sleep(0.5)
             assert forward.fec_sent == sent
+        finally:
+            await room.close()
+
+    run(body)
+
+
+def test_no_fec_into_a_subscribers_flooded_link() -> None:
+    """A link suddenly narrower than the stream loses packets to its queue and NACKs them until
+    the retransmission budget runs low: FEC would add to what it cannot carry, so it stops
+    then, though the hop is lossy, and comes back once media has refilled the budget."""
+
+    async def body() -> None:
+        room = Room("passthrough")
+        try:
+            await room.join("alice", noisy_video=True)
+            carol = FecViewer(room.engine, room.room, "carol", slots=1)
+            room.clients["carol"] = carol
+            await carol.join()
+            kept, _ = drop_and_record(carol, every=9)  # a lossy hop (repeat.LOSSY)
+            publication = room.engine._peer("r1", "alice").publications["video"]
+            assert isinstance(publication, PacketPublication)
+            forward = next(f for f in publication.forwards
+                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            await wait_until_async(lambda: forward.fec_sent > 5, 30, what="FEC to carol")
+            state = forward.state
+            budget = state.rtx_budget
+            assert budget.spend(int(budget.level(state.octets)), state.octets)  # a flood took the bank
+            assert state.hop.lossy(time.monotonic()) and budget.level(state.octets) < FEC_BANK_OFF
+            assert not forward._fec_wanted(time.monotonic())  # what the next packet to carol asks
+            assert not forward.fec_on
+            sent = forward.fec_sent
+            await wait_until_async(lambda: forward.fec_sent > sent + 3, 10, what="FEC again, the budget refilled")
+            assert forward.fec_on and budget.level(state.octets) >= FEC_BANK_OFF
         finally:
             await room.close()
 
