@@ -511,13 +511,15 @@ def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
             assert len(fec) > 20 and len(media) > 60
             # Rebuild what carol lost from what she kept, as her browser's FEC receiver would.
             held = {s: plain_packet(v.data, v.start, v.start + 1, v.end, v.marker, vp8) for s, v in media.items()}
+            # (each FEC packet as it comes: the decoder keeps the last MAX_FEC_KEPT, as a receiver would)
             decoder = FecDecoder()
+            ssrc = red[0].ssrc
+            rebuilt: dict[int, bytes] = {}
             for v in fec:
                 parsed = parse_fec(v.payload[1:], v.sequence)
                 assert parsed is not None
                 decoder.add(parsed)
-            ssrc = red[0].ssrc
-            rebuilt = {parse_rtp(p).sequence: p for p in decoder.recover(held.get, ssrc)}
+                rebuilt.update((parse_rtp(p).sequence, p) for p in decoder.recover(held.get, ssrc))
             lost_media = {}
             for data in lost:
                 v = parse_rtp(data)
