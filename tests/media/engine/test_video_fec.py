@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from media.engine import repeat
 from media.engine.assembler import VideoAssembler
 from media.engine.nack import NackTracker
-from media.engine.packet_path import FEC_BANK_OFF, PacketPublication
+from media.engine.packet_path import FEC_BANK_OFF, PacketForward, PacketPublication
 from media.engine.packets import History, ReceiveStats, Rewriter, parse_rtp
 from media.engine.red import is_red
 from media.engine.ulpfec import (
@@ -486,19 +486,30 @@ class FecViewer(Client):
         return with_fec(sdp)
 
 
+async def fec_viewer(room: Room) -> FecViewer:
+    """carol joins, her offer with video RED + ULPFEC (as Chromium's)."""
+    carol = FecViewer(room.engine, room.room, "carol", slots=1)
+    room.clients["carol"] = carol
+    await carol.join()
+    return carol
+
+
+def video_forward(room: Room, publisher: str, viewer: str) -> PacketForward:
+    """The engine's forward of `publisher`'s video to `viewer`."""
+    publication = room.engine._peer("r1", publisher).publications["video"]
+    assert isinstance(publication, PacketPublication)
+    return next(f for f in publication.forwards
+                if f.transceiver in room.engine._peer("r1", viewer).pc.getTransceivers())
+
+
 def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
     async def body() -> None:
         room = Room("passthrough")
         try:
             await room.join("alice", noisy_video=True)  # plain VP8, no FEC of her own
-            carol = FecViewer(room.engine, room.room, "carol", slots=1)
-            room.clients["carol"] = carol
-            await carol.join()
+            carol = await fec_viewer(room)
             kept, lost = drop_and_record(carol, every=9)  # ~11% loss: a lossy hop (repeat.LOSSY)
-            publication = room.engine._peer("r1", "alice").publications["video"]
-            assert isinstance(publication, PacketPublication)
-            forward = next(f for f in publication.forwards
-                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            forward = video_forward(room, "alice", "carol")
             await wait_until_async(lambda: forward.fec_sent > 30 and bool(forward.state.remote_bitrate)
                                    and forward.fec_on, 30, what="FEC to carol, and her REMB")
             # The publisher's cap leaves room for the FEC: carol's REMB less its share.
@@ -565,13 +576,8 @@ def test_fec_to_a_subscriber_lasts_through_reports_that_look_clean(monkeypatch: 
         room = Room("passthrough")
         try:
             await room.join("alice", noisy_video=True)
-            carol = FecViewer(room.engine, room.room, "carol", slots=1)
-            room.clients["carol"] = carol
-            await carol.join()
-            publication = room.engine._peer("r1", "alice").publications["video"]
-            assert isinstance(publication, PacketPublication)
-            forward = next(f for f in publication.forwards
-                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            await fec_viewer(room)
+            forward = video_forward(room, "alice", "carol")
             sender = forward.transceiver.sender
             # Only the reports below: aiortc's own (carol) count the FEC numbers it cannot read as lost.
             hook = sender._handle_rtcp_packet
@@ -615,14 +621,9 @@ def test_no_fec_into_a_subscribers_flooded_link() -> None:
         room = Room("passthrough")
         try:
             await room.join("alice", noisy_video=True)
-            carol = FecViewer(room.engine, room.room, "carol", slots=1)
-            room.clients["carol"] = carol
-            await carol.join()
+            carol = await fec_viewer(room)
             kept, _ = drop_and_record(carol, every=9)  # a lossy hop (repeat.LOSSY)
-            publication = room.engine._peer("r1", "alice").publications["video"]
-            assert isinstance(publication, PacketPublication)
-            forward = next(f for f in publication.forwards
-                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            forward = video_forward(room, "alice", "carol")
             await wait_until_async(lambda: forward.fec_sent > 5, 30, what="FEC to carol")
             state = forward.state
             budget = state.rtx_budget
@@ -646,14 +647,10 @@ def test_the_engines_own_fec_is_for_vp8_only() -> None:
         room = Room("passthrough")
         try:
             await room.join("alice", video_codec="video/H264")
-            carol = FecViewer(room.engine, room.room, "carol", slots=1)
-            room.clients["carol"] = carol
-            await carol.join()
+            carol = await fec_viewer(room)
             kept, _ = drop_and_record(carol, every=9)  # ~11% loss: a lossy hop (repeat.LOSSY)
-            publication = room.engine._peer("r1", "alice").publications["video"]
-            assert isinstance(publication, PacketPublication) and publication._codec_name == "h264"
-            forward = next(f for f in publication.forwards
-                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            forward = video_forward(room, "alice", "carol")
+            assert forward.publication._codec_name == "h264"
             await wait_until_async(lambda: forward.state.hop.lossy(time.monotonic()) and len(kept) > 150,
                                    30, what="carol's loss reported")
             assert forward.fec_sent == 0 and not forward.fec_on
@@ -672,13 +669,8 @@ def test_fec_payload_types_are_read_again_when_the_negotiated_codecs_change() ->
         room = Room("passthrough")
         try:
             await room.join("alice", noisy_video=True)
-            carol = FecViewer(room.engine, room.room, "carol", slots=1)
-            room.clients["carol"] = carol
-            await carol.join()
-            publication = room.engine._peer("r1", "alice").publications["video"]
-            assert isinstance(publication, PacketPublication)
-            forward = next(f for f in publication.forwards
-                           if f.transceiver in room.engine._peer("r1", "carol").pc.getTransceivers())
+            await fec_viewer(room)
+            forward = video_forward(room, "alice", "carol")
             await wait_until_async(lambda: forward._fec_pts == (RED_PT, ULPFEC_PT), 10, what="FEC numbers read")
             codecs = forward.transceiver._codecs
             fec = [c for c in codecs if c.mimeType.lower() in ("video/red", "video/ulpfec")]
