@@ -23,6 +23,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 from media.engine import MediaEngine
+from media.engine.packet_path import PacketForward, PacketPublication
 
 VIDEO_FPS = 15
 COLORS = {  # BGR, one per participant, so a viewer can tell whose picture it shows
@@ -264,6 +265,17 @@ class Room:
     async def leave(self, name: str) -> None:
         await self.engine.leave(self.room, name)
         await self.clients.pop(name).close()
+
+    def video_publication(self, name: str) -> PacketPublication:
+        """The engine's publication of `name`'s video (the packet path's)."""
+        publication = self.engine._peer(self.room, name).publications["video"]
+        assert isinstance(publication, PacketPublication)
+        return publication
+
+    def video_forward(self, publisher: str, viewer: str) -> PacketForward:
+        """The engine's forward of `publisher`'s video to `viewer`."""
+        transceivers = self.engine._peer(self.room, viewer).pc.getTransceivers()
+        return next(f for f in self.video_publication(publisher).forwards if f.transceiver in transceivers)
 
     async def close(self) -> None:
         await self.engine.shutdown()

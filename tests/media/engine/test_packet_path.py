@@ -42,14 +42,8 @@ from .test_forwarding import frames_go_by, two_people
 from .test_video_fec import drop_and_record
 
 
-def video_publication(room: Room, name: str) -> PacketPublication:
-    publication = room.engine._peer("r1", name).publications["video"]
-    assert isinstance(publication, PacketPublication)
-    return publication
-
-
 def server_dtls(room: Room, name: str) -> RTCDtlsTransport:
-    return video_publication(room, name)._receiver.transport
+    return room.video_publication(name)._receiver.transport
 
 
 def client_dtls(client: Client) -> RTCDtlsTransport:
@@ -68,7 +62,7 @@ def handlers_of(room: Room, name: str) -> dict[int, Any]:
 def divert(room: Room, name: str, through: Any, rtx: bool = False) -> None:
     """`name`'s video packets go to `through` (a lossy link) instead of its publication;
     `rtx`: its retransmissions too, once their SSRC shows up."""
-    publication = video_publication(room, name)
+    publication = room.video_publication(name)
     handlers = handlers_of(room, name)
     for ssrc, handler in list(handlers.items()):
         if handler == publication.on_rtp:
@@ -110,7 +104,7 @@ def test_packets_are_forwarded_one_by_one_without_frames(active_core: packet_cor
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            publication = video_publication(room, "alice")
+            publication = room.video_publication("alice")
             forward, = publication.forwards
             assert forward.state.packets > 0  # rewritten and sent by the packet path
             assert forward._forwarder is not None and forward._forwarder.core == active_core.name
@@ -133,7 +127,7 @@ def test_a_hole_nack_cannot_repair_is_given_up_and_the_picture_comes_back(active
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            publication = video_publication(room, "alice")
+            publication = room.video_publication("alice")
             loop = asyncio.get_running_loop()
             outage_until = loop.time() + 0.3
             dropped: list[int] = []
@@ -166,7 +160,7 @@ def test_after_an_outage_longer_than_the_publishers_history_a_keyframe_is_asked_
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            publication = video_publication(room, "alice")
+            publication = room.video_publication("alice")
             loop = asyncio.get_running_loop()
             outage_until = loop.time() + 1.5
             seen: dict[str, int] = {}
@@ -206,7 +200,7 @@ def test_holes_in_the_publishers_uplink_never_show_in_a_subscribers_numbering(ac
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            publication = video_publication(room, "alice")
+            publication = room.video_publication("alice")
             forward, = publication.forwards
             real = forward._send
             sent: list[int] = []
@@ -250,7 +244,7 @@ def test_a_subscribers_nack_is_answered_from_the_history(active_core: packet_cor
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            forward, = video_publication(room, "alice").forwards
+            forward, = room.video_publication("alice").forwards
             real = forward._send
             skipped: list[int] = []
 
@@ -282,7 +276,7 @@ def test_a_lossy_subscriber_gets_each_retransmission_twice(active_core: packet_c
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            forward, = video_publication(room, "alice").forwards
+            forward, = room.video_publication("alice").forwards
             assert forward._rtx_pt is not None
             sent = SendTap(forward).rtx  # bob's RTX datagrams, when sent
             drop_and_record(bob, every=9)
@@ -314,7 +308,7 @@ def test_a_flood_of_nacks_gets_no_more_than_the_retransmission_budget(active_cor
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            forward, = video_publication(room, "alice").forwards
+            forward, = room.video_publication("alice").forwards
             tap = SendTap(forward)
             media = tap.media  # sequence numbers sent to bob
             await wait_until_async(lambda: len(media) >= 40, 10, what="media to bob")
@@ -343,7 +337,7 @@ def test_with_repeats_off_a_lossy_subscriber_gets_each_retransmission_once() -> 
         room = Room("passthrough", repair_repeat=False)
         try:
             alice, bob = await two_people(room)
-            forward, = video_publication(room, "alice").forwards
+            forward, = room.video_publication("alice").forwards
             drop_and_record(bob, every=9)
             await wait_until_async(lambda: forward.retransmitted >= 6
                                    and forward.state.loss.current(time.monotonic()) >= LOSSY, 20,
@@ -365,7 +359,7 @@ def test_a_lossy_uplinks_nacks_go_twice(active_core: packet_core.Core) -> None:
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            publication = video_publication(room, "alice")
+            publication = room.video_publication("alice")
             nacks: list[tuple[float, bytes]] = []
             real = publication._send_rtcp
 
@@ -438,7 +432,7 @@ def test_sender_reports_carry_the_publishers_clock_in_the_subscribers_timeline()
             receiver._handle_rtcp_packet = spy_handle
             await wait_until_async(lambda: any(ntp in dict(sent) for ntp, _, _ in received), 10,
                                    what="bob to get a sender report made from one of alice's")
-            forward, = video_publication(room, "alice").forwards
+            forward, = room.video_publication("alice").forwards
             ntp, rtp_ts, packets = next(r for r in received if r[0] in dict(sent))
             assert rtp_ts == forward.state.rewriter.output_timestamp(dict(sent)[ntp])
             assert 0 < packets <= forward.state.packets
@@ -453,7 +447,7 @@ def test_forged_replayed_wrong_ssrc_and_malformed_packets_are_dropped() -> None:
         room = Room("passthrough")
         try:
             alice, bob = await two_people(room)
-            publication = video_publication(room, "alice")
+            publication = room.video_publication("alice")
             dtls = client_dtls(alice)
             ice_send = dtls.transport._send
             captured: list[bytes] = []
@@ -717,7 +711,7 @@ def test_while_a_publishers_uplink_is_repaired_its_viewers_are_asked_a_deeper_bu
             await bob.join()
             await wait_until_async(lambda: bob.frames_from("alice", "video") > 10, 15, what="bob to see alice")
             assert bob.offers_answered == 1 - slots  # alice's video came on the slot, or by a server offer
-            publication = video_publication(room, "alice")
+            publication = room.video_publication("alice")
             forward, = publication.forwards
             negotiated = forward.transceiver._headerExtensions
             assert PLAYOUT_DELAY_URI in {e.uri for e in negotiated}

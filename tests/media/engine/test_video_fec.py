@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from media.engine import repeat
 from media.engine.assembler import VideoAssembler
 from media.engine.nack import NackTracker
-from media.engine.packet_path import FEC_BANK_OFF, PacketForward, PacketPublication
+from media.engine.packet_path import FEC_BANK_OFF, PacketPublication
 from media.engine.packets import History, ReceiveStats, Rewriter, parse_rtp
 from media.engine.red import is_red
 from media.engine.ulpfec import (
@@ -327,8 +327,8 @@ def test_fec_is_negotiated_and_repairs_the_publishers_losses_in_a_continuous_num
             # The engine forwards VP8 only: its offer to bob has no FEC.
             assert "ulpfec" not in bob.pc.remoteDescription.sdp
             at_bob = record_video(bob)
-            publication = room.engine._peer("r1", "alice").publications["video"]
-            assert isinstance(publication, PacketPublication) and publication._fec is not None
+            publication = room.video_publication("alice")
+            assert publication._fec is not None
             await wait_until_async(lambda: publication._fec is not None and publication._fec.recovered >= 5
                                    and publication.fec_gaps >= 2 and len(at_bob) > 100, 30,
                                    what="alice's losses rebuilt and her video at bob")
@@ -360,8 +360,8 @@ def test_frames_flow_from_a_publisher_that_sends_fec() -> None:
         room.clients["alice"] = alice
         try:
             await alice.join()
-            publication = room.engine._peer("r1", "alice").publications["video"]
-            assert isinstance(publication, PacketPublication) and publication._fec is not None
+            publication = room.video_publication("alice")
+            assert publication._fec is not None
             frames = room.engine.frames("r1", "alice")
             for _ in range(40):
                 await asyncio.wait_for(anext(frames), 2)
@@ -494,14 +494,6 @@ async def fec_viewer(room: Room) -> FecViewer:
     return carol
 
 
-def video_forward(room: Room, publisher: str, viewer: str) -> PacketForward:
-    """The engine's forward of `publisher`'s video to `viewer`."""
-    publication = room.engine._peer("r1", publisher).publications["video"]
-    assert isinstance(publication, PacketPublication)
-    return next(f for f in publication.forwards
-                if f.transceiver in room.engine._peer("r1", viewer).pc.getTransceivers())
-
-
 def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
     async def body() -> None:
         room = Room("passthrough")
@@ -509,7 +501,7 @@ def test_a_lossy_subscriber_gets_red_and_fec_that_rebuild_its_losses() -> None:
             await room.join("alice", noisy_video=True)  # plain VP8, no FEC of her own
             carol = await fec_viewer(room)
             kept, lost = drop_and_record(carol, every=9)  # ~11% loss: a lossy hop (repeat.LOSSY)
-            forward = video_forward(room, "alice", "carol")
+            forward = room.video_forward("alice", "carol")
             await wait_until_async(lambda: forward.fec_sent > 30 and bool(forward.state.remote_bitrate)
                                    and forward.fec_on, 30, what="FEC to carol, and her REMB")
             # The publisher's cap leaves room for the FEC: carol's REMB less its share.
@@ -577,7 +569,7 @@ def test_fec_to_a_subscriber_lasts_through_reports_that_look_clean(monkeypatch: 
         try:
             await room.join("alice", noisy_video=True)
             await fec_viewer(room)
-            forward = video_forward(room, "alice", "carol")
+            forward = room.video_forward("alice", "carol")
             sender = forward.transceiver.sender
             # Only the reports below: aiortc's own (carol) count the FEC numbers it cannot read as lost.
             hook = sender._handle_rtcp_packet
@@ -623,7 +615,7 @@ def test_no_fec_into_a_subscribers_flooded_link() -> None:
             await room.join("alice", noisy_video=True)
             carol = await fec_viewer(room)
             kept, _ = drop_and_record(carol, every=9)  # a lossy hop (repeat.LOSSY)
-            forward = video_forward(room, "alice", "carol")
+            forward = room.video_forward("alice", "carol")
             await wait_until_async(lambda: forward.fec_sent > 5, 30, what="FEC to carol")
             state = forward.state
             budget = state.rtx_budget
@@ -649,7 +641,7 @@ def test_the_engines_own_fec_is_for_vp8_only() -> None:
             await room.join("alice", video_codec="video/H264")
             carol = await fec_viewer(room)
             kept, _ = drop_and_record(carol, every=9)  # ~11% loss: a lossy hop (repeat.LOSSY)
-            forward = video_forward(room, "alice", "carol")
+            forward = room.video_forward("alice", "carol")
             assert forward.publication._codec_name == "h264"
             await wait_until_async(lambda: forward.state.hop.lossy(time.monotonic()) and len(kept) > 150,
                                    30, what="carol's loss reported")
@@ -670,7 +662,7 @@ def test_fec_payload_types_are_read_again_when_the_negotiated_codecs_change() ->
         try:
             await room.join("alice", noisy_video=True)
             await fec_viewer(room)
-            forward = video_forward(room, "alice", "carol")
+            forward = room.video_forward("alice", "carol")
             await wait_until_async(lambda: forward._fec_pts == (RED_PT, ULPFEC_PT), 10, what="FEC numbers read")
             codecs = forward.transceiver._codecs
             fec = [c for c in codecs if c.mimeType.lower() in ("video/red", "video/ulpfec")]
