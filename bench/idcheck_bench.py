@@ -12,7 +12,10 @@ Frames are rendered before each check starts, so rendering is not timed.
 With --eval N, it also runs N checks per format of the independent evaluation set
 (bench/idcheck_eval: another renderer, webcam conditions, 6 frames per check) on its
 tuning part and/or its held-out part, and prints exact reads per format and per size
-band, wrong documents accepted, wall time and CPU per check.
+band, wrong documents accepted, wall time and CPU per check. `--at 640x480` or `--at 1280x720`
+renders every check's frames at that size (the same cards, shares of the width and conditions):
+what a camera sending more pixels during the check buys (the citizen's page asks for 1280x720
+while a check runs, rooms/static/rooms/js/localmedia.js).
 """
 
 from __future__ import annotations
@@ -82,23 +85,28 @@ def run_format(fmt: MrzFormat, cards: int, frames: int) -> tuple[list[float], li
     return walls, cpus, exact, used
 
 
-def run_eval(split: str, checks: int, first_seed: int = 0, base_cpu: float = 0.0) -> None:
-    """Exact reads per format and size band, false acceptances, time and CPU, on one split."""
+def run_eval(split: str, checks: int, first_seed: int = 0, base_cpu: float = 0.0,
+             size: tuple[int, int] | None = None) -> None:
+    """Exact reads per format and size band, false acceptances, time and CPU, on one split
+    (every frame at `size` if given)."""
     rows: list[tuple[str, str, bool, bool, float, float, str, bool]] = []
+    shares: list[tuple[float, bool]] = []
     # Seeds outside, formats inside: a run stopped early still covers every format alike.
     for seed in range(first_seed, first_seed + checks):
         for fmt in MrzFormat:
-            check = make_check(fmt, seed, split)  # rendered before the clock starts
+            check = make_check(fmt, seed, split, size=size)  # rendered before the clock starts
             w0, c0 = time.perf_counter(), cpu_seconds()
             scored = read_check(check, TODAY)
             wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
             result, exact, wrong = scored.result, scored.exact, scored.wrong
             rows.append((fmt.value, check.size_band, exact, wrong, wall, cpu, result.outcome.value, check.mrz_in_frame))
+            shares.append((check.card_share, exact))
             # One line per check as it ends, so that an interrupted run still counts.
             print(f"check {split} {fmt.value} {seed} {check.size_band!r} exact={exact} wrong={wrong} "
                   f"in_frame={check.mrz_in_frame} outcome={result.outcome.value} cpu={cpu:.3f} wall={wall:.3f}",
                   flush=True)
-    print(f"\n{split} part of the evaluation set: {checks} checks per format (seeds {first_seed}..)")
+    at = f", every frame {size[0]}x{size[1]}" if size else ""
+    print(f"\n{split} part of the evaluation set: {checks} checks per format (seeds {first_seed}..{at})")
     if base_cpu:
         print(f"CPU per check against the baseline read ({base_cpu * 1000:.0f} ms CPU): "
               f"p50 {percentile([r[5] for r in rows], 0.5) / base_cpu:.1f}x, "
@@ -122,6 +130,10 @@ def run_eval(split: str, checks: int, first_seed: int = 0, base_cpu: float = 0.0
     wide = [r for r in rows if r[1] == "1280x720"]
     print(f"1280x720 with the MRZ wholly inside every frame: {sum(r[2] for r in inside)}/{len(inside)} exact "
           f"(all 1280x720: {sum(r[2] for r in wide)}/{len(wide)}; MRZ partly outside: {len(wide) - len(inside)})")
+    # By the card's share of the width, whatever the frame size (with --at: the same cards at another size).
+    for lo, hi in ((0.4, 0.5), (0.5, 0.7), (0.7, 0.91)):
+        sel = [exact for share, exact in shares if lo <= share < hi]
+        print(f"card {lo:.0%}-{min(hi, 0.9):.0%} of the width: {sum(sel)}/{len(sel)} exact")
 
 
 def main() -> None:
@@ -132,12 +144,15 @@ def main() -> None:
     parser.add_argument("--split", choices=["tuning", "held-out", "both"], default="both")
     parser.add_argument("--first-seed", type=int, default=0, help="first seed of the evaluation checks")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the evaluation set")
+    parser.add_argument("--at", choices=["640x480", "1280x720"],
+                        help="every evaluation frame at this size (the same cards, shares and conditions)")
     args = parser.parse_args()
+    size = (int(args.at.split("x")[0]), int(args.at.split("x")[1])) if args.at else None
     if args.eval:
         _, eval_base_cpu = baseline()
         print(f"baseline: one read of a clean TD1 frame, {eval_base_cpu * 1000:.0f} ms CPU", flush=True)
         for split in ((TUNING, HELD_OUT) if args.split == "both" else (args.split,)):
-            run_eval(split, args.eval, args.first_seed, eval_base_cpu)
+            run_eval(split, args.eval, args.first_seed, eval_base_cpu, size)
     if args.skip_synthetic:
         return
     print("\nthe project's own synthetic cards (media/idcheck/synthetic.py):")

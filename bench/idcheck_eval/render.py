@@ -272,13 +272,18 @@ def _jpeg_yuv(frame: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
 
 
-def make_check(fmt: MrzFormat, seed: int, split: str = TUNING, frames: int = FRAMES_PER_CHECK) -> EvalCheck:
-    """One check: a card and `frames` webcam frames of it."""
+def make_check(fmt: MrzFormat, seed: int, split: str = TUNING, frames: int = FRAMES_PER_CHECK,
+               size: tuple[int, int] | None = None) -> EvalCheck:
+    """One check: a card and `frames` webcam frames of it. `size` forces the frame size: the
+    same card at the same share of the width, in the same conditions, from a camera sending
+    more (or fewer) pixels."""
     if split not in (TUNING, HELD_OUT):
         raise ValueError(split)
     rnd = _rnd(split, fmt, seed, "check")
     first, last, number, birth, expiry, lines = _identity(fmt, _rnd(split, fmt, seed, "identity"))
-    width, height = rnd.choice([(640, 480), (1280, 720)])
+    width, height = rnd.choice([(640, 480), (1280, 720)])  # drawn either way: the draws after it stay
+    if size is not None:
+        width, height = size
     share = rnd.uniform(0.40, 0.90)
     card_w = share * width
     card_h = card_w * _CARD_MM[fmt][1] / _CARD_MM[fmt][0]

@@ -10,6 +10,7 @@ from mrz.generator.td1 import TD1CodeGenerator
 from media.idcheck.formats import MrzFormat
 from media.idcheck.synthetic import SyntheticCard, write_y4m, write_y4m_scenes
 from tests.e2e import harness, steps
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +34,12 @@ def card_of_jeanne_dupont() -> SyntheticCard:
 
 
 def in_call_with_camera(server, booked, browsers, video):
-    """Agent and citizen in the call, the citizen's fake camera playing `video`, the agent
-    receiving it: (agent's page, citizen's page, citizen's pid)."""
+    """Agent and citizen in the call, the citizen's fake camera playing `video` (None: Chromium's
+    own fake camera, which offers 640x480 to 1920x1080), the agent receiving it: (agent's page,
+    citizen's page, citizen's pid)."""
     agent, room = booked
     agent_page = browsers.open("agent")
-    citizen = browsers.open("citizen", extra_args=(f"--use-file-for-fake-video-capture={video}",))
+    citizen = browsers.open("citizen", extra_args=(f"--use-file-for-fake-video-capture={video}",) if video else ())
     steps.agent_enters(agent_page, server.base, agent, room)
     steps.citizen_prejoin(citizen, server.base, room)
     steps.submit_join(citizen, "Jeanne Dupont", room.password)
@@ -115,3 +117,41 @@ def test_a_small_mirrored_card_is_asked_closer_then_read(server, booked, browser
     assert all(a != b for a, b in zip(hints, hints[1:], strict=False)), hints
     citizen.wait_for_selector("#gv-idcheck-ask", state="hidden")
     assert "La personne voit : Rapprochez la carte" in agent_page.evaluate("window.gvHints")
+
+
+# What the citizen's page sends: the camera's size, the encoder's frames, its degradation preference.
+SENT = """async () => {
+  const pc = window.gvDebug.pc;
+  const sender = pc.getSenders().find((s) => s.track?.kind === "video");
+  const out = [...(await pc.getStats(sender.track)).values()].find((s) => s.type === "outbound-rtp");
+  return { camera: sender.track.getSettings().width, sent: out?.frameWidth ?? 0,
+           preference: sender.getParameters().degradationPreference ?? null };
+}"""
+# The widest video frame the agent's page decodes (the citizen's: the only video it receives).
+RECEIVED_WIDTH = """async () => Math.max(0, ...[...(await window.gvDebug.pc.getStats()).values()]
+  .filter((s) => s.type === "inbound-rtp" && s.kind === "video").map((s) => s.frameWidth ?? 0))"""
+
+
+def test_the_camera_sends_the_card_sharp_while_it_is_read_then_the_usual_picture(server, booked, browsers):
+    """A card at arm's length has 5-9 px per character at 640x480, and Chromium scales a camera
+    down when its bitrate is short: while the check runs the camera gives 1280x720 and the
+    sender keeps every pixel; the agent (and so the engine, which forwards the same packets)
+    gets 1280-wide frames; when the check ends the call is back to 640x480."""
+    agent_page, citizen, citizen_pid = in_call_with_camera(server, booked, browsers, None)
+    before = citizen.evaluate(SENT)
+    assert (before["camera"], before["preference"]) == (640, None), before
+
+    agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='idcheck.start']")
+    citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])")
+    citizen.click("#gv-idcheck-accept")
+    during = wait_until(lambda: (s := citizen.evaluate(SENT))["sent"] == 1280 and s, timeout=20,
+                        what=lambda: f"1280-wide frames sent: {citizen.evaluate(SENT)}")
+    assert (during["camera"], during["preference"]) == (1280, "maintain-resolution"), during
+    wait_until(lambda: agent_page.evaluate(RECEIVED_WIDTH) == 1280, timeout=20,
+               what=lambda: f"1280-wide frames at the agent: {agent_page.evaluate(RECEIVED_WIDTH)}")
+
+    agent_page.click("#gv-idcheck-cancel")  # the fake camera shows no card: the agent stops the check
+    citizen.wait_for_selector("#gv-idcheck-ask", state="hidden")
+    after = wait_until(lambda: (s := citizen.evaluate(SENT))["sent"] <= 640 and s["camera"] == 640 and s,
+                       timeout=20, what=lambda: f"back to 640x480: {citizen.evaluate(SENT)}")
+    assert after["preference"] is None, after

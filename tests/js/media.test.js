@@ -1,7 +1,7 @@
 // The peer connection's pure helpers (rooms/static/rooms/js/media.js), under Node.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { lowEncodings, remoteTracks, withOpusParameters } from "../../rooms/static/rooms/js/media.js";
+import { remoteTracks, videoParameters, withOpusParameters } from "../../rooms/static/rooms/js/media.js";
 
 const transceiver = (mid, currentDirection = "sendrecv") => ({
   mid, currentDirection, receiver: { track: { id: `track-${mid}` } },
@@ -27,9 +27,25 @@ test("remote tracks by participant, without our own senders or inactive ones", (
 });
 
 test("low video: a quarter of the pixels at 150 kbit/s, then back", () => {
-  const encodings = [{ active: true }];
-  assert.deepEqual(lowEncodings(encodings, true), [{ active: true, maxBitrate: 150_000, scaleResolutionDownBy: 2 }]);
-  assert.deepEqual(lowEncodings(encodings, false), [{ active: true, scaleResolutionDownBy: 1 }]);
+  const params = { encodings: [{ active: true }] };
+  assert.deepEqual(videoParameters(params, { low: true }),
+    { encodings: [{ active: true, maxBitrate: 150_000, scaleResolutionDownBy: 2 }] });
+  assert.deepEqual(videoParameters(params, { low: false }), { encodings: [{ active: true, scaleResolutionDownBy: 1 }] });
+});
+
+test("an ID check keeps every pixel, on a weak link too, and gives the browser its default back", () => {
+  const params = { encodings: [{ active: true }] };
+  assert.deepEqual(videoParameters(params, { card: true }),
+    { encodings: [{ active: true, scaleResolutionDownBy: 1 }], degradationPreference: "maintain-resolution" });
+  // A weak link keeps its bitrate cap, not its quarter of the pixels: fewer frames instead.
+  assert.deepEqual(videoParameters(params, { low: true, card: true }), {
+    encodings: [{ active: true, maxBitrate: 150_000, scaleResolutionDownBy: 1 }],
+    degradationPreference: "maintain-resolution",
+  });
+  // After the check: unset, as the browser had it (Chromium then keeps a camera's frame rate).
+  const after = videoParameters(params, { low: true });
+  assert.ok(!("degradationPreference" in after));
+  assert.deepEqual(after.encodings, [{ active: true, maxBitrate: 150_000, scaleResolutionDownBy: 2 }]);
 });
 
 test("Opus asks for in-band FEC and DTX, keeping what the browser wrote", () => {

@@ -39,7 +39,8 @@ const STATES = {
 
 // --- the citizen's side ---------------------------------------------------------------
 
-export function citizenSide({ send, ensureCamera, switchCamera }) {
+// cardMode(on): the camera sends the card sharp while the check reads it (localmedia.js).
+export function citizenSide({ send, ensureCamera, switchCamera, cardMode }) {
   const box = $("#gv-idcheck-ask");
   const text = $("#gv-idcheck-text");
   const accept = $("#gv-idcheck-accept");
@@ -93,6 +94,7 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
   });
   accept.addEventListener("click", async () => {
     await ensureCamera();
+    await cardMode(true);
     send({ type: "idcheck.accept" });
     text.textContent = _("Hold the card still, close to the camera, the side with the lines of characters towards it.");
     accept.hidden = true;
@@ -101,6 +103,7 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
   });
   stop.addEventListener("click", () => {
     send({ type: "idcheck.refuse" });
+    cardMode(false);
     close();
   });
   return {
@@ -121,6 +124,7 @@ export function citizenSide({ send, ensureCamera, switchCamera }) {
     },
     ended() {
       showHint(null);
+      cardMode(false);
       close();
       announce(_("The identity check is over. The agent will tell you the result."));
     },

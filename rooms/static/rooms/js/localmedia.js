@@ -6,14 +6,19 @@ import { $, announce, setPressed } from "./dom.js";
 import { mediaErrorCodes, mediaErrorText } from "./checks.js";
 import { openAudio, openFacing, openMedia, openVideo, saveDevices, savedDevices } from "./devices.js";
 
+const CARD_SIZE = { width: { ideal: 1280 }, height: { ideal: 720 } };
+const DEFAULT_SIZE = { width: { ideal: 640 }, height: { ideal: 480 } };
+
 // `changed()` is called when what I send changed (room.js tells the others).
 export function localMedia({ state, call, stage, changed }) {
   const local = state.local;
+  let card = false; // an ID check is reading the camera (setCardMode)
 
   // The camera becomes `track` (null: off). The call sends it unless the screen is
   // shared, my tile shows it, the preview stream holds it; the old camera stops once
   // the call no longer sends it (its light goes off: visibly off).
   async function replaceCamera(track) {
+    if (track && card) await fitCamera(track);
     const old = local.camera;
     local.camera = track;
     if (old) local.stream.removeTrack(old);
@@ -25,6 +30,24 @@ export function localMedia({ state, call, stage, changed }) {
     }
     if (!local.screen) stage.setVideo(state.me.pid, track, true);
     setPressed($("#gv-btn-cam"), !track);
+  }
+
+  // The camera's size: during an ID check its largest up to 1280x720 (a card at arm's length
+  // then has twice the pixels per character), else the browser's default size (640x480,
+  // which a track opened without a size gets: `applyConstraints({})` would keep 1280x720).
+  async function fitCamera(track) {
+    const { width, height, ...rest } = track.getConstraints(); // eslint-disable-line no-unused-vars
+    const size = card ? CARD_SIZE : DEFAULT_SIZE;
+    await track.applyConstraints({ ...rest, ...size }).catch((e) => console.warn("applyConstraints", e));
+  }
+
+  // An ID check starts (true) or ends (false): the camera and the sender keep the card's
+  // detail while it runs (media.js videoParameters), the call's usual picture after.
+  async function setCardMode(on) {
+    if (on === card) return;
+    card = on;
+    if (local.camera) await fitCamera(local.camera);
+    await call.setCardVideo(on);
   }
 
   // Open a camera with `open()`; on failure the user is told and nothing changes.
@@ -118,5 +141,5 @@ export function localMedia({ state, call, stage, changed }) {
     }
   }
 
-  return { start, setMic, setCamera, switchCamera, setScreen, pickDevice };
+  return { start, setMic, setCamera, switchCamera, setScreen, pickDevice, setCardMode };
 }

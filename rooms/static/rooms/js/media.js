@@ -86,17 +86,22 @@ export function remoteTracks(transceivers, tracks, own = []) {
   return remote;
 }
 
-// Send encodings for a weak link (a quarter of the pixels at 150 kbit/s) or back to
-// normal; changes `encodings` in place (they go back to setParameters) and returns them.
-export function lowEncodings(encodings, low) {
-  for (const encoding of encodings) {
-    if (low) Object.assign(encoding, { maxBitrate: 150_000, scaleResolutionDownBy: 2 });
-    else {
-      delete encoding.maxBitrate;
-      encoding.scaleResolutionDownBy = 1;
-    }
+// What the camera's sender asks of its encoder (`params` from getParameters, changed in
+// place and returned for setParameters). A weak link (`low`) sends a quarter of the pixels at
+// 150 kbit/s. During an ID check (`card`) every pixel is kept, the link's cap included, and the
+// frame rate falls instead ("maintain-resolution"; by default Chromium keeps the frame rate and
+// scales down, to 320x180 in a call's first seconds): the card's characters are 5-9 px wide at
+// 640x480 and a still card needs sharp frames, not many (media/idcheck/README.md).
+export function videoParameters(params, { low = false, card = false } = {}) {
+  for (const encoding of params.encodings ?? []) {
+    if (low) encoding.maxBitrate = 150_000;
+    else delete encoding.maxBitrate;
+    encoding.scaleResolutionDownBy = low && !card ? 2 : 1;
   }
-  return encodings;
+  // Otherwise unset, as the browser has it: Chromium then keeps the frame rate for a camera.
+  if (card) params.degradationPreference = "maintain-resolution";
+  else delete params.degradationPreference;
+  return params;
 }
 
 export class Call {
@@ -107,6 +112,8 @@ export class Call {
     this.queue = Promise.resolve();
     this.sent = 0; // offers sent: each carries its number `n`, echoed in its answer
     this.awaiting = null; // {n, pc, prepare}: the offer whose answer is due
+    this.low = false; // what the camera's sender is asked (applyVideo)
+    this.card = false;
   }
 
   // Negotiation steps run one after the other; a step for a closed connection is dropped,
@@ -197,6 +204,7 @@ export class Call {
 
   connected() {
     clearTimeout(this.connectTimer);
+    if (this.low || this.card) this.applyVideo();
     globalThis.performance?.mark?.("gv:pc-connected"); // bench/first_frame_bench.py
   }
 
@@ -246,12 +254,25 @@ export class Call {
   }
 
   // Weak link: send a quarter of the pixels at a low bitrate.
-  async setLowVideo(low) {
+  setLowVideo(low) {
+    this.low = low;
+    return this.applyVideo();
+  }
+
+  // ID check: send the camera's every pixel (videoParameters).
+  setCardVideo(card) {
+    this.card = card;
+    return this.applyVideo();
+  }
+
+  // The sender's parameters as `low` and `card` say; also once a connection is up, since a
+  // new connection's sender starts from the browser's defaults.
+  async applyVideo() {
     const sender = this.video?.sender;
     if (!sender) return;
     const params = sender.getParameters();
     if (!params.encodings?.length) return;
-    lowEncodings(params.encodings, low);
+    videoParameters(params, { low: this.low, card: this.card });
     await sender.setParameters(params).catch((e) => console.warn("setParameters", e));
   }
 

@@ -59,6 +59,7 @@ const idcheck = (method, arg) => (idcheckSide ??= import("./idcheck.js").then((m
         if (!local.camera) await mine.setCamera(true);
       },
       switchCamera: mine.switchCamera,
+      cardMode: mine.setCardMode,
     }))).then((side) => side[method]?.(arg));
 
 // Resolved once the first getUserMedia has answered (tracks, or none: the call goes on without).
