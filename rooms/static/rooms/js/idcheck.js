@@ -94,8 +94,8 @@ export function citizenSide({ send, ensureCamera, switchCamera, cardMode }) {
   });
   accept.addEventListener("click", async () => {
     await ensureCamera();
-    await cardMode(true);
     send({ type: "idcheck.accept" });
+    cardMode(true); // not awaited: a camera slow to change its size must not hold the check back
     text.textContent = _("Hold the card still, close to the camera, the side with the lines of characters towards it.");
     accept.hidden = true;
     stop.textContent = _("Stop");
