@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -186,6 +187,7 @@ def _line_boxes(mask: np.ndarray, gray: np.ndarray | None = None) -> list[tuple[
 
 
 MIN_PERIODICITY = 7.0  # an MRZ line's pitch peak stands 10-25x above its spectrum; text 2-7x
+MIDDLE_PERIODICITY = 4.0  # a TD1's middle line between two found ones (its place is known)
 
 
 def _best_group(boxes: list[tuple[int, int, int, int]],
@@ -193,32 +195,43 @@ def _best_group(boxes: list[tuple[int, int, int, int]],
     """The 2-3 consecutive lines that look most like an MRZ (aligned, equal width, even spacing,
     monospaced at 26-48 characters), and how much so."""
     periods = {b: line_period(gray, b) for b in boxes}
-    lines = [b for b in boxes if periods[b][1] >= MIN_PERIODICITY and 26 <= periods[b][0] <= 48]
+    ruled = [b for b in boxes if 26 <= periods[b][0] <= 48]
+    lines = [b for b in ruled if periods[b][1] >= MIN_PERIODICITY]
+    groups = [lines[i:i + size] for size in (3, 2) for i in range(len(lines) - size + 1)]
+    # A TD1's middle line (digits and letters mixed) may repeat less strongly than the two
+    # around it: between two consecutive clear lines, a weaker one makes a group of three.
+    groups += [[a, b, c] for a, c in pairwise(lines) for b in ruled
+               if MIDDLE_PERIODICITY <= periods[b][1] < MIN_PERIODICITY and a[1] < b[1] < c[1]]
+    # Two neighbouring lines of the same count, each only fairly periodic (a card held close at
+    # a slant: the pitch drifts along the line and smears the peak) still make a pair.
+    groups += [[a, b] for a, b in pairwise(ruled) if min(periods[a][1], periods[b][1]) >= MIDDLE_PERIODICITY
+               and (a not in lines or b not in lines)]
     best: list[tuple[int, int, int, int]] = []
     best_score = -1.0
-    for size in (3, 2):
-        for i in range(len(lines) - size + 1):
-            group = lines[i:i + size]
-            widths = [b[2] for b in group]
-            lefts = [b[0] for b in group]
-            heights = [b[3] for b in group]
-            w, h = float(np.mean(widths)), float(np.mean(heights))
-            if max(widths) - min(widths) > 0.12 * w or max(lefts) - min(lefts) > 0.08 * w:
-                continue
-            gaps = [group[k + 1][1] - group[k][1] for k in range(size - 1)]
-            if min(gaps) < 0.65 * h or max(gaps) > 3.0 * h or max(gaps) - min(gaps) > 0.35 * h:
-                continue
-            counts = [periods[b][0] for b in group]
-            if max(counts) - min(counts) > 3:
-                continue
-            # Three lines only for the 30-character TD1; a third line of a 36/44 format is not MRZ.
-            if size == 3 and line_count_for(float(np.median(counts))) != 3:
-                continue
-            # Thin boxes for their pitch: the tilt that levels the lines best.
-            pitch = w / float(np.median(counts))
-            score = size * 3 + float(np.mean([periods[b][1] for b in group])) + w / 100 - 2 * h / pitch
-            if score > best_score:
-                best, best_score = group, score
+    for group in groups:
+        size = len(group)
+        widths = [b[2] for b in group]
+        lefts = [b[0] for b in group]
+        heights = [b[3] for b in group]
+        w, h = float(np.mean(widths)), float(np.mean(heights))
+        if max(widths) - min(widths) > 0.12 * w or max(lefts) - min(lefts) > 0.08 * w:
+            continue
+        counts = [periods[b][0] for b in group]
+        if max(counts) - min(counts) > 3:
+            continue
+        gaps = [group[k + 1][1] - group[k][1] for k in range(size - 1)]
+        # Two lines of a TD1 may be its first and last (the middle one is put back later).
+        widest = 3.6 if size == 2 and line_count_for(float(np.median(counts))) == 3 else 3.0
+        if min(gaps) < 0.65 * h or max(gaps) > widest * h or max(gaps) - min(gaps) > 0.35 * h:
+            continue
+        # Three lines only for the 30-character TD1; a third line of a 36/44 format is not MRZ.
+        if size == 3 and line_count_for(float(np.median(counts))) != 3:
+            continue
+        # Thin boxes for their pitch: the tilt that levels the lines best.
+        pitch = w / float(np.median(counts))
+        score = size * 3 + float(np.mean([periods[b][1] for b in group])) + w / 100 - 2 * h / pitch
+        if score > best_score:
+            best, best_score = group, score
     return best, best_score
 
 
@@ -284,6 +297,15 @@ def _complete_group(small: np.ndarray, group: list[Box]) -> list[Box]:
         return group[1:]  # the MRZ is the card's bottom block: the extra line is above it
     gap = group[1][1] - group[0][1]
     x, _, w, h = group[0]
+    line_h = (group[0][3] + group[1][3]) / 2
+    if gap >= 1.9 * line_h:
+        # Lines 1 and 3 of a TD1, 2 missed: its own blob was joined to background text on the
+        # same row, or its mix of digits and letters repeats less strongly than a '<' run. Its
+        # place is fixed (half-way, same ends), so a weaker period is enough there.
+        mid = (x, round(group[0][1] + gap / 2 + (group[0][3] - line_h) / 2), w, round(line_h))
+        line_chars, strength = line_period(small, mid)
+        if abs(line_chars - chars) <= 1.5 and strength >= MIDDLE_PERIODICITY:
+            return [group[0], mid, group[1]]
     below = (x, group[1][1] + gap, w, group[1][3])
     above = (x, group[0][1] - gap, w, h)
     best: tuple[float, Box] | None = None
