@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import cells
 from .formats import MrzFormat, formats_for_line_count
 from .locate import MrzCrop
-from .normalise import LAYOUTS, layout_for
+from .normalise import LAYOUTS, department_letter_after, layout_for
 
 MRZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 OCRB_FACE = "/usr/share/fonts/opentype/ocr-b/OCRB.otf"  # Debian fonts-ocr-b
@@ -210,6 +210,14 @@ np.fill_diagonal(SILENT, False)
 ALLOWED = {"X": np.ones(len(MRZ_ALPHABET), bool), "C": _DEPARTMENT, "L": _LETTERS}
 
 
+def allowed(kind: str, previous: str) -> np.ndarray:
+    """The glyphs a number cell of this kind may hold after the glyph read before it (a
+    department's A or B only after a 2: normalise.department_letter_after)."""
+    if kind == "C" and not department_letter_after(previous):
+        return _DIGITS
+    return ALLOWED[kind]
+
+
 def sure_glyph(row: np.ndarray) -> int | None:
     """Index of the glyph an alphanumeric cell surely holds (row: its scores, -inf where the
     cell's kind forbids), or None: the best must beat every other by ALNUM_MARGIN and every
@@ -231,7 +239,7 @@ def decide(scores: np.ndarray, layout: str) -> str:
         elif kind == "A":
             out.append(MRZ_ALPHABET[int(np.argmax(np.where(_LETTERS, row, -np.inf)))])
         else:  # a document number's cell: only the glyphs its kind allows, and only if sure
-            sure = sure_glyph(np.where(ALLOWED[kind], row, -np.inf))
+            sure = sure_glyph(np.where(allowed(kind, out[-1] if out else ""), row, -np.inf))
             out.append(UNSURE if sure is None else MRZ_ALPHABET[sure])
     return "".join(out)
 
@@ -272,12 +280,13 @@ def read_crop(crop: MrzCrop) -> tuple[MrzFormat, tuple[str, ...], float] | None:
     return None if read is None else read[:3]
 
 
-def _alnum_scores(cells: list[np.ndarray], layouts: tuple[str, ...]) -> CellScores:
+def _alnum_scores(cells: list[np.ndarray], layouts: tuple[str, ...], lines: tuple[str, ...]) -> CellScores:
     out: CellScores = {}
     for li, (scores, layout) in enumerate(zip(cells, layouts, strict=True)):
         for j, kind in enumerate(layout):
             if kind in ALLOWED:
-                out[(li, j)] = np.where(ALLOWED[kind], scores[j], -np.inf).astype(np.float32)
+                glyphs = allowed(kind, lines[li][j - 1] if j else "")
+                out[(li, j)] = np.where(glyphs, scores[j], -np.inf).astype(np.float32)
     return out
 
 
@@ -319,7 +328,7 @@ def read_crop_cells(crop: MrzCrop, styles: tuple[Style, ...] = STYLES, memo: Lin
                 first = decide(cells[0], LAYOUTS[fmt][0])
                 layouts = layout_for(fmt, (first,) + ("",) * (fmt.line_count - 1))
                 lines = tuple(decide(sc, layout) for sc, layout in zip(cells, layouts, strict=True))
-                best = (mean, fmt, lines, _alnum_scores(cells, layouts), blurs[0])
+                best = (mean, fmt, lines, _alnum_scores(cells, layouts, lines), blurs[0])
     if best is None:
         return None
     return best[1], best[2], best[0], best[3], best[4]

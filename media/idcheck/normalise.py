@@ -44,6 +44,13 @@ LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
 UNSURE = "?"
 
 
+def department_letter_after(previous: str) -> bool:
+    """Whether a department code's cell (kind C) may hold A or B after `previous`: only Corsica's
+    2A and 2B have letters, written 2A plus an office digit before 2017 and 02A since, so an A
+    or B only ever follows a 2 (an unsure cell before it leaves the question open)."""
+    return previous in ("2", UNSURE)
+
+
 def normalise_line(text: str, layout: str) -> str:
     """Map letter/digit look-alikes by position; a cell that still breaks its field's kind
     (an A where only a digit can be) becomes UNSURE: it was misread, and is not guessed."""
@@ -53,7 +60,8 @@ def normalise_line(text: str, layout: str) -> str:
             ch = ch.translate(_TO_DIGIT)
             if not ch.isdigit():
                 ch = UNSURE
-        elif (kind == "C" and not (ch.isdigit() or ch in "AB<")) or (kind == "L" and ch.isdigit()):
+        elif (kind == "C" and not (ch.isdigit() or ch == "<" or (
+                ch in "AB" and department_letter_after(out[-1] if out else "")))) or (kind == "L" and ch.isdigit()):
             ch = UNSURE
         elif kind == "A":
             ch = ch.translate(_TO_LETTER)

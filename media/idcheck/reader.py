@@ -247,11 +247,12 @@ class FrameReader:
             self.hint = hint_for(None, 0.0, self._best_sharpness)
             return
         # Sharpness of the MRZ band itself (at a fixed glyph size), not of the whole frame,
-        # which depends on the background. Frames much blurrier than the best seen are
-        # skipped: motion blur yields confident misreads.
+        # which depends on the background. Frames much blurrier than the best read are
+        # skipped: motion blur yields confident misreads. Only a crop read as this MRZ (a date
+        # matching its check digit) sets that bar: a crop warped by a wrong fit (tiny glyphs,
+        # 3-4x the band's sharpness) would skip every good frame after it.
         sharp = sharpness(crop.image)
-        self._best_sharpness = max(self._best_sharpness, sharp)
-        self.hint = hint_for(crop, sharp, self._best_sharpness)
+        self.hint = hint_for(crop, sharp, max(self._best_sharpness, sharp))
         if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
             return
         read = self._read_oriented(crop)
@@ -259,7 +260,10 @@ class FrameReader:
             return
         fmt, lines, cells = read
         self.frames_read += 1
-        self._reads.setdefault(fmt, []).append(normalise(fmt, lines))
+        lines = normalise(fmt, lines)
+        if dates_checked(fmt, lines):
+            self._best_sharpness = max(self._best_sharpness, sharp)
+        self._reads.setdefault(fmt, []).append(lines)
         self._cells.setdefault(fmt, []).append(cells)
         voted = self._vote(fmt)
         if voted is None:

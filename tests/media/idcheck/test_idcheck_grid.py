@@ -122,6 +122,18 @@ def test_an_alphanumeric_cell_torn_between_o_and_zero_is_unsure():
     assert decide(row, "A") == "O"
 
 
+def test_a_department_cell_holds_a_letter_only_after_a_2():
+    """Corsica (2A, 2B) is the only department with a letter: a cell torn between B and 0
+    after a 0 is the digit; after a 2 it may be the letter."""
+    rows = np.zeros((2, len(MRZ_ALPHABET)))
+    for glyph, score in (("B", 0.90), ("0", 0.86), ("6", 0.80)):
+        rows[1, MRZ_ALPHABET.index(glyph)] = score
+    for first, want in (("0", "00"), ("2", "2B")):
+        rows[0] = 0.0
+        rows[0, MRZ_ALPHABET.index(first)] = 0.9
+        assert decide(rows, "DC") == want
+
+
 @_FUZZ
 @given(arrays(np.float64, st.integers(40, 400), elements=st.floats(-1, 1, allow_nan=False)),
        st.integers(2, 12), st.floats(3, 20))

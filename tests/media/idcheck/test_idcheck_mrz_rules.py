@@ -83,6 +83,13 @@ def test_normalise_fixes_letter_digit_confusions_by_field_kind():
     assert fixed[2] == "DUPONT<<MARIE<<<<<<<<<<<<<<<<<"
 
 
+def test_normalise_keeps_a_department_letter_only_after_a_2():
+    line1 = "IDFRABERTHIER<<<<<<<<<<<<<<<<<<<<<<<"
+    assert normalise(MrzFormat.FR_ID_1988, (line1, "88060B3102858CORINNE<<<<<<<6512068F6"))[1][4:7] == "0?3"
+    assert normalise(MrzFormat.FR_ID_1988, (line1, "88062B3102858CORINNE<<<<<<<6512068F6"))[1][4:7] == "2B3"
+    assert normalise(MrzFormat.FR_ID_1988, (line1, "880602B102858CORINNE<<<<<<<6512068F6"))[1][4:7] == "02B"
+
+
 def test_normalise_rejects_wrong_geometry():
     with pytest.raises(ValueError):
         normalise(MrzFormat.TD3, ("P<FRA", "123"))
