@@ -132,6 +132,19 @@ def test_a_tilt_the_levelling_left_is_taken_from_the_block_itself(monkeypatch, r
     assert result.outcome is Outcome.VERIFIED and result.document_number == card.document_number
 
 
+def test_a_long_line_rising_more_than_its_height_keeps_its_top_edge_on_top():
+    """Corners are ordered by the rectangle's long sides: sorted by height, a line that still
+    rises 14 px over 300 px with glyphs 8 px tall gave its right end as its top edge."""
+    from media.idcheck.locate import _line_corners
+
+    mask = np.zeros((80, 340), np.uint8)
+    cv2.fillPoly(mask, [np.array([[20, 50], [320, 36], [320, 44], [20, 58]], np.int32)], 255)
+    top_left, top_right, bottom_right, bottom_left = _line_corners(mask, (0, 0, 340, 80))
+    assert top_left[0] < 40 and top_right[0] > 300  # the top edge runs along the line
+    assert top_left[1] < bottom_left[1] and top_right[1] < bottom_right[1]
+    assert abs(top_right[1] - top_left[1] + 14) <= 2  # and rises with it
+
+
 def _perspective(frame: np.ndarray, jitter: float, seed: int) -> np.ndarray:
     """The frame seen from the side: each corner moved by up to `jitter` of the width."""
     h, w = frame.shape[:2]
