@@ -200,7 +200,9 @@ def _best_group(boxes: list[tuple[int, int, int, int]],
     # middle line mixes digits and letters, a card held close at a slant smears the pitch peak,
     # a large card scaled down blurs a line. Clear lines also group over text between them.
     fair = [b for b in ruled if periods[b][1] >= MIDDLE_PERIODICITY]
-    groups = [run[i:i + size] for run in (lines, fair) for size in (3, 2) for i in range(len(run) - size + 1)]
+    # dict.fromkeys: a window over fair lines that are all clear is one over `lines` already.
+    groups = list(dict.fromkeys(tuple(run[i:i + size]) for run in (lines, fair) for size in (3, 2)
+                                for i in range(len(run) - size + 1)))
     best: list[tuple[int, int, int, int]] = []
     best_score = -1.0
     for group in groups:
@@ -226,7 +228,7 @@ def _best_group(boxes: list[tuple[int, int, int, int]],
         pitch = w / float(np.median(counts))
         score = size * 3 + float(np.mean([periods[b][1] for b in group])) + w / 100 - 2 * h / pitch
         if score > best_score:
-            best, best_score = group, score
+            best, best_score = list(group), score
     return best, best_score
 
 

@@ -258,10 +258,9 @@ class FrameReader:
         read = self._read_oriented(crop)
         if read is None:
             return
-        fmt, lines, cells = read
+        fmt, lines, checked, cells = read
         self.frames_read += 1
-        lines = normalise(fmt, lines)
-        if dates_checked(fmt, lines):
+        if checked:
             self._best_sharpness = max(self._best_sharpness, sharp)
         self._reads.setdefault(fmt, []).append(lines)
         self._cells.setdefault(fmt, []).append(cells)
@@ -277,11 +276,12 @@ class FrameReader:
         if stable is not None:
             self.result = self._verdict(*stable)
 
-    def _read_oriented(self, crop: MrzCrop) -> tuple[MrzFormat, Lines, CellScores] | None:
-        """Read the crop in the orientation confirmed earlier; until one is, or while it reads as
-        noise, try all four (upside down, mirrored) and keep the one whose cells match the OCR-B
-        drawings best, a date matching its check digit weighing in (a card flipped vertically
-        keeps many symmetric glyphs, but its dates do not check)."""
+    def _read_oriented(self, crop: MrzCrop) -> tuple[MrzFormat, Lines, int, CellScores] | None:
+        """(format, normalised lines, dates that check, cells) of the crop, read in the orientation
+        confirmed earlier; until one is, or while it reads as noise, try all four (upside down,
+        mirrored) and keep the one whose cells match the OCR-B drawings best, a date matching its
+        check digit weighing in (a card flipped vertically keeps many symmetric glyphs, but its
+        dates do not check)."""
         # The turned crops are kept for the frame, so that the line reads of the ranking below
         # are reused by the full reads (grid.LineMemo, keyed by the images' identity).
         crops: dict[int, MrzCrop] = {}
@@ -299,7 +299,7 @@ class FrameReader:
             # then read the two best in full.
             oriented = {t: first_line_score(turned(t), memo) for t in range(4)}
             turns = sorted(oriented, key=lambda t: -oriented[t])[:2]
-        best: tuple[float, int, MrzFormat, Lines, CellScores, Style] | None = None
+        best: tuple[float, int, MrzFormat, Lines, Lines, int, CellScores, Style] | None = None
         styles = self._styles
         for turn in turns:
             found = read_crop_cells(turned(turn), styles, memo)
@@ -307,24 +307,25 @@ class FrameReader:
                 continue
             fmt, lines, mean, cells, style = found
             styles = (style,)  # the runner-up orientation is compared in the style that fitted best
-            score = mean + ORIENTATION_DATE_WEIGHT * dates_checked(fmt, normalise(fmt, lines))
+            normal = normalise(fmt, lines)
+            checked = dates_checked(fmt, normal)
+            score = mean + ORIENTATION_DATE_WEIGHT * checked
             if best is None or score > best[0]:
-                best = (score, turn, fmt, lines, cells, style)
+                best = (score, turn, fmt, lines, normal, checked, cells, style)
             if self._turn_confirmed and turn == self._turn and plausibility(fmt, lines) >= 0.9:
                 break
         if best is None:
             return None
-        _, turn, fmt, lines, cells, style = best
+        _, turn, fmt, lines, normal, checked, cells, style = best
         # Confirmed when the orientation that won before wins again with a date that checks.
-        self._turn_confirmed = turn == self._turn and (
-            self._turn_confirmed or dates_checked(fmt, normalise(fmt, lines)) > 0)
+        self._turn_confirmed = turn == self._turn and (self._turn_confirmed or checked > 0)
         self._turn = turn
         # The card's face and the camera's softening change little from frame to frame: once a
         # read is trusted (its orientation confirmed), later frames try only the style that
         # fitted it (the first line otherwise costs six times as much).
         if self._turn_confirmed:
             self._styles = (style,)
-        return (fmt, lines, cells) if plausibility(fmt, lines) >= 0.75 else None
+        return (fmt, normal, checked, cells) if plausibility(fmt, lines) >= 0.75 else None
 
     def _filled(self, fmt: MrzFormat) -> list[Lines]:
         return fill_unsure(self._reads[fmt], self._cells[fmt], self.min_agree)
