@@ -31,6 +31,7 @@ from .grid import (
     Style,
     first_line_score,
     read_crop_cells,
+    settle_silent,
 )
 from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
@@ -317,6 +318,10 @@ class FrameReader:
         if best is None:
             return None
         _, turn, fmt, lines, normal, checked, cells, style = best
+        if checked == len(DATE_FIELDS[fmt]):  # only a clean read (its dates check) looks again
+            settled = settle_silent(turned(turn), fmt, lines, cells, style)
+            if settled != lines:  # a settled cell is a number's: the dates are unchanged
+                lines, normal = settled, normalise(fmt, settled)
         # Confirmed when the orientation that won before wins again with a date that checks.
         self._turn_confirmed = turn == self._turn and (self._turn_confirmed or checked > 0)
         self._turn = turn
