@@ -218,14 +218,20 @@ def allowed(kind: str, previous: str) -> np.ndarray:
     return ALLOWED[kind]
 
 
-def sure_glyph(row: np.ndarray) -> int | None:
-    """Index of the glyph an alphanumeric cell surely holds (row: its scores, -inf where the
-    cell's kind forbids), or None: the best must beat every other by ALNUM_MARGIN and every
-    glyph it could silently be swapped with by SILENT_MARGIN."""
+def _leads(row: np.ndarray) -> tuple[int, np.ndarray]:
+    """The best glyph of a cell and its lead over each glyph (inf over itself)."""
     best = int(np.argmax(row))
     lead = row[best] - row
     lead[best] = np.inf
-    return best if lead.min() >= ALNUM_MARGIN and lead[SILENT[best]].min() >= SILENT_MARGIN else None
+    return best, lead
+
+
+def sure_glyph(row: np.ndarray, silent_margin: float = SILENT_MARGIN) -> int | None:
+    """Index of the glyph an alphanumeric cell surely holds (row: its scores, -inf where the
+    cell's kind forbids), or None: the best must beat every other by ALNUM_MARGIN and every
+    glyph it could silently be swapped with by `silent_margin`."""
+    best, lead = _leads(row)
+    return best if lead.min() >= ALNUM_MARGIN and lead[SILENT[best]].min() >= silent_margin else None
 
 
 # A cell torn between glyphs the check digits cannot tell apart (G/Q ...) under the softening that
@@ -240,9 +246,7 @@ def silent_tie(row: np.ndarray) -> int | None:
     """Index of the best glyph of an alphanumeric cell that beats every other by ALNUM_MARGIN
     except the glyphs it could silently be swapped with, which it beats by less than
     SILENT_MARGIN (but beats): a tie only another look can break; else None."""
-    best = int(np.argmax(row))
-    lead = row[best] - row
-    lead[best] = np.inf
+    best, lead = _leads(row)
     silent = lead[SILENT[best] & np.isfinite(row)]
     if silent.size == 0 or lead[~SILENT[best]].min() < ALNUM_MARGIN:
         return None
@@ -252,9 +256,9 @@ def silent_tie(row: np.ndarray) -> int | None:
 def settle_silent(crop: MrzCrop, fmt: MrzFormat, lines: tuple[str, ...], cells: CellScores,
                   style: Style) -> tuple[str, ...]:
     """`lines` (read from `crop` in `style`) with their silent ties (silent_tie) settled by the
-    crop read again with the same face unsoftened: a tied glyph is taken when that read finds it
-    in the same cell, clearly the best (ALNUM_MARGIN) and SHARP_SILENT_MARGIN ahead of the
-    glyphs it could be swapped with; otherwise the cell stays unsure."""
+    crop read again with the same face unsoftened: a tied glyph is taken when that read is sure
+    of it in the same cell (sure_glyph, with SHARP_SILENT_MARGIN ahead of the glyphs it could be
+    swapped with); otherwise the cell stays unsure."""
     ties = {pos: g for pos, row in cells.items()
             if lines[pos[0]][pos[1]] == UNSURE and (g := silent_tie(row)) is not None}
     sharp_style = (style[0], 0)
@@ -266,11 +270,7 @@ def settle_silent(crop: MrzCrop, fmt: MrzFormat, lines: tuple[str, ...], cells: 
     out = [list(line) for line in lines]
     for (li, j), g in ties.items():
         row = sharp[3].get((li, j))
-        if row is None:
-            continue
-        lead = row[g] - row
-        lead[g] = np.inf
-        if lead.min() >= ALNUM_MARGIN and lead[SILENT[g]].min() >= SHARP_SILENT_MARGIN:
+        if row is not None and sure_glyph(row, SHARP_SILENT_MARGIN) == g:
             out[li][j] = MRZ_ALPHABET[g]
     return tuple("".join(line) for line in out)
 
