@@ -254,17 +254,18 @@ def silent_tie(row: np.ndarray) -> int | None:
 
 
 def settle_silent(crop: MrzCrop, fmt: MrzFormat, lines: tuple[str, ...], cells: CellScores,
-                  style: Style) -> tuple[str, ...]:
+                  style: Style, memo: LineMemo | None = None) -> tuple[str, ...]:
     """`lines` (read from `crop` in `style`) with their silent ties (silent_tie) settled by the
     crop read again with the same face unsoftened: a tied glyph is taken when that read is sure
     of it in the same cell (sure_glyph, with SHARP_SILENT_MARGIN ahead of the glyphs it could be
-    swapped with); otherwise the cell stays unsure."""
+    swapped with); otherwise the cell stays unsure. memo: the frame's line reads (the
+    unsoftened first line may already have been read while the reader tried every style)."""
     ties = {pos: g for pos, row in cells.items()
             if lines[pos[0]][pos[1]] == UNSURE and (g := silent_tie(row)) is not None}
     sharp_style = (style[0], 0)
     if not ties or style == sharp_style:
         return lines
-    sharp = read_crop_cells(crop, (sharp_style,))
+    sharp = read_crop_cells(crop, (sharp_style,), memo)
     if sharp is None or sharp[0] is not fmt:
         return lines
     out = [list(line) for line in lines]

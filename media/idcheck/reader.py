@@ -319,7 +319,7 @@ class FrameReader:
             return None
         _, turn, fmt, lines, normal, checked, cells, style = best
         if checked == len(DATE_FIELDS[fmt]):  # only a clean read (its dates check) looks again
-            settled = settle_silent(turned(turn), fmt, lines, cells, style)
+            settled = settle_silent(turned(turn), fmt, lines, cells, style, memo)
             if settled != lines:  # a settled cell is a number's: the dates are unchanged
                 lines, normal = settled, normalise(fmt, settled)
         # Confirmed when the orientation that won before wins again with a date that checks.
