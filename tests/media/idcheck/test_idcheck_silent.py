@@ -80,7 +80,7 @@ def test_the_second_look_never_turns_a_tie_the_other_way():
 
 def test_a_read_already_unsoftened_is_not_read_again():
     crop, lines, cells, style = _crop_and_read()
-    assert settle_silent(crop, MrzFormat.TD1, lines, cells, (style[0], 0)) == lines
+    assert settle_silent(crop, MrzFormat.TD1, lines, cells, (style[0], 0, style[2])) == lines
 
 
 def test_the_check_is_read_right_through_the_reader():
