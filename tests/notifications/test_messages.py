@@ -7,6 +7,7 @@ import datetime as dt
 
 import icalendar
 import pytest
+import time_machine
 
 from notifications import messages, sms
 from notifications.models import Kind, Notification
@@ -158,7 +159,9 @@ def test_reminder_link_enters_without_code_and_confirmation_links_to_cancel_or_m
     confirmation = messages.render(notification(winter, kind="confirmation")).body
     manage = long_link(confirmation)
     assert re.fullmatch(r"https://\S+/rdv/\S+/", manage)
-    page = client.get(manage.removeprefix("https://visio.example.fr"))
+    # Opened a week before the appointment (its date is fixed: the real clock would pass it).
+    with time_machine.travel(winter.start - dt.timedelta(days=7), tick=False):
+        page = client.get(manage.removeprefix("https://visio.example.fr"))
     assert page.status_code == 200 and page.context["appointment"] == winter and page.context["can_cancel"]
 
 
