@@ -58,20 +58,25 @@ def totp_device(user):
 
 
 def totp_code(device, at: float | None = None) -> str:
-    """The code the app shows at time `at` (now by default), computed from the shared secret."""
+    """The code the app shows at time `at` (now by default), computed from the shared secret.
+    The app knows nothing of the drift the server has learnt for it (device.drift)."""
     import time
 
     from django_otp.oath import TOTP
 
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, drift=0)
     totp.time = time.time() if at is None else at
     return f"{totp.token():0{device.digits}d}"
 
 
 def next_totp_code(user) -> str:
-    """A code the server accepts now for `user`'s app: TOTP codes are single-use (django-otp
-    keeps the last time step used), so after a step was used the next one is taken (the
-    server accepts one step ahead), waiting for the clock only when that is used up too."""
+    """A code the server accepts now for `user`'s app. The server looks for the code at the
+    time steps now + drift +/- tolerance (drift: what it learnt of the app's clock on the
+    last sign-in, django_otp.oath.TOTP.verify) and refuses any step up to the last one used
+    (device.last_t, in the same steps as the codes). So take the step now + drift, or the one
+    after the last used: never behind the window's middle, the code stays valid if a
+    30-second boundary passes before the server checks it. Wait for the clock only when
+    that step is still beyond the window."""
     import time
 
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -80,11 +85,11 @@ def next_totp_code(user) -> str:
 
     device = TOTPDevice.objects.get(user=user, confirmed=True)
 
-    def step_now() -> int:
-        return int((time.time() - device.t0) // device.step)
+    def middle() -> int:  # the step at the middle of the server's window, now
+        return int((time.time() - device.t0) // device.step) + device.drift
 
-    wanted = max(step_now(), device.last_t + 1)
-    wait_until(lambda: step_now() >= wanted - device.tolerance, timeout=2 * device.step + 5, interval=0.5,
+    wanted = max(middle(), device.last_t + 1)
+    wait_until(lambda: middle() + device.tolerance >= wanted, timeout=2 * device.step + 5, interval=0.5,
                what="the authenticator's next time step")
     return totp_code(device, at=device.t0 + wanted * device.step + 1)
 
