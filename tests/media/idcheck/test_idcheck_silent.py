@@ -3,7 +3,6 @@ a second look with unsoftened templates settles them only when it confirms the t
 
 from datetime import date
 from functools import lru_cache
-from unittest import mock
 
 import numpy as np
 
@@ -26,9 +25,7 @@ from media.idcheck.reader import GRID_CHAR_HEIGHT
 G, Q = MRZ_ALPHABET.index("G"), MRZ_ALPHABET.index("Q")
 # A TD1 of the evaluation set's tuning part (blur 1.35, JPEG, card at 83 % of a 640 frame) whose
 # document number holds a Q at line 0, cell 12: the fitted softening puts G 0.01-0.04 behind it
-# in every frame, so the cell was left unsure and the check unread. The second pass (in_context)
-# brings O within ALNUM_MARGIN of that Q too, and it is no silent tie any more: these tests read
-# the first pass's scores, the tie settle_silent is for (the check is read either way, last test).
+# in every frame, so the cell was left unsure and the check unread.
 SEED, CELL = 133, (0, 12)
 
 
@@ -52,8 +49,7 @@ def _crop_and_read() -> tuple[MrzCrop, tuple[str, ...], CellScores, tuple[int, i
     crop = find_mrz(to_gray(check.frames[0]), GRID_CHAR_HEIGHT)
     assert crop is not None
     turned = crop.oriented(2 if check.conditions["mirrored"] else 0)
-    with mock.patch("media.idcheck.grid.in_context", lambda scores, *_: scores):
-        found = read_crop_cells(turned)
+    found = read_crop_cells(turned)
     assert found is not None and found[0] is MrzFormat.TD1
     assert check.mrz_lines[CELL[0]][CELL[1]] == "Q"
     return turned, found[1], found[3], found[4]
