@@ -94,6 +94,12 @@ def _responses(strip: np.ndarray, tpl: np.ndarray) -> np.ndarray:
     return np.stack([cv2.matchTemplate(strip, t, cv2.TM_CCOEFF_NORMED).max(axis=0) for t in tpl])
 
 
+def cell_scores(resp: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each cell's glyph scores (n, 37) from _responses: best within a pixel of the cell's start
+    (a glyph may sit a pixel off the fitted start: rounding, residual warp)."""
+    return np.stack([resp[:, max(0, c - 1):c + 2].max(axis=1) for c in starts])
+
+
 def _strip(image: np.ndarray, box: tuple[int, int, int, int], th: int, pitch: float) -> np.ndarray:
     """The line's band with one pitch of margin each side, white-padded past the image's edges."""
     x, y, w, h = box
@@ -201,9 +207,7 @@ def _read_line_style(image: np.ndarray, box: tuple[int, int, int, int], n: int, 
     positions = _cell_positions(top, n, pitch)
     if positions is None:
         return False
-    # A cell's glyph may sit a pixel off the fitted start (rounding, residual warp).
-    scores = np.stack([resp[:, max(0, c - 1):c + 2].max(axis=1) for c in positions])
-    return scores, float(top[positions].sum()), style, strip, positions, pitch
+    return cell_scores(resp, positions), float(top[positions].sum()), style, strip, positions, pitch
 
 
 def read_line_grid(image: np.ndarray, box: tuple[int, int, int, int], n: int,
