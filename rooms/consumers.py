@@ -462,9 +462,7 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
         me = await db(presence.find)(self.slug, self.pid)
         await self.channel_layer.group_send(personal_group(message["pid"]), {
             "type": "control.idcheck", "by_pid": self.pid, "by_name": me.name, "by_user": me.user_id,
-        })
-        await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": message["pid"],
-                                                      "state": "requested"})
+        })  # the asked participant's consumer tells the agents whether the request was taken
 
     async def on_idcheck_cancel(self, message: dict) -> None:
         await self.channel_layer.group_send(personal_group(message["pid"]), {"type": "control.idcheck_cancel"})
@@ -513,10 +511,15 @@ class RoomConsumer(NotesHandlers, AsyncWebsocketConsumer):
                 await task
 
     async def control_idcheck(self, event: dict) -> None:
-        if not self.pid or self.status != lobby.Status.ADMITTED or self.idcheck_task is not None:
-            return
-        self.idcheck_request = event
-        await self._send({"type": "idcheck.requested", "by": event["by_name"]})
+        if not self.pid:
+            return  # this socket is closing: the agents hear of the departure itself
+        # Said by the one who knows: the agent's page otherwise waits on a request nobody saw.
+        state = ("busy" if self.idcheck_task is not None else
+                 "unavailable" if self.status != lobby.Status.ADMITTED else "requested")
+        if state == "requested":
+            self.idcheck_request = event
+            await self._send({"type": "idcheck.requested", "by": event["by_name"]})
+        await self._broadcast(mods_group(self.slug), {"type": "idcheck.status", "pid": self.pid, "state": state})
 
     async def control_idcheck_cancel(self, event: dict) -> None:
         if self.idcheck_request is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from rooms import tokens
@@ -53,7 +54,10 @@ def ask_idcheck(agent_page, citizen, citizen_pid: str) -> None:
     if agent_page.get_attribute("#gv-btn-people", "aria-expanded") != "true":
         agent_page.click("#gv-btn-people")
     agent_page.click(f"#gv-people-list li[data-pid='{citizen_pid}'] [data-act='idcheck.start']")
-    citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])", timeout=WAIT)
+    try:
+        citizen.wait_for_selector("#gv-idcheck-ask:not([hidden])", timeout=WAIT)
+    except PlaywrightTimeout:  # the citizen's connection answers for the request: say what it said
+        raise AssertionError(f"no request shown; the agent sees: {agent_page.text_content('#gv-idcheck-state')!r}")
 
 
 def test_id_check_on_a_small_screen_and_at_200_percent_zoom_is_a_modal_dialog(server, booked, browsers):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from asgiref.sync import sync_to_async
 from av import VideoFrame
 
 from media.idcheck.formats import MrzFormat
@@ -139,6 +140,51 @@ def test_citizen_refuses_and_the_agent_sees_it(room, moderator, citizen, card_ci
     states, error = run(scenario())
     assert states == ["requested", "refused"] and error["code"] == "no_idcheck"
     assert IdentityCheck.objects.get().outcome == "refused"
+
+
+def test_a_second_request_while_a_check_runs_says_busy_and_asks_nobody_again(room, moderator, citizen, card_citizen):
+    async def scenario():
+        agent, guest = await in_the_room(room, moderator, citizen)
+        wall = np.full((480, 640, 3), 200, np.uint8)  # no card yet: the check reads on
+        pc = await join_media(guest, CardCamera(wall))
+        try:
+            await agent.send({"type": "idcheck.start", "pid": str(citizen.pid)})
+            await guest.expect("idcheck.requested")
+            await guest.send({"type": "idcheck.accept"})
+            hints = ("idcheck.hint",)  # live guidance ("show the card") meanwhile: not this test's subject
+            states = [(await agent.expect("idcheck.status", ignore=hints))["state"] for _ in range(2)]
+            await agent.send({"type": "idcheck.start", "pid": str(citizen.pid)})  # a second click, a second agent
+            states.append((await agent.expect("idcheck.status", ignore=hints))["state"])
+            await agent.send({"type": "idcheck.cancel", "pid": str(citizen.pid)})
+            states.append((await agent.expect("idcheck.status", ignore=hints))["state"])
+            # The citizen saw one request and its end, not the second request.
+            seen = [(await guest.expect("idcheck.ended", ignore=hints))["outcome"]]
+            return states, seen
+        finally:
+            await pc.close()
+            await agent.close()
+            await guest.close()
+
+    states, seen = run(scenario())
+    assert states == ["requested", "running", "busy", "cancelled"] and seen == ["cancelled"]
+
+
+def test_a_request_the_citizen_s_connection_cannot_take_is_reported_not_left_waiting(room, moderator, citizen):
+    """The database says admitted, the citizen's connection has not heard it yet (the admission
+    notice still on its way): the agent is told the citizen cannot be asked, not left waiting."""
+    async def scenario():
+        agent, guest = await seated(room.slug, moderator.pid, citizen.pid)  # the citizen waits
+        await sync_to_async(type(citizen).objects.filter(pk=citizen.pk).update)(status="admitted")
+        await agent.send({"type": "idcheck.start", "pid": str(citizen.pid)})
+        status = await agent.expect("idcheck.status")
+        await guest.send({"type": "ping"})
+        after = await guest.expect("pong")  # and no idcheck.requested came before it
+        await agent.close()
+        await guest.close()
+        return status, after
+
+    status, after = run(scenario())
+    assert (status["state"], status["pid"]) == ("unavailable", str(citizen.pid)) and after["type"] == "pong"
 
 
 def test_no_video_ends_unreadable_not_a_crash(room, moderator, citizen, card_citizen):

@@ -35,6 +35,8 @@ const STATES = {
   running: () => _("Reading the card of %(name)s…"),
   refused: () => _("%(name)s refused the check."),
   cancelled: () => _("Check of %(name)s cancelled."),
+  busy: () => _("A check of %(name)s is already running."),
+  unavailable: () => _("%(name)s cannot be asked now: not in the call."),
 };
 
 // --- the citizen's side ---------------------------------------------------------------
@@ -169,7 +171,7 @@ export function agentSide({ send, panel, nameOf }) {
     },
     status({ pid, state: s }) {
       const text = STATES[s] ? fmt(STATES[s](), { name: nameOf(pid) }) : s;
-      state(pid, text, s === "requested" || s === "running");
+      state(pid, text, s === "requested" || s === "running" || s === "busy");
     },
     hint({ pid, hint: code }) {
       if (pid === current) progress(hintText(code));
