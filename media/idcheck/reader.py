@@ -183,6 +183,9 @@ def fill_unsure(reads: list[Lines], cells: list[CellScores], min_agree: int = 2)
 # seeds 0-179 (counted only) 495 -> 497 at 8; 0 wrong accepted at every value. Frames under
 # 0.3x the sharpest read are still skipped (motion blur yields confident misreads).
 MIN_SHARPNESS = 8.0
+# A frame whose band is under this share of the sharpest trusted read's is skipped: motion blur
+# yields confident misreads.
+RELATIVE_SHARPNESS = 0.3
 
 
 class FrameReader:
@@ -258,7 +261,7 @@ class FrameReader:
         # 3-4x the band's sharpness) would skip every good frame after it.
         sharp = sharpness(crop.image)
         self.hint = hint_for(crop, sharp, max(self._best_sharpness, sharp))
-        if sharp < self.min_sharpness or sharp < 0.3 * self._best_sharpness:
+        if sharp < self.min_sharpness or sharp < RELATIVE_SHARPNESS * self._best_sharpness:
             return
         read = self._read_oriented(crop)
         if read is None:
