@@ -180,8 +180,7 @@ def fill_unsure(reads: list[Lines], cells: list[CellScores], min_agree: int = 2)
 # sigma 1.2-1.5, VP8) of small cards give bands at 7-15 that the locator fits with the right
 # format and that read 0.9+ plausible: at 16 every frame of 19 of the tuning part's failed
 # checks was skipped. Tuning seeds 0-179: 482/540 exact at 16, 485 at 8 and at 4; held-out
-# seeds 0-179 (counted only) 495 -> 497 at 8; 0 wrong accepted at every value. Frames under
-# 0.3x the sharpest read are still skipped (motion blur yields confident misreads).
+# seeds 0-179 (counted only) 495 -> 497 at 8; 0 wrong accepted at every value.
 MIN_SHARPNESS = 8.0
 # A frame whose band is under this share of the sharpest trusted read's is skipped: motion blur
 # yields confident misreads.
