@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .expected_names import ANY, expected_zones
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
 from .grid import (
@@ -35,7 +36,7 @@ from .grid import (
 )
 from .guidance import Hint, hint_for
 from .locate import MrzCrop, find_mrz, sharpness, to_gray
-from .normalise import LAYOUTS, alphanumeric_cells, layout_for, normalise
+from .normalise import LAYOUTS, NAME_ZONES, alphanumeric_cells, layout_for, normalise
 from .parse import ParsedMrz, parse
 from .result import IdCheckResult, Outcome, names_match
 
@@ -80,11 +81,26 @@ def dates_checked(fmt: MrzFormat, lines: Lines) -> int:
 ORIENTATION_DATE_WEIGHT = 0.03
 
 
-def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None:
-    """Per-character majority over one format's reads, or None while any character is undecided."""
+# Name cells a vote may settle for the appointment's letter short of a 2:1 lead (see vote).
+MAX_NAME_OVERRIDES = 2
+
+
+def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2, expected: Lines | None = None) -> Lines | None:
+    """Per-character majority over one format's reads, or None while any character is undecided.
+
+    With `expected` (expected_names.expected_zones: the appointment's name where the card's
+    name zones begin, ANY elsewhere), a name cell whose plurality is the expected letter takes it
+    without the 2:1 lead the plain vote asks for (three frames reading O, two reading D), when at
+    least `min_agree` frames read it. Never on a tie, never against the plurality: an impostor's
+    card is then read for the claimant's name only where the plain vote, given more frames, would
+    have read it too (a 3:3 tie between QUENTIN and GUENTIN settled by the name claimed was measured
+    to verify a look-alike name). At most MAX_NAME_OVERRIDES cells per check are settled so; past
+    that the expectation is dropped (None: the caller votes plainly).
+    """
     if len(reads) < min_agree:
         return None
     out: list[str] = []
+    overrides = 0
     for i in range(fmt.line_count):
         # A cell Tesseract left empty usually means its boxes slipped off the grid on that
         # line, so such line reads only vote when there are not enough clean ones.
@@ -93,8 +109,20 @@ def vote(fmt: MrzFormat, reads: list[Lines], min_agree: int = 2) -> Lines | None
             lines = [r[i] for r in reads]
         chars: list[str] = []
         for j in range(fmt.line_length):
-            ranked = Counter(line[j] for line in lines if line[j] != "?").most_common(2)
-            if not ranked or ranked[0][1] < min_agree or (len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1]):
+            counts = Counter(line[j] for line in lines if line[j] != "?")
+            ranked = counts.most_common(2)
+            decided = bool(ranked) and ranked[0][1] >= min_agree and not (
+                len(ranked) > 1 and ranked[1][1] * 2 > ranked[0][1])
+            want = expected[i][j] if expected is not None else ANY
+            if want != ANY and counts[want] >= min_agree and all(
+                    n < counts[want] for ch, n in counts.items() if ch != want):
+                if not decided:
+                    overrides += 1
+                    if overrides > MAX_NAME_OVERRIDES:
+                        return None
+                chars.append(want)
+                continue
+            if not decided:
                 return None
             chars.append(ranked[0][0])
         out.append("".join(chars))
@@ -211,6 +239,7 @@ class FrameReader:
         self.frames_read = 0
         self.hint: Hint | None = None  # what the person should change, from the last frame (guidance.py)
         self.result: IdCheckResult | None = None
+        self._held: tuple[MrzFormat, ParsedMrz] | None = None  # a valid read whose name differs, not yet final
 
     @property
     def done(self) -> bool:
@@ -235,7 +264,7 @@ class FrameReader:
     def finish(self) -> IdCheckResult:
         """Give up now (frame or time budget spent, or the caller stops): best verdict so far."""
         if self.result is None:
-            voted = self._stable_invalid(self.mismatch_agree)
+            voted = self._stable_invalid(self.mismatch_agree) or self._held
             if voted is not None:
                 self.result = self._verdict(*voted)
             else:
@@ -277,7 +306,16 @@ class FrameReader:
         parsed = parse(fmt, voted, self.today)
         if (parsed is not None and parsed.check_digits_valid and parsed.fields_valid
                 and self._number_agreed(fmt, voted)):
-            self.result = self._verdict(fmt, parsed)
+            verdict = self._verdict(fmt, parsed)
+            # A valid document whose name is not the appointment's is only final once that
+            # name was read alike by mismatch_agree frames, as an invalid read must be: two
+            # blurred frames reading QUENTIN as GUENTIN must not end the check while the next
+            # ones can settle it (vote weighs the appointment's letter in). Held meanwhile:
+            # finish() gives it if nothing better comes.
+            if "name" in verdict.reasons and self._name_reads(fmt, voted) < self.mismatch_agree:
+                self._held = (fmt, parsed)
+                return
+            self.result = verdict
             return
         stable = self._stable_invalid(self.mismatch_agree)
         if stable is not None:
@@ -342,7 +380,22 @@ class FrameReader:
         return fill_unsure(self._reads[fmt], self._cells[fmt], self.min_agree)
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
-        return vote(fmt, self._filled(fmt), self.min_agree)
+        """The frames' vote; where they disagree on a name letter, the appointment's letter is
+        weighed in (vote, expected_names) when one of its spellings makes a whole vote."""
+        filled = self._filled(fmt)
+        if self.last_name is not None:
+            for mask in expected_zones(fmt, self.first_name or "", self.last_name):
+                voted = vote(fmt, filled, self.min_agree, mask)
+                if voted is not None:
+                    return voted
+        return vote(fmt, filled, self.min_agree)
+
+    def _name_reads(self, fmt: MrzFormat, voted: Lines) -> int:
+        """How many frames read the voted name zones exactly so."""
+        def zones(lines: Lines) -> tuple[str, ...]:
+            return tuple(lines[li][start:end] for li, start, end in NAME_ZONES[fmt])
+        wanted = zones(voted)
+        return sum(zones(r) == wanted for r in self._filled(fmt))
 
     def _number_agreed(self, fmt: MrzFormat, voted: Lines) -> bool:
         return number_agreed(fmt, self._filled(fmt), voted, self.min_agree)
