@@ -240,6 +240,7 @@ class FrameReader:
         self.hint: Hint | None = None  # what the person should change, from the last frame (guidance.py)
         self.result: IdCheckResult | None = None
         self._held: tuple[MrzFormat, ParsedMrz] | None = None  # a valid read whose name differs, not yet final
+        self._expected: dict[MrzFormat, list[Lines]] = {}  # expected_names masks of the appointment's name
 
     @property
     def done(self) -> bool:
@@ -384,7 +385,9 @@ class FrameReader:
         weighed in (vote, expected_names) when one of its spellings makes a whole vote."""
         filled = self._filled(fmt)
         if self.last_name is not None:
-            for mask in expected_zones(fmt, self.first_name or "", self.last_name):
+            if fmt not in self._expected:  # the appointment's spellings, once per format and check
+                self._expected[fmt] = expected_zones(fmt, self.first_name or "", self.last_name)
+            for mask in self._expected[fmt]:
                 voted = vote(fmt, filled, self.min_agree, mask)
                 if voted is not None:
                     return voted
