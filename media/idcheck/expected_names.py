@@ -12,6 +12,14 @@ spelt here).
 
 A card whose name truly differs (an impostor's LERDY held sharply) never has the expected
 letter as its frames' plurality, so its name still reads as a mismatch.
+
+Where a check digit covers the names (the old French card's last digit covers both lines), a
+name letter every frame misreads alike (O read G in six frames of six) can still be settled:
+`one_letter_off` gives the vote with the one name cell that differs from the appointment's
+spelling replaced, and the reader keeps it only if the check digits then pass. A single changed
+cell always changes a 7-3-1 check digit unless the two glyphs' values are 10 apart (G/Q, U/0/K:
+`grid.SILENT`), so a card printed with another name cannot pass so; a silent pair cannot
+repair a failing check, and is refused anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from .normalise import NAME_ZONES
 
 Lines = tuple[str, ...]
 ANY = "*"  # a cell the expectation says nothing about
+# Formats whose check digits cover every name zone (TD1's and TD3's never cover the names).
+NAMES_UNDER_CHECK_DIGIT = frozenset({MrzFormat.FR_ID_1988})
 
 
 def _zone_texts(fmt: MrzFormat, surname: tuple[str, ...], given: tuple[str, ...]) -> tuple[str, ...]:
@@ -50,3 +60,32 @@ def expected_zones(fmt: MrzFormat, first_name: str, last_name: str) -> list[Line
             if mask not in masks:
                 masks.append(mask)
     return masks
+
+
+def _value(ch: str) -> int:
+    """A glyph's value in the ICAO 7-3-1 check sum."""
+    return int(ch) if ch.isdigit() else (ord(ch) - 55 if ch.isalpha() else 0)
+
+
+def one_letter_off(fmt: MrzFormat, voted: Lines, masks: list[Lines]) -> list[Lines]:
+    """The voted lines with their one name cell that differs from an expected spelling (a mask of
+    expected_zones) replaced by the expected letter, for formats whose check digits cover the
+    names; the caller keeps one only if its check digits pass. Spellings two or more cells away
+    are left out (two changes can cancel in the sum), and so is a cell whose two glyphs are a
+    silent pair (the sum cannot tell them apart)."""
+    if fmt not in NAMES_UNDER_CHECK_DIGIT:
+        return []
+    out: list[Lines] = []
+    for mask in masks:
+        diffs = [(li, j) for li, (want, read) in enumerate(zip(mask, voted, strict=True))
+                 for j, (a, b) in enumerate(zip(want, read, strict=True)) if a != ANY and a != b]
+        if len(diffs) != 1:
+            continue
+        li, j = diffs[0]
+        if (_value(mask[li][j]) - _value(voted[li][j])) % 10 == 0:
+            continue
+        lines = list(voted)
+        lines[li] = voted[li][:j] + mask[li][j] + voted[li][j + 1:]
+        if tuple(lines) not in out:
+            out.append(tuple(lines))
+    return out

@@ -277,6 +277,23 @@ def _waves(size: int) -> np.ndarray:
     return np.exp(-2j * np.pi * np.outer((_COUNTS - 0.3) / size, xs)).astype(np.complex64)
 
 
+# Counted characters of a line whose end a reflection's glare washed out (the blob stops where
+# the ink fades), by the format's line count: (line count, counted range, length). Two lines
+# counting 29-34.5 are taken for 36 only with glare at one end (see _glare_side); three lines
+# counting 29-31 are a TD1 read whole.
+SHORT_LINES = ((2, (29.0, 34.5), 36), (2, (38.5, 42.5), 44), (3, (26.0, 28.5), 30))
+GLARE_LEVEL = 245  # a blown-out pixel of the rectified band (before lighting is divided out)
+GLARE_SHARE = 0.2  # share of a line end's run-on blown out for the line to be run on there
+
+
+def short_line_length(line_count: int, chars: float) -> int | None:
+    """The format's line length when the counted characters fall short of it (SHORT_LINES), else None."""
+    for count, (lo, hi), length in SHORT_LINES:
+        if count == line_count and lo <= chars <= hi:
+            return length
+    return None
+
+
 def line_count_for(chars: float) -> int:
     """3 for a TD1 line length (30), 2 for the 36 and 44 of the two-line formats."""
     return 3 if chars < 33 else 2
@@ -451,8 +468,19 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
         quad = np.array([first[0], first[1], last[2], last[3]], np.float32)
     # Levelled search coordinates -> frame coordinates at full resolution.
     inverse = cv2.invertAffineTransform(_rotation(small.shape, angle))
+    at_edge = _at_edge((cv2.transform(quad[None], inverse)[0] * k).astype(np.float32), gray.shape)
+    ink_length = float(np.hypot(*(quad[1] - quad[0])) + np.hypot(*(quad[2] - quad[3]))) / 2 * scale
+    ink_px = float(np.hypot(*(quad[1] - quad[0])))  # the first line's ink, search pixels
+    # A line counted short of its format's length may have lost an end to a reflection (the
+    # blob stops where the glare washes the ink out): the band is widened by the missing cells
+    # at both ends, and the lines' boxes are then run on at the end the glare is on, if either.
+    n_full = short_line_length(len(group), chars)
+    missing = n_full - chars if n_full is not None else 0.0
+    if missing:
+        along = (quad[1] - quad[0]) / max(1e-6, float(np.hypot(*(quad[1] - quad[0]))))
+        reach = along * missing * ink_length / scale / chars
+        quad = np.array([quad[0] - reach, quad[1] + reach, quad[2] + reach, quad[3] - reach], np.float32)
     src = (cv2.transform(quad[None], inverse)[0] * k).astype(np.float32)
-    at_edge = _at_edge(src, gray.shape)
     length = float(np.hypot(*(quad[1] - quad[0])) + np.hypot(*(quad[2] - quad[3]))) / 2 * scale
     height = float(np.hypot(*(quad[3] - quad[0])) + np.hypot(*(quad[2] - quad[1]))) / 2 * scale
     mx, my = float(char_height), 0.7 * char_height
@@ -465,7 +493,8 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
             np.array([b[0], b[1] + b[3] / 2]), np.array([b[0] + b[2], b[1] + b[3] / 2]))
         ys = cv2.perspectiveTransform(np.array([mid], np.float32), to_out)[0][:, 1]
         h_out = min(hh, line_h) * scale
-        lines_out.append((round(mx), round(float(ys.mean()) - h_out / 2), round(length), round(h_out)))
+        lines_out.append((round(mx + (length - ink_length) / 2), round(float(ys.mean()) - h_out / 2),
+                          round(ink_length), round(h_out)))
     source = gray
     shrink = scale / k  # output pixels per full-resolution pixel
     if shrink < 0.7:  # a big MRZ: average down first, a warp alone would alias
@@ -476,11 +505,33 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     size = (round(length + 2 * mx), round(height + 2 * my))
     crop = cv2.warpPerspective(source, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     lines = tuple(lines_out)
+    if missing:
+        reach = missing * ink_length / chars
+        side = _glare_side(crop, lines, reach)
+        if side is not None:  # else no reflection at either end: the count stands, the box stays on the ink
+            lines = tuple((x - round(reach) if side < 0 else x, y, round(ink_length + reach), h)
+                          for x, y, _, h in lines)
+            chars = float(n_full or chars)
     flat = _flatten(crop, char_height)
-    line_px = float(np.hypot(*(quad[1] - quad[0])))
+    pitch_px = ink_px * k / max(chars, 1.0)
     return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars,
-                   pitch_px=line_px * k / max(chars, 1.0), share=line_px / small.shape[1],
+                   pitch_px=pitch_px, share=pitch_px * chars / gray.shape[1],
                    glare=float(np.mean(crop >= 245)), at_edge=at_edge)
+
+
+def _glare_side(crop: np.ndarray, lines: tuple[Box, ...], reach: float) -> int | None:
+    """-1 or 1 when the band's run-on past its left or right end (reach pixels) is washed out by
+    a reflection (GLARE_SHARE of its pixels blown out, and clearly more than at the other end), else None."""
+    y0 = max(0, min(y for _, y, _, _ in lines))
+    y1 = max(y + h for _, y, _, h in lines)
+    x0, x1 = lines[0][0], lines[0][0] + lines[0][2]
+    r = max(1, round(reach))
+    left = crop[y0:y1, max(0, x0 - r):x0]
+    right = crop[y0:y1, x1:x1 + r]
+    shares = [float(np.mean(part >= GLARE_LEVEL)) if part.size else 0.0 for part in (left, right)]
+    if max(shares) < GLARE_SHARE or min(shares) > 0.5 * max(shares):
+        return None
+    return -1 if shares[0] > shares[1] else 1
 
 
 def _at_edge(corners: np.ndarray, shape: tuple[int, ...]) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .expected_names import ANY, expected_zones
+from .expected_names import ANY, expected_zones, one_letter_off
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
 from .grid import (
@@ -241,6 +241,7 @@ class FrameReader:
         self.result: IdCheckResult | None = None
         self._held: tuple[MrzFormat, ParsedMrz] | None = None  # a valid read whose name differs, not yet final
         self._expected: dict[MrzFormat, list[Lines]] = {}  # expected_names masks of the appointment's name
+        self._filled_for: dict[MrzFormat, tuple[int, list[Lines]]] = {}  # fill_unsure of the first n reads
 
     @property
     def done(self) -> bool:
@@ -305,6 +306,8 @@ class FrameReader:
         if voted is None:
             return
         parsed = parse(fmt, voted, self.today)
+        if parsed is not None and not parsed.check_digits_valid:
+            voted, parsed = self._name_confirmed(fmt, voted, parsed)
         if (parsed is not None and parsed.check_digits_valid and parsed.fields_valid
                 and self._number_agreed(fmt, voted)):
             verdict = self._verdict(fmt, parsed)
@@ -378,20 +381,42 @@ class FrameReader:
         return (fmt, normal, checked, cells) if plausibility(fmt, lines) >= 0.75 else None
 
     def _filled(self, fmt: MrzFormat) -> list[Lines]:
-        return fill_unsure(self._reads[fmt], self._cells[fmt], self.min_agree)
+        """The reads with unsure cells filled across frames (fill_unsure), computed once per new
+        read: the vote, the number's agreement and the name's count all start from it."""
+        n = len(self._reads[fmt])
+        cached = self._filled_for.get(fmt)
+        if cached is None or cached[0] != n:
+            cached = (n, fill_unsure(self._reads[fmt], self._cells[fmt], self.min_agree))
+            self._filled_for[fmt] = cached
+        return cached[1]
 
     def _vote(self, fmt: MrzFormat) -> Lines | None:
         """The frames' vote; where they disagree on a name letter, the appointment's letter is
         weighed in (vote, expected_names) when one of its spellings makes a whole vote."""
         filled = self._filled(fmt)
-        if self.last_name is not None:
-            if fmt not in self._expected:  # the appointment's spellings, once per format and check
-                self._expected[fmt] = expected_zones(fmt, self.first_name or "", self.last_name)
-            for mask in self._expected[fmt]:
-                voted = vote(fmt, filled, self.min_agree, mask)
-                if voted is not None:
-                    return voted
+        for mask in self._masks(fmt):
+            voted = vote(fmt, filled, self.min_agree, mask)
+            if voted is not None:
+                return voted
         return vote(fmt, filled, self.min_agree)
+
+    def _masks(self, fmt: MrzFormat) -> list[Lines]:
+        """The appointment's spellings (expected_names masks), once per format and check."""
+        if self.last_name is None:
+            return []
+        if fmt not in self._expected:
+            self._expected[fmt] = expected_zones(fmt, self.first_name or "", self.last_name)
+        return self._expected[fmt]
+
+    def _name_confirmed(self, fmt: MrzFormat, voted: Lines, parsed: ParsedMrz) -> tuple[Lines, ParsedMrz]:
+        """A vote failing its check digits, whose one name letter off the appointment's spelling
+        makes them pass once replaced, where they cover the names (expected_names.one_letter_off):
+        that letter was misread alike by the frames. Else the vote as it is."""
+        for lines in one_letter_off(fmt, voted, self._masks(fmt)):
+            fixed = parse(fmt, lines, self.today)
+            if fixed is not None and fixed.check_digits_valid and fixed.fields_valid:
+                return lines, fixed
+        return voted, parsed
 
     def _name_reads(self, fmt: MrzFormat, voted: Lines) -> int:
         """How many frames read the voted name zones exactly so."""
