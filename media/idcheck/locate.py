@@ -468,54 +468,59 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
         quad = np.array([first[0], first[1], last[2], last[3]], np.float32)
     # Levelled search coordinates -> frame coordinates at full resolution.
     inverse = cv2.invertAffineTransform(_rotation(small.shape, angle))
-    at_edge = _at_edge((cv2.transform(quad[None], inverse)[0] * k).astype(np.float32), gray.shape)
     ink_length = float(np.hypot(*(quad[1] - quad[0])) + np.hypot(*(quad[2] - quad[3]))) / 2 * scale
-    ink_px = float(np.hypot(*(quad[1] - quad[0])))  # the first line's ink, search pixels
-    # A line counted short of its format's length may have lost an end to a reflection (the
-    # blob stops where the glare washes the ink out): the band is widened by the missing cells
-    # at both ends, and the lines' boxes are then run on at the end the glare is on, if either.
-    n_full = short_line_length(len(group), chars)
-    missing = n_full - chars if n_full is not None else 0.0
-    if missing:
-        along = (quad[1] - quad[0]) / max(1e-6, float(np.hypot(*(quad[1] - quad[0]))))
-        reach = along * missing * ink_length / scale / chars
-        quad = np.array([quad[0] - reach, quad[1] + reach, quad[2] + reach, quad[3] - reach], np.float32)
-    src = (cv2.transform(quad[None], inverse)[0] * k).astype(np.float32)
-    length = float(np.hypot(*(quad[1] - quad[0])) + np.hypot(*(quad[2] - quad[3]))) / 2 * scale
-    height = float(np.hypot(*(quad[3] - quad[0])) + np.hypot(*(quad[2] - quad[1]))) / 2 * scale
     mx, my = float(char_height), 0.7 * char_height
-    dst = np.array([[mx, my], [mx + length, my], [mx + length, my + height], [mx, my + height]], np.float32)
-    # Each line's place in the output: its own centre line mapped like the band.
-    to_out = cv2.getPerspectiveTransform(quad, dst)
-    lines_out: list[Box] = []
-    for c, b, hh in zip(corners, group, heights, strict=True):
-        mid = ((c[0] + c[3]) / 2, (c[1] + c[2]) / 2) if c is not None else (
-            np.array([b[0], b[1] + b[3] / 2]), np.array([b[0] + b[2], b[1] + b[3] / 2]))
-        ys = cv2.perspectiveTransform(np.array([mid], np.float32), to_out)[0][:, 1]
-        h_out = min(hh, line_h) * scale
-        lines_out.append((round(mx + (length - ink_length) / 2), round(float(ys.mean()) - h_out / 2),
-                          round(ink_length), round(h_out)))
-    source = gray
-    shrink = scale / k  # output pixels per full-resolution pixel
-    if shrink < 0.7:  # a big MRZ: average down first, a warp alone would alias
-        f = shrink * 1.4
-        source = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-        src = src * f
-    matrix = cv2.getPerspectiveTransform(src, dst)
-    size = (round(length + 2 * mx), round(height + 2 * my))
-    crop = cv2.warpPerspective(source, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    lines = tuple(lines_out)
-    if missing:
-        reach = missing * ink_length / chars
-        side = _glare_side(crop, lines, reach)
-        if side is not None:  # else no reflection at either end: the count stands, the box stays on the ink
+
+    def warp(band: np.ndarray) -> tuple[np.ndarray, tuple[Box, ...]]:
+        """The band (a quad in levelled search coordinates) warped to a rectangle from the frame
+        at full resolution, and each line's box in it (over the ink, centred in the band)."""
+        src = (cv2.transform(band[None], inverse)[0] * k).astype(np.float32)
+        length = float(np.hypot(*(band[1] - band[0])) + np.hypot(*(band[2] - band[3]))) / 2 * scale
+        height = float(np.hypot(*(band[3] - band[0])) + np.hypot(*(band[2] - band[1]))) / 2 * scale
+        dst = np.array([[mx, my], [mx + length, my], [mx + length, my + height], [mx, my + height]], np.float32)
+        # Each line's place in the output: its own centre line mapped like the band.
+        to_out = cv2.getPerspectiveTransform(band, dst)
+        lines_out: list[Box] = []
+        for c, b, hh in zip(corners, group, heights, strict=True):
+            mid = ((c[0] + c[3]) / 2, (c[1] + c[2]) / 2) if c is not None else (
+                np.array([b[0], b[1] + b[3] / 2]), np.array([b[0] + b[2], b[1] + b[3] / 2]))
+            ys = cv2.perspectiveTransform(np.array([mid], np.float32), to_out)[0][:, 1]
+            h_out = min(hh, line_h) * scale
+            lines_out.append((round(mx + (length - ink_length) / 2), round(float(ys.mean()) - h_out / 2),
+                              round(ink_length), round(h_out)))
+        source = gray
+        shrink = scale / k  # output pixels per full-resolution pixel
+        if shrink < 0.7:  # a big MRZ: average down first, a warp alone would alias
+            f = shrink * 1.4
+            source = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            src = src * f
+        matrix = cv2.getPerspectiveTransform(src, dst)
+        size = (round(length + 2 * mx), round(height + 2 * my))
+        out = cv2.warpPerspective(source, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        return out, tuple(lines_out)
+
+    at_edge = _at_edge((cv2.transform(quad[None], inverse)[0] * k).astype(np.float32), gray.shape)
+    line_px = float(np.hypot(*(quad[1] - quad[0])))  # the first line's ink, search pixels
+    counted = chars
+    crop, lines = warp(quad)
+    # A line counted short of its format's length may have lost an end to a reflection (the
+    # blob stops where the glare washes the ink out): the band is warped again widened by the
+    # missing cells at both ends, and if one end's run-on is glare, the lines' boxes run on
+    # there to the format's length. Else the count, the crop and the ink's boxes stand.
+    n_full = short_line_length(len(group), chars)
+    if n_full is not None:
+        reach = (n_full - chars) * ink_length / chars  # output pixels
+        along = (quad[1] - quad[0]) / max(1e-6, float(np.hypot(*(quad[1] - quad[0]))))
+        step = along * reach / scale
+        wide, wide_lines = warp(np.array([quad[0] - step, quad[1] + step, quad[2] + step, quad[3] - step], np.float32))
+        side = _glare_side(wide, wide_lines, reach)
+        if side is not None:
+            crop, chars = wide, float(n_full)
             lines = tuple((x - round(reach) if side < 0 else x, y, round(ink_length + reach), h)
-                          for x, y, _, h in lines)
-            chars = float(n_full or chars)
+                          for x, y, _, h in wide_lines)
     flat = _flatten(crop, char_height)
-    pitch_px = ink_px * k / max(chars, 1.0)
     return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars,
-                   pitch_px=pitch_px, share=pitch_px * chars / gray.shape[1],
+                   pitch_px=line_px * k / max(counted, 1.0), share=line_px / small.shape[1] * (chars / counted),
                    glare=float(np.mean(crop >= 245)), at_edge=at_edge)
 
 
