@@ -25,6 +25,7 @@ repair a failing check, and is refused anyway.
 from __future__ import annotations
 
 from .formats import MrzFormat
+from .grid import MRZ_ALPHABET, SILENT
 from .names import spellings
 from .normalise import NAME_ZONES
 
@@ -62,11 +63,6 @@ def expected_zones(fmt: MrzFormat, first_name: str, last_name: str) -> list[Line
     return masks
 
 
-def _value(ch: str) -> int:
-    """A glyph's value in the ICAO 7-3-1 check sum."""
-    return int(ch) if ch.isdigit() else (ord(ch) - 55 if ch.isalpha() else 0)
-
-
 def one_letter_off(fmt: MrzFormat, voted: Lines, masks: list[Lines]) -> list[Lines]:
     """The voted lines with their one name cell that differs from an expected spelling (a mask of
     expected_zones) replaced by the expected letter, for formats whose check digits cover the
@@ -82,7 +78,8 @@ def one_letter_off(fmt: MrzFormat, voted: Lines, masks: list[Lines]) -> list[Lin
         if len(diffs) != 1:
             continue
         li, j = diffs[0]
-        if (_value(mask[li][j]) - _value(voted[li][j])) % 10 == 0:
+        want, read = MRZ_ALPHABET.find(mask[li][j]), MRZ_ALPHABET.find(voted[li][j])
+        if want < 0 or read < 0 or SILENT[want, read]:
             continue
         lines = list(voted)
         lines[li] = voted[li][:j] + mask[li][j] + voted[li][j + 1:]
