@@ -521,7 +521,7 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     flat = _flatten(crop, char_height)
     return MrzCrop(flat, _fit_lines_to_ink(flat, lines), angle, chars,
                    pitch_px=line_px * k / max(counted, 1.0), share=line_px / small.shape[1] * (chars / counted),
-                   glare=float(np.mean(crop >= 245)), at_edge=at_edge)
+                   glare=float(np.mean(crop >= GLARE_LEVEL)), at_edge=at_edge)
 
 
 def _glare_side(crop: np.ndarray, lines: tuple[Box, ...], reach: float) -> int | None:
