@@ -510,7 +510,7 @@ def find_mrz(gray: np.ndarray, char_height: int = OCR_CHAR_HEIGHT) -> MrzCrop | 
     n_full = short_line_length(len(group), chars)
     if n_full is not None:
         reach = (n_full - chars) * ink_length / chars  # output pixels
-        along = (quad[1] - quad[0]) / max(1e-6, float(np.hypot(*(quad[1] - quad[0]))))
+        along = (quad[1] - quad[0]) / max(1e-6, line_px)  # unit vector along the lines
         step = along * reach / scale
         wide, wide_lines = warp(np.array([quad[0] - step, quad[1] + step, quad[2] + step, quad[3] - step], np.float32))
         side = _glare_side(wide, wide_lines, reach)
