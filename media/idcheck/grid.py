@@ -375,6 +375,8 @@ def decide(scores: np.ndarray, layout: str) -> str:
             out.append(MRZ_ALPHABET[int(np.argmax(np.where(_DIGITS, row, -np.inf)))])
         elif kind == "A":
             out.append(MRZ_ALPHABET[int(np.argmax(np.where(_LETTERS, row, -np.inf)))])
+        elif kind == "P":
+            out.append(MRZ_ALPHABET[int(np.argmax(row))])
         else:  # a document number's cell: only the glyphs its kind allows, and only if sure
             sure = sure_glyph(np.where(allowed(kind, out[-1] if out else ""), row, -np.inf))
             out.append(UNSURE if sure is None else MRZ_ALPHABET[sure])

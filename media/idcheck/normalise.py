@@ -20,16 +20,19 @@ _TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6
 
 # D: digit, A: letter or '<', X: any (alphanumeric field), C: a department code's digit, A or B,
 # L: a letter inside a document number (C and L are never rewritten: they are part of a
-# number), '<'-or-digit check digits are D too.
+# number), P: optional data that can never hold the document number (a passport's personal
+# number, a TD1 card's second-line data: read as the best glyph, never rewritten, never
+# reported; a misread there either fails a check digit or changes nothing the check reports),
+# '<'-or-digit check digits are D too.
 LAYOUTS: dict[MrzFormat, tuple[str, ...]] = {
     MrzFormat.TD1: (
         "AAAAA" + "X" * 9 + "D" + "X" * 15,
-        "DDDDDDDADDDDDDDAAA" + "X" * 11 + "D",
+        "DDDDDDDADDDDDDDAAA" + "P" * 11 + "D",
         "A" * 30,
     ),
     MrzFormat.TD3: (
         "A" * 44,
-        "X" * 9 + "D" + "AAA" + "DDDDDDD" + "A" + "DDDDDDD" + "X" * 14 + "DD",
+        "X" * 9 + "D" + "AAA" + "DDDDDDD" + "A" + "DDDDDDD" + "P" * 14 + "DD",
     ),
     # Department codes are digits except Corsica's 2A/2B, so only their first cell is a digit for
     # sure; the others (C) hold a digit, A, B or '<' (never rewritten: they are part of the
@@ -109,17 +112,20 @@ def normalise(fmt: MrzFormat, lines: tuple[str, ...]) -> tuple[str, ...]:
                                   for line, layout in zip(lines, layout_for(fmt, lines), strict=True)))
 
 
-# Where each format keeps its document number (with its check digit) and optional data:
-# (line, start, end).
+# Where each format keeps its document number with its check digit: (line, start, end). A TD1
+# card's first-line optional data is included (a number longer than 9 characters runs on
+# there, ICAO 9303 part 5); a passport's optional data and a TD1 card's second-line optional
+# data never hold the number (kind P).
 NUMBER_FIELDS: dict[MrzFormat, tuple[tuple[int, int, int], ...]] = {
-    MrzFormat.TD1: ((0, 5, 30), (1, 18, 29)),
-    MrzFormat.TD3: ((1, 0, 10), (1, 28, 43)),
+    MrzFormat.TD1: ((0, 5, 30),),
+    MrzFormat.TD3: ((1, 0, 10),),
     MrzFormat.FR_ID_1988: ((0, 30, 36), (1, 0, 13)),
 }
 
 
 def alphanumeric_cells(fmt: MrzFormat, lines: tuple[str, ...]) -> str:
-    """The document number, its check digit and the optional data, as read, in order.
+    """The document number and its check digit (with the optional data it may run on in), as
+    read, in order.
 
     Alphanumeric cells there are never corrected, so a reading of them is only trusted
     when several frames read them identically (see reader.number_agreed).
