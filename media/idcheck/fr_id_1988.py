@@ -24,12 +24,17 @@ adults at issue (2014 extension), otherwise 10 years. It is therefore estimated.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from mrz.base.functions import hash_string
 
 LINE_LENGTH = 36
+# The card number's department segment: three digits (a department and an office digit, or an
+# overseas department), or Corsica's 2A/2B, written 2A plus an office digit before 2017 and 02A
+# since (the reader's layout allows those letters there: normalise.department_letter_after).
+_NUMBER = re.compile(r"\d{4}(?:\d{3}|2[AB]\d|02[AB])\d{5}")
 
 
 def check_digit(text: str) -> str:
@@ -86,7 +91,7 @@ def parse(line1: str, line2: str) -> FrId1988:
     names = line2[13:27].rstrip("<")
     fields_ok = (
         line1.startswith("IDFRA")
-        and number.isdigit()
+        and _NUMBER.fullmatch(number) is not None
         and birth.isdigit()
         and line2[34] in "MF"
         and line1[30:36].replace("<", "0").isalnum()

@@ -9,11 +9,12 @@ out with valid check digits (34 forged cards per format, about 100 in all, to
 keep the suite within its time budget; the text-level test covers more flips).
 """
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from media.idcheck import FrameReader, MrzFormat, Outcome
+from media.idcheck import FrameReader, MrzFormat, Outcome, fr_id_1988
 from media.idcheck.synthetic import SyntheticCard, card_frames, flip_digit, make_card, random_conditions
 
 TODAY = date(2026, 11, 23)
@@ -66,3 +67,16 @@ def test_forged_digit_never_comes_out_valid(fmt):
         outcomes.append(result.outcome)
     # Most forgeries are read and reported as such, not merely "unreadable".
     assert outcomes.count(Outcome.MISMATCH) >= FORGED_CARDS // 2
+
+
+@pytest.mark.parametrize("department", ["2A3", "02B"])
+def test_an_old_french_card_issued_in_corsica_is_verified(department):
+    """Corsica's departments hold a letter (2A, 2B), in the card number too: such a card is as
+    valid as any other, not a malformed one."""
+    card = make_card(MrzFormat.FR_ID_1988, 0)
+    number = card.document_number[:4] + department + card.document_number[7:]
+    lines = fr_id_1988.build(card.mrz_surname.replace(" ", "<"), card.mrz_given_names.replace(" ", "<<"), number,
+                             department + "012", card.birth_date.strftime("%y%m%d"), "F")
+    card = replace(card, mrz_lines=lines, document_number=number)
+    result = _check(card, 1)
+    assert _exact(result, card), (result.outcome, result.reasons, result.document_number)

@@ -32,6 +32,22 @@ def test_old_french_card_build_round_trips_and_uses_double_chevron_between_given
     assert card.check_digits_ok and card.given_names == "JEAN PIERRE"
 
 
+@pytest.mark.parametrize(("number", "office", "well_formed"), [
+    ("05022A312345", "2A3012", True),  # Corsica before 2017: 2A plus an office digit
+    ("17072B012345", "2B0012", True),
+    ("180702A12345", "02A012", True),  # since 2017: 02A
+    ("050692312345", "923012", True),
+    ("05022C312345", "2C3012", False),  # no department has another letter
+    ("0502A2312345", "A23012", False),
+    ("0A0692312345", "923012", False),  # the issue month and the sequence are digits
+    ("05069231234B", "923012", False),
+])
+def test_old_french_card_number_may_hold_corsicas_department(number, office, well_formed):
+    card = fr_id_1988.parse(*fr_id_1988.build("CASANOVA", "JEAN", number, office, "800101", "M"))
+    assert card.check_digits_ok
+    assert card.fields_ok is well_formed
+
+
 def test_old_french_expiry_is_15_years_for_adults_since_2014_else_10():
     l1, l2 = fr_id_1988.build("DUPONT", "JEAN", "150675012345", "075012", "800101", "M")
     assert fr_id_1988.parse(l1, l2).expiry(date(1980, 1, 1)) == date(2030, 6, 1)
