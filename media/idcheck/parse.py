@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from mrz.base.functions import hash_string
 from mrz.checker.td1 import TD1CodeChecker
 from mrz.checker.td3 import TD3CodeChecker
 
@@ -39,6 +40,36 @@ def _truncation(fmt: MrzFormat, lines: tuple[str, ...], given_names: str) -> tup
     full = (lines[2][29] if fmt is MrzFormat.TD1 else lines[0][43]) != "<"
     # ICAO zones hold surname<<given names: with no given name left, the surname was cut.
     return (full and not given_names.strip()), (full and bool(given_names.strip()))
+
+
+def _long_number(line1: str) -> str | None:
+    """The number of a TD1 line 1 read with its number running on into the optional data, if its
+    own check digit (the last character of the run-on) holds; else None."""
+    rest = line1[15:30].split("<", 1)[0]
+    if len(rest) < 2:
+        return None
+    number = line1[5:14] + rest[:-1]
+    return number if hash_string(number) == rest[-1] else None
+
+
+def td1_number(line1: str) -> tuple[str, bool]:
+    """(document number, its check digit holds) of a TD1 card's first line.
+
+    ICAO 9303 part 5: a number longer than 9 characters keeps its first 9 in the number field,
+    '<' where the check digit would be, and runs on into the optional data, followed by the
+    check digit of the whole number (a Belgian card's 12 digits); the `mrz` package reads only
+    the first 9. '<' and 0 are the same value to every check digit, so when the first 9 check
+    to 0 a 0 read there could be a run-on's '<' and the reverse: if both readings hold, the read
+    is refused (a number cut to 9 characters, or one lengthened by optional data, must never
+    pass), whichever way the cell was read.
+    """
+    short, mark = line1[5:14], line1[14]
+    long = _long_number(line1[:14] + "<" + line1[15:]) if mark in "0<" else None
+    if long is not None and hash_string(short) == "0":
+        return (long if mark == "<" else short), False
+    if mark == "<":
+        return (long, True) if long is not None else (short, False)
+    return short, hash_string(short) == mark
 
 
 def _date(yymmdd: str, past: bool, today: date) -> date | None:
@@ -78,10 +109,13 @@ def parse(fmt: MrzFormat, lines: tuple[str, ...], today: date | None = None) -> 
                            checker.expiry_date, checker.sex, checker.identifier, checker.document_number,
                            checker.optional_data, checker.optional_data_2 if fmt is MrzFormat.TD1 else True])
         fields = checker.fields()
+        number = fields.document_number
+        if fmt is MrzFormat.TD1:
+            number, hashes[0] = td1_number(lines[0])
     except (ValueError, IndexError, TypeError):  # mrz raises ValueError subclasses on malformed input
         return None
     birth = _date(fields.birth_date, True, today)
     expiry = _date(fields.expiry_date, False, today)
-    return ParsedMrz(fmt, fields.document_type, fields.surname, fields.name, birth, fields.document_number,
+    return ParsedMrz(fmt, fields.document_type, fields.surname, fields.name, birth, number,
                      expiry, False, all(hashes), well_formed and birth is not None and expiry is not None,
                      *_truncation(fmt, lines, fields.name))
