@@ -43,8 +43,8 @@ def _truncation(fmt: MrzFormat, lines: tuple[str, ...], given_names: str) -> tup
 
 
 def _long_number(line1: str) -> str | None:
-    """The number of a TD1 line 1 read with its number running on into the optional data, if its
-    own check digit (the last character of the run-on) holds; else None."""
+    """The number of a TD1 line 1 read as running on into the optional data (whatever its 15th
+    cell holds), if the run-on's last character is the whole number's check digit; else None."""
     rest = line1[15:30].split("<", 1)[0]
     if len(rest) < 2:
         return None
@@ -64,7 +64,7 @@ def td1_number(line1: str) -> tuple[str, bool]:
     pass), whichever way the cell was read.
     """
     short, mark = line1[5:14], line1[14]
-    long = _long_number(line1[:14] + "<" + line1[15:]) if mark in "0<" else None
+    long = _long_number(line1) if mark in "0<" else None
     if long is not None and hash_string(short) == "0":
         return (long if mark == "<" else short), False
     if mark == "<":
