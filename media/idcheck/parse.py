@@ -64,12 +64,13 @@ def td1_number(line1: str) -> tuple[str, bool]:
     pass), whichever way the cell was read.
     """
     short, mark = line1[5:14], line1[14]
+    short_check = hash_string(short)
     long = _long_number(line1) if mark in "0<" else None
-    if long is not None and hash_string(short) == "0":
+    if long is not None and short_check == "0":
         return (long if mark == "<" else short), False
     if mark == "<":
         return (long, True) if long is not None else (short, False)
-    return short, hash_string(short) == mark
+    return short, short_check == mark
 
 
 def _date(yymmdd: str, past: bool, today: date) -> date | None:
