@@ -34,7 +34,7 @@ def _line(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _first_pass(strip: np.ndarray, starts: np.ndarray, style: grid.Style) -> np.ndarray:
     face, blur, height = style
-    return grid.cell_scores(grid._responses(strip, templates(PITCH_Q, blur, grid.FACES[face], height)), starts)
+    return grid.cell_scores(grid._responses(strip, (PITCH_Q, blur, grid.FACES[face], height)), starts)
 
 
 def test_a_glyph_drawn_between_its_neighbours_matches_the_blurred_line_as_it_is():
