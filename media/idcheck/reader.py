@@ -239,7 +239,8 @@ class FrameReader:
         self.frames_read = 0
         self.hint: Hint | None = None  # what the person should change, from the last frame (guidance.py)
         self.result: IdCheckResult | None = None
-        self._held: tuple[MrzFormat, ParsedMrz] | None = None  # a valid read whose name differs, not yet final
+        # a valid read whose name differs, not yet final, with the voted lines it was parsed from
+        self._held: tuple[MrzFormat, ParsedMrz, Lines] | None = None
         self._expected: dict[MrzFormat, list[Lines]] = {}  # expected_names masks of the appointment's name
         self._filled_for: dict[MrzFormat, tuple[int, list[Lines]]] = {}  # fill_unsure of the first n reads
 
@@ -266,7 +267,7 @@ class FrameReader:
     def finish(self) -> IdCheckResult:
         """Give up now (frame or time budget spent, or the caller stops): best verdict so far."""
         if self.result is None:
-            voted = self._stable_invalid(self.mismatch_agree) or self._held
+            voted = self._stable_invalid(self.mismatch_agree) or self._held_standing()
             if voted is not None:
                 self.result = self._verdict(*voted)
             else:
@@ -317,7 +318,7 @@ class FrameReader:
             # ones can settle it (vote weighs the appointment's letter in). Held meanwhile:
             # finish() gives it if nothing better comes.
             if "name" in verdict.reasons and self._name_reads(fmt, voted) < self.mismatch_agree:
-                self._held = (fmt, parsed)
+                self._held = (fmt, parsed, voted)
                 return
             self.result = verdict
             return
@@ -417,6 +418,24 @@ class FrameReader:
             if fixed is not None and fixed.check_digits_valid and fixed.fields_valid:
                 return lines, fixed
         return voted, parsed
+
+    def _held_standing(self) -> tuple[MrzFormat, ParsedMrz] | None:
+        """The held name mismatch, unless the frames read after it split on it: where its name
+        differs from one of the appointment's spellings, every such cell read with the
+        appointment's letter by as many frames as with its own. Two blurred frames read OCEANE as
+        CCEANE, the next two OCEANE (tuning check TD3 164): that card was not shown to bear
+        another name, and finish() says unreadable rather than a mismatch."""
+        if self._held is None:
+            return None
+        fmt, parsed, held = self._held
+        reads = self._filled(fmt)
+        for mask in self._masks(fmt):
+            cells = [(li, j) for li, (want, got) in enumerate(zip(mask, held, strict=True))
+                     for j, (a, b) in enumerate(zip(want, got, strict=True)) if a != ANY and a != b]
+            if cells and all(sum(r[li][j] == mask[li][j] for r in reads) >= sum(r[li][j] == held[li][j] for r in reads)
+                             for li, j in cells):
+                return None
+        return fmt, parsed
 
     def _name_reads(self, fmt: MrzFormat, voted: Lines) -> int:
         """How many frames read the voted name zones exactly so."""
