@@ -16,10 +16,16 @@ from .render import EvalCheck
 class Scored:
     result: IdCheckResult
     right: bool  # what was read is the card's (number, dates, format)
+    # The card itself expired before the check's day (an old French card issued to a minor is
+    # valid 10 years: 4 of the held-out part's 300 were): refusing it is the right verdict.
+    card_expired: bool = False
 
     @property
     def exact(self) -> bool:
-        """Verified, and verified right."""
+        """The verdict the card deserves, on a right read: verified, or for a card that expired,
+        a mismatch for that reason alone."""
+        if self.card_expired:
+            return self.result.outcome is Outcome.MISMATCH and self.result.reasons == ("expired",) and self.right
         return self.result.outcome is Outcome.VERIFIED and self.right
 
     @property
@@ -41,4 +47,4 @@ def read_check(check: EvalCheck, today: date) -> Scored:
     result = reader.finish()
     right = (result.document_number == check.document_number and result.birth_date == check.birth_date
              and result.expiry_date == check.expiry_date and result.document_format is check.fmt)
-    return Scored(result, right)
+    return Scored(result, right, card_expired=check.expiry_date < today)
