@@ -136,9 +136,9 @@ def test_orientation_ranking_and_full_read_share_the_first_line(monkeypatch: pyt
     calls = [0]
     match = grid._responses
 
-    def counted(*args: tuple[int, int, str, int]) -> np.ndarray:
+    def counted(strip: np.ndarray, key: grid.TemplateKey) -> np.ndarray:
         calls[0] += len(grid.MRZ_ALPHABET)  # one template match per glyph
-        return match(*args)
+        return match(strip, key)
 
     monkeypatch.setattr(grid, "_responses", counted)
     alone = grid.read_crop_cells(crop)
