@@ -141,7 +141,10 @@ def test_a_guest_admitted_during_its_waiting_room_offer_gets_the_call(server, bo
     phone.add_init_script(SLOW_WAITING_ROOM_OFFER)
     steps.citizen_follows_link(phone, server.base + personal_path(room))
     phone_pid = steps.citizen_waits(phone, room)
-    phone.wait_for_function("window.gvOfferHeld === true", timeout=WAIT)
+    # A function, not a bare expression: Playwright evals a bare expression again at each poll,
+    # which the page's CSP (no 'unsafe-eval') refuses once the first, synchronous poll has passed
+    # (microsoft/playwright#36986; this test failed so in a CI run when the offer came late).
+    phone.wait_for_function("() => window.gvOfferHeld === true", timeout=WAIT)
     steps.admit(agent_page, phone_pid)
     steps.assert_media_flows(phone, [agent_pid])
     steps.assert_media_flows(agent_page, [phone_pid])
