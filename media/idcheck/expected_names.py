@@ -63,6 +63,12 @@ def expected_zones(fmt: MrzFormat, first_name: str, last_name: str) -> list[Line
     return masks
 
 
+def cells_off(mask: Lines, lines: Lines) -> list[tuple[int, int]]:
+    """(line, column) of each name cell where lines differ from a spelling (a mask of expected_zones)."""
+    return [(li, j) for li, (want, read) in enumerate(zip(mask, lines, strict=True))
+            for j, (a, b) in enumerate(zip(want, read, strict=True)) if a != ANY and a != b]
+
+
 def one_letter_off(fmt: MrzFormat, voted: Lines, masks: list[Lines]) -> list[Lines]:
     """The voted lines with their one name cell that differs from an expected spelling (a mask of
     expected_zones) replaced by the expected letter, for formats whose check digits cover the
@@ -73,8 +79,7 @@ def one_letter_off(fmt: MrzFormat, voted: Lines, masks: list[Lines]) -> list[Lin
         return []
     out: list[Lines] = []
     for mask in masks:
-        diffs = [(li, j) for li, (want, read) in enumerate(zip(mask, voted, strict=True))
-                 for j, (a, b) in enumerate(zip(want, read, strict=True)) if a != ANY and a != b]
+        diffs = cells_off(mask, voted)
         if len(diffs) != 1:
             continue
         li, j = diffs[0]

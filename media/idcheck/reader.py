@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .expected_names import ANY, expected_zones, one_letter_off
+from .expected_names import ANY, cells_off, expected_zones, one_letter_off
 from .formats import MrzFormat
 from .fr_id_1988 import check_digit
 from .grid import (
@@ -430,8 +430,7 @@ class FrameReader:
         fmt, parsed, held = self._held
         reads = self._filled(fmt)
         for mask in self._masks(fmt):
-            cells = [(li, j) for li, (want, got) in enumerate(zip(mask, held, strict=True))
-                     for j, (a, b) in enumerate(zip(want, got, strict=True)) if a != ANY and a != b]
+            cells = cells_off(mask, held)
             if cells and all(sum(r[li][j] == mask[li][j] for r in reads) >= sum(r[li][j] == held[li][j] for r in reads)
                              for li, j in cells):
                 return None
