@@ -21,6 +21,8 @@ def _bare_waits(source: str, name: str) -> list[str]:
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "wait_for_function" and node.args):
             arg = node.args[0]
+            if isinstance(arg, ast.JoinedStr):  # an f-string: what it starts with
+                arg = arg.values[0]
             text = arg.value if isinstance(arg, ast.Constant) else constants.get(getattr(arg, "id", ""))
             if isinstance(text, str) and not FUNCTION.match(text):
                 found.append(f"{name}:{node.lineno}")
@@ -28,8 +30,9 @@ def _bare_waits(source: str, name: str) -> list[str]:
 
 
 def test_the_check_finds_a_bare_expression() -> None:
-    source = 'A = "(n) => n"\npage.wait_for_function("window.x === true")\npage.wait_for_function(A, arg=1)\n'
-    assert _bare_waits(source, "t") == ["t:2"]
+    source = ('A = "(n) => n"\npage.wait_for_function("window.x === true")\npage.wait_for_function(A, arg=1)\n'
+              'page.wait_for_function(f"() => {A}")\npage.wait_for_function(f"window.{A} === 1")\n')
+    assert _bare_waits(source, "t") == ["t:2", "t:5"]
 
 
 def test_no_browser_test_waits_on_a_bare_expression() -> None:
