@@ -29,7 +29,7 @@ from bench.idcheck_eval import TUNING, make_check  # noqa: E402
 from bench.idcheck_eval.scoring import read_check  # noqa: E402
 from media.idcheck import MrzFormat, Outcome  # noqa: E402
 from media.idcheck.grid import read_crop_cells  # noqa: E402
-from media.idcheck.locate import find_mrz, sharpness, to_gray  # noqa: E402
+from media.idcheck.locate import find_mrz, sharpened_if_small, sharpness, to_gray  # noqa: E402
 from media.idcheck.normalise import normalise  # noqa: E402
 from media.idcheck.reader import GRID_CHAR_HEIGHT  # noqa: E402
 
@@ -46,7 +46,7 @@ def frame_cause(fmt: MrzFormat, truth: tuple[str, ...], frame: np.ndarray, turn:
         return "no_mrz", []
     if crop.line_count != fmt.line_count or (crop.chars and abs(crop.chars - fmt.line_length) > 3):
         return "lines", [f"{crop.line_count}x{crop.chars:.0f}"]
-    found = read_crop_cells(crop.oriented(turn))
+    found = read_crop_cells(sharpened_if_small(crop).oriented(turn))  # as the reader reads it
     if found is None:
         return "lines", ["read None"]
     rfmt, lines, _, _, _ = found

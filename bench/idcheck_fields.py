@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.idcheck_eval import TUNING, make_check  # noqa: E402
 from media.idcheck import MrzFormat, grid  # noqa: E402
-from media.idcheck.locate import find_mrz, to_gray  # noqa: E402
+from media.idcheck.locate import find_mrz, sharpened_if_small, to_gray  # noqa: E402
 from media.idcheck.normalise import LAYOUTS, layout_for, normalise  # noqa: E402
 from media.idcheck.reader import GRID_CHAR_HEIGHT, vote  # noqa: E402
 
@@ -91,7 +91,7 @@ def tuning_reads(checks: int, first_seed: int, captured: list[Any]) -> Iterator[
                 if crop is None:
                     continue
                 captured.clear()
-                found = grid.read_crop_cells(crop.oriented(turn))
+                found = grid.read_crop_cells(sharpened_if_small(crop).oriented(turn))  # as the reader reads it
                 if found is not None and found[0] is fmt:
                     yield fmt, seed, check, k
 

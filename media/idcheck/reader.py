@@ -35,7 +35,7 @@ from .grid import (
     settle_silent,
 )
 from .guidance import Hint, hint_for
-from .locate import MrzCrop, find_mrz, sharpness, to_gray
+from .locate import MrzCrop, find_mrz, sharpened_if_small, sharpness, to_gray
 from .normalise import LAYOUTS, NAME_ZONES, alphanumeric_cells, layout_for, normalise
 from .parse import ParsedMrz, parse
 from .result import IdCheckResult, Outcome, names_match
@@ -294,7 +294,7 @@ class FrameReader:
         self.hint = hint_for(crop, sharp, max(self._best_sharpness, sharp))
         if sharp < self.min_sharpness or sharp < RELATIVE_SHARPNESS * self._best_sharpness:
             return
-        read = self._read_oriented(crop)
+        read = self._read_oriented(sharpened_if_small(crop))
         if read is None:
             return
         fmt, lines, checked, cells = read
