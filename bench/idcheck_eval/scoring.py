@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from media.idcheck import FrameReader, IdCheckResult, Outcome
+from media.idcheck import FrameReader, IdCheckResult, MrzFormat, Outcome
+from media.idcheck.normalise import normalise
 
 from .render import EvalCheck
 
@@ -48,3 +49,12 @@ def read_check(check: EvalCheck, today: date) -> Scored:
     right = (result.document_number == check.document_number and result.birth_date == check.birth_date
              and result.expiry_date == check.expiry_date and result.document_format is check.fmt)
     return Scored(result, right, card_expired=check.expiry_date < today)
+
+
+def cells_right(check: EvalCheck, fmt: MrzFormat, lines: tuple[str, ...]) -> int:
+    """Cells of one frame's read (the grid's lines in `fmt`, normalised here) equal to the card's
+    MRZ; 0 when the frame was read as another format."""
+    if fmt is not check.fmt:
+        return 0
+    return sum(a == b for read, true in zip(normalise(fmt, lines), check.mrz_lines, strict=True)
+               for a, b in zip(read, true, strict=True))

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from bench.idcheck_eval import TUNING, EvalCheck, make_check
+from bench.idcheck_eval.scoring import cells_right
 from media.idcheck import MrzFormat, grid
 from media.idcheck.grid import MRZ_ALPHABET, in_context, read_crop_cells, templates
 from media.idcheck.locate import find_mrz, to_gray
-from media.idcheck.normalise import normalise
 from media.idcheck.reader import GRID_CHAR_HEIGHT
 
 TEXT = "P<FRAMONTMORENCY<<SOLENE<8C0E6Q"
@@ -74,10 +74,7 @@ def _check(fmt: MrzFormat, seed: int) -> EvalCheck:
 
 
 def _right_cells(found: tuple | None, check: EvalCheck) -> int:
-    if found is None or found[0] is not check.fmt:
-        return 0
-    return sum(a == b for read, true in zip(normalise(found[0], found[1]), check.mrz_lines, strict=True)
-               for a, b in zip(read, true, strict=True))
+    return 0 if found is None else cells_right(check, found[0], found[1])
 
 
 @pytest.mark.parametrize(("fmt", "seed"), SMALL_CARDS, ids=lambda v: getattr(v, "name", str(v)))
